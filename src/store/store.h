@@ -1,0 +1,80 @@
+// Store: the master's durable key-value state (DESIGN §11), modelled on etcd: every key has
+// create/mod revisions and a version; the store has one revision counter that grows by one per
+// committed write or transaction. Nothing is acknowledged before it is durable.
+// Implementations: SqliteStore (the embedded default) and MemoryStore (the fake for unit
+// tests); both pass tests/contract/store_contract_test.cpp. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace berth {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;
+  int64_t mod_revision = 0;
+  int64_t version = 0;  // number of puts since creation
+};
+
+// One operation of an atomic transaction.
+struct StoreOp {
+  enum class Kind { kPut, kErase };
+  Kind kind = Kind::kPut;
+  std::string key;
+  std::string value;
+  // When set, the whole transaction fails with kConflict unless the key's mod_revision equals
+  // this (0 means "the key must not exist").
+  std::optional<int64_t> expected_mod_revision;
+};
+
+struct WatchEvent {
+  enum class Kind { kPut, kErase };
+  Kind kind = Kind::kPut;
+  KeyValue kv;  // for kErase: key and the revision of the delete, value empty
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The key's current value, or nullopt when absent.
+  virtual Result<std::optional<KeyValue>> get(std::string_view key) = 0;
+  // Creates or replaces; returns the new store revision.
+  virtual Result<int64_t> put(std::string_view key, std::string_view value) = 0;
+  // Removes the key; returns true if it existed.
+  virtual Result<bool> erase(std::string_view key) = 0;
+  // Puts only if the key's mod_revision equals expected (0 = must not exist). kConflict
+  // otherwise, with nothing changed. Returns the new store revision.
+  virtual Result<int64_t> compare_and_swap(std::string_view key, std::string_view value,
+                                           int64_t expected_mod_revision) = 0;
+  // All keys starting with prefix, in key order.
+  virtual Result<std::vector<KeyValue>> list(std::string_view prefix) = 0;
+  // Applies every op atomically or none (kConflict when an expectation fails). Returns the
+  // new store revision.
+  virtual Result<int64_t> commit(const std::vector<StoreOp>& ops) = 0;
+  // The current store revision (0 for an empty, never-written store).
+  virtual Result<int64_t> revision() = 0;
+
+  // Calls `callback` after each committed change to a key under prefix, in commit order, on
+  // the committing thread, after the change is durable. The watch lasts until the returned
+  // id is passed to unwatch(). Callbacks must not call back into the store.
+  using WatchCallback = std::function<void(const WatchEvent&)>;
+  virtual uint64_t watch(std::string_view prefix, WatchCallback callback) = 0;
+  virtual void unwatch(uint64_t watch_id) = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path`: WAL mode, synchronous commits.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// The in-memory fake.
+std::unique_ptr<Store> make_memory_store();
+
+}  // namespace berth
