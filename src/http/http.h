@@ -1,0 +1,79 @@
+// Plain HTTP/1.1 types and the server/client entry points. Only server.cpp and client.cpp
+// include Boost.Beast; everything else in berth speaks these structs.
+// Used by the master (Marathon/berth APIs), the agent (its link to the master) and the CLI.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+
+namespace berth::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw, e.g. "/v2/apps/prod%2Fweb?embed=apps.tasks"
+  std::string path;    // percent-decoded path without the query
+  std::multimap<std::string, std::string> query;  // percent-decoded
+  std::map<std::string, std::string> headers;     // lower-case names
+  std::string body;
+  std::string remote_address;
+
+  // The first value of a query parameter, or `fallback`.
+  std::string query_value(const std::string& name, const std::string& fallback = "") const;
+  bool query_flag(const std::string& name, bool fallback) const;  // "true"/"false"/"1"/"0"
+  std::string header(const std::string& lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 0;                  // 0 = any free port
+  size_t max_connections = 4096;      // further connections are closed at once
+  size_t max_body_bytes = 8 << 20;    // larger bodies get 413
+};
+
+// Serves `handler` on a TCP port, one thread per connection (handlers may block, e.g. a
+// long poll). Stops and joins on destruction.
+class Server {
+ public:
+  virtual ~Server() = default;
+  virtual uint16_t port() const = 0;
+  virtual void stop() = 0;
+};
+
+Result<std::unique_ptr<Server>> serve(const ServerOptions& options, Handler handler);
+
+// Splits "a%2Fb?x=1&y=%20" into a decoded path and query.
+void split_target(const std::string& target, std::string* path,
+                  std::multimap<std::string, std::string>* query);
+std::string percent_decode(const std::string& text);
+std::string percent_encode(const std::string& text);  // for path segments and query values
+
+struct ClientResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+// One blocking request. `base_url` is "http://host:port". kUnavailable when the peer cannot
+// be reached or does not answer within timeout_ms.
+Result<ClientResponse> request(const std::string& base_url, const std::string& method,
+                               const std::string& target, const std::string& body = "",
+                               int timeout_ms = 10000,
+                               const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+}  // namespace berth::http
