@@ -1,0 +1,84 @@
+#include "protocol/messages.h"
+
+#include <nlohmann/json.hpp>
+
+namespace berth::protocol {
+
+bool is_terminal_state(const std::string& state) {
+  return state == kTaskFinished || state == kTaskFailed || state == kTaskKilled ||
+         state == kTaskLost || state == "TASK_ERROR" || state == "TASK_DROPPED" ||
+         state == "TASK_GONE";
+}
+
+// Like NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT, but emitting the non-inline functions
+// declared in messages.h. Missing fields keep their defaults, so older and newer peers talk.
+#define BERTH_JSON_DEFINE(Type, ...)                                                     \
+  void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {           \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))             \
+  }                                                                                      \
+  void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {         \
+    const Type nlohmann_json_default_obj{};                                              \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, __VA_ARGS__)) \
+  }
+BERTH_JSON_DEFINE(PortRangeMsg, begin, end)
+BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
+BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
+                                                state, ports, cpus, mem, disk, staged_at, started_at)
+BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
+                                                resources, attributes, tasks)
+BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
+                                                lease_ms, next_command_seq)
+BERTH_JSON_DEFINE(Heartbeat, seq)
+BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms)
+BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,
+                                                message, timestamp)
+BERTH_JSON_DEFINE(StatusBatch, updates)
+BERTH_JSON_DEFINE(StatusAck, acked)
+
+void to_json(nlohmann::json& j, const LaunchSpec& v) {
+  j = nlohmann::json{{"task_id", v.task_id},     {"app_id", v.app_id},
+                     {"version", v.version},     {"config_version", v.config_version},
+                     {"args", v.args},           {"env", v.env},
+                     {"labels", v.labels},       {"cpus", v.cpus},
+                     {"mem", v.mem},             {"disk", v.disk},
+                     {"ports", v.ports},         {"port_names", v.port_names},
+                     {"kill_grace_ms", v.kill_grace_ms}};
+  if (v.cmd) j["cmd"] = *v.cmd;
+}
+
+void from_json(const nlohmann::json& j, LaunchSpec& v) {
+  v.task_id = j.value("task_id", "");
+  v.app_id = j.value("app_id", "");
+  v.version = j.value("version", "");
+  v.config_version = j.value("config_version", "");
+  if (j.contains("cmd") && j["cmd"].is_string()) v.cmd = j["cmd"].get<std::string>();
+  v.args = j.value("args", std::vector<std::string>{});
+  v.env = j.value("env", std::map<std::string, std::string>{});
+  v.labels = j.value("labels", std::map<std::string, std::string>{});
+  v.cpus = j.value("cpus", 0.0);
+  v.mem = j.value("mem", 0.0);
+  v.disk = j.value("disk", 0.0);
+  v.ports = j.value("ports", std::vector<uint32_t>{});
+  v.port_names = j.value("port_names", std::vector<std::string>{});
+  v.kill_grace_ms = j.value("kill_grace_ms", int64_t{3000});
+}
+
+void to_json(nlohmann::json& j, const Command& v) {
+  j = nlohmann::json{{"seq", v.seq}, {"command_id", v.command_id}, {"type", v.type}};
+  if (v.launch) j["launch"] = *v.launch;
+  if (!v.task_id.empty()) j["task_id"] = v.task_id;
+  if (v.kill_grace_ms) j["kill_grace_ms"] = v.kill_grace_ms;
+}
+
+void from_json(const nlohmann::json& j, Command& v) {
+  v.seq = j.value("seq", uint64_t{0});
+  v.command_id = j.value("command_id", "");
+  v.type = j.value("type", "");
+  if (j.contains("launch")) v.launch = j["launch"].get<LaunchSpec>();
+  v.task_id = j.value("task_id", "");
+  v.kill_grace_ms = j.value("kill_grace_ms", int64_t{0});
+}
+
+BERTH_JSON_DEFINE(CommandBatch, commands)
+
+}  // namespace berth::protocol

@@ -1,0 +1,154 @@
+// The master <-> agent protocol (DESIGN §5): HTTP/1.1 + JSON. The agent calls the master:
+//   POST /berth/v1/agents/register            RegisterRequest  -> RegisterResponse
+//   POST /berth/v1/agents/{id}/heartbeat      Heartbeat        -> HeartbeatAck (404: re-register)
+//   POST /berth/v1/agents/{id}/status         StatusBatch      -> StatusAck
+//   GET  /berth/v1/agents/{id}/commands?after=SEQ&wait_ms=N     -> CommandBatch (long poll)
+// Commands carry ids and sequence numbers; the agent acknowledges by asking for those after
+// the last sequence number it executed, and does each command id at most once. Status updates
+// are at-least-once: the agent resends each until its update_id is acknowledged.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::protocol {
+
+inline constexpr const char* kTaskStaging = "TASK_STAGING";
+inline constexpr const char* kTaskStarting = "TASK_STARTING";
+inline constexpr const char* kTaskRunning = "TASK_RUNNING";
+inline constexpr const char* kTaskFinished = "TASK_FINISHED";
+inline constexpr const char* kTaskFailed = "TASK_FAILED";
+inline constexpr const char* kTaskKilling = "TASK_KILLING";
+inline constexpr const char* kTaskKilled = "TASK_KILLED";
+inline constexpr const char* kTaskLost = "TASK_LOST";
+
+bool is_terminal_state(const std::string& state);
+
+struct PortRangeMsg {
+  uint32_t begin = 0;
+  uint32_t end = 0;
+};
+
+struct AgentResources {
+  double cpus = 0;
+  double mem = 0;   // MiB
+  double disk = 0;  // MiB
+  std::vector<PortRangeMsg> ports;
+};
+
+// What an agent runs, as it reports it on (re)registration.
+struct TaskReport {
+  std::string task_id;
+  std::string app_id;
+  std::string version;         // the app version the task was launched for
+  std::string config_version;  // the app's lastConfigChangeAt at launch
+  std::string state;
+  std::vector<uint32_t> ports;
+  double cpus = 0, mem = 0, disk = 0;
+  std::string staged_at, started_at;  // ISO-8601, started_at empty until running
+};
+
+struct RegisterRequest {
+  std::string token;
+  std::string agent_id;  // empty on first registration; the previous id on re-registration
+  std::string hostname;
+  std::string address;   // where the agent's tasks are reachable
+  AgentResources resources;
+  std::map<std::string, std::string> attributes;
+  std::vector<TaskReport> tasks;
+};
+
+struct RegisterResponse {
+  std::string agent_id;
+  int64_t heartbeat_interval_ms = 500;
+  int64_t lease_ms = 2500;
+  uint64_t next_command_seq = 0;  // commands with seq > this are new to the agent
+};
+
+struct Heartbeat {
+  uint64_t seq = 0;
+};
+
+struct HeartbeatAck {
+  uint64_t seq = 0;
+  int64_t lease_ms = 2500;
+};
+
+struct StatusUpdate {
+  std::string update_id;
+  std::string task_id;
+  std::string app_id;
+  std::string state;
+  std::string message;
+  std::string timestamp;  // ISO-8601, agent's wall clock
+};
+
+struct StatusBatch {
+  std::vector<StatusUpdate> updates;
+};
+
+struct StatusAck {
+  std::vector<std::string> acked;
+};
+
+// Everything an agent needs to start a task.
+struct LaunchSpec {
+  std::string task_id;
+  std::string app_id;
+  std::string version;
+  std::string config_version;
+  std::optional<std::string> cmd;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;     // the app's env; the agent adds Marathon's
+  std::map<std::string, std::string> labels;
+  double cpus = 0, mem = 0, disk = 0;
+  std::vector<uint32_t> ports;
+  std::vector<std::string> port_names;  // same length as ports; empty names allowed
+  int64_t kill_grace_ms = 3000;
+};
+
+struct Command {
+  uint64_t seq = 0;
+  std::string command_id;
+  std::string type;  // "launch" | "kill"
+  std::optional<LaunchSpec> launch;
+  std::string task_id;        // for kill
+  int64_t kill_grace_ms = 0;  // for kill
+};
+
+struct CommandBatch {
+  std::vector<Command> commands;
+};
+
+void to_json(nlohmann::json& j, const PortRangeMsg& v);
+void from_json(const nlohmann::json& j, PortRangeMsg& v);
+void to_json(nlohmann::json& j, const AgentResources& v);
+void from_json(const nlohmann::json& j, AgentResources& v);
+void to_json(nlohmann::json& j, const TaskReport& v);
+void from_json(const nlohmann::json& j, TaskReport& v);
+void to_json(nlohmann::json& j, const RegisterRequest& v);
+void from_json(const nlohmann::json& j, RegisterRequest& v);
+void to_json(nlohmann::json& j, const RegisterResponse& v);
+void from_json(const nlohmann::json& j, RegisterResponse& v);
+void to_json(nlohmann::json& j, const Heartbeat& v);
+void from_json(const nlohmann::json& j, Heartbeat& v);
+void to_json(nlohmann::json& j, const HeartbeatAck& v);
+void from_json(const nlohmann::json& j, HeartbeatAck& v);
+void to_json(nlohmann::json& j, const StatusUpdate& v);
+void from_json(const nlohmann::json& j, StatusUpdate& v);
+void to_json(nlohmann::json& j, const StatusBatch& v);
+void from_json(const nlohmann::json& j, StatusBatch& v);
+void to_json(nlohmann::json& j, const StatusAck& v);
+void from_json(const nlohmann::json& j, StatusAck& v);
+void to_json(nlohmann::json& j, const LaunchSpec& v);
+void from_json(const nlohmann::json& j, LaunchSpec& v);
+void to_json(nlohmann::json& j, const Command& v);
+void from_json(const nlohmann::json& j, Command& v);
+void to_json(nlohmann::json& j, const CommandBatch& v);
+void from_json(const nlohmann::json& j, CommandBatch& v);
+
+}  // namespace berth::protocol

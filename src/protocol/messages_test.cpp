@@ -1,0 +1,59 @@
+#include "protocol/messages.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::protocol {
+
+TEST(Messages, RegisterRequestRoundTrips) {
+  RegisterRequest r;
+  r.token = "t";
+  r.agent_id = "a1";
+  r.hostname = "node-1";
+  r.resources.cpus = 2;
+  r.resources.ports = {{31000, 32000}};
+  r.attributes = {{"rack", "a"}};
+  TaskReport t;
+  t.task_id = "web.instance-1._app.1";
+  t.state = kTaskRunning;
+  t.ports = {31001};
+  r.tasks.push_back(t);
+  RegisterRequest back = nlohmann::json(r).get<RegisterRequest>();
+  EXPECT_EQ(back.agent_id, "a1");
+  EXPECT_EQ(back.resources.ports[0].end, 32000u);
+  EXPECT_EQ(back.attributes.at("rack"), "a");
+  ASSERT_EQ(back.tasks.size(), 1u);
+  EXPECT_EQ(back.tasks[0].ports[0], 31001u);
+}
+
+TEST(Messages, LaunchCommandKeepsCmdAbsentWhenArgsAreUsed) {
+  Command c;
+  c.seq = 7;
+  c.type = "launch";
+  LaunchSpec spec;
+  spec.task_id = "x";
+  spec.args = {"sleep", "10"};
+  c.launch = spec;
+  nlohmann::json j = c;
+  EXPECT_FALSE(j["launch"].contains("cmd"));
+  Command back = j.get<Command>();
+  ASSERT_TRUE(back.launch.has_value());
+  EXPECT_FALSE(back.launch->cmd.has_value());
+  EXPECT_EQ(back.launch->args.size(), 2u);
+  EXPECT_EQ(back.seq, 7u);
+}
+
+TEST(Messages, MissingFieldsKeepDefaults) {
+  auto hb = nlohmann::json::parse("{}").get<HeartbeatAck>();
+  EXPECT_EQ(hb.lease_ms, 2500);
+}
+
+TEST(Messages, TerminalStatesAreMesosTerminalStates) {
+  EXPECT_TRUE(is_terminal_state(kTaskFailed));
+  EXPECT_TRUE(is_terminal_state(kTaskLost));
+  EXPECT_FALSE(is_terminal_state(kTaskRunning));
+  EXPECT_FALSE(is_terminal_state(kTaskStaging));
+}
+
+}  // namespace berth::protocol
