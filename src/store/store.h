@@ -3,8 +3,14 @@
 // committed write or transaction. Nothing is acknowledged before it is durable.
 // Implementations: SqliteStore (the embedded default) and MemoryStore (the fake for unit
 // tests); both pass tests/contract/store_contract_test.cpp. Thread-safe.
+//
+// Keys are non-empty byte strings of at most kMaxKeyBytes with no NUL byte; values are any
+// bytes, at most kMaxValueBytes. A call that breaks these (a get or list prefix with a NUL
+// byte too) fails with kInvalidArgument and changes nothing. Keys sort bytewise (unsigned), as
+// memcmp does.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +22,9 @@
 #include "base/result.h"
 
 namespace berth {
+
+inline constexpr size_t kMaxKeyBytes = 4096;
+inline constexpr size_t kMaxValueBytes = 16 * 1024 * 1024;
 
 struct KeyValue {
   std::string key;
@@ -50,7 +59,8 @@ class Store {
   virtual Result<std::optional<KeyValue>> get(std::string_view key) = 0;
   // Creates or replaces; returns the new store revision.
   virtual Result<int64_t> put(std::string_view key, std::string_view value) = 0;
-  // Removes the key; returns true if it existed.
+  // Removes the key; returns true if it existed. Erasing an existing key takes a new store
+  // revision; erasing an absent key changes nothing, the revision included.
   virtual Result<bool> erase(std::string_view key) = 0;
   // Puts only if the key's mod_revision equals expected (0 = must not exist). kConflict
   // otherwise, with nothing changed. Returns the new store revision.
@@ -58,15 +68,23 @@ class Store {
                                            int64_t expected_mod_revision) = 0;
   // All keys starting with prefix, in key order.
   virtual Result<std::vector<KeyValue>> list(std::string_view prefix) = 0;
-  // Applies every op atomically or none (kConflict when an expectation fails). Returns the
-  // new store revision.
+  // Applies every op atomically or none (kConflict when an expectation fails). Expectations
+  // are checked against the state before the transaction, and every change it makes carries
+  // the same new revision. A key may appear at most once (kInvalidArgument otherwise). A
+  // transaction that changes nothing (no ops, or only erases of absent keys) keeps the
+  // revision. Returns the store revision after the transaction.
   virtual Result<int64_t> commit(const std::vector<StoreOp>& ops) = 0;
   // The current store revision (0 for an empty, never-written store).
   virtual Result<int64_t> revision() = 0;
 
   // Calls `callback` after each committed change to a key under prefix, in commit order, on
   // the committing thread, after the change is durable. The watch lasts until the returned
-  // id is passed to unwatch(). Callbacks must not call back into the store.
+  // id is passed to unwatch(). A watch sees exactly the changes committed after watch()
+  // returns, so "watch, then list" misses nothing (an event may repeat what the list already
+  // shows; compare mod_revision). The events of one transaction arrive in op order;
+  // a conflict or a change-nothing transaction sends none. Callbacks must not call back into
+  // the store (watch and unwatch included); other commits wait while they run.
+  // After unwatch() returns the callback is not called again; an unknown id is ignored.
   using WatchCallback = std::function<void(const WatchEvent&)>;
   virtual uint64_t watch(std::string_view prefix, WatchCallback callback) = 0;
   virtual void unwatch(uint64_t watch_id) = 0;

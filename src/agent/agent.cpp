@@ -1,0 +1,403 @@
+#include "agent/agent.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "agent/task_env.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "executor/process_executor.h"
+#include "http/http.h"
+#include "protocol/messages.h"
+
+namespace berth::agent {
+
+Result<std::map<std::string, std::string>> parse_attributes(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t colon = item.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "invalid attribute '" + item + "': expected name:value, e.g. rack:a");
+    }
+    out[item.substr(0, colon)] = item.substr(colon + 1);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Status parse_port_range(const std::string& text, uint32_t* begin, uint32_t* end) {
+  unsigned b = 0, e = 0;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%u-%u%c", &b, &e, &extra) != 2 || b == 0 || e > 65535 || b > e) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "invalid port range '" + text + "': expected BEGIN-END within 1-65535, e.g. 31000-32000");
+  }
+  *begin = b;
+  *end = e;
+  return {};
+}
+
+namespace {
+
+double detect_mem_mib() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit) {
+    if (key == "MemTotal:") return kb / 1024.0;
+  }
+  return 1024;
+}
+
+double detect_disk_mib(const std::string& dir) {
+  struct statvfs st {};
+  if (statvfs(dir.c_str(), &st) != 0) return 0;
+  return static_cast<double>(st.f_bavail) * st.f_frsize / (1024.0 * 1024.0);
+}
+
+struct LocalTask {
+  protocol::LaunchSpec spec;
+  std::string state;
+  std::string staged_at, started_at;
+};
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentOptions options;
+  SystemClock clock;
+  RandomIdSource ids;
+  std::unique_ptr<ProcessExecutor> executor;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::condition_variable wake;
+  std::string agent_id;
+  bool registered = false;
+  uint64_t last_seq = 0;
+  std::map<std::string, LocalTask> tasks;
+  std::deque<std::string> recent_commands;  // ids, bounded, for at-most-once execution
+  std::set<std::string> recent_command_set;
+  std::deque<protocol::StatusUpdate> pending;  // unacknowledged status updates
+  int64_t heartbeat_ms = 500;
+
+  explicit Impl(AgentOptions o) : options(std::move(o)) {}
+
+  std::string id_file() const { return options.work_dir + "/agent-id"; }
+
+  void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
+                    const std::string& message) {
+    protocol::StatusUpdate u;
+    u.update_id = ids.uuid();
+    u.task_id = task_id;
+    u.app_id = app_id;
+    u.state = state;
+    u.message = message;
+    u.timestamp = format_iso8601(clock.wall_now());
+    pending.push_back(std::move(u));
+    if (pending.size() > 100000) pending.pop_front();  // bound: the oldest is superseded anyway
+    wake.notify_all();
+  }
+
+  protocol::RegisterRequest registration() {
+    protocol::RegisterRequest r;
+    r.token = options.join_token;
+    r.agent_id = agent_id;
+    r.hostname = options.hostname;
+    r.address = options.address;
+    r.resources.cpus = options.cpus;
+    r.resources.mem = options.mem;
+    r.resources.disk = options.disk;
+    r.resources.ports = {{options.port_begin, options.port_end}};
+    r.attributes = options.attributes;
+    for (const auto& [id, t] : tasks) {
+      protocol::TaskReport report;
+      report.task_id = id;
+      report.app_id = t.spec.app_id;
+      report.version = t.spec.version;
+      report.config_version = t.spec.config_version;
+      report.state = t.state;
+      report.ports = t.spec.ports;
+      report.cpus = t.spec.cpus;
+      report.mem = t.spec.mem;
+      report.disk = t.spec.disk;
+      report.staged_at = t.staged_at;
+      report.started_at = t.started_at;
+      r.tasks.push_back(report);
+    }
+    return r;
+  }
+
+  // Registers (or re-registers) until it succeeds or the agent stops.
+  bool register_with_master() {
+    while (!stopping) {
+      protocol::RegisterRequest request;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        request = registration();
+      }
+      auto res = http::request(options.master_url, "POST", "/berth/v1/agents/register",
+                               nlohmann::json(request).dump(), 5000);
+      if (res && res->status == 200) {
+        auto body = nlohmann::json::parse(res->body, nullptr, false);
+        if (!body.is_discarded()) {
+          auto response = body.get<protocol::RegisterResponse>();
+          std::lock_guard<std::mutex> lock(mu);
+          agent_id = response.agent_id;
+          last_seq = response.next_command_seq;
+          heartbeat_ms = response.heartbeat_interval_ms;
+          registered = true;
+          std::ofstream(id_file()) << agent_id;
+          spdlog::info("registered with {} as agent {} ({} tasks reported)", options.master_url,
+                       agent_id, request.tasks.size());
+          wake.notify_all();
+          return true;
+        }
+      } else if (res && res->status == 401) {
+        spdlog::error("the master refused the join token: {}", res->body);
+      } else if (!res) {
+        spdlog::warn("cannot reach the master at {}: {}", options.master_url, res.error().message);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return false;
+  }
+
+  void mark_unregistered() {
+    std::lock_guard<std::mutex> lock(mu);
+    registered = false;
+  }
+
+  bool is_registered() {
+    std::lock_guard<std::mutex> lock(mu);
+    return registered;
+  }
+
+  void heartbeat_loop() {
+    uint64_t seq = 0;
+    while (!stopping) {
+      if (!is_registered()) {
+        register_with_master();
+        continue;
+      }
+      std::string id;
+      int64_t interval;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        id = agent_id;
+        interval = heartbeat_ms;
+      }
+      auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
+                               nlohmann::json(protocol::Heartbeat{++seq}).dump(),
+                               static_cast<int>(std::max<int64_t>(interval * 2, 1000)));
+      if (res && res->status == 404) {
+        spdlog::info("the master does not know agent {}: registering again", id);
+        mark_unregistered();
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping.load(); });
+    }
+  }
+
+  void execute(const protocol::Command& command) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (recent_command_set.count(command.command_id)) return;
+    recent_command_set.insert(command.command_id);
+    recent_commands.push_back(command.command_id);
+    if (recent_commands.size() > 10000) {
+      recent_command_set.erase(recent_commands.front());
+      recent_commands.pop_front();
+    }
+    if (command.type == "launch" && command.launch) {
+      launch(*command.launch);
+    } else if (command.type == "kill") {
+      auto it = tasks.find(command.task_id);
+      if (it == tasks.end()) {
+        queue_status(command.task_id, "", protocol::kTaskKilled, "task not known on this agent");
+        return;
+      }
+      Status killed = executor->kill(command.task_id, std::chrono::milliseconds(command.kill_grace_ms));
+      if (!killed) {
+        // Already exited; poll_exits reports it.
+        spdlog::debug("kill {}: {}", command.task_id, killed.error().message);
+      } else {
+        it->second.state = protocol::kTaskKilling;
+      }
+    }
+  }
+
+  void launch(const protocol::LaunchSpec& spec) {
+    if (tasks.count(spec.task_id)) return;  // idempotent
+    std::string sandbox = options.work_dir + "/sandboxes/" + spec.task_id;
+    LocalTask task;
+    task.spec = spec;
+    task.staged_at = format_iso8601(clock.wall_now());
+    ProcessSpec ps;
+    ps.task_id = spec.task_id;
+    ps.sandbox_dir = sandbox;
+    ps.cmd = spec.cmd;
+    ps.args = spec.args;
+    const char* path = std::getenv("PATH");
+    ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
+    ps.mem_mib = spec.mem;
+    auto pid = executor->launch(ps);
+    if (!pid) {
+      queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, pid.error().message);
+      return;
+    }
+    task.state = protocol::kTaskRunning;
+    task.started_at = format_iso8601(clock.wall_now());
+    tasks[spec.task_id] = task;
+    queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
+  }
+
+  void command_loop() {
+    while (!stopping) {
+      std::string id;
+      uint64_t after;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        wake.wait_for(lock, std::chrono::milliseconds(200), [&] { return registered || stopping; });
+        if (!registered) continue;
+        id = agent_id;
+        after = last_seq;
+      }
+      auto res = http::request(options.master_url, "GET",
+                               "/berth/v1/agents/" + id + "/commands?after=" + std::to_string(after) +
+                                   "&wait_ms=2000",
+                               "", 10000);
+      if (!res || res->status != 200) {
+        if (res && res->status == 404) mark_unregistered();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      auto body = nlohmann::json::parse(res->body, nullptr, false);
+      if (body.is_discarded()) continue;
+      auto batch = body.get<protocol::CommandBatch>();
+      for (const auto& command : batch.commands) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (id != agent_id || command.seq <= last_seq) continue;
+        }
+        execute(command);
+        std::lock_guard<std::mutex> lock(mu);
+        last_seq = std::max(last_seq, command.seq);
+      }
+    }
+  }
+
+  void reap() {
+    for (const auto& exit : executor->poll_exits()) {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = tasks.find(exit.task_id);
+      std::string app_id = it == tasks.end() ? "" : it->second.spec.app_id;
+      std::string state = exit.killed_by_us ? protocol::kTaskKilled
+                          : (!exit.signaled && exit.code == 0) ? protocol::kTaskFinished
+                                                               : protocol::kTaskFailed;
+      queue_status(exit.task_id, app_id, state, exit.message);
+      if (it != tasks.end()) tasks.erase(it);
+    }
+  }
+
+  void status_loop() {
+    while (!stopping) {
+      reap();
+      std::vector<protocol::StatusUpdate> batch;
+      std::string id;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        wake.wait_for(lock, std::chrono::milliseconds(50),
+                      [&] { return stopping || (registered && !pending.empty()); });
+        if (!registered || pending.empty()) continue;
+        id = agent_id;
+        for (const auto& u : pending) {
+          batch.push_back(u);
+          if (batch.size() >= 500) break;
+        }
+      }
+      protocol::StatusBatch body{batch};
+      auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/status",
+                               nlohmann::json(body).dump(), 5000);
+      if (!res || res->status != 200) {
+        if (res && res->status == 404) mark_unregistered();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      auto parsed = nlohmann::json::parse(res->body, nullptr, false);
+      if (parsed.is_discarded()) continue;
+      auto ack = parsed.get<protocol::StatusAck>();
+      std::set<std::string> acked(ack.acked.begin(), ack.acked.end());
+      std::lock_guard<std::mutex> lock(mu);
+      std::deque<protocol::StatusUpdate> rest;
+      for (auto& u : pending) {
+        if (!acked.count(u.update_id)) rest.push_back(std::move(u));
+      }
+      pending.swap(rest);
+    }
+  }
+};
+
+Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Agent::~Agent() = default;
+
+void Agent::stop() {
+  impl_->stopping = true;
+  impl_->wake.notify_all();
+}
+
+Status Agent::run() {
+  auto& o = impl_->options;
+  std::error_code ec;
+  std::filesystem::create_directories(o.work_dir + "/sandboxes", ec);
+  if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot create work directory " + o.work_dir + ": " + ec.message());
+  if (o.hostname.empty()) {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    o.hostname = name;
+  }
+  if (o.address.empty()) o.address = "127.0.0.1";
+  if (o.cpus <= 0) o.cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (o.mem <= 0) o.mem = detect_mem_mib();
+  if (o.disk <= 0) o.disk = detect_disk_mib(o.work_dir);
+  {
+    std::ifstream in(impl_->id_file());
+    std::string previous;
+    if (in >> previous) impl_->agent_id = previous;
+  }
+  ExecutorOptions eo;
+  eo.memory_cgroup_root = o.memory_cgroup_root;
+  eo.cgroup_prefix = "berth-" + o.hostname;
+  impl_->executor = std::make_unique<ProcessExecutor>(eo);
+  spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
+               o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
+  spdlog::info("isolation: {}", impl_->executor->isolation_summary());
+
+  std::thread heartbeats([this] { impl_->heartbeat_loop(); });
+  std::thread commands([this] { impl_->command_loop(); });
+  std::thread statuses([this] { impl_->status_loop(); });
+  heartbeats.join();
+  commands.join();
+  statuses.join();
+  spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());
+  impl_->executor->kill_all_now();
+  return {};
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,49 @@
+// The agent's shell (DESIGN §1, §5): registers with the master, heartbeats, executes launch
+// and kill commands through the ProcessExecutor and delivers status updates at least once.
+// Owned by `berth agent`'s main(); runs until stop() is called.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+
+namespace berth::agent {
+
+struct AgentOptions {
+  std::string master_url = "http://127.0.0.1:8080";
+  std::string join_token;
+  std::string hostname;  // default: the machine's host name
+  std::string address;   // where tasks are reachable; default: 127.0.0.1
+  std::string work_dir;  // sandboxes and the agent id file live here
+  double cpus = 0;       // 0 = detect
+  double mem = 0;        // MiB; 0 = detect
+  double disk = 0;       // MiB; 0 = detect
+  uint32_t port_begin = 31000;
+  uint32_t port_end = 32000;
+  std::map<std::string, std::string> attributes;
+  std::string memory_cgroup_root = "/sys/fs/cgroup/memory";
+};
+
+// Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.
+Result<std::map<std::string, std::string>> parse_attributes(const std::string& text);
+// Parses "31000-32000".
+Status parse_port_range(const std::string& text, uint32_t* begin, uint32_t* end);
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+  // Blocks until stop(); then kills every task it started and returns.
+  Status run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::agent

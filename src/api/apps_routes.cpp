@@ -1,0 +1,293 @@
+// /v2/apps routes (marathon-api.md §1.1).
+#include "api/apps_routes.h"
+
+#include "api/responses.h"
+#include "api/views.h"
+
+namespace berth::api {
+namespace {
+
+http::Response deployment_response(int status, const master::DeploymentRef& ref) {
+  http::Response r = json_response(status, {{"deploymentId", ref.deployment_id}, {"version", ref.version}});
+  r.headers.push_back({"Marathon-Deployment-Id", ref.deployment_id});
+  return r;
+}
+
+bool embeds(const http::Request& request, const std::string& what) {
+  auto range = request.query.equal_range("embed");
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second == what) return true;
+  }
+  return false;
+}
+
+std::optional<model::App> current_app(master::MasterCore& core, const std::string& id) {
+  std::optional<model::App> app;
+  core.read([&](const master::MasterState& s) {
+    auto it = s.apps.find(id);
+    if (it != s.apps.end() && !it->second.deleting) app = it->second.app;
+  });
+  return app;
+}
+
+http::Response not_found(const std::string& id) {
+  return message_response(404, "App '" + id + "' does not exist");
+}
+
+http::Response list_apps(master::MasterCore& core, const http::Request& request) {
+  bool with_tasks = embeds(request, "apps.tasks") || embeds(request, "apps.failures");
+  bool with_failure = embeds(request, "apps.lastTaskFailure") || embeds(request, "apps.failures");
+  std::string cmd_filter = request.query_value("cmd");
+  std::string id_filter = request.query_value("id");
+  nlohmann::json apps = nlohmann::json::array();
+  core.read([&](const master::MasterState& s) {
+    for (const auto& [id, record] : s.apps) {
+      if (record.deleting) continue;
+      if (!id_filter.empty() && id.find(id_filter) == std::string::npos) continue;
+      if (!cmd_filter.empty()) {
+        std::string cmd = record.app.cmd.value_or("");
+        auto lower = [](std::string v) {
+          for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          return v;
+        };
+        if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) continue;
+      }
+      apps.push_back(app_info_json(core, s, record, with_tasks, with_failure));
+    }
+  });
+  return json_response(200, {{"apps", apps}});
+}
+
+http::Response create_app(master::MasterCore& core, const http::Request& request) {
+  nlohmann::json body;
+  http::Response error;
+  if (!parse_body(request, &body, &error)) return error;
+  if (!body.is_object()) {
+    return json_response(400, {{"message", "Invalid JSON"},
+                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsobject"}}}}}});
+  }
+  auto parsed = model::parse_app(body, model::ParseOptions{"/", std::nullopt, ""});
+  if (!parsed.app) return json_response(422, model::validation_error_body(parsed.errors));
+  auto ref = core.create_app(*parsed.app, request.query_flag("force", false));
+  if (!ref) return error_response(ref.error());
+  nlohmann::json info;
+  core.read([&](const master::MasterState& s) {
+    auto it = s.apps.find(parsed.app->id);
+    if (it != s.apps.end()) info = app_info_json(core, s, it->second, false, false);
+  });
+  http::Response r = json_response(201, info);
+  r.headers.push_back({"Location", "/v2/apps" + parsed.app->id});
+  r.headers.push_back({"Marathon-Deployment-Id", ref->deployment_id});
+  return r;
+}
+
+// PUT and PATCH on one app; PUT /v2/apps (bulk) reuses it per element.
+Result<model::App> decode_update(master::MasterCore& core, const std::string& id,
+                                 const nlohmann::json& body, bool partial, bool must_exist,
+                                 std::vector<model::FieldError>* errors) {
+  auto current = current_app(core, id);
+  if (!current && must_exist) return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
+  if (model::is_rollback_request(body)) {
+    return core.app_version(id, body["version"].get<std::string>());
+  }
+  model::ParseOutcome parsed;
+  if (current && partial) {
+    parsed = model::merge_app(*current, body, "");
+  } else {
+    parsed = model::parse_app(body, model::ParseOptions{"/", id, ""});
+  }
+  if (!parsed.app) {
+    *errors = parsed.errors;
+    return make_error(ErrorCode::kInvalidArgument, "Object is not valid");
+  }
+  return std::move(*parsed.app);
+}
+
+http::Response update_app(master::MasterCore& core, const http::Request& request,
+                          const std::string& id, bool patch) {
+  nlohmann::json body;
+  http::Response error;
+  if (!parse_body(request, &body, &error)) return error;
+  if (!body.is_object()) {
+    return json_response(400, {{"message", "Invalid JSON"},
+                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsobject"}}}}}});
+  }
+  std::vector<model::FieldError> errors;
+  bool partial = patch || request.query_flag("partialUpdate", true);
+  auto app = decode_update(core, id, body, partial, patch, &errors);
+  if (!app) {
+    if (!errors.empty()) return json_response(422, model::validation_error_body(errors));
+    return error_response(app.error());
+  }
+  bool created = false;
+  auto ref = core.update_app(*app, request.query_flag("force", false), &created);
+  if (!ref) return error_response(ref.error());
+  return deployment_response(created ? 201 : 200, *ref);
+}
+
+http::Response bulk_update(master::MasterCore& core, const http::Request& request, bool patch) {
+  nlohmann::json body;
+  http::Response error;
+  if (!parse_body(request, &body, &error)) return error;
+  if (!body.is_array()) {
+    return json_response(400, {{"message", "Invalid JSON"},
+                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsarray"}}}}}});
+  }
+  std::vector<model::App> apps;
+  std::vector<model::FieldError> all_errors;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const auto& item = body[i];
+    std::string prefix = "/(" + std::to_string(i) + ")";
+    if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) {
+      all_errors.push_back({prefix + "/id", {"error.path.missing"}});
+      continue;
+    }
+    std::string id = model::normalize_app_id(item["id"].get<std::string>(), "/");
+    if (auto bad = model::app_id_error(item["id"].get<std::string>())) {
+      all_errors.push_back({prefix + "/id", {*bad}});
+      continue;
+    }
+    std::vector<model::FieldError> errors;
+    bool partial = patch || request.query_flag("partialUpdate", true);
+    auto app = decode_update(core, id, item, partial, patch, &errors);
+    if (!app) {
+      if (errors.empty()) return error_response(app.error());
+      for (auto& e : errors) all_errors.push_back({prefix + e.path, e.errors});
+      continue;
+    }
+    apps.push_back(std::move(*app));
+  }
+  if (!all_errors.empty()) return json_response(422, model::validation_error_body(all_errors));
+  std::optional<master::DeploymentRef> first;
+  for (auto& app : apps) {
+    bool created = false;
+    auto ref = core.update_app(app, request.query_flag("force", false), &created);
+    if (!ref) return error_response(ref.error());
+    if (!first) first = *ref;
+  }
+  if (!first) return message_response(400, "No apps given");
+  return deployment_response(200, *first);
+}
+
+http::Response app_tasks(master::MasterCore& core, const http::Request& request, const std::string& id,
+                         const std::string& task_id) {
+  if (!current_app(core, id)) return not_found(id);
+  if (request.method == "GET") {
+    nlohmann::json tasks = nlohmann::json::array();
+    core.read([&](const master::MasterState& s) {
+      for (const auto& [tid, task] : s.tasks) {
+        if (task.app_id == id && (task_id.empty() || tid == task_id)) tasks.push_back(task_json(s, task));
+      }
+    });
+    if (!task_id.empty()) {
+      if (tasks.empty()) return message_response(404, "Task '" + task_id + "' does not exist");
+      return json_response(200, {{"task", tasks[0]}});
+    }
+    return json_response(200, {{"tasks", tasks}});
+  }
+  if (request.method != "DELETE") return message_response(405, "Method not allowed");
+  bool scale = request.query_flag("scale", false);
+  if (scale && request.query_flag("wipe", false)) {
+    return message_response(400, "You cannot use scale and wipe at the same time.");
+  }
+  std::vector<std::string> ids;
+  std::string host = request.query_value("host", "*");
+  core.read([&](const master::MasterState& s) {
+    for (const auto& [tid, task] : s.tasks) {
+      if (task.app_id != id) continue;
+      if (!task_id.empty() && tid != task_id) continue;
+      if (host != "*" && task.host != host) continue;
+      ids.push_back(tid);
+    }
+  });
+  if (!task_id.empty() && ids.empty()) return message_response(404, "Task '" + task_id + "' does not exist");
+  std::vector<master::TaskRecord> killed;
+  auto ref = core.kill_tasks(ids, scale, request.query_flag("force", false), &killed);
+  if (!ref) return error_response(ref.error());
+  if (scale && *ref) return deployment_response(200, **ref);
+  nlohmann::json tasks = nlohmann::json::array();
+  core.read([&](const master::MasterState& s) {
+    for (const auto& t : killed) tasks.push_back(task_json(s, t));
+  });
+  if (!task_id.empty()) return json_response(200, {{"task", tasks.empty() ? nlohmann::json() : tasks[0]}});
+  return json_response(200, {{"tasks", tasks}});
+}
+
+}  // namespace
+
+http::Response handle_apps(master::MasterCore& core, const http::Request& request) {
+  const std::string prefix = "/v2/apps";
+  std::string rest = request.path.substr(prefix.size());
+  if (rest.empty() || rest == "/") {
+    if (request.method == "GET") return list_apps(core, request);
+    if (request.method == "POST") return create_app(core, request);
+    if (request.method == "PUT") return bulk_update(core, request, false);
+    if (request.method == "PATCH") return bulk_update(core, request, true);
+    return message_response(405, "Method not allowed");
+  }
+  // Split "/prod/web/tasks/x" at the first reserved segment.
+  std::vector<std::string> segments;
+  size_t start = 1;
+  while (start <= rest.size()) {
+    size_t slash = rest.find('/', start);
+    std::string seg = rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!seg.empty()) segments.push_back(seg);
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  size_t cut = segments.size();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i] == "tasks" || segments[i] == "versions" || segments[i] == "restart") {
+      cut = i;
+      break;
+    }
+  }
+  std::string id;
+  for (size_t i = 0; i < cut; ++i) id += "/" + segments[i];
+  if (id.empty()) return message_response(404, "URI not found");
+  std::string sub = cut < segments.size() ? segments[cut] : "";
+  std::string arg = cut + 1 < segments.size() ? segments[cut + 1] : "";
+  if (cut + 2 < segments.size()) return message_response(404, "URI not found");
+
+  if (sub.empty()) {
+    if (request.method == "GET") {
+      std::optional<nlohmann::json> info;
+      core.read([&](const master::MasterState& s) {
+        auto it = s.apps.find(id);
+        if (it != s.apps.end() && !it->second.deleting) info = app_info_json(core, s, it->second, true, true);
+      });
+      if (!info) return not_found(id);
+      return json_response(200, {{"app", *info}});
+    }
+    if (request.method == "PUT") return update_app(core, request, id, false);
+    if (request.method == "PATCH") return update_app(core, request, id, true);
+    if (request.method == "DELETE") {
+      auto ref = core.delete_app(id, request.query_flag("force", true));
+      if (!ref) return error_response(ref.error());
+      return deployment_response(200, *ref);
+    }
+    return message_response(405, "Method not allowed");
+  }
+  if (sub == "restart") {
+    if (request.method != "POST") return message_response(405, "Method not allowed");
+    auto ref = core.restart_app(id, request.query_flag("force", false));
+    if (!ref) return error_response(ref.error());
+    return deployment_response(200, *ref);
+  }
+  if (sub == "tasks") return app_tasks(core, request, id, arg);
+  if (sub == "versions") {
+    if (request.method != "GET") return message_response(405, "Method not allowed");
+    if (arg.empty()) {
+      auto versions = core.app_versions(id);
+      if (!versions) return error_response(versions.error());
+      return json_response(200, {{"versions", *versions}});
+    }
+    if (!current_app(core, id)) return not_found(id);
+    auto app = core.app_version(id, arg);
+    if (!app) return error_response(app.error());
+    return json_response(200, model::app_to_json(*app));
+  }
+  return message_response(404, "URI not found");
+}
+
+}  // namespace berth::api

@@ -1,0 +1,187 @@
+#include "api/marathon_api.h"
+
+#include "api/apps_routes.h"
+#include "api/responses.h"
+#include "api/views.h"
+
+namespace berth::api {
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+http::Response handle_tasks(master::MasterCore& core, const http::Request& request) {
+  if (request.path == "/v2/tasks" && request.method == "GET") {
+    std::set<std::string> wanted;
+    for (auto [it, end] = request.query.equal_range("status"); it != end; ++it) wanted.insert(it->second);
+    for (auto [it, end] = request.query.equal_range("status[]"); it != end; ++it) wanted.insert(it->second);
+    nlohmann::json tasks = nlohmann::json::array();
+    core.read([&](const master::MasterState& s) {
+      for (const auto& [tid, task] : s.tasks) {
+        if (!wanted.empty()) {
+          std::string short_state = task.state == protocol::kTaskRunning ? "running" : "staging";
+          if (!wanted.count(short_state)) continue;
+        }
+        tasks.push_back(task_json(s, task));
+      }
+    });
+    return json_response(200, {{"tasks", tasks}});
+  }
+  if (request.path == "/v2/tasks/delete" && request.method == "POST") {
+    nlohmann::json body;
+    http::Response error;
+    if (!parse_body(request, &body, &error)) return error;
+    if (!body.is_object() || !body.contains("ids") || !body["ids"].is_array()) {
+      return json_response(400, {{"message", "Invalid JSON"},
+                                 {"details", {{{"path", "/ids"}, {"errors", {"error.path.missing"}}}}}});
+    }
+    bool scale = request.query_flag("scale", false);
+    if (scale && request.query_flag("wipe", false)) {
+      return message_response(400, "You cannot use scale and wipe at the same time.");
+    }
+    std::vector<std::string> ids;
+    for (const auto& id : body["ids"]) {
+      if (!id.is_string()) return message_response(400, "Invalid task id " + id.dump());
+      ids.push_back(id.get<std::string>());
+    }
+    bool all_known = true;
+    std::string unknown;
+    core.read([&](const master::MasterState& s) {
+      for (const auto& id : ids) {
+        if (!s.tasks.count(id)) {
+          all_known = false;
+          unknown = id;
+          return;
+        }
+      }
+    });
+    if (!all_known) return message_response(400, "Invalid task id " + unknown);
+    std::vector<master::TaskRecord> killed;
+    auto ref = core.kill_tasks(ids, scale, request.query_flag("force", false), &killed);
+    if (!ref) return error_response(ref.error());
+    if (scale && *ref) {
+      http::Response r = json_response(200, {{"deploymentId", (*ref)->deployment_id}, {"version", (*ref)->version}});
+      r.headers.push_back({"Marathon-Deployment-Id", (*ref)->deployment_id});
+      return r;
+    }
+    nlohmann::json tasks = nlohmann::json::array();
+    core.read([&](const master::MasterState& s) {
+      for (const auto& t : killed) tasks.push_back(task_json(s, t));
+    });
+    return json_response(200, {{"tasks", tasks}});
+  }
+  return message_response(405, "Method not allowed");
+}
+
+http::Response handle_queue(master::MasterCore& core, Clock& clock, const http::Request& request) {
+  if (request.path == "/v2/queue" && request.method == "GET") {
+    bool offers = request.query_value("embed") == "lastUnusedOffers";
+    nlohmann::json body;
+    core.read([&](const master::MasterState& s) {
+      body = queue_json(s, clock.wall_now(), clock.mono_now(), offers);
+    });
+    return json_response(200, body);
+  }
+  const std::string suffix = "/delay";
+  if (request.method == "DELETE" && request.path.size() > 10 + suffix.size() &&
+      request.path.compare(request.path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    std::string id = request.path.substr(9, request.path.size() - 9 - suffix.size());
+    Status reset = core.reset_delay(id);
+    if (!reset) return error_response(reset.error());
+    return json_response(200, nlohmann::json::object());
+  }
+  return message_response(404, "URI not found");
+}
+
+http::Response handle_agent_protocol(master::MasterCore& core, const http::Request& request) {
+  // /berth/v1/agents/register, /berth/v1/agents/{id}/{heartbeat|status|commands}
+  const std::string prefix = "/berth/v1/agents/";
+  std::string rest = request.path.substr(prefix.size());
+  try {
+    if (rest == "register" && request.method == "POST") {
+      auto body = nlohmann::json::parse(request.body);
+      auto r = core.register_agent(body.get<protocol::RegisterRequest>());
+      if (!r) return error_response(r.error());
+      return json_response(200, *r);
+    }
+    size_t slash = rest.find('/');
+    if (slash == std::string::npos) return message_response(404, "URI not found");
+    std::string agent_id = rest.substr(0, slash);
+    std::string what = rest.substr(slash + 1);
+    if (what == "heartbeat" && request.method == "POST") {
+      auto r = core.heartbeat(agent_id, nlohmann::json::parse(request.body).get<protocol::Heartbeat>());
+      if (!r) return error_response(r.error());
+      return json_response(200, *r);
+    }
+    if (what == "status" && request.method == "POST") {
+      auto r = core.status(agent_id, nlohmann::json::parse(request.body).get<protocol::StatusBatch>());
+      if (!r) return error_response(r.error());
+      return json_response(200, *r);
+    }
+    if (what == "commands" && request.method == "GET") {
+      uint64_t after = std::stoull(request.query_value("after", "0"));
+      int64_t wait_ms = std::min<int64_t>(std::stoll(request.query_value("wait_ms", "0")), 30000);
+      auto r = core.commands(agent_id, after, std::chrono::milliseconds(wait_ms));
+      if (!r) return error_response(r.error());
+      return json_response(200, *r);
+    }
+  } catch (const std::exception& e) {
+    return message_response(400, std::string("malformed agent message: ") + e.what());
+  }
+  return message_response(404, "URI not found");
+}
+
+}  // namespace
+
+http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                              const http::Request& request) {
+  const std::string& path = request.path;
+  try {
+    if (path == "/ping") {
+      http::Response r;
+      r.content_type = "text/plain";
+      r.body = "pong";
+      return r;
+    }
+    if (path == "/v2/apps" || starts_with(path, "/v2/apps/")) return handle_apps(core, request);
+    if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
+    if (path == "/v2/queue" || starts_with(path, "/v2/queue/")) return handle_queue(core, clock, request);
+    if (path == "/v2/deployments" && request.method == "GET") {
+      nlohmann::json body;
+      core.read([&](const master::MasterState& s) { body = deployments_json(s); });
+      return json_response(200, body);
+    }
+    if (path == "/v2/info" && request.method == "GET") {
+      const auto& o = core.options();
+      return json_response(
+          200, {{"name", "berth"},
+                {"version", info.version},
+                {"buildref", "berth"},
+                {"elected", true},
+                {"leader", info.http_address},
+                {"frameworkId", "berth"},
+                {"marathon_config",
+                 {{"hostname", info.http_address},
+                  {"task_launch_timeout", 300000},
+                  {"max_instances_per_offer", 1000},
+                  {"agent_lost_timeout_ms", o.lost_timeout.count()},
+                  {"heartbeat_interval_ms", o.heartbeat_interval.count()},
+                  {"lease_ms", o.lease.count()}}},
+                {"zookeeper_config", {{"zk_max_versions", o.max_versions}}},
+                {"http_config", {{"http_port", std::stoi(info.http_address.substr(info.http_address.rfind(':') + 1))}}}});
+    }
+    if (path == "/v2/leader" && request.method == "GET") {
+      return json_response(200, {{"leader", info.http_address}});
+    }
+    if (path == "/berth/v1/nodes" && request.method == "GET") {
+      nlohmann::json body;
+      core.read([&](const master::MasterState& s) { body = nodes_json(s, clock.mono_now()); });
+      return json_response(200, body);
+    }
+    if (starts_with(path, "/berth/v1/agents/")) return handle_agent_protocol(core, request);
+    return message_response(404, "URI not found");
+  } catch (const std::exception& e) {
+    return message_response(500, std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace berth::api

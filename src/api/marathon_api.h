@@ -1,0 +1,19 @@
+// The HTTP routes of the master: Marathon's v2 API (marathon-api.md §1), berth's own
+// /berth/v1 routes for nodes and the agent protocol (DESIGN §5, §10). Decode -> MasterCore
+// -> encode; HTTP status mapping lives here and nowhere else.
+#pragma once
+
+#include "http/http.h"
+#include "master/master_core.h"
+
+namespace berth::api {
+
+struct ApiInfo {
+  std::string version = "0.1.0";
+  std::string http_address;  // host:port the master serves on
+};
+
+http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                              const http::Request& request);
+
+}  // namespace berth::api

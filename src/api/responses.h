@@ -1,0 +1,59 @@
+// Small helpers shared by the API handlers to build JSON responses and map errors.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+#include "http/http.h"
+
+namespace berth::api {
+
+inline http::Response json_response(int status, const nlohmann::json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+inline http::Response message_response(int status, const std::string& message) {
+  return json_response(status, {{"message", message}});
+}
+
+// Errors whose message is already a JSON body (409 lock details) are passed through.
+inline http::Response error_response(const Error& error) {
+  int status = 500;
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument: status = 400; break;
+    case ErrorCode::kNotFound: status = 404; break;
+    case ErrorCode::kConflict: status = 409; break;
+    case ErrorCode::kUnavailable: status = 503; break;
+    case ErrorCode::kPermissionDenied: status = 401; break;
+    case ErrorCode::kInternal: status = 500; break;
+  }
+  if (!error.message.empty() && error.message.front() == '{') {
+    http::Response r;
+    r.status = status;
+    r.body = error.message;
+    return r;
+  }
+  return message_response(status, error.message);
+}
+
+// Parses a request body as JSON; on failure fills `error` with Marathon's 400 answer.
+inline bool parse_body(const http::Request& request, nlohmann::json* out, http::Response* error) {
+  *out = nlohmann::json::parse(request.body, nullptr, false);
+  if (out->is_discarded()) {
+    std::string detail;
+    try {
+      (void)nlohmann::json::parse(request.body);
+    } catch (const nlohmann::json::parse_error& e) {
+      detail = e.what();
+    }
+    *error = json_response(400, {{"message", "Invalid JSON"},
+                                 {"details", {{{"path", "/"}, {"errors", {detail}}}}}});
+    return false;
+  }
+  return true;
+}
+
+}  // namespace berth::api

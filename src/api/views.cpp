@@ -1,0 +1,158 @@
+#include "api/views.h"
+
+namespace berth::api {
+
+nlohmann::json task_json(const master::MasterState& state, const master::TaskRecord& task) {
+  nlohmann::json j = {
+      {"id", task.id},
+      {"appId", task.app_id},
+      {"host", task.host},
+      {"ports", task.ports},
+      {"stagedAt", format_iso8601(task.staged_at)},
+      {"state", task.state},
+      {"version", task.version},
+      {"slaveId", task.agent_id},
+      {"agentId", task.agent_id},
+      {"ipAddresses", nlohmann::json::array({{{"ipAddress", task.host}, {"protocol", "IPv4"}}})},
+      {"healthCheckResults", nlohmann::json::array()},
+      {"role", "*"},
+  };
+  if (task.started_at) j["startedAt"] = format_iso8601(*task.started_at);
+  auto app = state.apps.find(task.app_id);
+  nlohmann::json service_ports = nlohmann::json::array();
+  if (app != state.apps.end()) {
+    for (const auto& pd : app->second.app.port_definitions) service_ports.push_back(pd.port);
+  }
+  j["servicePorts"] = service_ports;
+  return j;
+}
+
+nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
+                             const master::AppRecord& record, bool with_tasks, bool with_failure) {
+  nlohmann::json j = model::app_to_json(record.app);
+  int staged = 0, running = 0;
+  nlohmann::json tasks = nlohmann::json::array();
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.app_id != record.app.id) continue;
+    if (task.state == protocol::kTaskRunning) {
+      ++running;
+    } else {
+      ++staged;
+    }
+    if (with_tasks) tasks.push_back(task_json(state, task));
+  }
+  j["tasksStaged"] = staged;
+  j["tasksRunning"] = running;
+  j["tasksHealthy"] = 0;
+  j["tasksUnhealthy"] = 0;
+  nlohmann::json deployments = nlohmann::json::array();
+  for (const auto& id : core.deployments_of(state, record.app.id)) deployments.push_back({{"id", id}});
+  j["deployments"] = deployments;
+  if (with_tasks) j["tasks"] = tasks;
+  if (with_failure && record.last_failure) {
+    const auto& f = *record.last_failure;
+    j["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},       {"message", f.message},
+                            {"state", f.state},       {"taskId", f.task_id},  {"timestamp", f.timestamp},
+                            {"version", f.version},   {"slaveId", f.agent_id}};
+  }
+  return j;
+}
+
+nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
+                          bool with_offers) {
+  nlohmann::json queue = nlohmann::json::array();
+  int64_t mono_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(mono_now.time_since_epoch()).count();
+  for (const auto& [id, record] : state.apps) {
+    if (!record.queue || record.deleting) continue;
+    const auto& q = *record.queue;
+    int64_t left_ms = std::max<int64_t>(0, record.backoff.next_launch_ms - mono_ms);
+    nlohmann::json reasons = nlohmann::json::array();
+    uint32_t declined_total = 0;
+    for (const auto& [reason, count] : q.reason_counts) {
+      reasons.push_back({{"reason", reason}, {"declined", count}, {"processed", q.nodes_considered}});
+      declined_total = std::max(declined_total, count);
+    }
+    nlohmann::json item = {
+        {"app", model::app_to_json(record.app)},
+        {"count", q.count},
+        {"role", "*"},
+        {"delay", {{"timeLeftSeconds", left_ms / 1000}, {"overdue", left_ms == 0}}},
+        {"since", format_iso8601(q.since == WallTime{} ? now : q.since)},
+        {"processedOffersSummary",
+         {{"processedOffersCount", q.nodes_considered},
+          {"unusedOffersCount", q.rejections.size()},
+          {"rejectSummaryLastOffers", reasons},
+          {"rejectSummaryLaunchAttempt", reasons}}},
+    };
+    if (with_offers) {
+      nlohmann::json offers = nlohmann::json::array();
+      for (const auto& r : q.rejections) {
+        auto agent = state.agents.find(r.node_id);
+        offers.push_back({{"offer",
+                           {{"id", r.node_id},
+                            {"agentId", r.node_id},
+                            {"hostname", agent == state.agents.end() ? "" : agent->second.hostname}}},
+                          {"reason", nlohmann::json::array({r.reason})},
+                          {"detail", r.detail},
+                          {"timestamp", format_iso8601(now)}});
+      }
+      item["lastUnusedOffers"] = offers;
+    }
+    queue.push_back(item);
+  }
+  return {{"queue", queue}};
+}
+
+nlohmann::json deployments_json(const master::MasterState& state) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [id, d] : state.deployments) {
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& app : d.affected_apps) actions.push_back({{"action", d.action}, {"app", app}});
+    out.push_back({{"id", d.id},
+                   {"version", d.version},
+                   {"affectedApps", d.affected_apps},
+                   {"affectedPods", nlohmann::json::array()},
+                   {"steps", nlohmann::json::array({{{"actions", actions}}})},
+                   {"currentActions", actions},
+                   {"currentStep", 1},
+                   {"totalSteps", 1}});
+  }
+  return out;
+}
+
+nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& [id, agent] : state.agents) {
+    double cpus = 0, mem = 0, disk = 0;
+    int tasks = 0;
+    for (const auto& [tid, task] : state.tasks) {
+      if (task.agent_id != id) continue;
+      cpus += task.cpus;
+      mem += task.mem;
+      disk += task.disk;
+      ++tasks;
+    }
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& r : agent.resources.ports) ports.push_back({r.begin, r.end});
+    auto since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(mono_now - agent.last_heartbeat).count();
+    nodes.push_back({{"id", id},
+                     {"hostname", agent.hostname},
+                     {"address", agent.address},
+                     {"state", agent.lost ? "lost" : "active"},
+                     {"resources",
+                      {{"cpus", agent.resources.cpus},
+                       {"mem", agent.resources.mem},
+                       {"disk", agent.resources.disk},
+                       {"ports", ports}}},
+                     {"used", {{"cpus", cpus}, {"mem", mem}, {"disk", disk}}},
+                     {"attributes", agent.attributes},
+                     {"tasks", tasks},
+                     {"registeredAt", format_iso8601(agent.registered_at)},
+                     {"lastHeartbeatAt", format_iso8601(agent.last_heartbeat_wall)},
+                     {"msSinceHeartbeat", since_ms}});
+  }
+  return {{"nodes", nodes}};
+}
+
+}  // namespace berth::api

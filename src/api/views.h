@@ -1,0 +1,21 @@
+// JSON views of the master's state in Marathon's shapes (marathon-api.md §1, §5) and
+// berth's node view. Called by the API handlers under MasterCore's read lock.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "master/master_core.h"
+
+namespace berth::api {
+
+nlohmann::json task_json(const master::MasterState& state, const master::TaskRecord& task);
+// AppInfo: the definition plus counts, deployments and, when asked, tasks and lastTaskFailure.
+nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
+                             const master::AppRecord& record, bool with_tasks, bool with_failure);
+nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
+                          bool with_offers);
+nlohmann::json deployments_json(const master::MasterState& state);
+nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now);
+
+}  // namespace berth::api

@@ -1,0 +1,165 @@
+// CLI11 wiring of the `berth` client commands: the command tree, its options, and the
+// process environment. The commands themselves live in app_commands.cpp and
+// task_node_commands.cpp.
+#include "cli/client_commands.h"
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <thread>
+#include <utility>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/app_commands.h"
+#include "cli/command_context.h"
+#include "cli/task_node_commands.h"
+
+namespace berth::cli {
+namespace {
+
+constexpr const char* kDefaultMaster = "http://127.0.0.1:8080";
+
+class ProcessEnvironment final : public ClientEnvironment {
+ public:
+  MonoTime now() const override { return clock_.mono_now(); }
+  void sleep_for(std::chrono::milliseconds duration) override { std::this_thread::sleep_for(duration); }
+  std::istream& input() override { return std::cin; }
+  std::optional<std::string> variable(const std::string& name) const override {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  }
+
+ private:
+  SystemClock clock_;
+};
+
+using Action = std::function<int(const CommandContext&)>;
+
+// Builds the command tree; each leaf registers the action to run when it is the one parsed.
+class CommandTree {
+ public:
+  CommandTree(const std::string& program, std::string default_master) : root_("berth client", program) {
+    master_ = std::move(default_master);
+    root_.require_subcommand(1);
+    add_app_commands();
+    add_task_commands();
+    add_node_commands();
+  }
+
+  CLI::App& root() { return root_; }
+  const std::string& master() const { return master_; }
+  bool json() const { return json_; }
+
+  // The action of the parsed leaf command.
+  const Action* chosen() const {
+    for (const auto& [command, action] : leaves_) {
+      if (command->parsed()) return &action;
+    }
+    return nullptr;
+  }
+
+ private:
+  CLI::App* leaf(CLI::App* parent, const std::string& name, const std::string& description, Action action) {
+    CLI::App* command = parent->add_subcommand(name, description);
+    command->add_option("--master", master_, "URL of the berth master; $BERTH_MASTER sets the default")
+        ->capture_default_str();
+    command->add_flag("--json", json_, "Print the API's JSON answer instead of tables");
+    leaves_.emplace_back(command, std::move(action));
+    return command;
+  }
+
+  void add_change_options(CLI::App* command, bool with_force) {
+    if (with_force) command->add_flag("--force", change_.force, "Cancel deployments that lock the app");
+    command->add_flag("--no-wait", change_.no_wait, "Return once the master accepted the change");
+    command->add_option("--timeout", change_.timeout_seconds, "Seconds to wait for the deployment")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+  }
+
+  void add_app_commands() {
+    CLI::App* app = root_.add_subcommand("app", "Deploy and manage apps");
+    app->require_subcommand(1);
+    CLI::App* deploy = leaf(app, "deploy", "Create or update an app from a JSON definition and wait for it",
+                            [this](const CommandContext& c) { return app_deploy(c, file_, change_); });
+    deploy->add_option("FILE", file_, "App definition file, or - for stdin")->required();
+    add_change_options(deploy, true);
+    leaf(app, "list", "List apps", [](const CommandContext& c) { return app_list(c); });
+    CLI::App* show = leaf(app, "show", "Show an app and its tasks",
+                          [this](const CommandContext& c) { return app_show(c, app_id_); });
+    show->add_option("ID", app_id_, "App id, e.g. /prod/web")->required();
+    CLI::App* scale = leaf(app, "scale", "Change the number of instances",
+                           [this](const CommandContext& c) { return app_scale(c, app_id_, instances_, change_); });
+    scale->add_option("ID", app_id_, "App id")->required();
+    scale->add_option("N", instances_, "Number of instances")->required()->check(CLI::NonNegativeNumber);
+    add_change_options(scale, true);
+    CLI::App* restart = leaf(app, "restart", "Replace every task of the app",
+                             [this](const CommandContext& c) { return app_restart(c, app_id_, change_); });
+    restart->add_option("ID", app_id_, "App id")->required();
+    add_change_options(restart, true);
+    CLI::App* destroy = leaf(app, "destroy", "Stop every task of the app and remove it",
+                             [this](const CommandContext& c) { return app_destroy(c, app_id_, change_); });
+    destroy->add_option("ID", app_id_, "App id")->required();
+    add_change_options(destroy, false);
+  }
+
+  void add_task_commands() {
+    CLI::App* task = root_.add_subcommand("task", "List and kill tasks");
+    task->require_subcommand(1);
+    CLI::App* list = leaf(task, "list", "List the tasks of every app, or of one",
+                          [this](const CommandContext& c) { return task_list(c, app_id_); });
+    list->add_option("APP", app_id_, "Only the tasks of this app");
+    CLI::App* kill = leaf(task, "kill", "Kill a task; its app replaces it unless --scale",
+                          [this](const CommandContext& c) { return task_kill(c, task_id_, scale_); });
+    kill->add_option("ID", task_id_, "Task id")->required();
+    kill->add_flag("--scale", scale_, "Lower the app's instance count instead of replacing the task");
+  }
+
+  void add_node_commands() {
+    CLI::App* node = root_.add_subcommand("node", "Inspect the cluster's nodes");
+    node->require_subcommand(1);
+    leaf(node, "list", "List nodes with their resources", [](const CommandContext& c) { return node_list(c); });
+  }
+
+  CLI::App root_;
+  std::vector<std::pair<CLI::App*, Action>> leaves_;
+  std::string master_;
+  bool json_ = false;
+  std::string file_, app_id_, task_id_;
+  int64_t instances_ = 0;
+  bool scale_ = false;
+  ChangeOptions change_;
+};
+
+}  // namespace
+
+int run_client_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  ProcessEnvironment environment;
+  return run_client_command(args, out, err, environment);
+}
+
+int run_client_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                       ClientEnvironment& environment) {
+  std::string default_master = environment.variable("BERTH_MASTER").value_or("");
+  if (default_master.empty()) default_master = kDefaultMaster;
+  CommandTree tree(args.empty() ? "berth" : args[0], default_master);
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  if (argv.empty()) argv.push_back("berth");
+  try {
+    tree.root().parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return tree.root().exit(e, out, err) == 0 ? kExitOk : kExitUsage;
+  }
+  const Action* action = tree.chosen();
+  if (action == nullptr) {
+    err << "no command given; run with --help for the list\n";
+    return kExitUsage;
+  }
+  ApiClient api(tree.master());
+  CommandContext context{api, tree.json(), out, err, environment};
+  return (*action)(context);
+}
+
+}  // namespace berth::cli

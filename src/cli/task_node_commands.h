@@ -1,0 +1,24 @@
+// `berth task ...` and `berth node ...`: list and kill tasks through /v2/tasks, list nodes
+// through /berth/v1/nodes. Called by client_commands.cpp once the command line is parsed;
+// each function returns the process exit code (kExitOk or kExitFailure).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command_context.h"
+
+namespace berth::cli {
+
+// `app_id` empty lists the tasks of every app.
+int task_list(const CommandContext& context, const std::string& app_id);
+// POST /v2/tasks/delete?scale=... with {"ids":[task_id]}. With `scale` the app's instance
+// count goes down by one instead of the task being replaced.
+int task_kill(const CommandContext& context, const std::string& task_id, bool scale);
+int node_list(const CommandContext& context);
+
+// The task table shared with `berth app show`: ID, [APP,] HOST, PORTS, STATE, STARTED[, HEALTH].
+std::string render_tasks(const nlohmann::json& tasks, bool with_app_column, bool with_health_column);
+
+}  // namespace berth::cli

@@ -1,0 +1,42 @@
+// The `berth` subcommands that run services: master, agent and up. Each blocks until it is
+// told to stop (SIGINT or SIGTERM) and returns the process exit code.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "agent/agent.h"
+
+namespace berth::cmd {
+
+struct MasterFlags {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8080;
+  std::string data_dir = "./.berth/master";
+  std::string join_token;  // empty: read or create <data_dir>/join-token
+  int64_t heartbeat_interval_ms = 500;
+  int64_t lease_ms = 2500;
+  int64_t lost_timeout_ms = 3000;
+  std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
+};
+
+int run_master(const MasterFlags& flags);
+int run_agent(agent::AgentOptions options);
+
+struct UpFlags {
+  int agents = 3;
+  std::string data_dir = "./.berth";
+  uint16_t port = 8080;
+  bool print_only_url = false;
+};
+
+int run_up(const UpFlags& flags, const std::string& self_exe);
+
+// Blocks SIGINT/SIGTERM in every thread and returns when one arrives. Call before starting
+// threads.
+void block_stop_signals();
+int wait_for_stop_signal();
+
+}  // namespace berth::cmd

@@ -1,0 +1,96 @@
+// `berth`: one binary, subcommands (DESIGN §1). Service commands (master, agent, up) are
+// parsed here; client commands (app, task, node) go to cli/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <spdlog/spdlog.h>
+
+#include "cli/client_commands.h"
+#include "cmd/commands.h"
+
+namespace {
+
+std::string self_exe(const char* argv0) {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(argv0) : p.string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace berth;
+  if (argc > 1) {
+    std::string first = argv[1];
+    if (first == "app" || first == "task" || first == "node") {
+      std::vector<std::string> args(argv, argv + argc);
+      return cli::run_client_command(args, std::cout, std::cerr);
+    }
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"berth: highly available stateful containers (master, agent, CLI)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "berth 0.1.0");
+
+  cmd::MasterFlags master;
+  auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
+  m->add_option("--host", master.host, "Address to listen on")->envname("BERTH_HOST")->capture_default_str();
+  m->add_option("--port", master.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
+  m->add_option("--data-dir", master.data_dir, "Where the store lives")->envname("BERTH_DATA_DIR")->capture_default_str();
+  m->add_option("--join-token", master.join_token, "Token agents must present")->envname("BERTH_JOIN_TOKEN");
+  m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)->envname("BERTH_HEARTBEAT_INTERVAL_MS")->capture_default_str();
+  m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
+  m->add_option("--lost-timeout-ms", master.lost_timeout_ms, "Declare an agent lost after this long without a heartbeat")
+      ->envname("BERTH_LOST_TIMEOUT_MS")->capture_default_str();
+
+  agent::AgentOptions agent;
+  std::string ports = "31000-32000";
+  std::string attributes;
+  auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
+  a->add_option("--master", agent.master_url, "Master URL")->envname("BERTH_MASTER")->capture_default_str();
+  a->add_option("--join-token", agent.join_token, "The master's join token")->envname("BERTH_JOIN_TOKEN");
+  a->add_option("--hostname", agent.hostname, "Host name reported to the master")->envname("BERTH_HOSTNAME");
+  a->add_option("--address", agent.address, "Address where tasks are reachable")->envname("BERTH_ADDRESS");
+  a->add_option("--work-dir", agent.work_dir, "Sandboxes and agent state")->envname("BERTH_WORK_DIR")->required();
+  a->add_option("--cpus", agent.cpus, "CPUs to offer (default: detected)")->envname("BERTH_CPUS");
+  a->add_option("--mem", agent.mem, "Memory in MiB to offer (default: detected)")->envname("BERTH_MEM");
+  a->add_option("--disk", agent.disk, "Disk in MiB to offer (default: detected)")->envname("BERTH_DISK");
+  a->add_option("--ports", ports, "Port range for tasks")->envname("BERTH_PORTS")->capture_default_str();
+  a->add_option("--attributes", attributes, "Attributes, e.g. rack:a,zone:1")->envname("BERTH_ATTRIBUTES");
+  a->add_option("--memory-cgroup-root", agent.memory_cgroup_root)->capture_default_str();
+
+  cmd::UpFlags up;
+  auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
+  u->add_option("--agents", up.agents, "Number of agents")->capture_default_str();
+  u->add_option("--data-dir", up.data_dir, "State and logs")->envname("BERTH_DATA_DIR")->capture_default_str();
+  u->add_option("--port", up.port, "The master's HTTP port")->capture_default_str();
+
+  app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
+  app.add_subcommand("task", "List and kill tasks");
+  app.add_subcommand("node", "List nodes");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (m->parsed()) return cmd::run_master(master);
+  if (a->parsed()) {
+    Status range = agent::parse_port_range(ports, &agent.port_begin, &agent.port_end);
+    if (!range) {
+      std::cerr << range.error().message << "\n";
+      return 2;
+    }
+    if (!attributes.empty()) {
+      auto parsed = agent::parse_attributes(attributes);
+      if (!parsed) {
+        std::cerr << parsed.error().message << "\n";
+        return 2;
+      }
+      agent.attributes = *parsed;
+    }
+    return cmd::run_agent(agent);
+  }
+  if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
+  return 0;
+}

@@ -1,0 +1,201 @@
+// `berth up`: a whole cluster on loopback (DESIGN §1): one master and N agents as separate
+// processes, each in its own process group so that Ctrl-C reaches only `up`, which then
+// stops the agents (they kill their tasks) and the master, in that order. No orphans.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "base/ids.h"
+#include "cmd/commands.h"
+#include "http/http.h"
+
+namespace berth::cmd {
+namespace {
+
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+};
+
+pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const std::string& log_path,
+            const std::vector<std::string>& extra_env) {
+  std::vector<std::string> argv_storage = {exe};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e; ++e) env_storage.push_back(*e);
+  env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (log_fd >= 0) {
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execve(exe.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  if (log_fd >= 0) ::close(log_fd);
+  if (pid > 0) setpgid(pid, pid);
+  return pid;
+}
+
+bool wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || r < 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void stop_child(const Child& child, std::chrono::milliseconds grace) {
+  if (child.pid <= 0) return;
+  kill(child.pid, SIGTERM);
+  if (!wait_exit(child.pid, grace)) {
+    std::cerr << "berth up: " << child.name << " did not stop in time; killing it\n";
+    kill(-child.pid, SIGKILL);
+    wait_exit(child.pid, std::chrono::seconds(5));
+  }
+}
+
+}  // namespace
+
+int run_up(const UpFlags& flags, const std::string& self_exe) {
+  if (flags.agents < 1 || flags.agents > 50) {
+    std::cerr << "berth up: --agents must be between 1 and 50, got " << flags.agents << "\n";
+    return 2;
+  }
+  block_stop_signals();
+  std::error_code ec;
+  std::string data_dir = std::filesystem::absolute(flags.data_dir, ec).lexically_normal().string();
+  std::filesystem::create_directories(data_dir + "/logs", ec);
+  if (ec) {
+    std::cerr << "berth up: cannot create " << data_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  std::string url = "http://127.0.0.1:" + std::to_string(flags.port);
+  if (http::request(url, "GET", "/ping", "", 500).ok()) {
+    std::cerr << "berth up: something already answers on " << url
+              << " (another berth up?). Stop it or pass --port.\n";
+    return 1;
+  }
+  RandomIdSource ids;
+  std::string token = ids.uuid();
+  std::vector<std::string> token_env = {"BERTH_JOIN_TOKEN=" + token};
+
+  Child master{"master", spawn(self_exe,
+                               {"master", "--host", "127.0.0.1", "--port", std::to_string(flags.port),
+                                "--data-dir", data_dir + "/master"},
+                               data_dir + "/logs/master.log", token_env)};
+  std::vector<Child> agents;
+  auto shutdown = [&] {
+    for (const auto& a : agents) kill(a.pid, SIGTERM);
+    for (const auto& a : agents) stop_child(a, std::chrono::seconds(15));
+    stop_child(master, std::chrono::seconds(10));
+  };
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = http::request(url, "GET", "/ping", "", 500).ok();
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!up) {
+    std::cerr << "berth up: the master did not start; see " << data_dir << "/logs/master.log\n";
+    shutdown();
+    return 1;
+  }
+  for (int i = 1; i <= flags.agents; ++i) {
+    std::string name = "agent-" + std::to_string(i);
+    uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * 1000;
+    agents.push_back(
+        {name, spawn(self_exe,
+                     {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
+                      "--work-dir", data_dir + "/" + name, "--ports",
+                      std::to_string(begin) + "-" + std::to_string(begin + 999), "--attributes",
+                      "node:" + std::to_string(i)},
+                     data_dir + "/logs/" + name + ".log", token_env)});
+  }
+  int active = 0;
+  for (int i = 0; i < 100 && active < flags.agents; ++i) {
+    auto nodes = http::request(url, "GET", "/berth/v1/nodes", "", 1000);
+    if (nodes && nodes->status == 200) {
+      auto j = nlohmann::json::parse(nodes->body, nullptr, false);
+      active = 0;
+      if (!j.is_discarded()) {
+        for (const auto& n : j["nodes"]) active += n.value("state", "") == "active" ? 1 : 0;
+      }
+    }
+    if (active < flags.agents) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (active < flags.agents) {
+    std::cerr << "berth up: only " << active << " of " << flags.agents
+              << " agents registered; see " << data_dir << "/logs/\n";
+    shutdown();
+    return 1;
+  }
+  bool cgroups = ::access("/sys/fs/cgroup/memory", W_OK) == 0;
+  std::cout << "berth is up: a master and " << flags.agents << " agents on loopback\n"
+            << "  API (Marathon v2):  " << url << "/v2/apps\n"
+            << "  CLI:                export BERTH_MASTER=" << url << "\n"
+            << "  state and logs:     " << data_dir << " (logs/*.log)\n"
+            << "  isolation:          "
+            << (cgroups ? "memory limits through the cgroup v1 memory controller"
+                        : "memory limits NOT enforced (the cgroup v1 memory controller is not "
+                          "writable: run as root to enforce `mem`)")
+            << "\n"
+            << "Press Ctrl-C to stop the cluster and every task it started.\n"
+            << std::flush;
+
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    // A child that dies on its own is reported; the cluster keeps running without it.
+    std::vector<bool> reported(agents.size() + 1, false);
+    while (!stop) {
+      for (size_t i = 0; i <= agents.size(); ++i) {
+        const Child& c = i == 0 ? master : agents[i - 1];
+        if (reported[i] || c.pid <= 0) continue;
+        if (kill(c.pid, 0) != 0) {
+          reported[i] = true;
+        } else {
+          int status;
+          if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
+            std::cerr << "berth up: " << c.name << " exited; see " << data_dir << "/logs/" << c.name << ".log\n";
+            reported[i] = true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  int sig = wait_for_stop_signal();
+  stop = true;
+  watcher.join();
+  std::cout << "berth up: stopping (signal " << sig << ")\n" << std::flush;
+  shutdown();
+  std::cout << "berth up: stopped\n";
+  return 0;
+}
+
+}  // namespace berth::cmd

@@ -1,0 +1,187 @@
+// The agent side of MasterCore: registration with reconciliation, heartbeats, status
+// updates and the command outbox (DESIGN §5).
+#include <algorithm>
+
+#include "master/master_core.h"
+
+namespace berth::master {
+
+void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
+  command.seq = agent.next_seq++;
+  command.command_id = ids_.uuid();
+  agent.outbox.push_back(std::move(command));
+  commands_cv_.notify_all();
+}
+
+void MasterCore::request_kill(TaskRecord& task) {
+  auto agent = state_.agents.find(task.agent_id);
+  task.kill_requested = true;
+  if (agent == state_.agents.end() || agent->second.lost) return;
+  int64_t grace_ms = 3000;
+  auto app = state_.apps.find(task.app_id);
+  if (app != state_.apps.end() && app->second.app.task_kill_grace_period_seconds) {
+    grace_ms = static_cast<int64_t>(*app->second.app.task_kill_grace_period_seconds * 1000);
+  }
+  protocol::Command kill;
+  kill.type = "kill";
+  kill.task_id = task.id;
+  kill.kill_grace_ms = grace_ms;
+  enqueue(agent->second, std::move(kill));
+}
+
+void MasterCore::record_terminal(TaskRecord& task, const std::string& state, const std::string& message) {
+  auto app = state_.apps.find(task.app_id);
+  bool failure = state == protocol::kTaskFailed || state == protocol::kTaskFinished;
+  if (app != state_.apps.end() && failure && !task.kill_requested) {
+    AppRecord& record = app->second;
+    control::BackoffPolicy policy{record.app.backoff_seconds, record.app.backoff_factor,
+                                  record.app.max_launch_delay_seconds};
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         clock_.mono_now().time_since_epoch()).count();
+    record.backoff = control::backoff_after_failure(record.backoff, policy, now_ms);
+    auto agent = state_.agents.find(task.agent_id);
+    record.last_failure = TaskFailure{task.id, task.host, message, state,
+                                      format_iso8601(clock_.wall_now()), task.version,
+                                      agent == state_.agents.end() ? task.agent_id : agent->first};
+  }
+  state_.tasks.erase(task.id);
+}
+
+Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::RegisterRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (request.token != options_.join_token) {
+    return make_error(ErrorCode::kPermissionDenied, "invalid join token");
+  }
+  std::string id = request.agent_id.empty() ? ids_.uuid() : request.agent_id;
+  AgentRecord& agent = state_.agents[id];
+  agent.id = id;
+  agent.hostname = request.hostname;
+  agent.address = request.address.empty() ? request.hostname : request.address;
+  agent.resources = request.resources;
+  agent.attributes = request.attributes;
+  agent.registered_at = clock_.wall_now();
+  agent.last_heartbeat = clock_.mono_now();
+  agent.last_heartbeat_wall = clock_.wall_now();
+  agent.lost = false;
+  agent.outbox.clear();  // the agent's report below is the truth from here on
+
+  std::set<std::string> reported;
+  for (const auto& t : request.tasks) {
+    if (protocol::is_terminal_state(t.state)) continue;
+    reported.insert(t.task_id);
+    auto known = state_.tasks.find(t.task_id);
+    if (known != state_.tasks.end()) {
+      known->second.state = t.state;
+      known->second.agent_id = id;
+      if (known->second.kill_requested) request_kill(known->second);
+      continue;
+    }
+    auto app = state_.apps.find(t.app_id);
+    TaskRecord task;
+    task.id = t.task_id;
+    task.app_id = t.app_id;
+    task.agent_id = id;
+    task.host = agent.address;
+    task.ports = t.ports;
+    task.state = t.state;
+    task.version = t.version;
+    task.config_version = t.config_version;
+    task.cpus = t.cpus;
+    task.mem = t.mem;
+    task.disk = t.disk;
+    parse_iso8601(t.staged_at, &task.staged_at);
+    WallTime started;
+    if (parse_iso8601(t.started_at, &started)) task.started_at = started;
+    auto [it, inserted] = state_.tasks.emplace(task.id, task);
+    // Adopt what desired state still wants; stop the rest.
+    if (app == state_.apps.end() || app->second.deleting) request_kill(it->second);
+  }
+  // Tasks the master placed on this agent that it no longer has are gone.
+  std::vector<std::string> vanished;
+  for (auto& [tid, task] : state_.tasks) {
+    if (task.agent_id == id && !reported.count(tid)) vanished.push_back(tid);
+  }
+  for (const auto& tid : vanished) {
+    record_terminal(state_.tasks[tid], protocol::kTaskLost, "not reported by its agent on re-registration");
+  }
+  protocol::RegisterResponse response;
+  response.agent_id = id;
+  response.heartbeat_interval_ms = options_.heartbeat_interval.count();
+  response.lease_ms = options_.lease.count();
+  response.next_command_seq = agent.next_seq - 1;
+  return response;
+}
+
+Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.agents.find(agent_id);
+  if (it == state_.agents.end() || it->second.lost) {
+    return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+  }
+  it->second.last_heartbeat = clock_.mono_now();
+  it->second.last_heartbeat_wall = clock_.wall_now();
+  return protocol::HeartbeatAck{hb.seq, options_.lease.count()};
+}
+
+Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto agent = state_.agents.find(agent_id);
+  if (agent == state_.agents.end() || agent->second.lost) {
+    return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+  }
+  protocol::StatusAck ack;
+  for (const auto& update : batch.updates) {
+    ack.acked.push_back(update.update_id);
+    auto it = state_.tasks.find(update.task_id);
+    if (it == state_.tasks.end()) {
+      // Not ours (any more): make sure it does not keep running.
+      if (!protocol::is_terminal_state(update.state)) {
+        protocol::Command kill;
+        kill.type = "kill";
+        kill.task_id = update.task_id;
+        enqueue(agent->second, std::move(kill));
+      }
+      continue;
+    }
+    TaskRecord& task = it->second;
+    if (task.agent_id != agent_id) continue;
+    if (protocol::is_terminal_state(update.state)) {
+      record_terminal(task, update.state, update.message);
+      continue;
+    }
+    task.state = update.state;
+    task.message = update.message;
+    if (update.state == protocol::kTaskRunning && !task.started_at) {
+      WallTime at;
+      task.started_at = parse_iso8601(update.timestamp, &at) ? at : clock_.wall_now();
+    }
+  }
+  return ack;
+}
+
+Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id, uint64_t after,
+                                                    std::chrono::milliseconds wait) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    auto it = state_.agents.find(agent_id);
+    if (it == state_.agents.end() || it->second.lost) {
+      return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+    }
+    auto& outbox = it->second.outbox;
+    while (!outbox.empty() && outbox.front().seq <= after) outbox.pop_front();
+    if (!outbox.empty() || shutting_down_) {
+      protocol::CommandBatch batch;
+      for (const auto& c : outbox) {
+        batch.commands.push_back(c);
+        if (batch.commands.size() >= 1000) break;
+      }
+      return batch;
+    }
+    if (commands_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return protocol::CommandBatch{};
+    }
+  }
+}
+
+}  // namespace berth::master

@@ -1,0 +1,104 @@
+// MasterCore: the master's state machine and its durable half. The HTTP handlers (api/ and
+// agent_handlers) call it; a background loop calls reconcile(). Every desired-state change is
+// committed to the Store before the method returns, so an API answer means "durable".
+// Thread-safe: one mutex guards the state; long polls wait on a condition variable.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/result.h"
+#include "master/master_state.h"
+#include "store/store.h"
+
+namespace berth::master {
+
+struct MasterOptions {
+  std::string join_token;
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds lease{2500};
+  std::chrono::milliseconds lost_timeout{3000};  // lease + drift margin
+  size_t max_versions = 50;
+  uint32_t service_port_min = 10000;
+  uint32_t service_port_max = 20000;  // exclusive
+  std::string leader;                 // host:port advertised by /v2/leader
+};
+
+struct DeploymentRef {
+  std::string deployment_id;
+  std::string version;
+};
+
+class MasterCore {
+ public:
+  MasterCore(MasterOptions options, Store& store, Clock& clock, IdSource& ids);
+
+  // Loads apps and deployments from the store. Until lost_timeout has passed, reconcile()
+  // launches and kills nothing, so agents can re-register and report their tasks first.
+  Status load();
+
+  const MasterOptions& options() const { return options_; }
+
+  // --- apps (Marathon v2) ---
+  // kConflict: exists (message as Marathon's) or locked by a deployment (unless force).
+  Result<DeploymentRef> create_app(model::App app, bool force);
+  // Replaces (or creates) the app. `created` tells which.
+  Result<DeploymentRef> update_app(model::App app, bool force, bool* created);
+  Result<DeploymentRef> delete_app(const std::string& id, bool force);
+  Result<DeploymentRef> restart_app(const std::string& id, bool force);
+  // Kills tasks; with scale the app's instances shrink by the number killed (a deployment).
+  Result<std::optional<DeploymentRef>> kill_tasks(const std::vector<std::string>& task_ids,
+                                                  bool scale, bool force,
+                                                  std::vector<TaskRecord>* killed);
+  Result<std::vector<std::string>> app_versions(const std::string& id);
+  Result<model::App> app_version(const std::string& id, const std::string& version);
+  Status reset_delay(const std::string& id);
+
+  // Read access for the API's JSON views, under the lock.
+  void read(const std::function<void(const MasterState&)>& reader) const;
+  // The deployment ids that lock app `id`.
+  std::vector<std::string> deployments_of(const MasterState& state, const std::string& id) const;
+
+  // --- agents (DESIGN §5) ---
+  Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
+  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb);
+  Result<protocol::StatusAck> status(const std::string& agent_id, const protocol::StatusBatch& batch);
+  // Waits up to `wait` for commands with seq > after.
+  Result<protocol::CommandBatch> commands(const std::string& agent_id, uint64_t after,
+                                          std::chrono::milliseconds wait);
+
+  // One controller pass: lost agents, app plans, placement, deployments. Called every ~100 ms.
+  void reconcile();
+  // Wakes blocked long polls (used at shutdown).
+  void shutdown();
+
+ private:
+  Result<DeploymentRef> persist_app_change(const model::App& app, const std::string& action,
+                                           bool force, bool is_new);
+  Status check_lock(const std::string& app_id, bool force, std::vector<StoreOp>* ops);
+  void assign_service_ports(model::App* app) const;
+  void enqueue(AgentRecord& agent, protocol::Command command);
+  void request_kill(TaskRecord& task);
+  void record_terminal(TaskRecord& task, const std::string& state, const std::string& message);
+  void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
+  std::string new_version();
+
+  MasterOptions options_;
+  Store& store_;
+  Clock& clock_;
+  IdSource& ids_;
+  mutable std::mutex mu_;
+  std::condition_variable commands_cv_;
+  MasterState state_;
+  MonoTime loaded_at_{};
+  bool shutting_down_ = false;
+  WallTime last_version_{};
+};
+
+}  // namespace berth::master

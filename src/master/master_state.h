@@ -1,0 +1,86 @@
+// The master's in-memory state: desired state loaded from the Store, observed state rebuilt
+// from agents (DESIGN §2). Owned by MasterCore and only touched under its lock.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "control/app_controller.h"
+#include "model/app.h"
+#include "protocol/messages.h"
+#include "scheduler/placement.h"
+
+namespace berth::master {
+
+struct TaskRecord {
+  std::string id;
+  std::string app_id;
+  std::string agent_id;
+  std::string host;
+  std::vector<uint32_t> ports;
+  std::string state = protocol::kTaskStaging;
+  std::string version;
+  std::string config_version;
+  WallTime staged_at{};
+  std::optional<WallTime> started_at;
+  double cpus = 0, mem = 0, disk = 0;
+  bool kill_requested = false;
+  std::string message;
+};
+
+struct AgentRecord {
+  std::string id;
+  std::string hostname;
+  std::string address;
+  protocol::AgentResources resources;
+  std::map<std::string, std::string> attributes;
+  WallTime registered_at{};
+  MonoTime last_heartbeat{};
+  WallTime last_heartbeat_wall{};
+  bool lost = false;
+  std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
+  uint64_t next_seq = 1;
+};
+
+struct TaskFailure {
+  std::string task_id, host, message, state, timestamp, version, agent_id;
+};
+
+// Why an app's instances are waiting, for /v2/queue.
+struct QueueInfo {
+  uint32_t count = 0;
+  WallTime since{};
+  std::vector<scheduler::Rejection> rejections;
+  std::map<std::string, uint32_t> reason_counts;
+  uint32_t nodes_considered = 0;
+};
+
+struct AppRecord {
+  model::App app;
+  bool deleting = false;  // removed from the store; tasks still being killed
+  control::Backoff backoff;
+  std::optional<TaskFailure> last_failure;
+  std::optional<QueueInfo> queue;
+};
+
+struct DeploymentRecord {
+  std::string id;
+  std::string version;
+  std::vector<std::string> affected_apps;
+  std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
+};
+
+struct MasterState {
+  std::map<std::string, AppRecord> apps;
+  std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, AgentRecord> agents;
+  std::map<std::string, DeploymentRecord> deployments;
+};
+
+}  // namespace berth::master

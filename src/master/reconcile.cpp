@@ -1,0 +1,237 @@
+// MasterCore::reconcile: the controller pass. Detects lost agents, asks the app controller
+// what each app needs, places new instances and retires finished deployments.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "master/master_core.h"
+#include "scheduler/placement.h"
+
+namespace berth::master {
+namespace {
+
+int64_t to_ms(MonoTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+int64_t wall_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Free port ranges: the agent's ranges minus the ports its tasks hold.
+std::vector<scheduler::PortRange> free_ranges(const protocol::AgentResources& resources,
+                                              const std::vector<uint32_t>& used_sorted) {
+  std::vector<scheduler::PortRange> out;
+  for (const auto& range : resources.ports) {
+    uint32_t start = range.begin;
+    auto it = std::lower_bound(used_sorted.begin(), used_sorted.end(), range.begin);
+    for (; it != used_sorted.end() && *it <= range.end; ++it) {
+      if (*it > start) out.push_back({start, *it - 1});
+      start = *it + 1;
+    }
+    if (start <= range.end) out.push_back({start, range.end});
+  }
+  return out;
+}
+
+}  // namespace
+
+void MasterCore::reconcile() {
+  std::lock_guard<std::mutex> lock(mu_);
+  MonoTime now = clock_.mono_now();
+  int64_t now_ms = to_ms(now);
+
+  // 1. Agents that stopped heartbeating are lost; their tasks with them.
+  for (auto& [id, agent] : state_.agents) {
+    if (agent.lost || now - agent.last_heartbeat <= options_.lost_timeout) continue;
+    agent.lost = true;
+    agent.outbox.clear();
+    std::vector<std::string> gone;
+    for (auto& [tid, task] : state_.tasks) {
+      if (task.agent_id == id) gone.push_back(tid);
+    }
+    for (const auto& tid : gone) {
+      record_terminal(state_.tasks[tid], protocol::kTaskLost, "agent " + id + " lost");
+    }
+  }
+
+  // 2. After a restart, wait for agents to re-register before changing anything.
+  if (now - loaded_at_ < options_.lost_timeout) return;
+
+  // 3. Per app: kills and launches.
+  std::map<std::string, std::vector<control::TaskView>> live;
+  for (const auto& [tid, task] : state_.tasks) {
+    control::TaskView v;
+    v.task_id = tid;
+    v.config_version = task.config_version;
+    v.state = task.state;
+    v.healthy = task.state == protocol::kTaskRunning;
+    v.kill_requested = task.kill_requested;
+    v.staged_at_ms = wall_ms(task.staged_at);
+    v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
+    live[task.app_id].push_back(v);
+  }
+  std::vector<std::pair<std::string, uint32_t>> wanted;
+  std::vector<std::string> finished_deletes;
+  for (auto& [app_id, record] : state_.apps) {
+    control::AppView view;
+    view.instances = record.app.instances;
+    view.config_version = record.app.version_info.last_config_change_at;
+    view.minimum_health_capacity = record.app.upgrade_strategy.minimum_health_capacity;
+    view.maximum_over_capacity = record.app.upgrade_strategy.maximum_over_capacity;
+    view.oldest_first = record.app.kill_selection == "OLDEST_FIRST";
+    view.deleting = record.deleting;
+    const auto& tasks = live[app_id];
+    control::AppPlan plan = control::plan_app(view, tasks);
+    for (const auto& tid : plan.kill) request_kill(state_.tasks[tid]);
+    if (record.deleting && tasks.empty()) finished_deletes.push_back(app_id);
+    if (plan.launch == 0) {
+      record.queue.reset();
+    } else if (control::may_launch(record.backoff, now_ms)) {
+      wanted.emplace_back(app_id, plan.launch);
+    } else if (!record.queue) {
+      record.queue = QueueInfo{plan.launch, clock_.wall_now(), {}, {}, 0};
+    }
+  }
+  for (const auto& id : finished_deletes) state_.apps.erase(id);
+
+  // Tasks of apps that no longer exist are stopped.
+  for (auto& [tid, task] : state_.tasks) {
+    if (!task.kill_requested && !state_.apps.count(task.app_id)) request_kill(task);
+  }
+
+  if (!wanted.empty()) place_pending(wanted, now_ms);
+
+  // 4. Deployments whose apps have converged are done.
+  std::vector<std::string> done;
+  for (const auto& [did, deployment] : state_.deployments) {
+    bool converged = true;
+    for (const auto& app_id : deployment.affected_apps) {
+      auto app = state_.apps.find(app_id);
+      const auto& tasks = live[app_id];
+      if (app == state_.apps.end()) {
+        converged = converged && tasks.empty();
+        continue;
+      }
+      control::AppView view;
+      view.instances = app->second.app.instances;
+      view.config_version = app->second.app.version_info.last_config_change_at;
+      view.deleting = app->second.deleting;
+      converged = converged && control::app_converged(view, tasks);
+    }
+    if (converged) done.push_back(did);
+  }
+  for (const auto& did : done) {
+    if (store_.erase("/deployments/" + did).ok()) state_.deployments.erase(did);
+  }
+}
+
+void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms) {
+  (void)now_ms;
+  scheduler::ClusterSnapshot snapshot;
+  std::vector<AgentRecord*> agents;
+  std::map<std::string, uint32_t> agent_index;
+  for (auto& [id, agent] : state_.agents) {
+    if (agent.lost) continue;
+    agent_index[id] = static_cast<uint32_t>(agents.size());
+    agents.push_back(&agent);
+  }
+  std::vector<double> cpus(agents.size()), mem(agents.size()), disk(agents.size());
+  std::vector<std::vector<uint32_t>> ports(agents.size());
+  for (const auto& [tid, task] : state_.tasks) {
+    auto it = agent_index.find(task.agent_id);
+    if (it == agent_index.end()) continue;
+    cpus[it->second] += task.cpus;
+    mem[it->second] += task.mem;
+    disk[it->second] += task.disk;
+    ports[it->second].insert(ports[it->second].end(), task.ports.begin(), task.ports.end());
+    snapshot.placed.push_back({task.app_id, it->second});
+  }
+  for (size_t i = 0; i < agents.size(); ++i) {
+    scheduler::NodeView node;
+    node.id = agents[i]->id;
+    node.hostname = agents[i]->hostname;
+    node.attributes = agents[i]->attributes;
+    node.cpus_free = agents[i]->resources.cpus - cpus[i];
+    node.mem_free = agents[i]->resources.mem - mem[i];
+    node.disk_free = agents[i]->resources.disk - disk[i];
+    std::sort(ports[i].begin(), ports[i].end());
+    node.free_ports = free_ranges(agents[i]->resources, ports[i]);
+    snapshot.nodes.push_back(std::move(node));
+  }
+  std::vector<scheduler::PlacementRequest> requests;
+  for (const auto& [app_id, count] : wanted) {
+    const model::App& app = state_.apps[app_id].app;
+    scheduler::PlacementRequest r;
+    r.app_id = app_id;
+    r.cpus = app.cpus;
+    r.mem = app.mem;
+    r.disk = app.disk;
+    for (const auto& pd : app.port_definitions) {
+      if (app.require_ports) {
+        r.fixed_ports.push_back(pd.port);
+      } else {
+        r.dynamic_ports++;
+      }
+    }
+    for (const auto& c : app.constraints) r.constraints.push_back({c.field, c.op, c.value});
+    r.count = count;
+    requests.push_back(std::move(r));
+  }
+  scheduler::PlacementResult result = scheduler::place(snapshot, requests);
+  WallTime wall = clock_.wall_now();
+  for (const auto& a : result.assignments) {
+    const auto& [app_id, count] = wanted[a.request_index];
+    const model::App& app = state_.apps[app_id].app;
+    AgentRecord& agent = *agents[a.node_index];
+    TaskRecord task;
+    task.id = model::safe_app_id(app_id) + ".instance-" + ids_.uuid() + "._app.1";
+    task.app_id = app_id;
+    task.agent_id = agent.id;
+    task.host = agent.address;
+    task.ports = a.ports;
+    task.version = app.version;
+    task.config_version = app.version_info.last_config_change_at;
+    task.staged_at = wall;
+    task.cpus = app.cpus;
+    task.mem = app.mem;
+    task.disk = app.disk;
+
+    protocol::LaunchSpec spec;
+    spec.task_id = task.id;
+    spec.app_id = app_id;
+    spec.version = app.version;
+    spec.config_version = task.config_version;
+    spec.cmd = app.cmd;
+    if (app.args) spec.args = *app.args;
+    spec.env = app.env;
+    spec.labels = app.labels;
+    spec.cpus = app.cpus;
+    spec.mem = app.mem;
+    spec.disk = app.disk;
+    spec.ports = a.ports;
+    for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
+    spec.port_names.resize(spec.ports.size());
+    spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
+    protocol::Command launch;
+    launch.type = "launch";
+    launch.launch = spec;
+    enqueue(agent, std::move(launch));
+    state_.tasks.emplace(task.id, std::move(task));
+  }
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    AppRecord& record = state_.apps[wanted[i].first];
+    const auto& outcome = result.outcomes[i];
+    if (outcome.unplaced == 0) {
+      record.queue.reset();
+      continue;
+    }
+    if (!record.queue) record.queue = QueueInfo{};
+    if (record.queue->since == WallTime{}) record.queue->since = wall;
+    record.queue->count = outcome.unplaced;
+    record.queue->rejections = outcome.rejections;
+    record.queue->reason_counts = outcome.reason_counts;
+    record.queue->nodes_considered = static_cast<uint32_t>(snapshot.nodes.size());
+  }
+}
+
+}  // namespace berth::master
