@@ -1,4 +1,6 @@
 // Versions, scale-vs-config changes, partial updates and round trips of app definitions.
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -194,6 +196,14 @@ TEST(AppRoundTrip, RichDefinitionSurvivesSerialisationAndParsing) {
   ParseOutcome restored = restore_app(out);
   ASSERT_TRUE(restored.app.has_value()) << validation_error_body(restored.errors).dump();
   EXPECT_EQ(*restored.app, app);
+}
+
+TEST(AppRoundTrip, ExtraHoldsOnlyTheDocumentedKeptFields) {
+  App app = parse_valid(json::parse(kRichApp));
+  for (const auto& [key, value] : extra(app).items()) {
+    EXPECT_NE(std::find(std::begin(kKeptFields), std::end(kKeptFields), key), std::end(kKeptFields)) << key;
+  }
+  EXPECT_EQ(extra(app).size(), 9u);  // the six always present, container, acceptedResourceRoles, tty
 }
 
 TEST(AppRoundTrip, HostNetworkingDefinitionSurvivesSerialisationAndParsing) {

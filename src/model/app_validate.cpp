@@ -1,6 +1,5 @@
 // Validation of constraints and of the rules between fields of an app definition, with
 // Marathon's messages (S:api/v2/validation/AppValidation.scala, SchedulingValidation.scala).
-#include <regex>
 #include <set>
 
 #include "model/app.h"
@@ -11,15 +10,6 @@ namespace {
 
 constexpr const char* kOperatorInvalid =
     "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE or IS";
-
-bool is_valid_regex(const std::string& pattern) {
-  try {
-    std::regex compiled(pattern);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
-}
 
 std::string upper(std::string text) {
   for (char& c : text) {
@@ -42,7 +32,7 @@ std::optional<std::string> constraint_value_error(const std::string& op, const s
       return "is " + std::to_string(value->size()) + " characters long; LIKE and UNLIKE patterns may have at most " +
              std::to_string(kMaxConstraintPatternLength);
     }
-    if (!is_valid_regex(*value)) return quote(*value) + " is not a valid regular expression";
+    if (!compiles_as_regex(*value)) return quote(*value) + " is not a valid regular expression";
   } else if (op == "IS") {
     if (!value || !is_mesos_literal(*value)) {
       return "IS only supports Mesos text and float values (see "

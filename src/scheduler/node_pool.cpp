@@ -1,7 +1,8 @@
 #include "scheduler/node_pool.h"
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 
 #include "base/check.h"
 
@@ -13,14 +14,25 @@ namespace {
 constexpr double kSlack = 1e-9;
 
 // Formats an amount with at most three decimals, the precision Marathon uses for scalars.
+// Rejection lists hold one of these per node, so this avoids printf.
 std::string amount(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", x);
-  std::string s(buf);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  if (s == "-0") s = "0";
-  return s;
+  double milli = std::round(x * 1000);
+  if (!(std::fabs(milli) < 1e15)) return std::to_string(x);
+  int64_t value = static_cast<int64_t>(milli);
+  uint64_t magnitude = value < 0 ? static_cast<uint64_t>(-value) : static_cast<uint64_t>(value);
+  char buf[32];
+  char* p = buf;
+  if (value < 0) *p++ = '-';
+  p = std::to_chars(p, buf + sizeof buf, magnitude / 1000).ptr;
+  uint32_t fraction = static_cast<uint32_t>(magnitude % 1000);
+  if (fraction != 0) {
+    *p++ = '.';
+    for (uint32_t unit = 100; fraction != 0; unit /= 10) {
+      *p++ = static_cast<char>('0' + fraction / unit);
+      fraction %= unit;
+    }
+  }
+  return std::string(buf, p);
 }
 
 // The range holding `port`, or end.

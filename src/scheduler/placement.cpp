@@ -6,7 +6,7 @@
 #include "scheduler/placement.h"
 
 #include <algorithm>
-#include <limits>
+#include <iterator>
 #include <optional>
 #include <unordered_map>
 
@@ -19,19 +19,17 @@
 namespace berth::scheduler {
 namespace {
 
-const char* reason_name(Shortfall shortfall) {
-  switch (shortfall) {
-    case Shortfall::kNone: break;
-    case Shortfall::kUnschedulable: return "NodeUnschedulable";
-    case Shortfall::kCpus: return "InsufficientCpus";
-    case Shortfall::kMemory: return "InsufficientMemory";
-    case Shortfall::kDisk: return "InsufficientDisk";
-    case Shortfall::kPorts: return "InsufficientPorts";
-  }
-  return "";
-}
-
-constexpr const char* kUnfulfilledConstraint = "UnfulfilledConstraint";
+// Rejection reasons, indexed by Shortfall with UnfulfilledConstraint last.
+constexpr const char* kReasonNames[] = {"",
+                                        "NodeUnschedulable",
+                                        "InsufficientCpus",
+                                        "InsufficientMemory",
+                                        "InsufficientDisk",
+                                        "InsufficientPorts",
+                                        "UnfulfilledConstraint"};
+constexpr size_t kReasons = std::size(kReasonNames);
+constexpr size_t kConstraintReason = kReasons - 1;
+static_assert(static_cast<size_t>(Shortfall::kPorts) + 1 == kConstraintReason);
 
 DemandFloor floor_of(const std::vector<PlacementRequest>& requests) {
   DemandFloor floor;
@@ -207,27 +205,35 @@ class Placer {
   }
 
   // Records why every node refused the instance that could not be placed.
+  // This is the one O(nodes) step per failed request, so it counts reasons in an array and
+  // fills the map once.
   void reject_all(RequestOutcome& outcome) {
     outcome.rejections.reserve(pool_.size());
+    uint32_t counts[kReasons] = {};
     for (uint32_t node = 0; node < pool_.size(); ++node) {
       Rejection rejection;
       rejection.node_id = snapshot_.nodes[node].id;
       int unmet = -1;
+      size_t reason = 0;
       if (!pool_.schedulable(node)) {
-        rejection.reason = reason_name(Shortfall::kUnschedulable);
+        reason = static_cast<size_t>(Shortfall::kUnschedulable);
         rejection.detail = pool_.describe(node, demand_, Shortfall::kUnschedulable);
       } else if ((unmet = constraints_.first_unmet(node)) >= 0) {
-        rejection.reason = kUnfulfilledConstraint;
+        reason = kConstraintReason;
         rejection.detail = constraints_.describe(unmet, node);
       } else {
         Shortfall shortfall = pool_.check(node, demand_);
         // The search found no node, so a node that meets everything means the search is wrong.
         BERTH_CHECK(shortfall != Shortfall::kNone);
-        rejection.reason = reason_name(shortfall);
+        reason = static_cast<size_t>(shortfall);
         rejection.detail = pool_.describe(node, demand_, shortfall);
       }
-      ++outcome.reason_counts[rejection.reason];
+      rejection.reason = kReasonNames[reason];
+      ++counts[reason];
       outcome.rejections.push_back(std::move(rejection));
+    }
+    for (size_t reason = 0; reason < kReasons; ++reason) {
+      if (counts[reason] > 0) outcome.reason_counts[kReasonNames[reason]] = counts[reason];
     }
   }
 

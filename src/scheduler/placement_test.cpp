@@ -402,6 +402,12 @@ TEST(Placement, GroupByWithAnExpectedCountFillsThatManyValuesFirst) {
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r1", 2}, {"r2", 2}}));
 }
 
+TEST(Placement, GroupByOnHostnameEvensOutTasksPerNode) {
+  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {{"/web", 0}, {"/web", 0}, {"/web", 1}}};
+  PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("hostname", "GROUP_BY")})});
+  EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{0, 1, 2}));
+}
+
 TEST(Placement, GroupByRejectsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare"), make_node("racked", {{"rack", "r1"}})}, {}};
   PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("rack", "GROUP_BY")})});

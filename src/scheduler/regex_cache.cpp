@@ -28,7 +28,12 @@ bool RegexCache::matches(uint32_t table, int32_t value) {
   if (result < 0) {
     const std::optional<std::regex>& regex = patterns_[t.pattern];
     std::string_view text = index_.text(t.field, value);
-    result = regex.has_value() && std::regex_match(text.begin(), text.end(), *regex) ? 1 : 0;
+    result = 0;
+    try {
+      if (regex.has_value() && std::regex_match(text.begin(), text.end(), *regex)) result = 1;
+    } catch (const std::regex_error&) {
+      // A pattern too complex to run on this value does not match it.
+    }
   }
   return result == 1;
 }

@@ -1,0 +1,28 @@
+# The two commands of the README. Each installs what is missing, builds, then runs.
+BUILD_DIR ?= build/release
+PRESET ?= release
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+BERTH := $(BUILD_DIR)/bin/berth
+
+.PHONY: deps build up test bench clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset $(PRESET) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# A local cluster with the demo app; Ctrl-C stops everything it started.
+up: build
+	@scripts/up-with-demo $(BERTH)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2
+
+bench: build
+	@bench/run-all $(BUILD_DIR)
+
+clean:
+	rm -rf build

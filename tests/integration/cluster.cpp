@@ -1,0 +1,213 @@
+#include "tests/integration/cluster.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "http/http.h"
+
+namespace berth::testing {
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Calls f(pid, environ) for every process.
+void for_each_process(const std::function<void(pid_t, const std::string&)>& f) {
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return;
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    f(pid, read_file(std::string("/proc/") + e->d_name + "/environ"));
+  }
+  ::closedir(proc);
+}
+
+bool is_zombie(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
+}
+
+}  // namespace
+
+Cluster::Cluster(int agents, int64_t lost_timeout_ms) : lost_timeout_ms_(lost_timeout_ms) {
+  char tmpl[] = "/tmp/berth-it-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
+  port_ = free_port();
+  url_ = "http://127.0.0.1:" + std::to_string(port_);
+  start_master();
+  for (int i = 1; i <= agents; ++i) start_agent(i);
+  if (!eventually([&] { return active_nodes() == agents; }, std::chrono::seconds(20))) {
+    throw std::runtime_error("cluster did not come up; logs in " + dir_);
+  }
+}
+
+Cluster::~Cluster() {
+  for (auto& [i, pid] : agents_) {
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+  for (auto& [i, pid] : agents_) {
+    if (pid <= 0) continue;
+    for (int n = 0; n < 100 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++n) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  if (master_ > 0) {
+    ::kill(master_, SIGKILL);
+    ::waitpid(master_, nullptr, 0);
+  }
+  kill_leftovers();
+  std::error_code ec;
+  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
+}
+
+pid_t Cluster::spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> storage = {BERTH_BINARY};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::setenv("BERTH_JOIN_TOKEN", token_.c_str(), 1);
+    ::execv(BERTH_BINARY, argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void Cluster::start_master() {
+  master_ = spawn({"master", "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
+                   dir_ + "/master", "--heartbeat-interval-ms", "200", "--lost-timeout-ms",
+                   std::to_string(lost_timeout_ms_)},
+                  dir_ + "/master.log");
+  if (!eventually([&] { return http::request(url_, "GET", "/ping", "", 500).ok(); },
+                  std::chrono::seconds(10))) {
+    throw std::runtime_error("master did not start; log in " + dir_ + "/master.log");
+  }
+}
+
+void Cluster::kill_master() {
+  ::kill(master_, SIGKILL);
+  ::waitpid(master_, nullptr, 0);
+  master_ = -1;
+}
+
+std::string Cluster::agent_hostname(int index) const {
+  return "it" + std::to_string(::getpid()) + "-" + std::to_string(port_) + "-agent-" + std::to_string(index);
+}
+
+void Cluster::start_agent(int index) {
+  uint32_t begin = 40000 + static_cast<uint32_t>(port_ % 50) * 400 + static_cast<uint32_t>(index) * 100;
+  agents_[index] = spawn({"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
+                          "127.0.0.1", "--work-dir", dir_ + "/agent-" + std::to_string(index), "--ports",
+                          std::to_string(begin) + "-" + std::to_string(begin + 99), "--cpus", "4",
+                          "--mem", "4096", "--attributes", "node:" + std::to_string(index)},
+                         dir_ + "/agent-" + std::to_string(index) + ".log");
+}
+
+void Cluster::kill_agent(int index) {
+  pid_t pid = agents_[index];
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  agents_[index] = -1;
+}
+
+ApiAnswer Cluster::call(const std::string& method, const std::string& target, const std::string& body) {
+  auto res = http::request(url_, method, target, body, 10000);
+  ApiAnswer answer;
+  if (!res) return answer;
+  answer.status = res->status;
+  answer.headers = res->headers;
+  answer.body = nlohmann::json::parse(res->body, nullptr, false);
+  return answer;
+}
+
+bool Cluster::eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+int Cluster::active_nodes() {
+  auto nodes = call("GET", "/berth/v1/nodes");
+  if (nodes.status != 200) return -1;
+  int active = 0;
+  for (const auto& n : nodes.body["nodes"]) active += n["state"] == "active" ? 1 : 0;
+  return active;
+}
+
+std::vector<nlohmann::json> Cluster::running_tasks(const std::string& app_id) {
+  std::vector<nlohmann::json> out;
+  auto tasks = call("GET", "/v2/apps" + app_id + "/tasks");
+  if (tasks.status != 200) return out;
+  for (const auto& t : tasks.body["tasks"]) {
+    if (t["state"] == "TASK_RUNNING") out.push_back(t);
+  }
+  return out;
+}
+
+std::vector<pid_t> Cluster::task_pids(const std::string& task_id) const {
+  std::vector<pid_t> out;
+  std::string needle = std::string("MESOS_TASK_ID=") + task_id + '\0';
+  for_each_process([&](pid_t pid, const std::string& env) {
+    if (env.find(needle) != std::string::npos && !is_zombie(pid)) out.push_back(pid);
+  });
+  return out;
+}
+
+int Cluster::live_task_processes() const {
+  int count = 0;
+  std::string needle = "MESOS_SANDBOX=" + dir_ + "/";
+  for_each_process([&](pid_t pid, const std::string& env) {
+    if (env.find(needle) != std::string::npos && !is_zombie(pid)) ++count;
+  });
+  return count;
+}
+
+void Cluster::kill_leftovers() const {
+  std::string needle = "MESOS_SANDBOX=" + dir_ + "/";
+  for_each_process([&](pid_t pid, const std::string& env) {
+    if (env.find(needle) != std::string::npos) ::kill(pid, SIGKILL);
+  });
+}
+
+}  // namespace berth::testing

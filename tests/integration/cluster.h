@@ -1,0 +1,60 @@
+// A real berth cluster for integration tests: the `berth` binary started as a master and
+// agents on loopback, each a separate process that tests can SIGKILL. Teardown stops
+// everything, including tasks left behind by agents the test killed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace berth::testing {
+
+struct ApiAnswer {
+  int status = 0;
+  nlohmann::json body;
+  std::map<std::string, std::string> headers;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(int agents, int64_t lost_timeout_ms = 1500);
+  ~Cluster();
+
+  std::string url() const { return url_; }
+  ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "");
+
+  void start_master();
+  void kill_master();   // SIGKILL
+  void start_agent(int index);  // 1-based
+  void kill_agent(int index);   // SIGKILL, the agent process alone
+  std::string agent_hostname(int index) const;
+
+  // Polls `condition` every 100 ms until it holds or `timeout` passes.
+  static bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+  int active_nodes();
+  // Running tasks of an app (state TASK_RUNNING) from /v2/apps/{id}/tasks.
+  std::vector<nlohmann::json> running_tasks(const std::string& app_id);
+  // The pids of live processes whose environment says MESOS_TASK_ID=task_id.
+  std::vector<pid_t> task_pids(const std::string& task_id) const;
+  // Live processes started by this cluster's agents.
+  int live_task_processes() const;
+
+ private:
+  pid_t spawn(const std::vector<std::string>& args, const std::string& log);
+  void kill_leftovers() const;
+
+  std::string dir_;
+  std::string url_;
+  int port_ = 0;
+  int64_t lost_timeout_ms_;
+  std::string token_ = "integration-token";
+  pid_t master_ = -1;
+  std::map<int, pid_t> agents_;
+};
+
+}  // namespace berth::testing

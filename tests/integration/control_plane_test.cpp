@@ -1,0 +1,273 @@
+// The core control plane with real processes: a master and agents started from the `berth`
+// binary on loopback, apps that run real `sleep` processes, real SIGKILLs.
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::string sleep_app(const std::string& id, int instances) {
+  return nlohmann::json{{"id", id}, {"cmd", "sleep 1000"}, {"cpus", 0.1}, {"mem", 16},
+                        {"instances", instances}, {"backoffSeconds", 0.2}}
+      .dump();
+}
+
+}  // namespace
+
+TEST(ControlPlane, FiveInstancesRunAcrossThreeAgents) {
+  Cluster cluster(3);
+  auto created = cluster.call("POST", "/v2/apps", sleep_app("/spread", 5));
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  EXPECT_FALSE(created.headers["marathon-deployment-id"].empty());
+  EXPECT_EQ(created.body["id"], "/spread");
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/spread").size() == 5; }, seconds(20)));
+  std::set<std::string> agents;
+  for (const auto& t : cluster.running_tasks("/spread")) {
+    agents.insert(t["slaveId"].get<std::string>());
+    EXPECT_EQ(t["appId"], "/spread");
+    EXPECT_EQ(t["ports"].size(), 1u);
+    EXPECT_TRUE(t.contains("startedAt"));
+    EXPECT_EQ(cluster.task_pids(t["id"]).size() >= 1, true) << "no process for " << t["id"];
+  }
+  EXPECT_EQ(agents.size(), 3u);
+  // The deployment finishes once every instance runs.
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  auto app = cluster.call("GET", "/v2/apps/spread");
+  EXPECT_EQ(app.body["app"]["tasksRunning"], 5);
+}
+
+TEST(ControlPlane, ScalesUpAndDown) {
+  Cluster cluster(3);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/scaled", 2)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 2; }, seconds(20)));
+  auto up = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 6})");
+  ASSERT_EQ(up.status, 200) << up.body.dump();
+  EXPECT_TRUE(up.body.contains("deploymentId"));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 6; }, seconds(20)));
+  auto down = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 1})");
+  ASSERT_EQ(down.status, 200);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.running_tasks("/scaled").size() == 1 && cluster.live_task_processes() <= 2; },
+      seconds(20)));
+  // A scale-only change keeps the surviving task and bumps lastScalingAt only.
+  auto app = cluster.call("GET", "/v2/apps/scaled").body["app"];
+  EXPECT_NE(app["versionInfo"]["lastScalingAt"], app["versionInfo"]["lastConfigChangeAt"]);
+  auto versions = cluster.call("GET", "/v2/apps/scaled/versions");
+  EXPECT_EQ(versions.body["versions"].size(), 3u);
+}
+
+TEST(ControlPlane, AKilledTaskIsReplaced) {
+  Cluster cluster(3);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/phoenix", 2)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/phoenix").size() == 2; }, seconds(20)));
+  std::string victim = cluster.running_tasks("/phoenix")[0]["id"];
+  auto pids = cluster.task_pids(victim);
+  ASSERT_FALSE(pids.empty());
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/phoenix");
+        if (tasks.size() != 2) return false;
+        for (const auto& t : tasks) {
+          if (t["id"].get<std::string>() == victim) return false;
+        }
+        return true;
+      },
+      seconds(20)));
+  auto app = cluster.call("GET", "/v2/apps/phoenix").body["app"];
+  ASSERT_TRUE(app.contains("lastTaskFailure"));
+  EXPECT_EQ(app["lastTaskFailure"]["taskId"].get<std::string>(), victim);
+  EXPECT_EQ(app["lastTaskFailure"]["state"], "TASK_FAILED");
+
+  // Killing through the API (without scale) is replaced too.
+  std::string second = cluster.running_tasks("/phoenix")[0]["id"];
+  auto killed = cluster.call("DELETE", "/v2/apps/phoenix/tasks/" + second);
+  ASSERT_EQ(killed.status, 200) << killed.body.dump();
+  EXPECT_EQ(killed.body["task"]["id"].get<std::string>(), second);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.task_pids(second).empty() && cluster.running_tasks("/phoenix").size() == 2; },
+      seconds(20)));
+}
+
+TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
+  Cluster cluster(3, 1500);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/survivor", 6)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/survivor").size() == 6; }, seconds(20)));
+  std::string dead_agent;
+  for (const auto& n : cluster.call("GET", "/berth/v1/nodes").body["nodes"]) {
+    if (n["hostname"].get<std::string>() == cluster.agent_hostname(2)) dead_agent = n["id"];
+  }
+  ASSERT_FALSE(dead_agent.empty()) << cluster.call("GET", "/berth/v1/nodes").body.dump() << " wanted " << cluster.agent_hostname(2);
+  cluster.kill_agent(2);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/survivor");
+        if (tasks.size() != 6) return false;
+        for (const auto& t : tasks) {
+          if (t["slaveId"].get<std::string>() == dead_agent) return false;
+        }
+        return true;
+      },
+      seconds(20)));
+  bool lost = false;
+  for (const auto& n : cluster.call("GET", "/berth/v1/nodes").body["nodes"]) {
+    if (n["id"].get<std::string>() == dead_agent) lost = n["state"].get<std::string>() == "lost";
+  }
+  EXPECT_TRUE(lost);
+}
+
+TEST(ControlPlane, ASigkilledMasterRestartsWithItsStateAndAdoptsRunningTasks) {
+  Cluster cluster(3);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/steady", 3)).status, 201);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/group/other", 1)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
+  ASSERT_EQ(cluster.call("PUT", "/v2/apps/group/other", R"({"cmd": "sleep 999"})").status, 200);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        return cluster.running_tasks("/steady").size() == 3 &&
+               cluster.call("GET", "/v2/deployments").body.empty();
+      },
+      seconds(20)));
+  std::map<std::string, std::vector<pid_t>> before;
+  for (const auto& t : cluster.running_tasks("/steady")) before[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/group/other")) before[t["id"]] = cluster.task_pids(t["id"]);
+  auto versions_before = cluster.call("GET", "/v2/apps/group/other/versions").body;
+  auto app_before = cluster.call("GET", "/v2/apps/group/other").body["app"];
+
+  cluster.kill_master();
+  cluster.start_master();
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.active_nodes() == 3; }, seconds(10)));
+  // Stay past the reconciliation grace and a few controller passes.
+  std::this_thread::sleep_for(seconds(3));
+
+  EXPECT_EQ(cluster.call("GET", "/v2/apps/group/other/versions").body, versions_before);
+  auto app_after = cluster.call("GET", "/v2/apps/group/other").body["app"];
+  EXPECT_EQ(app_after["version"], app_before["version"]);
+  EXPECT_EQ(app_after["cmd"], "sleep 999");
+  std::map<std::string, std::vector<pid_t>> after;
+  for (const auto& t : cluster.running_tasks("/steady")) after[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/group/other")) after[t["id"]] = cluster.task_pids(t["id"]);
+  EXPECT_EQ(after, before) << "tasks were restarted or lost across the master restart";
+}
+
+TEST(ControlPlane, BadInputGetsMarathonsErrorsAndChangesNothing) {
+  Cluster cluster(1);
+  auto malformed = cluster.call("POST", "/v2/apps", R"({"id": "broken", "cmd": )");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(malformed.body["message"], "Invalid JSON");
+  EXPECT_TRUE(malformed.body["details"].is_array());
+
+  auto invalid = cluster.call("POST", "/v2/apps", R"({"id": "Bad_Id", "cmd": "sleep 1", "cpus": -1})");
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(invalid.body["message"], "Object is not valid");
+  std::set<std::string> paths;
+  for (const auto& d : invalid.body["details"]) paths.insert(d["path"]);
+  EXPECT_TRUE(paths.count("/id")) << invalid.body.dump();
+  EXPECT_TRUE(paths.count("/cpus")) << invalid.body.dump();
+
+  auto bad_constraint = cluster.call("POST", "/v2/apps",
+                                     R"({"id": "c", "cmd": "sleep 1", "constraints": [["hostname", "NEAR"]]})");
+  EXPECT_EQ(bad_constraint.status, 422);
+
+  auto wrong_type = cluster.call("POST", "/v2/apps", R"({"id": "t", "cmd": "sleep 1", "instances": "many"})");
+  EXPECT_EQ(wrong_type.status, 422);
+
+  EXPECT_EQ(cluster.call("GET", "/v2/apps").body["apps"].size(), 0u);
+  EXPECT_TRUE(cluster.call("GET", "/v2/deployments").body.empty());
+
+  // An existing app keeps its definition when an update is invalid.
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/kept", 1)).status, 201);
+  auto before = cluster.call("GET", "/v2/apps/kept").body["app"];
+  EXPECT_EQ(cluster.call("PUT", "/v2/apps/kept", R"({"mem": -5})").status, 422);
+  EXPECT_EQ(cluster.call("PUT", "/v2/apps/kept", R"({"mem": )").status, 400);
+  auto after = cluster.call("GET", "/v2/apps/kept").body["app"];
+  EXPECT_EQ(after["version"], before["version"]);
+  EXPECT_EQ(after["mem"], before["mem"]);
+  EXPECT_EQ(cluster.call("GET", "/v2/apps/kept/versions").body["versions"].size(), 1u);
+
+  auto duplicate = cluster.call("POST", "/v2/apps", sleep_app("/kept", 1));
+  EXPECT_EQ(duplicate.status, 409);
+  EXPECT_EQ(duplicate.body["message"], "An app with id [/kept] already exists.");
+  EXPECT_EQ(cluster.call("GET", "/v2/apps/missing").status, 404);
+}
+
+TEST(ControlPlane, LockedAppAnswers409UnlessForced) {
+  Cluster cluster(1);
+  // Unplaceable: the deployment stays open and locks the app.
+  auto created = cluster.call("POST", "/v2/apps",
+                              R"({"id": "huge", "cmd": "sleep 1000", "cpus": 100, "mem": 16})");
+  ASSERT_EQ(created.status, 201);
+  auto locked = cluster.call("PUT", "/v2/apps/huge", R"({"cpus": 200})");
+  EXPECT_EQ(locked.status, 409);
+  EXPECT_TRUE(locked.body["deployments"].is_array());
+  auto forced = cluster.call("PUT", "/v2/apps/huge?force=true", R"({"cpus": 0.1})");
+  EXPECT_EQ(forced.status, 200) << forced.body.dump();
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/huge").size() == 1; }, seconds(20)));
+}
+
+TEST(ControlPlane, QueueShowsWhyInstancesWait) {
+  Cluster cluster(2);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps",
+                         R"({"id": "picky", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
+                             "constraints": [["hostname", "UNIQUE"]]})")
+                .status,
+            201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/picky").size() == 2; }, seconds(20)));
+  nlohmann::json queue;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        queue = cluster.call("GET", "/v2/queue?embed=lastUnusedOffers").body;
+        return queue["queue"].size() == 1;
+      },
+      seconds(10)));
+  const auto& item = queue["queue"][0];
+  EXPECT_EQ(item["count"], 1);
+  EXPECT_EQ(item["app"]["id"], "/picky");
+  bool constraint_reason = false;
+  for (const auto& r : item["processedOffersSummary"]["rejectSummaryLastOffers"]) {
+    if (r["reason"] == "UnfulfilledConstraint" && r["declined"] == 2) constraint_reason = true;
+  }
+  EXPECT_TRUE(constraint_reason) << item.dump();
+  EXPECT_EQ(item["lastUnusedOffers"].size(), 2u);
+}
+
+TEST(ControlPlane, DestroyingAnAppStopsItsTasks) {
+  Cluster cluster(2);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/doomed", 3)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/doomed").size() == 3; }, seconds(20)));
+  auto deleted = cluster.call("DELETE", "/v2/apps/doomed");
+  ASSERT_EQ(deleted.status, 200);
+  EXPECT_TRUE(deleted.body.contains("deploymentId"));
+  EXPECT_EQ(cluster.call("GET", "/v2/apps/doomed").status, 404);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.live_task_processes() == 0; }, seconds(20)));
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+}
+
+TEST(ControlPlane, RestartReplacesEveryTaskWithTheSameDefinition) {
+  Cluster cluster(2);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/fresh", 2)).status, 201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/fresh").size() == 2; }, seconds(20)));
+  std::set<std::string> old_ids;
+  for (const auto& t : cluster.running_tasks("/fresh")) old_ids.insert(t["id"]);
+  auto restarted = cluster.call("POST", "/v2/apps/fresh/restart");
+  ASSERT_EQ(restarted.status, 200);
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/fresh");
+        if (tasks.size() != 2 || !cluster.call("GET", "/v2/deployments").body.empty()) return false;
+        for (const auto& t : tasks) {
+          if (old_ids.count(t["id"])) return false;
+        }
+        return true;
+      },
+      seconds(20)));
+}
+
+}  // namespace berth::testing
