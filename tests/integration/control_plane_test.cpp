@@ -101,8 +101,9 @@ TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/survivor", 6)).status, 201);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/survivor").size() == 6; }, seconds(20)));
   std::string dead_agent;
-  for (const auto& n : cluster.call("GET", "/berth/v1/nodes").body["nodes"]) {
-    if (n["hostname"].get<std::string>() == cluster.agent_hostname(2)) dead_agent = n["id"];
+  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  for (const auto& n : nodes.body["nodes"]) {
+    if (n["hostname"].get<std::string>() == cluster.agent_hostname(2)) dead_agent = n["id"].get<std::string>();
   }
   ASSERT_FALSE(dead_agent.empty()) << cluster.call("GET", "/berth/v1/nodes").body.dump() << " wanted " << cluster.agent_hostname(2);
   cluster.kill_agent(2);
@@ -117,7 +118,8 @@ TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
       },
       seconds(20)));
   bool lost = false;
-  for (const auto& n : cluster.call("GET", "/berth/v1/nodes").body["nodes"]) {
+  auto after = cluster.call("GET", "/berth/v1/nodes");
+  for (const auto& n : after.body["nodes"]) {
     if (n["id"].get<std::string>() == dead_agent) lost = n["state"].get<std::string>() == "lost";
   }
   EXPECT_TRUE(lost);
