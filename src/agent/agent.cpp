@@ -16,6 +16,7 @@
 #include "agent/task_env.h"
 #include "base/clock.h"
 #include "base/ids.h"
+#include "executor/leftovers.h"
 #include "executor/process_executor.h"
 #include "http/http.h"
 #include "protocol/messages.h"
@@ -365,6 +366,7 @@ void Agent::stop() {
 Status Agent::run() {
   auto& o = impl_->options;
   std::error_code ec;
+  o.work_dir = std::filesystem::absolute(o.work_dir, ec).lexically_normal().string();
   std::filesystem::create_directories(o.work_dir + "/sandboxes", ec);
   if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot create work directory " + o.work_dir + ": " + ec.message());
   if (o.hostname.empty()) {
@@ -380,6 +382,10 @@ Status Agent::run() {
     std::ifstream in(impl_->id_file());
     std::string previous;
     if (in >> previous) impl_->agent_id = previous;
+  }
+  // Tasks of a previous run of this agent cannot be re-adopted: the master has replaced them.
+  if (int leftovers = kill_tasks_under(o.work_dir + "/sandboxes")) {
+    spdlog::warn("killed {} task processes left by a previous run of this agent", leftovers);
   }
   ExecutorOptions eo;
   eo.memory_cgroup_root = o.memory_cgroup_root;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "executor/leftovers.h"
 #include "cmd/commands.h"
 #include "http/http.h"
 
@@ -115,6 +116,10 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     for (const auto& a : agents) kill(a.pid, SIGTERM);
     for (const auto& a : agents) stop_child(a, std::chrono::seconds(15));
     stop_child(master, std::chrono::seconds(10));
+    // Agents that were SIGKILLed could not stop their tasks; nothing outlives `berth up`.
+    if (int leftovers = kill_tasks_under(data_dir)) {
+      std::cerr << "berth up: stopped " << leftovers << " task processes of agents that had died\n";
+    }
   };
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {

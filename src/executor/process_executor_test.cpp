@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -501,4 +502,37 @@ TEST_F(ProcessExecutorTest, LaunchesAndReapsFromSeveralThreadsReportingEachExitO
 }
 
 }  // namespace
+}  // namespace berth
+
+#include "executor/leftovers.h"
+
+namespace berth {
+
+TEST(Leftovers, KillsOnlyProcessesWhoseSandboxIsUnderTheDirectory) {
+  char tmpl[] = "/tmp/berth-leftovers-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  auto start = [&](const std::string& sandbox) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      std::string var = "MESOS_SANDBOX=" + sandbox;
+      char* envp[] = {var.data(), nullptr};
+      char* argv[] = {const_cast<char*>("/bin/sleep"), const_cast<char*>("30"), nullptr};
+      ::execve("/bin/sleep", argv, envp);
+      ::_exit(127);
+    }
+    return pid;
+  };
+  pid_t inside = start(dir + "/sandboxes/t1");
+  pid_t outside = start(dir + "-other/sandboxes/t1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let both exec
+  EXPECT_EQ(kill_tasks_under(dir), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(inside, &status, 0), inside);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(::waitpid(outside, &status, WNOHANG), 0) << "a process outside the directory was killed";
+  ::kill(outside, SIGKILL);
+  ::waitpid(outside, &status, 0);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace berth

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "tests/integration/cluster.h"
 
@@ -105,7 +106,12 @@ TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
   for (const auto& n : nodes.body["nodes"]) {
     if (n["hostname"].get<std::string>() == cluster.agent_hostname(2)) dead_agent = n["id"].get<std::string>();
   }
-  ASSERT_FALSE(dead_agent.empty()) << cluster.call("GET", "/berth/v1/nodes").body.dump() << " wanted " << cluster.agent_hostname(2);
+  ASSERT_FALSE(dead_agent.empty()) << nodes.body.dump() << " wanted " << cluster.agent_hostname(2);
+  std::vector<std::string> orphaned;
+  for (const auto& t : cluster.running_tasks("/survivor")) {
+    if (t["slaveId"].get<std::string>() == dead_agent) orphaned.push_back(t["id"].get<std::string>());
+  }
+  ASSERT_FALSE(orphaned.empty());
   cluster.kill_agent(2);
   ASSERT_TRUE(Cluster::eventually(
       [&] {
@@ -123,6 +129,21 @@ TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
     if (n["id"].get<std::string>() == dead_agent) lost = n["state"].get<std::string>() == "lost";
   }
   EXPECT_TRUE(lost);
+
+  // The agent comes back: the tasks its previous run left behind are stopped (the master
+  // has replaced them), and the app keeps exactly its instances.
+  cluster.start_agent(2);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.active_nodes() == 3; }, seconds(10)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        for (const auto& id : orphaned) {
+          if (!cluster.task_pids(id).empty()) return false;
+        }
+        return true;
+      },
+      seconds(10)));
+  std::this_thread::sleep_for(seconds(1));
+  EXPECT_EQ(cluster.running_tasks("/survivor").size(), 6u);
 }
 
 TEST(ControlPlane, ASigkilledMasterRestartsWithItsStateAndAdoptsRunningTasks) {

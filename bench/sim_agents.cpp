@@ -1,0 +1,381 @@
+// berth-bench-sim-agents: a load tool that speaks the real agent protocol (DESIGN §5) to a
+// running master on behalf of N simulated agents. The agents run nothing: a "launch" is
+// answered with TASK_RUNNING and a "kill" with TASK_KILLED. Each agent owns two threads:
+// one heartbeats, the other long-polls for commands and delivers status updates (at least
+// once, resent until acknowledged) between polls. Runs until SIGINT or SIGTERM and prints
+// how many tasks it runs every few seconds.
+//
+//   berth-bench-sim-agents --master http://127.0.0.1:8080 --token T --agents 100 --prefix sim
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "http/http.h"
+#include "protocol/messages.h"
+
+namespace {
+
+using namespace berth;
+using namespace std::chrono_literals;
+
+constexpr int kMaxAgents = 1000;
+constexpr size_t kMaxStatusBatch = 500;         // updates per POST /status
+constexpr size_t kMaxPendingUpdates = 100000;   // per agent; the oldest is dropped beyond it
+constexpr int kCommandWaitMs = 2000;            // long-poll wait the master is asked for
+constexpr auto kRetryDelay = 200ms;
+
+struct Options {
+  std::string master_url;
+  std::string token;
+  int agents = 0;
+  std::string prefix = "sim";
+  int report_interval_s = 5;
+};
+
+struct Stats {
+  std::atomic<int64_t> registered{0};     // agents currently registered
+  std::atomic<int64_t> registrations{0};  // including re-registrations
+  std::atomic<int64_t> running{0};        // tasks running across all agents
+  std::atomic<int64_t> launches{0};
+  std::atomic<int64_t> kills{0};
+  std::atomic<int64_t> updates_acked{0};
+  std::atomic<int64_t> request_failures{0};  // unreachable, timed out or non-200
+};
+
+std::atomic<bool> g_stopping{false};
+
+void sleep_unless_stopping(std::chrono::milliseconds d) {
+  auto deadline = std::chrono::steady_clock::now() + d;
+  while (!g_stopping && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+}
+
+class SimAgent {
+ public:
+  SimAgent(const Options& options, int index, Stats& stats)
+      : options_(options), hostname_(options.prefix + "-" + std::to_string(index)), stats_(stats) {}
+
+  void run() {
+    std::thread heartbeats([this] { heartbeat_loop(); });
+    work_loop();
+    heartbeats.join();
+  }
+
+ private:
+  // Registers (again) until it succeeds or the tool stops, reporting the tasks it runs.
+  bool register_with_master() {
+    while (!g_stopping) {
+      protocol::RegisterRequest request;
+      request.token = options_.token;
+      request.hostname = hostname_;
+      request.address = "127.0.0.1";
+      request.resources.cpus = 10000;
+      request.resources.mem = 1e7;
+      request.resources.disk = 1e7;
+      request.resources.ports = {{1, 65000}};
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        request.agent_id = agent_id_;
+        for (const auto& [id, report] : tasks_) request.tasks.push_back(report);
+      }
+      auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/register",
+                               nlohmann::json(request).dump(), 10000);
+      if (res && res->status == 200) {
+        auto body = nlohmann::json::parse(res->body, nullptr, false);
+        if (!body.is_discarded()) {
+          auto response = body.get<protocol::RegisterResponse>();
+          std::lock_guard<std::mutex> lock(mu_);
+          agent_id_ = response.agent_id;
+          last_seq_ = response.next_command_seq;
+          heartbeat_ms_ = std::max<int64_t>(response.heartbeat_interval_ms, 50);
+          registered_ = true;
+          stats_.registered++;
+          stats_.registrations++;
+          return true;
+        }
+      }
+      stats_.request_failures++;
+      if (res && res->status == 401) {
+        std::fprintf(stderr, "%s: the master refused the join token: %s\n", hostname_.c_str(),
+                     res->body.c_str());
+      } else if (!res) {
+        std::fprintf(stderr, "%s: cannot reach the master at %s: %s\n", hostname_.c_str(),
+                     options_.master_url.c_str(), res.error().message.c_str());
+      }
+      sleep_unless_stopping(500ms);
+    }
+    return false;
+  }
+
+  void mark_unregistered() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (registered_) stats_.registered--;
+    registered_ = false;
+  }
+
+  // Heartbeats every heartbeat_ms while registered; the work thread does (re)registration.
+  void heartbeat_loop() {
+    uint64_t seq = 0;
+    while (!g_stopping) {
+      std::string id;
+      int64_t interval_ms;
+      bool registered;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        id = agent_id_;
+        interval_ms = heartbeat_ms_;
+        registered = registered_;
+      }
+      if (registered) {
+        auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
+                                 nlohmann::json(protocol::Heartbeat{++seq}).dump(),
+                                 static_cast<int>(std::max<int64_t>(interval_ms * 2, 1000)));
+        if (!res || res->status != 200) stats_.request_failures++;
+        if (res && res->status == 404) mark_unregistered();
+      }
+      sleep_unless_stopping(std::chrono::milliseconds(interval_ms));
+    }
+  }
+
+  void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state) {
+    protocol::StatusUpdate u;
+    u.update_id = hostname_ + "-" + std::to_string(++update_counter_);
+    u.task_id = task_id;
+    u.app_id = app_id;
+    u.state = state;
+    u.timestamp = format_iso8601(std::chrono::system_clock::now());
+    pending_.push_back(std::move(u));
+    if (pending_.size() > kMaxPendingUpdates) pending_.pop_front();
+  }
+
+  void execute(const protocol::Command& command) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (command.type == "launch" && command.launch) {
+      const protocol::LaunchSpec& spec = *command.launch;
+      if (tasks_.count(spec.task_id)) return;  // idempotent
+      protocol::TaskReport report;
+      report.task_id = spec.task_id;
+      report.app_id = spec.app_id;
+      report.version = spec.version;
+      report.config_version = spec.config_version;
+      report.state = protocol::kTaskRunning;
+      report.ports = spec.ports;
+      report.cpus = spec.cpus;
+      report.mem = spec.mem;
+      report.disk = spec.disk;
+      report.staged_at = report.started_at = format_iso8601(std::chrono::system_clock::now());
+      tasks_.emplace(spec.task_id, report);
+      stats_.running++;
+      stats_.launches++;
+      queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning);
+    } else if (command.type == "kill") {
+      auto it = tasks_.find(command.task_id);
+      std::string app_id = it == tasks_.end() ? "" : it->second.app_id;
+      if (it != tasks_.end()) {
+        tasks_.erase(it);
+        stats_.running--;
+      }
+      stats_.kills++;
+      queue_status(command.task_id, app_id, protocol::kTaskKilled);
+    }
+  }
+
+  // Sends one batch of pending updates; forgets those acknowledged. False on failure.
+  bool flush_status(const std::string& id) {
+    protocol::StatusBatch batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& u : pending_) {
+        batch.updates.push_back(u);
+        if (batch.updates.size() >= kMaxStatusBatch) break;
+      }
+    }
+    if (batch.updates.empty()) return true;
+    auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/status",
+                             nlohmann::json(batch).dump(), 10000);
+    if (!res || res->status != 200) {
+      stats_.request_failures++;
+      if (res && res->status == 404) mark_unregistered();
+      return false;
+    }
+    auto parsed = nlohmann::json::parse(res->body, nullptr, false);
+    if (parsed.is_discarded()) return false;
+    auto ack = parsed.get<protocol::StatusAck>();
+    std::set<std::string> acked(ack.acked.begin(), ack.acked.end());
+    std::lock_guard<std::mutex> lock(mu_);
+    std::deque<protocol::StatusUpdate> rest;
+    for (auto& u : pending_) {
+      if (!acked.count(u.update_id)) rest.push_back(std::move(u));
+    }
+    stats_.updates_acked += static_cast<int64_t>(pending_.size() - rest.size());
+    pending_.swap(rest);
+    return true;
+  }
+
+  // Polls for commands once: a long poll when no update waits, a quick look otherwise.
+  bool poll_commands(const std::string& id) {
+    uint64_t after;
+    bool waiting_updates;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      after = last_seq_;
+      waiting_updates = !pending_.empty();
+    }
+    int wait_ms = waiting_updates ? 0 : kCommandWaitMs;
+    auto res = http::request(options_.master_url, "GET",
+                             "/berth/v1/agents/" + id + "/commands?after=" + std::to_string(after) +
+                                 "&wait_ms=" + std::to_string(wait_ms),
+                             "", wait_ms + 10000);
+    if (!res || res->status != 200) {
+      stats_.request_failures++;
+      if (res && res->status == 404) mark_unregistered();
+      return false;
+    }
+    auto body = nlohmann::json::parse(res->body, nullptr, false);
+    if (body.is_discarded()) return false;
+    auto batch = body.get<protocol::CommandBatch>();
+    for (const auto& command : batch.commands) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (id != agent_id_ || command.seq <= last_seq_) continue;
+      }
+      execute(command);
+      std::lock_guard<std::mutex> lock(mu_);
+      last_seq_ = std::max(last_seq_, command.seq);
+    }
+    return true;
+  }
+
+  void work_loop() {
+    while (!g_stopping) {
+      std::string id;
+      bool registered;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        id = agent_id_;
+        registered = registered_;
+      }
+      if (!registered) {
+        register_with_master();
+        continue;
+      }
+      if (!flush_status(id) || !poll_commands(id)) sleep_unless_stopping(kRetryDelay);
+    }
+  }
+
+  const Options& options_;
+  const std::string hostname_;
+  Stats& stats_;
+
+  std::mutex mu_;
+  std::string agent_id_;
+  bool registered_ = false;
+  uint64_t last_seq_ = 0;
+  int64_t heartbeat_ms_ = 500;
+  uint64_t update_counter_ = 0;
+  std::map<std::string, protocol::TaskReport> tasks_;
+  std::deque<protocol::StatusUpdate> pending_;  // unacknowledged status updates
+};
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: berth-bench-sim-agents --master URL --token T --agents N [--prefix NAME]\n"
+               "                              [--report-interval-s S]\n"
+               "Registers N simulated agents (hostnames NAME-0 .. NAME-(N-1)) with the master and\n"
+               "answers its launch/kill commands without running anything. Stops on SIGINT/SIGTERM.\n");
+}
+
+bool parse_options(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "missing value after %s\n", arg.c_str());
+      return false;
+    }
+    std::string value = argv[++i];
+    if (arg == "--master") {
+      o->master_url = value;
+    } else if (arg == "--token") {
+      o->token = value;
+    } else if (arg == "--agents") {
+      o->agents = std::atoi(value.c_str());
+    } else if (arg == "--prefix") {
+      o->prefix = value;
+    } else if (arg == "--report-interval-s") {
+      o->report_interval_s = std::max(1, std::atoi(value.c_str()));
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", arg.c_str());
+      return false;
+    }
+  }
+  if (o->master_url.empty()) {
+    std::fprintf(stderr, "--master is required, e.g. --master http://127.0.0.1:8080\n");
+    return false;
+  }
+  if (o->agents < 1 || o->agents > kMaxAgents) {
+    std::fprintf(stderr, "--agents must be between 1 and %d, got %d\n", kMaxAgents, o->agents);
+    return false;
+  }
+  return true;
+}
+
+void report(const Stats& s, int agents) {
+  std::printf("sim-agents: registered %lld/%d running %lld launches %lld kills %lld acked %lld failures %lld\n",
+              static_cast<long long>(s.registered.load()), agents, static_cast<long long>(s.running.load()),
+              static_cast<long long>(s.launches.load()), static_cast<long long>(s.kills.load()),
+              static_cast<long long>(s.updates_acked.load()),
+              static_cast<long long>(s.request_failures.load()));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!parse_options(argc, argv, &options)) {
+    usage();
+    return 2;
+  }
+  // Every thread inherits the blocked mask; only main() takes the signals, with sigtimedwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Stats stats;
+  std::vector<std::unique_ptr<SimAgent>> agents;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.agents; ++i) {
+    agents.push_back(std::make_unique<SimAgent>(options, i, stats));
+    threads.emplace_back([agent = agents.back().get()] { agent->run(); });
+  }
+  std::printf("sim-agents: started %d agents against %s\n", options.agents, options.master_url.c_str());
+  std::fflush(stdout);
+  timespec interval{options.report_interval_s, 0};
+  while (true) {
+    int sig = sigtimedwait(&signals, nullptr, &interval);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    report(stats, options.agents);
+  }
+  g_stopping = true;
+  std::printf("sim-agents: stopping\n");
+  for (auto& t : threads) t.join();
+  report(stats, options.agents);
+  return 0;
+}

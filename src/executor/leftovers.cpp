@@ -1,0 +1,37 @@
+#include "executor/leftovers.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace berth {
+
+int kill_tasks_under(const std::string& dir) {
+  std::string needle = "MESOS_SANDBOX=" + dir;
+  if (!needle.empty() && needle.back() != '/') needle += '/';
+  int killed = 0;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return 0;
+  pid_t self = ::getpid();
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0 || pid == self) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/environ", std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string env = ss.str();
+    // Variables are NUL-separated; match whole entries only.
+    size_t at = env.find(needle);
+    if (at != std::string::npos && (at == 0 || env[at - 1] == '\0')) {
+      if (::kill(pid, SIGKILL) == 0) ++killed;
+    }
+  }
+  ::closedir(proc);
+  return killed;
+}
+
+}  // namespace berth
