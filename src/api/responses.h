@@ -45,7 +45,8 @@ inline bool parse_body(const http::Request& request, nlohmann::json* out, http::
   if (out->is_discarded()) {
     std::string detail;
     try {
-      (void)nlohmann::json::parse(request.body);
+      nlohmann::json again = nlohmann::json::parse(request.body);  // throws the parse error
+      (void)again;
     } catch (const nlohmann::json::parse_error& e) {
       detail = e.what();
     }

@@ -119,7 +119,6 @@ void MasterCore::assign_service_ports(model::App* app) const {
   uint32_t next = options_.service_port_min;
   for (auto& pd : app->port_definitions) {
     if (pd.port != 0) continue;
-    // Keep the ports this app already had, if it is an update.
     while (next < options_.service_port_max && (used.count(next) || mine.count(next))) ++next;
     if (next >= options_.service_port_max) break;
     pd.port = next;
@@ -128,7 +127,7 @@ void MasterCore::assign_service_ports(model::App* app) const {
 }
 
 Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, const std::string& action,
-                                                     bool force, bool is_new) {
+                                                     bool force) {
   std::vector<StoreOp> ops;
   Status locked = check_lock(given.id, force, &ops);
   if (!locked) return locked.error();
@@ -188,7 +187,6 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   record.deleting = false;
   if (config_changed) record.backoff = {};  // a new version resets the launch delay
   state_.deployments[deployment.id] = deployment;
-  (void)is_new;
   return DeploymentRef{deployment.id, deployment.version};
 }
 
@@ -198,14 +196,14 @@ Result<DeploymentRef> MasterCore::create_app(model::App app, bool force) {
   if (it != state_.apps.end() && !it->second.deleting) {
     return make_error(ErrorCode::kConflict, "An app with id [" + app.id + "] already exists.");
   }
-  return persist_app_change(app, "", force, true);
+  return persist_app_change(app, "", force);
 }
 
 Result<DeploymentRef> MasterCore::update_app(model::App app, bool force, bool* created) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.apps.find(app.id);
   *created = it == state_.apps.end() || it->second.deleting;
-  return persist_app_change(app, "", force, *created);
+  return persist_app_change(app, "", force);
 }
 
 Result<DeploymentRef> MasterCore::restart_app(const std::string& id, bool force) {
@@ -214,7 +212,7 @@ Result<DeploymentRef> MasterCore::restart_app(const std::string& id, bool force)
   if (it == state_.apps.end() || it->second.deleting) {
     return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
   }
-  return persist_app_change(it->second.app, "RestartApplication", force, false);
+  return persist_app_change(it->second.app, "RestartApplication", force);
 }
 
 Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) {
@@ -268,7 +266,7 @@ Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(const std::vector<st
       if (it == state_.apps.end() || it->second.deleting) continue;
       model::App app = it->second.app;
       app.instances = app.instances > count ? app.instances - count : 0;
-      auto r = persist_app_change(app, "ScaleApplication", force, false);
+      auto r = persist_app_change(app, "ScaleApplication", force);
       if (!r) return r.error();
       ref = *r;
     }

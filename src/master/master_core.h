@@ -79,8 +79,10 @@ class MasterCore {
   void shutdown();
 
  private:
+  // Commits `app` as the new current version (plus a version record and a deployment) and
+  // only then updates memory. `action` empty: derived (start, scale or restart).
   Result<DeploymentRef> persist_app_change(const model::App& app, const std::string& action,
-                                           bool force, bool is_new);
+                                           bool force);
   Status check_lock(const std::string& app_id, bool force, std::vector<StoreOp>* ops);
   void assign_service_ports(model::App* app) const;
   void enqueue(AgentRecord& agent, protocol::Command command);

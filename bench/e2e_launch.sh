@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# End-to-end launch throughput with real processes: `berth up --agents 3`, one app of
+# `sleep 100000` scaled from 1 to N instances; reports seconds until N are TASK_RUNNING and
+# launches/s. Then stops the cluster and checks that no task process outlived it.
+#
+#   bench/e2e_launch.sh PATH_TO_BERTH [N=1000]
+#
+# Environment: TIMEOUT_S (600); POLL_PATH (/v2/apps/launch; e.g. "/v2/apps?id=/launch" polls
+# without embedding the tasks, to see how much the observer costs).
+set -euo pipefail
+
+BERTH=${1:?usage: $0 PATH_TO_BERTH [N=1000]}
+BERTH=$(readlink -f "$BERTH")
+N=${2:-1000}
+TIMEOUT_S=${TIMEOUT_S:-600}
+POLL_PATH=${POLL_PATH:-/v2/apps/launch}
+[[ -x "$BERTH" ]] || { echo "not an executable: $BERTH" >&2; exit 2; }
+[[ "$N" =~ ^[0-9]+$ && "$N" -ge 1 ]] || { echo "N must be a positive integer, got '$N'" >&2; exit 2; }
+
+TMP=$(mktemp -d /tmp/berth-e2e.XXXXXX)
+UP_PID=""
+now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# Task processes of this run: `sleep 100000` whose working directory is a sandbox under $TMP.
+our_sleeps() {
+  local n=0 pid
+  for pid in $(pgrep -f -x 'sleep 100000' || true); do
+    [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$TMP"/* ]] && n=$((n + 1))
+  done
+  echo "$n"
+}
+stop_up() {
+  [[ -n "$UP_PID" ]] && kill -0 "$UP_PID" 2>/dev/null || return 0
+  kill -TERM "$UP_PID"
+  for _ in $(seq 600); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$UP_PID" 2>/dev/null; then
+    echo "berth up did not stop within 60 s; killing it" >&2
+    kill -KILL "$UP_PID" 2>/dev/null || true
+  fi
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+cleanup() {
+  local rc=$?
+  stop_up
+  if [[ $rc -ne 0 ]]; then
+    echo "--- berth up output (last 20 lines) ---" >&2; tail -n 20 "$TMP/up.log" >&2 || true
+    echo "--- master log (last 20 lines) ---" >&2; tail -n 20 "$TMP/data/logs/master.log" >&2 || true
+  fi
+  rm -rf "$TMP"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+before_all=$(pgrep -c -f -x 'sleep 100000' || true)
+
+"$BERTH" up --agents 3 --port "$PORT" --data-dir "$TMP/data" >"$TMP/up.log" 2>&1 &
+UP_PID=$!
+for _ in $(seq 600); do
+  grep -q "berth is up" "$TMP/up.log" && break
+  kill -0 "$UP_PID" 2>/dev/null || { echo "berth up exited" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "berth is up" "$TMP/up.log" || { echo "berth up did not come up in 60 s" >&2; exit 1; }
+echo "berth up (pid $UP_PID) on $URL"
+
+running_count() {
+  local r
+  r=$(curl -sf --max-time 10 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
+  [[ "$r" =~ ^[0-9]+$ ]] && echo "$r" || echo 0
+}
+wait_running() {  # wait_running COUNT POLL_S -> elapsed ms since the call on stdout
+  local want=$1 poll=$2 start r last=0 now
+  start=$(now_ms)
+  while true; do
+    r=$(running_count)
+    now=$(now_ms)
+    [[ "$r" -ge "$want" ]] && { echo $((now - start)); return 0; }
+    if (( now - start - last >= 5000 )); then
+      last=$((now - start))
+      printf '  %5.1fs  running %s/%s\n' "$(ratio "$last" 1000)" "$r" "$want" >&2
+    fi
+    (( now - start < TIMEOUT_S * 1000 )) || { echo "timed out: $r of $want running" >&2; return 1; }
+    kill -0 "$UP_PID" 2>/dev/null || { echo "berth up exited" >&2; return 1; }
+    sleep "$poll"
+  done
+}
+
+APP='{"id":"/launch","cmd":"sleep 100000","cpus":0.001,"mem":1,"instances":1,"portDefinitions":[]}'
+code=$(curl -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data "$APP" "$URL/v2/apps")
+[[ "$code" == 201 || "$code" == 200 ]] || { echo "deploy failed: HTTP $code $(cat "$TMP/deploy.json")" >&2; exit 1; }
+wait_running 1 0.1 >/dev/null
+for _ in $(seq 300); do  # the scale below is refused while the first deployment holds the app
+  [[ "$(curl -sf "$URL/v2/deployments" | jq length || true)" == 0 ]] && break
+  sleep 0.1
+done
+echo "1 instance running, no deployment in progress; scaling to $N"
+
+T0=$(now_ms)
+code=$(curl -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+  --data "{\"instances\":$N}" "$URL/v2/apps/launch")
+[[ "$code" == 200 ]] || { echo "scale failed: HTTP $code $(cat "$TMP/scale.json")" >&2; exit 1; }
+wait_running "$N" 0.05 >/dev/null
+T1=$(now_ms)
+elapsed_ms=$((T1 - T0))
+echo "processes: $(our_sleeps) 'sleep 100000' of this run"
+printf 'RESULT: %d instances running %.2f s after the scale request: %.1f launches/s\n' \
+  "$N" "$(ratio $elapsed_ms 1000)" "$(ratio $((N * 1000)) $elapsed_ms)"
+
+stop_t0=$(now_ms)
+stop_up
+echo "berth up stopped in $(ratio $(( $(now_ms) - stop_t0 )) 1000) s"
+left=$(our_sleeps)
+after_all=$(pgrep -c -f -x 'sleep 100000' || true)
+echo "leftover 'sleep 100000' processes: $left of this run ($after_all on the machine, $before_all before the run)"
+[[ "$left" -eq 0 ]] || { echo "FAIL: task processes outlived berth up" >&2; exit 1; }
