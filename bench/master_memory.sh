@@ -5,7 +5,9 @@
 #
 #   bench/master_memory.sh PATH_TO_BERTH [PATH_TO_SIM_AGENTS]
 #
-# Environment: AGENTS (100), INSTANCES (10000), TIMEOUT_S (900).
+# Environment: AGENTS (100), INSTANCES (10000), TIMEOUT_S (900), STEADY_S (10: how long to
+# keep the cluster idle after that before reading memory again), POLL_PATH (/v2/apps/mem,
+# which embeds all tasks; "/v2/apps?id=/mem" does not).
 set -euo pipefail
 
 BERTH=${1:?usage: $0 PATH_TO_BERTH [PATH_TO_SIM_AGENTS]}
@@ -22,6 +24,8 @@ fi
 AGENTS=${AGENTS:-100}
 INSTANCES=${INSTANCES:-10000}
 TIMEOUT_S=${TIMEOUT_S:-900}
+STEADY_S=${STEADY_S:-10}
+POLL_PATH=${POLL_PATH:-/v2/apps/mem}
 
 TMP=$(mktemp -d /tmp/berth-mem.XXXXXX)
 MASTER_PID=""
@@ -59,7 +63,7 @@ for _ in $(seq 100); do curl -sf "$URL/ping" >/dev/null && break; sleep 0.1; don
 curl -sf "$URL/ping" >/dev/null || { echo "the master did not start" >&2; exit 1; }
 echo "master pid $MASTER_PID on $URL; RSS at start: $(grep VmRSS /proc/$MASTER_PID/status | awk '{printf "%.1f MB", $2/1024}')"
 
-"$SIM" --master "$URL" --token "$TOKEN" --agents "$AGENTS" --prefix sim >"$TMP/sim.log" 2>&1 &
+"$SIM" --master "$URL" --token "$TOKEN" --agents "$AGENTS" --prefix sim --report-interval-s 1 >"$TMP/sim.log" 2>&1 &
 SIM_PID=$!
 for _ in $(seq 300); do
   active=$(curl -sf "$URL/berth/v1/nodes" | jq '[.nodes[] | select(.state == "active")] | length' || true)
@@ -68,7 +72,7 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [[ "$active" -ge "$AGENTS" ]] || { echo "only $active of $AGENTS simulated agents registered" >&2; exit 1; }
-echo "$AGENTS simulated agents active; RSS: $(grep VmRSS /proc/$MASTER_PID/status | awk '{printf "%.1f MB", $2/1024}')"
+echo "$AGENTS simulated agents active; master $(awk '/VmRSS|VmHWM/ {printf "%s %.1f MB  ", $1, $2/1024}' /proc/$MASTER_PID/status)"
 
 APP=$(jq -cn --argjson n "$INSTANCES" \
   '{id: "/mem", cmd: "sleep 1000", cpus: 0.001, mem: 0.1, instances: $n, portDefinitions: []}')
@@ -82,7 +86,7 @@ running=0
 last_print=0
 while true; do
   kill -0 "$MASTER_PID" 2>/dev/null || { echo "the master died" >&2; exit 1; }
-  running=$(curl -sf --max-time 30 "$URL/v2/apps/mem" | jq '.app.tasksRunning' || true)
+  running=$(curl -sf --max-time 30 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
   [[ "$running" =~ ^[0-9]+$ ]] || running=0
   elapsed_ms=$(( $(now_ms) - T0 ))
   if [[ "$running" -ge "$INSTANCES" ]]; then break; fi
@@ -102,4 +106,14 @@ threads=$(awk '/Threads/ {print $2}' /proc/$MASTER_PID/status)
 printf 'all %d instances running after %.2f s (%.0f tasks/s) on %d simulated agents\n' \
   "$INSTANCES" "$(mb $((T1 - T0)) 1000)" "$(mb $((INSTANCES * 1000)) $((T1 - T0)))" "$AGENTS"
 printf 'master VmRSS %.1f MB  VmHWM %.1f MB  threads %d\n' "$(mb "$rss_kb" 1024)" "$(mb "$hwm_kb" 1024)" "$threads"
-echo "sim-agents: $(grep 'running' "$TMP/sim.log" | tail -n 1)"
+grep 'running' "$TMP/sim.log" | tail -n 1
+sleep "$STEADY_S"  # heartbeats and long polls only: does memory settle or grow?
+printf 'after %d s more at steady state: master VmRSS %.1f MB  VmHWM %.1f MB\n' "$STEADY_S" \
+  "$(mb "$(awk '/VmRSS/ {print $2}' /proc/$MASTER_PID/status)" 1024)" \
+  "$(mb "$(awk '/VmHWM/ {print $2}' /proc/$MASTER_PID/status)" 1024)"
+# What one Marathon-style read of the whole app costs the master (it embeds every task).
+read -r bytes seconds < <(curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$URL/v2/apps/mem")
+printf 'one GET /v2/apps/mem: %.1f MB in %.3f s; master VmRSS %.1f MB  VmHWM %.1f MB after it\n' \
+  "$(mb "$bytes" 1048576)" "$seconds" \
+  "$(mb "$(awk '/VmRSS/ {print $2}' /proc/$MASTER_PID/status)" 1024)" \
+  "$(mb "$(awk '/VmHWM/ {print $2}' /proc/$MASTER_PID/status)" 1024)"

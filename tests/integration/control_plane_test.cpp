@@ -48,10 +48,12 @@ TEST(ControlPlane, ScalesUpAndDown) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/scaled", 2)).status, 201);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 2; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto up = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 6})");
   ASSERT_EQ(up.status, 200) << up.body.dump();
   EXPECT_TRUE(up.body.contains("deploymentId"));
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 6; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto down = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 1})");
   ASSERT_EQ(down.status, 200);
   ASSERT_TRUE(Cluster::eventually(
@@ -68,6 +70,7 @@ TEST(ControlPlane, AKilledTaskIsReplaced) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/phoenix", 2)).status, 201);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/phoenix").size() == 2; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   std::string victim = cluster.running_tasks("/phoenix")[0]["id"];
   auto pids = cluster.task_pids(victim);
   ASSERT_FALSE(pids.empty());
@@ -279,6 +282,7 @@ TEST(ControlPlane, RestartReplacesEveryTaskWithTheSameDefinition) {
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/fresh").size() == 2; }, seconds(20)));
   std::set<std::string> old_ids;
   for (const auto& t : cluster.running_tasks("/fresh")) old_ids.insert(t["id"]);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto restarted = cluster.call("POST", "/v2/apps/fresh/restart");
   ASSERT_EQ(restarted.status, 200);
   ASSERT_TRUE(Cluster::eventually(
