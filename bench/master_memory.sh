@@ -117,3 +117,5 @@ printf 'one GET /v2/apps/mem: %.1f MB in %.3f s; master VmRSS %.1f MB  VmHWM %.1
   "$(mb "$bytes" 1048576)" "$seconds" \
   "$(mb "$(awk '/VmRSS/ {print $2}' /proc/$MASTER_PID/status)" 1024)" \
   "$(mb "$(awk '/VmHWM/ {print $2}' /proc/$MASTER_PID/status)" 1024)"
+echo "master log: $(grep -c -E ' (warning|error|critical) ' "$TMP/master.log" || true) warning/error lines"
+grep -E ' (warning|error|critical) ' "$TMP/master.log" | head -n 5 || true

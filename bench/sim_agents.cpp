@@ -334,8 +334,9 @@ bool parse_options(int argc, char** argv, Options* o) {
 }
 
 void report(const Stats& s, int agents) {
-  std::printf("sim-agents: registered %lld/%d running %lld launches %lld kills %lld acked %lld failures %lld\n",
-              static_cast<long long>(s.registered.load()), agents, static_cast<long long>(s.running.load()),
+  std::printf("sim-agents: registered %lld/%d (registrations %lld) running %lld launches %lld kills %lld acked %lld failures %lld\n",
+              static_cast<long long>(s.registered.load()), agents,
+              static_cast<long long>(s.registrations.load()), static_cast<long long>(s.running.load()),
               static_cast<long long>(s.launches.load()), static_cast<long long>(s.kills.load()),
               static_cast<long long>(s.updates_acked.load()),
               static_cast<long long>(s.request_failures.load()));
