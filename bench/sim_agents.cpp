@@ -141,8 +141,10 @@ class SimAgent {
         registered = registered_;
       }
       if (registered) {
+        protocol::Heartbeat hb;
+        hb.seq = ++seq;
         auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
-                                 nlohmann::json(protocol::Heartbeat{++seq}).dump(),
+                                 nlohmann::json(hb).dump(),
                                  static_cast<int>(std::max<int64_t>(interval_ms * 2, 1000)));
         if (!res || res->status != 200) stats_.request_failures++;
         if (res && res->status == 404) mark_unregistered();

@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "agent/dataset_manager.h"
 #include "agent/task_env.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -85,6 +87,9 @@ struct Agent::Impl {
   SystemClock clock;
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
+  std::unique_ptr<DatasetManager> datasets;
+  std::vector<protocol::DatasetAssignment> desired_datasets;
+  bool datasets_changed = false;
   std::atomic<bool> stopping{false};
 
   std::mutex mu;
@@ -140,6 +145,7 @@ struct Agent::Impl {
       report.disk = t.spec.disk;
       report.staged_at = t.staged_at;
       report.started_at = t.started_at;
+      for (const auto& v : t.spec.volumes) report.datasets.push_back(v.dataset_id);
       r.tasks.push_back(report);
     }
     return r;
@@ -161,6 +167,7 @@ struct Agent::Impl {
           auto response = body.get<protocol::RegisterResponse>();
           std::lock_guard<std::mutex> lock(mu);
           agent_id = response.agent_id;
+          datasets->set_node_id(agent_id);
           last_seq = response.next_command_seq;
           heartbeat_ms = response.heartbeat_interval_ms;
           registered = true;
@@ -204,13 +211,26 @@ struct Agent::Impl {
         id = agent_id;
         interval = heartbeat_ms;
       }
+      protocol::Heartbeat hb;
+      hb.seq = ++seq;
+      hb.datasets = datasets->report();
       auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
-                               nlohmann::json(protocol::Heartbeat{++seq}).dump(),
+                               nlohmann::json(hb).dump(),
                                static_cast<int>(std::max<int64_t>(interval * 2, 1000)));
       if (res && res->status == 404) {
         spdlog::info("the master does not know agent {}: registering again", id);
         mark_unregistered();
         continue;
+      }
+      if (res && res->status == 200) {
+        auto body = nlohmann::json::parse(res->body, nullptr, false);
+        if (!body.is_discarded()) {
+          auto ack = body.get<protocol::HeartbeatAck>();
+          std::lock_guard<std::mutex> lock(mu);
+          desired_datasets = std::move(ack.datasets);
+          datasets_changed = true;
+          wake.notify_all();
+        }
       }
       std::unique_lock<std::mutex> lock(mu);
       wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping.load(); });
@@ -258,8 +278,15 @@ struct Agent::Impl {
     const char* path = std::getenv("PATH");
     ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
     ps.mem_mib = spec.mem;
+    Status volumes = attach_volumes(spec, sandbox, &ps);
+    if (!volumes) {
+      release_volumes(spec);
+      queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, volumes.error().message);
+      return;
+    }
     auto pid = executor->launch(ps);
     if (!pid) {
+      release_volumes(spec);
       queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, pid.error().message);
       return;
     }
@@ -267,6 +294,41 @@ struct Agent::Impl {
     task.started_at = format_iso8601(clock.wall_now());
     tasks[spec.task_id] = task;
     queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
+  }
+
+  // A task sees each dataset at its containerPath: bind-mounted in its own mount namespace
+  // when the agent is root, otherwise linked into its sandbox; either way the real path is in
+  // BERTH_VOLUME_<PATH> (e.g. BERTH_VOLUME_DATA for /data).
+  Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps) {
+    std::error_code ec;
+    std::filesystem::create_directories(sandbox, ec);
+    for (const auto& v : spec.volumes) {
+      auto path = datasets->usable_path(v.dataset_id);
+      if (!path) return make_error(path.error().code, "cannot use dataset " + v.dataset_id + ": " + path.error().message);
+      datasets->acquire(v.dataset_id, spec.task_id);
+      std::string name;
+      for (unsigned char c : v.container_path) {
+        if (std::isalnum(c)) name.push_back(static_cast<char>(std::toupper(c)));
+        else if (!name.empty() && name.back() != '_') name.push_back('_');
+      }
+      while (!name.empty() && name.back() == '_') name.pop_back();
+      ps->env["BERTH_VOLUME_" + (name.empty() ? std::string("ROOT") : name)] = *path;
+      bool absolute = !v.container_path.empty() && v.container_path[0] == '/';
+      if (absolute && ::geteuid() == 0) {
+        ps->bind_mounts.push_back({*path, v.container_path});
+      } else {
+        std::string relative = absolute ? v.container_path.substr(v.container_path.rfind('/') + 1) : v.container_path;
+        std::filesystem::create_symlink(*path, sandbox + "/" + relative, ec);
+        if (ec && ec != std::errc::file_exists) {
+          return make_error(ErrorCode::kInternal, "cannot link dataset into the sandbox: " + ec.message());
+        }
+      }
+    }
+    return {};
+  }
+
+  void release_volumes(const protocol::LaunchSpec& spec) {
+    for (const auto& v : spec.volumes) datasets->release(v.dataset_id, spec.task_id);
   }
 
   void command_loop() {
@@ -313,7 +375,26 @@ struct Agent::Impl {
                           : (!exit.signaled && exit.code == 0) ? protocol::kTaskFinished
                                                                : protocol::kTaskFailed;
       queue_status(exit.task_id, app_id, state, exit.message);
-      if (it != tasks.end()) tasks.erase(it);
+      if (it != tasks.end()) {
+        release_volumes(it->second.spec);
+        tasks.erase(it);
+      }
+    }
+  }
+
+  // Converges datasets after every heartbeat answer (and at least every 2 s).
+  void dataset_loop() {
+    while (!stopping) {
+      std::vector<protocol::DatasetAssignment> desired;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        wake.wait_for(lock, std::chrono::seconds(2), [&] { return stopping || datasets_changed; });
+        if (stopping) return;
+        if (!registered) continue;
+        datasets_changed = false;
+        desired = desired_datasets;
+      }
+      datasets->converge(desired);
     }
   }
 
@@ -391,6 +472,27 @@ Status Agent::run() {
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
   impl_->executor = std::make_unique<ProcessExecutor>(eo);
+  // A pool that is missing is probably a network filesystem that is not mounted: it is not
+  // created (data would land on the local disk). Only the single-machine default is.
+  if (o.dataset_pool.empty()) {
+    o.dataset_pool = o.work_dir + "/pool";
+    std::filesystem::create_directories(o.dataset_pool, ec);
+  }
+  std::map<std::string, std::unique_ptr<VolumeDriver>> drivers;
+  drivers["shared"] = make_shared_driver(o.dataset_pool);
+  drivers["loop"] = make_loop_driver(o.dataset_pool, o.work_dir + "/mounts");
+  drivers["local"] = make_local_driver(o.work_dir + "/datasets");
+  for (auto it = drivers.begin(); it != drivers.end();) {
+    Status usable = it->second->available();
+    if (!usable) {
+      spdlog::warn("dataset driver {} is not available here: {}", it->first, usable.error().message);
+      it = drivers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  spdlog::info("datasets: pool {}", o.dataset_pool);
+  impl_->datasets = std::make_unique<DatasetManager>(std::move(drivers));
   spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
                o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
@@ -398,7 +500,9 @@ Status Agent::run() {
   std::thread heartbeats([this] { impl_->heartbeat_loop(); });
   std::thread commands([this] { impl_->command_loop(); });
   std::thread statuses([this] { impl_->status_loop(); });
+  std::thread dataset_thread([this] { impl_->dataset_loop(); });
   heartbeats.join();
+  dataset_thread.join();
   commands.join();
   statuses.join();
   spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());

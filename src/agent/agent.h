@@ -26,6 +26,9 @@ struct AgentOptions {
   uint32_t port_end = 32000;
   std::map<std::string, std::string> attributes;
   std::string memory_cgroup_root = "/sys/fs/cgroup/memory";
+  // Datasets: the pool every node sees (shared and loop drivers); empty = <work_dir>/pool,
+  // which only suits a single machine such as `berth up`.
+  std::string dataset_pool;
 };
 
 // Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.

@@ -30,6 +30,27 @@ std::optional<model::App> current_app(master::MasterCore& core, const std::strin
   return app;
 }
 
+// berth serves external volumes of provider dvdi with the berth driver (or "flocker", its
+// alias); an exclusive volume belongs to one app.
+std::vector<model::FieldError> volume_errors(master::MasterCore& core, const model::App& app) {
+  std::vector<model::FieldError> errors;
+  auto volumes = model::external_volumes(app);
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    std::string path = "/container/volumes(" + std::to_string(i) + ")/external";
+    if (volumes[i].provider != "dvdi") {
+      errors.push_back({path + "/provider", {"berth supports provider 'dvdi', got '" + volumes[i].provider + "'"}});
+    }
+    if (volumes[i].driver != "berth" && volumes[i].driver != "flocker") {
+      errors.push_back({path + "/options", {"dvdi/driver must be 'berth' (or its alias 'flocker'), got '" +
+                                            volumes[i].driver + "'"}});
+    }
+  }
+  for (const auto& conflict : core.volume_conflicts(app)) {
+    errors.push_back({"/container/volumes", {"volume " + conflict + " is exclusive; use another name or shared: true"}});
+  }
+  return errors;
+}
+
 http::Response not_found(const std::string& id) {
   return message_response(404, "App '" + id + "' does not exist");
 }
@@ -39,7 +60,7 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
   bool with_failure = embeds(request, "apps.lastTaskFailure") || embeds(request, "apps.failures");
   std::string cmd_filter = request.query_value("cmd");
   std::string id_filter = request.query_value("id");
-  nlohmann::json apps = nlohmann::json::array();
+  std::string apps = "[";
   core.read([&](const master::MasterState& s) {
     for (const auto& [id, record] : s.apps) {
       if (record.deleting) continue;
@@ -52,10 +73,13 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
         };
         if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) continue;
       }
-      apps.push_back(app_info_json(core, s, record, with_tasks, with_failure));
+      if (apps.size() > 1) apps += ',';
+      apps += app_info_text(core, s, record, with_tasks, with_failure);
     }
   });
-  return json_response(200, {{"apps", apps}});
+  http::Response r;
+  r.body = "{\"apps\":" + apps + "]}";
+  return r;
 }
 
 http::Response create_app(master::MasterCore& core, const http::Request& request) {
@@ -68,6 +92,9 @@ http::Response create_app(master::MasterCore& core, const http::Request& request
   }
   auto parsed = model::parse_app(body, model::ParseOptions{"/", std::nullopt, ""});
   if (!parsed.app) return json_response(422, model::validation_error_body(parsed.errors));
+  if (auto errors = volume_errors(core, *parsed.app); !errors.empty()) {
+    return json_response(422, model::validation_error_body(errors));
+  }
   auto ref = core.create_app(*parsed.app, request.query_flag("force", false));
   if (!ref) return error_response(ref.error());
   nlohmann::json info;
@@ -98,6 +125,10 @@ Result<model::App> decode_update(master::MasterCore& core, const std::string& id
   }
   if (!parsed.app) {
     *errors = parsed.errors;
+    return make_error(ErrorCode::kInvalidArgument, "Object is not valid");
+  }
+  if (auto volume_problems = volume_errors(core, *parsed.app); !volume_problems.empty()) {
+    *errors = volume_problems;
     return make_error(ErrorCode::kInvalidArgument, "Object is not valid");
   }
   return std::move(*parsed.app);
@@ -251,13 +282,15 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
 
   if (sub.empty()) {
     if (request.method == "GET") {
-      std::optional<nlohmann::json> info;
+      std::optional<std::string> info;
       core.read([&](const master::MasterState& s) {
         auto it = s.apps.find(id);
-        if (it != s.apps.end() && !it->second.deleting) info = app_info_json(core, s, it->second, true, true);
+        if (it != s.apps.end() && !it->second.deleting) info = app_info_text(core, s, it->second, true, true);
       });
       if (!info) return not_found(id);
-      return json_response(200, {{"app", *info}});
+      http::Response r;
+      r.body = "{\"app\":" + *info + "}";
+      return r;
     }
     if (request.method == "PUT") return update_app(core, request, id, false);
     if (request.method == "PATCH") return update_app(core, request, id, true);

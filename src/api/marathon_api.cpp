@@ -1,6 +1,7 @@
 #include "api/marathon_api.h"
 
 #include "api/apps_routes.h"
+#include "api/flocker_routes.h"
 #include "api/responses.h"
 #include "api/views.h"
 
@@ -177,7 +178,16 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
       core.read([&](const master::MasterState& s) { body = nodes_json(s, clock.mono_now()); });
       return json_response(200, body);
     }
+    if (starts_with(path, "/berth/v1/nodes/") && path.size() > 22 &&
+        path.compare(path.size() - 6, 6, "/drain") == 0) {
+      std::string id = path.substr(16, path.size() - 16 - 6);
+      if (request.method != "POST" && request.method != "DELETE") return message_response(405, "Method not allowed");
+      Status drained = core.drain_node(id, request.method == "POST");
+      if (!drained) return error_response(drained.error());
+      return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
+    }
     if (starts_with(path, "/berth/v1/agents/")) return handle_agent_protocol(core, request);
+    if (starts_with(path, "/v1/")) return handle_flocker(core, request);
     return message_response(404, "URI not found");
   } catch (const std::exception& e) {
     return message_response(500, std::string("internal error: ") + e.what());

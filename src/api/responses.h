@@ -28,6 +28,8 @@ inline http::Response error_response(const Error& error) {
     case ErrorCode::kConflict: status = 409; break;
     case ErrorCode::kUnavailable: status = 503; break;
     case ErrorCode::kPermissionDenied: status = 401; break;
+    case ErrorCode::kPreconditionFailed: status = 412; break;
+    case ErrorCode::kNotAllowed: status = 405; break;
     case ErrorCode::kInternal: status = 500; break;
   }
   if (!error.message.empty() && error.message.front() == '{') {

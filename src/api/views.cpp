@@ -18,6 +18,8 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
       {"role", "*"},
   };
   if (task.started_at) j["startedAt"] = format_iso8601(*task.started_at);
+  if (!task.message.empty()) j["message"] = task.message;
+  if (!task.datasets.empty()) j["datasets"] = task.datasets;
   auto app = state.apps.find(task.app_id);
   nlohmann::json service_ports = nlohmann::json::array();
   if (app != state.apps.end()) {
@@ -56,6 +58,24 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
                             {"version", f.version},   {"slaveId", f.agent_id}};
   }
   return j;
+}
+
+std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,
+                          const master::AppRecord& record, bool with_tasks, bool with_failure) {
+  std::string text = app_info_json(core, state, record, false, with_failure).dump();
+  if (!with_tasks) return text;
+  std::string tasks = ",\"tasks\":[";
+  bool first = true;
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.app_id != record.app.id) continue;
+    if (!first) tasks += ',';
+    first = false;
+    tasks += task_json(state, task).dump();
+  }
+  tasks += "]}";
+  text.pop_back();  // the object's closing brace
+  text += tasks;
+  return text;
 }
 
 nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
@@ -139,7 +159,7 @@ nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
     nodes.push_back({{"id", id},
                      {"hostname", agent.hostname},
                      {"address", agent.address},
-                     {"state", agent.lost ? "lost" : "active"},
+                     {"state", agent.lost ? "lost" : agent.draining ? "draining" : "active"},
                      {"resources",
                       {{"cpus", agent.resources.cpus},
                        {"mem", agent.resources.mem},

@@ -13,6 +13,10 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
 // AppInfo: the definition plus counts, deployments and, when asked, tasks and lastTaskFailure.
 nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
                              const master::AppRecord& record, bool with_tasks, bool with_failure);
+// The same AppInfo as text, with the tasks serialised one at a time: a GET of an app with
+// 10,000 tasks then never holds all of them as one JSON tree.
+std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,
+                          const master::AppRecord& record, bool with_tasks, bool with_failure);
 nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
                           bool with_offers);
 nlohmann::json deployments_json(const master::MasterState& state);

@@ -16,6 +16,8 @@ enum class ErrorCode {
   kConflict,         // already exists, or locked
   kUnavailable,      // a peer or resource is not reachable right now; retrying may help
   kPermissionDenied,
+  kPreconditionFailed,  // a conditional write whose condition no longer holds (HTTP 412)
+  kNotAllowed,          // the operation cannot apply to the object in its state (HTTP 405)
   kInternal,
 };
 

@@ -33,8 +33,15 @@ Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& 
 std::vector<std::string> describe_failure(const ApiAnswer& answer) {
   std::vector<std::string> lines;
   const auto& json = answer.json;
-  if (json.is_object() && json.contains("message") && json["message"].is_string()) {
-    lines.push_back(json["message"].get<std::string>());
+  // Marathon says {"message", "details"}; Flocker's v1 API says {"description"}.
+  std::string message;
+  for (const char* key : {"message", "description"}) {
+    if (message.empty() && json.is_object() && json.contains(key) && json[key].is_string()) {
+      message = json[key].get<std::string>();
+    }
+  }
+  if (!message.empty()) {
+    lines.push_back(message);
   } else {
     std::string body = answer.body.size() > 500 ? answer.body.substr(0, 500) + "..." : answer.body;
     lines.push_back("the master answered " + std::to_string(answer.status) +

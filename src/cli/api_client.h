@@ -1,5 +1,5 @@
-// ApiClient: the `berth` client's view of the master's HTTP API (Marathon v2 and
-// /berth/v1): a base URL, one blocking request at a time, and the error text a user sees.
+// ApiClient: the `berth` client's view of the master's HTTP API (Marathon v2, /berth/v1
+// and Flocker v1): a base URL, one blocking request at a time, and the error text a user sees.
 // Used by the command implementations in src/cli/ only.
 #pragma once
 
@@ -41,8 +41,9 @@ class ApiClient {
   int timeout_ms_;
 };
 
-// What a user reads for a failed answer: the API's `message` (or the status and raw body when
-// there is none), then one "path: error, error" line per entry of `details`.
+// What a user reads for a failed answer: the API's `message` (Marathon) or `description`
+// (Flocker), or the status and raw body when there is neither; then one "path: error, error"
+// line per entry of Marathon's `details`.
 std::vector<std::string> describe_failure(const ApiAnswer& answer);
 
 // "/prod/web" for "prod/web", "/prod/web/" or "/prod/web".

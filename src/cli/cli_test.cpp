@@ -353,6 +353,173 @@ TEST_F(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run_client_command({"berth", "app"}, out, err, environment_), 2);
 }
 
+const json kBerthNodes = {{"nodes", {{{"id", "n1"}, {"hostname", "node-a"}, {"state", "draining"}},
+                                     {{"id", "n2"}, {"hostname", "node-b"}, {"state", "active"}}}}};
+
+TEST_F(CliTest, NodeDrainAcceptsAHostnameAndPostsToTheNodesDrainPath) {
+  marathon_.on("GET /berth/v1/nodes", 200, kBerthNodes);
+  marathon_.on("POST /berth/v1/nodes/n2/drain", 200, {{"id", "n2"}, {"draining", true}});
+  marathon_.on("DELETE /berth/v1/nodes/n1/drain", 200, {{"id", "n1"}, {"draining", false}});
+  Outcome drained = run({"node", "drain", "node-b"});
+  EXPECT_EQ(drained.code, 0) << drained.err;
+  EXPECT_EQ(drained.out, "draining node-b (n2): no new tasks go there and its tasks move to other nodes\n");
+  EXPECT_EQ(marathon_.requests("POST /berth/v1/nodes/n2/drain").size(), 1u);
+  Outcome undrained = run({"node", "undrain", "n1"});
+  EXPECT_EQ(undrained.code, 0) << undrained.err;
+  EXPECT_EQ(undrained.out, "node-a (n1) takes new tasks again\n");
+  EXPECT_EQ(marathon_.requests("DELETE /berth/v1/nodes/n1/drain").size(), 1u);
+}
+
+TEST_F(CliTest, NodeDrainOfAnUnknownNodeFailsAndChangesNothing) {
+  marathon_.on("GET /berth/v1/nodes", 200, kBerthNodes);
+  Outcome outcome = run({"node", "drain", "node-c"});
+  EXPECT_EQ(outcome.code, 1);
+  EXPECT_EQ(outcome.err, "no node has the id or hostname 'node-c'; `berth node list` shows them\n");
+  EXPECT_TRUE(marathon_.requests("POST /berth/v1/nodes/node-c/drain").empty());
+}
+
+const std::string kUuidA = "6f1c3e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+const std::string kUuidB = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
+const std::string kWebData = "11111111-2222-4333-8444-555555555555";
+const json kStateNodes = {{{"host", "10.0.0.1"}, {"uuid", kUuidA}, {"hostname", "node-a"}},
+                          {{"host", "10.0.0.2"}, {"uuid", kUuidB}, {"hostname", "node-b"}}};
+const json kWebDataConfig = {{"dataset_id", kWebData}, {"primary", kUuidA}, {"deleted", false},
+                             {"metadata", {{"name", "web-data"}}}, {"maximum_size", 1073741824},
+                             {"driver", "shared"}};
+
+TEST_F(CliTest, DatasetCreateSendsTheParsedSizeAndTheResolvedPrimary) {
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  marathon_.on("POST /v1/configuration/datasets", [](const http::Request& request) {
+    json created = json::parse(request.body);
+    created["dataset_id"] = kWebData;
+    created["deleted"] = false;
+    return json_response(201, created);
+  });
+  Outcome outcome = run({"dataset", "create", "web-data", "--size", "512M", "--node", "node-b", "--driver", "loop"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "created dataset web-data (" + kWebData + ") on node-b, size 512.0M, driver loop\n");
+  auto posts = marathon_.requests("POST /v1/configuration/datasets");
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(json::parse(posts[0].body), json({{"primary", kUuidB},
+                                              {"maximum_size", 536870912},
+                                              {"metadata", {{"name", "web-data"}}},
+                                              {"driver", "loop"}}));
+}
+
+TEST_F(CliTest, DatasetCreateWithoutANodePicksTheFirstActiveOne) {
+  marathon_.on("GET /berth/v1/nodes", 200,
+               {{"nodes", {{{"id", kUuidA}, {"hostname", "node-a"}, {"state", "draining"}},
+                           {{"id", kUuidB}, {"hostname", "node-b"}, {"state", "active"}}}}});
+  marathon_.on("POST /v1/configuration/datasets", 201, kWebDataConfig);
+  Outcome outcome = run({"dataset", "create", "web-data"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  auto posts = marathon_.requests("POST /v1/configuration/datasets");
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(json::parse(posts[0].body), json({{"primary", kUuidB}, {"metadata", {{"name", "web-data"}}}}));
+}
+
+TEST_F(CliTest, DatasetCreateWithABadSizeIsAUsageErrorAndSendsNothing) {
+  Outcome outcome = run({"dataset", "create", "web-data", "--size", "12X", "--node", "node-a"});
+  EXPECT_EQ(outcome.code, 2);
+  EXPECT_NE(outcome.err.find("bad size '12X'"), std::string::npos) << outcome.err;
+  EXPECT_TRUE(marathon_.requests("GET /v1/state/nodes").empty());
+  EXPECT_TRUE(marathon_.requests("POST /v1/configuration/datasets").empty());
+}
+
+TEST_F(CliTest, FlockerDescriptionIsPrintedAndFails) {
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  marathon_.on("POST /v1/configuration/datasets", 400,
+               {{"description", "maximum_size 1024 is too small: at least 67108864 bytes"}});
+  Outcome outcome = run({"dataset", "create", "tiny", "--size", "1K", "--node", kUuidA});
+  EXPECT_EQ(outcome.code, 1);
+  EXPECT_EQ(outcome.err, "maximum_size 1024 is too small: at least 67108864 bytes\n");
+  EXPECT_EQ(outcome.out, "");
+}
+
+TEST_F(CliTest, DatasetListJoinsConfigurationStateAndHostnames) {
+  json detached = {{"dataset_id", "99999999-2222-4333-8444-555555555555"}, {"primary", kUuidB}, {"deleted", false},
+                   {"metadata", {{"name", "db"}}}, {"maximum_size", 67108864}, {"driver", "local"}};
+  json gone = {{"dataset_id", "00000000-2222-4333-8444-555555555555"}, {"primary", kUuidB}, {"deleted", true},
+               {"metadata", {{"name", "old"}}}};
+  marathon_.on("GET /v1/configuration/datasets", 200, {kWebDataConfig, detached, gone});
+  marathon_.on("GET /v1/state/datasets", 200,
+               {{{"dataset_id", kWebData}, {"primary", kUuidA}, {"path", "/var/lib/berth/datasets/web"}},
+                {{"dataset_id", detached["dataset_id"]}, {"maximum_size", 67108864}}});
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  Outcome outcome = run({"dataset", "list"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out,
+            "ID                                    NAME      SIZE   DRIVER  PRIMARY  ATTACHED  PATH\n"
+            "99999999-2222-4333-8444-555555555555  db        64.0M  local   node-b   -         -\n"
+            "11111111-2222-4333-8444-555555555555  web-data  1.0G   shared  node-a   node-a    "
+            "/var/lib/berth/datasets/web\n");
+  Outcome all = run({"dataset", "list", "--all"});
+  EXPECT_NE(all.out.find("old (deleted)"), std::string::npos) << all.out;
+}
+
+TEST_F(CliTest, DatasetMoveWaitsUntilTheStateShowsTheNewPrimary) {
+  marathon_.on("GET /v1/configuration/datasets", 200, json::array({kWebDataConfig}));
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  marathon_.on("POST /v1/configuration/datasets/" + kWebData, [](const http::Request& request) {
+    json moved = kWebDataConfig;
+    moved["primary"] = json::parse(request.body)["primary"];
+    return json_response(200, moved);
+  });
+  int polls = 0;
+  marathon_.on("GET /v1/state/datasets", [&polls](const http::Request&) {
+    ++polls;
+    json entry = {{"dataset_id", kWebData}};
+    if (polls == 1) entry["primary"] = kUuidA;  // still on the old node
+    if (polls >= 4) entry["primary"] = kUuidB;  // detached in between
+    return json_response(200, json::array({entry}));
+  });
+  Outcome outcome = run({"dataset", "move", "web-data", "node-b"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "moved web-data to node-b in 0.60 s\n");
+  EXPECT_EQ(polls, 4);
+  EXPECT_EQ(environment_.sleeps(), 3);
+  auto posts = marathon_.requests("POST /v1/configuration/datasets/" + kWebData);
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(json::parse(posts[0].body), json({{"primary", kUuidB}}));
+}
+
+TEST_F(CliTest, DatasetMoveGivesUpAfterTheTimeout) {
+  marathon_.on("GET /v1/configuration/datasets", 200, json::array({kWebDataConfig}));
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  marathon_.on("POST /v1/configuration/datasets/" + kWebData, 200, kWebDataConfig);
+  marathon_.on("GET /v1/state/datasets", 200, json::array({{{"dataset_id", kWebData}, {"primary", kUuidA}}}));
+  Outcome outcome = run({"dataset", "move", kWebData, "node-b", "--timeout", "1"});
+  EXPECT_EQ(outcome.code, 1);
+  EXPECT_NE(outcome.err.find("timed out after 1s waiting for dataset web-data to attach on node-b"),
+            std::string::npos)
+      << outcome.err;
+  EXPECT_EQ(environment_.sleeps(), 5);
+}
+
+TEST_F(CliTest, DatasetShowAndDestroyFindTheDatasetByName) {
+  marathon_.on("GET /v1/configuration/datasets", 200, json::array({kWebDataConfig}));
+  marathon_.on("GET /v1/state/datasets", 200,
+               json::array({{{"dataset_id", kWebData}, {"primary", kUuidA}, {"path", "/d/web"}}}));
+  marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
+  marathon_.on("DELETE /v1/configuration/datasets/" + kWebData, 200, kWebDataConfig);
+  Outcome shown = run({"dataset", "show", "web-data"});
+  EXPECT_EQ(shown.code, 0) << shown.err;
+  EXPECT_EQ(shown.out,
+            "ID        " + kWebData + "\n"
+            "NAME      web-data\n"
+            "SIZE      1.0G (1073741824 bytes)\n"
+            "DRIVER    shared\n"
+            "PRIMARY   node-a (" + kUuidA + ")\n"
+            "ATTACHED  node-a\n"
+            "PATH      /d/web\n");
+  Outcome destroyed = run({"dataset", "destroy", "web-data"});
+  EXPECT_EQ(destroyed.code, 0) << destroyed.err;
+  EXPECT_EQ(marathon_.requests("DELETE /v1/configuration/datasets/" + kWebData).size(), 1u);
+  Outcome missing = run({"dataset", "destroy", "nope"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.err, "no dataset has the id or name 'nope'; `berth dataset list` shows them\n");
+}
+
 TEST(DeploymentWatch, FindsTheDeploymentIdInHeaderOrBody) {
   ApiAnswer answer;
   answer.json = {{"deployments", {{{"id", "from-list"}}}}};

@@ -1,6 +1,6 @@
 // CLI11 wiring of the `berth` client commands: the command tree, its options, and the
-// process environment. The commands themselves live in app_commands.cpp and
-// task_node_commands.cpp.
+// process environment. The commands themselves live in app_commands.cpp,
+// task_node_commands.cpp and dataset_commands.cpp.
 #include "cli/client_commands.h"
 
 #include <cstdlib>
@@ -13,6 +13,8 @@
 
 #include "cli/app_commands.h"
 #include "cli/command_context.h"
+#include "cli/dataset_commands.h"
+#include "cli/dataset_view.h"
 #include "cli/task_node_commands.h"
 
 namespace berth::cli {
@@ -46,6 +48,7 @@ class CommandTree {
     add_app_commands();
     add_task_commands();
     add_node_commands();
+    add_dataset_commands();
   }
 
   CLI::App& root() { return root_; }
@@ -120,16 +123,61 @@ class CommandTree {
     CLI::App* node = root_.add_subcommand("node", "Inspect the cluster's nodes");
     node->require_subcommand(1);
     leaf(node, "list", "List nodes with their resources", [](const CommandContext& c) { return node_list(c); });
+    CLI::App* drain = leaf(node, "drain", "Place nothing new on a node and move its tasks elsewhere",
+                           [this](const CommandContext& c) { return node_drain(c, node_name_, true); });
+    drain->add_option("ID", node_name_, "Node id or hostname")->required();
+    CLI::App* undrain = leaf(node, "undrain", "Let a drained node take tasks again",
+                             [this](const CommandContext& c) { return node_drain(c, node_name_, false); });
+    undrain->add_option("ID", node_name_, "Node id or hostname")->required();
+  }
+
+  void add_dataset_commands() {
+    CLI::App* dataset = root_.add_subcommand("dataset", "Create, move and remove datasets (Flocker v1 API)");
+    dataset->require_subcommand(1);
+    CLI::App* create = leaf(dataset, "create", "Create a dataset on a node",
+                            [this](const CommandContext& c) { return dataset_create(c, dataset_name_, create_); });
+    create->add_option("NAME", dataset_name_, "Dataset name (metadata.name), e.g. the volume name")->required();
+    create->add_option("--size", create_.size, "Maximum size: bytes, or with K, M, G or T (binary), e.g. 1G")
+        ->check(CLI::Validator(
+            [](const std::string& text) {
+              return parse_size(text) ? std::string()
+                                      : "bad size '" + text + "': give whole bytes or a number with K, M, G or T, "
+                                                              "e.g. 512M";
+            },
+            "SIZE"));
+    create->add_option("--node", create_.node, "Node id or hostname to hold it; default: the first active node");
+    create->add_option("--driver", create_.driver, "Storage driver; default: the master's")
+        ->check(CLI::IsMember({"shared", "loop", "local"}));
+    CLI::App* list = leaf(dataset, "list", "List datasets with where they are attached",
+                          [this](const CommandContext& c) { return dataset_list(c, all_); });
+    list->add_flag("--all", all_, "Include deleted datasets");
+    CLI::App* show = leaf(dataset, "show", "Show one dataset",
+                          [this](const CommandContext& c) { return dataset_show(c, dataset_name_); });
+    show->add_option("ID", dataset_name_, "Dataset id or name")->required();
+    CLI::App* move = leaf(dataset, "move", "Move a dataset to another node and wait until it is attached there",
+                          [this](const CommandContext& c) { return dataset_move(c, dataset_name_, node_name_, move_); });
+    move->add_option("ID", dataset_name_, "Dataset id or name")->required();
+    move->add_option("NODE", node_name_, "Node id or hostname")->required();
+    move->add_flag("--no-wait", move_.no_wait, "Return once the master accepted the new primary");
+    move->add_option("--timeout", move_.timeout_seconds, "Seconds to wait for the dataset to attach")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    CLI::App* destroy = leaf(dataset, "destroy", "Delete a dataset and its data",
+                             [this](const CommandContext& c) { return dataset_destroy(c, dataset_name_); });
+    destroy->add_option("ID", dataset_name_, "Dataset id or name")->required();
   }
 
   CLI::App root_;
   std::vector<std::pair<CLI::App*, Action>> leaves_;
   std::string master_;
   bool json_ = false;
-  std::string file_, app_id_, task_id_;
+  std::string file_, app_id_, task_id_, node_name_, dataset_name_;
   int64_t instances_ = 0;
   bool scale_ = false;
   ChangeOptions change_;
+  bool all_ = false;
+  DatasetCreateOptions create_;
+  DatasetMoveOptions move_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
-// The `berth` client commands (`berth app|task|node ...`): a command-line front end to the
-// master's Marathon v2 API and /berth/v1 endpoints. main() dispatches here when argv[1] is
-// app, task or node; this is the only file of the component that sees CLI11.
+// The `berth` client commands (`berth app|task|node|dataset ...`): a command-line front end
+// to the master's Marathon v2 API, /berth/v1 endpoints and Flocker v1 dataset API. main()
+// dispatches here when argv[1] is app, task, node or dataset; this is the only file of the
+// component that sees CLI11.
 #pragma once
 
 #include <ostream>

@@ -1,7 +1,9 @@
 #include "cli/task_node_commands.h"
 
+#include "cli/dataset_view.h"
 #include "cli/deployment_watch.h"
 #include "cli/table.h"
+#include "http/http.h"
 
 namespace berth::cli {
 namespace {
@@ -104,6 +106,33 @@ int node_list(const CommandContext& context) {
                    attributes_text(node)});
   }
   context.out << table.render();
+  return kExitOk;
+}
+
+int node_drain(const CommandContext& context, const std::string& node, bool drain) {
+  auto listed = call_or_report(context, "GET", "/berth/v1/nodes");
+  if (!listed) return kExitFailure;
+  const auto nodes = listed->json.is_object() ? listed->json.value("nodes", nlohmann::json::array())
+                                              : nlohmann::json::array();
+  auto found = find_node(nodes, "id", node);
+  if (!found.ok()) {
+    context.err << found.error().message << "\n";
+    return kExitFailure;
+  }
+  const std::string id = text_field(*found, "id");
+  const std::string name = text_field(*found, "hostname", id) + " (" + id + ")";
+  auto answer = call_or_report(context, drain ? "POST" : "DELETE",
+                               "/berth/v1/nodes/" + http::percent_encode(id) + "/drain");
+  if (!answer) return kExitFailure;
+  if (context.json) {
+    print_json(context.out, *answer);
+    return kExitOk;
+  }
+  if (drain) {
+    context.out << "draining " << name << ": no new tasks go there and its tasks move to other nodes\n";
+  } else {
+    context.out << name << " takes new tasks again\n";
+  }
   return kExitOk;
 }
 

@@ -20,6 +20,7 @@ struct MasterFlags {
   int64_t lease_ms = 2500;
   int64_t lost_timeout_ms = 3000;
   std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
+  std::string dataset_driver = "shared";
 };
 
 int run_master(const MasterFlags& flags);

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   using namespace berth;
   if (argc > 1) {
     std::string first = argv[1];
-    if (first == "app" || first == "task" || first == "node") {
+    if (first == "app" || first == "task" || first == "node" || first == "dataset") {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   m->add_option("--join-token", master.join_token, "Token agents must present")->envname("BERTH_JOIN_TOKEN");
   m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)->envname("BERTH_HEARTBEAT_INTERVAL_MS")->capture_default_str();
   m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
+  m->add_option("--dataset-driver", master.dataset_driver, "Driver of datasets that do not name one")
+      ->envname("BERTH_DATASET_DRIVER")->check(CLI::IsMember({"shared", "loop", "local"}))->capture_default_str();
   m->add_option("--lost-timeout-ms", master.lost_timeout_ms, "Declare an agent lost after this long without a heartbeat")
       ->envname("BERTH_LOST_TIMEOUT_MS")->capture_default_str();
 
@@ -61,6 +63,9 @@ int main(int argc, char** argv) {
   a->add_option("--ports", ports, "Port range for tasks")->envname("BERTH_PORTS")->capture_default_str();
   a->add_option("--attributes", attributes, "Attributes, e.g. rack:a,zone:1")->envname("BERTH_ATTRIBUTES");
   a->add_option("--memory-cgroup-root", agent.memory_cgroup_root)->capture_default_str();
+  a->add_option("--dataset-pool", agent.dataset_pool,
+                "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
+      ->envname("BERTH_DATASET_POOL");
 
   cmd::UpFlags up;
   auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
@@ -70,7 +75,8 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
   app.add_subcommand("task", "List and kill tasks");
-  app.add_subcommand("node", "List nodes");
+  app.add_subcommand("node", "List, drain and undrain nodes");
+  app.add_subcommand("dataset", "Manage datasets (create, list, show, move, destroy)");
 
   CLI11_PARSE(app, argc, argv);
 

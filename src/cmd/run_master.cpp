@@ -64,6 +64,7 @@ int run_master(const MasterFlags& flags) {
   options.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_interval_ms);
   options.lease = std::chrono::milliseconds(flags.lease_ms);
   options.lost_timeout = std::chrono::milliseconds(flags.lost_timeout_ms);
+  options.default_dataset_driver = flags.dataset_driver;
   std::string advertised = flags.advertised_host.empty()
                                ? (flags.host == "0.0.0.0" ? "127.0.0.1" : flags.host)
                                : flags.advertised_host;

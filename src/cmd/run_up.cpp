@@ -93,6 +93,7 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   std::error_code ec;
   std::string data_dir = std::filesystem::absolute(flags.data_dir, ec).lexically_normal().string();
   std::filesystem::create_directories(data_dir + "/logs", ec);
+  if (!ec) std::filesystem::create_directories(data_dir + "/pool", ec);
   if (ec) {
     std::cerr << "berth up: cannot create " << data_dir << ": " << ec.message() << "\n";
     return 1;
@@ -137,7 +138,7 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     agents.push_back(
         {name, spawn(self_exe,
                      {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
-                      "--work-dir", data_dir + "/" + name, "--ports",
+                      "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
                       std::to_string(begin) + "-" + std::to_string(begin + 999), "--attributes",
                       "node:" + std::to_string(i)},
                      data_dir + "/logs/" + name + ".log", token_env)});

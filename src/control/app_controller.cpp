@@ -54,7 +54,14 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
   int64_t healthy = 0;
   for (auto* t : fresh) healthy += t->healthy ? 1 : 0;
   for (auto* t : old) healthy += t->healthy ? 1 : 0;
-  if (min_healthy == max_capacity && max_capacity <= healthy) max_capacity += 1;
+  int64_t extra_kill = 0;
+  if (min_healthy == max_capacity && max_capacity <= healthy) {
+    if (app.exclusive_volumes) {
+      extra_kill = 1;
+    } else {
+      max_capacity += 1;
+    }
+  }
 
   // Surplus fresh tasks beyond n are killed like a scale-down.
   if (static_cast<int64_t>(fresh.size()) > n) {
@@ -65,7 +72,7 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
   }
   // Old tasks that are not healthy do not count towards capacity; kill them first.
   auto order = kill_order(old, app.oldest_first);
-  int64_t can_kill_healthy = std::max<int64_t>(0, healthy - min_healthy);
+  int64_t can_kill_healthy = std::max<int64_t>(0, healthy - min_healthy) + extra_kill;
   int64_t killed = 0;
   for (auto* t : order) {
     if (!t->healthy) {

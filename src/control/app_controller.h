@@ -28,6 +28,9 @@ struct AppView {
   double maximum_over_capacity = 1.0;
   bool oldest_first = false;  // killSelection OLDEST_FIRST
   bool deleting = false;
+  // The app writes datasets that only one task may use at a time: a replacement starts only
+  // after the task it replaces is gone (Marathon's rule for resident apps).
+  bool exclusive_volumes = false;
 };
 
 struct AppPlan {

@@ -89,6 +89,22 @@ TEST(AppController, HalfCapacityWithoutOverCapacityReplacesInWaves) {
   EXPECT_EQ(plan.launch, 2u);
 }
 
+TEST(AppController, AnAppWithAnExclusiveVolumeStopsTheOldTaskBeforeStartingTheNew) {
+  AppView a = app(1, "v2");
+  a.minimum_health_capacity = 0.5;
+  a.maximum_over_capacity = 0;
+  a.exclusive_volumes = true;
+  auto plan = plan_app(a, {task("old", "v1")});
+  ASSERT_EQ(plan.kill.size(), 1u);
+  EXPECT_EQ(plan.kill[0], "old");
+  EXPECT_EQ(plan.launch, 1u);
+  // Without the exclusive volume Marathon over-provisions by one instead.
+  a.exclusive_volumes = false;
+  plan = plan_app(a, {task("old", "v1")});
+  EXPECT_TRUE(plan.kill.empty());
+  EXPECT_EQ(plan.launch, 1u);
+}
+
 TEST(AppController, UnhealthyOldTasksAreKilledRightAway) {
   TaskView sick = task("sick", "v1");
   sick.healthy = false;

@@ -317,6 +317,7 @@ Result<int> ProcessExecutor::launch(const ProcessSpec& spec) {
     }
   }
   request.cgroup_procs_fd = procs_fd;
+  request.bind_mounts = spec.bind_mounts;
 
   Result<int> pid = spawn_task_process(request);
   if (procs_fd >= 0) ::close(procs_fd);

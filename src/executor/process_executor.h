@@ -29,6 +29,9 @@ struct ProcessSpec {
   std::vector<std::string> args;   // exec'd directly (args[0] looked up in PATH) when no cmd
   std::map<std::string, std::string> env;  // the whole environment of the task
   double mem_mib = 0;                      // 0 = no limit
+  // host path -> path inside the task: bind-mounted in a private mount namespace of the task
+  // (needs root). Targets are created if missing.
+  std::vector<std::pair<std::string, std::string>> bind_mounts;
 };
 
 struct ProcessExit {

@@ -536,3 +536,44 @@ TEST(Leftovers, KillsOnlyProcessesWhoseSandboxIsUnderTheDirectory) {
 }
 
 }  // namespace berth
+
+namespace berth {
+
+TEST(BindMounts, ATaskSeesItsVolumeAtItsContainerPathAndTheHostDoesNot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "bind mounts in a private mount namespace need root";
+  char tmpl[] = "/tmp/berth-bind-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string volume = dir + "/volume";
+  std::filesystem::create_directories(volume);
+  std::string target = "/tmp/berth-bind-target-" + std::to_string(::getpid()) + "/data";
+  ExecutorOptions options;
+  options.cgroup_prefix = "berth-bind-test-" + std::to_string(::getpid());
+  ProcessExecutor executor(options);
+  ProcessSpec spec;
+  spec.task_id = "bind-task";
+  spec.sandbox_dir = dir + "/sandbox";
+  spec.cmd = "echo written-inside > " + target + "/file && grep -q " + target + " /proc/self/mountinfo";
+  spec.env = {{"PATH", "/usr/bin:/bin"}};
+  spec.bind_mounts = {{volume, target}};
+  ASSERT_TRUE(executor.launch(spec).ok());
+  std::vector<ProcessExit> exits;
+  for (int i = 0; i < 100 && exits.empty(); ++i) {
+    exits = executor.poll_exits();
+    if (exits.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0].code, 0) << exits[0].message;
+  std::ifstream in(volume + "/file");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "written-inside");
+  // The mount lived only in the task's namespace.
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::stringstream all;
+  all << mountinfo.rdbuf();
+  EXPECT_EQ(all.str().find(target), std::string::npos);
+  std::filesystem::remove_all("/tmp/berth-bind-target-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace berth

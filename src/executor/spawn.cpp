@@ -1,6 +1,9 @@
 #include "executor/spawn.h"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +15,7 @@ namespace berth {
 namespace {
 
 // The step of the child's set-up that failed, sent to the parent with its errno.
-enum class ChildStage : int { kSession, kJoinCgroup, kStdio, kSandbox, kExec };
+enum class ChildStage : int { kSession, kJoinCgroup, kStdio, kSandbox, kExec, kMount };
 
 struct ChildFailure {
   ChildStage stage;
@@ -32,6 +35,9 @@ struct ChildPlan {
   char* const* envp;
   const char* const* candidates;  // null-terminated
   char** sh_argv;                 // {"sh", <candidate>, argv[1..], null} for ENOEXEC
+  const char* const* mkdirs;      // null-terminated: every directory of every bind target
+  const char* const* bind_sources;  // null-terminated, paired with bind_targets
+  const char* const* bind_targets;
 };
 
 [[noreturn]] void fail_in_child(const ChildPlan& plan, ChildStage stage, int error) {
@@ -67,6 +73,20 @@ bool dup_to(int from, int to) {
   // "0" means the writing process, in both cgroup v1 and v2.
   if (plan.cgroup_procs_fd >= 0 && ::write(plan.cgroup_procs_fd, "0", 1) != 1) {
     fail_in_child(plan, ChildStage::kJoinCgroup, errno);
+  }
+  if (plan.bind_sources[0] != nullptr) {
+    if (::unshare(CLONE_NEWNS) < 0) fail_in_child(plan, ChildStage::kMount, errno);
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+      fail_in_child(plan, ChildStage::kMount, errno);
+    }
+    for (const char* const* dir = plan.mkdirs; *dir != nullptr; ++dir) {
+      if (::mkdir(*dir, 0755) < 0 && errno != EEXIST) fail_in_child(plan, ChildStage::kMount, errno);
+    }
+    for (size_t i = 0; plan.bind_sources[i] != nullptr; ++i) {
+      if (::mount(plan.bind_sources[i], plan.bind_targets[i], nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+        fail_in_child(plan, ChildStage::kMount, errno);
+      }
+    }
   }
   if (!dup_to(plan.stdin_fd, 0) || !dup_to(plan.stdout_fd, 1) || !dup_to(plan.stderr_fd, 2)) {
     fail_in_child(plan, ChildStage::kStdio, errno);
@@ -140,6 +160,11 @@ std::string describe_failure(const SpawnRequest& request, const ChildFailure& fa
       return "cannot enter sandbox " + request.sandbox_dir + ": " + reason;
     case ChildStage::kExec:
       return "cannot execute " + request.program_description + ": " + reason;
+    case ChildStage::kMount: {
+      std::string binds;
+      for (const auto& [from, to] : request.bind_mounts) binds += " " + from + " -> " + to;
+      return "cannot bind-mount the task's volumes (" + binds.substr(1) + "): " + reason;
+    }
   }
   return "child set-up failed: " + reason;
 }
@@ -191,6 +216,18 @@ Result<int> spawn_task_process(const SpawnRequest& request) {
     sh_argv.push_back(const_cast<char*>(request.argv[i].c_str()));
   }
   sh_argv.push_back(nullptr);
+  std::vector<std::string> dirs, sources, targets;
+  for (const auto& [from, to] : request.bind_mounts) {
+    for (size_t slash = to.find('/', 1); ; slash = to.find('/', slash + 1)) {
+      dirs.push_back(to.substr(0, slash));
+      if (slash == std::string::npos) break;
+    }
+    sources.push_back(from);
+    targets.push_back(to);
+  }
+  std::vector<char*> mkdirs = pointers(dirs);
+  std::vector<char*> bind_sources = pointers(sources);
+  std::vector<char*> bind_targets = pointers(targets);
   long open_max = ::sysconf(_SC_OPEN_MAX);
   ChildPlan plan{null_fd,
                  out_fd,
@@ -202,7 +239,10 @@ Result<int> spawn_task_process(const SpawnRequest& request) {
                  argv.data(),
                  envp.data(),
                  candidates.data(),
-                 sh_argv.data()};
+                 sh_argv.data(),
+                 mkdirs.data(),
+                 bind_sources.data(),
+                 bind_targets.data()};
 
   sigset_t all, previous;
   sigfillset(&all);

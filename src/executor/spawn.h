@@ -28,6 +28,9 @@ struct SpawnRequest {
   // True when the program comes from the task's spec (args): failing to exec it is then the
   // spec's fault (kInvalidArgument), not the node's (kInternal).
   bool program_from_spec = false;
+  // host path -> target: the child unshares its mount namespace (made private, so nothing
+  // propagates back to the host), creates each target and bind-mounts the source there.
+  std::vector<std::pair<std::string, std::string>> bind_mounts;
 };
 
 // Starts the process and returns its pid once the program has been exec'd: the child is then

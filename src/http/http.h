@@ -76,4 +76,15 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                                int timeout_ms = 10000,
                                const std::vector<std::pair<std::string, std::string>>& headers = {});
 
+// Serves `handler` on a unix stream socket at `socket_path` (the Docker volume plugin socket,
+// /run/docker/plugins/berth.sock, is the user): HTTP/1.1 with keep-alive, one thread per
+// connection, bodies over `max_body_bytes` get 413. Creates the parent directory if missing.
+// Only the owner (root, for the agent) may connect: the socket is bound under a temporary
+// name, set to mode 0600 and renamed into place, which also replaces a stale socket file
+// atomically. kConflict when another process answers on `socket_path` or the path is not a
+// socket; kInvalidArgument when the path is too long for a unix socket. port() returns 0;
+// stop() (and destruction) stops, joins and removes the socket file if it is still ours.
+Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
+                                           size_t max_body_bytes = 1 << 20);
+
 }  // namespace berth::http

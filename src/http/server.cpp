@@ -2,21 +2,18 @@
 // max_connections are refused by closing them, so a flood cannot exhaust threads.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "http/beast_session.h"
 #include "http/http.h"
 
 namespace berth::http {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 class BeastServer final : public Server {
@@ -88,54 +85,13 @@ class BeastServer final : public Server {
     auto ep = socket.remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
     socket.set_option(tcp::no_delay(true), ec);
-    beast::flat_buffer buffer;
-    while (!stopped_) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(options_.max_body_bytes);
-      parser.header_limit(64 * 1024);
-      bhttp::read(socket, buffer, parser, ec);
-      if (ec == bhttp::error::body_limit) {
-        Response too_big{413, "application/json", {}, R"({"message":"Request body too large"})"};
-        write_response(socket, too_big, 11, false);
-        break;
-      }
-      if (ec) break;
-      auto& req = parser.get();
-      Request request;
-      request.method = std::string(req.method_string());
-      request.target = std::string(req.target());
-      split_target(request.target, &request.path, &request.query);
-      for (auto& field : req) {
-        std::string name(field.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        request.headers[name] = std::string(field.value());
-      }
-      request.body = std::move(req.body());
-      request.remote_address = remote;
-      bool keep_alive = req.keep_alive();
-      Response response = handler_(request);
-      if (!write_response(socket, response, req.version(), keep_alive) || !keep_alive) break;
-    }
+    internal::serve_connection(socket, handler_, options_.max_body_bytes, stopped_, remote);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
     std::lock_guard<std::mutex> lock(mu_);
     open_fds_.erase(fd);
     --active_;
     drained_.notify_all();
-  }
-
-  static bool write_response(tcp::socket& socket, const Response& response, unsigned version,
-                             bool keep_alive) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), version};
-    res.set(bhttp::field::server, "berth");
-    res.set(bhttp::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers) res.set(name, value);
-    res.keep_alive(keep_alive);
-    res.body() = response.body;
-    res.prepare_payload();
-    boost::system::error_code ec;
-    bhttp::write(socket, res, ec);
-    return !ec;
   }
 
   ServerOptions options_;

@@ -89,6 +89,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     task.cpus = t.cpus;
     task.mem = t.mem;
     task.disk = t.disk;
+    task.datasets = t.datasets;
     parse_iso8601(t.staged_at, &task.staged_at);
     WallTime started;
     if (parse_iso8601(t.started_at, &started)) task.started_at = started;
@@ -120,7 +121,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   }
   it->second.last_heartbeat = clock_.mono_now();
   it->second.last_heartbeat_wall = clock_.wall_now();
-  return protocol::HeartbeatAck{hb.seq, options_.lease.count()};
+  it->second.datasets = hb.datasets;
+  return protocol::HeartbeatAck{hb.seq, options_.lease.count(), assignments_for(agent_id)};
 }
 
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {

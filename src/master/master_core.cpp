@@ -50,6 +50,13 @@ Status MasterCore::load() {
     record.app = std::move(*parsed.app);
     state_.apps[record.app.id] = std::move(record);
   }
+  auto datasets = store_.list("/datasets/");
+  if (!datasets) return datasets.error();
+  for (const auto& kv : *datasets) {
+    auto d = model::dataset_from_json(nlohmann::json::parse(kv.value, nullptr, false));
+    if (!d) return make_error(ErrorCode::kInternal, "stored dataset at " + kv.key + ": " + d.error().message);
+    state_.datasets[d->dataset_id] = *d;
+  }
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
   for (const auto& kv : *deployments) {
@@ -161,6 +168,10 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   deployment.action = what;
 
   std::string body = model::app_to_json(app).dump();
+  std::vector<model::Dataset> new_datasets = missing_datasets(app);
+  for (const auto& d : new_datasets) {
+    ops.push_back(StoreOp{StoreOp::Kind::kPut, "/datasets/" + d.dataset_id, model::dataset_to_json(d).dump(), std::nullopt});
+  }
   ops.push_back(StoreOp{StoreOp::Kind::kPut, app_key(app.id), body, std::nullopt});
   ops.push_back(StoreOp{StoreOp::Kind::kPut, versions_prefix(app.id) + app.version, body, std::nullopt});
   ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(deployment.id),
@@ -181,6 +192,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
       state_.deployments.erase(op.key.substr(std::string("/deployments/").size()));
     }
   }
+  for (const auto& d : new_datasets) state_.datasets[d.dataset_id] = d;
   AppRecord& record = state_.apps[app.id];
   bool config_changed = !had_record || record.app.version_info.last_config_change_at != app.version_info.last_config_change_at;
   record.app = std::move(app);

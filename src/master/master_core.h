@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/result.h"
+#include <nlohmann/json_fwd.hpp>
 #include "master/master_state.h"
 #include "store/store.h"
 
@@ -28,6 +29,7 @@ struct MasterOptions {
   uint32_t service_port_min = 10000;
   uint32_t service_port_max = 20000;  // exclusive
   std::string leader;                 // host:port advertised by /v2/leader
+  std::string default_dataset_driver = "shared";
 };
 
 struct DeploymentRef {
@@ -65,6 +67,20 @@ class MasterCore {
   // The deployment ids that lock app `id`.
   std::vector<std::string> deployments_of(const MasterState& state, const std::string& id) const;
 
+  // --- datasets (Flocker v1, DESIGN §7); `if_tag` empty = unconditional ---
+  Result<model::Dataset> create_dataset(const nlohmann::json& body, const std::string& if_tag);
+  Result<model::Dataset> update_dataset(const std::string& id, const nlohmann::json& body,
+                                        const std::string& if_tag);
+  Result<model::Dataset> delete_dataset(const std::string& id, const std::string& if_tag);
+  // X-Configuration-Tag: a digest of every dataset's configuration.
+  std::string configuration_tag(const MasterState& state) const;
+
+  // Marks a node draining: nothing new is placed there and its tasks move elsewhere (with
+  // their datasets). kNotFound for an unknown node.
+  Status drain_node(const std::string& agent_id, bool drain);
+  // The names of external volumes of `app` that another app already uses, for a 422.
+  std::vector<std::string> volume_conflicts(const model::App& app) const;
+
   // --- agents (DESIGN §5) ---
   Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
   Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb);
@@ -90,6 +106,15 @@ class MasterCore {
   void record_terminal(TaskRecord& task, const std::string& state, const std::string& message);
   void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
   std::string new_version();
+  Status check_tag(const std::string& if_tag) const;
+  Result<model::Dataset> persist_dataset(model::Dataset dataset);
+  std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
+  // Datasets an app's external volumes need and that do not exist yet (created on first use).
+  std::vector<model::Dataset> missing_datasets(const model::App& app);
+  const model::Dataset* dataset_named(const std::string& name) const;
+  void place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
+                        const std::vector<AgentRecord*>& agents);
+  void send_ready_launches();
 
   MasterOptions options_;
   Store& store_;

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "control/app_controller.h"
 #include "model/app.h"
+#include "model/dataset.h"
 #include "protocol/messages.h"
 #include "scheduler/placement.h"
 
@@ -32,6 +33,9 @@ struct TaskRecord {
   double cpus = 0, mem = 0, disk = 0;
   bool kill_requested = false;
   std::string message;
+  std::vector<std::string> datasets;  // dataset ids the task writes
+  // Placed, but its datasets are not attached on its node yet; sent when they are.
+  std::optional<protocol::LaunchSpec> pending_launch;
 };
 
 struct AgentRecord {
@@ -44,7 +48,9 @@ struct AgentRecord {
   MonoTime last_heartbeat{};
   WallTime last_heartbeat_wall{};
   bool lost = false;
+  bool draining = false;  // no new tasks; its tasks are moved elsewhere
   std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
+  std::vector<protocol::DatasetReport> datasets;  // as of its last heartbeat
   uint64_t next_seq = 1;
 };
 
@@ -81,6 +87,7 @@ struct MasterState {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, AgentRecord> agents;
   std::map<std::string, DeploymentRecord> deployments;
+  std::map<std::string, model::Dataset> datasets;  // including deleted ones, as Flocker keeps them
 };
 
 }  // namespace berth::master

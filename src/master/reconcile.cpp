@@ -80,6 +80,7 @@ void MasterCore::reconcile() {
     view.maximum_over_capacity = record.app.upgrade_strategy.maximum_over_capacity;
     view.oldest_first = record.app.kill_selection == "OLDEST_FIRST";
     view.deleting = record.deleting;
+    view.exclusive_volumes = model::has_external_volumes(record.app);
     const auto& tasks = live[app_id];
     control::AppPlan plan = control::plan_app(view, tasks);
     for (const auto& tid : plan.kill) request_kill(state_.tasks[tid]);
@@ -94,12 +95,25 @@ void MasterCore::reconcile() {
   }
   for (const auto& id : finished_deletes) state_.apps.erase(id);
 
-  // Tasks of apps that no longer exist are stopped.
+  // Tasks of apps that no longer exist are stopped, and so are tasks on draining nodes (the
+  // app controller then places their replacements elsewhere).
   for (auto& [tid, task] : state_.tasks) {
-    if (!task.kill_requested && !state_.apps.count(task.app_id)) request_kill(task);
+    if (task.kill_requested) continue;
+    auto agent = state_.agents.find(task.agent_id);
+    bool draining = agent != state_.agents.end() && agent->second.draining;
+    if (!state_.apps.count(task.app_id) || draining) request_kill(task);
+  }
+  // A task waiting for its datasets that was killed never started: it is simply gone.
+  for (auto it = state_.tasks.begin(); it != state_.tasks.end();) {
+    if (it->second.pending_launch && it->second.kill_requested) {
+      it = state_.tasks.erase(it);
+    } else {
+      ++it;
+    }
   }
 
   if (!wanted.empty()) place_pending(wanted, now_ms);
+  send_ready_launches();
 
   // 4. Deployments whose apps have converged are done.
   std::vector<std::string> done;
@@ -156,10 +170,19 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     node.disk_free = agents[i]->resources.disk - disk[i];
     std::sort(ports[i].begin(), ports[i].end());
     node.free_ports = free_ranges(agents[i]->resources, ports[i]);
+    node.schedulable = !agents[i]->draining;
     snapshot.nodes.push_back(std::move(node));
   }
   std::vector<scheduler::PlacementRequest> requests;
-  for (const auto& [app_id, count] : wanted) {
+  std::vector<std::pair<std::string, uint32_t>> regular;
+  for (const auto& want : wanted) {
+    if (model::has_external_volumes(state_.apps[want.first].app)) {
+      place_volume_app(want.first, snapshot, agents);
+    } else {
+      regular.push_back(want);
+    }
+  }
+  for (const auto& [app_id, count] : regular) {
     const model::App& app = state_.apps[app_id].app;
     scheduler::PlacementRequest r;
     r.app_id = app_id;
@@ -180,7 +203,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
   scheduler::PlacementResult result = scheduler::place(snapshot, requests);
   WallTime wall = clock_.wall_now();
   for (const auto& a : result.assignments) {
-    const auto& [app_id, count] = wanted[a.request_index];
+    const auto& [app_id, count] = regular[a.request_index];
     const model::App& app = state_.apps[app_id].app;
     AgentRecord& agent = *agents[a.node_index];
     TaskRecord task;
@@ -218,8 +241,8 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     enqueue(agent, std::move(launch));
     state_.tasks.emplace(task.id, std::move(task));
   }
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    AppRecord& record = state_.apps[wanted[i].first];
+  for (size_t i = 0; i < regular.size(); ++i) {
+    AppRecord& record = state_.apps[regular[i].first];
     const auto& outcome = result.outcomes[i];
     if (outcome.unplaced == 0) {
       record.queue.reset();

@@ -23,17 +23,21 @@ bool is_terminal_state(const std::string& state) {
 BERTH_JSON_DEFINE(PortRangeMsg, begin, end)
 BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
 BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
-                                                state, ports, cpus, mem, disk, staged_at, started_at)
+                                                state, ports, cpus, mem, disk, staged_at, started_at, datasets)
 BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
                                                 resources, attributes, tasks)
 BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
                                                 lease_ms, next_command_seq)
-BERTH_JSON_DEFINE(Heartbeat, seq)
-BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms)
+BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error)
+BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy)
+BERTH_JSON_DEFINE(Heartbeat, seq, datasets)
+BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,
                                                 message, timestamp)
 BERTH_JSON_DEFINE(StatusBatch, updates)
 BERTH_JSON_DEFINE(StatusAck, acked)
+
+BERTH_JSON_DEFINE(VolumeMount, dataset_id, container_path, host_path, mode, epoch)
 
 void to_json(nlohmann::json& j, const LaunchSpec& v) {
   j = nlohmann::json{{"task_id", v.task_id},     {"app_id", v.app_id},
@@ -42,7 +46,8 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"labels", v.labels},       {"cpus", v.cpus},
                      {"mem", v.mem},             {"disk", v.disk},
                      {"ports", v.ports},         {"port_names", v.port_names},
-                     {"kill_grace_ms", v.kill_grace_ms}};
+                     {"kill_grace_ms", v.kill_grace_ms},
+                     {"volumes", v.volumes}};
   if (v.cmd) j["cmd"] = *v.cmd;
 }
 
@@ -61,6 +66,7 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.ports = j.value("ports", std::vector<uint32_t>{});
   v.port_names = j.value("port_names", std::vector<std::string>{});
   v.kill_grace_ms = j.value("kill_grace_ms", int64_t{3000});
+  v.volumes = j.value("volumes", std::vector<VolumeMount>{});
 }
 
 void to_json(nlohmann::json& j, const Command& v) {

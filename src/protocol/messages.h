@@ -50,6 +50,7 @@ struct TaskReport {
   std::vector<uint32_t> ports;
   double cpus = 0, mem = 0, disk = 0;
   std::string staged_at, started_at;  // ISO-8601, started_at empty until running
+  std::vector<std::string> datasets;  // dataset ids it uses
 };
 
 struct RegisterRequest {
@@ -69,13 +70,38 @@ struct RegisterResponse {
   uint64_t next_command_seq = 0;  // commands with seq > this are new to the agent
 };
 
+// What an agent has of a dataset (DESIGN §7), reported with every heartbeat.
+struct DatasetReport {
+  std::string dataset_id;
+  std::string driver;
+  bool attached = false;
+  uint64_t epoch = 0;
+  std::string path;     // where it is mounted here, when attached
+  bool in_use = false;  // a task or a Docker mount uses it
+  std::string error;    // the last attach/detach failure, if any
+};
+
+// What the master wants of a dataset on this agent, sent with every heartbeat answer. The
+// agent converges level-triggered: it attaches what is assigned with attach=true (at that
+// epoch), detaches what is attached but not assigned, destroys what says destroy.
+struct DatasetAssignment {
+  std::string dataset_id;
+  std::string driver;
+  uint64_t epoch = 0;
+  uint64_t size_bytes = 0;
+  bool attach = false;   // false: still held elsewhere; wait for it to be released
+  bool destroy = false;  // deleted in the configuration: detach and destroy
+};
+
 struct Heartbeat {
   uint64_t seq = 0;
+  std::vector<DatasetReport> datasets;
 };
 
 struct HeartbeatAck {
   uint64_t seq = 0;
   int64_t lease_ms = 2500;
+  std::vector<DatasetAssignment> datasets;
 };
 
 struct StatusUpdate {
@@ -95,6 +121,15 @@ struct StatusAck {
   std::vector<std::string> acked;
 };
 
+// A dataset a task uses, mounted at container_path (DESIGN §7).
+struct VolumeMount {
+  std::string dataset_id;
+  std::string container_path;
+  std::string host_path;  // where the agent reported it mounted
+  std::string mode = "RW";
+  uint64_t epoch = 0;
+};
+
 // Everything an agent needs to start a task.
 struct LaunchSpec {
   std::string task_id;
@@ -109,6 +144,7 @@ struct LaunchSpec {
   std::vector<uint32_t> ports;
   std::vector<std::string> port_names;  // same length as ports; empty names allowed
   int64_t kill_grace_ms = 3000;
+  std::vector<VolumeMount> volumes;
 };
 
 struct Command {
@@ -134,6 +170,10 @@ void to_json(nlohmann::json& j, const RegisterRequest& v);
 void from_json(const nlohmann::json& j, RegisterRequest& v);
 void to_json(nlohmann::json& j, const RegisterResponse& v);
 void from_json(const nlohmann::json& j, RegisterResponse& v);
+void to_json(nlohmann::json& j, const DatasetReport& v);
+void from_json(const nlohmann::json& j, DatasetReport& v);
+void to_json(nlohmann::json& j, const DatasetAssignment& v);
+void from_json(const nlohmann::json& j, DatasetAssignment& v);
 void to_json(nlohmann::json& j, const Heartbeat& v);
 void from_json(const nlohmann::json& j, Heartbeat& v);
 void to_json(nlohmann::json& j, const HeartbeatAck& v);
@@ -144,6 +184,8 @@ void to_json(nlohmann::json& j, const StatusBatch& v);
 void from_json(const nlohmann::json& j, StatusBatch& v);
 void to_json(nlohmann::json& j, const StatusAck& v);
 void from_json(const nlohmann::json& j, StatusAck& v);
+void to_json(nlohmann::json& j, const VolumeMount& v);
+void from_json(const nlohmann::json& j, VolumeMount& v);
 void to_json(nlohmann::json& j, const LaunchSpec& v);
 void from_json(const nlohmann::json& j, LaunchSpec& v);
 void to_json(nlohmann::json& j, const Command& v);

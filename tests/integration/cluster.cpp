@@ -62,6 +62,7 @@ bool is_zombie(pid_t pid) {
 Cluster::Cluster(int agents, int64_t lost_timeout_ms) : lost_timeout_ms_(lost_timeout_ms) {
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
+  std::filesystem::create_directories(dir_ + "/pool");
   port_ = free_port();
   url_ = "http://127.0.0.1:" + std::to_string(port_);
   start_master();
@@ -137,7 +138,8 @@ void Cluster::start_agent(int index) {
   agents_[index] = spawn({"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
                           "127.0.0.1", "--work-dir", dir_ + "/agent-" + std::to_string(index), "--ports",
                           std::to_string(begin) + "-" + std::to_string(begin + 99), "--cpus", "4",
-                          "--mem", "4096", "--attributes", "node:" + std::to_string(index)},
+                          "--mem", "4096", "--attributes", "node:" + std::to_string(index),
+                          "--dataset-pool", dir_ + "/pool"},
                          dir_ + "/agent-" + std::to_string(index) + ".log");
 }
 
@@ -148,8 +150,9 @@ void Cluster::kill_agent(int index) {
   agents_[index] = -1;
 }
 
-ApiAnswer Cluster::call(const std::string& method, const std::string& target, const std::string& body) {
-  auto res = http::request(url_, method, target, body, 10000);
+ApiAnswer Cluster::call(const std::string& method, const std::string& target, const std::string& body,
+                        const std::vector<std::pair<std::string, std::string>>& headers) {
+  auto res = http::request(url_, method, target, body, 10000, headers);
   ApiAnswer answer;
   if (!res) return answer;
   answer.status = res->status;

@@ -26,7 +26,8 @@ class Cluster {
   ~Cluster();
 
   std::string url() const { return url_; }
-  ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "");
+  ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "",
+                 const std::vector<std::pair<std::string, std::string>>& headers = {});
 
   void start_master();
   void kill_master();   // SIGKILL

@@ -1,0 +1,37 @@
+// The agent's dataset convergence (DESIGN §7, Flocker's change calculator, flocker.md §1.4):
+// given what the master wants here and what this node has, the changes to make. Pure; the
+// agent's dataset loop discovers local state, calls this, and applies the result
+// idempotently, every heartbeat.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/messages.h"
+
+namespace berth::agent {
+
+struct LocalDataset {
+  std::string dataset_id;
+  std::string driver;
+  bool attached = false;
+  uint64_t epoch = 0;
+  bool in_use = false;  // a running task or a Docker mount uses it
+};
+
+struct DatasetChange {
+  enum class Kind { kCreateAndAttach, kDetach, kDestroy };
+  Kind kind = Kind::kDetach;
+  std::string dataset_id;
+  std::string driver;
+  uint64_t epoch = 0;
+  uint64_t size_bytes = 0;
+};
+
+// Detaches come first in the result: a node gives up what it no longer owns before taking
+// anything new. A dataset in use is never detached here (its users are stopped first).
+std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::DatasetAssignment>& desired,
+                                                   const std::vector<LocalDataset>& local);
+
+}  // namespace berth::agent

@@ -1,0 +1,157 @@
+#include "agent/dataset_manager.h"
+
+#include <spdlog/spdlog.h>
+
+namespace berth::agent {
+
+DatasetManager::DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers)
+    : drivers_(std::move(drivers)) {}
+
+void DatasetManager::set_node_id(const std::string& node_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  node_id_ = node_id;
+}
+
+std::vector<LocalDataset> DatasetManager::discover() {
+  std::vector<LocalDataset> out;
+  std::string node;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    node = node_id_;
+  }
+  for (const auto& [name, driver] : drivers_) {
+    auto listed = driver->list();
+    if (!listed) {
+      spdlog::warn("listing {} datasets failed: {}", name, listed.error().message);
+      continue;
+    }
+    for (const auto& v : *listed) {
+      if (!v.attached_to || *v.attached_to != node) continue;
+      LocalDataset l;
+      l.dataset_id = v.dataset_id;
+      l.driver = name;
+      l.attached = true;
+      l.epoch = v.epoch;
+      l.in_use = in_use(v.dataset_id);
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& desired) {
+  std::string node;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    node = node_id_;
+  }
+  if (node.empty()) return;
+  std::vector<LocalDataset> local = discover();
+  std::map<std::string, std::string> errors;
+  for (const auto& change : compute_dataset_changes(desired, local)) {
+    auto it = drivers_.find(change.driver);
+    if (it == drivers_.end()) {
+      errors[change.dataset_id] = "driver '" + change.driver + "' is not available on this node";
+      continue;
+    }
+    VolumeDriver& driver = *it->second;
+    switch (change.kind) {
+      case DatasetChange::Kind::kCreateAndAttach: {
+        auto created = driver.create(change.dataset_id, change.size_bytes);
+        if (!created && created.error().code != ErrorCode::kConflict) {
+          errors[change.dataset_id] = created.error().message;
+          break;
+        }
+        auto attached = driver.attach(change.dataset_id, node, change.epoch);
+        if (!attached) {
+          errors[change.dataset_id] = attached.error().message;
+        } else {
+          spdlog::info("dataset {} attached at epoch {}: {}", change.dataset_id, change.epoch, *attached);
+        }
+        break;
+      }
+      case DatasetChange::Kind::kDetach: {
+        Status detached = driver.detach(change.dataset_id, node);
+        if (!detached) {
+          errors[change.dataset_id] = detached.error().message;
+        } else {
+          spdlog::info("dataset {} detached", change.dataset_id);
+        }
+        break;
+      }
+      case DatasetChange::Kind::kDestroy: {
+        Status destroyed = driver.destroy(change.dataset_id);
+        if (!destroyed && destroyed.error().code != ErrorCode::kNotFound) {
+          errors[change.dataset_id] = destroyed.error().message;
+        }
+        break;
+      }
+    }
+  }
+  for (const auto& [id, message] : errors) spdlog::warn("dataset {}: {}", id, message);
+  // Report what is true now.
+  std::map<std::string, protocol::DatasetReport> reports;
+  for (const auto& l : discover()) {
+    protocol::DatasetReport r;
+    r.dataset_id = l.dataset_id;
+    r.driver = l.driver;
+    r.attached = true;
+    r.epoch = l.epoch;
+    auto path = drivers_[l.driver]->path(l.dataset_id, node, l.epoch);
+    r.path = path ? *path : "";
+    r.in_use = in_use(l.dataset_id);
+    reports[l.dataset_id] = r;
+  }
+  for (const auto& [id, message] : errors) {
+    reports[id].dataset_id = id;
+    reports[id].error = message;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  reports_ = std::move(reports);
+  errors_ = std::move(errors);
+}
+
+std::vector<protocol::DatasetReport> DatasetManager::report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<protocol::DatasetReport> out;
+  for (const auto& [id, r] : reports_) {
+    protocol::DatasetReport copy = r;
+    auto u = users_.find(id);
+    copy.in_use = u != users_.end() && !u->second.empty();
+    out.push_back(copy);
+  }
+  return out;
+}
+
+Result<std::string> DatasetManager::usable_path(const std::string& dataset_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = reports_.find(dataset_id);
+  if (it == reports_.end() || !it->second.attached) {
+    std::string why = it != reports_.end() && !it->second.error.empty() ? ": " + it->second.error : "";
+    return make_error(ErrorCode::kUnavailable, "dataset " + dataset_id + " is not attached on this node" + why);
+  }
+  auto driver = drivers_.find(it->second.driver);
+  if (driver == drivers_.end()) return make_error(ErrorCode::kUnavailable, "no driver " + it->second.driver);
+  return driver->second->path(dataset_id, node_id_, it->second.epoch);
+}
+
+void DatasetManager::acquire(const std::string& dataset_id, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  users_[dataset_id].insert(user);
+}
+
+void DatasetManager::release(const std::string& dataset_id, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = users_.find(dataset_id);
+  if (it == users_.end()) return;
+  it->second.erase(user);
+  if (it->second.empty()) users_.erase(it);
+}
+
+bool DatasetManager::in_use(const std::string& dataset_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = users_.find(dataset_id);
+  return it != users_.end() && !it->second.empty();
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,52 @@
+// The agent's dataset loop (DESIGN §7): level-triggered convergence of this node's datasets
+// towards the master's assignments, through the VolumeDriver of each dataset. Discovers local
+// state from the drivers on every pass, computes changes with compute_dataset_changes and
+// applies them; tasks and Docker mounts mark datasets in use so they are never detached
+// under a user. Thread-safe; converge() runs on the agent's dataset thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/dataset_changes.h"
+#include "protocol/messages.h"
+#include "volume/volume_driver.h"
+
+namespace berth::agent {
+
+class DatasetManager {
+ public:
+  // `drivers` by name ("shared", "loop", "local"); a driver that is not available here stays
+  // out, and datasets assigned with it report the reason.
+  explicit DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers);
+
+  void set_node_id(const std::string& node_id);
+  // One convergence pass towards `desired`.
+  void converge(const std::vector<protocol::DatasetAssignment>& desired);
+  // What to report with the next heartbeat.
+  std::vector<protocol::DatasetReport> report() const;
+
+  // The mounted path of a dataset attached here at its current epoch, or an error saying why
+  // it is not usable here (not attached yet, fenced by a newer epoch, ...).
+  Result<std::string> usable_path(const std::string& dataset_id) const;
+  // Users (task ids, Docker mount ids) keep a dataset from being detached.
+  void acquire(const std::string& dataset_id, const std::string& user);
+  void release(const std::string& dataset_id, const std::string& user);
+  bool in_use(const std::string& dataset_id) const;
+
+ private:
+  std::vector<LocalDataset> discover();
+
+  std::map<std::string, std::unique_ptr<VolumeDriver>> drivers_;
+  mutable std::mutex mu_;
+  std::string node_id_;
+  std::map<std::string, protocol::DatasetReport> reports_;  // by dataset id
+  std::map<std::string, std::set<std::string>> users_;
+  std::map<std::string, std::string> errors_;  // dataset id -> last failure
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,214 @@
+// The unix-socket HTTP server behind serve_unix(): Boost.Beast, synchronous, one thread per
+// connection, the same request loop as the TCP server. Its user is the Docker volume plugin,
+// which Docker reaches over /run/docker/plugins/<name>.sock with persistent connections.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "http/beast_session.h"
+#include "http/http.h"
+
+namespace berth::http {
+namespace {
+
+namespace asio = boost::asio;
+using unix_stream = asio::local::stream_protocol;
+
+// Connections beyond this are closed at once, so a flood cannot exhaust threads.
+constexpr size_t kMaxConnections = 1024;
+
+// What sits at `path` now: nothing, a socket some process answers on, a stale socket, or
+// something that is not a socket at all.
+enum class PathState { kAbsent, kLiveSocket, kStaleSocket, kNotSocket };
+
+PathState probe_path(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return PathState::kAbsent;
+  if (!S_ISSOCK(st.st_mode)) return PathState::kNotSocket;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return PathState::kStaleSocket;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return live ? PathState::kLiveSocket : PathState::kStaleSocket;
+}
+
+std::string peer_description(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return "unix";
+  return "unix:pid=" + std::to_string(cred.pid) + ",uid=" + std::to_string(cred.uid);
+}
+
+class UnixServer final : public Server {
+ public:
+  UnixServer(std::string path, Handler handler, size_t max_body_bytes)
+      : path_(std::move(path)),
+        handler_(std::move(handler)),
+        max_body_bytes_(max_body_bytes),
+        acceptor_(io_) {}
+
+  ~UnixServer() override { stop(); }
+
+  Status start() {
+    if (path_.empty() || path_.size() >= sizeof(sockaddr_un::sun_path)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unix socket path '" + path_ + "' must be 1 to " +
+                            std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes long");
+    }
+    std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+    std::error_code fs_ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, fs_ec);
+    if (fs_ec) {
+      return make_error(ErrorCode::kUnavailable, "cannot create directory '" + parent.string() +
+                                                     "' for socket: " + fs_ec.message());
+    }
+    switch (probe_path(path_)) {
+      case PathState::kLiveSocket:
+        return make_error(ErrorCode::kConflict, "another process is already serving '" + path_ +
+                                                    "'; stop it or choose another socket path");
+      case PathState::kNotSocket:
+        return make_error(
+            ErrorCode::kConflict,
+            "'" + path_ + "' exists and is not a socket; remove it or choose another path");
+      case PathState::kAbsent:
+      case PathState::kStaleSocket:
+        break;  // a stale socket is replaced by the rename below
+    }
+    // Binding under a temporary name and renaming means the final name never refers to a
+    // socket with looser permissions, nor to nothing while a stale one is replaced.
+    std::string temp = path_ + ".tmp" + std::to_string(::getpid());
+    if (temp.size() >= sizeof(sockaddr_un::sun_path)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unix socket path '" + path_ +
+                            "' leaves no room for a temporary name; use a shorter path");
+    }
+    ::unlink(temp.c_str());
+    boost::system::error_code ec;
+    unix_stream::endpoint endpoint(temp);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    std::string failed_step = "bind";
+    if (!ec && ::chmod(temp.c_str(), 0600) != 0) {
+      ec.assign(errno, boost::system::system_category());
+      failed_step = "chmod";
+    }
+    if (!ec) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      failed_step = "listen";
+    }
+    if (!ec && ::rename(temp.c_str(), path_.c_str()) != 0) {
+      ec.assign(errno, boost::system::system_category());
+      failed_step = "rename";
+    }
+    if (ec) {
+      ::unlink(temp.c_str());
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      return make_error(ErrorCode::kUnavailable, "cannot serve unix socket '" + path_ + "' (" +
+                                                     failed_step + "): " + ec.message());
+    }
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0) inode_ = st.st_ino;
+    accept_thread_ = std::thread([this] { accept_loop(); });
+    return {};
+  }
+
+  uint16_t port() const override { return 0; }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    boost::system::error_code ec;
+    // shutdown() wakes the blocking accept(); close() alone may not.
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    if (accept_thread_.joinable()) accept_thread_.join();
+    acceptor_.close(ec);
+    remove_socket_file();
+    std::unique_lock<std::mutex> lock(mu_);
+    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    drained_.wait(lock, [this] { return active_ == 0; });
+  }
+
+ private:
+  // Removes the socket file only if it is still the one we bound: a newer server may have
+  // replaced it, and its socket must stay.
+  void remove_socket_file() {
+    struct stat st {};
+    if (inode_ != 0 && ::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_ino == inode_) {
+      ::unlink(path_.c_str());
+    }
+  }
+
+  void accept_loop() {
+    while (!stopped_) {
+      unix_stream::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec) {
+        if (stopped_) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (active_ >= kMaxConnections) {
+        socket.close(ec);
+        continue;
+      }
+      ++active_;
+      open_fds_.insert(socket.native_handle());
+      lock.unlock();
+      std::thread([this, s = std::move(socket)]() mutable { session(std::move(s)); }).detach();
+    }
+  }
+
+  void session(unix_stream::socket socket) {
+    int fd = socket.native_handle();
+    internal::serve_connection(socket, handler_, max_body_bytes_, stopped_, peer_description(fd));
+    boost::system::error_code ec;
+    socket.shutdown(unix_stream::socket::shutdown_both, ec);
+    socket.close(ec);
+    std::lock_guard<std::mutex> lock(mu_);
+    open_fds_.erase(fd);
+    --active_;
+    drained_.notify_all();
+  }
+
+  std::string path_;
+  Handler handler_;
+  size_t max_body_bytes_;
+  asio::io_context io_;
+  unix_stream::acceptor acceptor_;
+  std::thread accept_thread_;
+  std::atomic<bool> stopped_{false};
+  ino_t inode_ = 0;
+  std::mutex mu_;
+  std::condition_variable drained_;
+  size_t active_ = 0;
+  std::set<int> open_fds_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
+                                           size_t max_body_bytes) {
+  auto server = std::make_unique<UnixServer>(socket_path, std::move(handler), max_body_bytes);
+  Status started = server->start();
+  if (!started) return started.error();
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace berth::http

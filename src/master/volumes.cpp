@@ -1,0 +1,222 @@
+// MasterCore and apps with external volumes (issue: datasets follow their apps): datasets are
+// created on first use, a task is placed only where its dataset can be attached, the dataset's
+// primary follows the task (a new epoch when it changes node), and the launch is sent only once
+// the node reports the dataset attached at that epoch and no other task still uses it.
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "master/master_core.h"
+
+namespace berth::master {
+namespace {
+
+uint64_t requested_size(const model::ExternalVolume& v) {
+  for (const char* key : {"size", "dvdi/size", "berth/size"}) {
+    auto it = v.options.find(key);
+    if (it == v.options.end()) continue;
+    try {
+      double gib = std::stod(it->second);
+      if (gib > 0) return static_cast<uint64_t>(gib * 1073741824.0) / 1024 * 1024;
+    } catch (...) {
+    }
+  }
+  return model::kDefaultDatasetSize;
+}
+
+}  // namespace
+
+const model::Dataset* MasterCore::dataset_named(const std::string& name) const {
+  for (const auto& [id, d] : state_.datasets) {
+    auto it = d.metadata.find("name");
+    if (!d.deleted && it != d.metadata.end() && it->second == name) return &d;
+  }
+  return nullptr;
+}
+
+std::vector<model::Dataset> MasterCore::missing_datasets(const model::App& app) {
+  std::vector<model::Dataset> out;
+  for (const auto& v : model::external_volumes(app)) {
+    if (dataset_named(v.name)) continue;
+    model::Dataset d;
+    d.dataset_id = ids_.uuid();
+    d.metadata["name"] = v.name;
+    auto driver = v.options.find("berth/driver");
+    d.driver = driver != v.options.end() ? driver->second : options_.default_dataset_driver;
+    d.maximum_size = requested_size(v);
+    d.epoch = 0;
+    out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& v : model::external_volumes(app)) {
+    if (v.shared) continue;
+    for (const auto& [id, record] : state_.apps) {
+      if (id == app.id || record.deleting) continue;
+      for (const auto& other : model::external_volumes(record.app)) {
+        if (other.name == v.name) out.push_back(v.name + " (used by " + id + ")");
+      }
+    }
+  }
+  return out;
+}
+
+Status MasterCore::drain_node(const std::string& agent_id, bool drain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.agents.find(agent_id);
+  if (it == state_.agents.end()) return make_error(ErrorCode::kNotFound, "Node '" + agent_id + "' does not exist");
+  it->second.draining = drain;
+  return {};
+}
+
+void MasterCore::place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
+                                  const std::vector<AgentRecord*>& agents) {
+  AppRecord& record = state_.apps[app_id];
+  const model::App& app = record.app;
+  std::vector<model::Dataset*> datasets;
+  for (const auto& v : model::external_volumes(app)) {
+    for (auto& [id, d] : state_.datasets) {
+      auto name = d.metadata.find("name");
+      if (!d.deleted && name != d.metadata.end() && name->second == v.name) datasets.push_back(&d);
+    }
+  }
+  // Where may it go? A local dataset only where its data is; others anywhere, preferring the
+  // node that holds them now so nothing moves without need.
+  std::string pinned, preferred;
+  for (auto* d : datasets) {
+    if (d->driver == "local" && !d->primary.empty()) pinned = d->primary;
+    if (!d->primary.empty()) preferred = d->primary;
+  }
+  scheduler::PlacementRequest request;
+  request.app_id = app_id;
+  request.cpus = app.cpus;
+  request.mem = app.mem;
+  request.disk = app.disk;
+  for (const auto& pd : app.port_definitions) {
+    if (app.require_ports) {
+      request.fixed_ports.push_back(pd.port);
+    } else {
+      request.dynamic_ports++;
+    }
+  }
+  for (const auto& c : app.constraints) request.constraints.push_back({c.field, c.op, c.value});
+  request.count = 1;
+  auto restricted = [&](const std::string& only) {
+    scheduler::ClusterSnapshot copy = snapshot;
+    for (auto& node : copy.nodes) {
+      if (node.id != only) node.schedulable = false;
+    }
+    return scheduler::place(copy, {request});
+  };
+  scheduler::PlacementResult result;
+  if (!pinned.empty()) {
+    result = restricted(pinned);
+  } else {
+    if (!preferred.empty()) result = restricted(preferred);
+    if (result.assignments.empty()) result = scheduler::place(snapshot, {request});
+  }
+  if (result.assignments.empty()) {
+    const auto& outcome = result.outcomes[0];
+    if (!record.queue) record.queue = QueueInfo{};
+    if (record.queue->since == WallTime{}) record.queue->since = clock_.wall_now();
+    record.queue->count = 1;
+    record.queue->rejections = outcome.rejections;
+    record.queue->reason_counts = outcome.reason_counts;
+    record.queue->nodes_considered = static_cast<uint32_t>(snapshot.nodes.size());
+    return;
+  }
+  record.queue.reset();
+  const auto& a = result.assignments[0];
+  AgentRecord& agent = *agents[a.node_index];
+  for (auto* d : datasets) {
+    if (d->primary == agent.id) continue;
+    model::Dataset next = *d;
+    next.primary = agent.id;
+    next.epoch += 1;
+    if (!persist_dataset(next)) return;  // retried next pass
+  }
+  TaskRecord task;
+  task.id = model::safe_app_id(app_id) + ".instance-" + ids_.uuid() + "._app.1";
+  task.app_id = app_id;
+  task.agent_id = agent.id;
+  task.host = agent.address;
+  task.ports = a.ports;
+  task.version = app.version;
+  task.config_version = app.version_info.last_config_change_at;
+  task.staged_at = clock_.wall_now();
+  task.cpus = app.cpus;
+  task.mem = app.mem;
+  task.disk = app.disk;
+  protocol::LaunchSpec spec;
+  spec.task_id = task.id;
+  spec.app_id = app_id;
+  spec.version = app.version;
+  spec.config_version = task.config_version;
+  spec.cmd = app.cmd;
+  if (app.args) spec.args = *app.args;
+  spec.env = app.env;
+  spec.labels = app.labels;
+  spec.cpus = app.cpus;
+  spec.mem = app.mem;
+  spec.disk = app.disk;
+  spec.ports = a.ports;
+  for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
+  spec.port_names.resize(spec.ports.size());
+  spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
+  auto volumes = model::external_volumes(app);
+  for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
+    protocol::VolumeMount m;
+    m.dataset_id = datasets[i]->dataset_id;
+    m.container_path = volumes[i].container_path;
+    m.mode = volumes[i].mode;
+    m.epoch = datasets[i]->epoch;
+    spec.volumes.push_back(m);
+    task.datasets.push_back(m.dataset_id);
+  }
+  task.pending_launch = spec;
+  task.message = "waiting for its datasets to be attached on " + agent.hostname;
+  state_.tasks.emplace(task.id, std::move(task));
+}
+
+void MasterCore::send_ready_launches() {
+  for (auto& [tid, task] : state_.tasks) {
+    if (!task.pending_launch || task.kill_requested) continue;
+    auto agent = state_.agents.find(task.agent_id);
+    if (agent == state_.agents.end() || agent->second.lost) continue;
+    bool ready = true;
+    for (auto& v : task.pending_launch->volumes) {
+      auto d = state_.datasets.find(v.dataset_id);
+      if (d == state_.datasets.end() || d->second.epoch != v.epoch) {
+        ready = false;
+        break;
+      }
+      bool attached = false;
+      for (const auto& r : agent->second.datasets) {
+        if (r.dataset_id == v.dataset_id && r.attached && r.epoch == v.epoch) {
+          attached = true;
+          v.host_path = r.path;
+        }
+      }
+      // Another task (e.g. the one this replaces, still stopping) must be gone first.
+      for (const auto& [other_id, other] : state_.tasks) {
+        if (other_id == tid) continue;
+        for (const auto& used : other.datasets) {
+          if (used == v.dataset_id) attached = false;
+        }
+      }
+      ready = ready && attached;
+    }
+    if (!ready) continue;
+    protocol::Command launch;
+    launch.type = "launch";
+    launch.launch = *task.pending_launch;
+    task.pending_launch.reset();
+    task.message.clear();
+    enqueue(agent->second, std::move(launch));
+  }
+}
+
+}  // namespace berth::master

@@ -1,0 +1,19 @@
+// make_loop_driver: the `loop` driver (DESIGN §7). Images and records live in the shared
+// pool (`<pool>/<id>.img`, `<pool>/.berth/`); mounts are per node under `mount_dir`.
+#include <memory>
+
+#include "volume/loop_backend.h"
+#include "volume/recorded_driver.h"
+#include "volume/volume_driver.h"
+
+namespace berth {
+
+std::unique_ptr<VolumeDriver> make_loop_driver(const std::string& pool_dir,
+                                               const std::string& mount_dir) {
+  auto backend = std::make_unique<LoopBackend>(pool_dir, mount_dir);
+  std::filesystem::path pool = std::filesystem::absolute(pool_dir).lexically_normal();
+  return std::make_unique<RecordedDriver>(std::move(backend),
+                                          RecordDir(pool / ".berth", /*create_parent=*/false));
+}
+
+}  // namespace berth
