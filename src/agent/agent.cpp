@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "agent/dataset_manager.h"
+#include "agent/plugin_backend.h"
+#include "plugin/volume_plugin.h"
 #include "agent/task_env.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -88,6 +90,8 @@ struct Agent::Impl {
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
   std::unique_ptr<DatasetManager> datasets;
+  std::unique_ptr<DatasetPluginBackend> plugin_backend;
+  std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
   bool datasets_changed = false;
   std::atomic<bool> stopping{false};
@@ -168,6 +172,7 @@ struct Agent::Impl {
           std::lock_guard<std::mutex> lock(mu);
           agent_id = response.agent_id;
           datasets->set_node_id(agent_id);
+          if (plugin_backend) plugin_backend->set_node_id(agent_id);
           last_seq = response.next_command_seq;
           heartbeat_ms = response.heartbeat_interval_ms;
           registered = true;
@@ -232,6 +237,7 @@ struct Agent::Impl {
           wake.notify_all();
         }
       }
+      if (plugin_backend && seq % 2 == 0) plugin_backend->refresh();
       std::unique_lock<std::mutex> lock(mu);
       wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping.load(); });
     }
@@ -497,6 +503,17 @@ Status Agent::run() {
                o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
 
+  if (!o.plugin_socket.empty()) {
+    impl_->plugin_backend = std::make_unique<DatasetPluginBackend>(o.master_url, *impl_->datasets);
+    auto server = http::serve_unix(o.plugin_socket, plugin::make_volume_plugin_handler(*impl_->plugin_backend));
+    if (!server) {
+      spdlog::warn("Docker volume plugin not served: {}", server.error().message);
+      impl_->plugin_backend.reset();
+    } else {
+      impl_->plugin_server = std::move(*server);
+      spdlog::info("Docker volume plugin at {}", o.plugin_socket);
+    }
+  }
   std::thread heartbeats([this] { impl_->heartbeat_loop(); });
   std::thread commands([this] { impl_->command_loop(); });
   std::thread statuses([this] { impl_->status_loop(); });
@@ -505,6 +522,7 @@ Status Agent::run() {
   dataset_thread.join();
   commands.join();
   statuses.join();
+  if (impl_->plugin_server) impl_->plugin_server->stop();
   spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());
   impl_->executor->kill_all_now();
   return {};

@@ -29,6 +29,9 @@ struct AgentOptions {
   // Datasets: the pool every node sees (shared and loop drivers); empty = <work_dir>/pool,
   // which only suits a single machine such as `berth up`.
   std::string dataset_pool;
+  // Where to serve Docker's volume plugin protocol (e.g. /run/docker/plugins/berth.sock, which
+  // makes `--volume-driver berth` work); empty: not served.
+  std::string plugin_socket;
 };
 
 // Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.

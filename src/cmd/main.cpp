@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   a->add_option("--dataset-pool", agent.dataset_pool,
                 "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
       ->envname("BERTH_DATASET_POOL");
+  a->add_option("--plugin-socket", agent.plugin_socket,
+                "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
+      ->envname("BERTH_PLUGIN_SOCKET");
 
   cmd::UpFlags up;
   auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");

@@ -90,6 +90,15 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
         }
       }
     }
+    for (const auto& [aid, agent] : state_.agents) {
+      if (aid == *update->primary || agent.lost) continue;
+      for (const auto& r : agent.datasets) {
+        if (r.dataset_id == id && r.in_use) {
+          return make_error(ErrorCode::kConflict, "dataset " + id + " is in exclusive use on node " +
+                                                      agent.hostname + " (a task or a container uses it)");
+        }
+      }
+    }
     next.primary = *update->primary;
     next.epoch += 1;
   }
@@ -108,6 +117,14 @@ Result<model::Dataset> MasterCore::delete_dataset(const std::string& id, const s
     for (const auto& used : task.datasets) {
       if (used == id) {
         return make_error(ErrorCode::kConflict, "dataset " + id + " is in use by task " + tid + "; destroy its app first");
+      }
+    }
+  }
+  for (const auto& [aid, agent] : state_.agents) {
+    if (agent.lost) continue;
+    for (const auto& r : agent.datasets) {
+      if (r.dataset_id == id && r.in_use) {
+        return make_error(ErrorCode::kConflict, "dataset " + id + " is in use on node " + agent.hostname);
       }
     }
   }

@@ -59,7 +59,8 @@ bool is_zombie(pid_t pid) {
 
 }  // namespace
 
-Cluster::Cluster(int agents, int64_t lost_timeout_ms) : lost_timeout_ms_(lost_timeout_ms) {
+Cluster::Cluster(int agents, int64_t lost_timeout_ms, std::map<int, std::vector<std::string>> agent_args)
+    : lost_timeout_ms_(lost_timeout_ms), agent_args_(std::move(agent_args)) {
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   std::filesystem::create_directories(dir_ + "/pool");
@@ -135,12 +136,13 @@ std::string Cluster::agent_hostname(int index) const {
 
 void Cluster::start_agent(int index) {
   uint32_t begin = 40000 + static_cast<uint32_t>(port_ % 50) * 400 + static_cast<uint32_t>(index) * 100;
-  agents_[index] = spawn({"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
+  std::vector<std::string> args = {"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
                           "127.0.0.1", "--work-dir", dir_ + "/agent-" + std::to_string(index), "--ports",
                           std::to_string(begin) + "-" + std::to_string(begin + 99), "--cpus", "4",
                           "--mem", "4096", "--attributes", "node:" + std::to_string(index),
-                          "--dataset-pool", dir_ + "/pool"},
-                         dir_ + "/agent-" + std::to_string(index) + ".log");
+                          "--dataset-pool", dir_ + "/pool"};
+  for (const auto& extra : agent_args_[index]) args.push_back(extra);
+  agents_[index] = spawn(args, dir_ + "/agent-" + std::to_string(index) + ".log");
 }
 
 void Cluster::kill_agent(int index) {

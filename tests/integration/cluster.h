@@ -22,7 +22,9 @@ struct ApiAnswer {
 
 class Cluster {
  public:
-  explicit Cluster(int agents, int64_t lost_timeout_ms = 1500);
+  // `agent_args` adds flags to agent i (1-based), e.g. a Docker plugin socket.
+  explicit Cluster(int agents, int64_t lost_timeout_ms = 1500,
+                   std::map<int, std::vector<std::string>> agent_args = {});
   ~Cluster();
 
   std::string url() const { return url_; }
@@ -56,6 +58,7 @@ class Cluster {
   std::string token_ = "integration-token";
   pid_t master_ = -1;
   std::map<int, pid_t> agents_;
+  std::map<int, std::vector<std::string>> agent_args_;
 };
 
 }  // namespace berth::testing
