@@ -99,9 +99,8 @@ class ServiceRouter {
   // A consistent snapshot. Thread-safe.
   Stats stats();
 
-  class Core;  // the Asio side, in service_router.cpp
-
  private:
+  class Core;  // the Asio side, in service_router.cpp
   std::unique_ptr<Core> core_;
 };
 

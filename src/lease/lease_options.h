@@ -1,0 +1,23 @@
+// LeaseOptions: the timing of the lease protocol (DESIGN §6), shared by the agent's and the
+// master's halves so both read the same numbers.
+#pragma once
+
+#include <chrono>
+
+namespace berth::lease {
+
+struct LeaseOptions {
+  // How often an agent sends a heartbeat.
+  std::chrono::milliseconds heartbeat_interval{500};
+  // L: how long one acknowledged heartbeat lets the agent keep its exclusive datasets,
+  // counted from when that heartbeat was sent.
+  std::chrono::milliseconds lease{2500};
+  // What the master waits beyond L before declaring an agent lost. It covers the drift
+  // between the agent's and the master's clock rates over one lease.
+  std::chrono::milliseconds margin{500};
+
+  // How long after the last received heartbeat the master declares an agent lost.
+  std::chrono::milliseconds lost_after() const { return lease + margin; }
+};
+
+}  // namespace berth::lease
