@@ -94,6 +94,7 @@ struct Agent::Impl {
   std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
   bool datasets_changed = false;
+  bool heartbeat_now = false;  // report dataset changes without waiting for the interval
   std::atomic<bool> stopping{false};
 
   std::mutex mu;
@@ -239,7 +240,8 @@ struct Agent::Impl {
       }
       if (plugin_backend && seq % 2 == 0) plugin_backend->refresh();
       std::unique_lock<std::mutex> lock(mu);
-      wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping.load(); });
+      wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now; });
+      heartbeat_now = false;
     }
   }
 
@@ -254,6 +256,10 @@ struct Agent::Impl {
     }
     if (command.type == "launch" && command.launch) {
       launch(*command.launch);
+    } else if (command.type == "datasets") {
+      desired_datasets = command.datasets;
+      datasets_changed = true;
+      wake.notify_all();
     } else if (command.type == "kill") {
       auto it = tasks.find(command.task_id);
       if (it == tasks.end()) {
@@ -400,7 +406,19 @@ struct Agent::Impl {
         datasets_changed = false;
         desired = desired_datasets;
       }
+      auto before = datasets->report();
       datasets->converge(desired);
+      auto after = datasets->report();
+      bool changed = before.size() != after.size();
+      for (size_t i = 0; !changed && i < before.size(); ++i) {
+        changed = before[i].dataset_id != after[i].dataset_id || before[i].attached != after[i].attached ||
+                  before[i].epoch != after[i].epoch;
+      }
+      if (changed) {
+        std::lock_guard<std::mutex> lock(mu);
+        heartbeat_now = true;
+        wake.notify_all();
+      }
     }
   }
 

@@ -183,8 +183,9 @@ Result<std::unique_ptr<ClickLog>> ClickLog::open(const std::string& data_dir,
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return make_error(ErrorCode::kConflict,
-                        path + " is locked by another process (another berth-counter?); stop it "
-                               "or use another --data-dir");
+                        path +
+                            " is locked by another process (another berth-counter?); stop it "
+                            "or use another --data-dir");
     }
     return sys_error("cannot lock " + path, errno);
   }
@@ -239,10 +240,9 @@ Result<Click> ClickLog::append(int64_t x, int64_t y, int64_t ts_ms) {
                       failure_ + "; restart berth-counter so it reloads the log from disk");
   }
   if (size() >= options_.max_clicks) {
-    return make_error(ErrorCode::kNotAllowed,
-                      path_ + " already holds the maximum of " +
-                          std::to_string(options_.max_clicks) +
-                          " clicks; move it away to start a new count");
+    return make_error(ErrorCode::kNotAllowed, path_ + " already holds the maximum of " +
+                                                  std::to_string(options_.max_clicks) +
+                                                  " clicks; move it away to start a new count");
   }
   Click click{next_id_, x, y, ts_ms};
   std::string line = encode_click_line(click);

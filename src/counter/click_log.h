@@ -20,8 +20,8 @@
 namespace berth::counter {
 
 struct Click {
-  int64_t id = 0;     // 1, 2, 3, ... in log order
-  int64_t x = 0;      // page coordinates in CSS pixels
+  int64_t id = 0;  // 1, 2, 3, ... in log order
+  int64_t x = 0;   // page coordinates in CSS pixels
   int64_t y = 0;
   int64_t ts_ms = 0;  // wall clock at the click, milliseconds since the Unix epoch
 
@@ -44,8 +44,8 @@ struct DecodedLog {
 Result<DecodedLog> decode_click_log(std::string_view contents);
 
 struct ClickLogOptions {
-  size_t max_clicks = 100'000;        // appends beyond this get kNotAllowed
-  size_t max_file_bytes = 64 << 20;   // open() refuses a larger file rather than load it all
+  size_t max_clicks = 100'000;       // appends beyond this get kNotAllowed
+  size_t max_file_bytes = 64 << 20;  // open() refuses a larger file rather than load it all
 };
 
 class ClickLog {

@@ -66,8 +66,8 @@ TEST(DecodeClickLog, FinalNewlineTerminatedGarbageIsTorn) {
 }
 
 TEST(DecodeClickLog, BadLineBeforeTheEndIsDamageNotATornWrite) {
-  std::string text = encode_click_line({1, 1, 1, 1}) + "{\"id\":2,\"x\":1}\n" +
-                     encode_click_line({3, 3, 3, 3});
+  std::string text =
+      encode_click_line({1, 1, 1, 1}) + "{\"id\":2,\"x\":1}\n" + encode_click_line({3, 3, 3, 3});
   auto decoded = decode_click_log(text);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.error().code, ErrorCode::kInvalidArgument);
@@ -75,7 +75,8 @@ TEST(DecodeClickLog, BadLineBeforeTheEndIsDamageNotATornWrite) {
 }
 
 TEST(DecodeClickLog, IdsThatDoNotIncreaseAreDamage) {
-  auto decoded = decode_click_log(encode_click_line({2, 1, 1, 1}) + encode_click_line({2, 1, 1, 1}));
+  auto decoded =
+      decode_click_log(encode_click_line({2, 1, 1, 1}) + encode_click_line({2, 1, 1, 1}));
   ASSERT_FALSE(decoded.ok());
   EXPECT_NE(decoded.error().message.find("ids must increase"), std::string::npos);
 }
@@ -143,7 +144,8 @@ TEST(ClickLog, TornFinalLineIsIgnoredAndTruncatedAway) {
 
 TEST(ClickLog, DamagedFileIsRefusedAndLeftUntouched) {
   TestDir dir;
-  std::string text = encode_click_line({1, 1, 1, 1}) + "not json\n" + encode_click_line({3, 3, 3, 3});
+  std::string text =
+      encode_click_line({1, 1, 1, 1}) + "not json\n" + encode_click_line({3, 3, 3, 3});
   write_file(log_path(dir), text);
   auto log = ClickLog::open(dir.path());
   ASSERT_FALSE(log.ok());

@@ -51,12 +51,23 @@ std::string html_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -116,8 +127,8 @@ http::Response CounterApp::route(const http::Request& request) {
     if (request.method == "POST") return add_click(request);
     return method_not_allowed(request, "GET, POST");
   }
-  return error_response(404, "no such page: " + request.path +
-                                 "; berth-counter serves /, /v1/ping and /v1/clicks");
+  return error_response(
+      404, "no such page: " + request.path + "; berth-counter serves /, /v1/ping and /v1/clicks");
 }
 
 http::Response CounterApp::ping() const {
@@ -137,10 +148,10 @@ http::Response CounterApp::add_click(const http::Request& request) {
   json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     std::string shown = request.body.substr(0, 40) + (request.body.size() > 40 ? "..." : "");
-    return error_response(400, request.body.empty()
-                                   ? std::string("the body is empty; ") + kExpectedBody
-                                   : "the body is not JSON (" + describe(json(shown)) + "); " +
-                                         kExpectedBody);
+    return error_response(
+        400, request.body.empty()
+                 ? std::string("the body is empty; ") + kExpectedBody
+                 : "the body is not JSON (" + describe(json(shown)) + "); " + kExpectedBody);
   }
   if (!body.is_object()) {
     return error_response(400, std::string("the body must be a JSON object, got ") +

@@ -46,7 +46,8 @@ std::string env_or(const char* name, const std::string& fallback) {
 }
 
 std::optional<uint16_t> parse_port(const std::string& text) {
-  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
   int value = std::stoi(text);
@@ -163,13 +164,13 @@ int main(int argc, char** argv) {
 
   std::string torn;
   if ((*log)->torn_bytes_dropped() > 0) {
-    torn = " (dropped a torn last line of " + std::to_string((*log)->torn_bytes_dropped()) +
-           " bytes)";
+    torn =
+        " (dropped a torn last line of " + std::to_string((*log)->torn_bytes_dropped()) + " bytes)";
   }
-  std::printf("berth-counter: loaded %zu clicks from %s%s; serving on %s:%u as node '%s' task '%s'\n",
-              (*log)->size(), (*log)->path().c_str(), torn.c_str(), flags->host.c_str(),
-              static_cast<unsigned>((*server)->port()), identity.node.c_str(),
-              identity.task.c_str());
+  std::printf(
+      "berth-counter: loaded %zu clicks from %s%s; serving on %s:%u as node '%s' task '%s'\n",
+      (*log)->size(), (*log)->path().c_str(), torn.c_str(), flags->host.c_str(),
+      static_cast<unsigned>((*server)->port()), identity.node.c_str(), identity.task.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -1,6 +1,7 @@
 // The agent side of MasterCore: registration with reconciliation, heartbeats, status
 // updates and the command outbox (DESIGN §5).
 #include <algorithm>
+#include <set>
 
 #include "master/master_core.h"
 
@@ -121,7 +122,21 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   }
   it->second.last_heartbeat = clock_.mono_now();
   it->second.last_heartbeat_wall = clock_.wall_now();
+  // A dataset this agent just released may be waiting for its new primary: tell it now.
+  std::set<std::string> released;
+  for (const auto& before : it->second.datasets) {
+    if (!before.attached) continue;
+    bool still = false;
+    for (const auto& now : hb.datasets) still = still || (now.dataset_id == before.dataset_id && now.attached);
+    if (!still) released.insert(before.dataset_id);
+  }
   it->second.datasets = hb.datasets;
+  for (const auto& id : released) {
+    auto d = state_.datasets.find(id);
+    if (d != state_.datasets.end() && !d->second.primary.empty() && d->second.primary != agent_id) {
+      push_assignments(d->second.primary);
+    }
+  }
   return protocol::HeartbeatAck{hb.seq, options_.lease.count(), assignments_for(agent_id)};
 }
 

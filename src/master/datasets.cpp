@@ -37,8 +37,30 @@ Status MasterCore::check_tag(const std::string& if_tag) const {
 Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
   auto stored = store_.put(dataset_key(dataset.dataset_id), model::dataset_to_json(dataset).dump());
   if (!stored) return stored.error();
+  std::string previous;
+  auto it = state_.datasets.find(dataset.dataset_id);
+  if (it != state_.datasets.end()) previous = it->second.primary;
   state_.datasets[dataset.dataset_id] = dataset;
+  // Both ends of a move learn of it at once: the old primary detaches, the new one waits.
+  if (!previous.empty() && previous != dataset.primary) push_assignments(previous);
+  // Agents that hold it without being its primary must let go too.
+  for (auto& [aid, agent] : state_.agents) {
+    if (aid == dataset.primary || aid == previous || agent.lost) continue;
+    for (const auto& r : agent.datasets) {
+      if (r.dataset_id == dataset.dataset_id && r.attached) push_assignments(aid);
+    }
+  }
+  if (!dataset.primary.empty()) push_assignments(dataset.primary);
   return dataset;
+}
+
+void MasterCore::push_assignments(const std::string& agent_id) {
+  auto it = state_.agents.find(agent_id);
+  if (it == state_.agents.end() || it->second.lost) return;
+  protocol::Command command;
+  command.type = "datasets";
+  command.datasets = assignments_for(agent_id);
+  enqueue(it->second, std::move(command));
 }
 
 Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body, const std::string& if_tag) {

@@ -109,6 +109,9 @@ class MasterCore {
   Status check_tag(const std::string& if_tag) const;
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
+  // Sends an agent its assignments now (a "datasets" command) instead of with the next
+  // heartbeat answer.
+  void push_assignments(const std::string& agent_id);
   // Datasets an app's external volumes need and that do not exist yet (created on first use).
   std::vector<model::Dataset> missing_datasets(const model::App& app);
   const model::Dataset* dataset_named(const std::string& name) const;

@@ -74,6 +74,7 @@ void to_json(nlohmann::json& j, const Command& v) {
   if (v.launch) j["launch"] = *v.launch;
   if (!v.task_id.empty()) j["task_id"] = v.task_id;
   if (v.kill_grace_ms) j["kill_grace_ms"] = v.kill_grace_ms;
+  if (v.type == "datasets") j["datasets"] = v.datasets;
 }
 
 void from_json(const nlohmann::json& j, Command& v) {
@@ -83,6 +84,7 @@ void from_json(const nlohmann::json& j, Command& v) {
   if (j.contains("launch")) v.launch = j["launch"].get<LaunchSpec>();
   v.task_id = j.value("task_id", "");
   v.kill_grace_ms = j.value("kill_grace_ms", int64_t{0});
+  v.datasets = j.value("datasets", std::vector<DatasetAssignment>{});
 }
 
 BERTH_JSON_DEFINE(CommandBatch, commands)
