@@ -94,7 +94,9 @@ struct Agent::Impl {
   std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
   bool datasets_changed = false;
-  bool heartbeat_now = false;  // report dataset changes without waiting for the interval
+  // Report dataset changes without waiting for the interval. Atomic: it is set from places
+  // that may hold `mu` (task launch and exit release datasets) or not.
+  std::atomic<bool> heartbeat_now{false};
   std::atomic<bool> stopping{false};
 
   std::mutex mu;
@@ -240,7 +242,7 @@ struct Agent::Impl {
       }
       if (plugin_backend && seq % 2 == 0) plugin_backend->refresh();
       std::unique_lock<std::mutex> lock(mu);
-      wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now; });
+      wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now.load(); });
       heartbeat_now = false;
     }
   }
@@ -415,7 +417,6 @@ struct Agent::Impl {
                   before[i].epoch != after[i].epoch;
       }
       if (changed) {
-        std::lock_guard<std::mutex> lock(mu);
         heartbeat_now = true;
         wake.notify_all();
       }
@@ -517,6 +518,10 @@ Status Agent::run() {
   }
   spdlog::info("datasets: pool {}", o.dataset_pool);
   impl_->datasets = std::make_unique<DatasetManager>(std::move(drivers));
+  impl_->datasets->set_on_use_change([impl = impl_.get()] {
+    impl->heartbeat_now = true;
+    impl->wake.notify_all();
+  });
   spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
                o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());

@@ -135,17 +135,35 @@ Result<std::string> DatasetManager::usable_path(const std::string& dataset_id) c
   return driver->second->path(dataset_id, node_id_, it->second.epoch);
 }
 
-void DatasetManager::acquire(const std::string& dataset_id, const std::string& user) {
+void DatasetManager::set_on_use_change(std::function<void()> callback) {
   std::lock_guard<std::mutex> lock(mu_);
-  users_[dataset_id].insert(user);
+  on_use_change_ = std::move(callback);
+}
+
+void DatasetManager::acquire(const std::string& dataset_id, const std::string& user) {
+  std::function<void()> notify;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& users = users_[dataset_id];
+    if (users.empty()) notify = on_use_change_;
+    users.insert(user);
+  }
+  if (notify) notify();
 }
 
 void DatasetManager::release(const std::string& dataset_id, const std::string& user) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = users_.find(dataset_id);
-  if (it == users_.end()) return;
-  it->second.erase(user);
-  if (it->second.empty()) users_.erase(it);
+  std::function<void()> notify;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = users_.find(dataset_id);
+    if (it == users_.end()) return;
+    it->second.erase(user);
+    if (it->second.empty()) {
+      users_.erase(it);
+      notify = on_use_change_;
+    }
+  }
+  if (notify) notify();
 }
 
 bool DatasetManager::in_use(const std::string& dataset_id) const {

@@ -5,6 +5,7 @@
 // under a user. Thread-safe; converge() runs on the agent's dataset thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,9 @@ class DatasetManager {
   explicit DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers);
 
   void set_node_id(const std::string& node_id);
+  // Called (outside the manager's lock) whenever a dataset gains its first user or loses its
+  // last one, so the agent can report it at once.
+  void set_on_use_change(std::function<void()> callback);
   // One convergence pass towards `desired`.
   void converge(const std::vector<protocol::DatasetAssignment>& desired);
   // What to report with the next heartbeat.
@@ -47,6 +51,7 @@ class DatasetManager {
   std::map<std::string, protocol::DatasetReport> reports_;  // by dataset id
   std::map<std::string, std::set<std::string>> users_;
   std::map<std::string, std::string> errors_;  // dataset id -> last failure
+  std::function<void()> on_use_change_;
 };
 
 }  // namespace berth::agent

@@ -7,11 +7,13 @@
 namespace berth::health {
 namespace {
 
-constexpr std::array<const char*, 7> kProtocols = {"HTTP",       "HTTPS",       "TCP",      "COMMAND",
-                                                   "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
+constexpr std::array<const char*, 7> kProtocols = {
+    "HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
 constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
 
-Error invalid(const std::string& message) { return make_error(ErrorCode::kInvalidArgument, message); }
+Error invalid(const std::string& message) {
+  return make_error(ErrorCode::kInvalidArgument, message);
+}
 
 bool present(const nlohmann::json& object, const char* key) {
   auto it = object.find(key);
@@ -53,7 +55,8 @@ Status read_seconds(const nlohmann::json& object, const char* key, std::chrono::
 Status read_string(const nlohmann::json& object, const char* key, std::string* out) {
   if (!present(object, key)) return {};
   const nlohmann::json& value = object.at(key);
-  if (!value.is_string()) return invalid(std::string(key) + ": expected a string, got " + value.dump());
+  if (!value.is_string())
+    return invalid(std::string(key) + ": expected a string, got " + value.dump());
   *out = value.get<std::string>();
   return {};
 }
@@ -95,8 +98,9 @@ Result<HealthCheckSpec> parse_health_check(const nlohmann::json& json) {
   bool known = false;
   for (const char* protocol : kProtocols) known = known || spec.protocol == protocol;
   if (!known) {
-    return invalid("protocol: got '" + spec.protocol +
-                   "'; expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
+    return invalid(
+        "protocol: got '" + spec.protocol +
+        "'; expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
   }
   if (Status s = read_string(json, "path", &spec.path); !s) return s.error();
   if (spec.path.empty() || spec.path.front() != '/') {
@@ -114,11 +118,13 @@ Result<HealthCheckSpec> parse_health_check(const nlohmann::json& json) {
   if (Status s = read_seconds(json, "timeoutSeconds", &spec.timeout); !s) return s.error();
   if (Status s = read_seconds(json, "delaySeconds", &spec.delay); !s) return s.error();
   number = -1;
-  if (Status s = read_count(json, "maxConsecutiveFailures", kMaxInt32, &number); !s) return s.error();
+  if (Status s = read_count(json, "maxConsecutiveFailures", kMaxInt32, &number); !s)
+    return s.error();
   if (number >= 0) spec.max_consecutive_failures = static_cast<uint32_t>(number);
   if (present(json, "ignoreHttp1xx")) {
     const nlohmann::json& value = json.at("ignoreHttp1xx");
-    if (!value.is_boolean()) return invalid("ignoreHttp1xx: expected true or false, got " + value.dump());
+    if (!value.is_boolean())
+      return invalid("ignoreHttp1xx: expected true or false, got " + value.dump());
     spec.ignore_http_1xx = value.get<bool>();
   }
   std::string ip_protocol = "IPv4";

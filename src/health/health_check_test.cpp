@@ -56,8 +56,8 @@ TEST(HealthCheckParse, ReadsEveryField) {
 }
 
 TEST(HealthCheckParse, ReadsTheCommandValue) {
-  HealthCheckSpec spec =
-      parse_ok(json::parse(R"({"protocol":"COMMAND","command":{"value":"curl -f http://$HOST:$PORT0/"}})"));
+  HealthCheckSpec spec = parse_ok(
+      json::parse(R"({"protocol":"COMMAND","command":{"value":"curl -f http://$HOST:$PORT0/"}})"));
   EXPECT_EQ(spec.command, "curl -f http://$HOST:$PORT0/");
   EXPECT_EQ(probe_kind(spec), ProbeKind::kCommand);
   EXPECT_TRUE(is_mesos_level(spec));
@@ -85,7 +85,8 @@ TEST(HealthCheckParse, RejectsBadValuesNamingTheField) {
   EXPECT_NE(parse_error({{"protocol", "UDP"}}).find("protocol: got 'UDP'"), std::string::npos);
   EXPECT_NE(parse_error({{"intervalSeconds", -1}}).find("intervalSeconds"), std::string::npos);
   EXPECT_NE(parse_error({{"timeoutSeconds", "20"}}).find("timeoutSeconds"), std::string::npos);
-  EXPECT_NE(parse_error({{"gracePeriodSeconds", 1.5}}).find("gracePeriodSeconds"), std::string::npos);
+  EXPECT_NE(parse_error({{"gracePeriodSeconds", 1.5}}).find("gracePeriodSeconds"),
+            std::string::npos);
   EXPECT_NE(parse_error({{"port", 70000}}).find("port"), std::string::npos);
   EXPECT_NE(parse_error({{"portIndex", -1}}).find("portIndex"), std::string::npos);
   EXPECT_NE(parse_error({{"path", "health"}}).find("path"), std::string::npos);
@@ -100,7 +101,8 @@ TEST(HealthCheckParse, RejectsBadValuesNamingTheField) {
 TEST(HealthCheckParse, PrefixesArrayErrorsWithTheIndex) {
   auto specs = parse_health_checks(json::parse(R"([{"protocol":"TCP"},{"protocol":"NOPE"}])"));
   ASSERT_FALSE(specs.ok());
-  EXPECT_EQ(specs.error().message.rfind("healthChecks(1): protocol", 0), 0u) << specs.error().message;
+  EXPECT_EQ(specs.error().message.rfind("healthChecks(1): protocol", 0), 0u)
+      << specs.error().message;
   auto none = parse_health_checks(json());
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
@@ -132,7 +134,8 @@ TEST(HealthCheckPort, RejectsAnIndexOutOfRange) {
   auto port = resolve_health_check_port(parse_ok({{"portIndex", 1}}), {31000});
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(port.error().message.find("portIndex: got 1"), std::string::npos) << port.error().message;
+  EXPECT_NE(port.error().message.find("portIndex: got 1"), std::string::npos)
+      << port.error().message;
 }
 
 TEST(HealthCheckPort, NeedsAnIndexWhenTheTaskHasSeveralPorts) {

@@ -10,7 +10,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Error invalid(const std::string& message) { return make_error(ErrorCode::kInvalidArgument, message); }
+Error invalid(const std::string& message) {
+  return make_error(ErrorCode::kInvalidArgument, message);
+}
 
 // What one probe needs, copied out of the task so the probe runs without the lock.
 struct ProbeInput {
@@ -29,14 +31,16 @@ ProbeResult run_probe(const ProbeInput& in) {
     case ProbeKind::kTcp:
       return probe_tcp(in.host, in.port, in.spec.timeout);
     case ProbeKind::kCommand:
-      return probe_command({in.spec.command, in.env, in.sandbox_dir, in.spec.timeout}, *in.cancelled);
+      return probe_command({in.spec.command, in.env, in.sandbox_dir, in.spec.timeout},
+                           *in.cancelled);
   }
   return {ProbeOutcome::kFail, "unknown probe kind"};
 }
 
 }  // namespace
 
-HealthChecker::HealthChecker(const Clock& clock, ChangeCallback on_change, HealthCheckerOptions options)
+HealthChecker::HealthChecker(const Clock& clock, ChangeCallback on_change,
+                             HealthCheckerOptions options)
     : clock_(clock), on_change_(std::move(on_change)), options_(options) {
   BERTH_CHECK(options_.threads > 0);
   scheduler_ = std::thread([this] { run_scheduler(); });
@@ -87,8 +91,9 @@ Status HealthChecker::register_task(HealthTask info) {
                           std::to_string(tasks_.size()) + " tasks, the most this agent allows");
   }
   // A task registered late (say, after an agent restart) does not wait again for its first check.
-  auto since_start = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(
-                                                   clock_.wall_now() - info.started_at));
+  auto since_start =
+      std::max(milliseconds(0),
+               std::chrono::duration_cast<milliseconds>(clock_.wall_now() - info.started_at));
   MonoTime now = clock_.mono_now();
   std::string id = info.task_id;
   Task& task = tasks_[id];
@@ -98,10 +103,10 @@ Status HealthChecker::register_task(HealthTask info) {
   task.cancelled = std::make_shared<std::atomic<bool>>(false);
   for (size_t i = 0; i < task.checks.size(); ++i) {
     const HealthCheckSpec& spec = task.checks[i].spec;
-    milliseconds first = is_mesos_level(spec)
-                             ? spec.delay
-                             : std::min(std::max(spec.interval, options_.min_interval),
-                                        options_.first_check_after);
+    milliseconds first =
+        is_mesos_level(spec)
+            ? spec.delay
+            : std::min(std::max(spec.interval, options_.min_interval), options_.first_check_after);
     schedule(Job{id, task.generation, i}, now + std::max(milliseconds(0), first - since_start));
   }
   return {};
@@ -193,8 +198,8 @@ void HealthChecker::run_job(std::unique_lock<std::mutex>& lock, const Job& job) 
   Task* task = find(job.task_id, job.generation);
   if (task == nullptr) return;
   const Check& check = task->checks[job.check];
-  ProbeInput input{check.spec,    task->info.host,        check.port,
-                   {},            task->info.sandbox_dir, task->cancelled};
+  ProbeInput input{check.spec, task->info.host,        check.port,
+                   {},         task->info.sandbox_dir, task->cancelled};
   if (probe_kind(check.spec) == ProbeKind::kCommand) input.env = task->info.env;
   MonoTime started = clock_.mono_now();
   lock.unlock();

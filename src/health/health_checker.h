@@ -19,12 +19,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/result.h"
@@ -50,8 +49,8 @@ struct HealthChange {
 };
 
 struct HealthCheckerOptions {
-  size_t threads = 4;         // probes block for up to their timeout
-  size_t max_tasks = 10000;   // register_task beyond this is refused
+  size_t threads = 4;        // probes block for up to their timeout
+  size_t max_tasks = 10000;  // register_task beyond this is refused
   size_t max_checks_per_task = 32;
   // Intervals below this are raised to it, so intervalSeconds = 0 cannot spin a worker.
   std::chrono::milliseconds min_interval{100};
@@ -129,8 +128,8 @@ class HealthChecker {
   bool stopping_ = false;
   uint64_t next_generation_ = 1;
   std::map<std::string, Task> tasks_;
-  std::multimap<MonoTime, Job> timers_;  // at most one entry per check
-  std::deque<Job> ready_;                // due checks waiting for a worker
+  std::multimap<MonoTime, Job> timers_;          // at most one entry per check
+  std::deque<Job> ready_;                        // due checks waiting for a worker
   std::map<std::string, HealthChange> pending_;  // undelivered changes, one per task
   std::deque<std::string> pending_order_;        // may name tasks no longer pending
   std::thread scheduler_;

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <mutex>
 
-#include "http/http.h"
 #include "health/probes.h"
+#include "http/http.h"
 
 namespace berth::health {
 namespace {
@@ -223,8 +223,11 @@ TEST(HealthChecker, Http1xxLeavesHealthUnchangedOnlyWhenIgnored) {
   HealthChecker checker(clock, recorder.callback());
   HealthCheckSpec ignoring = fast_spec("HTTP");
   ignoring.ignore_http_1xx = true;
-  ASSERT_TRUE(checker.register_task(task_for("ignoring", {(*server)->port()}, ignoring, clock)).ok());
-  ASSERT_TRUE(checker.register_task(task_for("counting", {(*server)->port()}, fast_spec("HTTP"), clock)).ok());
+  ASSERT_TRUE(
+      checker.register_task(task_for("ignoring", {(*server)->port()}, ignoring, clock)).ok());
+  ASSERT_TRUE(
+      checker.register_task(task_for("counting", {(*server)->port()}, fast_spec("HTTP"), clock))
+          .ok());
 
   auto changes = recorder.wait_until(any_change);
   ASSERT_FALSE(changes.empty());
@@ -241,7 +244,8 @@ TEST(HealthChecker, Http1xxLeavesHealthUnchangedOnlyWhenIgnored) {
 }
 
 TEST(HealthChecker, TcpCheckPassesOnAListeningPortAndFailsOnAClosedOne) {
-  auto server = http::serve({"127.0.0.1", 0}, [](const http::Request&) { return http::Response{}; });
+  auto server =
+      http::serve({"127.0.0.1", 0}, [](const http::Request&) { return http::Response{}; });
   ASSERT_TRUE(server.ok());
   SystemClock clock;
   Recorder recorder;
@@ -344,7 +348,8 @@ TEST(HealthChecker, UnregisterForgetsTheTaskAndItsChanges) {
   Recorder recorder;
   HealthChecker checker(clock, recorder.callback());
   ASSERT_TRUE(
-      checker.register_task(task_for("web.1", {(*old_server)->port()}, fast_spec("HTTP"), clock)).ok());
+      checker.register_task(task_for("web.1", {(*old_server)->port()}, fast_spec("HTTP"), clock))
+          .ok());
   recorder.wait_until(any_change);
   checker.unregister_task("web.1");
   EXPECT_TRUE(checker.results("web.1").empty());
@@ -353,7 +358,8 @@ TEST(HealthChecker, UnregisterForgetsTheTaskAndItsChanges) {
   // The same id, re-registered against another server: several intervals pass while the old
   // registration probes nothing more (at most one probe was already in flight).
   ASSERT_TRUE(
-      checker.register_task(task_for("web.1", {(*new_server)->port()}, fast_spec("HTTP"), clock)).ok());
+      checker.register_task(task_for("web.1", {(*new_server)->port()}, fast_spec("HTTP"), clock))
+          .ok());
   ASSERT_TRUE(eventually([&] { return new_hits.load() >= 4; }));
   EXPECT_LE(old_hits.load(), seen + 1);
   auto changes = recorder.changes();

@@ -68,21 +68,19 @@ Result<uint64_t> MasterLeases::assign(const std::string& dataset, const std::str
   if (!holder.agent.empty() && !is_lost(holder.agent, now)) {
     auto silent_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - heard_at(holder.agent));
-    return make_error(
-        ErrorCode::kConflict,
-        "dataset " + dataset + " cannot move to agent \"" + agent + "\": agent \"" +
-            holder.agent + "\" holds it at epoch " + std::to_string(holder.epoch) +
-            " and was heard " + std::to_string(silent_ms.count()) +
-            " ms ago; it can move once that agent releases it or stays silent for " +
-            std::to_string(options_.lost_after().count()) + " ms");
+    return make_error(ErrorCode::kConflict,
+                      "dataset " + dataset + " cannot move to agent \"" + agent + "\": agent \"" +
+                          holder.agent + "\" holds it at epoch " + std::to_string(holder.epoch) +
+                          " and was heard " + std::to_string(silent_ms.count()) +
+                          " ms ago; it can move once that agent releases it or stays silent for " +
+                          std::to_string(options_.lost_after().count()) + " ms");
   }
   holder.agent = agent;
   ++holder.epoch;
   return holder.epoch;
 }
 
-bool MasterLeases::release(const std::string& dataset, const std::string& agent,
-                           uint64_t epoch) {
+bool MasterLeases::release(const std::string& dataset, const std::string& agent, uint64_t epoch) {
   auto it = datasets_.find(dataset);
   if (it == datasets_.end() || agent.empty() || it->second.agent != agent ||
       it->second.epoch != epoch) {

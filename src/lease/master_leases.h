@@ -25,7 +25,7 @@ namespace berth::lease {
 
 // Who holds a dataset. Durable: the master persists it before acting on an assignment.
 struct DatasetHolder {
-  std::string agent;  // empty when released or never assigned
+  std::string agent;   // empty when released or never assigned
   uint64_t epoch = 0;  // the epoch of the latest assignment; never drops
 
   bool operator==(const DatasetHolder&) const = default;

@@ -112,8 +112,7 @@ TEST(MasterLeases, TellsEachAgentWhatItHolds) {
   ASSERT_TRUE(leases.assign("d2", "a", at_ms(0)).ok());
   ASSERT_TRUE(leases.assign("d1", "a", at_ms(0)).ok());
   ASSERT_TRUE(leases.assign("d3", "b", at_ms(0)).ok());
-  EXPECT_EQ(leases.assignments_of("a"),
-            (std::vector<Assignment>{{"d1", 1}, {"d2", 1}}));
+  EXPECT_EQ(leases.assignments_of("a"), (std::vector<Assignment>{{"d1", 1}, {"d2", 1}}));
   EXPECT_TRUE(leases.assignments_of("c").empty());
 }
 

@@ -8,11 +8,13 @@
 namespace berth::proxy {
 namespace {
 
-Error invalid(std::string message) { return make_error(ErrorCode::kInvalidArgument, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 std::string route_name(const Route& route) {
-  return "route for service port " + std::to_string(route.service_port) + " (app '" +
-         route.app_id + "')";
+  return "route for service port " + std::to_string(route.service_port) + " (app '" + route.app_id +
+         "')";
 }
 
 // Reads an unsigned integer field that must fit in [min, max]. Returns false with *error set.
@@ -92,7 +94,8 @@ bool parse_route(const nlohmann::json& j, const std::string& where, Route* out,
 Status validate(const RoutingTable& table) {
   std::set<uint16_t> ports;
   for (const Route& route : table.routes) {
-    if (route.service_port == 0) return invalid(route_name(route) + ": service port 0 is not a port");
+    if (route.service_port == 0)
+      return invalid(route_name(route) + ": service port 0 is not a port");
     if (!ports.insert(route.service_port).second) {
       return invalid("service port " + std::to_string(route.service_port) +
                      " is routed twice; each service port belongs to one app");
@@ -135,7 +138,8 @@ Result<RoutingTable> routing_table_from_json(const nlohmann::json& j) {
   }
   auto routes = j.find("routes");
   if (routes != j.end()) {
-    if (!routes->is_array()) return invalid("routing table: 'routes' must be an array, got " + routes->dump());
+    if (!routes->is_array())
+      return invalid("routing table: 'routes' must be an array, got " + routes->dump());
     for (size_t i = 0; i < routes->size(); ++i) {
       Route route;
       if (!parse_route((*routes)[i], "routes[" + std::to_string(i) + "]", &route, &error)) {
@@ -175,7 +179,8 @@ RoutingDiff diff_routes(const RoutingTable& current, const RoutingTable& desired
     }
   }
   for (const Route& route : current.routes) {
-    if (find_route(desired, route.service_port) == nullptr) diff.close.push_back(route.service_port);
+    if (find_route(desired, route.service_port) == nullptr)
+      diff.close.push_back(route.service_port);
   }
   std::sort(diff.open.begin(), diff.open.end());
   std::sort(diff.close.begin(), diff.close.end());

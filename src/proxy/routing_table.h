@@ -95,7 +95,7 @@ class BackendPicker {
  private:
   std::chrono::milliseconds cooldown_;
   std::vector<Backend> backends_;
-  size_t next_ = 0;                          // round-robin position in backends_
+  size_t next_ = 0;                            // round-robin position in backends_
   std::map<Backend, MonoTime> cooling_until_;  // only backends in backends_
 };
 

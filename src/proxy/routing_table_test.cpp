@@ -46,12 +46,13 @@ TEST(RoutingTable, RejectsMalformedJsonWithoutThrowing) {
   EXPECT_FALSE(routing_table_from_json(nlohmann::json::array()).ok());
   EXPECT_FALSE(routing_table_from_json(nlohmann::json::parse(R"({"routes":[]})")).ok());
   EXPECT_FALSE(routing_table_from_json(nlohmann::json::parse(R"({"version":-1})")).ok());
-  EXPECT_FALSE(
-      routing_table_from_json(nlohmann::json::parse(R"({"version":1,"routes":[{"service_port":1}]})"))
-          .ok());
   EXPECT_FALSE(routing_table_from_json(
-                   nlohmann::json::parse(R"({"version":1,"routes":[{"service_port":"80","app_id":"/a"}]})"))
+                   nlohmann::json::parse(R"({"version":1,"routes":[{"service_port":1}]})"))
                    .ok());
+  EXPECT_FALSE(
+      routing_table_from_json(
+          nlohmann::json::parse(R"({"version":1,"routes":[{"service_port":"80","app_id":"/a"}]})"))
+          .ok());
 }
 
 TEST(RoutingTable, RejectsAServicePortRoutedTwice) {
@@ -68,7 +69,8 @@ TEST(RoutingTable, RejectsABackendListedTwiceOrWithoutHost) {
 }
 
 TEST(RoutingDiff, OpensClosesAndMarksChangedPorts) {
-  RoutingTable before = table_of({Route{1, "/a", {kA}}, Route{2, "/b", {kA}}, Route{3, "/c", {kA}}});
+  RoutingTable before =
+      table_of({Route{1, "/a", {kA}}, Route{2, "/b", {kA}}, Route{3, "/c", {kA}}});
   RoutingTable after = table_of({Route{2, "/b", {kA}}, Route{3, "/c", {kB}}, Route{4, "/d", {}}});
   RoutingDiff diff = diff_routes(before, after);
   EXPECT_EQ(diff.open, std::vector<uint16_t>{4});
@@ -81,7 +83,8 @@ TEST(RoutingDiff, IgnoresBackendOrderButNotTheAppId) {
   EXPECT_TRUE(diff_routes(before, table_of({Route{1, "/a", {kB, kA}}})).empty());
   EXPECT_EQ(diff_routes(before, table_of({Route{1, "/z", {kA, kB}}})).changed,
             std::vector<uint16_t>{1});
-  EXPECT_EQ(diff_routes(before, table_of({Route{1, "/a", {kA}}})).changed, std::vector<uint16_t>{1});
+  EXPECT_EQ(diff_routes(before, table_of({Route{1, "/a", {kA}}})).changed,
+            std::vector<uint16_t>{1});
 }
 
 TEST(BackendPicker, RoundRobinsAcrossBackends) {

@@ -19,6 +19,8 @@
 #include <thread>
 #include <utility>
 
+#include "base/check.h"
+
 namespace berth::proxy {
 
 namespace asio = boost::asio;
@@ -92,7 +94,7 @@ struct ServiceRouter::Core::Listener {
   tcp::acceptor acceptor;
   asio::steady_timer retry_timer;
   BackendPicker picker;
-  size_t active = 0;                         // sessions accepted here and not finished
+  size_t active = 0;                        // sessions accepted here and not finished
   std::set<std::shared_ptr<Session>> held;  // waiting for a backend
   bool closed = false;
 };
@@ -231,7 +233,8 @@ class ServiceRouter::Core::Session : public std::enable_shared_from_this<Session
     auto self = shared_from_this();
     listener_->held.insert(self);
     auto wake_at = hold_deadline_;
-    if (!listener_->picker.backends().empty()) wake_at = std::min(wake_at, now + kHeldRetryInterval);
+    if (!listener_->picker.backends().empty())
+      wake_at = std::min(wake_at, now + kHeldRetryInterval);
     const uint64_t generation = ++generation_;
     timer_.expires_at(wake_at);
     timer_.async_wait([self, generation](error_code ec) {
@@ -258,10 +261,9 @@ class ServiceRouter::Core::Session : public std::enable_shared_from_this<Session
   void pump(bool up) {
     tcp::socket& from = up ? client_ : backend_;
     char* buffer = up ? up_buffer_.get() : down_buffer_.get();
-    from.async_read_some(asio::buffer(buffer, core_.options_.buffer_bytes),
-                         [self = shared_from_this(), up](error_code ec, size_t n) {
-                           self->on_read(up, ec, n);
-                         });
+    from.async_read_some(
+        asio::buffer(buffer, core_.options_.buffer_bytes),
+        [self = shared_from_this(), up](error_code ec, size_t n) { self->on_read(up, ec, n); });
   }
 
   void on_read(bool up, error_code ec, size_t n) {
@@ -303,7 +305,7 @@ class ServiceRouter::Core::Session : public std::enable_shared_from_this<Session
   std::shared_ptr<Listener> listener_;
   tcp::socket client_;
   tcp::socket backend_;
-  asio::steady_timer timer_;  // the connect timeout, or the hold deadline
+  asio::steady_timer timer_;               // the connect timeout, or the hold deadline
   std::optional<tcp::resolver> resolver_;  // only for backends given by host name
   State state_ = State::kConnecting;
   SteadyClock::time_point hold_deadline_;
@@ -319,6 +321,8 @@ class ServiceRouter::Core::Session : public std::enable_shared_from_this<Session
 
 ServiceRouter::Core::Core(Options options)
     : options_(std::move(options)), clock_(options_.clock ? options_.clock : &system_clock_) {
+  BERTH_CHECK(options_.max_connect_attempts > 0);
+  BERTH_CHECK(options_.buffer_bytes > 0);
   error_code ec;
   auto address = asio::ip::make_address(options_.listen_host, ec);
   if (ec) {
@@ -377,16 +381,16 @@ ApplyReport ServiceRouter::Core::apply(const RoutingTable& table) {
   std::lock_guard<std::mutex> lock(control_mu_);
   ApplyReport report;
   if (phase_ == Phase::kStopped) {
-    report.status = make_error(ErrorCode::kNotAllowed,
-                               "the service router is stopped; routing table version " +
-                                   std::to_string(table.version) + " was not applied");
+    report.status =
+        make_error(ErrorCode::kNotAllowed, "the service router is stopped; routing table version " +
+                                               std::to_string(table.version) + " was not applied");
     return report;
   }
   Status valid = validate(table);
   if (!valid) {
-    report.status = make_error(valid.error().code, "routing table version " +
-                                                       std::to_string(table.version) +
-                                                       " rejected: " + valid.error().message);
+    report.status =
+        make_error(valid.error().code, "routing table version " + std::to_string(table.version) +
+                                           " rejected: " + valid.error().message);
     return report;
   }
   run_on_io([&] { apply_on_io(table, &report); });
@@ -518,13 +522,16 @@ ServiceRouter::Stats ServiceRouter::Core::stats_on_io() const {
       entry.listening = true;
       entry.active_connections = it->second->active;
       entry.held_connections = it->second->held.size();
-    } else if (auto error = listen_errors_.find(route.service_port); error != listen_errors_.end()) {
+    } else if (auto error = listen_errors_.find(route.service_port);
+               error != listen_errors_.end()) {
       entry.error = error->second;
     }
     stats.listeners.push_back(std::move(entry));
   }
   std::sort(stats.listeners.begin(), stats.listeners.end(),
-            [](const ListenerStats& a, const ListenerStats& b) { return a.service_port < b.service_port; });
+            [](const ListenerStats& a, const ListenerStats& b) {
+              return a.service_port < b.service_port;
+            });
   return stats;
 }
 

@@ -27,13 +27,13 @@
 namespace berth::proxy {
 
 struct ServiceRouterOptions {
-  std::string listen_host = "0.0.0.0";  // an IP address
+  std::string listen_host = "0.0.0.0";              // an IP address
   std::chrono::milliseconds connect_timeout{1000};  // per backend attempt
   std::chrono::milliseconds cooldown{2000};         // skip a failed backend this long
   std::chrono::milliseconds hold_when_empty{5000};  // hold a client this long for a backend
-  size_t max_connections_per_listener = 4096;  // more are closed as soon as accepted
-  size_t max_connect_attempts = 4;             // backends tried per round for one client
-  size_t buffer_bytes = 16 * 1024;             // per direction per connection
+  size_t max_connections_per_listener = 4096;       // more are closed as soon as accepted
+  size_t max_connect_attempts = 4;                  // backends tried per round for one client
+  size_t buffer_bytes = 16 * 1024;                  // per direction per connection
   const Clock* clock = nullptr;  // times backend cool-downs; nullptr = the system clock
 };
 
@@ -68,7 +68,7 @@ class ServiceRouter {
     uint64_t accepted = 0;       // connections accepted (including those refused over the limit)
     uint64_t forwarded = 0;      // connections that reached a backend
     uint64_t refused_over_limit = 0;
-    uint64_t held_expired = 0;     // closed after hold_when_empty without a reachable backend
+    uint64_t held_expired = 0;      // closed after hold_when_empty without a reachable backend
     uint64_t connect_failures = 0;  // backend attempts refused or timed out
     uint64_t bytes_to_backends = 0;
     uint64_t bytes_to_clients = 0;

@@ -324,6 +324,15 @@ TEST_F(ServiceRouterTest, TriesTheNextBackendWhenOneDoesNotAnswer) {
   ::close(silent);
 }
 
+TEST_F(ServiceRouterTest, ResolvesABackendGivenByHostName) {
+  TestBackend a("a");
+  start();
+  uint16_t port = free_port();
+  apply_ok(one_route(port, {Backend{"localhost", a.port()}}));
+  Client client(port);
+  EXPECT_EQ(client.read_line(), "a");
+}
+
 TEST_F(ServiceRouterTest, NewBackendSetTakesNewConnectionsAndOldOnesKeepGoing) {
   TestBackend a("a"), b("b");
   start();
@@ -405,7 +414,8 @@ TEST_F(ServiceRouterTest, APortInUseIsReportedAndRetriedOnTheNextApply) {
   uint16_t busy_port = 0;
   int squatter = listen_on(0, 1, &busy_port);
   uint16_t free = free_port();
-  RoutingTable table{1, {Route{busy_port, "/busy", {a.backend()}}, Route{free, "/free", {a.backend()}}}};
+  RoutingTable table{
+      1, {Route{busy_port, "/busy", {a.backend()}}, Route{free, "/free", {a.backend()}}}};
 
   ApplyReport report = router_->apply(table);
   ASSERT_TRUE(report.status.ok());
@@ -432,7 +442,8 @@ TEST_F(ServiceRouterTest, AnInvalidTableChangesNothing) {
   start();
   uint16_t port = free_port();
   apply_ok(one_route(port, {a.backend()}));
-  ApplyReport report = router_->apply(RoutingTable{2, {Route{port, "/x", {}}, Route{port, "/y", {}}}});
+  ApplyReport report =
+      router_->apply(RoutingTable{2, {Route{port, "/x", {}}, Route{port, "/y", {}}}});
   EXPECT_FALSE(report.status.ok());
   Client client(port);
   EXPECT_EQ(client.read_line(), "a");

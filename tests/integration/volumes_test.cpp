@@ -106,7 +106,8 @@ TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
   ASSERT_EQ(cluster.call("DELETE", "/berth/v1/nodes/" + first_host + "/drain").status, 200);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   std::string back_to = cluster.agent_hostname(1);
-  for (const auto& n : cluster.call("GET", "/berth/v1/nodes").body["nodes"]) {
+  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  for (const auto& n : nodes.body["nodes"]) {
     if (n["id"].get<std::string>() == first_host) back_to = n["hostname"].get<std::string>();
   }
   auto changed = cluster.call("PUT", "/v2/apps/writer",
@@ -115,7 +116,8 @@ TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
   ASSERT_TRUE(Cluster::eventually([&] {
     auto tasks = cluster.running_tasks("/writer");
     return tasks.size() == 1 && tasks[0]["slaveId"].get<std::string>() == first_host;
-  }, seconds(20)));
+  }, seconds(20))) << cluster.call("GET", "/v2/apps/writer").body.dump() << "\nqueue: "
+                   << cluster.call("GET", "/v2/queue?embed=lastUnusedOffers").body.dump() << "\nwanted on " << back_to << " = " << first_host << "\nnodes: " << cluster.call("GET", "/berth/v1/nodes").body.dump();
   std::string third_task = cluster.running_tasks("/writer")[0]["id"];
   ASSERT_TRUE(Cluster::eventually([&] {
     auto l = read_lines(dataset_path(cluster, volume) + "/log");

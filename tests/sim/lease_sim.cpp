@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <queue>
 #include <random>
-#include <set>
 #include <vector>
 
 #include "base/check.h"
@@ -21,7 +21,8 @@ using std::chrono::nanoseconds;
 using SimTime = nanoseconds;  // real time since the start of the run; no node sees it
 
 constexpr milliseconds kControllerInterval{100};
-constexpr double kShortDelayShare = 0.8;  // most messages arrive within kShortDelay
+constexpr double kRebalanceChance = 0.05;  // per dataset and controller pass
+constexpr double kShortDelayShare = 0.8;   // most messages arrive within kShortDelay
 constexpr milliseconds kShortDelay{50};
 
 // A seeded source whose results do not depend on the standard library's distributions.
@@ -45,8 +46,8 @@ struct NodeClock {
   int64_t origin_ns = 0;
 
   MonoTime local(SimTime t) const {
-    return MonoTime(nanoseconds(origin_ns + static_cast<int64_t>(
-                                                std::floor(static_cast<double>(t.count()) * rate))));
+    return MonoTime(nanoseconds(
+        origin_ns + static_cast<int64_t>(std::floor(static_cast<double>(t.count()) * rate))));
   }
   // The first real time at which this clock shows `at`.
   SimTime real_at(MonoTime at) const {
@@ -141,8 +142,8 @@ class Simulation {
   }
   void violation(const std::string& what) {
     if (result_.violation) return;
-    result_.violation = "seed " + std::to_string(config_.seed) + " at " + seconds_text(now_) +
-                        ": " + what;
+    result_.violation =
+        "seed " + std::to_string(config_.seed) + " at " + seconds_text(now_) + ": " + what;
     trace("VIOLATION " + what);
   }
   void writer_started(const std::string& dataset, int agent, uint64_t writer, uint64_t epoch);
@@ -214,9 +215,8 @@ LeaseSimResult Simulation::run() {
     agents_.push_back(AgentNode{});
     agents_[i].name = "agent-" + std::to_string(i);
     agents_[i].clock = random_clock();
-    at(rng_.between(nanoseconds(0), config_.options.heartbeat_interval), [this, i] {
-      start_agent(i);
-    });
+    at(rng_.between(nanoseconds(0), config_.options.heartbeat_interval),
+       [this, i] { start_agent(i); });
   }
   if (config_.mean_fault_interval <= milliseconds(0)) {
     config_.mean_fault_interval = std::chrono::duration_cast<milliseconds>(
@@ -246,8 +246,7 @@ void Simulation::writer_started(const std::string& dataset, int agent, uint64_t 
   uint64_t current = current_epoch_[dataset];
   if (epoch < current) {
     violation(agents_[agent].name + " started a writer on " + dataset + " at epoch " +
-              std::to_string(epoch) + ", older than its current epoch " +
-              std::to_string(current));
+              std::to_string(epoch) + ", older than its current epoch " + std::to_string(current));
   }
   live_[dataset][writer] = agent;
 }
@@ -311,8 +310,7 @@ void Simulation::start_agent(int i) {
     for (const auto& [dataset, task] : node.tasks) deadline = std::min(deadline, task.deadline);
     node.lease = lease::AgentLease::resumed(deadline, agent_now(i));
   }
-  trace(node.name + " process starts, re-adopting " + std::to_string(node.tasks.size()) +
-        " tasks");
+  trace(node.name + " process starts, re-adopting " + std::to_string(node.tasks.size()) + " tasks");
   schedule_lease_check(i);
   heartbeat_timer(i, ++node.timer_token);
 }
@@ -400,7 +398,8 @@ void Simulation::apply_assignments(int i, const std::vector<lease::Assignment>& 
   }
   for (const auto& [dataset, epoch] : wanted) {
     auto floor = node.min_epoch.find(dataset);
-    if (node.tasks.count(dataset) == 0 && (floor == node.min_epoch.end() || epoch >= floor->second)) {
+    if (node.tasks.count(dataset) == 0 &&
+        (floor == node.min_epoch.end() || epoch >= floor->second)) {
       start_task(i, dataset, epoch);
     }
   }
@@ -408,7 +407,7 @@ void Simulation::apply_assignments(int i, const std::vector<lease::Assignment>& 
   for (auto it = node.fenced.begin(); it != node.fenced.end();) {
     auto want = wanted.find(it->first);
     it = (want == wanted.end() || want->second != it->second) ? node.fenced.erase(it)
-                                                               : std::next(it);
+                                                              : std::next(it);
   }
 }
 
@@ -441,9 +440,8 @@ void Simulation::schedule_supervisor(int i, const std::string& dataset) {
   Task& task = agents_[i].tasks.at(dataset);
   uint64_t writer = task.writer;
   uint64_t version = ++task.version;
-  at(agents_[i].clock.real_at(task.deadline), [this, i, dataset, writer, version] {
-    supervisor_wakes(i, dataset, writer, version);
-  });
+  at(agents_[i].clock.real_at(task.deadline),
+     [this, i, dataset, writer, version] { supervisor_wakes(i, dataset, writer, version); });
 }
 
 void Simulation::supervisor_wakes(int i, const std::string& dataset, uint64_t writer,
@@ -516,7 +514,10 @@ void Simulation::controller_tick(uint64_t incarnation) {
   for (const auto& dataset : datasets_) {
     std::optional<lease::DatasetHolder> holder = leases.holder(dataset);
     bool unheld = !holder || holder->agent.empty();
-    if (!unheld && !leases.is_lost(holder->agent, now)) continue;
+    // Besides moving what is unheld or lost, the controller now and then wants to move a
+    // dataset anyway (a rebalance); MasterLeases must refuse while the holder is alive.
+    bool lost = !unheld && leases.is_lost(holder->agent, now);
+    if (!unheld && !lost && !rng_.chance(kRebalanceChance)) continue;
     std::vector<int> candidates;
     for (int i = 0; i < static_cast<int>(agents_.size()); ++i) {
       const std::string& name = agents_[i].name;
@@ -529,8 +530,10 @@ void Simulation::controller_tick(uint64_t incarnation) {
     int to = candidates[rng_.index(static_cast<int>(candidates.size()))];
     Result<uint64_t> epoch = leases.assign(dataset, agents_[to].name, now);
     if (!epoch.ok()) {
-      violation("the master refused its own move: " + epoch.error().message);
-      return;
+      if (lost || unheld || epoch.error().code != ErrorCode::kConflict) {
+        violation("the master refused a move it should allow: " + epoch.error().message);
+      }
+      continue;
     }
     if (!unheld) ++result_.moves;
     current_epoch_[dataset] = *epoch;
@@ -551,8 +554,8 @@ void Simulation::inject_fault() {
     if (node.up && !node.paused) {
       ++result_.agent_pauses;
       node.paused = true;
-      nanoseconds length = rng_.chance(0.5) ? rng_.between(nanoseconds(0), lease)
-                                            : rng_.between(lease, 3 * lease);
+      nanoseconds length =
+          rng_.chance(0.5) ? rng_.between(nanoseconds(0), lease) : rng_.between(lease, 3 * lease);
       trace(node.name + " pauses for " + seconds_text(length));
       uint64_t incarnation = node.incarnation;
       at(now_ + length, [this, i, incarnation] { resume_agent(i, incarnation); });
