@@ -52,12 +52,17 @@ class SecondDaemon {
     // A fresh daemon each time: no volume records from earlier runs.
     run("rm -rf /var/lib/berth-e2e-docker-b", 60);
     run("mkdir -p /var/lib/berth-e2e-docker-b /run/bdb", 10);
+    // Its own network namespace, like a separate host: whatever it does to network devices
+    // (a daemon without a bridge removes docker0 when it stops) stays there.
+    run("sh -c 'ip netns add berth-e2e-b 2>/dev/null; ip -n berth-e2e-b link set lo up'", 10);
     pid_ = ::fork();
     if (pid_ == 0) {
       int log = ::open("/tmp/berth-e2e-dockerd-b.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
       ::dup2(log, 1);
       ::dup2(log, 2);
-      ::execlp("dockerd", "dockerd", "--data-root", "/var/lib/berth-e2e-docker-b", "--exec-root", "/run/bdb",
+      // nsenter joins only the network namespace (`ip netns exec` would remount /sys and hide
+      // the cgroup hierarchies dockerd needs).
+      ::execlp("nsenter", "nsenter", "--net=/run/netns/berth-e2e-b", "dockerd", "--data-root", "/var/lib/berth-e2e-docker-b", "--exec-root", "/run/bdb",
                "--pidfile", "/run/bdb.pid", "-H", kDaemonB, "--bridge=none", "--iptables=false",
                "--ip-masq=false", static_cast<char*>(nullptr));
       ::_exit(127);
