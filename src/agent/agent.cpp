@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "executor/leftovers.h"
+#include "health/health_checker.h"
 #include "executor/process_executor.h"
 #include "http/http.h"
 #include "protocol/messages.h"
@@ -79,6 +80,7 @@ double detect_disk_mib(const std::string& dir) {
 struct LocalTask {
   protocol::LaunchSpec spec;
   std::string state;
+  bool health_killed = false;  // killed for failing health checks: counts as a failure
   std::string staged_at, started_at;
 };
 
@@ -90,6 +92,11 @@ struct Agent::Impl {
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
   std::unique_ptr<DatasetManager> datasets;
+  std::unique_ptr<health::HealthChecker> health;
+  // Health verdicts from the checker's thread, turned into status updates by the status loop
+  // (the checker's callback must not take `mu`).
+  std::mutex health_mu;
+  std::vector<health::HealthChange> health_changes;
   std::unique_ptr<DatasetPluginBackend> plugin_backend;
   std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
@@ -308,6 +315,7 @@ struct Agent::Impl {
     task.started_at = format_iso8601(clock.wall_now());
     tasks[spec.task_id] = task;
     queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
+    if (!spec.health_checks.empty()) start_health_checks(spec, ps);
   }
 
   // A task sees each dataset at its containerPath: bind-mounted in its own mount namespace
@@ -339,6 +347,62 @@ struct Agent::Impl {
       }
     }
     return {};
+  }
+
+  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps) {
+    auto json = nlohmann::json::parse(spec.health_checks, nullptr, false);
+    auto specs = health::parse_health_checks(json);
+    if (!specs) {
+      spdlog::warn("task {}: health checks not run: {}", spec.task_id, specs.error().message);
+      return;
+    }
+    health::HealthTask t;
+    t.task_id = spec.task_id;
+    t.host = options.address;
+    t.ports = spec.ports;
+    t.env = ps.env;
+    t.sandbox_dir = ps.sandbox_dir;
+    t.specs = *specs;
+    t.started_at = clock.wall_now();
+    Status registered = health->register_task(t);
+    if (!registered) spdlog::warn("task {}: health checks not run: {}", spec.task_id, registered.error().message);
+  }
+
+  void on_health_change(const health::HealthChange& change) {
+    std::lock_guard<std::mutex> lock(health_mu);
+    health_changes.push_back(change);
+  }
+
+  // Turns health verdicts into status updates; kills tasks that failed too many checks.
+  void report_health() {
+    std::vector<health::HealthChange> changes;
+    {
+      std::lock_guard<std::mutex> lock(health_mu);
+      changes.swap(health_changes);
+    }
+    for (const auto& change : changes) {
+      std::string results = health->results_json(change.task_id, change.task_id).dump();
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = tasks.find(change.task_id);
+      if (it == tasks.end()) continue;
+      protocol::StatusUpdate u;
+      u.update_id = ids.uuid();
+      u.task_id = change.task_id;
+      u.app_id = it->second.spec.app_id;
+      u.state = it->second.state;
+      u.message = change.cause;
+      u.timestamp = format_iso8601(clock.wall_now());
+      u.health = change.healthy ? 1 : 0;
+      u.health_results = results;
+      pending.push_back(std::move(u));
+      if (change.should_kill && it->second.state != protocol::kTaskKilling) {
+        spdlog::info("task {} failed its health checks ({}): killing it", change.task_id, change.cause);
+        if (executor->kill(change.task_id, std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
+          it->second.state = protocol::kTaskKilling;
+          it->second.health_killed = true;
+        }
+      }
+    }
   }
 
   void release_volumes(const protocol::LaunchSpec& spec) {
@@ -385,10 +449,14 @@ struct Agent::Impl {
       std::lock_guard<std::mutex> lock(mu);
       auto it = tasks.find(exit.task_id);
       std::string app_id = it == tasks.end() ? "" : it->second.spec.app_id;
-      std::string state = exit.killed_by_us ? protocol::kTaskKilled
-                          : (!exit.signaled && exit.code == 0) ? protocol::kTaskFinished
-                                                               : protocol::kTaskFailed;
-      queue_status(exit.task_id, app_id, state, exit.message);
+      bool health_killed = it != tasks.end() && it->second.health_killed;
+      std::string state = health_killed                            ? protocol::kTaskFailed
+                          : exit.killed_by_us                      ? protocol::kTaskKilled
+                          : (!exit.signaled && exit.code == 0)     ? protocol::kTaskFinished
+                                                                   : protocol::kTaskFailed;
+      queue_status(exit.task_id, app_id, state,
+                   health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
+      health->unregister_task(exit.task_id);
       if (it != tasks.end()) {
         release_volumes(it->second.spec);
         tasks.erase(it);
@@ -426,6 +494,7 @@ struct Agent::Impl {
   void status_loop() {
     while (!stopping) {
       reap();
+      report_health();
       std::vector<protocol::StatusUpdate> batch;
       std::string id;
       {
@@ -497,6 +566,8 @@ Status Agent::run() {
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
   impl_->executor = std::make_unique<ProcessExecutor>(eo);
+  impl_->health = std::make_unique<health::HealthChecker>(
+      impl_->clock, [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); });
   // A pool that is missing is probably a network filesystem that is not mounted: it is not
   // created (data would land on the local disk). Only the single-machine default is.
   if (o.dataset_pool.empty()) {
@@ -546,6 +617,7 @@ Status Agent::run() {
   commands.join();
   statuses.join();
   if (impl_->plugin_server) impl_->plugin_server->stop();
+  impl_->health.reset();
   spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());
   impl_->executor->kill_all_now();
   return {};

@@ -14,7 +14,9 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
       {"slaveId", task.agent_id},
       {"agentId", task.agent_id},
       {"ipAddresses", nlohmann::json::array({{{"ipAddress", task.host}, {"protocol", "IPv4"}}})},
-      {"healthCheckResults", nlohmann::json::array()},
+      {"healthCheckResults", task.health_results.empty()
+                                 ? nlohmann::json::array()
+                                 : nlohmann::json::parse(task.health_results, nullptr, false)},
       {"role", "*"},
   };
   if (task.started_at) j["startedAt"] = format_iso8601(*task.started_at);
@@ -32,12 +34,13 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
 nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
                              const master::AppRecord& record, bool with_tasks, bool with_failure) {
   nlohmann::json j = model::app_to_json(record.app);
-  int staged = 0, running = 0;
+  int staged = 0, running = 0, healthy = 0, unhealthy = 0;
   nlohmann::json tasks = nlohmann::json::array();
   for (const auto& [tid, task] : state.tasks) {
     if (task.app_id != record.app.id) continue;
     if (task.state == protocol::kTaskRunning) {
       ++running;
+      if (task.healthy) (*task.healthy ? healthy : unhealthy)++;
     } else {
       ++staged;
     }
@@ -45,8 +48,8 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
   }
   j["tasksStaged"] = staged;
   j["tasksRunning"] = running;
-  j["tasksHealthy"] = 0;
-  j["tasksUnhealthy"] = 0;
+  j["tasksHealthy"] = healthy;
+  j["tasksUnhealthy"] = unhealthy;
   nlohmann::json deployments = nlohmann::json::array();
   for (const auto& id : core.deployments_of(state, record.app.id)) deployments.push_back({{"id", id}});
   j["deployments"] = deployments;

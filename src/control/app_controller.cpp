@@ -95,7 +95,7 @@ bool app_converged(const AppView& app, const std::vector<TaskView>& live) {
   if (app.deleting) return live.empty();
   if (live.size() != app.instances) return false;
   for (const auto& t : live) {
-    if (t.kill_requested || t.config_version != app.config_version || !is_running(t)) return false;
+    if (t.kill_requested || t.config_version != app.config_version || !is_running(t) || !t.healthy) return false;
   }
   return true;
 }

@@ -42,7 +42,7 @@ struct AppPlan {
 AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live);
 
 // True when the app is where its deployment wants it: exactly `instances` tasks, all of the
-// current config and running, none being killed (none at all when deleting).
+// current config, running and healthy, none being killed (none at all when deleting).
 bool app_converged(const AppView& app, const std::vector<TaskView>& live);
 
 // Marathon's launch backoff (backoffSeconds, backoffFactor, maxLaunchDelaySeconds).

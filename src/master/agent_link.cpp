@@ -168,6 +168,8 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
     }
     task.state = update.state;
     task.message = update.message;
+    if (update.health >= 0) task.healthy = update.health == 1;
+    if (!update.health_results.empty()) task.health_results = update.health_results;
     if (update.state == protocol::kTaskRunning && !task.started_at) {
       WallTime at;
       task.started_at = parse_iso8601(update.timestamp, &at) ? at : clock_.wall_now();

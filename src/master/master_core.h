@@ -106,6 +106,9 @@ class MasterCore {
   void record_terminal(TaskRecord& task, const std::string& state, const std::string& message);
   void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
   std::string new_version();
+  // The launch spec of a new task of `app` on `agent` with `ports` (no datasets yet).
+  protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
+                                   const std::vector<uint32_t>& ports) const;
   Status check_tag(const std::string& if_tag) const;
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;

@@ -36,6 +36,8 @@ struct TaskRecord {
   std::vector<std::string> datasets;  // dataset ids the task writes
   // Placed, but its datasets are not attached on its node yet; sent when they are.
   std::optional<protocol::LaunchSpec> pending_launch;
+  std::optional<bool> healthy;  // the agent's verdict from the app's health checks
+  std::string health_results;   // Marathon's healthCheckResults, JSON text
 };
 
 struct AgentRecord {

@@ -13,6 +13,11 @@ int64_t to_ms(MonoTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+bool app_has_health_checks(const model::App& app) {
+  const auto& extra = app.extra.get();
+  return extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty();
+}
+
 int64_t wall_ms(WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -64,7 +69,9 @@ void MasterCore::reconcile() {
     v.task_id = tid;
     v.config_version = task.config_version;
     v.state = task.state;
-    v.healthy = task.state == protocol::kTaskRunning;
+    auto app = state_.apps.find(task.app_id);
+    bool checked = app != state_.apps.end() && app_has_health_checks(app->second.app);
+    v.healthy = task.state == protocol::kTaskRunning && (!checked || task.healthy.value_or(false));
     v.kill_requested = task.kill_requested;
     v.staged_at_ms = wall_ms(task.staged_at);
     v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
@@ -137,6 +144,31 @@ void MasterCore::reconcile() {
   for (const auto& did : done) {
     if (store_.erase("/deployments/" + did).ok()) state_.deployments.erase(did);
   }
+}
+
+protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::string& task_id,
+                                            const std::vector<uint32_t>& ports) const {
+  protocol::LaunchSpec spec;
+  spec.task_id = task_id;
+  spec.app_id = app.id;
+  spec.version = app.version;
+  spec.config_version = app.version_info.last_config_change_at;
+  spec.cmd = app.cmd;
+  if (app.args) spec.args = *app.args;
+  spec.env = app.env;
+  spec.labels = app.labels;
+  spec.cpus = app.cpus;
+  spec.mem = app.mem;
+  spec.disk = app.disk;
+  spec.ports = ports;
+  for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
+  spec.port_names.resize(spec.ports.size());
+  spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
+  const auto& extra = app.extra.get();
+  if (extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty()) {
+    spec.health_checks = extra["healthChecks"].dump();
+  }
+  return spec;
 }
 
 void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms) {
@@ -219,22 +251,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     task.mem = app.mem;
     task.disk = app.disk;
 
-    protocol::LaunchSpec spec;
-    spec.task_id = task.id;
-    spec.app_id = app_id;
-    spec.version = app.version;
-    spec.config_version = task.config_version;
-    spec.cmd = app.cmd;
-    if (app.args) spec.args = *app.args;
-    spec.env = app.env;
-    spec.labels = app.labels;
-    spec.cpus = app.cpus;
-    spec.mem = app.mem;
-    spec.disk = app.disk;
-    spec.ports = a.ports;
-    for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
-    spec.port_names.resize(spec.ports.size());
-    spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
+    protocol::LaunchSpec spec = launch_spec(app, task.id, a.ports);
     protocol::Command launch;
     launch.type = "launch";
     launch.launch = spec;

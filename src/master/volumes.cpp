@@ -150,22 +150,7 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   task.cpus = app.cpus;
   task.mem = app.mem;
   task.disk = app.disk;
-  protocol::LaunchSpec spec;
-  spec.task_id = task.id;
-  spec.app_id = app_id;
-  spec.version = app.version;
-  spec.config_version = task.config_version;
-  spec.cmd = app.cmd;
-  if (app.args) spec.args = *app.args;
-  spec.env = app.env;
-  spec.labels = app.labels;
-  spec.cpus = app.cpus;
-  spec.mem = app.mem;
-  spec.disk = app.disk;
-  spec.ports = a.ports;
-  for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
-  spec.port_names.resize(spec.ports.size());
-  spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
+  protocol::LaunchSpec spec = launch_spec(app, task.id, a.ports);
   auto volumes = model::external_volumes(app);
   for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
     protocol::VolumeMount m;

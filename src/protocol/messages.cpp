@@ -33,7 +33,7 @@ BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, atta
 BERTH_JSON_DEFINE(Heartbeat, seq, datasets)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,
-                                                message, timestamp)
+                                                message, timestamp, health, health_results)
 BERTH_JSON_DEFINE(StatusBatch, updates)
 BERTH_JSON_DEFINE(StatusAck, acked)
 
@@ -47,7 +47,8 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"mem", v.mem},             {"disk", v.disk},
                      {"ports", v.ports},         {"port_names", v.port_names},
                      {"kill_grace_ms", v.kill_grace_ms},
-                     {"volumes", v.volumes}};
+                     {"volumes", v.volumes},
+                     {"health_checks", v.health_checks}};
   if (v.cmd) j["cmd"] = *v.cmd;
 }
 
@@ -67,6 +68,7 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.port_names = j.value("port_names", std::vector<std::string>{});
   v.kill_grace_ms = j.value("kill_grace_ms", int64_t{3000});
   v.volumes = j.value("volumes", std::vector<VolumeMount>{});
+  v.health_checks = j.value("health_checks", "");
 }
 
 void to_json(nlohmann::json& j, const Command& v) {

@@ -111,6 +111,8 @@ struct StatusUpdate {
   std::string state;
   std::string message;
   std::string timestamp;  // ISO-8601, agent's wall clock
+  int health = -1;              // -1: no verdict (or no checks), 0: unhealthy, 1: healthy
+  std::string health_results;   // Marathon's healthCheckResults array, as JSON text
 };
 
 struct StatusBatch {
@@ -145,6 +147,7 @@ struct LaunchSpec {
   std::vector<std::string> port_names;  // same length as ports; empty names allowed
   int64_t kill_grace_ms = 3000;
   std::vector<VolumeMount> volumes;
+  std::string health_checks;  // the app's healthChecks array as JSON text; empty: none
 };
 
 struct Command {

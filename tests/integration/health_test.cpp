@@ -1,0 +1,75 @@
+// Marathon health checks run by real agents: results in task JSON and app counts; a task that
+// fails too many checks is killed and replaced.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+namespace {
+using std::chrono::seconds;
+}
+
+TEST(HealthChecks, HealthyTasksAreCountedAndShowTheirResults) {
+  Cluster cluster(2);
+  nlohmann::json app = {
+      {"id", "/counter"},
+      {"cmd", std::string(BERTH_COUNTER_BINARY) + " --port $PORT0 --data-dir $MESOS_SANDBOX/data"},
+      {"cpus", 0.1},
+      {"mem", 64},
+      {"instances", 2},
+      {"healthChecks",
+       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}}};
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  nlohmann::json info;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    info = cluster.call("GET", "/v2/apps/counter").body["app"];
+    return info["tasksHealthy"] == 2;
+  }, seconds(30))) << info.dump();
+  EXPECT_EQ(info["tasksUnhealthy"], 0);
+  for (const auto& t : info["tasks"]) {
+    ASSERT_EQ(t["healthCheckResults"].size(), 1u) << t.dump();
+    EXPECT_EQ(t["healthCheckResults"][0]["alive"], true);
+    EXPECT_EQ(t["healthCheckResults"][0]["consecutiveFailures"], 0);
+    EXPECT_FALSE(t["healthCheckResults"][0]["lastSuccess"].is_null());
+  }
+  // The deployment waited for health, and is done.
+  EXPECT_TRUE(cluster.call("GET", "/v2/deployments").body.empty());
+}
+
+TEST(HealthChecks, ATaskFailingItsChecksIsKilledAndReplaced) {
+  Cluster cluster(1);
+  nlohmann::json app = {
+      {"id", "/sick"},
+      {"cmd", "sleep 1000"},
+      {"cpus", 0.1},
+      {"mem", 16},
+      {"backoffSeconds", 0.5},
+      {"healthChecks",
+       {{{"protocol", "COMMAND"}, {"command", {{"value", "test -e $MESOS_SANDBOX/never"}}},
+         {"gracePeriodSeconds", 0}, {"intervalSeconds", 1}, {"timeoutSeconds", 1},
+         {"delaySeconds", 0}, {"maxConsecutiveFailures", 2}}}}};
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::string first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto tasks = cluster.running_tasks("/sick");
+    if (!tasks.empty()) first = tasks[0]["id"].get<std::string>();
+    return !first.empty();
+  }, seconds(20)));
+  nlohmann::json info;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    info = cluster.call("GET", "/v2/apps/sick").body["app"];
+    return info.contains("lastTaskFailure") && info["lastTaskFailure"]["taskId"].get<std::string>() == first;
+  }, seconds(30))) << info.dump();
+  EXPECT_NE(info["lastTaskFailure"]["message"].get<std::string>().find("health"), std::string::npos)
+      << info["lastTaskFailure"].dump();
+  // A replacement runs (and will fail in turn).
+  EXPECT_TRUE(Cluster::eventually([&] {
+    auto tasks = cluster.running_tasks("/sick");
+    return tasks.size() == 1 && tasks[0]["id"].get<std::string>() != first;
+  }, seconds(20)));
+}
+
+}  // namespace berth::testing
