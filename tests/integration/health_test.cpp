@@ -35,8 +35,8 @@ TEST(HealthChecks, HealthyTasksAreCountedAndShowTheirResults) {
     EXPECT_EQ(t["healthCheckResults"][0]["consecutiveFailures"], 0);
     EXPECT_FALSE(t["healthCheckResults"][0]["lastSuccess"].is_null());
   }
-  // The deployment waited for health, and is done.
-  EXPECT_TRUE(cluster.call("GET", "/v2/deployments").body.empty());
+  // The deployment waited for health, and ends.
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(5)));
 }
 
 TEST(HealthChecks, ATaskFailingItsChecksIsKilledAndReplaced) {
