@@ -22,6 +22,7 @@
 #include "base/ids.h"
 #include "executor/leftovers.h"
 #include "health/health_checker.h"
+#include "proxy/service_router.h"
 #include "executor/process_executor.h"
 #include "http/http.h"
 #include "protocol/messages.h"
@@ -93,6 +94,7 @@ struct Agent::Impl {
   std::unique_ptr<ProcessExecutor> executor;
   std::unique_ptr<DatasetManager> datasets;
   std::unique_ptr<health::HealthChecker> health;
+  std::unique_ptr<proxy::ServiceRouter> router;
   // Health verdicts from the checker's thread, turned into status updates by the status loop
   // (the checker's callback must not take `mu`).
   std::mutex health_mu;
@@ -265,6 +267,17 @@ struct Agent::Impl {
     }
     if (command.type == "launch" && command.launch) {
       launch(*command.launch);
+    } else if (command.type == "routes") {
+      if (!router) return;
+      auto table = proxy::routing_table_from_json(nlohmann::json::parse(command.routes, nullptr, false));
+      if (!table) {
+        spdlog::warn("ignoring a routing table: {}", table.error().message);
+        return;
+      }
+      auto report = router->apply(*table);
+      for (const auto& failure : report.listen_failures) {
+        spdlog::warn("service port {}: {}", failure.service_port, failure.message);
+      }
     } else if (command.type == "datasets") {
       desired_datasets = command.datasets;
       datasets_changed = true;
@@ -608,6 +621,17 @@ Status Agent::run() {
       spdlog::info("Docker volume plugin at {}", o.plugin_socket);
     }
   }
+  if (o.service_router) {
+    proxy::ServiceRouterOptions ro;
+    ro.share_ports = true;
+    ro.hold_when_empty = std::chrono::seconds(15);  // longer than a failover: clients wait, not fail
+    impl_->router = std::make_unique<proxy::ServiceRouter>(ro);
+    Status started = impl_->router->start();
+    if (!started) {
+      spdlog::warn("service router not started: {}", started.error().message);
+      impl_->router.reset();
+    }
+  }
   std::thread heartbeats([this] { impl_->heartbeat_loop(); });
   std::thread commands([this] { impl_->command_loop(); });
   std::thread statuses([this] { impl_->status_loop(); });
@@ -618,6 +642,7 @@ Status Agent::run() {
   statuses.join();
   if (impl_->plugin_server) impl_->plugin_server->stop();
   impl_->health.reset();
+  if (impl_->router) impl_->router->stop();
   spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());
   impl_->executor->kill_all_now();
   return {};

@@ -32,6 +32,7 @@ struct AgentOptions {
   // Where to serve Docker's volume plugin protocol (e.g. /run/docker/plugins/berth.sock, which
   // makes `--volume-driver berth` work); empty: not served.
   std::string plugin_socket;
+  bool service_router = true;  // listen on apps' service ports and forward to healthy tasks
 };
 
 // Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.

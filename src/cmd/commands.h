@@ -21,6 +21,7 @@ struct MasterFlags {
   int64_t lost_timeout_ms = 3000;
   std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
   std::string dataset_driver = "shared";
+  std::string service_ports = "10000-20000";  // where service ports are assigned (end exclusive)
 };
 
 int run_master(const MasterFlags& flags);

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
   m->add_option("--dataset-driver", master.dataset_driver, "Driver of datasets that do not name one")
       ->envname("BERTH_DATASET_DRIVER")->check(CLI::IsMember({"shared", "loop", "local"}))->capture_default_str();
+  m->add_option("--service-ports", master.service_ports, "Range for service ports of apps that ask for 0")
+      ->envname("BERTH_SERVICE_PORTS")->capture_default_str();
   m->add_option("--lost-timeout-ms", master.lost_timeout_ms, "Declare an agent lost after this long without a heartbeat")
       ->envname("BERTH_LOST_TIMEOUT_MS")->capture_default_str();
 
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   a->add_option("--dataset-pool", agent.dataset_pool,
                 "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
       ->envname("BERTH_DATASET_POOL");
+  a->add_flag("!--no-service-router", agent.service_router, "Do not listen on apps' service ports");
   a->add_option("--plugin-socket", agent.plugin_socket,
                 "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
       ->envname("BERTH_PLUGIN_SOCKET");

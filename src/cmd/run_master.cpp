@@ -1,4 +1,5 @@
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <spdlog/spdlog.h>
@@ -65,6 +66,17 @@ int run_master(const MasterFlags& flags) {
   options.lease = std::chrono::milliseconds(flags.lease_ms);
   options.lost_timeout = std::chrono::milliseconds(flags.lost_timeout_ms);
   options.default_dataset_driver = flags.dataset_driver;
+  {
+    unsigned begin = 0, end = 0;
+    char extra = 0;
+    if (std::sscanf(flags.service_ports.c_str(), "%u-%u%c", &begin, &end, &extra) != 2 || begin == 0 ||
+        end > 65536 || begin >= end) {
+      spdlog::error("invalid --service-ports '{}': expected BEGIN-END, e.g. 10000-20000", flags.service_ports);
+      return 2;
+    }
+    options.service_port_min = begin;
+    options.service_port_max = end;
+  }
   std::string advertised = flags.advertised_host.empty()
                                ? (flags.host == "0.0.0.0" ? "127.0.0.1" : flags.host)
                                : flags.advertised_host;

@@ -65,6 +65,9 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   agent.last_heartbeat_wall = clock_.wall_now();
   agent.lost = false;
   agent.outbox.clear();  // the agent's report below is the truth from here on
+  // Commands queued from here on (kills of tasks nobody wants, the routing table) are new to
+  // the agent: it asks for those after this sequence number.
+  const uint64_t seen_up_to = agent.next_seq - 1;
 
   std::set<std::string> reported;
   for (const auto& t : request.tasks) {
@@ -106,11 +109,12 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   for (const auto& tid : vanished) {
     record_terminal(state_.tasks[tid], protocol::kTaskLost, "not reported by its agent on re-registration");
   }
+  if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
   response.heartbeat_interval_ms = options_.heartbeat_interval.count();
   response.lease_ms = options_.lease.count();
-  response.next_command_seq = agent.next_seq - 1;
+  response.next_command_seq = seen_up_to;
   return response;
 }
 

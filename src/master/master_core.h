@@ -121,6 +121,11 @@ class MasterCore {
   void place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
                         const std::vector<AgentRecord*>& agents);
   void send_ready_launches();
+  // Service routing (DESIGN §9): the table of service ports -> healthy tasks, pushed to every
+  // agent whenever it changes (and to an agent when it registers).
+  std::string routing_table() const;
+  void push_routes_if_changed();
+  void push_routes(AgentRecord& agent);
 
   MasterOptions options_;
   Store& store_;
@@ -132,6 +137,8 @@ class MasterCore {
   MonoTime loaded_at_{};
   bool shutting_down_ = false;
   WallTime last_version_{};
+  std::string routes_;  // the last routing table pushed, JSON text
+  uint64_t routes_version_ = 0;
 };
 
 }  // namespace berth::master

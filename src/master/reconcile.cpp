@@ -121,6 +121,7 @@ void MasterCore::reconcile() {
 
   if (!wanted.empty()) place_pending(wanted, now_ms);
   send_ready_launches();
+  push_routes_if_changed();
 
   // 4. Deployments whose apps have converged are done.
   std::vector<std::string> done;
@@ -144,6 +145,46 @@ void MasterCore::reconcile() {
   for (const auto& did : done) {
     if (store_.erase("/deployments/" + did).ok()) state_.deployments.erase(did);
   }
+}
+
+std::string MasterCore::routing_table() const {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& [app_id, record] : state_.apps) {
+    if (record.deleting) continue;
+    bool checked = app_has_health_checks(record.app);
+    for (size_t i = 0; i < record.app.port_definitions.size(); ++i) {
+      uint32_t service_port = record.app.port_definitions[i].port;
+      if (service_port == 0) continue;
+      nlohmann::json backends = nlohmann::json::array();
+      for (const auto& [tid, task] : state_.tasks) {
+        if (task.app_id != app_id || task.state != protocol::kTaskRunning || task.kill_requested) continue;
+        if (checked && !task.healthy.value_or(false)) continue;
+        if (i >= task.ports.size()) continue;
+        backends.push_back({{"host", task.host}, {"port", task.ports[i]}});
+      }
+      routes.push_back({{"service_port", service_port}, {"app_id", app_id}, {"backends", backends}});
+    }
+  }
+  return routes.dump();
+}
+
+void MasterCore::push_routes_if_changed() {
+  std::string routes = routing_table();
+  if (routes == routes_) return;
+  routes_ = routes;
+  ++routes_version_;
+  for (auto& [id, agent] : state_.agents) {
+    if (!agent.lost) push_routes(agent);
+  }
+}
+
+void MasterCore::push_routes(AgentRecord& agent) {
+  protocol::Command command;
+  command.type = "routes";
+  command.routes = nlohmann::json{{"version", routes_version_},
+                                  {"routes", nlohmann::json::parse(routes_.empty() ? "[]" : routes_)}}
+                       .dump();
+  enqueue(agent, std::move(command));
 }
 
 protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::string& task_id,

@@ -77,6 +77,7 @@ void to_json(nlohmann::json& j, const Command& v) {
   if (!v.task_id.empty()) j["task_id"] = v.task_id;
   if (v.kill_grace_ms) j["kill_grace_ms"] = v.kill_grace_ms;
   if (v.type == "datasets") j["datasets"] = v.datasets;
+  if (v.type == "routes") j["routes"] = v.routes;
 }
 
 void from_json(const nlohmann::json& j, Command& v) {
@@ -87,6 +88,7 @@ void from_json(const nlohmann::json& j, Command& v) {
   v.task_id = j.value("task_id", "");
   v.kill_grace_ms = j.value("kill_grace_ms", int64_t{0});
   v.datasets = j.value("datasets", std::vector<DatasetAssignment>{});
+  v.routes = j.value("routes", "");
 }
 
 BERTH_JSON_DEFINE(CommandBatch, commands)

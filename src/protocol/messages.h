@@ -153,13 +153,14 @@ struct LaunchSpec {
 struct Command {
   uint64_t seq = 0;
   std::string command_id;
-  std::string type;  // "launch" | "kill" | "datasets"
+  std::string type;  // "launch" | "kill" | "datasets" | "routes"
   std::optional<LaunchSpec> launch;
   std::string task_id;        // for kill
   int64_t kill_grace_ms = 0;  // for kill
   // For "datasets": the agent's whole assignment list, pushed when it changes so a move does
   // not wait for the next heartbeat.
   std::vector<DatasetAssignment> datasets;
+  std::string routes;  // for "routes": the whole routing table (proxy::RoutingTable JSON)
 };
 
 struct CommandBatch {

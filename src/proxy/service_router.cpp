@@ -446,6 +446,11 @@ std::string ServiceRouter::Core::open_listener(const Route& route) {
   // SO_REUSEADDR lets a port freed a moment ago (TIME_WAIT) be bound again; it does not let
   // two listeners share a port on Linux.
   if (!ec) listener->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  // With share_ports, several routers of one host (the agents of `berth up`) listen on the same
+  // service port and the kernel spreads connections over them; when one dies the others carry on.
+  if (!ec && options_.share_ports) {
+    listener->acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+  }
   if (!ec) listener->acceptor.bind(endpoint, ec);
   if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {

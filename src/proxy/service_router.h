@@ -34,6 +34,8 @@ struct ServiceRouterOptions {
   size_t max_connections_per_listener = 4096;       // more are closed as soon as accepted
   size_t max_connect_attempts = 4;                  // backends tried per round for one client
   size_t buffer_bytes = 16 * 1024;                  // per direction per connection
+  // SO_REUSEPORT on service ports: routers of several agents on one host share each port.
+  bool share_ports = false;
   const Clock* clock = nullptr;  // times backend cool-downs; nullptr = the system clock
 };
 

@@ -116,7 +116,8 @@ pid_t Cluster::spawn(const std::vector<std::string>& args, const std::string& lo
 void Cluster::start_master() {
   master_ = spawn({"master", "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
                    dir_ + "/master", "--heartbeat-interval-ms", "200", "--lost-timeout-ms",
-                   std::to_string(lost_timeout_ms_)},
+                   std::to_string(lost_timeout_ms_), "--service-ports",
+                   std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)},
                   dir_ + "/master.log");
   if (!eventually([&] { return http::request(url_, "GET", "/ping", "", 500).ok(); },
                   std::chrono::seconds(10))) {

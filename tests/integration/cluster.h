@@ -28,6 +28,8 @@ class Cluster {
   ~Cluster();
 
   std::string url() const { return url_; }
+  // This cluster's own range for service ports (clusters of parallel tests must not share).
+  uint32_t service_port_begin() const { return 20000 + static_cast<uint32_t>(port_ % 120) * 100; }
   ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "",
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
 

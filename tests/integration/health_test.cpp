@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "http/http.h"
 #include "tests/integration/cluster.h"
 
 namespace berth::testing {
@@ -70,6 +71,42 @@ TEST(HealthChecks, ATaskFailingItsChecksIsKilledAndReplaced) {
     auto tasks = cluster.running_tasks("/sick");
     return tasks.size() == 1 && tasks[0]["id"].get<std::string>() != first;
   }, seconds(20)));
+}
+
+}  // namespace berth::testing
+
+namespace berth::testing {
+
+TEST(ServiceRouter, ClientsReachHealthyTasksThroughTheServicePortWhereverTheyRun) {
+  Cluster cluster(2);
+  uint32_t service_port = cluster.service_port_begin() + 7;
+  nlohmann::json app = {
+      {"id", "/routed"},
+      {"cmd", std::string(BERTH_COUNTER_BINARY) + " --port $PORT0 --data-dir $MESOS_SANDBOX/data"},
+      {"cpus", 0.1},
+      {"mem", 64},
+      {"portDefinitions", {{{"port", service_port}, {"name", "http"}}}},
+      {"healthChecks",
+       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"gracePeriodSeconds", 10}, {"intervalSeconds", 1},
+         {"timeoutSeconds", 1}}}}};
+  auto created = cluster.call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  EXPECT_EQ(created.body["portDefinitions"][0]["port"], service_port);
+  std::string via = "http://127.0.0.1:" + std::to_string(service_port);
+  std::string first_task;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto r = http::request(via, "GET", "/v1/ping", "", 1000);
+    if (!r || r->status != 200) return false;
+    first_task = nlohmann::json::parse(r->body)["task"].get<std::string>();
+    return true;
+  }, std::chrono::seconds(30)));
+  // The task goes away; the same address reaches its replacement.
+  auto killed = cluster.call("DELETE", "/v2/apps/routed/tasks/" + first_task);
+  ASSERT_EQ(killed.status, 200);
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto r = http::request(via, "GET", "/v1/ping", "", 3000);
+    return r && r->status == 200 && nlohmann::json::parse(r->body)["task"].get<std::string>() != first_task;
+  }, std::chrono::seconds(30)));
 }
 
 }  // namespace berth::testing
