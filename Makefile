@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 BERTH := $(BUILD_DIR)/bin/berth
 
-.PHONY: deps build up test bench clean
+.PHONY: deps build up test demo bench clean
 
 deps:
 	@scripts/install-deps
@@ -17,6 +17,10 @@ build: deps
 # A local cluster with the demo app; Ctrl-C stops everything it started.
 up: build
 	@scripts/up-with-demo $(BERTH)
+
+# The failover story on a local cluster (started if none answers on :8080, stopped after).
+demo: build
+	@$(BERTH) demo
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2

@@ -579,8 +579,12 @@ Status Agent::run() {
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
   impl_->executor = std::make_unique<ProcessExecutor>(eo);
+  health::HealthCheckerOptions ho;
+  // A restarted task is checked right away, not one interval later: a failover ends when the
+  // replacement is known healthy.
+  ho.first_check_after = std::chrono::milliseconds(200);
   impl_->health = std::make_unique<health::HealthChecker>(
-      impl_->clock, [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); });
+      impl_->clock, [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); }, ho);
   // A pool that is missing is probably a network filesystem that is not mounted: it is not
   // created (data would land on the local disk). Only the single-machine default is.
   if (o.dataset_pool.empty()) {

@@ -36,6 +36,17 @@ struct UpFlags {
 
 int run_up(const UpFlags& flags, const std::string& self_exe);
 
+struct DemoFlags {
+  std::string master = "http://127.0.0.1:8080";
+  std::string data_dir = "./.berth";  // for the cluster it starts when none answers
+  uint16_t service_port = 10080;
+  int clicks = 20;
+  bool keep = false;  // leave a cluster it started running
+  int rounds = 1;     // kills in a row (the killed node is started again between rounds)
+};
+
+int run_demo(const DemoFlags& flags, const std::string& self_exe);
+
 // Blocks SIGINT/SIGTERM in every thread and returns when one arrives. Call before starting
 // threads.
 void block_stop_signals();

@@ -79,6 +79,16 @@ int main(int argc, char** argv) {
   u->add_option("--data-dir", up.data_dir, "State and logs")->envname("BERTH_DATA_DIR")->capture_default_str();
   u->add_option("--port", up.port, "The master's HTTP port")->capture_default_str();
 
+  cmd::DemoFlags demo;
+  auto* d = app.add_subcommand("demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
+  d->add_option("--master", demo.master, "Master URL")->envname("BERTH_MASTER")->capture_default_str();
+  d->add_option("--data-dir", demo.data_dir, "State of the cluster it starts when none answers")->capture_default_str();
+  d->add_option("--service-port", demo.service_port, "The counter's service port")->capture_default_str();
+  d->add_option("--clicks", demo.clicks, "Clicks to post before the kill")->capture_default_str();
+  d->add_flag("--keep", demo.keep, "Leave a cluster the demo started running");
+  d->add_option("--rounds", demo.rounds, "Kills in a row, with p50/p99 per phase (the failover benchmark)")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+
   app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
   app.add_subcommand("task", "List and kill tasks");
   app.add_subcommand("node", "List, drain and undrain nodes");
@@ -104,5 +114,6 @@ int main(int argc, char** argv) {
     return cmd::run_agent(agent);
   }
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
+  if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
   return 0;
 }

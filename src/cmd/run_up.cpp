@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -116,6 +117,14 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   auto shutdown = [&] {
     for (const auto& a : agents) kill(a.pid, SIGTERM);
     for (const auto& a : agents) stop_child(a, std::chrono::seconds(15));
+    // Agents started again by others (berth demo restarts the node it killed) stop too.
+    auto strays = signal_agents_under(data_dir, SIGTERM);
+    for (int i = 0; i < 150 && !strays.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      strays.erase(std::remove_if(strays.begin(), strays.end(), [](int pid) { return ::kill(pid, 0) != 0; }),
+                   strays.end());
+    }
+    for (int pid : strays) ::kill(pid, SIGKILL);
     stop_child(master, std::chrono::seconds(10));
     // Agents that were SIGKILLed could not stop their tasks; nothing outlives `berth up`.
     if (int leftovers = kill_tasks_under(data_dir)) {

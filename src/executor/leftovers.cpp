@@ -34,4 +34,29 @@ int kill_tasks_under(const std::string& dir) {
   return killed;
 }
 
+std::vector<int> signal_agents_under(const std::string& dir, int signal) {
+  std::string prefix = dir;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  std::vector<int> pids;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return pids;
+  pid_t self = ::getpid();
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0 || pid == self) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    std::vector<std::string> args;
+    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
+    bool agent = args.size() > 1 && args[1] == "agent";
+    for (size_t i = 0; agent && i + 1 < args.size(); ++i) {
+      if (args[i] == "--work-dir" && args[i + 1].rfind(prefix, 0) == 0) {
+        if (::kill(pid, signal) == 0) pids.push_back(pid);
+        break;
+      }
+    }
+  }
+  ::closedir(proc);
+  return pids;
+}
+
 }  // namespace berth

@@ -5,10 +5,15 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace berth {
 
 // SIGKILLs every process whose MESOS_SANDBOX lies under `dir`; returns how many it signalled.
 int kill_tasks_under(const std::string& dir);
+
+// Sends `signal` to every `berth agent` process whose --work-dir lies under `dir` (agents that
+// `berth up` did not start itself, e.g. restarted by `berth demo`); returns their pids.
+std::vector<int> signal_agents_under(const std::string& dir, int signal);
 
 }  // namespace berth

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "executor/leftovers.h"
 #include "http/http.h"
 
 namespace berth::testing {
@@ -89,6 +90,8 @@ Cluster::~Cluster() {
     ::kill(master_, SIGKILL);
     ::waitpid(master_, nullptr, 0);
   }
+  // Agents started again by a test's subject (berth demo restarts the node it kills).
+  for (int pid : signal_agents_under(dir_, SIGKILL)) ::waitpid(pid, nullptr, WNOHANG);
   kill_leftovers();
   std::error_code ec;
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);

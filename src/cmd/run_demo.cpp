@@ -1,0 +1,376 @@
+// `berth demo` (issue: highly available stateful apps): on a running cluster (starting
+// `berth up` if none answers) deploy berth-counter with a dataset, a health check and a
+// service port, post clicks through the service port, kill the node running it (its agent and
+// every task process of that node, SIGKILL), print the failover timeline and check that every
+// acknowledged click is still there.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cmd/commands.h"
+#include "executor/leftovers.h"
+#include "http/http.h"
+
+namespace berth::cmd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+nlohmann::json get_json(const std::string& base, const std::string& target, int timeout_ms = 2000) {
+  auto r = http::request(base, "GET", target, "", timeout_ms);
+  if (!r || r->status != 200) return nullptr;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+int active_nodes(const std::string& master) {
+  auto nodes = get_json(master, "/berth/v1/nodes");
+  int n = 0;
+  if (nodes.is_object()) {
+    for (const auto& node : nodes["nodes"]) n += node.value("state", "") == "active" ? 1 : 0;
+  }
+  return n;
+}
+
+struct AgentProcess {
+  pid_t pid = -1;
+  std::string work_dir;
+  std::vector<std::string> argv, env;  // to start it again after the kill
+};
+
+std::vector<std::string> read_nul_list(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::string> out;
+  for (std::string item; std::getline(in, item, '\0');) out.push_back(item);
+  return out;
+}
+
+// The agent process serving `hostname` on this machine.
+bool find_agent(const std::string& hostname, AgentProcess* found_agent) {
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(proc)) {
+    pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
+    if (p <= 0) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    std::vector<std::string> args;
+    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
+    bool agent = false, ours = false;
+    std::string dir;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "agent") agent = true;
+      if (args[i] == "--hostname" && i + 1 < args.size() && args[i + 1] == hostname) ours = true;
+      if (args[i] == "--work-dir" && i + 1 < args.size()) dir = args[i + 1];
+    }
+    if (agent && ours && !dir.empty()) {
+      found_agent->pid = p;
+      found_agent->work_dir = dir;
+      found_agent->argv = args;
+      found_agent->env = read_nul_list(std::string("/proc/") + e->d_name + "/environ");
+      found = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Starts a killed agent again, as it was, detached from us (it belongs to the cluster).
+void restart_agent(const AgentProcess& agent, const std::string& log) {
+  pid_t child = ::fork();
+  if (child != 0) {
+    if (child > 0) ::waitpid(child, nullptr, 0);
+    return;
+  }
+  if (::fork() != 0) ::_exit(0);  // the grandchild is adopted by init, not by the demo
+  ::setsid();
+  // Nothing of ours may stay open in it (a pipe our caller reads would never see EOF).
+  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (out < 0) out = ::open("/dev/null", O_WRONLY);
+  int in = ::open("/dev/null", O_RDONLY);
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  ::close_range(3, ~0U, 0);
+  std::vector<char*> argv, envp;
+  auto args = agent.argv;
+  auto env = agent.env;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  ::execve("/proc/self/exe", argv.data(), envp.data());
+  ::_exit(127);
+}
+
+struct Phases {
+  double lost = -1, attached = -1, running = -1, healthy = -1, first_ok = -1;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+int run_demo(const DemoFlags& flags, const std::string& self_exe) {
+  const std::string& master = flags.master;
+  pid_t started_up = -1;
+  if (!http::request(master, "GET", "/ping", "", 1000).ok()) {
+    std::string port = master.substr(master.rfind(':') + 1);
+    std::cout << "no berth master at " << master << ": starting `berth up` (state in " << flags.data_dir << ")\n";
+    std::cout.flush();
+    std::error_code ec;
+    std::filesystem::create_directories(flags.data_dir + "/logs", ec);
+    started_up = ::fork();
+    if (started_up == 0) {
+      ::setpgid(0, 0);
+      std::string log = flags.data_dir + "/logs/up.log";
+      std::FILE* f = std::freopen(log.c_str(), "a", stdout);
+      (void)f;
+      ::dup2(1, 2);
+      ::execl(self_exe.c_str(), self_exe.c_str(), "up", "--port", port.c_str(), "--data-dir",
+              flags.data_dir.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  auto stop_up = [&] {
+    if (started_up <= 0) return;
+    ::kill(started_up, SIGTERM);
+    ::waitpid(started_up, nullptr, 0);
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (active_nodes(master) < 2) {
+    if (Clock::now() > deadline) {
+      std::cerr << "berth demo: needs a cluster with at least two active nodes at " << master << "\n";
+      stop_up();
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  std::string counter = std::filesystem::path(self_exe).parent_path().string() + "/berth-counter";
+  std::string via = "http://127.0.0.1:" + std::to_string(flags.service_port);
+  nlohmann::json app = {
+      {"id", "/berth-demo"},
+      {"cmd", counter + " --port $PORT0 --data-dir $BERTH_VOLUME_DATA"},
+      {"cpus", 0.1},
+      {"mem", 64},
+      {"instances", 1},
+      {"portDefinitions", {{{"port", flags.service_port}, {"name", "http"}}}},
+      {"upgradeStrategy", {{"minimumHealthCapacity", 0}, {"maximumOverCapacity", 0}}},
+      {"healthChecks",
+       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}},
+      {"container",
+       {{"type", "MESOS"},
+        {"volumes",
+         {{{"containerPath", "/data"},
+           {"mode", "RW"},
+           {"external", {{"name", "berth-demo-clicks"}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+  auto put = http::request(master, "PUT", "/v2/apps/berth-demo?force=true", app.dump(), 10000);
+  if (!put || (put->status != 200 && put->status != 201)) {
+    std::cerr << "berth demo: deploying the counter failed: " << (put ? put->body : put.error().message) << "\n";
+    stop_up();
+    return 1;
+  }
+  std::cout << "deployed /berth-demo (berth-counter with dataset berth-demo-clicks, health check, service port "
+            << flags.service_port << ")\n";
+  deadline = Clock::now() + std::chrono::seconds(60);
+  nlohmann::json task;
+  while (true) {
+    auto info = get_json(master, "/v2/apps/berth-demo");
+    if (info.is_object() && info["app"]["tasksHealthy"].get<int>() >= 1 &&
+        http::request(via, "GET", "/v1/ping", "", 1000).ok()) {
+      for (const auto& t : info["app"]["tasks"]) {
+        if (t.value("state", "") == "TASK_RUNNING") task = t;
+      }
+      if (!task.is_null()) break;
+    }
+    if (Clock::now() > deadline) {
+      std::cerr << "berth demo: the counter did not become healthy within 60 s\n";
+      stop_up();
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  std::set<int64_t> acknowledged;
+  for (int i = 0; i < flags.clicks; ++i) {
+    nlohmann::json click = {{"x", 40 + (i * 37) % 600}, {"y", 40 + (i * 53) % 400}};
+    auto r = http::request(via, "POST", "/v1/clicks", click.dump(), 5000);
+    if (r && r->status == 201) acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
+  }
+  auto before = get_json(via, "/v1/clicks");
+  size_t total_before = before.is_array() ? before.size() : 0;
+  std::cout << "posted " << acknowledged.size() << " clicks through " << via << " (" << total_before
+            << " in the log)\n";
+
+  std::string dataset_id;
+  for (const auto& d : get_json(master, "/v1/configuration/datasets")) {
+    if (d["metadata"].value("name", "") == "berth-demo-clicks" && !d.value("deleted", false)) dataset_id = d["dataset_id"];
+  }
+  std::vector<Phases> rounds;
+  int rc = 0;
+  for (int round = 1; round <= flags.rounds && rc == 0; ++round) {
+    std::string node_id = task["slaveId"], old_task = task["id"];
+    auto nodes = get_json(master, "/berth/v1/nodes");
+    std::string hostname;
+    for (const auto& n : nodes["nodes"]) {
+      if (n["id"].get<std::string>() == node_id) hostname = n["hostname"].get<std::string>();
+    }
+    AgentProcess agent;
+    if (!find_agent(hostname, &agent)) {
+      std::cerr << "berth demo: cannot find the agent process of node " << hostname << " on this machine\n";
+      rc = 1;
+      break;
+    }
+    if (flags.rounds > 1) std::printf("round %d: ", round);
+    std::printf("killing node %s: its agent (pid %d) and its tasks, SIGKILL\n", hostname.c_str(), agent.pid);
+    std::fflush(stdout);
+    // The client's view: requests through the same address, each waiting up to 20 s; the first
+    // that a new task answers after the kill ends the outage.
+    Phases p;
+    std::atomic<double> first_ok{-1};
+    Clock::time_point t0 = Clock::now();
+    ::kill(agent.pid, SIGKILL);
+    int tasks_killed = kill_tasks_under(agent.work_dir + "/sandboxes");
+    std::thread client([&] {
+      while (first_ok < 0 && seconds_since(t0) < 60) {
+        auto r = http::request(via, "GET", "/v1/ping", "", 20000);
+        if (r && r->status == 200 && nlohmann::json::parse(r->body, nullptr, false).value("task", "") != old_task) {
+          first_ok = seconds_since(t0);
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    });
+    std::string new_node;
+    nlohmann::json new_task;
+    while (seconds_since(t0) < 60 && (p.healthy < 0 || first_ok < 0)) {
+      double now = seconds_since(t0);
+      if (p.lost < 0) {
+        auto now_nodes = get_json(master, "/berth/v1/nodes");
+        for (const auto& n : now_nodes["nodes"]) {
+          if (n["id"].get<std::string>() == node_id && n["state"] == "lost") p.lost = now;
+        }
+      }
+      if (p.attached < 0) {
+        for (const auto& d : get_json(master, "/v1/state/datasets")) {
+          if (d["dataset_id"] == dataset_id && d.contains("primary") && d["primary"].get<std::string>() != node_id) {
+            p.attached = now;
+            new_node = d["primary"];
+          }
+        }
+      }
+      auto info = get_json(master, "/v2/apps/berth-demo");
+      if (info.is_object()) {
+        for (const auto& t : info["app"]["tasks"]) {
+          if (t["id"].get<std::string>() == old_task || t.value("state", "") != "TASK_RUNNING") continue;
+          if (p.running < 0) p.running = now;
+          if (p.healthy < 0 && !t["healthCheckResults"].empty() && t["healthCheckResults"][0].value("alive", false)) {
+            p.healthy = now;
+            new_task = t;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    client.join();
+    p.first_ok = first_ok;
+    rounds.push_back(p);
+    std::string new_host = new_node;
+    auto final_nodes = get_json(master, "/berth/v1/nodes");
+    for (const auto& n : final_nodes["nodes"]) {
+      if (n["id"].get<std::string>() == new_node) new_host = n["hostname"].get<std::string>();
+    }
+    auto line = [](const std::string& what, double at) {
+      std::printf("  %-56s %s\n", what.c_str(), at < 0 ? "never" : (std::to_string(at).substr(0, 5) + " s").c_str());
+    };
+    std::printf("timeline (from the kill; %d task processes of the node killed with it):\n", tasks_killed);
+    line("killed", 0);
+    line("declared lost by the master", p.lost);
+    line("dataset attached on " + new_host, p.attached);
+    line("task running there", p.running);
+    line("task healthy", p.healthy);
+    line("first successful request through " + via, p.first_ok);
+
+    auto after = get_json(via, "/v1/clicks", 5000);
+    std::set<int64_t> present;
+    if (after.is_array()) {
+      for (const auto& c : after) present.insert(c["id"].get<int64_t>());
+    }
+    std::vector<int64_t> missing;
+    for (int64_t id : acknowledged) {
+      if (!present.count(id)) missing.push_back(id);
+    }
+    if (p.first_ok < 0 || !missing.empty() || acknowledged.empty() || new_task.is_null()) {
+      std::printf("FAILED: %zu of %zu acknowledged clicks are missing%s\n", missing.size(), acknowledged.size(),
+                  p.first_ok < 0 ? "; the service never answered again" : "");
+      rc = 1;
+      break;
+    }
+    std::printf("all %zu acknowledged clicks are there: none lost (the log holds %zu)\n", acknowledged.size(),
+                present.size());
+    std::fflush(stdout);
+    task = new_task;
+    if (round < flags.rounds) {
+      // Bring the node back, and add a few clicks for the next round.
+      restart_agent(agent, agent.work_dir + "/restarted.log");
+      auto back = Clock::now() + std::chrono::seconds(30);
+      while (active_nodes(master) < 2 || !get_json(master, "/v1/state/nodes").is_array() ||
+             get_json(master, "/v1/state/nodes").size() < nodes["nodes"].size()) {
+        if (Clock::now() > back) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      for (int i = 0; i < 5; ++i) {
+        auto r = http::request(via, "POST", "/v1/clicks", nlohmann::json{{"x", 10 * i}, {"y", round}}.dump(), 5000);
+        if (r && r->status == 201) acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
+      }
+    }
+  }
+  if (rounds.size() > 1) {
+    auto summary = [&](const char* what, double Phases::*field) {
+      std::vector<double> v;
+      for (const auto& r : rounds) {
+        if (r.*field >= 0) v.push_back(r.*field);
+      }
+      std::printf("  %-34s p50 %.2f s   p99 %.2f s   max %.2f s\n", what, percentile(v, 0.5), percentile(v, 0.99),
+                  v.empty() ? -1.0 : *std::max_element(v.begin(), v.end()));
+    };
+    std::printf("failover over %zu kills (from SIGKILL):\n", rounds.size());
+    summary("declared lost", &Phases::lost);
+    summary("dataset attached elsewhere", &Phases::attached);
+    summary("task running", &Phases::running);
+    summary("task healthy", &Phases::healthy);
+    summary("first request through service port", &Phases::first_ok);
+  }
+  if (started_up > 0 && !flags.keep) {
+    std::cout << "stopping the cluster this demo started (use --keep to leave it running)\n";
+    stop_up();
+  }
+  return rc;
+}
+
+}  // namespace berth::cmd
