@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +17,8 @@
 
 #include "agent/dataset_manager.h"
 #include "agent/plugin_backend.h"
+#include "agent/supervisor.h"
+#include "lease/agent_lease.h"
 #include "plugin/volume_plugin.h"
 #include "agent/task_env.h"
 #include "base/clock.h"
@@ -80,6 +83,7 @@ double detect_disk_mib(const std::string& dir) {
 
 struct LocalTask {
   protocol::LaunchSpec spec;
+  std::string sandbox;
   std::string state;
   bool health_killed = false;  // killed for failing health checks: counts as a failure
   std::string staged_at, started_at;
@@ -93,6 +97,9 @@ struct Agent::Impl {
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
   std::unique_ptr<DatasetManager> datasets;
+  lease::AgentLease lease;  // guarded by mu
+  bool fenced = false;      // the lease ran out; nothing exclusive runs until a new one
+  std::string self_exe;
   std::unique_ptr<health::HealthChecker> health;
   std::unique_ptr<proxy::ServiceRouter> router;
   // Health verdicts from the checker's thread, turned into status updates by the status loop
@@ -231,6 +238,10 @@ struct Agent::Impl {
       protocol::Heartbeat hb;
       hb.seq = ++seq;
       hb.datasets = datasets->report();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        lease.on_heartbeat_sent(hb.seq, clock.mono_now());
+      }
       auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
                                nlohmann::json(hb).dump(),
                                static_cast<int>(std::max<int64_t>(interval * 2, 1000)));
@@ -243,6 +254,12 @@ struct Agent::Impl {
         auto body = nlohmann::json::parse(res->body, nullptr, false);
         if (!body.is_discarded()) {
           auto ack = body.get<protocol::HeartbeatAck>();
+          lease::LeaseUpdate update;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            update = lease.on_ack(ack.seq, std::chrono::milliseconds(ack.lease_ms), clock.mono_now());
+          }
+          apply_lease_update(update);
           std::lock_guard<std::mutex> lock(mu);
           desired_datasets = std::move(ack.datasets);
           datasets_changed = true;
@@ -312,6 +329,21 @@ struct Agent::Impl {
     const char* path = std::getenv("PATH");
     ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
     ps.mem_mib = spec.mem;
+    if (!spec.volumes.empty()) {
+      // No lease, no exclusive data: a fenced node starts nothing that writes a dataset.
+      auto deadline = lease.deadline();
+      if (fenced || !deadline || lease.expired(clock.mono_now())) {
+        queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, "this node holds no lease: not starting a task with datasets");
+        return;
+      }
+      std::error_code dir_ec;
+      std::filesystem::create_directories(sandbox, dir_ec);
+      Status written = write_deadline_file(sandbox + "/.berth-lease-deadline", *deadline);
+      if (!written) {
+        queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, written.error().message);
+        return;
+      }
+    }
     Status volumes = attach_volumes(spec, sandbox, &ps);
     if (!volumes) {
       release_volumes(spec);
@@ -326,9 +358,62 @@ struct Agent::Impl {
     }
     task.state = protocol::kTaskRunning;
     task.started_at = format_iso8601(clock.wall_now());
+    task.sandbox = sandbox;
+    if (!spec.volumes.empty()) {
+      std::string cgroup = options.memory_cgroup_root + "/berth-" + options.hostname + "/" + spec.task_id + "/cgroup.procs";
+      if (::access(cgroup.c_str(), R_OK) != 0) cgroup.clear();
+      Status supervised = start_supervisor(self_exe, *pid, sandbox + "/.berth-lease-deadline", cgroup);
+      if (!supervised) spdlog::error("task {}: {}", spec.task_id, supervised.error().message);
+    }
     tasks[spec.task_id] = task;
     queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
     if (!spec.health_checks.empty()) start_health_checks(spec, ps);
+  }
+
+  // Acts on what the lease says, in the order the lease asks: fence first, then renew.
+  void apply_lease_update(const lease::LeaseUpdate& update) {
+    if (update.fence) fence();
+    if (update.granted || update.extended) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (update.granted && fenced) {
+        fenced = false;
+        datasets->unfence();
+        spdlog::info("lease granted again: datasets may be attached (at new epochs)");
+      }
+      auto deadline = lease.deadline();
+      if (!deadline) return;
+      for (const auto& [id, t] : tasks) {
+        if (!t.spec.volumes.empty()) (void)write_deadline_file(t.sandbox + "/.berth-lease-deadline", *deadline);
+      }
+    }
+  }
+
+  // The lease ran out (DESIGN §6): kill every task that writes an exclusive dataset (its
+  // supervisor does so too, at the same deadline, even if this agent is stuck), then unmount
+  // and detach every dataset. Other tasks keep running.
+  void fence() {
+    std::vector<std::string> victims;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (fenced) return;
+      fenced = true;
+      for (auto& [id, t] : tasks) {
+        if (t.spec.volumes.empty()) continue;
+        victims.push_back(id);
+        t.state = protocol::kTaskKilling;
+      }
+    }
+    spdlog::warn("lease expired without renewal: fencing {} task(s) with exclusive datasets", victims.size());
+    for (const auto& id : victims) (void)executor->kill(id, std::chrono::milliseconds(0));
+    // Detach only once they are dead: wait (bounded) for their exits.
+    for (int i = 0; i < 100; ++i) {
+      auto running = executor->running();
+      bool any = false;
+      for (const auto& id : victims) any = any || std::find(running.begin(), running.end(), id) != running.end();
+      if (!any) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    datasets->fence();
   }
 
   // A task sees each dataset at its containerPath: bind-mounted in its own mount namespace
@@ -471,6 +556,10 @@ struct Agent::Impl {
                    health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
       health->unregister_task(exit.task_id);
       if (it != tasks.end()) {
+        if (!it->second.spec.volumes.empty()) {
+          std::error_code ec;
+          std::filesystem::remove(it->second.sandbox + "/.berth-lease-deadline", ec);
+        }
         release_volumes(it->second.spec);
         tasks.erase(it);
       }
@@ -508,6 +597,12 @@ struct Agent::Impl {
     while (!stopping) {
       reap();
       report_health();
+      lease::LeaseUpdate tick;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        tick = lease.tick(clock.mono_now());
+      }
+      if (tick.fence) fence();
       std::vector<protocol::StatusUpdate> batch;
       std::string id;
       {
@@ -563,6 +658,10 @@ Status Agent::run() {
     o.hostname = name;
   }
   if (o.address.empty()) o.address = "127.0.0.1";
+  {
+    std::error_code exe_ec;
+    impl_->self_exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec).string();
+  }
   if (o.cpus <= 0) o.cpus = std::max(1u, std::thread::hardware_concurrency());
   if (o.mem <= 0) o.mem = detect_mem_mib();
   if (o.disk <= 0) o.disk = detect_disk_mib(o.work_dir);

@@ -39,10 +39,36 @@ std::vector<LocalDataset> DatasetManager::discover() {
   return out;
 }
 
+void DatasetManager::fence() {
+  std::string node;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fenced_ = true;
+    users_.clear();
+    node = node_id_;
+  }
+  for (const auto& l : discover()) {
+    Status detached = drivers_[l.driver]->detach(l.dataset_id, node);
+    if (!detached) {
+      spdlog::error("fencing: detaching dataset {} failed: {}", l.dataset_id, detached.error().message);
+    } else {
+      spdlog::warn("fencing: dataset {} detached", l.dataset_id);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  reports_.clear();
+}
+
+void DatasetManager::unfence() {
+  std::lock_guard<std::mutex> lock(mu_);
+  fenced_ = false;
+}
+
 void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& desired) {
   std::string node;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (fenced_) return;
     node = node_id_;
   }
   if (node.empty()) return;

@@ -42,6 +42,12 @@ class DatasetManager {
   void release(const std::string& dataset_id, const std::string& user);
   bool in_use(const std::string& dataset_id) const;
 
+  // Self-fencing (DESIGN §6): the lease ran out. Every user is dropped (their tasks are being
+  // killed) and every dataset attached here is unmounted and detached; converge() does nothing
+  // until unfence() (a new lease; the master hands out new epochs from there).
+  void fence();
+  void unfence();
+
  private:
   std::vector<LocalDataset> discover();
 
@@ -52,6 +58,7 @@ class DatasetManager {
   std::map<std::string, std::set<std::string>> users_;
   std::map<std::string, std::string> errors_;  // dataset id -> last failure
   std::function<void()> on_use_change_;
+  bool fenced_ = false;
 };
 
 }  // namespace berth::agent

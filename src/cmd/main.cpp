@@ -7,6 +7,7 @@
 #include <iostream>
 #include <spdlog/spdlog.h>
 
+#include "agent/supervisor.h"
 #include "cli/client_commands.h"
 #include "cmd/commands.h"
 
@@ -89,6 +90,14 @@ int main(int argc, char** argv) {
   d->add_option("--rounds", demo.rounds, "Kills in a row, with p50/p99 per phase (the failover benchmark)")
       ->check(CLI::Range(1, 1000))->capture_default_str();
 
+  int supervise_pid = 0;
+  std::string supervise_file, supervise_procs;
+  auto* sv = app.add_subcommand("supervise", "(internal) Hold a task's lease deadline; started by agents");
+  sv->add_option("--pid", supervise_pid)->required();
+  sv->add_option("--deadline-file", supervise_file)->required();
+  sv->add_option("--cgroup-procs", supervise_procs);
+  sv->group("");
+
   app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
   app.add_subcommand("task", "List and kill tasks");
   app.add_subcommand("node", "List, drain and undrain nodes");
@@ -115,5 +124,6 @@ int main(int argc, char** argv) {
   }
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
   if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
+  if (sv->parsed()) return agent::run_supervisor(supervise_pid, supervise_file, supervise_procs);
   return 0;
 }

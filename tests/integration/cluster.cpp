@@ -118,7 +118,8 @@ pid_t Cluster::spawn(const std::vector<std::string>& args, const std::string& lo
 
 void Cluster::start_master() {
   master_ = spawn({"master", "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
-                   dir_ + "/master", "--heartbeat-interval-ms", "200", "--lost-timeout-ms",
+                   dir_ + "/master", "--heartbeat-interval-ms", "200", "--lease-ms",
+                   std::to_string(lost_timeout_ms_ - 500), "--lost-timeout-ms",
                    std::to_string(lost_timeout_ms_), "--service-ports",
                    std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)},
                   dir_ + "/master.log");
@@ -147,6 +148,17 @@ void Cluster::start_agent(int index) {
                           "--dataset-pool", dir_ + "/pool"};
   for (const auto& extra : agent_args_[index]) args.push_back(extra);
   agents_[index] = spawn(args, dir_ + "/agent-" + std::to_string(index) + ".log");
+}
+
+int Cluster::agent_index(const std::string& node_id) {
+  auto nodes = call("GET", "/berth/v1/nodes");
+  for (const auto& n : nodes.body["nodes"]) {
+    if (n["id"].get<std::string>() != node_id) continue;
+    for (const auto& [i, pid] : agents_) {
+      if (n["hostname"].get<std::string>() == agent_hostname(i)) return i;
+    }
+  }
+  return 0;
 }
 
 void Cluster::kill_agent(int index) {

@@ -38,6 +38,9 @@ class Cluster {
   void start_agent(int index);  // 1-based
   void kill_agent(int index);   // SIGKILL, the agent process alone
   std::string agent_hostname(int index) const;
+  pid_t agent_pid(int index) const { return agents_.at(index); }
+  // The 1-based index of the agent whose node id is `node_id`, or 0.
+  int agent_index(const std::string& node_id);
 
   // Polls `condition` every 100 ms until it holds or `timeout` passes.
   static bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

@@ -1,0 +1,178 @@
+// Fencing under faults (DESIGN §6). A writer appends its task id to a log on its dataset five
+// times a second; the checker fails on any interleaving of two writers. Cluster: heartbeats
+// every 0.2 s, lease L = 1 s, declared lost after 1.5 s.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::string writer_app(const std::string& id, const std::string& volume) {
+  nlohmann::json app = {
+      {"id", id},
+      {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container",
+       {{"type", "MESOS"},
+        {"volumes",
+         {{{"containerPath", "/data"},
+           {"mode", "RW"},
+           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+  return app.dump();
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// The log of the volume, found through the dataset's state.
+std::string log_path(Cluster& cluster, const std::string& volume) {
+  std::string id;
+  for (const auto& d : cluster.call("GET", "/v1/configuration/datasets").body) {
+    if (d["metadata"].value("name", "") == volume) id = d["dataset_id"].get<std::string>();
+  }
+  for (const auto& d : cluster.call("GET", "/v1/state/datasets").body) {
+    if (d["dataset_id"].get<std::string>() == id && d.contains("path")) return d["path"].get<std::string>() + "/log";
+  }
+  return "";
+}
+
+void expect_single_writer_at_a_time(const std::vector<std::string>& lines) {
+  std::set<std::string> finished;
+  std::string current;
+  for (const auto& line : lines) {
+    if (line == current) continue;
+    ASSERT_FALSE(finished.count(line)) << "task " << line << " wrote again after " << current
+                                       << ": two nodes wrote the dataset";
+    if (!current.empty()) finished.insert(current);
+    current = line;
+  }
+}
+
+struct Writer {
+  std::string task_id, node_id;
+};
+
+Writer running_writer(Cluster& cluster, const std::string& app) {
+  auto tasks = cluster.running_tasks(app);
+  if (tasks.size() != 1) return {};
+  return {tasks[0]["id"].get<std::string>(), tasks[0]["slaveId"].get<std::string>()};
+}
+
+// Waits for a writer other than `old` to run and to have written, then returns it.
+Writer wait_for_replacement(Cluster& cluster, const std::string& app, const std::string& volume,
+                            const std::string& old) {
+  Writer w;
+  Cluster::eventually([&] {
+    w = running_writer(cluster, app);
+    if (w.task_id.empty() || w.task_id == old) return false;
+    auto lines = lines_of(log_path(cluster, volume));
+    return !lines.empty() && lines.back() == w.task_id;
+  }, seconds(20));
+  return w;
+}
+
+}  // namespace
+
+TEST(Fencing, APausedAgentsTaskIsDeadBeforeASecondWriterStarts) {
+  Cluster cluster(2);
+  std::string volume = "fence-stop-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/stopped", volume)).status, 201);
+  Writer first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(cluster, "/stopped");
+    return !first.task_id.empty() && lines_of(log_path(cluster, volume)).size() >= 3;
+  }, seconds(20)));
+  int index = cluster.agent_index(first.node_id);
+  ASSERT_GT(index, 0);
+  std::string log = log_path(cluster, volume);
+  ::kill(cluster.agent_pid(index), SIGSTOP);  // a pause, not a death: the task itself keeps going
+  Writer second = wait_for_replacement(cluster, "/stopped", volume, first.task_id);
+  ASSERT_FALSE(second.task_id.empty()) << "no replacement while the agent was paused";
+  EXPECT_NE(second.node_id, first.node_id);
+  EXPECT_TRUE(cluster.task_pids(first.task_id).empty()) << "the paused node's task still runs";
+  ::kill(cluster.agent_pid(index), SIGCONT);
+  std::this_thread::sleep_for(seconds(2));  // the woken agent must not take anything back
+  auto lines = lines_of(log);
+  expect_single_writer_at_a_time(lines);
+  EXPECT_EQ(lines.back(), second.task_id);
+}
+
+TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement) {
+  Cluster cluster(2);
+  std::string volume = "fence-kill-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/orphaned", volume)).status, 201);
+  Writer first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(cluster, "/orphaned");
+    return !first.task_id.empty() && lines_of(log_path(cluster, volume)).size() >= 3;
+  }, seconds(20)));
+  std::string log = log_path(cluster, volume);
+  int index = cluster.agent_index(first.node_id);
+  ASSERT_GT(index, 0);
+  cluster.kill_agent(index);  // the agent process alone
+  EXPECT_FALSE(cluster.task_pids(first.task_id).empty()) << "the task died with its agent";
+  Writer second = wait_for_replacement(cluster, "/orphaned", volume, first.task_id);
+  ASSERT_FALSE(second.task_id.empty());
+  EXPECT_TRUE(cluster.task_pids(first.task_id).empty()) << "the supervisor did not stop the orphaned task";
+  expect_single_writer_at_a_time(lines_of(log));
+}
+
+TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {
+  Cluster cluster(2);
+  std::string volume = "fence-master-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/stateful", volume)).status, 201);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps",
+                         R"({"id": "/stateless", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})").status, 201);
+  Writer first;
+  std::string stateless;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(cluster, "/stateful");
+    auto s = cluster.running_tasks("/stateless");
+    if (!s.empty()) stateless = s[0]["id"].get<std::string>();
+    return !first.task_id.empty() && !stateless.empty() && lines_of(log_path(cluster, volume)).size() >= 2;
+  }, seconds(20)));
+  std::string log = log_path(cluster, volume);
+  auto stateless_pids = cluster.task_pids(stateless);
+  ASSERT_FALSE(stateless_pids.empty());
+
+  // Shorter than L: nothing happens.
+  cluster.kill_master();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  cluster.start_master();
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_EQ(running_writer(cluster, "/stateful").task_id, first.task_id) << "a short outage restarted the writer";
+  EXPECT_FALSE(cluster.task_pids(first.task_id).empty());
+
+  // Longer than L: the stateful task stops, the stateless one keeps running.
+  cluster.kill_master();
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster.task_pids(first.task_id).empty(); }, seconds(5)))
+      << "the stateful task outlived its lease";
+  EXPECT_EQ(cluster.task_pids(stateless), stateless_pids) << "a stateless task was stopped";
+  cluster.start_master();
+  // Everything converges: the writer runs again (once), the stateless task was never touched.
+  Writer again = wait_for_replacement(cluster, "/stateful", volume, first.task_id);
+  EXPECT_FALSE(again.task_id.empty());
+  auto s = cluster.running_tasks("/stateless");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0]["id"].get<std::string>(), stateless);
+  expect_single_writer_at_a_time(lines_of(log));
+}
+
+}  // namespace berth::testing
