@@ -209,7 +209,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       if (!task.is_null()) break;
     }
     if (Clock::now() > deadline) {
-      std::cerr << "berth demo: the counter did not become healthy within 60 s\n";
+      std::cerr << "berth demo: the counter did not become healthy within 60 s; the app: "
+                << get_json(master, "/v2/apps/berth-demo").dump() << "\n";
       stop_up();
       return 1;
     }

@@ -143,12 +143,15 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   }
   for (int i = 1; i <= flags.agents; ++i) {
     std::string name = "agent-" + std::to_string(i);
-    uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * 1000;
+    // The agents share 31000-32767 (Mesos's range, below Linux's ephemeral ports, where a port
+    // may be taken by any outgoing connection at any time).
+    uint32_t per_agent = (32768 - 31000) / static_cast<uint32_t>(flags.agents);
+    uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * per_agent;
     agents.push_back(
         {name, spawn(self_exe,
                      {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
                       "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
-                      std::to_string(begin) + "-" + std::to_string(begin + 999), "--attributes",
+                      std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
                       "node:" + std::to_string(i)},
                      data_dir + "/logs/" + name + ".log", token_env)});
   }

@@ -140,10 +140,12 @@ std::string Cluster::agent_hostname(int index) const {
 }
 
 void Cluster::start_agent(int index) {
-  uint32_t begin = 40000 + static_cast<uint32_t>(port_ % 50) * 400 + static_cast<uint32_t>(index) * 100;
+  // Task ports stay below Linux's ephemeral range (32768-60999), where a port may be taken by
+  // any outgoing connection; 25 per agent, a block per cluster.
+  uint32_t begin = 12000 + static_cast<uint32_t>(port_ % 80) * 100 + static_cast<uint32_t>(index - 1) * 25;
   std::vector<std::string> args = {"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
                           "127.0.0.1", "--work-dir", dir_ + "/agent-" + std::to_string(index), "--ports",
-                          std::to_string(begin) + "-" + std::to_string(begin + 99), "--cpus", "4",
+                          std::to_string(begin) + "-" + std::to_string(begin + 24), "--cpus", "4",
                           "--mem", "4096", "--attributes", "node:" + std::to_string(index),
                           "--dataset-pool", dir_ + "/pool"};
   for (const auto& extra : agent_args_[index]) args.push_back(extra);
