@@ -121,6 +121,12 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
         }
       }
     }
+    if (next.driver == "local" && !next.primary.empty()) {
+      return make_error(ErrorCode::kConflict,
+                        "dataset " + id + " uses the local driver: its data lives on node " + next.primary +
+                            " and cannot be moved to another node; use the shared or loop driver for datasets "
+                            "that move");
+    }
     next.primary = *update->primary;
     next.epoch += 1;
   }

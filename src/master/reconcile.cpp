@@ -87,7 +87,7 @@ void MasterCore::reconcile() {
     view.maximum_over_capacity = record.app.upgrade_strategy.maximum_over_capacity;
     view.oldest_first = record.app.kill_selection == "OLDEST_FIRST";
     view.deleting = record.deleting;
-    view.exclusive_volumes = model::has_external_volumes(record.app);
+    view.exclusive_volumes = !model::dataset_volumes(record.app).empty();
     const auto& tasks = live[app_id];
     control::AppPlan plan = control::plan_app(view, tasks);
     for (const auto& tid : plan.kill) request_kill(state_.tasks[tid]);
@@ -249,7 +249,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
   std::vector<scheduler::PlacementRequest> requests;
   std::vector<std::pair<std::string, uint32_t>> regular;
   for (const auto& want : wanted) {
-    if (model::has_external_volumes(state_.apps[want.first].app)) {
+    if (!model::dataset_volumes(state_.apps[want.first].app).empty()) {
       place_volume_app(want.first, snapshot, agents);
     } else {
       regular.push_back(want);

@@ -2,6 +2,7 @@
 // created on first use, a task is placed only where its dataset can be attached, the dataset's
 // primary follows the task (a new epoch when it changes node), and the launch is sent only once
 // the node reports the dataset attached at that epoch and no other task still uses it.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -11,6 +12,13 @@ namespace berth::master {
 namespace {
 
 uint64_t requested_size(const model::ExternalVolume& v) {
+  if (auto mib = v.options.find("berth/size-mib"); mib != v.options.end()) {
+    try {
+      uint64_t bytes = std::stoull(mib->second) * 1048576ULL;
+      return std::max<uint64_t>(bytes, model::kMinimumDatasetSize);
+    } catch (...) {
+    }
+  }
   for (const char* key : {"size", "dvdi/size", "berth/size"}) {
     auto it = v.options.find(key);
     if (it == v.options.end()) continue;
@@ -35,7 +43,7 @@ const model::Dataset* MasterCore::dataset_named(const std::string& name) const {
 
 std::vector<model::Dataset> MasterCore::missing_datasets(const model::App& app) {
   std::vector<model::Dataset> out;
-  for (const auto& v : model::external_volumes(app)) {
+  for (const auto& v : model::dataset_volumes(app)) {
     if (dataset_named(v.name)) continue;
     model::Dataset d;
     d.dataset_id = ids_.uuid();
@@ -77,7 +85,7 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   AppRecord& record = state_.apps[app_id];
   const model::App& app = record.app;
   std::vector<model::Dataset*> datasets;
-  for (const auto& v : model::external_volumes(app)) {
+  for (const auto& v : model::dataset_volumes(app)) {
     for (auto& [id, d] : state_.datasets) {
       auto name = d.metadata.find("name");
       if (!d.deleted && name != d.metadata.end() && name->second == v.name) datasets.push_back(&d);
@@ -151,7 +159,7 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   task.mem = app.mem;
   task.disk = app.disk;
   protocol::LaunchSpec spec = launch_spec(app, task.id, a.ports);
-  auto volumes = model::external_volumes(app);
+  auto volumes = model::dataset_volumes(app);
   for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
     protocol::VolumeMount m;
     m.dataset_id = datasets[i]->dataset_id;

@@ -192,5 +192,9 @@ struct ExternalVolume {
   std::map<std::string, std::string> options;
 };
 std::vector<ExternalVolume> external_volumes(const App& app);
+// Every volume that berth backs with a dataset: the external ones, and Marathon's local
+// `persistent` volumes as datasets of the `local` driver named "<safe app id>.<containerPath>"
+// (options "berth/driver": "local", "berth/size-mib"), which pin the app to its node.
+std::vector<ExternalVolume> dataset_volumes(const App& app);
 
 }  // namespace berth::model

@@ -258,4 +258,26 @@ std::vector<ExternalVolume> external_volumes(const App& app) {
   return out;
 }
 
+std::vector<ExternalVolume> dataset_volumes(const App& app) {
+  std::vector<ExternalVolume> out = external_volumes(app);
+  const json* volumes = container_volumes(app);
+  if (volumes == nullptr) return out;
+  for (const json& volume : *volumes) {
+    const json* persistent = member(volume, "persistent");
+    if (persistent == nullptr || !persistent->is_object()) continue;
+    ExternalVolume entry;
+    entry.container_path = string_or(volume, "containerPath", "");
+    entry.mode = string_or(volume, "mode", "RW");
+    entry.name = safe_app_id(app.id) + "." + entry.container_path;
+    entry.provider = "dvdi";
+    entry.driver = "berth";
+    entry.options["berth/driver"] = "local";
+    if (const json* size = member(*persistent, "size"); size != nullptr && size->is_number()) {
+      entry.options["berth/size-mib"] = std::to_string(size->get<int64_t>());
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
 }  // namespace berth::model

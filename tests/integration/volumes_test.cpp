@@ -148,3 +148,65 @@ TEST(Volumes, ExternalVolumeRulesAnswer422AndChangeNothing) {
 }
 
 }  // namespace berth::testing
+
+namespace berth::testing {
+
+TEST(Volumes, APersistentVolumeIsALocalDatasetThatPinsItsApp) {
+  Cluster cluster(2);
+  nlohmann::json app = {
+      {"id", "/resident"},
+      {"cmd", "echo $MESOS_TASK_ID >> data/log; sleep 1000"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container",
+       {{"type", "MESOS"},
+        {"volumes", {{{"containerPath", "data"}, {"mode", "RW"}, {"persistent", {{"size", 64}}}}}}}}};
+  auto created = cluster.call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string first_node;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto tasks = cluster.running_tasks("/resident");
+    if (tasks.size() == 1) first_node = tasks[0]["slaveId"].get<std::string>();
+    return !first_node.empty();
+  }, seconds(20)));
+  auto config = cluster.call("GET", "/v1/configuration/datasets");
+  ASSERT_EQ(config.body.size(), 1u) << config.body.dump();
+  EXPECT_EQ(config.body[0]["driver"].get<std::string>(), "local");
+  EXPECT_EQ(config.body[0]["metadata"]["name"].get<std::string>(), "resident.data");
+  std::string id = config.body[0]["dataset_id"];
+  // A restart stays on the node that holds the data.
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_EQ(cluster.call("POST", "/v2/apps/resident/restart").status, 200);
+  std::string second;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto tasks = cluster.running_tasks("/resident");
+    return tasks.size() == 1 && tasks[0]["version"] != created.body["version"] &&
+           cluster.call("GET", "/v2/deployments").body.empty() &&
+           (second = tasks[0]["slaveId"].get<std::string>(), true);
+  }, seconds(20)));
+  EXPECT_EQ(second, first_node);
+  // Its data cannot be moved away to another node.
+  std::string other;
+  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  for (const auto& n : nodes.body["nodes"]) {
+    if (n["id"].get<std::string>() != first_node) other = n["id"].get<std::string>();
+  }
+  auto refused = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", other}}.dump());
+  EXPECT_EQ(refused.status, 409);
+}
+
+TEST(Volumes, ALocalDatasetRefusesToMoveAndSaysWhy) {
+  Cluster cluster(2);
+  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  std::string a = nodes.body["nodes"][0]["id"], b = nodes.body["nodes"][1]["id"];
+  auto created = cluster.call("POST", "/v1/configuration/datasets",
+                              nlohmann::json{{"primary", a}, {"driver", "local"}, {"metadata", {{"name", "here"}}}}.dump());
+  ASSERT_EQ(created.status, 201);
+  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + created.body["dataset_id"].get<std::string>(),
+                            nlohmann::json{{"primary", b}}.dump());
+  EXPECT_EQ(moved.status, 409);
+  EXPECT_NE(moved.body["description"].get<std::string>().find("local driver"), std::string::npos);
+  EXPECT_EQ(cluster.call("GET", "/v1/configuration/datasets").body[0]["primary"].get<std::string>(), a);
+}
+
+}  // namespace berth::testing
