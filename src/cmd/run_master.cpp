@@ -111,7 +111,7 @@ int run_master(const MasterFlags& flags) {
   std::thread controller([&] {
     while (!stopping) {
       core.reconcile();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
   int sig = wait_for_stop_signal();

@@ -141,6 +141,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
       push_assignments(d->second.primary);
     }
   }
+  // A task waiting for a dataset this report shows attached starts now, not at the next pass.
+  send_ready_launches();
   return protocol::HeartbeatAck{hb.seq, options_.lease.count(), assignments_for(agent_id)};
 }
 
