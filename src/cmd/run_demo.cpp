@@ -58,8 +58,9 @@ std::vector<std::string> read_nul_list(const std::string& path) {
   return out;
 }
 
-// The agent process serving `hostname` on this machine.
-bool find_agent(const std::string& hostname, AgentProcess* found_agent) {
+// The agent process serving `hostname` for the master at `master` on this machine (other
+// clusters on the machine may use the same host names).
+bool find_agent(const std::string& master, const std::string& hostname, AgentProcess* found_agent) {
   DIR* proc = ::opendir("/proc");
   if (!proc) return false;
   bool found = false;
@@ -69,14 +70,15 @@ bool find_agent(const std::string& hostname, AgentProcess* found_agent) {
     std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
     std::vector<std::string> args;
     for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
-    bool agent = false, ours = false;
+    bool agent = false, ours = false, our_master = false;
     std::string dir;
     for (size_t i = 0; i < args.size(); ++i) {
       if (args[i] == "agent") agent = true;
       if (args[i] == "--hostname" && i + 1 < args.size() && args[i + 1] == hostname) ours = true;
+      if (args[i] == "--master" && i + 1 < args.size() && args[i + 1] == master) our_master = true;
       if (args[i] == "--work-dir" && i + 1 < args.size()) dir = args[i + 1];
     }
-    if (agent && ours && !dir.empty()) {
+    if (agent && ours && our_master && !dir.empty()) {
       found_agent->pid = p;
       found_agent->work_dir = dir;
       found_agent->argv = args;
@@ -242,7 +244,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       if (n["id"].get<std::string>() == node_id) hostname = n["hostname"].get<std::string>();
     }
     AgentProcess agent;
-    if (!find_agent(hostname, &agent)) {
+    if (!find_agent(master, hostname, &agent)) {
       std::cerr << "berth demo: cannot find the agent process of node " << hostname << " on this machine\n";
       rc = 1;
       break;

@@ -131,6 +131,7 @@ struct ProcessExecutor::State {
     std::string cgroup;  // empty when the task has no memory cgroup
     double mem_mib = 0;
     bool killed_by_us = false;
+    bool adopted = false;  // started by an earlier agent: not our child
     std::optional<MonoTime> sigkill_at;  // a due SIGKILL, from kill()
   };
 
@@ -182,6 +183,22 @@ struct ProcessExecutor::State {
   void reap_exited() {
     for (auto it = tasks.begin(); it != tasks.end();) {
       Task& task = it->second;
+      if (task.adopted) {
+        if (::kill(task.pid, 0) == 0) {
+          ++it;
+          continue;
+        }
+        ProcessExit exit;
+        exit.task_id = task.task_id;
+        exit.pid = task.pid;
+        exit.killed_by_us = task.killed_by_us;
+        exit.code = -1;
+        exit.message = "ended; its exit status is unknown (adopted after an agent restart)";
+        if (!task.cgroup.empty()) remove_cgroup(task.cgroup);
+        reaped.push_back(std::move(exit));
+        it = tasks.erase(it);
+        continue;
+      }
       siginfo_t info;
       std::memset(&info, 0, sizeof info);
       // WNOWAIT leaves the zombie in place, and with it the process group id, so the leftovers
@@ -381,6 +398,23 @@ void ProcessExecutor::kill_all_now() {
     for (auto& [id, task] : state_->tasks) state_->signal_tree(task, SIGKILL);
   }
   state_->retry_cgroup_removal();
+}
+
+Status ProcessExecutor::adopt(const std::string& task_id, int pid, double mem_mib) {
+  std::lock_guard lock(state_->mu);
+  if (state_->tasks.count(task_id)) return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
+  if (pid <= 0 || ::kill(pid, 0) != 0) return make_error(ErrorCode::kNotFound, "task " + task_id + " is not running");
+  State::Task task;
+  task.task_id = task_id;
+  task.pid = pid;
+  task.mem_mib = mem_mib;
+  task.adopted = true;
+  if (!state_->cgroup_dir.empty()) {
+    std::string cgroup = state_->cgroup_dir + "/" + task_id;
+    if (::access(cgroup.c_str(), F_OK) == 0) task.cgroup = cgroup;
+  }
+  state_->tasks[task_id] = task;
+  return {};
 }
 
 std::vector<ProcessExit> ProcessExecutor::poll_exits() {

@@ -83,6 +83,11 @@ class ProcessExecutor {
   //   kInternal: the sandbox, the cgroup or fork/exec of /bin/sh failed.
   Result<int> launch(const ProcessSpec& spec);
 
+  // Takes over a task started by an earlier run of this agent (DESIGN §6: tasks outlive their
+  // agent). It is not our child: its end is seen by polling, and its exit status is unknown.
+  // kNotFound when `pid` is not alive; kConflict when the task id is already tracked.
+  Status adopt(const std::string& task_id, int pid, double mem_mib);
+
   // SIGTERM to the whole tree now, SIGKILL to whatever remains after `grace` (at once when
   // `grace` <= 0). Returns at once; the exit is reported by poll_exits(), which also sends the
   // due SIGKILL. Calling it again only ever brings the SIGKILL forward. kNotFound for an
