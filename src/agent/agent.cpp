@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -366,8 +367,70 @@ struct Agent::Impl {
       if (!supervised) spdlog::error("task {}: {}", spec.task_id, supervised.error().message);
     }
     tasks[spec.task_id] = task;
+    {
+      // What a restarted agent needs to adopt this task (DESIGN §6).
+      std::ofstream meta(sandbox + "/.berth-task.json.tmp");
+      meta << nlohmann::json{{"spec", spec}, {"pid", *pid}, {"staged_at", task.staged_at},
+                             {"started_at", task.started_at}}.dump();
+      meta.close();
+      std::error_code mv;
+      std::filesystem::rename(sandbox + "/.berth-task.json.tmp", sandbox + "/.berth-task.json", mv);
+    }
     queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
     if (!spec.health_checks.empty()) start_health_checks(spec, ps);
+  }
+
+  // Tasks of an earlier run of this agent that still run are adopted (DESIGN §6): an agent
+  // restarted within its lease disturbs nothing. A task with datasets is adopted only while its
+  // supervisor's deadline has not passed, and the lease resumes from that deadline. Anything
+  // else left in the sandboxes is stopped (the master has replaced it).
+  void adopt_previous_tasks() {
+    std::set<std::string> adopted;
+    std::optional<MonoTime> resume_until;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options.work_dir + "/sandboxes", ec)) {
+      std::ifstream in(entry.path() / ".berth-task.json");
+      std::stringstream text;
+      text << in.rdbuf();
+      auto meta = nlohmann::json::parse(text.str(), nullptr, false);
+      if (!meta.is_object() || !meta.contains("spec")) continue;
+      auto spec = meta["spec"].get<protocol::LaunchSpec>();
+      int pid = meta.value("pid", 0);
+      std::ifstream environ_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+      std::stringstream environ_text;
+      environ_text << environ_file.rdbuf();
+      if (environ_text.str().find("MESOS_TASK_ID=" + spec.task_id + '\0') == std::string::npos) continue;
+      std::string sandbox = entry.path().string();
+      if (!spec.volumes.empty()) {
+        std::ifstream deadline_file(sandbox + "/.berth-lease-deadline");
+        int64_t ns = 0;
+        if (!(deadline_file >> ns)) continue;
+        MonoTime deadline{std::chrono::nanoseconds(ns)};
+        if (deadline <= clock.mono_now()) continue;  // its supervisor is stopping it
+        if (!resume_until || deadline > *resume_until) resume_until = deadline;
+      }
+      if (!executor->adopt(spec.task_id, pid, spec.mem)) continue;
+      LocalTask task;
+      task.spec = spec;
+      task.sandbox = sandbox;
+      task.state = protocol::kTaskRunning;
+      task.staged_at = meta.value("staged_at", "");
+      task.started_at = meta.value("started_at", "");
+      tasks[spec.task_id] = task;
+      adopted.insert(spec.task_id);
+      for (const auto& v : spec.volumes) datasets->acquire(v.dataset_id, spec.task_id);
+      if (!spec.health_checks.empty()) {
+        ProcessSpec ps;
+        ps.sandbox_dir = sandbox;
+        const char* path = std::getenv("PATH");
+        ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
+        start_health_checks(spec, ps);
+      }
+    }
+    if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock.mono_now());
+    int stopped = kill_tasks_under(options.work_dir + "/sandboxes", adopted);
+    spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)", adopted.size(),
+                 stopped);
   }
 
   // Acts on what the lease says, in the order the lease asks: fence first, then renew.
@@ -670,10 +733,6 @@ Status Agent::run() {
     std::string previous;
     if (in >> previous) impl_->agent_id = previous;
   }
-  // Tasks of a previous run of this agent cannot be re-adopted: the master has replaced them.
-  if (int leftovers = kill_tasks_under(o.work_dir + "/sandboxes")) {
-    spdlog::warn("killed {} task processes left by a previous run of this agent", leftovers);
-  }
   ExecutorOptions eo;
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
@@ -735,6 +794,7 @@ Status Agent::run() {
       impl_->router.reset();
     }
   }
+  impl_->adopt_previous_tasks();
   std::thread heartbeats([this] { impl_->heartbeat_loop(); });
   std::thread commands([this] { impl_->command_loop(); });
   std::thread statuses([this] { impl_->status_loop(); });

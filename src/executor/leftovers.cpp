@@ -10,7 +10,7 @@
 
 namespace berth {
 
-int kill_tasks_under(const std::string& dir) {
+int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep) {
   std::string needle = "MESOS_SANDBOX=" + dir;
   if (!needle.empty() && needle.back() != '/') needle += '/';
   int killed = 0;
@@ -27,6 +27,12 @@ int kill_tasks_under(const std::string& dir) {
     // Variables are NUL-separated; match whole entries only.
     size_t at = env.find(needle);
     if (at != std::string::npos && (at == 0 || env[at - 1] == '\0')) {
+      size_t id_at = env.find("MESOS_TASK_ID=");
+      if (id_at != std::string::npos && (id_at == 0 || env[id_at - 1] == '\0')) {
+        size_t start = id_at + 14;
+        std::string task_id = env.substr(start, env.find('\0', start) - start);
+        if (keep.count(task_id)) continue;
+      }
       if (::kill(pid, SIGKILL) == 0) ++killed;
     }
   }

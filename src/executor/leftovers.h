@@ -4,13 +4,15 @@
 // at shutdown (tasks of agents that were SIGKILLed), so nothing is left running.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
 namespace berth {
 
-// SIGKILLs every process whose MESOS_SANDBOX lies under `dir`; returns how many it signalled.
-int kill_tasks_under(const std::string& dir);
+// SIGKILLs every process whose MESOS_SANDBOX lies under `dir`, except those whose
+// MESOS_TASK_ID is in `keep`; returns how many it signalled.
+int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep = {});
 
 // Sends `signal` to every `berth agent` process whose --work-dir lies under `dir` (agents that
 // `berth up` did not start itself, e.g. restarted by `berth demo`); returns their pids.

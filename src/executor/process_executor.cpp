@@ -361,7 +361,11 @@ Status ProcessExecutor::kill(const std::string& task_id, std::chrono::millisecon
   State::Task& task = it->second;
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
-  if (::waitid(P_PID, task.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0) {
+  // An adopted task is not our child (waitid would say ECHILD): ask whether it still exists.
+  bool exited = task.adopted ? ::kill(task.pid, 0) != 0
+                             : (::waitid(P_PID, task.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                                info.si_pid != 0);
+  if (exited) {
     return make_error(ErrorCode::kNotFound,
                       "task " + quoted(task_id) + " has already exited; poll_exits() reports how");
   }

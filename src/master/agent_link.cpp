@@ -80,6 +80,13 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
       if (known->second.kill_requested) request_kill(known->second);
       continue;
     }
+    if (agent.lost_task_ids.count(t.task_id)) {
+      protocol::Command kill;
+      kill.type = "kill";
+      kill.task_id = t.task_id;
+      enqueue(agent, std::move(kill));
+      continue;
+    }
     auto app = state_.apps.find(t.app_id);
     TaskRecord task;
     task.id = t.task_id;
@@ -109,6 +116,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   for (const auto& tid : vanished) {
     record_terminal(state_.tasks[tid], protocol::kTaskLost, "not reported by its agent on re-registration");
   }
+  agent.lost_task_ids.clear();
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;

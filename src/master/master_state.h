@@ -53,6 +53,9 @@ struct AgentRecord {
   bool draining = false;  // no new tasks; its tasks are moved elsewhere
   std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
   std::vector<protocol::DatasetReport> datasets;  // as of its last heartbeat
+  // Tasks given up when the agent was declared lost: if it comes back still running them,
+  // they are stopped (their replacements run elsewhere), not adopted.
+  std::set<std::string> lost_task_ids;
   uint64_t next_seq = 1;
 };
 

@@ -56,6 +56,7 @@ void MasterCore::reconcile() {
     }
     for (const auto& tid : gone) {
       record_terminal(state_.tasks[tid], protocol::kTaskLost, "agent " + id + " lost");
+      if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);
     }
   }
 

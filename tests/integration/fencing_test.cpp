@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -173,6 +174,47 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0]["id"].get<std::string>(), stateless);
   expect_single_writer_at_a_time(lines_of(log));
+}
+
+}  // namespace berth::testing
+
+namespace berth::testing {
+
+TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
+  Cluster cluster(2);
+  std::string volume = "fence-readopt-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/readopted", volume)).status, 201);
+  ASSERT_EQ(cluster.call("POST", "/v2/apps",
+                         R"({"id": "/plain", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                             "constraints": [["hostname", "UNIQUE"]]})").status, 201);
+  Writer first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(cluster, "/readopted");
+    return !first.task_id.empty() && cluster.running_tasks("/plain").size() == 2 &&
+           lines_of(log_path(cluster, volume)).size() >= 2;
+  }, seconds(20)));
+  std::string log = log_path(cluster, volume);
+  auto pids = cluster.task_pids(first.task_id);
+  std::set<std::string> plain_before;
+  for (const auto& t : cluster.running_tasks("/plain")) plain_before.insert(t["id"].get<std::string>());
+  int index = cluster.agent_index(first.node_id);
+  ASSERT_GT(index, 0);
+  cluster.kill_agent(index);
+  cluster.start_agent(index);  // back well within L
+  std::this_thread::sleep_for(seconds(4));  // longer than L + margin
+  EXPECT_EQ(running_writer(cluster, "/readopted").task_id, first.task_id) << "the writer was replaced";
+  // The task's shell (its first process) is the same process; its `sleep`s come and go.
+  auto after = cluster.task_pids(first.task_id);
+  ASSERT_FALSE(pids.empty());
+  EXPECT_NE(std::find(after.begin(), after.end(), *std::min_element(pids.begin(), pids.end())), after.end())
+      << "the writer was restarted";
+  std::set<std::string> plain_after;
+  for (const auto& t : cluster.running_tasks("/plain")) plain_after.insert(t["id"].get<std::string>());
+  EXPECT_EQ(plain_after, plain_before);
+  auto lines = lines_of(log);
+  std::set<std::string> writers(lines.begin(), lines.end());
+  EXPECT_EQ(writers, std::set<std::string>{first.task_id});
+  EXPECT_GE(lines.size(), 15u) << "the writer stopped writing";
 }
 
 }  // namespace berth::testing
