@@ -37,6 +37,9 @@ struct DeploymentRef {
   std::string version;
 };
 
+// What placing `count` instances of `app` asks of a node (resources, ports, constraints).
+scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
+
 class MasterCore {
  public:
   MasterCore(MasterOptions options, Store& store, Clock& clock, IdSource& ids);

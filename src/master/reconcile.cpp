@@ -148,6 +148,24 @@ void MasterCore::reconcile() {
   }
 }
 
+scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count) {
+  scheduler::PlacementRequest r;
+  r.app_id = app.id;
+  r.cpus = app.cpus;
+  r.mem = app.mem;
+  r.disk = app.disk;
+  for (const auto& pd : app.port_definitions) {
+    if (app.require_ports) {
+      r.fixed_ports.push_back(pd.port);
+    } else {
+      r.dynamic_ports++;
+    }
+  }
+  for (const auto& c : app.constraints) r.constraints.push_back({c.field, c.op, c.value});
+  r.count = count;
+  return r;
+}
+
 std::string MasterCore::routing_table() const {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& [app_id, record] : state_.apps) {
@@ -257,22 +275,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     }
   }
   for (const auto& [app_id, count] : regular) {
-    const model::App& app = state_.apps[app_id].app;
-    scheduler::PlacementRequest r;
-    r.app_id = app_id;
-    r.cpus = app.cpus;
-    r.mem = app.mem;
-    r.disk = app.disk;
-    for (const auto& pd : app.port_definitions) {
-      if (app.require_ports) {
-        r.fixed_ports.push_back(pd.port);
-      } else {
-        r.dynamic_ports++;
-      }
-    }
-    for (const auto& c : app.constraints) r.constraints.push_back({c.field, c.op, c.value});
-    r.count = count;
-    requests.push_back(std::move(r));
+    requests.push_back(placement_request(state_.apps[app_id].app, count));
   }
   scheduler::PlacementResult result = scheduler::place(snapshot, requests);
   WallTime wall = clock_.wall_now();

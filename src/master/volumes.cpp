@@ -98,20 +98,7 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
     if (d->driver == "local" && !d->primary.empty()) pinned = d->primary;
     if (!d->primary.empty()) preferred = d->primary;
   }
-  scheduler::PlacementRequest request;
-  request.app_id = app_id;
-  request.cpus = app.cpus;
-  request.mem = app.mem;
-  request.disk = app.disk;
-  for (const auto& pd : app.port_definitions) {
-    if (app.require_ports) {
-      request.fixed_ports.push_back(pd.port);
-    } else {
-      request.dynamic_ports++;
-    }
-  }
-  for (const auto& c : app.constraints) request.constraints.push_back({c.field, c.op, c.value});
-  request.count = 1;
+  scheduler::PlacementRequest request = placement_request(app, 1);
   auto restricted = [&](const std::string& only) {
     scheduler::ClusterSnapshot copy = snapshot;
     for (auto& node : copy.nodes) {
