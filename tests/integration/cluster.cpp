@@ -60,8 +60,9 @@ bool is_zombie(pid_t pid) {
 
 }  // namespace
 
-Cluster::Cluster(int agents, int64_t lost_timeout_ms, std::map<int, std::vector<std::string>> agent_args)
-    : lost_timeout_ms_(lost_timeout_ms), agent_args_(std::move(agent_args)) {
+Cluster::Cluster(int agents, int64_t lost_timeout_ms, std::map<int, std::vector<std::string>> agent_args,
+                 std::map<int, std::pair<std::string, std::string>> agent_netns)
+    : lost_timeout_ms_(lost_timeout_ms), agent_args_(std::move(agent_args)), agent_netns_(std::move(agent_netns)) {
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   std::filesystem::create_directories(dir_ + "/pool");
@@ -97,8 +98,18 @@ Cluster::~Cluster() {
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
 }
 
-pid_t Cluster::spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> storage = {BERTH_BINARY};
+pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& log) {
+  std::vector<std::string> args = given;
+  std::vector<std::string> storage;
+  std::string program = BERTH_BINARY;
+  if (args.size() > 1 && args[0] == "--netns") {
+    // nsenter joins only the network namespace and then execs berth: the pid stays the agent's.
+    program = "/usr/bin/nsenter";
+    storage = {"nsenter", "--net=/run/netns/" + args[1], BERTH_BINARY};
+    args.erase(args.begin(), args.begin() + 2);
+  } else {
+    storage = {BERTH_BINARY};
+  }
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : storage) argv.push_back(s.data());
@@ -110,14 +121,15 @@ pid_t Cluster::spawn(const std::vector<std::string>& args, const std::string& lo
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::setenv("BERTH_JOIN_TOKEN", token_.c_str(), 1);
-    ::execv(BERTH_BINARY, argv.data());
+    ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
 }
 
 void Cluster::start_master() {
-  master_ = spawn({"master", "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
+  // Every address: an agent in a network namespace of the test reaches it over a veth pair.
+  master_ = spawn({"master", "--host", "0.0.0.0", "--port", std::to_string(port_), "--data-dir",
                    dir_ + "/master", "--heartbeat-interval-ms", "200", "--lease-ms",
                    std::to_string(lost_timeout_ms_ - 500), "--lost-timeout-ms",
                    std::to_string(lost_timeout_ms_), "--service-ports",
@@ -149,6 +161,11 @@ void Cluster::start_agent(int index) {
                           "--mem", "4096", "--attributes", "node:" + std::to_string(index),
                           "--dataset-pool", dir_ + "/pool"};
   for (const auto& extra : agent_args_[index]) args.push_back(extra);
+  auto netns = agent_netns_.find(index);
+  if (netns != agent_netns_.end()) {
+    args[2] = netns->second.second;  // --master <url reachable from the namespace>
+    args.insert(args.begin(), {"--netns", netns->second.first});
+  }
   agents_[index] = spawn(args, dir_ + "/agent-" + std::to_string(index) + ".log");
 }
 

@@ -24,7 +24,8 @@ class Cluster {
  public:
   // `agent_args` adds flags to agent i (1-based), e.g. a Docker plugin socket.
   explicit Cluster(int agents, int64_t lost_timeout_ms = 1500,
-                   std::map<int, std::vector<std::string>> agent_args = {});
+                   std::map<int, std::vector<std::string>> agent_args = {},
+                   std::map<int, std::pair<std::string, std::string>> agent_netns = {});
   ~Cluster();
 
   std::string url() const { return url_; }
@@ -36,6 +37,11 @@ class Cluster {
   void start_master();
   void kill_master();   // SIGKILL
   void start_agent(int index);  // 1-based
+  // Agent `index` runs in network namespace `netns` (made by the caller) and reaches the master
+  // at `master_url` (e.g. over a veth pair); call before the agent starts.
+  void set_agent_netns(int index, const std::string& netns, const std::string& master_url) {
+    agent_netns_[index] = {netns, master_url};
+  }
   void kill_agent(int index);   // SIGKILL, the agent process alone
   std::string agent_hostname(int index) const;
   pid_t agent_pid(int index) const { return agents_.at(index); }
@@ -64,6 +70,7 @@ class Cluster {
   pid_t master_ = -1;
   std::map<int, pid_t> agents_;
   std::map<int, std::vector<std::string>> agent_args_;
+  std::map<int, std::pair<std::string, std::string>> agent_netns_;
 };
 
 }  // namespace berth::testing

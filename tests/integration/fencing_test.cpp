@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -215,6 +216,88 @@ TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
   std::set<std::string> writers(lines.begin(), lines.end());
   EXPECT_EQ(writers, std::set<std::string>{first.task_id});
   EXPECT_GE(lines.size(), 15u) << "the writer stopped writing";
+}
+
+}  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// A network namespace joined to the host by a veth pair: a separate "host" whose link to the
+// master can be cut. Removed on destruction.
+class IsolatedHost {
+ public:
+  IsolatedHost() {
+    int n = ::getpid() % 250 + 1;
+    ns_ = "berth-part-" + std::to_string(::getpid());
+    host_if_ = "bph" + std::to_string(::getpid() % 100000);
+    ns_if_ = "bpn" + std::to_string(::getpid() % 100000);
+    host_ip_ = "10.231." + std::to_string(n) + ".1";
+    ns_ip_ = "10.231." + std::to_string(n) + ".2";
+    ok_ = sh("ip netns add " + ns_) && sh("ip link add " + host_if_ + " type veth peer name " + ns_if_) &&
+          sh("ip link set " + ns_if_ + " netns " + ns_) && sh("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
+          sh("ip link set " + host_if_ + " up") && sh("ip -n " + ns_ + " addr add " + ns_ip_ + "/30 dev " + ns_if_) &&
+          sh("ip -n " + ns_ + " link set " + ns_if_ + " up") && sh("ip -n " + ns_ + " link set lo up");
+  }
+  ~IsolatedHost() {
+    sh("ip link del " + host_if_);
+    sh("ip netns del " + ns_);
+  }
+  bool ok() const { return ok_; }
+  const std::string& netns() const { return ns_; }
+  const std::string& host_ip() const { return host_ip_; }
+  void cut() { sh("ip link set " + host_if_ + " down"); }
+  void heal() { sh("ip link set " + host_if_ + " up"); }
+
+ private:
+  static bool sh(const std::string& command) { return std::system((command + " 2>/dev/null").c_str()) == 0; }
+  std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  IsolatedHost isolated;
+  ASSERT_TRUE(isolated.ok()) << "could not create a network namespace with a veth pair";
+  // Agent 1 lives in the namespace and reaches the master over the veth pair; agent 2 on the
+  // host. The agents start after the master, whose port is known only then.
+  std::string volume = "fence-cut-" + std::to_string(::getpid());
+  auto cluster = std::make_unique<Cluster>(0, 1500);
+  std::string from_ns = "http://" + isolated.host_ip() + cluster->url().substr(cluster->url().rfind(':'));
+  cluster->set_agent_netns(1, isolated.netns(), from_ns);
+  cluster->start_agent(1);
+  cluster->start_agent(2);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster->active_nodes() == 2; }, seconds(10)))
+      << "the isolated agent did not register through " << from_ns;
+  // The writer goes to the isolated agent.
+  std::string isolated_host = cluster->agent_hostname(1);
+  nlohmann::json app = nlohmann::json::parse(writer_app("/cut", volume));
+  app["constraints"] = {{"hostname", "IS", isolated_host}};
+  ASSERT_EQ(cluster->call("POST", "/v2/apps", app.dump()).status, 201);
+  Writer first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(*cluster, "/cut");
+    return !first.task_id.empty() && lines_of(log_path(*cluster, volume)).size() >= 3;
+  }, seconds(20)));
+  std::string log = log_path(*cluster, volume);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  // Let it go anywhere, then cut the isolated host off.
+  ASSERT_EQ(cluster->call("PUT", "/v2/apps/cut?force=true", R"({"constraints": []})").status, 200);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
+  first = running_writer(*cluster, "/cut");
+  int index = cluster->agent_index(first.node_id);
+  if (index != 1) GTEST_SKIP() << "the writer moved off the isolated host before the cut";
+  isolated.cut();
+  Writer second = wait_for_replacement(*cluster, "/cut", volume, first.task_id);
+  ASSERT_FALSE(second.task_id.empty()) << "no replacement after the partition";
+  EXPECT_TRUE(cluster->task_pids(first.task_id).empty()) << "the cut-off node's task still runs";
+  isolated.heal();
+  std::this_thread::sleep_for(seconds(2));  // the healed agent must not take anything back
+  auto lines = lines_of(log);
+  expect_single_writer_at_a_time(lines);
+  EXPECT_EQ(lines.back(), second.task_id);
 }
 
 }  // namespace berth::testing
