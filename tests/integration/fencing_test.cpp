@@ -137,7 +137,8 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
 }
 
 TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {
-  Cluster cluster(2);
+  // L = 3.5 s here, so that the short outage below stays short even on a loaded machine.
+  Cluster cluster(2, 4000);
   std::string volume = "fence-master-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/stateful", volume)).status, 201);
   ASSERT_EQ(cluster.call("POST", "/v2/apps",
@@ -164,7 +165,7 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
 
   // Longer than L: the stateful task stops, the stateless one keeps running.
   cluster.kill_master();
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.task_pids(first.task_id).empty(); }, seconds(5)))
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster.task_pids(first.task_id).empty(); }, seconds(10)))
       << "the stateful task outlived its lease";
   EXPECT_EQ(cluster.task_pids(stateless), stateless_pids) << "a stateless task was stopped";
   cluster.start_master();
