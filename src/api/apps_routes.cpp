@@ -85,11 +85,7 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
 http::Response create_app(master::MasterCore& core, const http::Request& request) {
   nlohmann::json body;
   http::Response error;
-  if (!parse_body(request, &body, &error)) return error;
-  if (!body.is_object()) {
-    return json_response(400, {{"message", "Invalid JSON"},
-                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsobject"}}}}}});
-  }
+  if (!parse_body(request, &body, &error, JsonShape::kObject)) return error;
   auto parsed = model::parse_app(body, model::ParseOptions{"/", std::nullopt, ""});
   if (!parsed.app) return json_response(422, model::validation_error_body(parsed.errors));
   if (auto errors = volume_errors(core, *parsed.app); !errors.empty()) {
@@ -138,11 +134,7 @@ http::Response update_app(master::MasterCore& core, const http::Request& request
                           const std::string& id, bool patch) {
   nlohmann::json body;
   http::Response error;
-  if (!parse_body(request, &body, &error)) return error;
-  if (!body.is_object()) {
-    return json_response(400, {{"message", "Invalid JSON"},
-                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsobject"}}}}}});
-  }
+  if (!parse_body(request, &body, &error, JsonShape::kObject)) return error;
   std::vector<model::FieldError> errors;
   bool partial = patch || request.query_flag("partialUpdate", true);
   auto app = decode_update(core, id, body, partial, patch, &errors);
@@ -159,11 +151,7 @@ http::Response update_app(master::MasterCore& core, const http::Request& request
 http::Response bulk_update(master::MasterCore& core, const http::Request& request, bool patch) {
   nlohmann::json body;
   http::Response error;
-  if (!parse_body(request, &body, &error)) return error;
-  if (!body.is_array()) {
-    return json_response(400, {{"message", "Invalid JSON"},
-                               {"details", {{{"path", "/"}, {"errors", {"error.expected.jsarray"}}}}}});
-  }
+  if (!parse_body(request, &body, &error, JsonShape::kArray)) return error;
   std::vector<model::App> apps;
   std::vector<model::FieldError> all_errors;
   for (size_t i = 0; i < body.size(); ++i) {

@@ -41,8 +41,12 @@ inline http::Response error_response(const Error& error) {
   return message_response(status, error.message);
 }
 
-// Parses a request body as JSON; on failure fills `error` with Marathon's 400 answer.
-inline bool parse_body(const http::Request& request, nlohmann::json* out, http::Response* error) {
+enum class JsonShape { kAny, kObject, kArray };
+
+// Parses a request body as JSON of the given shape; on failure fills `error` with Marathon's
+// 400 answer.
+inline bool parse_body(const http::Request& request, nlohmann::json* out, http::Response* error,
+                       JsonShape shape = JsonShape::kAny) {
   *out = nlohmann::json::parse(request.body, nullptr, false);
   if (out->is_discarded()) {
     std::string detail;
@@ -54,6 +58,14 @@ inline bool parse_body(const http::Request& request, nlohmann::json* out, http::
     }
     *error = json_response(400, {{"message", "Invalid JSON"},
                                  {"details", {{{"path", "/"}, {"errors", {detail}}}}}});
+    return false;
+  }
+  const char* expected = nullptr;
+  if (shape == JsonShape::kObject && !out->is_object()) expected = "error.expected.jsobject";
+  if (shape == JsonShape::kArray && !out->is_array()) expected = "error.expected.jsarray";
+  if (expected) {
+    *error = json_response(400, {{"message", "Invalid JSON"},
+                                 {"details", {{{"path", "/"}, {"errors", {expected}}}}}});
     return false;
   }
   return true;

@@ -51,25 +51,13 @@ struct AgentProcess {
   std::vector<std::string> argv, env;  // to start it again after the kill
 };
 
-std::vector<std::string> read_nul_list(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::string> out;
-  for (std::string item; std::getline(in, item, '\0');) out.push_back(item);
-  return out;
-}
-
 // The agent process serving `hostname` for the master at `master` on this machine (other
 // clusters on the machine may use the same host names).
 bool find_agent(const std::string& master, const std::string& hostname, AgentProcess* found_agent) {
-  DIR* proc = ::opendir("/proc");
-  if (!proc) return false;
   bool found = false;
-  while (dirent* e = ::readdir(proc)) {
-    pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
-    if (p <= 0) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-    std::vector<std::string> args;
-    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
+  for_each_process([&](int p) {
+    if (found) return;
+    auto args = proc_entries(p, "cmdline");
     bool agent = false, ours = false, our_master = false;
     std::string dir;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -79,15 +67,10 @@ bool find_agent(const std::string& master, const std::string& hostname, AgentPro
       if (args[i] == "--work-dir" && i + 1 < args.size()) dir = args[i + 1];
     }
     if (agent && ours && our_master && !dir.empty()) {
-      found_agent->pid = p;
-      found_agent->work_dir = dir;
-      found_agent->argv = args;
-      found_agent->env = read_nul_list(std::string("/proc/") + e->d_name + "/environ");
+      *found_agent = AgentProcess{p, dir, args, proc_entries(p, "environ")};
       found = true;
-      break;
     }
-  }
-  ::closedir(proc);
+  });
   return found;
 }
 

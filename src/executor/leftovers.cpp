@@ -6,37 +6,47 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 namespace berth {
 
-int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep) {
-  std::string needle = "MESOS_SANDBOX=" + dir;
-  if (!needle.empty() && needle.back() != '/') needle += '/';
-  int killed = 0;
+void for_each_process(const std::function<void(int pid)>& visit) {
   DIR* proc = ::opendir("/proc");
-  if (!proc) return 0;
+  if (!proc) return;
   pid_t self = ::getpid();
   while (dirent* e = ::readdir(proc)) {
     pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0 || pid == self) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/environ", std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string env = ss.str();
-    // Variables are NUL-separated; match whole entries only.
-    size_t at = env.find(needle);
-    if (at != std::string::npos && (at == 0 || env[at - 1] == '\0')) {
-      size_t id_at = env.find("MESOS_TASK_ID=");
-      if (id_at != std::string::npos && (id_at == 0 || env[id_at - 1] == '\0')) {
-        size_t start = id_at + 14;
-        std::string task_id = env.substr(start, env.find('\0', start) - start);
-        if (keep.count(task_id)) continue;
-      }
-      if (::kill(pid, SIGKILL) == 0) ++killed;
-    }
+    if (pid > 0 && pid != self) visit(pid);
   }
   ::closedir(proc);
+}
+
+std::vector<std::string> proc_entries(int pid, const char* file) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file, std::ios::binary);
+  std::vector<std::string> out;
+  for (std::string item; std::getline(in, item, '\0');) out.push_back(item);
+  return out;
+}
+
+std::optional<std::string> env_value(const std::vector<std::string>& environ, const std::string& name) {
+  std::string prefix = name + "=";
+  for (const auto& entry : environ) {
+    if (entry.rfind(prefix, 0) == 0) return entry.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep) {
+  std::string prefix = dir;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  int killed = 0;
+  for_each_process([&](int pid) {
+    auto environ = proc_entries(pid, "environ");
+    auto sandbox = env_value(environ, "MESOS_SANDBOX");
+    if (!sandbox || sandbox->rfind(prefix, 0) != 0) return;
+    auto task_id = env_value(environ, "MESOS_TASK_ID");
+    if (task_id && keep.count(*task_id)) return;
+    if (::kill(pid, SIGKILL) == 0) ++killed;
+  });
   return killed;
 }
 
@@ -44,24 +54,16 @@ std::vector<int> signal_agents_under(const std::string& dir, int signal) {
   std::string prefix = dir;
   if (!prefix.empty() && prefix.back() != '/') prefix += '/';
   std::vector<int> pids;
-  DIR* proc = ::opendir("/proc");
-  if (!proc) return pids;
-  pid_t self = ::getpid();
-  while (dirent* e = ::readdir(proc)) {
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0 || pid == self) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-    std::vector<std::string> args;
-    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
-    bool agent = args.size() > 1 && args[1] == "agent";
-    for (size_t i = 0; agent && i + 1 < args.size(); ++i) {
+  for_each_process([&](int pid) {
+    auto args = proc_entries(pid, "cmdline");
+    if (args.size() < 2 || args[1] != "agent") return;
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
       if (args[i] == "--work-dir" && args[i + 1].rfind(prefix, 0) == 0) {
         if (::kill(pid, signal) == 0) pids.push_back(pid);
-        break;
+        return;
       }
     }
-  }
-  ::closedir(proc);
+  });
   return pids;
 }
 

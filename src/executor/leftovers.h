@@ -4,11 +4,21 @@
 // at shutdown (tasks of agents that were SIGKILLed), so nothing is left running.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace berth {
+
+// Calls `visit(pid)` for every process of the host except the calling one.
+void for_each_process(const std::function<void(int pid)>& visit);
+// The NUL-separated entries of /proc/<pid>/<file> ("cmdline" or "environ"); empty when the
+// process is gone or not readable.
+std::vector<std::string> proc_entries(int pid, const char* file);
+// The value of NAME in environ entries ("NAME=value"), or nullopt.
+std::optional<std::string> env_value(const std::vector<std::string>& environ, const std::string& name);
 
 // SIGKILLs every process whose MESOS_SANDBOX lies under `dir`, except those whose
 // MESOS_TASK_ID is in `keep`; returns how many it signalled.

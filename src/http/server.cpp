@@ -2,12 +2,10 @@
 // max_connections are refused by closing them, so a flood cannot exhaust threads.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <condition_variable>
-#include <mutex>
-#include <set>
 #include <thread>
 
 #include "http/beast_session.h"
+#include "http/connection_slots.h"
 #include "http/http.h"
 
 namespace berth::http {
@@ -50,9 +48,7 @@ class BeastServer final : public Server {
     ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
     if (accept_thread_.joinable()) accept_thread_.join();
     acceptor_.close(ec);
-    std::unique_lock<std::mutex> lock(mu_);
-    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    drained_.wait(lock, [this] { return active_ == 0; });
+    slots_.shut_down_all_and_wait();
   }
 
  private:
@@ -66,14 +62,10 @@ class BeastServer final : public Server {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      if (active_ >= options_.max_connections) {
+      if (!slots_.admit(socket.native_handle())) {
         socket.close(ec);
         continue;
       }
-      ++active_;
-      open_fds_.insert(socket.native_handle());
-      lock.unlock();
       std::thread([this, s = std::move(socket)]() mutable { session(std::move(s)); }).detach();
     }
   }
@@ -88,10 +80,7 @@ class BeastServer final : public Server {
     internal::serve_connection(socket, handler_, options_.max_body_bytes, stopped_, remote);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
-    std::lock_guard<std::mutex> lock(mu_);
-    open_fds_.erase(fd);
-    --active_;
-    drained_.notify_all();
+    slots_.release(fd);
   }
 
   ServerOptions options_;
@@ -101,10 +90,7 @@ class BeastServer final : public Server {
   std::thread accept_thread_;
   std::atomic<bool> stopped_{false};
   uint16_t port_ = 0;
-  std::mutex mu_;
-  std::condition_variable drained_;
-  size_t active_ = 0;
-  std::set<int> open_fds_;
+  internal::ConnectionSlots slots_{options_.max_connections};
 };
 
 }  // namespace

@@ -9,14 +9,12 @@
 #include <atomic>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
-#include <set>
 #include <thread>
 
 #include "http/beast_session.h"
+#include "http/connection_slots.h"
 #include "http/http.h"
 
 namespace berth::http {
@@ -137,9 +135,7 @@ class UnixServer final : public Server {
     if (accept_thread_.joinable()) accept_thread_.join();
     acceptor_.close(ec);
     remove_socket_file();
-    std::unique_lock<std::mutex> lock(mu_);
-    for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
-    drained_.wait(lock, [this] { return active_ == 0; });
+    slots_.shut_down_all_and_wait();
   }
 
  private:
@@ -163,14 +159,10 @@ class UnixServer final : public Server {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      if (active_ >= kMaxConnections) {
+      if (!slots_.admit(socket.native_handle())) {
         socket.close(ec);
         continue;
       }
-      ++active_;
-      open_fds_.insert(socket.native_handle());
-      lock.unlock();
       std::thread([this, s = std::move(socket)]() mutable { session(std::move(s)); }).detach();
     }
   }
@@ -181,10 +173,7 @@ class UnixServer final : public Server {
     boost::system::error_code ec;
     socket.shutdown(unix_stream::socket::shutdown_both, ec);
     socket.close(ec);
-    std::lock_guard<std::mutex> lock(mu_);
-    open_fds_.erase(fd);
-    --active_;
-    drained_.notify_all();
+    slots_.release(fd);
   }
 
   std::string path_;
@@ -195,10 +184,7 @@ class UnixServer final : public Server {
   std::thread accept_thread_;
   std::atomic<bool> stopped_{false};
   ino_t inode_ = 0;
-  std::mutex mu_;
-  std::condition_variable drained_;
-  size_t active_ = 0;
-  std::set<int> open_fds_;
+  internal::ConnectionSlots slots_{kMaxConnections};
 };
 
 }  // namespace

@@ -16,28 +16,13 @@
 #include <cstring>
 #include <thread>
 
+#include "tests/e2e/docker_env.h"
 #include "tests/integration/cluster.h"
 
 namespace berth::testing {
 namespace {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult run(const std::string& command, int timeout_seconds = 150) {
-  std::string full = "timeout " + std::to_string(timeout_seconds) + " " + command + " 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> chunk;
-  size_t n;
-  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0) result.output.append(chunk.data(), n);
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using e2e::run;
 
 // Fixed driver names (dockerd remembers every driver it used until it restarts; see
 // docker.md §1.8), serialised between runs by a lock file.
@@ -95,17 +80,7 @@ class SecondDaemon {
 }  // namespace
 
 TEST(DockerDatasets, DataWrittenOnOneNodeIsSeenOnAnotherAndConcurrentUseIsRefused) {
-  bool in_ci = std::getenv("CI") && std::string(std::getenv("CI")) == "true";
-  std::string missing;
-  if (run("docker info", 30).exit_code != 0) {
-    missing = "Docker is not available (`docker info` failed); run scripts/ensure-docker";
-  } else if (run("docker image inspect berth/busybox", 30).exit_code != 0) {
-    missing = "the berth/busybox image is missing; run scripts/build-test-images";
-  }
-  if (!missing.empty()) {
-    if (in_ci) FAIL() << missing << " (CI=true, so this is a failure, not a skip)";
-    GTEST_SKIP() << missing;
-  }
+  BERTH_REQUIRE_DOCKER();
   int lock_fd = ::open("/tmp/berth-e2e-datasets.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   ASSERT_GE(lock_fd, 0);
   ASSERT_EQ(::flock(lock_fd, LOCK_EX), 0);

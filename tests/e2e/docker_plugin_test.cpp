@@ -21,6 +21,7 @@
 
 #include "http/http.h"
 #include "plugin/volume_plugin.h"
+#include "tests/e2e/docker_env.h"
 
 namespace berth::e2e {
 namespace {
@@ -109,26 +110,6 @@ class DirectoryBackend final : public plugin::VolumeBackend {
   std::string refusal_;
 };
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs a shell command (our own fixed strings only) with a time limit.
-CommandResult run(const std::string& command, int timeout_seconds = 150) {
-  std::string full = "timeout " + std::to_string(timeout_seconds) + " " + command + " 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> chunk;
-  size_t n;
-  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0)
-    result.output.append(chunk.data(), n);
-  int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 std::string trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -137,17 +118,7 @@ std::string trim(std::string text) {
 class DockerPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bool in_ci = std::getenv("CI") && std::string(std::getenv("CI")) == "true";
-    std::string missing;
-    if (run("docker info", 30).exit_code != 0) {
-      missing = "Docker is not available (`docker info` failed); run scripts/ensure-docker";
-    } else if (run("docker image inspect berth/busybox", 30).exit_code != 0) {
-      missing = "the berth/busybox image is missing; run scripts/build-test-images";
-    }
-    if (!missing.empty()) {
-      if (in_ci) FAIL() << missing << " (CI=true, so this is a failure, not a skip)";
-      GTEST_SKIP() << missing;
-    }
+    BERTH_REQUIRE_DOCKER();
 
     // One fixed driver name for every run, taken under a lock: dockerd caches each driver
     // it has used until it restarts, and every name lookup of a new volume then waits ~15 s

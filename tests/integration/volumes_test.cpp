@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/writer_log.h"
 
 namespace berth::testing {
 namespace {
@@ -34,40 +35,6 @@ std::string writer_app(const std::string& volume, const nlohmann::json& constrai
   return app.dump();
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
-// Fails when a task id reappears after another task wrote: two writers interleaved.
-void expect_no_interleaving(const std::vector<std::string>& lines) {
-  std::set<std::string> finished;
-  std::string current;
-  for (const auto& line : lines) {
-    if (line == current) continue;
-    ASSERT_FALSE(finished.count(line)) << "task " << line << " wrote again after " << current;
-    if (!current.empty()) finished.insert(current);
-    current = line;
-  }
-}
-
-std::string dataset_path(Cluster& cluster, const std::string& volume) {
-  std::string id;
-  auto config = cluster.call("GET", "/v1/configuration/datasets");
-  for (const auto& d : config.body) {
-    if (d["metadata"].value("name", "") == volume) id = d["dataset_id"].get<std::string>();
-  }
-  auto state = cluster.call("GET", "/v1/state/datasets");
-  for (const auto& d : state.body) {
-    if (d["dataset_id"].get<std::string>() == id && d.contains("path")) return d["path"].get<std::string>();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
@@ -82,8 +49,8 @@ TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
   std::string first_host = cluster.running_tasks("/writer")[0]["slaveId"];
   std::string path;
   ASSERT_TRUE(Cluster::eventually([&] {
-    path = dataset_path(cluster, volume);
-    return !path.empty() && read_lines(path + "/log").size() >= 3;
+    path = dataset_mount_path(cluster, volume);
+    return !path.empty() && read_log_lines(path + "/log").size() >= 3;
   }, seconds(10)));
 
   // Drain its node: the task and its data move to the other node.
@@ -94,13 +61,13 @@ TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
   }, seconds(20)));
   std::string second_task = cluster.running_tasks("/writer")[0]["id"];
   ASSERT_TRUE(Cluster::eventually([&] {
-    path = dataset_path(cluster, volume);
-    auto lines = read_lines(path + "/log");
+    path = dataset_mount_path(cluster, volume);
+    auto lines = read_log_lines(path + "/log");
     return !lines.empty() && lines.back() == second_task;
   }, seconds(10)));
-  auto lines = read_lines(path + "/log");
+  auto lines = read_log_lines(path + "/log");
   EXPECT_EQ(lines.front(), first_task) << "the data written before the move is gone";
-  expect_no_interleaving(lines);
+  expect_single_writer_at_a_time(lines);
 
   // Undrain, then move it back with a changed constraint.
   ASSERT_EQ(cluster.call("DELETE", "/berth/v1/nodes/" + first_host + "/drain").status, 200);
@@ -120,12 +87,12 @@ TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
                    << cluster.call("GET", "/v2/queue?embed=lastUnusedOffers").body.dump() << "\nwanted on " << back_to << " = " << first_host << "\nnodes: " << cluster.call("GET", "/berth/v1/nodes").body.dump();
   std::string third_task = cluster.running_tasks("/writer")[0]["id"];
   ASSERT_TRUE(Cluster::eventually([&] {
-    auto l = read_lines(dataset_path(cluster, volume) + "/log");
+    auto l = read_log_lines(dataset_mount_path(cluster, volume) + "/log");
     return !l.empty() && l.back() == third_task;
   }, seconds(10)));
-  lines = read_lines(dataset_path(cluster, volume) + "/log");
+  lines = read_log_lines(dataset_mount_path(cluster, volume) + "/log");
   EXPECT_EQ(lines.front(), first_task);
-  expect_no_interleaving(lines);
+  expect_single_writer_at_a_time(lines);
   std::set<std::string> writers(lines.begin(), lines.end());
   EXPECT_EQ(writers, (std::set<std::string>{first_task, second_task, third_task}));
 }

@@ -1,0 +1,53 @@
+// Test helpers for writers that append their task id to a log on their dataset: where the
+// dataset is mounted, the log's lines, and the check that no two writers interleaved (which
+// would mean two nodes wrote the dataset at once).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+
+// Where the dataset named `volume` is attached now, per the master's state; "" when nowhere.
+inline std::string dataset_mount_path(Cluster& cluster, const std::string& volume) {
+  std::string id;
+  auto config = cluster.call("GET", "/v1/configuration/datasets");
+  for (const auto& d : config.body) {
+    if (d["metadata"].value("name", "") == volume) id = d["dataset_id"].get<std::string>();
+  }
+  auto state = cluster.call("GET", "/v1/state/datasets");
+  for (const auto& d : state.body) {
+    if (d["dataset_id"].get<std::string>() == id && d.contains("path")) return d["path"].get<std::string>();
+  }
+  return "";
+}
+
+inline std::vector<std::string> read_log_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+// Fails when a task id reappears after another task wrote.
+inline void expect_single_writer_at_a_time(const std::vector<std::string>& lines) {
+  std::set<std::string> finished;
+  std::string current;
+  for (const auto& line : lines) {
+    if (line == current) continue;
+    ASSERT_FALSE(finished.count(line)) << "task " << line << " wrote again after " << current
+                                       << ": two nodes wrote the dataset";
+    if (!current.empty()) finished.insert(current);
+    current = line;
+  }
+}
+
+}  // namespace berth::testing
