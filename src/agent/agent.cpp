@@ -100,6 +100,10 @@ struct Agent::Impl {
   std::unique_ptr<DatasetManager> datasets;
   lease::AgentLease lease;  // guarded by mu
   bool fenced = false;      // the lease ran out; nothing exclusive runs until a new one
+  // Serialises fencing and the unfencing of a new lease: both the status and the heartbeat
+  // threads may see the lease run out, and a new lease must not be undone by a fence still
+  // finishing on the other thread.
+  std::mutex fence_mu;
   std::string self_exe;
   std::unique_ptr<health::HealthChecker> health;
   std::unique_ptr<proxy::ServiceRouter> router;
@@ -396,10 +400,7 @@ struct Agent::Impl {
       if (!meta.is_object() || !meta.contains("spec")) continue;
       auto spec = meta["spec"].get<protocol::LaunchSpec>();
       int pid = meta.value("pid", 0);
-      std::ifstream environ_file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-      std::stringstream environ_text;
-      environ_text << environ_file.rdbuf();
-      if (environ_text.str().find("MESOS_TASK_ID=" + spec.task_id + '\0') == std::string::npos) continue;
+      if (env_value(proc_entries(pid, "environ"), "MESOS_TASK_ID") != spec.task_id) continue;
       std::string sandbox = entry.path().string();
       if (!spec.volumes.empty()) {
         std::ifstream deadline_file(sandbox + "/.berth-lease-deadline");
@@ -437,6 +438,7 @@ struct Agent::Impl {
   void apply_lease_update(const lease::LeaseUpdate& update) {
     if (update.fence) fence();
     if (update.granted || update.extended) {
+      std::lock_guard<std::mutex> fencing(fence_mu);
       std::lock_guard<std::mutex> lock(mu);
       if (update.granted && fenced) {
         fenced = false;
@@ -455,6 +457,7 @@ struct Agent::Impl {
   // supervisor does so too, at the same deadline, even if this agent is stuck), then unmount
   // and detach every dataset. Other tasks keep running.
   void fence() {
+    std::lock_guard<std::mutex> fencing(fence_mu);
     std::vector<std::string> victims;
     {
       std::lock_guard<std::mutex> lock(mu);

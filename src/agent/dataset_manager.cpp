@@ -40,6 +40,7 @@ std::vector<LocalDataset> DatasetManager::discover() {
 }
 
 void DatasetManager::fence() {
+  std::lock_guard<std::mutex> converging(converge_mu_);
   std::string node;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,6 +66,7 @@ void DatasetManager::unfence() {
 }
 
 void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& desired) {
+  std::lock_guard<std::mutex> converging(converge_mu_);
   std::string node;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -59,6 +59,9 @@ class DatasetManager {
   std::map<std::string, std::string> errors_;  // dataset id -> last failure
   std::function<void()> on_use_change_;
   bool fenced_ = false;
+  // Held for a whole converge() or fence(): a fence never runs in the middle of a converge
+  // that could attach again what it detaches.
+  std::mutex converge_mu_;
 };
 
 }  // namespace berth::agent

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/writer_log.h"
 
 namespace berth::testing {
 namespace {
@@ -34,37 +35,10 @@ std::string writer_app(const std::string& id, const std::string& volume) {
   return app.dump();
 }
 
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
-
 // The log of the volume, found through the dataset's state.
 std::string log_path(Cluster& cluster, const std::string& volume) {
-  std::string id;
-  for (const auto& d : cluster.call("GET", "/v1/configuration/datasets").body) {
-    if (d["metadata"].value("name", "") == volume) id = d["dataset_id"].get<std::string>();
-  }
-  for (const auto& d : cluster.call("GET", "/v1/state/datasets").body) {
-    if (d["dataset_id"].get<std::string>() == id && d.contains("path")) return d["path"].get<std::string>() + "/log";
-  }
-  return "";
-}
-
-void expect_single_writer_at_a_time(const std::vector<std::string>& lines) {
-  std::set<std::string> finished;
-  std::string current;
-  for (const auto& line : lines) {
-    if (line == current) continue;
-    ASSERT_FALSE(finished.count(line)) << "task " << line << " wrote again after " << current
-                                       << ": two nodes wrote the dataset";
-    if (!current.empty()) finished.insert(current);
-    current = line;
-  }
+  std::string path = dataset_mount_path(cluster, volume);
+  return path.empty() ? "" : path + "/log";
 }
 
 struct Writer {
@@ -84,9 +58,9 @@ Writer wait_for_replacement(Cluster& cluster, const std::string& app, const std:
   Cluster::eventually([&] {
     w = running_writer(cluster, app);
     if (w.task_id.empty() || w.task_id == old) return false;
-    auto lines = lines_of(log_path(cluster, volume));
+    auto lines = read_log_lines(log_path(cluster, volume));
     return !lines.empty() && lines.back() == w.task_id;
-  }, seconds(20));
+  }, seconds(40));  // an upper bound: a loaded machine needs it after the master's restart grace
   return w;
 }
 
@@ -99,7 +73,7 @@ TEST(Fencing, APausedAgentsTaskIsDeadBeforeASecondWriterStarts) {
   Writer first;
   ASSERT_TRUE(Cluster::eventually([&] {
     first = running_writer(cluster, "/stopped");
-    return !first.task_id.empty() && lines_of(log_path(cluster, volume)).size() >= 3;
+    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
   }, seconds(20)));
   int index = cluster.agent_index(first.node_id);
   ASSERT_GT(index, 0);
@@ -111,7 +85,7 @@ TEST(Fencing, APausedAgentsTaskIsDeadBeforeASecondWriterStarts) {
   EXPECT_TRUE(cluster.task_pids(first.task_id).empty()) << "the paused node's task still runs";
   ::kill(cluster.agent_pid(index), SIGCONT);
   std::this_thread::sleep_for(seconds(2));  // the woken agent must not take anything back
-  auto lines = lines_of(log);
+  auto lines = read_log_lines(log);
   expect_single_writer_at_a_time(lines);
   EXPECT_EQ(lines.back(), second.task_id);
 }
@@ -123,7 +97,7 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
   Writer first;
   ASSERT_TRUE(Cluster::eventually([&] {
     first = running_writer(cluster, "/orphaned");
-    return !first.task_id.empty() && lines_of(log_path(cluster, volume)).size() >= 3;
+    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
   }, seconds(20)));
   std::string log = log_path(cluster, volume);
   int index = cluster.agent_index(first.node_id);
@@ -133,7 +107,7 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
   Writer second = wait_for_replacement(cluster, "/orphaned", volume, first.task_id);
   ASSERT_FALSE(second.task_id.empty());
   EXPECT_TRUE(cluster.task_pids(first.task_id).empty()) << "the supervisor did not stop the orphaned task";
-  expect_single_writer_at_a_time(lines_of(log));
+  expect_single_writer_at_a_time(read_log_lines(log));
 }
 
 TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {
@@ -149,7 +123,7 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
     first = running_writer(cluster, "/stateful");
     auto s = cluster.running_tasks("/stateless");
     if (!s.empty()) stateless = s[0]["id"].get<std::string>();
-    return !first.task_id.empty() && !stateless.empty() && lines_of(log_path(cluster, volume)).size() >= 2;
+    return !first.task_id.empty() && !stateless.empty() && read_log_lines(log_path(cluster, volume)).size() >= 2;
   }, seconds(20)));
   std::string log = log_path(cluster, volume);
   auto stateless_pids = cluster.task_pids(stateless);
@@ -175,7 +149,7 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
   auto s = cluster.running_tasks("/stateless");
   ASSERT_EQ(s.size(), 1u);
   EXPECT_EQ(s[0]["id"].get<std::string>(), stateless);
-  expect_single_writer_at_a_time(lines_of(log));
+  expect_single_writer_at_a_time(read_log_lines(log));
 }
 
 }  // namespace berth::testing
@@ -193,7 +167,7 @@ TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
   ASSERT_TRUE(Cluster::eventually([&] {
     first = running_writer(cluster, "/readopted");
     return !first.task_id.empty() && cluster.running_tasks("/plain").size() == 2 &&
-           lines_of(log_path(cluster, volume)).size() >= 2;
+           read_log_lines(log_path(cluster, volume)).size() >= 2;
   }, seconds(20)));
   std::string log = log_path(cluster, volume);
   auto pids = cluster.task_pids(first.task_id);
@@ -213,7 +187,7 @@ TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
   std::set<std::string> plain_after;
   for (const auto& t : cluster.running_tasks("/plain")) plain_after.insert(t["id"].get<std::string>());
   EXPECT_EQ(plain_after, plain_before);
-  auto lines = lines_of(log);
+  auto lines = read_log_lines(log);
   std::set<std::string> writers(lines.begin(), lines.end());
   EXPECT_EQ(writers, std::set<std::string>{first.task_id});
   EXPECT_GE(lines.size(), 15u) << "the writer stopped writing";
@@ -280,7 +254,7 @@ TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
   Writer first;
   ASSERT_TRUE(Cluster::eventually([&] {
     first = running_writer(*cluster, "/cut");
-    return !first.task_id.empty() && lines_of(log_path(*cluster, volume)).size() >= 3;
+    return !first.task_id.empty() && read_log_lines(log_path(*cluster, volume)).size() >= 3;
   }, seconds(20)));
   std::string log = log_path(*cluster, volume);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
@@ -296,7 +270,7 @@ TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
   EXPECT_TRUE(cluster->task_pids(first.task_id).empty()) << "the cut-off node's task still runs";
   isolated.heal();
   std::this_thread::sleep_for(seconds(2));  // the healed agent must not take anything back
-  auto lines = lines_of(log);
+  auto lines = read_log_lines(log);
   expect_single_writer_at_a_time(lines);
   EXPECT_EQ(lines.back(), second.task_id);
 }
