@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 BERTH := $(BUILD_DIR)/bin/berth
 
-.PHONY: deps build up test demo bench clean
+.PHONY: deps build up test demo bench images clean
 
 deps:
 	@scripts/install-deps
@@ -27,6 +27,12 @@ test: build
 
 bench: build
 	@bench/run-all $(BUILD_DIR)
+
+# The local images, FROM scratch with no registry: berth/busybox and berth/counter (the demo app,
+# statically linked; port 80 and /data inside the container).
+images: build
+	@cmake --build $(BUILD_DIR) --target berth-counter-static
+	@scripts/build-images --counter $(BUILD_DIR)/bin/berth-counter-static
 
 clean:
 	rm -rf build

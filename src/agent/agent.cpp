@@ -22,11 +22,14 @@
 #include "lease/agent_lease.h"
 #include "plugin/volume_plugin.h"
 #include "agent/task_env.h"
+#include "agent/task_logs.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "executor/leftovers.h"
 #include "health/health_checker.h"
 #include "proxy/service_router.h"
+#include "executor/docker_executor.h"
+#include "executor/docker_spec.h"
 #include "executor/process_executor.h"
 #include "http/http.h"
 #include "protocol/messages.h"
@@ -65,6 +68,9 @@ Status parse_port_range(const std::string& text, uint32_t* begin, uint32_t* end)
 
 namespace {
 
+// Where a container sees its sandbox (Mesos's path), and MESOS_SANDBOX says so.
+constexpr const char* kContainerSandbox = "/mnt/mesos/sandbox";
+
 double detect_mem_mib() {
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
@@ -86,6 +92,10 @@ struct LocalTask {
   protocol::LaunchSpec spec;
   std::string sandbox;
   std::string state;
+  bool docker = false;        // runs as a container (DockerExecutor), not a process
+  bool starting = false;      // a container being created and started by a launcher thread
+  bool kill_pending = false;  // killed while starting: killed once started
+  int64_t kill_grace_ms = 0;
   bool health_killed = false;  // killed for failing health checks: counts as a failure
   std::string staged_at, started_at;
 };
@@ -97,7 +107,17 @@ struct Agent::Impl {
   SystemClock clock;
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
+  std::unique_ptr<DockerExecutor> docker;
   std::unique_ptr<DatasetManager> datasets;
+  // The volume plugin's name on this node ("berth" for /run/docker/plugins/berth.sock) and the
+  // prefix that makes its Docker volume names distinct from other agents' on the same dockerd.
+  std::string plugin_name;
+  std::string volume_prefix;
+  // Container launches, done by launcher threads without holding `mu` (a start takes ~0.5 s).
+  std::deque<std::string> docker_launches;
+  std::map<std::string, std::string> docker_warnings;  // task id -> its RUNNING message
+  std::map<std::string, std::string> docker_bodies;  // task id -> create body
+  std::unique_ptr<http::Server> http_server;  // task logs
   lease::AgentLease lease;  // guarded by mu
   bool fenced = false;      // the lease ran out; nothing exclusive runs until a new one
   // Serialises fencing and the unfencing of a new lease: both the status and the heartbeat
@@ -160,6 +180,7 @@ struct Agent::Impl {
     r.resources.disk = options.disk;
     r.resources.ports = {{options.port_begin, options.port_end}};
     r.attributes = options.attributes;
+    r.http_port = http_server ? http_server->port() : 0;
     for (const auto& [id, t] : tasks) {
       protocol::TaskReport report;
       report.task_id = id;
@@ -310,7 +331,13 @@ struct Agent::Impl {
         queue_status(command.task_id, "", protocol::kTaskKilled, "task not known on this agent");
         return;
       }
-      Status killed = executor->kill(command.task_id, std::chrono::milliseconds(command.kill_grace_ms));
+      if (it->second.starting) {
+        it->second.kill_pending = true;
+        it->second.kill_grace_ms = command.kill_grace_ms;
+        it->second.state = protocol::kTaskKilling;
+        return;
+      }
+      Status killed = kill_task(it->second, command.task_id, std::chrono::milliseconds(command.kill_grace_ms));
       if (!killed) {
         // Already exited; poll_exits reports it.
         spdlog::debug("kill {}: {}", command.task_id, killed.error().message);
@@ -318,6 +345,11 @@ struct Agent::Impl {
         it->second.state = protocol::kTaskKilling;
       }
     }
+  }
+
+  Status kill_task(const LocalTask& task, const std::string& task_id, std::chrono::milliseconds grace) {
+    if (task.docker) return docker->kill(task_id, grace);
+    return executor->kill(task_id, grace);
   }
 
   void launch(const protocol::LaunchSpec& spec) {
@@ -349,6 +381,10 @@ struct Agent::Impl {
         return;
       }
     }
+    if (!spec.container.empty()) {
+      launch_container(spec, sandbox, std::move(task));
+      return;
+    }
     Status volumes = attach_volumes(spec, sandbox, &ps);
     if (!volumes) {
       release_volumes(spec);
@@ -371,17 +407,217 @@ struct Agent::Impl {
       if (!supervised) spdlog::error("task {}: {}", spec.task_id, supervised.error().message);
     }
     tasks[spec.task_id] = task;
-    {
-      // What a restarted agent needs to adopt this task (DESIGN §6).
-      std::ofstream meta(sandbox + "/.berth-task.json.tmp");
-      meta << nlohmann::json{{"spec", spec}, {"pid", *pid}, {"staged_at", task.staged_at},
-                             {"started_at", task.started_at}}.dump();
-      meta.close();
-      std::error_code mv;
-      std::filesystem::rename(sandbox + "/.berth-task.json.tmp", sandbox + "/.berth-task.json", mv);
-    }
+    write_task_meta(task, *pid, "");
     queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
     if (!spec.health_checks.empty()) start_health_checks(spec, ps);
+  }
+
+  // The agent's HTTP answers: task logs (the master relays `berth task logs`).
+  http::Response serve_http(const http::Request& request) {
+    struct Source final : TaskLogSource {
+      Impl& impl;
+      explicit Source(Impl& i) : impl(i) {}
+      std::optional<TaskLogInfo> find(const std::string& task_id) override { return impl.task_logs(task_id); }
+    } source(*this);
+    return task_logs_response(request, source);
+  }
+
+  std::optional<TaskLogInfo> task_logs(const std::string& task_id) {
+    if (task_id.empty() || task_id.find('/') != std::string::npos || task_id.find("..") != std::string::npos) {
+      return std::nullopt;
+    }
+    std::string sandbox = options.work_dir + "/sandboxes/" + task_id;
+    TaskLogInfo info;
+    info.stdout_path = sandbox + "/stdout";
+    info.stderr_path = sandbox + "/stderr";
+    bool docker_running = false;
+    bool known = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = tasks.find(task_id);
+      if (it != tasks.end()) {
+        known = true;
+        docker_running = it->second.docker && !it->second.starting;
+      }
+    }
+    if (!known) {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(sandbox, ec)) return std::nullopt;
+      info.done = true;  // ended: its output is in the sandbox for good
+      return info;
+    }
+    if (docker_running && docker && docker->tracks(task_id)) {
+      DockerExecutor* executor_ptr = docker.get();
+      std::string out_path = info.stdout_path, err_path = info.stderr_path;
+      info.read_stream = [executor_ptr, task_id, out_path, err_path](int stream) -> Result<std::string> {
+        auto text = executor_ptr->logs(task_id, stream);
+        if (text) return text;
+        // Ended meanwhile: its output was saved to the sandbox.
+        uint64_t size = 0;
+        auto saved = read_file_range(stream == kStderrStream ? err_path : out_path, 0, kMaxLogLengthBytes, &size);
+        if (saved) return saved;
+        return text;
+      };
+    }
+    return info;
+  }
+
+  // A DOCKER task (DESIGN §8): its datasets are checked and held here, its create body built,
+  // and a launcher thread creates and starts the container. Called with `mu` held.
+  void launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox, LocalTask task) {
+    auto fail = [&](const std::string& message) {
+      release_volumes(spec);
+      std::error_code ec;
+      std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
+      queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, message);
+    };
+    if (!docker || !docker->connected()) {
+      fail("Docker is not available on this node (" + options.docker_socket + "): cannot run a DOCKER container");
+      return;
+    }
+    DockerTaskSpec ds;
+    ds.task_id = spec.task_id;
+    ds.container_json = spec.container;
+    ds.networks_json = spec.networks;
+    ds.cmd = spec.cmd;
+    ds.args = spec.args;
+    ds.env = task_environment(spec, options.address, kContainerSandbox, "");
+    ds.env.erase("HOME");
+    ds.labels = spec.labels;
+    ds.labels["org.berth.task"] = spec.task_id;
+    ds.labels["org.berth.app"] = spec.app_id;
+    ds.labels["org.berth.agent"] = docker_owner();
+    ds.cpus = spec.cpus;
+    ds.mem_mib = spec.mem;
+    ds.host_ports = spec.ports;
+    ds.volume_driver = plugin_name.empty() ? "berth" : plugin_name;
+    ds.volume_prefix = volume_prefix;
+    auto container = nlohmann::json::parse(spec.container, nullptr, false);
+    if (container.is_object() && container.contains("docker")) {
+      ds.env["MARATHON_APP_DOCKER_IMAGE"] = container["docker"].value("image", "");
+    }
+    // Datasets the plugin does not serve (Marathon's local persistent volumes) are bind-mounted.
+    std::set<std::string> persistent_paths;
+    if (container.is_object() && container.contains("volumes") && container["volumes"].is_array()) {
+      for (const auto& v : container["volumes"]) {
+        if (v.is_object() && v.contains("persistent")) persistent_paths.insert(v.value("containerPath", ""));
+      }
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(sandbox, ec);
+    ds.bind_mounts.push_back({sandbox, kContainerSandbox});
+    for (const auto& v : spec.volumes) {
+      auto path = datasets->usable_path(v.dataset_id);
+      if (!path) {
+        fail("cannot use dataset " + v.dataset_id + ": " + path.error().message);
+        return;
+      }
+      datasets->acquire(v.dataset_id, spec.task_id);
+      if (persistent_paths.count(v.container_path)) ds.bind_mounts.push_back({*path, v.container_path});
+    }
+    auto body = docker_create_body(ds);
+    if (!body) {
+      fail(body.error().message);
+      return;
+    }
+    if (!body->plugin_volumes.empty() && !plugin_server) {
+      fail("this agent serves no Docker volume plugin (start it with --plugin-socket): cannot mount " +
+           body->plugin_volumes.front());
+      return;
+    }
+    task.docker = true;
+    task.starting = true;
+    task.sandbox = sandbox;
+    task.state = protocol::kTaskStarting;
+    task.started_at.clear();
+    std::string warnings;
+    for (const auto& w : body->warnings) warnings += (warnings.empty() ? "" : "; ") + w;
+    task.health_killed = false;
+    tasks[spec.task_id] = std::move(task);
+    docker_bodies[spec.task_id] = body->body_json;
+    docker_warnings[spec.task_id] = warnings;
+    docker_launches.push_back(spec.task_id);
+    wake.notify_all();
+  }
+
+  // The org.berth.agent label of this agent's containers: stable across its restarts and
+  // distinct from other agents on the same dockerd.
+  std::string docker_owner() const { return options.hostname + "@" + options.work_dir; }
+
+  // Creates and starts queued containers, several at once (Docker starts them in parallel).
+  void launcher_loop() {
+    while (true) {
+      std::string task_id, body, sandbox;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        wake.wait(lock, [&] { return stopping || !docker_launches.empty(); });
+        if (stopping) return;
+        task_id = docker_launches.front();
+        docker_launches.pop_front();
+        body = docker_bodies[task_id];
+        docker_bodies.erase(task_id);
+        auto it = tasks.find(task_id);
+        if (it == tasks.end()) continue;
+        if (it->second.kill_pending || (!it->second.spec.volumes.empty() && fenced)) {
+          std::string message = it->second.kill_pending ? "killed before its container started"
+                                                         : "this node lost its lease before the container started";
+          release_volumes(it->second.spec);
+          queue_status(task_id, it->second.spec.app_id, it->second.kill_pending ? protocol::kTaskKilled : protocol::kTaskFailed,
+                       message);
+          docker_warnings.erase(task_id);
+          tasks.erase(it);
+          continue;
+        }
+        sandbox = it->second.sandbox;
+      }
+      auto started = docker->launch(DockerLaunch{task_id, sandbox, body});
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = tasks.find(task_id);
+      std::string warnings = docker_warnings[task_id];
+      docker_warnings.erase(task_id);
+      if (it == tasks.end()) continue;
+      LocalTask& task = it->second;
+      if (!started) {
+        release_volumes(task.spec);
+        std::error_code ec;
+        std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
+        queue_status(task_id, task.spec.app_id, protocol::kTaskFailed, "docker: " + started.error().message);
+        tasks.erase(it);
+        continue;
+      }
+      task.starting = false;
+      task.state = protocol::kTaskRunning;
+      task.started_at = format_iso8601(clock.wall_now());
+      if (!task.spec.volumes.empty() && started->pid > 0) {
+        std::string cgroup = options.memory_cgroup_root + "/docker/" + started->container_id + "/cgroup.procs";
+        if (::access(cgroup.c_str(), R_OK) != 0) cgroup.clear();
+        Status supervised = start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
+        if (!supervised) spdlog::error("task {}: {}", task_id, supervised.error().message);
+      }
+      write_task_meta(task, started->pid, started->container_id);
+      queue_status(task_id, task.spec.app_id, protocol::kTaskRunning, warnings);
+      if (!task.spec.health_checks.empty()) {
+        ProcessSpec ps;
+        ps.sandbox_dir = sandbox;
+        ps.env = task_environment(task.spec, options.address, sandbox, "");
+        start_health_checks(task.spec, ps);
+      }
+      if (task.kill_pending || (!task.spec.volumes.empty() && fenced)) {
+        (void)docker->kill(task_id, std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
+        task.state = protocol::kTaskKilling;
+      }
+    }
+  }
+
+  // What a restarted agent needs to adopt a task (DESIGN §6).
+  void write_task_meta(const LocalTask& task, int pid, const std::string& container_id) {
+    nlohmann::json meta{{"spec", task.spec}, {"pid", pid}, {"staged_at", task.staged_at}, {"started_at", task.started_at}};
+    if (!container_id.empty()) meta["container_id"] = container_id;
+    std::ofstream out(task.sandbox + "/.berth-task.json.tmp");
+    out << meta.dump();
+    out.close();
+    std::error_code mv;
+    std::filesystem::rename(task.sandbox + "/.berth-task.json.tmp", task.sandbox + "/.berth-task.json", mv);
   }
 
   // Tasks of an earlier run of this agent that still run are adopted (DESIGN §6): an agent
@@ -400,7 +636,13 @@ struct Agent::Impl {
       if (!meta.is_object() || !meta.contains("spec")) continue;
       auto spec = meta["spec"].get<protocol::LaunchSpec>();
       int pid = meta.value("pid", 0);
-      if (env_value(proc_entries(pid, "environ"), "MESOS_TASK_ID") != spec.task_id) continue;
+      std::string container_id = meta.value("container_id", "");
+      bool is_container = !container_id.empty();
+      if (is_container) {
+        if (!docker || !docker->connected()) continue;
+      } else if (env_value(proc_entries(pid, "environ"), "MESOS_TASK_ID") != spec.task_id) {
+        continue;
+      }
       std::string sandbox = entry.path().string();
       if (!spec.volumes.empty()) {
         std::ifstream deadline_file(sandbox + "/.berth-lease-deadline");
@@ -410,8 +652,13 @@ struct Agent::Impl {
         if (deadline <= clock.mono_now()) continue;  // its supervisor is stopping it
         if (!resume_until || deadline > *resume_until) resume_until = deadline;
       }
-      if (!executor->adopt(spec.task_id, pid, spec.mem)) continue;
+      if (is_container) {
+        if (!docker->adopt(spec.task_id, container_id, sandbox)) continue;
+      } else if (!executor->adopt(spec.task_id, pid, spec.mem)) {
+        continue;
+      }
       LocalTask task;
+      task.docker = is_container;
       task.spec = spec;
       task.sandbox = sandbox;
       task.state = protocol::kTaskRunning;
@@ -430,6 +677,9 @@ struct Agent::Impl {
     }
     if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock.mono_now());
     int stopped = kill_tasks_under(options.work_dir + "/sandboxes", adopted);
+    if (docker && docker->connected()) {
+      stopped += docker->remove_leftovers(std::vector<std::string>(adopted.begin(), adopted.end()));
+    }
     spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)", adopted.size(),
                  stopped);
   }
@@ -465,15 +715,26 @@ struct Agent::Impl {
       fenced = true;
       for (auto& [id, t] : tasks) {
         if (t.spec.volumes.empty()) continue;
-        victims.push_back(id);
         t.state = protocol::kTaskKilling;
+        if (t.starting) {
+          t.kill_pending = true;  // the launcher sees `fenced` and does not start it
+          continue;
+        }
+        victims.push_back(id);
+        if (t.docker) {
+          (void)docker->kill(id, std::chrono::milliseconds(0));
+        } else {
+          (void)executor->kill(id, std::chrono::milliseconds(0));
+        }
       }
     }
-    spdlog::warn("lease expired without renewal: fencing {} task(s) with exclusive datasets", victims.size());
-    for (const auto& id : victims) (void)executor->kill(id, std::chrono::milliseconds(0));
+    spdlog::warn("lease expired without renewal: fenced {} task(s) with exclusive datasets", victims.size());
     // Detach only once they are dead: wait (bounded) for their exits.
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 200; ++i) {
       auto running = executor->running();
+      if (docker) {
+        for (auto& id : docker->running()) running.push_back(id);
+      }
       bool any = false;
       for (const auto& id : victims) any = any || std::find(running.begin(), running.end(), id) != running.end();
       if (!any) break;
@@ -561,7 +822,8 @@ struct Agent::Impl {
       pending.push_back(std::move(u));
       if (change.should_kill && it->second.state != protocol::kTaskKilling) {
         spdlog::info("task {} failed its health checks ({}): killing it", change.task_id, change.cause);
-        if (executor->kill(change.task_id, std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
+        if (!it->second.starting &&
+            kill_task(it->second, change.task_id, std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
           it->second.state = protocol::kTaskKilling;
           it->second.health_killed = true;
         }
@@ -609,7 +871,19 @@ struct Agent::Impl {
   }
 
   void reap() {
-    for (const auto& exit : executor->poll_exits()) {
+    std::vector<ProcessExit> exits = executor->poll_exits();
+    if (docker) {
+      for (auto& d : docker->poll_exits()) {
+        ProcessExit e;
+        e.task_id = d.task_id;
+        e.code = d.code;
+        e.killed_by_us = d.killed_by_us;
+        e.oom_killed = d.oom_killed;
+        e.message = d.message;
+        exits.push_back(std::move(e));
+      }
+    }
+    for (const auto& exit : exits) {
       std::lock_guard<std::mutex> lock(mu);
       auto it = tasks.find(exit.task_id);
       std::string app_id = it == tasks.end() ? "" : it->second.spec.app_id;
@@ -776,7 +1050,13 @@ Status Agent::run() {
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
 
   if (!o.plugin_socket.empty()) {
-    impl_->plugin_backend = std::make_unique<DatasetPluginBackend>(o.master_url, *impl_->datasets);
+    // Docker finds the plugin by its socket's name. Agents sharing one dockerd (`berth up`)
+    // serve distinct names, and their Docker volume names carry that name so that Docker
+    // never sees one volume name under two drivers.
+    impl_->plugin_name = std::filesystem::path(o.plugin_socket).stem().string();
+    if (impl_->plugin_name != "berth") impl_->volume_prefix = impl_->plugin_name + ".";
+    impl_->plugin_backend =
+        std::make_unique<DatasetPluginBackend>(o.master_url, *impl_->datasets, impl_->volume_prefix);
     auto server = http::serve_unix(o.plugin_socket, plugin::make_volume_plugin_handler(*impl_->plugin_backend));
     if (!server) {
       spdlog::warn("Docker volume plugin not served: {}", server.error().message);
@@ -797,7 +1077,30 @@ Status Agent::run() {
       impl_->router.reset();
     }
   }
+  {
+    DockerExecutorOptions dopt;
+    dopt.socket_path = o.docker_socket;
+    dopt.owner = impl_->docker_owner();
+    impl_->docker = std::make_unique<DockerExecutor>(dopt);
+    Status connected = impl_->docker->connect();
+    if (!connected) spdlog::info("DOCKER apps cannot run here: {}", connected.error().message);
+    spdlog::info("{}", impl_->docker->summary());
+  }
+  {
+    http::ServerOptions so;
+    so.host = o.address;
+    so.port = static_cast<uint16_t>(o.http_port);
+    auto server = http::serve(so, [impl = impl_.get()](const http::Request& r) { return impl->serve_http(r); });
+    if (!server) {
+      spdlog::warn("task logs not served: {}", server.error().message);
+    } else {
+      impl_->http_server = std::move(*server);
+      spdlog::info("task logs at http://{}:{}/berth/v1/tasks/ID/logs", o.address, impl_->http_server->port());
+    }
+  }
   impl_->adopt_previous_tasks();
+  std::vector<std::thread> launchers;
+  for (int i = 0; i < 4; ++i) launchers.emplace_back([this] { impl_->launcher_loop(); });
   std::thread heartbeats([this] { impl_->heartbeat_loop(); });
   std::thread commands([this] { impl_->command_loop(); });
   std::thread statuses([this] { impl_->status_loop(); });
@@ -806,11 +1109,14 @@ Status Agent::run() {
   dataset_thread.join();
   commands.join();
   statuses.join();
+  for (auto& t : launchers) t.join();
+  if (impl_->http_server) impl_->http_server->stop();
   if (impl_->plugin_server) impl_->plugin_server->stop();
   impl_->health.reset();
   if (impl_->router) impl_->router->stop();
   spdlog::info("agent stopping: killing {} tasks", impl_->executor->running().size());
   impl_->executor->kill_all_now();
+  impl_->docker->kill_all_now();
   return {};
 }
 

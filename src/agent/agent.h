@@ -33,6 +33,10 @@ struct AgentOptions {
   // makes `--volume-driver berth` work); empty: not served.
   std::string plugin_socket;
   bool service_router = true;  // listen on apps' service ports and forward to healthy tasks
+  // The Docker Engine API socket DOCKER apps run through; unreachable: DOCKER tasks fail.
+  std::string docker_socket = "/var/run/docker.sock";
+  // The agent's own HTTP port (task logs, relayed by the master); 0: any free port.
+  uint32_t http_port = 0;
 };
 
 // Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.

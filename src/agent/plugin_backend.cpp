@@ -41,8 +41,16 @@ Result<uint64_t> parse_volume_size(const std::string& text) {
   return static_cast<uint64_t>(value * factor) / 1024 * 1024;
 }
 
-DatasetPluginBackend::DatasetPluginBackend(std::string master_url, DatasetManager& datasets)
-    : master_url_(std::move(master_url)), datasets_(datasets) {}
+DatasetPluginBackend::DatasetPluginBackend(std::string master_url, DatasetManager& datasets,
+                                           std::string volume_prefix)
+    : master_url_(std::move(master_url)), datasets_(datasets), volume_prefix_(std::move(volume_prefix)) {}
+
+std::optional<std::string> DatasetPluginBackend::dataset_name(const std::string& volume) const {
+  if (volume.size() <= volume_prefix_.size() || volume.compare(0, volume_prefix_.size(), volume_prefix_) != 0) {
+    return std::nullopt;
+  }
+  return volume.substr(volume_prefix_.size());
+}
 
 void DatasetPluginBackend::set_node_id(const std::string& node_id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -65,10 +73,12 @@ void DatasetPluginBackend::refresh() {
   by_name_ = std::move(fresh);
 }
 
-std::optional<DatasetPluginBackend::Entry> DatasetPluginBackend::lookup(const std::string& name) {
+std::optional<DatasetPluginBackend::Entry> DatasetPluginBackend::lookup(const std::string& volume) {
+  auto name = dataset_name(volume);
+  if (!name) return std::nullopt;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_name_.find(name);
+    auto it = by_name_.find(*name);
     if (it != by_name_.end()) return it->second;
   }
   return std::nullopt;
@@ -84,7 +94,12 @@ plugin::PluginVolume DatasetPluginBackend::view(const std::string& name, const E
 }
 
 Status DatasetPluginBackend::create(const std::string& name, const std::map<std::string, std::string>& options) {
-  nlohmann::json body = {{"metadata", {{"name", name}}}};
+  auto dataset = dataset_name(name);
+  if (!dataset) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "volume names of this plugin start with '" + volume_prefix_ + "' (then the dataset name)");
+  }
+  nlohmann::json body = {{"metadata", {{"name", *dataset}}}};
   for (const auto& [key, value] : options) {
     if (key == "size") {
       auto size = parse_volume_size(value);
@@ -138,7 +153,7 @@ std::vector<plugin::PluginVolume> DatasetPluginBackend::list() {
     copy = by_name_;
   }
   std::vector<plugin::PluginVolume> out;
-  for (const auto& [name, entry] : copy) out.push_back(view(name, entry));
+  for (const auto& [name, entry] : copy) out.push_back(view(volume_prefix_ + name, entry));
   return out;
 }
 

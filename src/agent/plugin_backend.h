@@ -16,7 +16,9 @@ namespace berth::agent {
 
 class DatasetPluginBackend final : public plugin::VolumeBackend {
  public:
-  DatasetPluginBackend(std::string master_url, DatasetManager& datasets);
+  // Docker volume names are `volume_prefix` + the dataset's name ("" normally; agents sharing
+  // one dockerd use distinct prefixes). Names without the prefix are unknown here.
+  DatasetPluginBackend(std::string master_url, DatasetManager& datasets, std::string volume_prefix = "");
 
   void set_node_id(const std::string& node_id);
   // Re-reads the dataset configuration from the master (a few ms); called periodically.
@@ -39,8 +41,12 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
   std::optional<Entry> lookup(const std::string& name);
   plugin::PluginVolume view(const std::string& name, const Entry& entry) const;
 
+  // The dataset name of a Docker volume name, or nullopt when it lacks the prefix.
+  std::optional<std::string> dataset_name(const std::string& volume) const;
+
   std::string master_url_;
   DatasetManager& datasets_;
+  std::string volume_prefix_;
   std::mutex mu_;
   std::string node_id_;
   std::map<std::string, Entry> by_name_;

@@ -131,6 +131,44 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
   return message_response(404, "URI not found");
 }
 
+// GET /berth/v1/tasks/{id}/logs?...: relayed to the agent running (or last running) the task,
+// which serves the bytes of its stdout or stderr.
+http::Response forward_task_logs(master::MasterCore& core, const http::Request& request) {
+  const std::string& path = request.path;
+  const std::string suffix = "/logs";
+  if (path.size() <= 16 + suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return message_response(404, "URI not found");
+  }
+  std::string task_id = path.substr(16, path.size() - 16 - suffix.size());
+  std::string base;
+  std::string problem;
+  core.read([&](const master::MasterState& s) {
+    auto task = s.tasks.find(task_id);
+    if (task == s.tasks.end()) {
+      problem = "Task '" + task_id + "' does not exist";
+      return;
+    }
+    auto agent = s.agents.find(task->second.agent_id);
+    if (agent == s.agents.end() || agent->second.http_port == 0) {
+      problem = "the agent of task '" + task_id + "' does not serve logs";
+      return;
+    }
+    base = "http://" + agent->second.address + ":" + std::to_string(agent->second.http_port);
+  });
+  if (base.empty()) return message_response(problem.find("does not exist") != std::string::npos ? 404 : 502, problem);
+  auto answer = http::request(base, "GET", request.target, "", 10000);
+  if (!answer) return message_response(502, "the agent at " + base + " did not answer: " + answer.error().message);
+  http::Response response;
+  response.status = answer->status;
+  auto type = answer->headers.find("content-type");
+  response.content_type = type != answer->headers.end() ? type->second : "text/plain";
+  for (const auto& [name, value] : answer->headers) {
+    if (name.rfind("x-berth-", 0) == 0) response.headers.emplace_back(name, value);
+  }
+  response.body = std::move(answer->body);
+  return response;
+}
+
 }  // namespace
 
 http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
@@ -186,6 +224,7 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
       if (!drained) return error_response(drained.error());
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
     }
+    if (starts_with(path, "/berth/v1/tasks/") && request.method == "GET") return forward_task_logs(core, request);
     if (starts_with(path, "/berth/v1/agents/")) return handle_agent_protocol(core, request);
     if (starts_with(path, "/v1/")) return handle_flocker(core, request);
     return message_response(404, "URI not found");

@@ -25,7 +25,7 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
   auto app = state.apps.find(task.app_id);
   nlohmann::json service_ports = nlohmann::json::array();
   if (app != state.apps.end()) {
-    for (const auto& pd : app->second.app.port_definitions) service_ports.push_back(pd.port);
+    for (uint32_t port : model::service_ports(app->second.app)) service_ports.push_back(port);
   }
   j["servicePorts"] = service_ports;
   return j;
@@ -108,6 +108,14 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
           {"rejectSummaryLastOffers", reasons},
           {"rejectSummaryLaunchAttempt", reasons}}},
     };
+    // Why the last launch failed (e.g. Docker's "No such image"), while the app waits out its
+    // backoff.
+    if (record.last_failure) {
+      const auto& f = *record.last_failure;
+      item["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},   {"message", f.message},
+                                 {"state", f.state},       {"taskId", f.task_id}, {"timestamp", f.timestamp},
+                                 {"version", f.version}};
+    }
     if (with_offers) {
       nlohmann::json offers = nlohmann::json::array();
       for (const auto& r : q.rejections) {

@@ -3,6 +3,8 @@
 // waits, so polling tests neither sleep nor depend on timing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -11,6 +13,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/deployment_watch.h"
+#include "cli/task_logs_command.h"
 #include "http/http.h"
 
 namespace berth::cli {
@@ -518,6 +521,210 @@ TEST_F(CliTest, DatasetShowAndDestroyFindTheDatasetByName) {
   Outcome missing = run({"dataset", "destroy", "nope"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.err, "no dataset has the id or name 'nope'; `berth dataset list` shows them\n");
+}
+
+// One task's stdout and stderr as the master relays them from the agent (agent/task_logs.h):
+// offset (negative: from the end) and length, answers of at most `max_answer_bytes`, and the
+// done flag. `script` runs before each answer with the request's number (from 1), so the task
+// can write or end between polls.
+class FakeTaskLogs {
+ public:
+  std::string out, err;
+  bool done = false;
+  uint64_t max_answer_bytes = 1 << 20;
+  std::function<void(int request, FakeTaskLogs& logs)> script;
+
+  http::Response answer(const http::Request& request) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++requests_;
+    if (script) script(requests_, *this);
+    const std::string& text = request.query_value("stream") == "stderr" ? err : out;
+    const int64_t offset = std::stoll(request.query_value("offset", "0"));
+    const uint64_t length = std::min<uint64_t>(std::stoull(request.query_value("length", "1048576")), max_answer_bytes);
+    const uint64_t size = text.size();
+    uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(offset, 0)), size);
+    if (offset < 0) start = static_cast<uint64_t>(-offset) >= size ? 0 : size - static_cast<uint64_t>(-offset);
+    http::Response response;
+    response.content_type = "text/plain";
+    response.body = text.substr(start, length);
+    response.headers = {{"X-Berth-Log-Offset", std::to_string(start + response.body.size())},
+                        {"X-Berth-Log-Size", std::to_string(size)},
+                        {"X-Berth-Task-Done", done ? "true" : "false"}};
+    return response;
+  }
+
+ private:
+  std::mutex mutex_;
+  int requests_ = 0;
+};
+
+std::string numbered_lines(int first, int last, size_t width = 0) {
+  std::string text;
+  for (int i = first; i <= last; ++i) {
+    std::string line = "line " + std::to_string(i);
+    if (line.size() < width) line += std::string(width - line.size(), '.');
+    text += line + "\n";
+  }
+  return text;
+}
+
+class TaskLogsTest : public CliTest {
+ protected:
+  TaskLogsTest() {
+    marathon_.on("GET /berth/v1/tasks/web.1/logs", [this](const http::Request& request) { return logs_.answer(request); });
+  }
+
+  // The offset query of each request, in order.
+  std::vector<std::string> offsets_asked() const {
+    std::vector<std::string> offsets;
+    for (const auto& request : marathon_.requests("GET /berth/v1/tasks/web.1/logs")) {
+      offsets.push_back(request.query_value("offset", "<none>"));
+    }
+    return offsets;
+  }
+
+  FakeTaskLogs logs_;
+};
+
+TEST_F(TaskLogsTest, PrintsTheStdoutBytesAsTheyAre) {
+  logs_.out = "first line\n\t{\"not\": \"a table\"}\n\xff\xfe binary\nno newline at the end";
+  logs_.err = "not this\n";
+  logs_.max_answer_bytes = 8;  // several answers
+  Outcome outcome = run({"task", "logs", "web.1"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, logs_.out);
+  EXPECT_EQ(outcome.err, "");
+  EXPECT_EQ(environment_.sleeps(), 0);
+  auto requests = marathon_.requests("GET /berth/v1/tasks/web.1/logs");
+  ASSERT_EQ(requests.size(), (logs_.out.size() + 7) / 8);
+  EXPECT_EQ(requests[0].query_value("stream"), "stdout");
+  EXPECT_EQ(requests[0].query_value("offset"), "0");
+  EXPECT_EQ(requests[1].query_value("offset"), "8");
+}
+
+TEST_F(TaskLogsTest, StderrReadsTheStderrStream) {
+  logs_.out = "not this\n";
+  logs_.err = "Traceback (most recent call last):\n  boom\n";
+  Outcome outcome = run({"task", "logs", "web.1", "--stderr"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, logs_.err);
+  EXPECT_EQ(marathon_.requests("GET /berth/v1/tasks/web.1/logs").at(0).query_value("stream"), "stderr");
+}
+
+TEST_F(TaskLogsTest, AnEmptyStreamPrintsNothing) {
+  Outcome outcome = run({"task", "logs", "web.1"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(offsets_asked(), std::vector<std::string>{"0"});
+}
+
+TEST_F(TaskLogsTest, TailPrintsOnlyTheLastLines) {
+  logs_.out = numbered_lines(1, 100);
+  Outcome three = run({"task", "logs", "web.1", "--tail", "3"});
+  EXPECT_EQ(three.code, 0) << three.err;
+  EXPECT_EQ(three.out, "line 98\nline 99\nline 100\n");
+  auto requests = marathon_.requests("GET /berth/v1/tasks/web.1/logs");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].query_value("offset"), "-65536");
+  EXPECT_EQ(requests[0].query_value("length"), "65536");
+  EXPECT_EQ(run({"task", "logs", "web.1", "--tail", "500"}).out, logs_.out);
+  EXPECT_EQ(run({"task", "logs", "web.1", "--tail", "0"}).out, "");
+  logs_.out = "partial\nlast line without newline";
+  EXPECT_EQ(run({"task", "logs", "web.1", "--tail", "1"}).out, "last line without newline");
+}
+
+TEST_F(TaskLogsTest, TailReadsFurtherBackWhenLinesAreLong) {
+  logs_.out = numbered_lines(1, 200, 3000);  // 600 KB; 64 KiB hold 21 lines
+  logs_.max_answer_bytes = 50000;
+  Outcome outcome = run({"task", "logs", "web.1", "--tail", "40"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, numbered_lines(161, 200, 3000));
+  EXPECT_GT(marathon_.requests("GET /berth/v1/tasks/web.1/logs").size(), 2u);
+  EXPECT_EQ(offsets_asked().at(0), "-65536");
+}
+
+TEST_F(TaskLogsTest, FollowPollsUntilTheTaskIsDoneAndItsOutputDrained) {
+  logs_.script = [](int request, FakeTaskLogs& logs) {
+    if (request == 1) logs.out = "starting\n";
+    if (request == 3) logs.out += "working\n";
+    if (request == 5) {
+      logs.out += "stopped\n";
+      logs.done = true;
+    }
+  };
+  Outcome outcome = run({"task", "logs", "web.1", "--follow"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "starting\nworking\nstopped\n");
+  EXPECT_EQ(offsets_asked(), (std::vector<std::string>{"0", "9", "9", "17", "17"}));
+  EXPECT_EQ(environment_.sleeps(), 4);
+}
+
+TEST_F(TaskLogsTest, FollowOfAnEndedTaskDrainsEverythingWithoutWaiting) {
+  logs_.out = numbered_lines(1, 10);
+  logs_.done = true;
+  logs_.max_answer_bytes = 16;
+  Outcome outcome = run({"task", "logs", "web.1", "-f"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, logs_.out);
+  EXPECT_EQ(environment_.sleeps(), 0);
+}
+
+TEST_F(TaskLogsTest, TailAndFollowGoOnFromTheEndOfTheTail) {
+  logs_.out = "a\nb\n";
+  logs_.script = [](int request, FakeTaskLogs& logs) {
+    if (request == 3) {
+      logs.out += "c\n";
+      logs.done = true;
+    }
+  };
+  Outcome outcome = run({"task", "logs", "web.1", "--tail", "1", "--follow"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "b\nc\n");
+  EXPECT_EQ(offsets_asked(), (std::vector<std::string>{"-65536", "4", "4"}));
+  EXPECT_EQ(environment_.sleeps(), 1);
+}
+
+TEST_F(TaskLogsTest, MasterRefusalsArePrintedAndFail) {
+  marathon_.on("GET /berth/v1/tasks/web.9/logs", 404, {{"message", "task web.9 is not on this node"}});
+  Outcome unknown = run({"task", "logs", "web.9"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.out, "");
+  EXPECT_EQ(unknown.err, "task web.9 is not on this node\n");
+  marathon_.on("GET /berth/v1/tasks/web.1/logs", 502,
+               {{"message", "the agent of task web.1 at 10.0.0.2:5051 does not answer"}});
+  Outcome unreachable = run({"task", "logs", "web.1", "--follow"});
+  EXPECT_EQ(unreachable.code, 1);
+  EXPECT_EQ(unreachable.err, "the agent of task web.1 at 10.0.0.2:5051 does not answer\n");
+  EXPECT_EQ(environment_.sleeps(), 0);
+}
+
+TEST_F(TaskLogsTest, AnAnswerWithoutOffsetsFailsInsteadOfLooping) {
+  marathon_.on("GET /berth/v1/tasks/web.1/logs", [](const http::Request&) {
+    http::Response response;
+    response.content_type = "text/plain";
+    response.body = "hello\n";
+    return response;
+  });
+  Outcome outcome = run({"task", "logs", "web.1", "--follow"});
+  EXPECT_EQ(outcome.code, 1);
+  EXPECT_NE(outcome.err.find("lacks valid X-Berth-Log-Offset"), std::string::npos) << outcome.err;
+  EXPECT_EQ(outcome.out, "");
+}
+
+TEST_F(TaskLogsTest, JsonAndNegativeTailAreUsageErrors) {
+  EXPECT_EQ(run({"task", "logs", "web.1", "--json"}).code, 2);
+  EXPECT_EQ(run({"task", "logs", "web.1", "--tail", "-2"}).code, 2);
+  EXPECT_EQ(run({"task", "logs"}).code, 2);
+  EXPECT_TRUE(marathon_.requests("GET /berth/v1/tasks/web.1/logs").empty());
+}
+
+TEST(TailStart, FindsWhereTheLastLinesBegin) {
+  EXPECT_EQ(tail_start("a\nb\nc\n", 2), 2u);
+  EXPECT_EQ(tail_start("a\nb\nc", 2), 2u);
+  EXPECT_EQ(tail_start("a\nb\nc\n", 0), 6u);
+  EXPECT_EQ(tail_start("\n\n\n", 2), 1u);
+  EXPECT_EQ(tail_start("a\nb\nc\n", 3), std::nullopt) << "the first line may have begun earlier";
+  EXPECT_EQ(tail_start("", 1), std::nullopt);
 }
 
 TEST(DeploymentWatch, FindsTheDeploymentIdInHeaderOrBody) {

@@ -1,6 +1,6 @@
 // CLI11 wiring of the `berth` client commands: the command tree, its options, and the
 // process environment. The commands themselves live in app_commands.cpp,
-// task_node_commands.cpp and dataset_commands.cpp.
+// task_node_commands.cpp, task_logs_command.cpp and dataset_commands.cpp.
 #include "cli/client_commands.h"
 
 #include <cstdlib>
@@ -15,6 +15,7 @@
 #include "cli/command_context.h"
 #include "cli/dataset_commands.h"
 #include "cli/dataset_view.h"
+#include "cli/task_logs_command.h"
 #include "cli/task_node_commands.h"
 
 namespace berth::cli {
@@ -64,11 +65,13 @@ class CommandTree {
   }
 
  private:
-  CLI::App* leaf(CLI::App* parent, const std::string& name, const std::string& description, Action action) {
+  // `with_json` false: the command prints no tables (e.g. logs), so --json is a usage error.
+  CLI::App* leaf(CLI::App* parent, const std::string& name, const std::string& description, Action action,
+                 bool with_json = true) {
     CLI::App* command = parent->add_subcommand(name, description);
     command->add_option("--master", master_, "URL of the berth master; $BERTH_MASTER sets the default")
         ->capture_default_str();
-    command->add_flag("--json", json_, "Print the API's JSON answer instead of tables");
+    if (with_json) command->add_flag("--json", json_, "Print the API's JSON answer instead of tables");
     leaves_.emplace_back(command, std::move(action));
     return command;
   }
@@ -108,7 +111,7 @@ class CommandTree {
   }
 
   void add_task_commands() {
-    CLI::App* task = root_.add_subcommand("task", "List and kill tasks");
+    CLI::App* task = root_.add_subcommand("task", "List tasks, read their logs and kill them");
     task->require_subcommand(1);
     CLI::App* list = leaf(task, "list", "List the tasks of every app, or of one",
                           [this](const CommandContext& c) { return task_list(c, app_id_); });
@@ -117,6 +120,20 @@ class CommandTree {
                           [this](const CommandContext& c) { return task_kill(c, task_id_, scale_); });
     kill->add_option("ID", task_id_, "Task id")->required();
     kill->add_flag("--scale", scale_, "Lower the app's instance count instead of replacing the task");
+    CLI::App* logs = leaf(
+        task, "logs", "Print a task's stdout (or stderr) as it wrote it",
+        [this](const CommandContext& c) {
+          TaskLogsOptions options = logs_;
+          if (tail_lines_ >= 0) options.tail_lines = tail_lines_;
+          return task_logs(c, task_id_, options);
+        },
+        /*with_json=*/false);
+    logs->add_option("ID", task_id_, "Task id")->required();
+    logs->add_flag("--stderr", logs_.stderr_stream, "Print the task's stderr instead of its stdout");
+    logs->add_flag("-f,--follow", logs_.follow, "Keep printing what the task writes until it ends");
+    logs->add_option("--tail", tail_lines_, "Print only the last N lines")
+        ->type_name("N")
+        ->check(CLI::NonNegativeNumber);
   }
 
   void add_node_commands() {
@@ -174,6 +191,8 @@ class CommandTree {
   std::string file_, app_id_, task_id_, node_name_, dataset_name_;
   int64_t instances_ = 0;
   bool scale_ = false;
+  TaskLogsOptions logs_;
+  int64_t tail_lines_ = -1;  // -1: no --tail
   ChangeOptions change_;
   bool all_ = false;
   DatasetCreateOptions create_;

@@ -43,6 +43,7 @@ struct DemoFlags {
   int clicks = 20;
   bool keep = false;  // leave a cluster it started running
   int rounds = 1;     // kills in a row (the killed node is started again between rounds)
+  bool docker = false;  // run the counter as a DOCKER app (image berth/counter, `make images`)
 };
 
 int run_demo(const DemoFlags& flags, const std::string& self_exe);

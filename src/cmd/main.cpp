@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
   a->add_option("--plugin-socket", agent.plugin_socket,
                 "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
       ->envname("BERTH_PLUGIN_SOCKET");
+  a->add_option("--docker-socket", agent.docker_socket, "Docker Engine API socket for DOCKER apps")
+      ->envname("BERTH_DOCKER_SOCKET")->capture_default_str();
+  a->add_option("--http-port", agent.http_port, "The agent's HTTP port for task logs (0: any free port)")
+      ->envname("BERTH_AGENT_HTTP_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
 
   cmd::UpFlags up;
   auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   d->add_option("--service-port", demo.service_port, "The counter's service port")->capture_default_str();
   d->add_option("--clicks", demo.clicks, "Clicks to post before the kill")->capture_default_str();
   d->add_flag("--keep", demo.keep, "Leave a cluster the demo started running");
+  d->add_flag("--docker", demo.docker, "Run the counter as a Docker container (image berth/counter: make images)");
   d->add_option("--rounds", demo.rounds, "Kills in a row, with p50/p99 per phase (the failover benchmark)")
       ->check(CLI::Range(1, 1000))->capture_default_str();
 

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "cmd/commands.h"
+#include "docker/docker_client.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
 
@@ -43,6 +44,21 @@ int active_nodes(const std::string& master) {
     for (const auto& node : nodes["nodes"]) n += node.value("state", "") == "active" ? 1 : 0;
   }
   return n;
+}
+
+// The host pids of the containers a node's agent started (its org.berth.agent label): part of
+// "everything of that node" when it is killed.
+std::vector<int> container_pids(const std::string& owner) {
+  std::vector<int> pids;
+  docker::DockerClient client;
+  if (!client.connect()) return pids;
+  auto containers = client.list_containers("org.berth.agent=" + owner);
+  if (!containers) return pids;
+  for (const auto& c : *containers) {
+    auto state = client.inspect_container(c.id);
+    if (state && state->pid > 0) pids.push_back(state->pid);
+  }
+  return pids;
 }
 
 struct AgentProcess {
@@ -157,7 +173,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
 
   std::string counter = std::filesystem::path(self_exe).parent_path().string() + "/berth-counter";
   std::string via = "http://127.0.0.1:" + std::to_string(flags.service_port);
-  nlohmann::json app = {
+  nlohmann::json app = nlohmann::json{
       {"id", "/berth-demo"},
       {"cmd", counter + " --port $PORT0 --data-dir $BERTH_VOLUME_DATA"},
       {"cpus", 0.1},
@@ -174,18 +190,47 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
          {{{"containerPath", "/data"},
            {"mode", "RW"},
            {"external", {{"name", "berth-demo-clicks"}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
-  auto put = http::request(master, "PUT", "/v2/apps/berth-demo?force=true", app.dump(), 10000);
+  const std::string app_name = flags.docker ? "berth-demo-docker" : "berth-demo";
+  const std::string dataset_name = app_name + "-clicks";
+  if (flags.docker) {
+    // The seed demo's shape: berth-counter's image FROM scratch in Docker's bridge network,
+    // its clicks on a dataset through the berth volume plugin.
+    docker::DockerClient docker_client;
+    auto image = docker_client.connect().ok() ? docker_client.image_exists("berth/counter") : Result<bool>(false);
+    if (!image || !*image) {
+      std::cerr << "berth demo --docker: the image berth/counter is missing (or Docker is not running): run `make images`\n";
+      stop_up();
+      return 1;
+    }
+    app = {
+        {"id", "/" + app_name},
+        {"cpus", 0.1},
+        {"mem", 64},
+        {"instances", 1},
+        {"healthChecks", app["healthChecks"]},
+        {"container",
+         {{"type", "DOCKER"},
+          {"docker",
+           {{"image", "berth/counter"},
+            {"network", "BRIDGE"},
+            {"portMappings", {{{"containerPort", 80}, {"hostPort", 0}, {"servicePort", flags.service_port}, {"name", "http"}}}},
+            {"parameters",
+             {{{"key", "volume-driver"}, {"value", "berth"}}, {{"key", "volume"}, {"value", dataset_name + ":/data"}}}}}}}},
+    };
+  }
+  auto put = http::request(master, "PUT", "/v2/apps/" + app_name + "?force=true", app.dump(), 10000);
   if (!put || (put->status != 200 && put->status != 201)) {
     std::cerr << "berth demo: deploying the counter failed: " << (put ? put->body : put.error().message) << "\n";
     stop_up();
     return 1;
   }
-  std::cout << "deployed /berth-demo (berth-counter with dataset berth-demo-clicks, health check, service port "
+  std::cout << "deployed /" << app_name << " (berth-counter" << (flags.docker ? " in Docker" : "")
+            << " with dataset " << dataset_name << ", health check, service port "
             << flags.service_port << ")\n";
   deadline = Clock::now() + std::chrono::seconds(60);
   nlohmann::json task;
   while (true) {
-    auto info = get_json(master, "/v2/apps/berth-demo");
+    auto info = get_json(master, "/v2/apps/" + app_name);
     if (info.is_object() && info["app"]["tasksHealthy"].get<int>() >= 1 &&
         http::request(via, "GET", "/v1/ping", "", 1000).ok()) {
       for (const auto& t : info["app"]["tasks"]) {
@@ -195,7 +240,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
     }
     if (Clock::now() > deadline) {
       std::cerr << "berth demo: the counter did not become healthy within 60 s; the app: "
-                << get_json(master, "/v2/apps/berth-demo").dump() << "\n";
+                << get_json(master, "/v2/apps/" + app_name).dump() << "\n";
       stop_up();
       return 1;
     }
@@ -215,7 +260,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
 
   std::string dataset_id;
   for (const auto& d : get_json(master, "/v1/configuration/datasets")) {
-    if (d["metadata"].value("name", "") == "berth-demo-clicks" && !d.value("deleted", false)) dataset_id = d["dataset_id"];
+    if (d["metadata"].value("name", "") == dataset_name && !d.value("deleted", false)) dataset_id = d["dataset_id"];
   }
   std::vector<Phases> rounds;
   int rc = 0;
@@ -240,8 +285,10 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
     Phases p;
     std::atomic<double> first_ok{-1};
     Clock::time_point t0 = Clock::now();
+    std::vector<int> containers = container_pids(hostname + "@" + agent.work_dir);
     ::kill(agent.pid, SIGKILL);
     int tasks_killed = kill_tasks_under(agent.work_dir + "/sandboxes");
+    for (int pid : containers) tasks_killed += ::kill(pid, SIGKILL) == 0 ? 1 : 0;
     std::thread client([&] {
       while (first_ok < 0 && seconds_since(t0) < 60) {
         auto r = http::request(via, "GET", "/v1/ping", "", 20000);
@@ -270,7 +317,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
           }
         }
       }
-      auto info = get_json(master, "/v2/apps/berth-demo");
+      auto info = get_json(master, "/v2/apps/" + app_name);
       if (info.is_object()) {
         for (const auto& t : info["app"]["tasks"]) {
           if (t["id"].get<std::string>() == old_task || t.value("state", "") != "TASK_RUNNING") continue;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "docker/docker_client.h"
 #include "executor/leftovers.h"
 #include "cmd/commands.h"
 #include "http/http.h"
@@ -83,6 +84,28 @@ void stop_child(const Child& child, std::chrono::milliseconds grace) {
   }
 }
 
+// Each agent serves Docker's volume plugin under its own name, since they share one dockerd.
+// Only root can serve it where Docker looks (/run/docker/plugins).
+std::string plugin_socket(uint32_t port, int agent) {
+  if (::geteuid() != 0) return "";
+  return "/run/docker/plugins/berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".sock";
+}
+
+// Containers of agents that died (SIGKILL) outlive them; `berth up` leaves none behind.
+int remove_containers_under(const std::string& data_dir) {
+  docker::DockerClient client;
+  if (!client.connect()) return 0;
+  auto containers = client.list_containers("org.berth.agent");
+  if (!containers) return 0;
+  int removed = 0;
+  for (const auto& c : *containers) {
+    auto owner = c.labels.find("org.berth.agent");
+    if (owner == c.labels.end() || owner->second.find("@" + data_dir + "/") == std::string::npos) continue;
+    if (client.remove_container(c.id)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 int run_up(const UpFlags& flags, const std::string& self_exe) {
@@ -130,6 +153,9 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     if (int leftovers = kill_tasks_under(data_dir)) {
       std::cerr << "berth up: stopped " << leftovers << " task processes of agents that had died\n";
     }
+    if (int containers = remove_containers_under(data_dir)) {
+      std::cerr << "berth up: removed " << containers << " containers of agents that had died\n";
+    }
   };
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {
@@ -152,7 +178,7 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
                      {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
                       "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
                       std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
-                      "node:" + std::to_string(i)},
+                      "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i)},
                      data_dir + "/logs/" + name + ".log", token_env)});
   }
   int active = 0;

@@ -58,6 +58,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   agent.id = id;
   agent.hostname = request.hostname;
   agent.address = request.address.empty() ? request.hostname : request.address;
+  agent.http_port = request.http_port;
   agent.resources = request.resources;
   agent.attributes = request.attributes;
   agent.registered_at = clock_.wall_now();

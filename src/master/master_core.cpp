@@ -117,20 +117,22 @@ void MasterCore::assign_service_ports(model::App* app) const {
   std::set<uint32_t> used;
   for (const auto& [id, record] : state_.apps) {
     if (id == app->id) continue;
-    for (const auto& pd : record.app.port_definitions) used.insert(pd.port);
+    for (uint32_t port : model::service_ports(record.app)) used.insert(port);
   }
+  std::vector<uint32_t> ports = model::service_ports(*app);
   std::set<uint32_t> mine;
-  for (const auto& pd : app->port_definitions) {
-    if (pd.port != 0) mine.insert(pd.port);
+  for (uint32_t port : ports) {
+    if (port != 0) mine.insert(port);
   }
   uint32_t next = options_.service_port_min;
-  for (auto& pd : app->port_definitions) {
-    if (pd.port != 0) continue;
+  for (auto& port : ports) {
+    if (port != 0) continue;
     while (next < options_.service_port_max && (used.count(next) || mine.count(next))) ++next;
     if (next >= options_.service_port_max) break;
-    pd.port = next;
+    port = next;
     mine.insert(next);
   }
+  model::set_service_ports(*app, ports);
 }
 
 Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, const std::string& action,
@@ -141,11 +143,15 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   model::App app = given;
   auto existing = state_.apps.find(app.id);
   bool had_record = existing != state_.apps.end() && !existing->second.deleting;
-  if (had_record && app.port_definitions.size() == existing->second.app.port_definitions.size()) {
-    for (size_t i = 0; i < app.port_definitions.size(); ++i) {
-      if (app.port_definitions[i].port == 0) {
-        app.port_definitions[i].port = existing->second.app.port_definitions[i].port;
+  if (had_record) {
+    // Ports left at 0 keep the ones assigned before.
+    std::vector<uint32_t> ports = model::service_ports(app);
+    std::vector<uint32_t> before = model::service_ports(existing->second.app);
+    if (ports.size() == before.size()) {
+      for (size_t i = 0; i < ports.size(); ++i) {
+        if (ports[i] == 0) ports[i] = before[i];
       }
+      model::set_service_ports(app, ports);
     }
   }
   assign_service_ports(&app);

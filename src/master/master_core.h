@@ -39,6 +39,9 @@ struct DeploymentRef {
 
 // What placing `count` instances of `app` asks of a node (resources, ports, constraints).
 scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
+// The host ports placement assigned (fixed ones first, then dynamic) in the order of the app's
+// ports: portDefinitions, or the portMappings that publish a host port.
+std::vector<uint32_t> ports_in_app_order(const model::App& app, const std::vector<uint32_t>& assigned);
 
 class MasterCore {
  public:

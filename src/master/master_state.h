@@ -44,6 +44,7 @@ struct AgentRecord {
   std::string id;
   std::string hostname;
   std::string address;
+  uint32_t http_port = 0;  // the agent's HTTP port (task logs); 0: none
   protocol::AgentResources resources;
   std::map<std::string, std::string> attributes;
   WallTime registered_at{};

@@ -154,11 +154,22 @@ scheduler::PlacementRequest placement_request(const model::App& app, uint32_t co
   r.cpus = app.cpus;
   r.mem = app.mem;
   r.disk = app.disk;
-  for (const auto& pd : app.port_definitions) {
-    if (app.require_ports) {
-      r.fixed_ports.push_back(pd.port);
-    } else {
-      r.dynamic_ports++;
+  if (model::network_mode(app) == "host") {
+    for (const auto& pd : app.port_definitions) {
+      if (app.require_ports) {
+        r.fixed_ports.push_back(pd.port);
+      } else {
+        r.dynamic_ports++;
+      }
+    }
+  } else {
+    for (const auto& mapping : model::port_mappings(app)) {
+      if (!mapping.host_port) continue;
+      if (*mapping.host_port != 0) {
+        r.fixed_ports.push_back(*mapping.host_port);
+      } else {
+        r.dynamic_ports++;
+      }
     }
   }
   for (const auto& c : app.constraints) r.constraints.push_back({c.field, c.op, c.value});
@@ -166,13 +177,31 @@ scheduler::PlacementRequest placement_request(const model::App& app, uint32_t co
   return r;
 }
 
+std::vector<uint32_t> ports_in_app_order(const model::App& app, const std::vector<uint32_t>& assigned) {
+  if (model::network_mode(app) == "host") return assigned;
+  std::vector<model::PortMapping> mappings = model::port_mappings(app);
+  size_t fixed = 0;
+  for (const auto& m : mappings) {
+    if (m.host_port && *m.host_port != 0) ++fixed;
+  }
+  std::vector<uint32_t> out;
+  size_t next_fixed = 0, next_dynamic = fixed;
+  for (const auto& m : mappings) {
+    if (!m.host_port) continue;
+    size_t index = *m.host_port != 0 ? next_fixed++ : next_dynamic++;
+    if (index < assigned.size()) out.push_back(assigned[index]);
+  }
+  return out;
+}
+
 std::string MasterCore::routing_table() const {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& [app_id, record] : state_.apps) {
     if (record.deleting) continue;
     bool checked = app_has_health_checks(record.app);
-    for (size_t i = 0; i < record.app.port_definitions.size(); ++i) {
-      uint32_t service_port = record.app.port_definitions[i].port;
+    std::vector<uint32_t> service_ports = model::service_ports(record.app);
+    for (size_t i = 0; i < service_ports.size(); ++i) {
+      uint32_t service_port = service_ports[i];
       if (service_port == 0) continue;
       nlohmann::json backends = nlohmann::json::array();
       for (const auto& [tid, task] : state_.tasks) {
@@ -221,12 +250,22 @@ protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::s
   spec.mem = app.mem;
   spec.disk = app.disk;
   spec.ports = ports;
-  for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
+  if (model::network_mode(app) == "host") {
+    for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
+  } else {
+    for (const auto& mapping : model::port_mappings(app)) {
+      if (mapping.host_port) spec.port_names.push_back(mapping.name);
+    }
+  }
   spec.port_names.resize(spec.ports.size());
   spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
   const auto& extra = app.extra.get();
   if (extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty()) {
     spec.health_checks = extra["healthChecks"].dump();
+  }
+  if (extra.is_object() && extra.contains("container") && extra["container"].value("type", "") == "DOCKER") {
+    spec.container = extra["container"].dump();
+    spec.networks = extra.contains("networks") ? extra["networks"].dump() : "[]";
   }
   return spec;
 }
@@ -288,7 +327,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     task.app_id = app_id;
     task.agent_id = agent.id;
     task.host = agent.address;
-    task.ports = a.ports;
+    task.ports = ports_in_app_order(app, a.ports);
     task.version = app.version;
     task.config_version = app.version_info.last_config_change_at;
     task.staged_at = wall;
@@ -296,7 +335,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     task.mem = app.mem;
     task.disk = app.disk;
 
-    protocol::LaunchSpec spec = launch_spec(app, task.id, a.ports);
+    protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
     protocol::Command launch;
     launch.type = "launch";
     launch.launch = spec;

@@ -138,14 +138,14 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   task.app_id = app_id;
   task.agent_id = agent.id;
   task.host = agent.address;
-  task.ports = a.ports;
+  task.ports = ports_in_app_order(app, a.ports);
   task.version = app.version;
   task.config_version = app.version_info.last_config_change_at;
   task.staged_at = clock_.wall_now();
   task.cpus = app.cpus;
   task.mem = app.mem;
   task.disk = app.disk;
-  protocol::LaunchSpec spec = launch_spec(app, task.id, a.ports);
+  protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
   auto volumes = model::dataset_volumes(app);
   for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
     protocol::VolumeMount m;

@@ -181,7 +181,24 @@ std::optional<std::string> docker_image(const App& app);
 bool has_external_volumes(const App& app);
 bool has_persistent_volumes(const App& app);
 
-// An external (DVDI) volume of container.volumes, for the dataset controller.
+// One entry of container.portMappings (bridge or container networking).
+struct PortMapping {
+  uint32_t container_port = 0;
+  std::optional<uint32_t> host_port;  // 0: any host port; absent: not published on the host
+  uint32_t service_port = 0;          // 0 until the master assigns one
+  std::string protocol = "tcp";
+  std::string name;
+};
+std::vector<PortMapping> port_mappings(const App& app);
+// The app's service ports, one per port: portDefinitions[].port in host networking,
+// portMappings[].servicePort otherwise (0 where none is assigned yet).
+std::vector<uint32_t> service_ports(const App& app);
+// Writes service ports back where service_ports() reads them.
+void set_service_ports(App& app, const std::vector<uint32_t>& ports);
+
+// An external (DVDI) volume of container.volumes, for the dataset controller. A DOCKER
+// container's `volume-driver` berth/flocker parameters with `volume` NAME:PATH entries count
+// as external volumes too (options "berth/source": "docker.parameters").
 struct ExternalVolume {
   std::string container_path;
   std::string name;

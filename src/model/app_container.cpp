@@ -96,11 +96,9 @@ json networks_from_docker_network(const json& network, const json* ip_address, E
     }
     return json::array({entry});
   }
-  if (*mode == "NONE") {
-    errors.add(path, "NONE networking is not supported; use \"networks\" instead");
-  } else {
-    errors.add(path, "got " + quote(*mode) + ", expected one of BRIDGE, HOST, USER");
-  }
+  // Docker's own "none" network: a container network of that name, as `networks` writes it.
+  if (*mode == "NONE") return json::array({{{"mode", kContainerMode}, {"name", "none"}}});
+  errors.add(path, "got " + quote(*mode) + ", expected one of BRIDGE, HOST, NONE, USER");
   return json::array();
 }
 
@@ -279,15 +277,70 @@ void normalize_docker(json& container, const std::string& type, ExtraFacts& fact
   }
   if (type == "DOCKER") {
     if (const json* parameters = member(docker, "parameters")) {
-      expect_array(*parameters, path + "/parameters", errors);
+      if (expect_array(*parameters, path + "/parameters", errors)) {
+        for (size_t i = 0; i < parameters->size(); ++i) {
+          const json& parameter = (*parameters)[i];
+          std::string parameter_path = element_path(path + "/parameters", i);
+          if (!expect_object(parameter, parameter_path, errors)) continue;
+          for (const char* field : {"key", "value"}) {
+            if (const json* text = member(parameter, field)) {
+              read_string(*text, parameter_path + "/" + field, errors);
+            } else {
+              errors.add(parameter_path + "/" + field, "error.path.missing");
+            }
+          }
+        }
+      }
     } else {
       docker["parameters"] = json::array();
     }
   }
   container["docker"] = std::move(docker);
+  // `volume-driver=berth` parameters put datasets under the app, like dvdi volumes.
+  if (type == "DOCKER" && !docker_parameter_volumes(container).empty()) facts.external_volumes = true;
 }
 
 }  // namespace
+
+std::vector<ExternalVolume> docker_parameter_volumes(const json& container) {
+  std::vector<ExternalVolume> out;
+  const json* docker = member(container, "docker");
+  const json* parameters = docker != nullptr ? member(*docker, "parameters") : nullptr;
+  if (parameters == nullptr || !parameters->is_array()) return out;
+  std::string driver;
+  std::vector<std::string> specs;
+  for (const json& parameter : *parameters) {
+    if (!parameter.is_object()) continue;
+    const json* key_json = member(parameter, "key");
+    const json* value_json = member(parameter, "value");
+    if (key_json == nullptr || value_json == nullptr || !key_json->is_string() || !value_json->is_string()) continue;
+    std::string key = key_json->get<std::string>();
+    std::string value = value_json->get<std::string>();
+    if (key == "volume-driver") driver = value;
+    if (key == "volume" || key == "v") specs.push_back(value);
+  }
+  if (driver != "berth" && driver != "flocker") return out;
+  for (const auto& spec : specs) {
+    size_t colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0 || spec[0] == '/') continue;
+    ExternalVolume volume;
+    volume.name = spec.substr(0, colon);
+    std::string rest = spec.substr(colon + 1);
+    size_t mode_colon = rest.find(':');
+    volume.container_path = rest.substr(0, mode_colon);
+    if (mode_colon != std::string::npos) {
+      std::string mode = rest.substr(mode_colon + 1);
+      if (mode.find("ro") != std::string::npos) volume.mode = "RO";
+    }
+    if (volume.container_path.empty()) continue;
+    volume.provider = "dvdi";
+    volume.driver = driver;
+    volume.options["dvdi/driver"] = driver;
+    volume.options["berth/source"] = "docker.parameters";
+    out.push_back(std::move(volume));
+  }
+  return out;
+}
 
 ExtraFacts normalize_networks_and_container(const json& body, json& extra, ErrorList& errors) {
   ExtraFacts facts;

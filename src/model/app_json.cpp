@@ -227,7 +227,11 @@ std::optional<std::string> docker_image(const App& app) {
   return image->get<std::string>();
 }
 
-bool has_external_volumes(const App& app) { return has_volume_with(app, "external"); }
+bool has_external_volumes(const App& app) {
+  if (has_volume_with(app, "external")) return true;
+  const json* container = extra_member(app, "container");
+  return container != nullptr && !docker_parameter_volumes(*container).empty();
+}
 
 bool has_persistent_volumes(const App& app) { return has_volume_with(app, "persistent"); }
 
@@ -255,7 +259,57 @@ std::vector<ExternalVolume> external_volumes(const App& app) {
     if (driver != entry.options.end()) entry.driver = driver->second;
     out.push_back(std::move(entry));
   }
+  if (const json* container = extra_member(app, "container")) {
+    for (auto& entry : docker_parameter_volumes(*container)) out.push_back(std::move(entry));
+  }
   return out;
+}
+
+std::vector<PortMapping> port_mappings(const App& app) {
+  std::vector<PortMapping> out;
+  const json* container = extra_member(app, "container");
+  const json* mappings = container != nullptr ? member(*container, "portMappings") : nullptr;
+  if (mappings == nullptr || !mappings->is_array()) return out;
+  for (const json& m : *mappings) {
+    PortMapping mapping;
+    if (const json* port = member(m, "containerPort"); port != nullptr && port->is_number()) {
+      mapping.container_port = port->get<uint32_t>();
+    }
+    if (const json* port = member(m, "hostPort"); port != nullptr && port->is_number()) {
+      mapping.host_port = port->get<uint32_t>();
+    }
+    if (const json* port = member(m, "servicePort"); port != nullptr && port->is_number()) {
+      mapping.service_port = port->get<uint32_t>();
+    }
+    mapping.protocol = string_or(m, "protocol", "tcp");
+    mapping.name = string_or(m, "name", "");
+    out.push_back(std::move(mapping));
+  }
+  return out;
+}
+
+std::vector<uint32_t> service_ports(const App& app) {
+  std::vector<uint32_t> out;
+  if (network_mode(app) == kHostMode) {
+    for (const auto& pd : app.port_definitions) out.push_back(pd.port);
+  } else {
+    for (const auto& mapping : port_mappings(app)) out.push_back(mapping.service_port);
+  }
+  return out;
+}
+
+void set_service_ports(App& app, const std::vector<uint32_t>& ports) {
+  if (network_mode(app) == kHostMode) {
+    for (size_t i = 0; i < ports.size() && i < app.port_definitions.size(); ++i) {
+      app.port_definitions[i].port = ports[i];
+    }
+    return;
+  }
+  json& extra = app.extra.get();
+  if (!extra.is_object() || !extra.contains("container")) return;
+  json& mappings = extra["container"]["portMappings"];
+  if (!mappings.is_array()) return;
+  for (size_t i = 0; i < ports.size() && i < mappings.size(); ++i) mappings[i]["servicePort"] = ports[i];
 }
 
 std::vector<ExternalVolume> dataset_volumes(const App& app) {

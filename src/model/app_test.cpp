@@ -470,8 +470,65 @@ TEST(AppContainers, InvalidNetworkCombinationsAreRejected) {
             "May specify a single host network, single bridge network, or else 1-to-n container networks");
   EXPECT_EQ(error_for(minimal({{"networks", {{{"mode", "bogus"}}}}}), "/networks(0)/mode"),
             "got 'bogus', expected one of host, container/bridge, container");
-  json none = json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"NONE"}}})");
-  EXPECT_THAT(error_for(none, "/container/docker/network"), HasSubstr("NONE networking is not supported"));
+  json wrong = json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"OVERLAY"}}})");
+  EXPECT_THAT(error_for(wrong, "/container/docker/network"), HasSubstr("expected one of BRIDGE, HOST, NONE, USER"));
+}
+
+// The legacy NONE is Docker's own "none" network, which `networks` names as a container network.
+TEST(AppContainers, LegacyNoneNetworkIsDockersNoneNetwork) {
+  auto outcome = parse_app(json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"NONE"}}})"),
+                           ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  ASSERT_TRUE(outcome.app) << outcome.errors.size();
+  EXPECT_EQ(outcome.app->extra.get()["networks"], json::parse(R"([{"mode":"container","name":"none"}])"));
+  EXPECT_EQ(network_mode(*outcome.app), "container");
+}
+
+// Volumes of the berth driver given as docker parameters (the seed demo's shape) are datasets
+// of the app, with Marathon's rules for exclusive volumes.
+TEST(AppContainers, DockerParameterVolumesOfTheBerthDriverAreDatasets) {
+  json body = json::parse(R"({"id":"counter","container":{"type":"DOCKER","docker":{"image":"berth/counter",
+      "network":"BRIDGE","portMappings":[{"containerPort":80,"hostPort":8080}],
+      "parameters":[{"key":"volume-driver","value":"flocker"},{"key":"volume","value":"clicks:/data:ro"},
+                    {"key":"volume","value":"/host/logs:/logs"}]}}})");
+  auto outcome = parse_app(body, ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  ASSERT_TRUE(outcome.app);
+  auto volumes = dataset_volumes(*outcome.app);
+  ASSERT_EQ(volumes.size(), 1u);  // the host path is a bind mount, not a dataset
+  EXPECT_EQ(volumes[0].name, "clicks");
+  EXPECT_EQ(volumes[0].container_path, "/data");
+  EXPECT_EQ(volumes[0].mode, "RO");
+  EXPECT_EQ(volumes[0].driver, "flocker");
+  EXPECT_TRUE(has_external_volumes(*outcome.app));
+  EXPECT_EQ(outcome.app->upgrade_strategy.maximum_over_capacity, 0);
+  body["instances"] = 2;
+  EXPECT_EQ(error_for(body, "/instances"), "Number of instances is limited to 1 when declaring DVDI volumes");
+  // Another driver's volumes are not berth's business.
+  body["instances"] = 1;
+  body["container"]["docker"]["parameters"][0]["value"] = "rexray";
+  auto other = parse_app(body, ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  ASSERT_TRUE(other.app);
+  EXPECT_TRUE(dataset_volumes(*other.app).empty());
+}
+
+// Service ports live in portDefinitions (host networking) or portMappings (other modes).
+TEST(AppContainers, ServicePortsFollowTheNetworkMode) {
+  auto bridge = parse_app(json::parse(R"({"id":"b","container":{"type":"DOCKER","docker":{"image":"i"},
+      "portMappings":[{"containerPort":80,"servicePort":10001},{"containerPort":81,"hostPort":31000}]},
+      "networks":[{"mode":"container/bridge"}]})"),
+                          ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  ASSERT_TRUE(bridge.app);
+  EXPECT_EQ(service_ports(*bridge.app), (std::vector<uint32_t>{10001, 0}));
+  auto mappings = port_mappings(*bridge.app);
+  ASSERT_EQ(mappings.size(), 2u);
+  EXPECT_EQ(mappings[0].host_port, 0u);
+  EXPECT_EQ(mappings[1].host_port, 31000u);
+  set_service_ports(*bridge.app, {10001, 10002});
+  EXPECT_EQ(service_ports(*bridge.app), (std::vector<uint32_t>{10001, 10002}));
+  EXPECT_EQ(bridge.app->extra.get()["container"]["portMappings"][1]["servicePort"], 10002);
+  auto host = parse_app(json::parse(R"({"id":"h","cmd":"x","portDefinitions":[{"port":10005}]})"),
+                        ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  ASSERT_TRUE(host.app);
+  EXPECT_EQ(service_ports(*host.app), (std::vector<uint32_t>{10005}));
 }
 
 TEST(AppContainers, PortMappingsAreNotAllowedWithHostNetworking) {

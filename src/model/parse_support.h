@@ -120,6 +120,10 @@ json default_unreachable_strategy(bool persistent_volumes);
 std::vector<PortDefinition> default_port_definitions(const std::string& network_mode);
 json default_residency();
 json default_port_mappings(const std::string& network_mode);
+// The volumes a normalised DOCKER `container` mounts through berth's plugin via its
+// docker.parameters: a `volume-driver` of berth or flocker and `volume` (or `v`) entries
+// NAME:PATH[:ro|rw] whose NAME is not a host path.
+std::vector<ExternalVolume> docker_parameter_volumes(const json& container);
 
 // Parses and validates one constraint array at `path` (e.g. "/constraints(0)").
 std::optional<ConstraintSpec> parse_constraint(const json& value, const std::string& path,

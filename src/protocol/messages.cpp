@@ -25,7 +25,7 @@ BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
 BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
                                                 state, ports, cpus, mem, disk, staged_at, started_at, datasets)
 BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
-                                                resources, attributes, tasks)
+                                                resources, attributes, tasks, http_port)
 BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
                                                 lease_ms, next_command_seq)
 BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error)
@@ -50,6 +50,10 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"volumes", v.volumes},
                      {"health_checks", v.health_checks}};
   if (v.cmd) j["cmd"] = *v.cmd;
+  if (!v.container.empty()) {
+    j["container"] = v.container;
+    j["networks"] = v.networks;
+  }
 }
 
 void from_json(const nlohmann::json& j, LaunchSpec& v) {
@@ -69,6 +73,8 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.kill_grace_ms = j.value("kill_grace_ms", int64_t{3000});
   v.volumes = j.value("volumes", std::vector<VolumeMount>{});
   v.health_checks = j.value("health_checks", "");
+  v.container = j.value("container", "");
+  v.networks = j.value("networks", "");
 }
 
 void to_json(nlohmann::json& j, const Command& v) {

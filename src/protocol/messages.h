@@ -61,6 +61,7 @@ struct RegisterRequest {
   AgentResources resources;
   std::map<std::string, std::string> attributes;
   std::vector<TaskReport> tasks;
+  uint32_t http_port = 0;  // the agent's own HTTP port (task logs); 0: none
 };
 
 struct RegisterResponse {
@@ -148,6 +149,10 @@ struct LaunchSpec {
   int64_t kill_grace_ms = 3000;
   std::vector<VolumeMount> volumes;
   std::string health_checks;  // the app's healthChecks array as JSON text; empty: none
+  // DOCKER apps: the app's normalised `container` object and `networks` array as JSON text
+  // (empty for process tasks). `ports` then follow the portMappings that publish a host port.
+  std::string container;
+  std::string networks;
 };
 
 struct Command {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "docker/docker_client.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
 
@@ -94,6 +96,7 @@ Cluster::~Cluster() {
   // Agents started again by a test's subject (berth demo restarts the node it kills).
   for (int pid : signal_agents_under(dir_, SIGKILL)) ::waitpid(pid, nullptr, WNOHANG);
   kill_leftovers();
+  remove_containers();
   std::error_code ec;
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
 }
@@ -160,7 +163,12 @@ void Cluster::start_agent(int index) {
                           std::to_string(begin) + "-" + std::to_string(begin + 24), "--cpus", "4",
                           "--mem", "4096", "--attributes", "node:" + std::to_string(index),
                           "--dataset-pool", dir_ + "/pool"};
-  for (const auto& extra : agent_args_[index]) args.push_back(extra);
+  const auto& extra_args = agent_args_[index];
+  if (std::find(extra_args.begin(), extra_args.end(), "--ports") != extra_args.end()) {
+    auto ports = std::find(args.begin(), args.end(), "--ports");
+    args.erase(ports, ports + 2);  // the test's own range replaces this agent's block
+  }
+  for (const auto& extra : extra_args) args.push_back(extra);
   auto netns = agent_netns_.find(index);
   if (netns != agent_netns_.end()) {
     args[2] = netns->second.second;  // --master <url reachable from the namespace>
@@ -241,6 +249,19 @@ int Cluster::live_task_processes() const {
     if (env.find(needle) != std::string::npos && !is_zombie(pid)) ++count;
   });
   return count;
+}
+
+void Cluster::remove_containers() const {
+  docker::DockerClient client;
+  if (!client.connect()) return;
+  auto containers = client.list_containers("org.berth.agent");
+  if (!containers) return;
+  for (const auto& c : *containers) {
+    auto owner = c.labels.find("org.berth.agent");
+    if (owner != c.labels.end() && owner->second.find("@" + dir_ + "/") != std::string::npos) {
+      (void)client.remove_container(c.id);
+    }
+  }
 }
 
 void Cluster::kill_leftovers() const {

@@ -57,10 +57,12 @@ class Cluster {
   std::vector<pid_t> task_pids(const std::string& task_id) const;
   // Live processes started by this cluster's agents.
   int live_task_processes() const;
+  std::string dir() const { return dir_; }
 
  private:
   pid_t spawn(const std::vector<std::string>& args, const std::string& log);
   void kill_leftovers() const;
+  void remove_containers() const;  // containers of this cluster's agents (Docker tasks)
 
   std::string dir_;
   std::string url_;

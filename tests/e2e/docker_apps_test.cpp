@@ -1,0 +1,358 @@
+// DOCKER apps on a real berth cluster with the real Docker engine: the seed demo's app
+// definition (berth-counter in a container, its clicks on a dataset through the berth volume
+// plugin, a fixed host port, a service port) fails over to another node with every click; a
+// killed container is replaced; a missing image ends as TASK_FAILED with Docker's message and
+// is retried no faster than its backoff; a restarted agent adopts its containers without
+// restarting them; task logs come from the container.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <thread>
+
+#include "docker/docker_client.h"
+#include "executor/leftovers.h"
+#include "http/http.h"
+#include "tests/e2e/docker_env.h"
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// The counter image, built from this build's static binary the way `make images` does.
+void require_counter_image() {
+  static bool built = false;
+  if (built) return;
+  auto result = e2e::run(std::string(BERTH_SOURCE_DIR) + "/scripts/build-images --counter " + BERTH_COUNTER_STATIC, 300);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  built = true;
+}
+
+// Fixed plugin names: dockerd remembers every volume driver it has used until it restarts.
+std::string plugin_socket(int agent) {
+  return "/run/docker/plugins/berth-e2e-apps-" + std::to_string(agent) + ".sock";
+}
+
+// Task ports both agents offer (as every node of a real cluster offers the same range), so a
+// fixed host port can follow its app; distinct per test process.
+std::string shared_ports(uint32_t* first) {
+  *first = 16000 + static_cast<uint32_t>(::getpid() % 40) * 50;
+  return std::to_string(*first) + "-" + std::to_string(*first + 49);
+}
+
+std::map<int, std::vector<std::string>> agent_flags(int agents, const std::string& ports) {
+  std::map<int, std::vector<std::string>> flags;
+  for (int i = 1; i <= agents; ++i) flags[i] = {"--plugin-socket", plugin_socket(i), "--ports", ports};
+  return flags;
+}
+
+// The owner label of agent `index`'s containers.
+std::string owner_of(Cluster& cluster, int index) {
+  return cluster.agent_hostname(index) + "@" + cluster.dir() + "/agent-" + std::to_string(index);
+}
+
+std::vector<docker::ContainerState> containers_of(const std::string& owner) {
+  docker::DockerClient client;
+  if (!client.connect()) return {};
+  auto list = client.list_containers("org.berth.agent=" + owner);
+  return list ? *list : std::vector<docker::ContainerState>{};
+}
+
+// Kills node `index`: its agent, its supervisors and its containers, all SIGKILL at once.
+void kill_node(Cluster& cluster, int index) {
+  std::string work_dir = cluster.dir() + "/agent-" + std::to_string(index) + "/";
+  std::vector<int> pids;
+  docker::DockerClient client;
+  ASSERT_TRUE(client.connect().ok());
+  for (const auto& c : containers_of(owner_of(cluster, index))) {
+    auto state = client.inspect_container(c.id);
+    if (state && state->pid > 0) pids.push_back(state->pid);
+  }
+  for_each_process([&](int pid) {
+    auto args = proc_entries(pid, "cmdline");
+    if (args.size() > 1 && args[1] == "supervise") {
+      for (const auto& a : args) {
+        if (a.rfind(work_dir, 0) == 0) pids.push_back(pid);
+      }
+    }
+  });
+  ::kill(cluster.agent_pid(index), SIGKILL);
+  for (int pid : pids) ::kill(pid, SIGKILL);
+  cluster.kill_agent(index);
+}
+
+nlohmann::json get(const std::string& base, const std::string& path) {
+  auto r = http::request(base, "GET", path, "", 5000);
+  if (!r || r->status != 200) return nlohmann::json();
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+TEST(DockerApps, SeedDemoAppFailsOverWithEveryClick) {
+  BERTH_REQUIRE_DOCKER();
+  require_counter_image();
+  uint32_t first_port = 0;
+  std::string ports = shared_ports(&first_port);
+  Cluster cluster(2, 1500, agent_flags(2, ports));
+  uint32_t service_port = cluster.service_port_begin() + 7;
+  uint32_t host_port = first_port + 3;
+  std::string volume = "counter-e2e-" + std::to_string(::getpid());
+  // The seed demo's definition, as is: Flocker's volume driver, a fixed host port.
+  nlohmann::json app = {
+      {"id", "/moby-counter"},
+      {"instances", 1},
+      {"cpus", 0.1},
+      {"mem", 64},
+      {"container",
+       {{"type", "DOCKER"},
+        {"docker",
+         {{"image", "berth/counter"},
+          {"network", "BRIDGE"},
+          {"portMappings", {{{"containerPort", 80}, {"hostPort", host_port}, {"servicePort", service_port}}}},
+          {"parameters",
+           {{{"key", "volume-driver"}, {"value", "flocker"}}, {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
+      {"healthChecks",
+       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}},
+  };
+  auto created = cluster.call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  // Marathon's rules for exclusive volumes apply to the parameters' volume too.
+  EXPECT_EQ(created.body["upgradeStrategy"]["maximumOverCapacity"], 0);
+  std::string via = "http://127.0.0.1:" + std::to_string(service_port);
+  nlohmann::json task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.call("GET", "/v2/apps/moby-counter/tasks");
+        if (tasks.status != 200 || tasks.body["tasks"].empty()) return false;
+        task = tasks.body["tasks"][0];
+        return task["state"] == "TASK_RUNNING" && !task["healthCheckResults"].empty() &&
+               task["healthCheckResults"][0].value("alive", false) && get(via, "/v1/ping").is_object();
+      },
+      seconds(60)))
+      << cluster.call("GET", "/v2/apps/moby-counter?embed=apps.lastTaskFailure").body.dump();
+  EXPECT_EQ(task["ports"][0], host_port);
+  EXPECT_EQ(task["servicePorts"][0], service_port);
+  // The container runs on the node the master chose, with the dataset through the plugin.
+  int first = cluster.agent_index(task["slaveId"].get<std::string>());
+  ASSERT_NE(first, 0);
+  auto containers = containers_of(owner_of(cluster, first));
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(containers[0].labels["org.berth.task"], task["id"].get<std::string>());
+  // The host port answers too, not only the service port.
+  EXPECT_TRUE(get("http://127.0.0.1:" + std::to_string(host_port), "/v1/ping").is_object());
+
+  std::set<int64_t> acknowledged;
+  for (int i = 0; i < 40; ++i) {
+    auto r = http::request(via, "POST", "/v1/clicks", nlohmann::json{{"x", i}, {"y", 2 * i}}.dump(), 5000);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 201) << r->body;
+    acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
+  }
+  std::string old_task = task["id"];
+  kill_node(cluster, first);
+  auto t0 = std::chrono::steady_clock::now();
+  nlohmann::json moved;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto ping = get(via, "/v1/ping");
+        if (!ping.is_object() || ping.value("task", "") == old_task) return false;
+        auto tasks = cluster.running_tasks("/moby-counter");
+        if (tasks.empty()) return false;
+        moved = tasks[0];
+        return true;
+      },
+      seconds(60)))
+      << "the app did not come back; logs in " << cluster.dir();
+  double failover = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("docker failover: first answer through the service port %.2f s after the kill\n", failover);
+  EXPECT_NE(cluster.agent_index(moved["slaveId"].get<std::string>()), first);
+  auto clicks = get(via, "/v1/clicks");
+  ASSERT_TRUE(clicks.is_array());
+  std::set<int64_t> present;
+  for (const auto& c : clicks) present.insert(c["id"].get<int64_t>());
+  for (int64_t id : acknowledged) EXPECT_TRUE(present.count(id)) << "click " << id << " was acknowledged and lost";
+  // New clicks land on the same data.
+  auto more = http::request(via, "POST", "/v1/clicks", R"({"x":1,"y":1})", 5000);
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(more->status, 201);
+  EXPECT_EQ(nlohmann::json::parse(more->body)["id"].get<int64_t>(), static_cast<int64_t>(acknowledged.size()) + 1);
+}
+
+TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
+  nlohmann::json app = {
+      {"id", "/docker-sleeper"},
+      {"cmd", "echo started $MESOS_TASK_ID; echo to-stderr >&2; trap 'exit 0' TERM; while true; do sleep 1; done"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"backoffSeconds", 0.5},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
+      {"networks", {{{"mode", "host"}}}},
+  };
+  auto created = cluster.call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string first_task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/docker-sleeper");
+        if (tasks.empty()) return false;
+        first_task = tasks[0]["id"];
+        return true;
+      },
+      seconds(30)));
+  // Its output, through the master from the agent, while it runs.
+  std::string logs;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stdout", "", 5000);
+        logs = r ? r->body : "";
+        return r && r->status == 200 && logs.find("started " + first_task) != std::string::npos;
+      },
+      seconds(10)))
+      << logs;
+  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stderr", "", 5000);
+  ASSERT_TRUE(err.ok());
+  EXPECT_NE(err->body.find("to-stderr"), std::string::npos) << err->body;
+
+  auto containers = containers_of(owner_of(cluster, 1));
+  ASSERT_EQ(containers.size(), 1u);
+  std::string killed_id = containers[0].id;
+  ASSERT_EQ(e2e::run("docker kill " + killed_id, 30).exit_code, 0);
+  std::string second_task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/docker-sleeper");
+        if (tasks.empty() || tasks[0]["id"] == first_task) return false;
+        second_task = tasks[0]["id"];
+        return true;
+      },
+      seconds(30)));
+  auto failure = cluster.call("GET", "/v2/apps/docker-sleeper?embed=apps.lastTaskFailure");
+  EXPECT_EQ(failure.body["app"]["lastTaskFailure"]["taskId"], first_task);
+  EXPECT_EQ(failure.body["app"]["lastTaskFailure"]["state"], "TASK_FAILED");
+  EXPECT_NE(failure.body["app"]["lastTaskFailure"]["message"].get<std::string>().find("137"), std::string::npos)
+      << failure.body.dump();
+  containers = containers_of(owner_of(cluster, 1));
+  ASSERT_EQ(containers.size(), 1u) << "the killed container is removed, its replacement runs";
+  EXPECT_NE(containers[0].id, killed_id);
+  // The ended task's output stays readable, saved from the container before its removal.
+  auto ended = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs", "", 5000);
+  if (ended && ended->status == 200) {
+    EXPECT_NE(ended->body.find("started " + first_task), std::string::npos);
+    EXPECT_EQ(ended->headers["x-berth-task-done"], "true");
+  }
+  // Deleting the app stops and removes its container.
+  ASSERT_EQ(cluster.call("DELETE", "/v2/apps/docker-sleeper").status, 200);
+  EXPECT_TRUE(Cluster::eventually([&] { return containers_of(owner_of(cluster, 1)).empty(); }, seconds(30)));
+}
+
+TEST(DockerApps, MissingImageFailsWithDockersMessageAndBacksOff) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
+  nlohmann::json app = {
+      {"id", "/no-such-image"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"backoffSeconds", 2},
+      {"backoffFactor", 2},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/does-not-exist:1.0"}, {"forcePullImage", true}}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  // Every failed launch, told apart by its task id, for 9 s.
+  std::set<std::string> failed;
+  std::string message;
+  auto deadline = std::chrono::steady_clock::now() + seconds(9);
+  nlohmann::json queue;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto answer = cluster.call("GET", "/v2/apps/no-such-image?embed=apps.lastTaskFailure");
+    const auto& failure = answer.body["app"]["lastTaskFailure"];
+    if (failure.is_object()) {
+      failed.insert(failure["taskId"].get<std::string>());
+      message = failure["message"].get<std::string>();
+      EXPECT_EQ(failure["state"], "TASK_FAILED");
+    }
+    auto q = cluster.call("GET", "/v2/queue");
+    if (q.status == 200 && !q.body["queue"].empty()) queue = q.body["queue"][0];
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(message.find("No such image"), std::string::npos) << message;
+  EXPECT_NE(message.find("berth/does-not-exist:1.0"), std::string::npos) << message;
+  // Backoff 2 s doubling: launches near 0, 2, 6 s; never a tight loop.
+  EXPECT_GE(failed.size(), 2u);
+  EXPECT_LE(failed.size(), 4u) << "launches retried faster than the backoff";
+  ASSERT_TRUE(queue.is_object()) << "the app waits in the queue";
+  EXPECT_NE(queue["lastTaskFailure"]["message"].get<std::string>().find("No such image"), std::string::npos)
+      << queue.dump();
+  EXPECT_TRUE(cluster.running_tasks("/no-such-image").empty());
+}
+
+TEST(DockerApps, RestartedAgentAdoptsItsContainersWithoutRestartingThem) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 4000, agent_flags(1, shared_ports(&first_port)));
+  nlohmann::json app = {
+      {"id", "/adopted"},
+      {"cmd", "trap 'exit 0' TERM; while true; do sleep 1; done"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"instances", 2},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
+      {"networks", {{{"mode", "container"}, {"name", "none"}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::set<std::string> before;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/adopted");
+        before.clear();
+        for (const auto& t : tasks) before.insert(t["id"].get<std::string>());
+        return before.size() == 2;
+      },
+      seconds(30)));
+  std::map<std::string, std::string> started;  // container id -> StartedAt
+  docker::DockerClient client;
+  ASSERT_TRUE(client.connect().ok());
+  for (const auto& c : containers_of(owner_of(cluster, 1))) started[c.id] = client.inspect_container(c.id)->started_at;
+  ASSERT_EQ(started.size(), 2u);
+
+  cluster.kill_agent(1);  // the agent alone; its containers keep running
+  std::this_thread::sleep_for(milliseconds(500));
+  cluster.start_agent(1);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.active_nodes() == 1; }, seconds(20)));
+  std::this_thread::sleep_for(seconds(3));  // long enough for a wrong restart to show
+  std::set<std::string> after;
+  for (const auto& t : cluster.running_tasks("/adopted")) after.insert(t["id"].get<std::string>());
+  EXPECT_EQ(after, before) << "the same tasks run";
+  auto now = containers_of(owner_of(cluster, 1));
+  ASSERT_EQ(now.size(), 2u);
+  for (const auto& c : now) {
+    ASSERT_TRUE(started.count(c.id)) << "container " << c.id << " is new";
+    auto state = client.inspect_container(c.id);
+    ASSERT_TRUE(state.ok());
+    EXPECT_TRUE(state->running);
+    EXPECT_EQ(state->started_at, started[c.id]) << "container " << c.id << " was restarted";
+  }
+  // Adopted containers are still watched: a kill is seen and the task replaced.
+  std::string victim = now[0].id;
+  ASSERT_EQ(e2e::run("docker kill " + victim, 30).exit_code, 0);
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/adopted");
+        std::set<std::string> ids;
+        for (const auto& t : tasks) ids.insert(t["id"].get<std::string>());
+        return ids.size() == 2 && ids != before;
+      },
+      seconds(30)));
+}
+
+}  // namespace
+}  // namespace berth::testing
