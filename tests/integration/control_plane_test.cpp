@@ -298,3 +298,48 @@ TEST(ControlPlane, RestartReplacesEveryTaskWithTheSameDefinition) {
 }
 
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+// Docker's bridge networking: portMappings get service ports from the master's range when 0,
+// keep them across updates, and never share one with another app.
+TEST(ControlPlane, PortMappingsGetServicePortsThatLastAcrossUpdates) {
+  Cluster cluster(1);
+  auto bridge_app = [](const std::string& id, uint32_t service_port) {
+    return nlohmann::json{
+        {"id", id},
+        {"instances", 0},
+        {"cpus", 0.1},
+        {"mem", 16},
+        {"container",
+         {{"type", "DOCKER"},
+          {"docker", {{"image", "berth/busybox"}, {"network", "BRIDGE"}}},
+          {"portMappings", {{{"containerPort", 80}, {"hostPort", 0}, {"servicePort", service_port}},
+                            {{"containerPort", 81}, {"hostPort", 0}, {"servicePort", 0}}}}}}};
+  };
+  auto first = cluster.call("POST", "/v2/apps", bridge_app("/bridge-a", 0).dump());
+  ASSERT_EQ(first.status, 201) << first.body.dump();
+  auto mappings = first.body["container"]["portMappings"];
+  uint32_t a0 = mappings[0]["servicePort"], a1 = mappings[1]["servicePort"];
+  EXPECT_GE(a0, cluster.service_port_begin());
+  EXPECT_LT(a0, cluster.service_port_begin() + 100);
+  EXPECT_NE(a0, a1);
+  EXPECT_NE(a1, 0u);
+  // Another app with 0 gets other ports; a fixed one is kept as given.
+  auto second = cluster.call("POST", "/v2/apps", bridge_app("/bridge-b", cluster.service_port_begin() + 50).dump());
+  ASSERT_EQ(second.status, 201) << second.body.dump();
+  EXPECT_EQ(second.body["container"]["portMappings"][0]["servicePort"], cluster.service_port_begin() + 50);
+  uint32_t b1 = second.body["container"]["portMappings"][1]["servicePort"];
+  EXPECT_NE(b1, a0);
+  EXPECT_NE(b1, a1);
+  // An update that says 0 again keeps the assigned ports.
+  auto update = cluster.call("PUT", "/v2/apps/bridge-a?force=true", bridge_app("/bridge-a", 0).dump());
+  ASSERT_EQ(update.status, 200) << update.body.dump();
+  auto after = cluster.call("GET", "/v2/apps/bridge-a");
+  EXPECT_EQ(after.body["app"]["container"]["portMappings"][0]["servicePort"], a0);
+  EXPECT_EQ(after.body["app"]["container"]["portMappings"][1]["servicePort"], a1);
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Launch throughput of DOCKER apps with the real Docker engine: `berth up --agents 3`, one app
+# of berth/busybox containers (a shell that sleeps) scaled from 1 to N instances; reports the
+# seconds until N are TASK_RUNNING (each one created and started through the Engine API) and
+# launches/s. Then stops the cluster and checks that no container of the run outlived it.
+#
+#   bench/docker_launch.sh PATH_TO_BERTH [N=100]
+#
+# Needs a running Docker and the berth/busybox image (make images). Environment: TIMEOUT_S
+# (600); NETWORK (none; "bridge" publishes nothing but attaches each container to docker0).
+set -euo pipefail
+
+BERTH=${1:?usage: $0 PATH_TO_BERTH [N=100]}
+BERTH=$(readlink -f "$BERTH")
+N=${2:-100}
+TIMEOUT_S=${TIMEOUT_S:-600}
+NETWORK=${NETWORK:-none}
+POLL_PATH=/v2/apps/launch
+[[ -x "$BERTH" ]] || { echo "not an executable: $BERTH" >&2; exit 2; }
+[[ "$N" =~ ^[0-9]+$ && "$N" -ge 1 ]] || { echo "N must be a positive integer, got '$N'" >&2; exit 2; }
+
+docker image inspect berth/busybox >/dev/null 2>&1 || { echo "the berth/busybox image is missing: run make images" >&2; exit 2; }
+TMP=$(mktemp -d /tmp/berth-docker-launch.XXXXXX)
+UP_PID=""
+now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# Containers of this run: their owner label names an agent work directory under $TMP.
+our_containers() {
+  docker ps -aq --filter label=org.berth.agent --format '{{.Label "org.berth.agent"}}' |
+    awk -v dir="@$TMP/" 'index($0, dir) { n++ } END { print n + 0 }'
+}
+stop_up() {
+  [[ -n "$UP_PID" ]] && kill -0 "$UP_PID" 2>/dev/null || return 0
+  kill -TERM "$UP_PID"
+  for _ in $(seq 600); do kill -0 "$UP_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$UP_PID" 2>/dev/null; then
+    echo "berth up did not stop within 60 s; killing it" >&2
+    kill -KILL "$UP_PID" 2>/dev/null || true
+  fi
+  wait "$UP_PID" 2>/dev/null || true
+  UP_PID=""
+}
+cleanup() {
+  local rc=$?
+  stop_up
+  if [[ $rc -ne 0 ]]; then
+    echo "--- berth up output (last 20 lines) ---" >&2; tail -n 20 "$TMP/up.log" >&2 || true
+    echo "--- master log (last 20 lines) ---" >&2; tail -n 20 "$TMP/data/logs/master.log" >&2 || true
+  fi
+  rm -rf "$TMP"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+
+"$BERTH" up --agents 3 --port "$PORT" --data-dir "$TMP/data" >"$TMP/up.log" 2>&1 &
+UP_PID=$!
+for _ in $(seq 600); do
+  grep -q "berth is up" "$TMP/up.log" && break
+  kill -0 "$UP_PID" 2>/dev/null || { echo "berth up exited" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "berth is up" "$TMP/up.log" || { echo "berth up did not come up in 60 s" >&2; exit 1; }
+echo "berth up (pid $UP_PID) on $URL"
+
+running_count() {
+  local r
+  r=$(curl -sf --max-time 10 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
+  [[ "$r" =~ ^[0-9]+$ ]] && echo "$r" || echo 0
+}
+wait_running() {  # wait_running COUNT POLL_S -> elapsed ms since the call on stdout
+  local want=$1 poll=$2 start r last=0 now
+  start=$(now_ms)
+  while true; do
+    r=$(running_count)
+    now=$(now_ms)
+    [[ "$r" -ge "$want" ]] && { echo $((now - start)); return 0; }
+    if (( now - start - last >= 5000 )); then
+      last=$((now - start))
+      printf '  %5.1fs  running %s/%s\n' "$(ratio "$last" 1000)" "$r" "$want" >&2
+    fi
+    (( now - start < TIMEOUT_S * 1000 )) || { echo "timed out: $r of $want running" >&2; return 1; }
+    kill -0 "$UP_PID" 2>/dev/null || { echo "berth up exited" >&2; return 1; }
+    sleep "$poll"
+  done
+}
+
+if [[ "$NETWORK" == bridge ]]; then
+  NETWORKS='[{"mode":"container/bridge"}]'; MAPPINGS='[]'
+else
+  NETWORKS='[{"mode":"container","name":"'"$NETWORK"'"}]'; MAPPINGS='[]'
+fi
+APP='{"id":"/launch","cmd":"trap \"exit 0\" TERM; while :; do sleep 1; done","cpus":0.01,"mem":8,"instances":1,
+  "container":{"type":"DOCKER","docker":{"image":"berth/busybox"},"portMappings":'"$MAPPINGS"'},"networks":'"$NETWORKS"'}'
+code=$(curl -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data "$APP" "$URL/v2/apps")
+[[ "$code" == 201 || "$code" == 200 ]] || { echo "deploy failed: HTTP $code $(cat "$TMP/deploy.json")" >&2; exit 1; }
+wait_running 1 0.1 >/dev/null
+for _ in $(seq 300); do  # the scale below is refused while the first deployment holds the app
+  [[ "$(curl -sf "$URL/v2/deployments" | jq length || true)" == 0 ]] && break
+  sleep 0.1
+done
+echo "1 instance running, no deployment in progress; scaling to $N"
+
+T0=$(now_ms)
+code=$(curl -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+  --data "{\"instances\":$N}" "$URL/v2/apps/launch")
+[[ "$code" == 200 ]] || { echo "scale failed: HTTP $code $(cat "$TMP/scale.json")" >&2; exit 1; }
+wait_running "$N" 0.05 >/dev/null
+T1=$(now_ms)
+elapsed_ms=$((T1 - T0))
+echo "containers: $(our_containers) of this run (network $NETWORK)"
+printf 'RESULT: %d instances running %.2f s after the scale request: %.1f launches/s\n' \
+  "$N" "$(ratio $elapsed_ms 1000)" "$(ratio $((N * 1000)) $elapsed_ms)"
+
+stop_t0=$(now_ms)
+stop_up
+echo "berth up stopped in $(ratio $(( $(now_ms) - stop_t0 )) 1000) s"
+left=$(our_containers)
+echo "leftover containers of this run: $left"
+[[ "$left" -eq 0 ]] || { echo "FAIL: containers outlived berth up" >&2; exit 1; }
