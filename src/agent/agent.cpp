@@ -1050,11 +1050,9 @@ Status Agent::run() {
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
 
   if (!o.plugin_socket.empty()) {
-    // Docker finds the plugin by its socket's name. Agents sharing one dockerd (`berth up`)
-    // serve distinct names, and their Docker volume names carry that name so that Docker
-    // never sees one volume name under two drivers.
+    // Docker finds the plugin by its socket's name.
     impl_->plugin_name = std::filesystem::path(o.plugin_socket).stem().string();
-    if (impl_->plugin_name != "berth") impl_->volume_prefix = impl_->plugin_name + ".";
+    impl_->volume_prefix = o.plugin_volume_prefix;
     impl_->plugin_backend =
         std::make_unique<DatasetPluginBackend>(o.master_url, *impl_->datasets, impl_->volume_prefix);
     auto server = http::serve_unix(o.plugin_socket, plugin::make_volume_plugin_handler(*impl_->plugin_backend));

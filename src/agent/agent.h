@@ -32,6 +32,9 @@ struct AgentOptions {
   // Where to serve Docker's volume plugin protocol (e.g. /run/docker/plugins/berth.sock, which
   // makes `--volume-driver berth` work); empty: not served.
   std::string plugin_socket;
+  // Prepended to dataset names to make this plugin's Docker volume names, for agents that
+  // share one dockerd (`berth up`): Docker must never see one volume name under two drivers.
+  std::string plugin_volume_prefix;
   bool service_router = true;  // listen on apps' service ports and forward to healthy tasks
   // The Docker Engine API socket DOCKER apps run through; unreachable: DOCKER tasks fail.
   std::string docker_socket = "/var/run/docker.sock";

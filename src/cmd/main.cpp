@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   a->add_option("--plugin-socket", agent.plugin_socket,
                 "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
       ->envname("BERTH_PLUGIN_SOCKET");
+  a->add_option("--plugin-volume-prefix", agent.plugin_volume_prefix,
+                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents sharing one dockerd)")
+      ->envname("BERTH_PLUGIN_VOLUME_PREFIX");
   a->add_option("--docker-socket", agent.docker_socket, "Docker Engine API socket for DOCKER apps")
       ->envname("BERTH_DOCKER_SOCKET")->capture_default_str();
   a->add_option("--http-port", agent.http_port, "The agent's HTTP port for task logs (0: any free port)")

@@ -91,6 +91,12 @@ std::string plugin_socket(uint32_t port, int agent) {
   return "/run/docker/plugins/berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".sock";
 }
 
+// Agents sharing one dockerd name the same dataset differently: Docker keeps one driver per
+// volume name.
+std::string plugin_prefix(uint32_t port, int agent) {
+  return ::geteuid() != 0 ? "" : "berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".";
+}
+
 // Containers of agents that died (SIGKILL) outlive them; `berth up` leaves none behind.
 int remove_containers_under(const std::string& data_dir) {
   docker::DockerClient client;
@@ -178,7 +184,8 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
                      {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
                       "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
                       std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
-                      "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i)},
+                      "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i),
+                      "--plugin-volume-prefix", plugin_prefix(flags.port, i)},
                      data_dir + "/logs/" + name + ".log", token_env)});
   }
   int active = 0;

@@ -48,7 +48,10 @@ std::string shared_ports(uint32_t* first) {
 
 std::map<int, std::vector<std::string>> agent_flags(int agents, const std::string& ports) {
   std::map<int, std::vector<std::string>> flags;
-  for (int i = 1; i <= agents; ++i) flags[i] = {"--plugin-socket", plugin_socket(i), "--ports", ports};
+  for (int i = 1; i <= agents; ++i) {
+    flags[i] = {"--plugin-socket", plugin_socket(i), "--plugin-volume-prefix", "e2e-apps-" + std::to_string(i) + ".",
+                "--ports", ports};
+  }
   return flags;
 }
 

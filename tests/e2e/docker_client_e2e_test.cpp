@@ -351,7 +351,9 @@ TEST_F(DockerClientE2e, InspectShowsThePublishedHostPortInBridgeMode) {
   ASSERT_TRUE(state.ok()) << state.error().message;
   ASSERT_EQ(state->host_ports.count("8080/tcp"), 1u);
   const std::vector<uint32_t>& ports = state->host_ports.at("8080/tcp");
-  ASSERT_EQ(ports.size(), 1u) << "one port, though Docker lists it for IPv4 and IPv6";
+  // Docker binds IPv4 and IPv6 separately; with HostPort "0" each may get its own port.
+  ASSERT_GE(ports.size(), 1u);
+  ASSERT_LE(ports.size(), 2u);
   EXPECT_GT(ports[0], 0u);
   EXPECT_LT(ports[0], 65536u);
   CommandResult cli = run("docker port " + container_name + " 8080/tcp", 30);
