@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "tests/e2e/docker_env.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/writer_log.h"
 
 namespace berth::testing {
 namespace {
@@ -88,6 +89,13 @@ void kill_node(Cluster& cluster, int index) {
   ::kill(cluster.agent_pid(index), SIGKILL);
   for (int pid : pids) ::kill(pid, SIGKILL);
   cluster.kill_agent(index);
+}
+
+bool is_zombie(int pid) {
+  auto stat = proc_entries(pid, "stat");
+  if (stat.empty()) return true;
+  size_t paren = stat[0].rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat[0].size() || stat[0][paren + 2] == 'Z';
 }
 
 nlohmann::json get(const std::string& base, const std::string& path) {
@@ -197,7 +205,7 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
       {"cpus", 0.1},
       {"mem", 32},
       {"backoffSeconds", 0.5},
-      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}, {"forcePullImage", true}}}}},
       {"networks", {{{"mode", "host"}}}},
   };
   auto created = cluster.call("POST", "/v2/apps", app.dump());
@@ -211,6 +219,11 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
         return true;
       },
       seconds(30)));
+  // No registry is reachable: forcePullImage is accepted, and the task says it was ignored.
+  auto first_view = cluster.call("GET", "/v2/apps/docker-sleeper/tasks");
+  ASSERT_EQ(first_view.body["tasks"].size(), 1u);
+  EXPECT_NE(first_view.body["tasks"][0].value("message", "").find("forcePullImage ignored"), std::string::npos)
+      << first_view.body.dump();
   // Its output, through the master from the agent, while it runs.
   std::string logs;
   ASSERT_TRUE(Cluster::eventually(
@@ -355,6 +368,71 @@ TEST(DockerApps, RestartedAgentAdoptsItsContainersWithoutRestartingThem) {
         return ids.size() == 2 && ids != before;
       },
       seconds(30)));
+}
+
+// DESIGN §6 for containers: an agent paused past its lease (SIGSTOP) must have its container
+// with the exclusive dataset dead before the replacement on another node writes, killed by the
+// task's supervisor since the agent itself cannot act.
+TEST(DockerApps, APausedAgentsContainerIsDeadBeforeItsReplacementWrites) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(2, 1500, agent_flags(2, shared_ports(&first_port)));
+  std::string volume = "docker-fence-" + std::to_string(::getpid());
+  nlohmann::json app = {
+      {"id", "/docker-writer"},
+      {"cmd", "while true; do echo $MESOS_TASK_ID >> /data/log; sleep 0.05; done"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container",
+       {{"type", "DOCKER"},
+        {"docker",
+         {{"image", "berth/busybox"},
+          {"network", "NONE"},
+          {"parameters",
+           {{{"key", "volume-driver"}, {"value", "berth"}}, {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::string first_task, first_node, log;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/docker-writer");
+        if (tasks.empty()) return false;
+        first_task = tasks[0]["id"];
+        first_node = tasks[0]["slaveId"];
+        log = dataset_mount_path(cluster, volume) + "/log";
+        return read_log_lines(log).size() >= 3;
+      },
+      seconds(40)))
+      << cluster.call("GET", "/v2/apps/docker-writer?embed=apps.lastTaskFailure").body.dump();
+  int index = cluster.agent_index(first_node);
+  ASSERT_GT(index, 0);
+  auto containers = containers_of(owner_of(cluster, index));
+  ASSERT_EQ(containers.size(), 1u);
+  docker::DockerClient client;
+  ASSERT_TRUE(client.connect().ok());
+  auto before = client.inspect_container(containers[0].id);
+  ASSERT_TRUE(before.ok() && before->pid > 0);
+  int container_init = before->pid;
+  ::kill(cluster.agent_pid(index), SIGSTOP);
+  std::string second_task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto lines = read_log_lines(dataset_mount_path(cluster, volume) + "/log");
+        if (lines.empty() || lines.back() == first_task) return false;
+        second_task = lines.back();
+        return true;
+      },
+      seconds(30)))
+      << "no replacement wrote while the agent was paused";
+  // Its init is gone, and with it everything in the container. (Docker itself may still be
+  // busy with that container: its Unmount goes to the paused agent's plugin.)
+  EXPECT_NE(::kill(container_init, 0) == 0 && !is_zombie(container_init), true)
+      << "the paused node's container still runs";
+  ::kill(cluster.agent_pid(index), SIGCONT);
+  std::this_thread::sleep_for(seconds(2));  // the woken agent must not take anything back
+  auto lines = read_log_lines(dataset_mount_path(cluster, volume) + "/log");
+  expect_single_writer_at_a_time(lines);
+  EXPECT_EQ(lines.back(), second_task);
 }
 
 }  // namespace
