@@ -2,11 +2,15 @@
 # End-to-end launch throughput with real processes: `berth up --agents 3`, one app of
 # `sleep 100000` scaled from 1 to N instances; reports seconds until N are TASK_RUNNING and
 # launches/s. Then stops the cluster and checks that no task process outlived it.
+# With EXECUTOR=docker (bench/docker_launch.sh) the app is a DOCKER app of berth/busybox
+# containers (a shell looping on `sleep 1`), each created and started through the Engine API,
+# and the check is that no container of the run outlived the cluster.
 #
 #   bench/e2e_launch.sh PATH_TO_BERTH [N=1000]
 #
 # Environment: TIMEOUT_S (600); POLL_PATH (/v2/apps/launch; e.g. "/v2/apps?id=/launch" polls
-# without embedding the tasks, to see how much the observer costs).
+# without embedding the tasks, to see how much the observer costs); EXECUTOR (process or
+# docker); NETWORK (docker only: none, the default, or bridge).
 set -euo pipefail
 
 BERTH=${1:?usage: $0 PATH_TO_BERTH [N=1000]}
@@ -14,6 +18,12 @@ BERTH=$(readlink -f "$BERTH")
 N=${2:-1000}
 TIMEOUT_S=${TIMEOUT_S:-600}
 POLL_PATH=${POLL_PATH:-/v2/apps/launch}
+EXECUTOR=${EXECUTOR:-process}
+NETWORK=${NETWORK:-none}
+[[ "$EXECUTOR" == process || "$EXECUTOR" == docker ]] || { echo "EXECUTOR must be process or docker" >&2; exit 2; }
+if [[ "$EXECUTOR" == docker ]]; then
+  docker image inspect berth/busybox >/dev/null 2>&1 || { echo "the berth/busybox image is missing: run make images" >&2; exit 2; }
+fi
 [[ -x "$BERTH" ]] || { echo "not an executable: $BERTH" >&2; exit 2; }
 [[ "$N" =~ ^[0-9]+$ && "$N" -ge 1 ]] || { echo "N must be a positive integer, got '$N'" >&2; exit 2; }
 
@@ -21,6 +31,11 @@ TMP=$(mktemp -d /tmp/berth-e2e.XXXXXX)
 UP_PID=""
 now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# Containers of this run: their owner label names an agent work directory under $TMP.
+our_containers() {
+  docker ps -a --filter label=org.berth.agent --format '{{.Label "org.berth.agent"}}' |
+    awk -v dir="@$TMP/" 'index($0, dir) { n++ } END { print n + 0 }'
+}
 # Task processes of this run: `sleep 100000` whose working directory is a sandbox under $TMP.
 our_sleeps() {
   local n=0 pid
@@ -90,6 +105,12 @@ wait_running() {  # wait_running COUNT POLL_S -> elapsed ms since the call on st
 }
 
 APP='{"id":"/launch","cmd":"sleep 100000","cpus":0.001,"mem":1,"instances":1,"portDefinitions":[]}'
+if [[ "$EXECUTOR" == docker ]]; then
+  networks='[{"mode":"container","name":"'"$NETWORK"'"}]'
+  [[ "$NETWORK" == bridge ]] && networks='[{"mode":"container/bridge"}]'
+  APP='{"id":"/launch","cmd":"trap \"exit 0\" TERM; while :; do sleep 1; done","cpus":0.01,"mem":8,"instances":1,
+    "container":{"type":"DOCKER","docker":{"image":"berth/busybox"},"portMappings":[]},"networks":'"$networks"'}'
+fi
 code=$(curl -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   --data "$APP" "$URL/v2/apps")
 [[ "$code" == 201 || "$code" == 200 ]] || { echo "deploy failed: HTTP $code $(cat "$TMP/deploy.json")" >&2; exit 1; }
@@ -107,14 +128,24 @@ code=$(curl -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: a
 wait_running "$N" 0.05 >/dev/null
 T1=$(now_ms)
 elapsed_ms=$((T1 - T0))
-echo "processes: $(our_sleeps) 'sleep 100000' of this run"
+if [[ "$EXECUTOR" == docker ]]; then
+  echo "containers: $(our_containers) of this run (network $NETWORK)"
+else
+  echo "processes: $(our_sleeps) 'sleep 100000' of this run"
+fi
 printf 'RESULT: %d instances running %.2f s after the scale request: %.1f launches/s\n' \
   "$N" "$(ratio $elapsed_ms 1000)" "$(ratio $((N * 1000)) $elapsed_ms)"
 
 stop_t0=$(now_ms)
 stop_up
 echo "berth up stopped in $(ratio $(( $(now_ms) - stop_t0 )) 1000) s"
-left=$(our_sleeps)
-after_all=$(pgrep -c -f -x 'sleep 100000' || true)
-echo "leftover 'sleep 100000' processes: $left of this run ($after_all on the machine, $before_all before the run)"
-[[ "$left" -eq 0 ]] || { echo "FAIL: task processes outlived berth up" >&2; exit 1; }
+if [[ "$EXECUTOR" == docker ]]; then
+  left=$(our_containers)
+  echo "leftover containers of this run: $left"
+  [[ "$left" -eq 0 ]] || { echo "FAIL: containers outlived berth up" >&2; exit 1; }
+else
+  left=$(our_sleeps)
+  after_all=$(pgrep -c -f -x 'sleep 100000' || true)
+  echo "leftover 'sleep 100000' processes: $left of this run ($after_all on the machine, $before_all before the run)"
+  [[ "$left" -eq 0 ]] || { echo "FAIL: task processes outlived berth up" >&2; exit 1; }
+fi
