@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 #include <thread>
 
+#include "http/http.h"
 #include "tests/integration/cluster.h"
 
 namespace berth::testing {
@@ -339,6 +341,53 @@ TEST(ControlPlane, PortMappingsGetServicePortsThatLastAcrossUpdates) {
   auto after = cluster.call("GET", "/v2/apps/bridge-a");
   EXPECT_EQ(after.body["app"]["container"]["portMappings"][0]["servicePort"], a0);
   EXPECT_EQ(after.body["app"]["container"]["portMappings"][1]["servicePort"], a1);
+}
+
+// `berth task logs`: the master relays to the task's agent, which serves the sandbox files.
+TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
+  Cluster cluster(1);
+  nlohmann::json app = {{"id", "/talker"}, {"cmd", "echo hello from $MESOS_TASK_ID; echo oops >&2; sleep 1000"},
+                        {"cpus", 0.1}, {"mem", 16}};
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::string task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/talker");
+        if (tasks.empty()) return false;
+        task = tasks[0]["id"];
+        return true;
+      },
+      seconds(20)));
+  http::ClientResponse out;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stdout", "", 5000);
+        if (!r || r->status != 200) return false;
+        out = *r;
+        return out.body.find("hello from " + task) != std::string::npos;
+      },
+      seconds(10)));
+  EXPECT_EQ(out.headers["x-berth-task-done"], "false");
+  EXPECT_EQ(out.headers["x-berth-log-offset"], std::to_string(out.body.size()));
+  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stderr", "", 5000);
+  ASSERT_TRUE(err.ok());
+  EXPECT_NE(err->body.find("oops"), std::string::npos);
+  // From an offset: only what follows.
+  auto tail = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?offset=6", "", 5000);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->body, out.body.substr(6));
+  auto unknown = http::request(cluster.url(), "GET", "/berth/v1/tasks/no-such-task/logs", "", 5000);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->status, 404);
+  // The CLI prints the same bytes.
+  std::string cli = std::string(BERTH_BINARY) + " task logs " + task + " --master " + cluster.url();
+  FILE* pipe = ::popen(cli.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string printed;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) printed.append(buf, n);
+  EXPECT_EQ(::pclose(pipe), 0);
+  EXPECT_NE(printed.find("hello from " + task), std::string::npos) << printed;
 }
 
 }  // namespace
