@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "agent/dataset_manager.h"
+#include "agent/dataset_transfer.h"
 #include "agent/plugin_backend.h"
 #include "agent/supervisor.h"
 #include "lease/agent_lease.h"
@@ -108,6 +109,7 @@ struct Agent::Impl {
   RandomIdSource ids;
   std::unique_ptr<ProcessExecutor> executor;
   std::unique_ptr<DockerExecutor> docker;
+  std::unique_ptr<DatasetTransfer> dataset_transfer;  // local datasets moving in and out
   std::unique_ptr<DatasetManager> datasets;
   // The volume plugin's name on this node ("berth" for /run/docker/plugins/berth.sock) and the
   // prefix that makes its Docker volume names distinct from other agents' on the same dockerd.
@@ -412,8 +414,17 @@ struct Agent::Impl {
     if (!spec.health_checks.empty()) start_health_checks(spec, ps);
   }
 
-  // The agent's HTTP answers: task logs (the master relays `berth task logs`).
+  // The agent's HTTP answers: task logs (the master relays `berth task logs`), and the
+  // archives of local datasets moving to another node.
   http::Response serve_http(const http::Request& request) {
+    if (is_dataset_archive_path(request.path)) {
+      std::string node;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        node = agent_id;
+      }
+      return dataset_transfer->serve(request, node, [this](const std::string& id) { return datasets->in_use(id); });
+    }
     struct Source final : TaskLogSource {
       Impl& impl;
       explicit Source(Impl& i) : impl(i) {}
@@ -873,15 +884,7 @@ struct Agent::Impl {
   void reap() {
     std::vector<ProcessExit> exits = executor->poll_exits();
     if (docker) {
-      for (auto& d : docker->poll_exits()) {
-        ProcessExit e;
-        e.task_id = d.task_id;
-        e.code = d.code;
-        e.killed_by_us = d.killed_by_us;
-        e.oom_killed = d.oom_killed;
-        e.message = d.message;
-        exits.push_back(std::move(e));
-      }
+      for (auto& exit : docker->poll_exits()) exits.push_back(std::move(exit));
     }
     for (const auto& exit : exits) {
       std::lock_guard<std::mutex> lock(mu);
@@ -1040,7 +1043,10 @@ Status Agent::run() {
     }
   }
   spdlog::info("datasets: pool {}", o.dataset_pool);
-  impl_->datasets = std::make_unique<DatasetManager>(std::move(drivers));
+  DatasetTransferOptions transfer;
+  transfer.join_token = o.join_token;
+  impl_->dataset_transfer = std::make_unique<DatasetTransfer>(o.work_dir + "/datasets", transfer);
+  impl_->datasets = std::make_unique<DatasetManager>(std::move(drivers), impl_->dataset_transfer.get());
   impl_->datasets->set_on_use_change([impl = impl_.get()] {
     impl->heartbeat_now = true;
     impl->wake.notify_all();

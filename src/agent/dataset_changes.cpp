@@ -3,6 +3,20 @@
 #include <map>
 
 namespace berth::agent {
+namespace {
+
+DatasetChange change(DatasetChange::Kind kind, const std::string& dataset_id, const std::string& driver,
+                     uint64_t epoch, uint64_t size_bytes = 0) {
+  DatasetChange c;
+  c.kind = kind;
+  c.dataset_id = dataset_id;
+  c.driver = driver;
+  c.epoch = epoch;
+  c.size_bytes = size_bytes;
+  return c;
+}
+
+}  // namespace
 
 std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::DatasetAssignment>& desired,
                                                    const std::vector<LocalDataset>& local) {
@@ -15,20 +29,29 @@ std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::D
   for (const auto& l : local) {
     if (!l.attached || l.in_use) continue;
     auto it = wanted.find(l.dataset_id);
-    bool keep = it != wanted.end() && it->second->attach && it->second->epoch == l.epoch;
-    // A newer epoch for this node is a re-attach, which the driver does in place.
-    if (it != wanted.end() && it->second->attach && it->second->epoch > l.epoch) keep = true;
-    if (!keep) detaches.push_back({DatasetChange::Kind::kDetach, l.dataset_id, l.driver, l.epoch, 0});
+    const protocol::DatasetAssignment* w = it != wanted.end() ? it->second : nullptr;
+    bool keep = w && w->attach && w->epoch == l.epoch;
+    // A newer epoch for this node is a re-attach, which the driver does in place; unless the
+    // data is to be copied in, which replaces what is here.
+    if (w && w->attach && w->epoch > l.epoch && w->copy_from.empty()) keep = true;
+    if (!keep) detaches.push_back(change(DatasetChange::Kind::kDetach, l.dataset_id, l.driver, l.epoch));
   }
   for (const auto& d : desired) {
     auto it = have.find(d.dataset_id);
     bool attached_now = it != have.end() && it->second->attached;
     if (d.attach && (!attached_now || it->second->epoch < d.epoch)) {
-      attaches.push_back({DatasetChange::Kind::kCreateAndAttach, d.dataset_id, d.driver, d.epoch, d.size_bytes});
+      if (d.copy_from.empty()) {
+        attaches.push_back(change(DatasetChange::Kind::kCreateAndAttach, d.dataset_id, d.driver, d.epoch, d.size_bytes));
+      } else if (!(attached_now && it->second->in_use)) {
+        DatasetChange copy = change(DatasetChange::Kind::kCopyAndAttach, d.dataset_id, d.driver, d.epoch, d.size_bytes);
+        copy.copy_from = d.copy_from;
+        copy.copy_from_node = d.copy_from_node;
+        attaches.push_back(copy);
+      }
     }
     // An attached dataset was detached by the loop above (it is not assigned for attaching).
     if (d.destroy && !(attached_now && it->second->in_use)) {
-      destroys.push_back({DatasetChange::Kind::kDestroy, d.dataset_id, d.driver, d.epoch, 0});
+      destroys.push_back(change(DatasetChange::Kind::kDestroy, d.dataset_id, d.driver, d.epoch));
     }
   }
   std::vector<DatasetChange> out = detaches;

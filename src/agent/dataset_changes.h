@@ -12,6 +12,8 @@
 
 namespace berth::agent {
 
+// A dataset this node has: attached here, or (attached=false) a detached copy of a `local`
+// dataset stored here.
 struct LocalDataset {
   std::string dataset_id;
   std::string driver;
@@ -21,16 +23,29 @@ struct LocalDataset {
 };
 
 struct DatasetChange {
-  enum class Kind { kCreateAndAttach, kDetach, kDestroy };
+  enum class Kind {
+    kCreateAndAttach,
+    // A `local` dataset moving here: fetch its data from `copy_from` (node `copy_from_node`),
+    // install it, then attach. Never creates an empty dataset.
+    kCopyAndAttach,
+    kDetach,
+    kDestroy,
+  };
   Kind kind = Kind::kDetach;
   std::string dataset_id;
   std::string driver;
   uint64_t epoch = 0;
   uint64_t size_bytes = 0;
+  std::string copy_from;       // kCopyAndAttach: "http://host:port" of the agent holding it
+  std::string copy_from_node;  // kCopyAndAttach: that agent's node id
 };
 
 // Detaches come first in the result: a node gives up what it no longer owns before taking
-// anything new. A dataset in use is never detached here (its users are stopped first).
+// anything new. A dataset in use is never detached here (its users are stopped first). A
+// dataset assigned with copy_from is copied in (kCopyAndAttach) unless it is attached here at
+// the assigned epoch already; one attached here at an older epoch is detached first (its
+// data is stale next to the copy), unless in use, in which case nothing happens until it is
+// released.
 std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::DatasetAssignment>& desired,
                                                    const std::vector<LocalDataset>& local);
 

@@ -20,6 +20,20 @@ LocalDataset have(std::string id, uint64_t epoch, bool attached = true, bool in_
   return LocalDataset{std::move(id), "shared", attached, epoch, in_use};
 }
 
+// A `local` dataset moving here from the agent at `from`.
+protocol::DatasetAssignment moving_here(std::string id, uint64_t epoch, bool attach = true) {
+  protocol::DatasetAssignment a = want(std::move(id), epoch, attach);
+  a.driver = "local";
+  a.copy_from = "http://10.0.0.1:7070";
+  a.copy_from_node = "node-1";
+  return a;
+}
+
+// A detached copy of a `local` dataset stored on this node.
+LocalDataset local_copy(std::string id, uint64_t epoch) {
+  return LocalDataset{std::move(id), "local", /*attached=*/false, epoch, false};
+}
+
 using Kind = DatasetChange::Kind;
 
 }  // namespace
@@ -64,6 +78,50 @@ TEST(DatasetChanges, DestroysDeletedDatasetsAfterDetachingThem) {
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].kind, Kind::kDetach);
   EXPECT_EQ(changes[1].kind, Kind::kDestroy);
+}
+
+TEST(DatasetChanges, CopiesInALocalDatasetMovingHereInsteadOfCreatingIt) {
+  auto changes = compute_dataset_changes({moving_here("a", 4)}, {});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, Kind::kCopyAndAttach);
+  EXPECT_EQ(changes[0].dataset_id, "a");
+  EXPECT_EQ(changes[0].driver, "local");
+  EXPECT_EQ(changes[0].epoch, 4u);
+  EXPECT_EQ(changes[0].size_bytes, uint64_t{1} << 26);
+  EXPECT_EQ(changes[0].copy_from, "http://10.0.0.1:7070");
+  EXPECT_EQ(changes[0].copy_from_node, "node-1");
+}
+
+TEST(DatasetChanges, DoesNotCopyWhileTheSourceStillHoldsTheDataset) {
+  EXPECT_TRUE(compute_dataset_changes({moving_here("a", 4, /*attach=*/false)}, {}).empty());
+}
+
+TEST(DatasetChanges, NothingToDoOnceTheCopyIsAttachedAtTheAssignedEpoch) {
+  EXPECT_TRUE(compute_dataset_changes({moving_here("a", 4)}, {have("a", 4)}).empty());
+}
+
+TEST(DatasetChanges, AnOlderDetachedCopyHereIsReplacedByTheCopyNotReattached) {
+  auto changes = compute_dataset_changes({moving_here("a", 4)}, {local_copy("a", 2)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, Kind::kCopyAndAttach);
+}
+
+TEST(DatasetChanges, AStaleAttachedCopyIsDetachedBeforeTheCopyComesIn) {
+  auto changes = compute_dataset_changes({moving_here("a", 4)}, {have("a", 2)});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].kind, Kind::kDetach);
+  EXPECT_EQ(changes[1].kind, Kind::kCopyAndAttach);
+}
+
+TEST(DatasetChanges, AStaleCopyInUseIsNeitherDetachedNorOverwritten) {
+  EXPECT_TRUE(compute_dataset_changes({moving_here("a", 4)}, {have("a", 2, true, /*in_use=*/true)}).empty());
+}
+
+TEST(DatasetChanges, ADetachedLocalCopyIsKeptUntilItIsToBeDestroyed) {
+  EXPECT_TRUE(compute_dataset_changes({}, {local_copy("a", 3)}).empty());
+  auto changes = compute_dataset_changes({want("a", 3, /*attach=*/false, /*destroy=*/true)}, {local_copy("a", 3)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, Kind::kDestroy);
 }
 
 }  // namespace berth::agent

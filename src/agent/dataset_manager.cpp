@@ -4,8 +4,17 @@
 
 namespace berth::agent {
 
-DatasetManager::DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers)
-    : drivers_(std::move(drivers)) {}
+namespace {
+
+// The `local` driver's pool is this node's own directory: a dataset it lists is a copy stored
+// here even when nobody has it attached. Other drivers list a pool every node sees.
+bool stores_copies_here(const std::string& driver) { return driver == "local"; }
+
+}  // namespace
+
+DatasetManager::DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers,
+                               DatasetReceiver* receiver)
+    : drivers_(std::move(drivers)), receiver_(receiver) {}
 
 void DatasetManager::set_node_id(const std::string& node_id) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -26,11 +35,12 @@ std::vector<LocalDataset> DatasetManager::discover() {
       continue;
     }
     for (const auto& v : *listed) {
-      if (!v.attached_to || *v.attached_to != node) continue;
+      bool attached = v.attached_to && *v.attached_to == node;
+      if (!attached && !stores_copies_here(name)) continue;
       LocalDataset l;
       l.dataset_id = v.dataset_id;
       l.driver = name;
-      l.attached = true;
+      l.attached = attached;
       l.epoch = v.epoch;
       l.in_use = in_use(v.dataset_id);
       out.push_back(l);
@@ -45,10 +55,12 @@ void DatasetManager::fence() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     fenced_ = true;
+    ++fences_;
     users_.clear();
     node = node_id_;
   }
   for (const auto& l : discover()) {
+    if (!l.attached) continue;
     Status detached = drivers_[l.driver]->detach(l.dataset_id, node);
     if (!detached) {
       spdlog::error("fencing: detaching dataset {} failed: {}", l.dataset_id, detached.error().message);
@@ -60,13 +72,18 @@ void DatasetManager::fence() {
   reports_.clear();
 }
 
+uint64_t DatasetManager::fences() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fences_;
+}
+
 void DatasetManager::unfence() {
   std::lock_guard<std::mutex> lock(mu_);
   fenced_ = false;
 }
 
 void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& desired) {
-  std::lock_guard<std::mutex> converging(converge_mu_);
+  std::unique_lock<std::mutex> converging(converge_mu_);
   std::string node;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -90,6 +107,35 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
           errors[change.dataset_id] = created.error().message;
           break;
         }
+        auto attached = driver.attach(change.dataset_id, node, change.epoch);
+        if (!attached) {
+          errors[change.dataset_id] = attached.error().message;
+        } else {
+          spdlog::info("dataset {} attached at epoch {}: {}", change.dataset_id, change.epoch, *attached);
+        }
+        break;
+      }
+      case DatasetChange::Kind::kCopyAndAttach: {
+        // Attached only once the whole copy is in place: an empty or partial dataset never
+        // stands in for the data that lives on the other node. A download may take minutes;
+        // a fence meanwhile must not wait for it (it touches nothing attached), but then
+        // nothing is attached after it.
+        Status received = make_error(ErrorCode::kUnavailable, "this agent cannot fetch dataset copies");
+        if (receiver_) {
+          uint64_t fences_before = fences();
+          converging.unlock();
+          received = receiver_->receive(change);
+          converging.lock();
+          if (fences() != fences_before) return;  // the next pass starts from what is true now
+        }
+        if (!received) {
+          errors[change.dataset_id] = "copying from node " + change.copy_from_node + " at " +
+                                      change.copy_from + " failed: " + received.error().message +
+                                      " (retrying)";
+          break;
+        }
+        spdlog::info("dataset {} copied from node {} at {}", change.dataset_id, change.copy_from_node,
+                     change.copy_from);
         auto attached = driver.attach(change.dataset_id, node, change.epoch);
         if (!attached) {
           errors[change.dataset_id] = attached.error().message;
@@ -123,10 +169,13 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
     protocol::DatasetReport r;
     r.dataset_id = l.dataset_id;
     r.driver = l.driver;
-    r.attached = true;
+    r.attached = l.attached;
     r.epoch = l.epoch;
-    auto path = drivers_[l.driver]->path(l.dataset_id, node, l.epoch);
-    r.path = path ? *path : "";
+    r.local_copy = stores_copies_here(l.driver);
+    if (l.attached) {
+      auto path = drivers_[l.driver]->path(l.dataset_id, node, l.epoch);
+      r.path = path ? *path : "";
+    }
     r.in_use = in_use(l.dataset_id);
     reports[l.dataset_id] = r;
   }

@@ -19,11 +19,23 @@
 
 namespace berth::agent {
 
+// Brings the data of a `local` dataset moving to this node from the node that holds it
+// (kCopyAndAttach) and installs it here, detached, replacing any older copy. The agent's
+// implementation fetches it over HTTP (dataset_transfer.h). An error says what failed; the
+// dataset loop reports it and tries again on its next pass.
+class DatasetReceiver {
+ public:
+  virtual ~DatasetReceiver() = default;
+  virtual Status receive(const DatasetChange& change) = 0;
+};
+
 class DatasetManager {
  public:
   // `drivers` by name ("shared", "loop", "local"); a driver that is not available here stays
-  // out, and datasets assigned with it report the reason.
-  explicit DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers);
+  // out, and datasets assigned with it report the reason. `receiver` (not owned; may be null,
+  // then local datasets cannot move here) fetches moving local datasets.
+  explicit DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers,
+                          DatasetReceiver* receiver = nullptr);
 
   void set_node_id(const std::string& node_id);
   // Called (outside the manager's lock) whenever a dataset gains its first user or loses its
@@ -31,7 +43,8 @@ class DatasetManager {
   void set_on_use_change(std::function<void()> callback);
   // One convergence pass towards `desired`.
   void converge(const std::vector<protocol::DatasetAssignment>& desired);
-  // What to report with the next heartbeat.
+  // What to report with the next heartbeat: datasets attached here, and detached copies of
+  // `local` datasets stored here (attached=false, local_copy=true).
   std::vector<protocol::DatasetReport> report() const;
 
   // The mounted path of a dataset attached here at its current epoch, or an error saying why
@@ -50,8 +63,10 @@ class DatasetManager {
 
  private:
   std::vector<LocalDataset> discover();
+  uint64_t fences() const;
 
   std::map<std::string, std::unique_ptr<VolumeDriver>> drivers_;
+  DatasetReceiver* receiver_;
   mutable std::mutex mu_;
   std::string node_id_;
   std::map<std::string, protocol::DatasetReport> reports_;  // by dataset id
@@ -59,8 +74,10 @@ class DatasetManager {
   std::map<std::string, std::string> errors_;  // dataset id -> last failure
   std::function<void()> on_use_change_;
   bool fenced_ = false;
+  uint64_t fences_ = 0;  // how many times fence() ran
   // Held for a whole converge() or fence(): a fence never runs in the middle of a converge
-  // that could attach again what it detaches.
+  // that could attach again what it detaches. converge() lets go of it only while it
+  // downloads a local dataset's copy, and ends the pass if a fence ran meanwhile.
   std::mutex converge_mu_;
 };
 

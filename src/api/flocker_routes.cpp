@@ -19,6 +19,7 @@ http::Response flocker_error(const Error& error) {
 nlohmann::json config_json(const model::Dataset& d) {
   nlohmann::json j = model::dataset_to_json(d);
   j.erase("epoch");
+  j.erase("moving_from");
   return j;
 }
 

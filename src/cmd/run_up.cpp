@@ -162,6 +162,12 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     if (int containers = remove_containers_under(data_dir)) {
       std::cerr << "berth up: removed " << containers << " containers of agents that had died\n";
     }
+    // The plugin sockets of agents that died (the others removed their own).
+    for (int i = 1; i <= flags.agents; ++i) {
+      std::string socket = plugin_socket(flags.port, i);
+      std::error_code ignored;
+      if (!socket.empty()) std::filesystem::remove(socket, ignored);
+    }
   };
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {

@@ -61,7 +61,7 @@ struct DockerExecutor::State {
   mutable std::mutex mu;
   std::condition_variable ended_cv;
   std::map<std::string, Tracked> tracked;
-  std::vector<DockerExit> exits;
+  std::vector<ProcessExit> exits;
   int active_watchers = 0;
   bool stopping = false;
 
@@ -90,7 +90,7 @@ struct DockerExecutor::State {
         killed = it->second.killed;
       }
     }
-    DockerExit exit;
+    ProcessExit exit;
     exit.task_id = task_id;
     exit.killed_by_us = killed;
     if (state) {
@@ -286,9 +286,9 @@ void DockerExecutor::kill_all_now() {
   });
 }
 
-std::vector<DockerExit> DockerExecutor::poll_exits() {
+std::vector<ProcessExit> DockerExecutor::poll_exits() {
   std::vector<std::pair<std::string, std::string>> due;
-  std::vector<DockerExit> out;
+  std::vector<ProcessExit> out;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto now = std::chrono::steady_clock::now();

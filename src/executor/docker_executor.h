@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "executor/process_executor.h"
 
 namespace berth {
 
@@ -35,14 +36,6 @@ struct DockerLaunch {
 struct DockerStarted {
   std::string container_id;
   int pid = 0;  // host pid of the container's init
-};
-
-struct DockerExit {
-  std::string task_id;
-  int code = 0;
-  bool killed_by_us = false;
-  bool oom_killed = false;
-  std::string message;  // "exited with code 3", "killed by SIGKILL (exit code 137)", Docker's error
 };
 
 class DockerExecutor {
@@ -75,8 +68,9 @@ class DockerExecutor {
   Status kill(const std::string& task_id, std::chrono::milliseconds grace);
   // SIGKILLs every container and waits (at most 10 s) for their exits; used at agent shutdown.
   void kill_all_now();
-  // Ended tasks, once each; also sends due SIGKILLs.
-  std::vector<DockerExit> poll_exits();
+  // Ended tasks, once each (pid 0; `code` is the container's exit code, 128 + N after signal N,
+  // and `message` Docker's error when it has one); also sends due SIGKILLs.
+  std::vector<ProcessExit> poll_exits();
   // Task ids launched or adopted and not yet returned by poll_exits().
   std::vector<std::string> running() const;
   bool tracks(const std::string& task_id) const;

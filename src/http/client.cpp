@@ -36,7 +36,8 @@ bool parse_base_url(const std::string& base_url, std::string* host, std::string*
 
 Result<ClientResponse> request(const std::string& base_url, const std::string& method,
                                const std::string& target, const std::string& body, int timeout_ms,
-                               const std::vector<std::pair<std::string, std::string>>& headers) {
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               size_t max_response_bytes) {
   std::string host, port;
   if (!parse_base_url(base_url, &host, &port)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -83,10 +84,15 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
 
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(256 << 20);
+    parser.body_limit(max_response_bytes);
     stream.expires_after(deadline);
     bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
     run();
+    if (ec == bhttp::error::body_limit) {
+      return make_error(ErrorCode::kUnavailable,
+                        "the answer from " + base_url + " for " + method + " " + target +
+                            " is larger than " + std::to_string(max_response_bytes) + " bytes");
+    }
     if (ec) {
       return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for " + method +
                                                      " " + target + ": " + ec.message());

@@ -69,12 +69,16 @@ struct ClientResponse {
   std::string body;
 };
 
+inline constexpr size_t kDefaultMaxResponseBytes = size_t{256} << 20;
+
 // One blocking request. `base_url` is "http://host:port". kUnavailable when the peer cannot
-// be reached or does not answer within timeout_ms.
+// be reached, does not answer within timeout_ms, or answers with a body larger than
+// `max_response_bytes` (the message says so).
 Result<ClientResponse> request(const std::string& base_url, const std::string& method,
                                const std::string& target, const std::string& body = "",
                                int timeout_ms = 10000,
-                               const std::vector<std::pair<std::string, std::string>>& headers = {});
+                               const std::vector<std::pair<std::string, std::string>>& headers = {},
+                               size_t max_response_bytes = kDefaultMaxResponseBytes);
 
 // Serves `handler` on a unix stream socket at `socket_path` (the Docker volume plugin socket,
 // /run/docker/plugins/berth.sock, is the user): HTTP/1.1 with keep-alive, one thread per

@@ -144,6 +144,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
     if (!still) released.insert(before.dataset_id);
   }
   it->second.datasets = hb.datasets;
+  finish_local_moves(agent_id);
   for (const auto& id : released) {
     auto d = state_.datasets.find(id);
     if (d != state_.datasets.end() && !d->second.primary.empty() && d->second.primary != agent_id) {

@@ -118,6 +118,13 @@ class MasterCore {
   Status check_tag(const std::string& if_tag) const;
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
+  // A `local` dataset moves by copying (DESIGN §7): ok when the node holding its data, its
+  // current primary and `target` are all up and the data is on the holder; kConflict naming
+  // the node and the reason otherwise.
+  Status check_local_move(const model::Dataset& dataset, const std::string& target) const;
+  // Ends the copies of local datasets that `agent_id` now reports attached at their epoch:
+  // the source's copy is no longer needed and is destroyed.
+  void finish_local_moves(const std::string& agent_id);
   // Sends an agent its assignments now (a "datasets" command) instead of with the next
   // heartbeat answer.
   void push_assignments(const std::string& agent_id);

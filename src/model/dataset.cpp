@@ -131,6 +131,7 @@ nlohmann::json dataset_to_json(const Dataset& d) {
                       {"deleted", d.deleted},       {"metadata", d.metadata},
                       {"driver", d.driver},         {"epoch", d.epoch}};
   if (d.maximum_size) j["maximum_size"] = *d.maximum_size;
+  if (!d.moving_from.empty()) j["moving_from"] = d.moving_from;
   return j;
 }
 
@@ -143,6 +144,7 @@ Result<Dataset> dataset_from_json(const nlohmann::json& j) {
   d.metadata = j.value("metadata", std::map<std::string, std::string>{});
   d.driver = j.value("driver", "shared");
   d.epoch = j.value("epoch", uint64_t{0});
+  d.moving_from = j.value("moving_from", "");
   if (j.contains("maximum_size") && j["maximum_size"].is_number_unsigned()) d.maximum_size = j["maximum_size"].get<uint64_t>();
   return d;
 }

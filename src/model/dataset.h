@@ -25,6 +25,9 @@ struct Dataset {
   bool deleted = false;
   std::string driver = "shared";  // shared | loop | local (berth extension)
   uint64_t epoch = 0;             // grows with every change of primary
+  // A `local` dataset being copied to `primary`: the node whose copy is the data until
+  // `primary` reports it attached at `epoch`. Empty when no copy is pending.
+  std::string moving_from;
 
   bool operator==(const Dataset&) const = default;
 };
@@ -44,7 +47,7 @@ bool is_uuid(const std::string& text);
 Status validate_maximum_size(uint64_t size);
 
 // Flocker's dataset_config JSON: {dataset_id, primary, deleted, metadata, maximum_size?}
-// plus berth's "driver" and "epoch".
+// plus berth's "driver", "epoch" and, during a copy, "moving_from".
 nlohmann::json dataset_to_json(const Dataset& dataset);
 // The store's copy (dataset_to_json output) back into a Dataset.
 Result<Dataset> dataset_from_json(const nlohmann::json& stored);

@@ -24,6 +24,16 @@ TEST(Dataset, CreateTakesFlockersFieldsAndGeneratesAnId) {
   EXPECT_EQ(dataset_from_json(j).value(), *d);
 }
 
+TEST(Dataset, TheSourceOfAPendingLocalCopyIsStoredOnlyWhileThereIsOne) {
+  auto d = parse_dataset_create({{"primary", kNode}, {"driver", "local"}}, kId, "shared");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(dataset_to_json(*d).contains("moving_from"));
+  d->moving_from = "a0a0a0a0-0b0a-4908-8706-050403020100";
+  auto j = dataset_to_json(*d);
+  EXPECT_EQ(j["moving_from"], d->moving_from);
+  EXPECT_EQ(dataset_from_json(j).value(), *d);
+}
+
 TEST(Dataset, RejectsBadInputNamingTheProblem) {
   auto no_primary = parse_dataset_create({{"metadata", {{"name", "x"}}}}, kId, "shared");
   ASSERT_FALSE(no_primary.ok());

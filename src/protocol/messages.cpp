@@ -28,8 +28,9 @@ BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
                                                 resources, attributes, tasks, http_port)
 BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
                                                 lease_ms, next_command_seq)
-BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error)
-BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy)
+BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error, local_copy)
+BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy,
+                  copy_from, copy_from_node)
 BERTH_JSON_DEFINE(Heartbeat, seq, datasets)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,

@@ -80,6 +80,9 @@ struct DatasetReport {
   std::string path;     // where it is mounted here, when attached
   bool in_use = false;  // a task or a Docker mount uses it
   std::string error;    // the last attach/detach failure, if any
+  // `local` driver: this node stores a copy of the data, attached or not (attached=false: a
+  // detached copy, e.g. the source of a move until the new node has attached its own).
+  bool local_copy = false;
 };
 
 // What the master wants of a dataset on this agent, sent with every heartbeat answer. The
@@ -91,7 +94,12 @@ struct DatasetAssignment {
   uint64_t epoch = 0;
   uint64_t size_bytes = 0;
   bool attach = false;   // false: still held elsewhere; wait for it to be released
-  bool destroy = false;  // deleted in the configuration: detach and destroy
+  bool destroy = false;  // deleted in the configuration, or a stale local copy: destroy it
+  // A `local` dataset moving here: before attaching, fetch its data from the agent that holds
+  // it, "http://<address>:<http_port>" (GET /berth/v1/datasets/{id}/archive), which must
+  // answer as node `copy_from_node`. Never attach an empty dataset instead. Empty: no copy.
+  std::string copy_from;
+  std::string copy_from_node;
 };
 
 struct Heartbeat {

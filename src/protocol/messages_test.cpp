@@ -49,6 +49,27 @@ TEST(Messages, MissingFieldsKeepDefaults) {
   EXPECT_EQ(hb.lease_ms, 2500);
 }
 
+TEST(Messages, ALocalDatasetMoveCarriesWhereToCopyFrom) {
+  DatasetAssignment a;
+  a.dataset_id = "d";
+  a.driver = "local";
+  a.epoch = 4;
+  a.attach = true;
+  a.copy_from = "http://10.0.0.1:7070";
+  a.copy_from_node = "node-1";
+  DatasetAssignment back = nlohmann::json(a).get<DatasetAssignment>();
+  EXPECT_EQ(back.copy_from, "http://10.0.0.1:7070");
+  EXPECT_EQ(back.copy_from_node, "node-1");
+  // From a master that knows nothing of copies: nothing to copy.
+  auto old = nlohmann::json::parse(R"({"dataset_id":"d","driver":"local","epoch":4,"attach":true})")
+                 .get<DatasetAssignment>();
+  EXPECT_TRUE(old.copy_from.empty());
+  DatasetReport r;
+  r.dataset_id = "d";
+  r.local_copy = true;
+  EXPECT_TRUE(nlohmann::json(r).get<DatasetReport>().local_copy);
+}
+
 TEST(Messages, TerminalStatesAreMesosTerminalStates) {
   EXPECT_TRUE(is_terminal_state(kTaskFailed));
   EXPECT_TRUE(is_terminal_state(kTaskLost));

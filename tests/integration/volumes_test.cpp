@@ -162,17 +162,38 @@ TEST(Volumes, APersistentVolumeIsALocalDatasetThatPinsItsApp) {
   EXPECT_EQ(refused.status, 409);
 }
 
-TEST(Volumes, ALocalDatasetRefusesToMoveAndSaysWhy) {
+TEST(Volumes, ALocalDatasetStaysPutWhileItsNodeIsDownAndSaysWhy) {
   Cluster cluster(2);
   auto nodes = cluster.call("GET", "/berth/v1/nodes");
   std::string a = nodes.body["nodes"][0]["id"], b = nodes.body["nodes"][1]["id"];
+  int a_index = cluster.agent_index(a);
+  ASSERT_NE(a_index, 0);
   auto created = cluster.call("POST", "/v1/configuration/datasets",
                               nlohmann::json{{"primary", a}, {"driver", "local"}, {"metadata", {{"name", "here"}}}}.dump());
   ASSERT_EQ(created.status, 201);
-  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + created.body["dataset_id"].get<std::string>(),
-                            nlohmann::json{{"primary", b}}.dump());
+  std::string id = created.body["dataset_id"];
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto state = cluster.call("GET", "/v1/state/datasets");
+    for (const auto& d : state.body) {
+      if (d["dataset_id"] == id && d.contains("path")) return true;
+    }
+    return false;
+  }, seconds(10)));
+  // Its data lives only on node a: with a down it cannot be copied anywhere.
+  cluster.kill_agent(a_index);
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto now = cluster.call("GET", "/berth/v1/nodes");
+    for (const auto& n : now.body["nodes"]) {
+      if (n["id"] == a) return n["state"] == "lost";
+    }
+    return false;
+  }, seconds(10)));
+  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", b}}.dump());
   EXPECT_EQ(moved.status, 409);
-  EXPECT_NE(moved.body["description"].get<std::string>().find("local driver"), std::string::npos);
+  std::string why = moved.body["description"].get<std::string>();
+  EXPECT_NE(why.find("local driver"), std::string::npos) << why;
+  EXPECT_NE(why.find(cluster.agent_hostname(a_index)), std::string::npos) << why;
+  EXPECT_NE(why.find("lives only on"), std::string::npos) << why;
   EXPECT_EQ(cluster.call("GET", "/v1/configuration/datasets").body[0]["primary"].get<std::string>(), a);
 }
 

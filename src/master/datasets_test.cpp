@@ -1,0 +1,267 @@
+// MasterCore's moves of `local` datasets, driven through its agent protocol and Flocker API
+// methods with an in-memory store and a clock advanced by hand.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "master/master_core.h"
+#include "store/memory_store.h"
+
+namespace berth::master {
+namespace {
+
+const std::string kA = "aaaaaaaa-0000-4000-8000-000000000001";
+const std::string kB = "bbbbbbbb-0000-4000-8000-000000000002";
+const std::string kC = "cccccccc-0000-4000-8000-000000000003";
+
+class CountingIds final : public IdSource {
+ public:
+  std::string uuid() override {
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++n_);
+    return buf;
+  }
+
+ private:
+  int n_ = 0;
+};
+
+protocol::DatasetReport attached(const std::string& id, uint64_t epoch) {
+  protocol::DatasetReport r;
+  r.dataset_id = id;
+  r.driver = "local";
+  r.attached = true;
+  r.epoch = epoch;
+  r.path = "/data/" + id;
+  r.local_copy = true;
+  return r;
+}
+
+protocol::DatasetReport detached_copy(const std::string& id, uint64_t epoch) {
+  protocol::DatasetReport r = attached(id, epoch);
+  r.attached = false;
+  r.path.clear();
+  return r;
+}
+
+class LocalMoves : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MasterOptions options;
+    options.join_token = "t";
+    options.lost_timeout = std::chrono::milliseconds(3000);
+    core_ = std::make_unique<MasterCore>(options, store_, clock_, ids_);
+    ASSERT_TRUE(core_->load().ok());
+    join(kA, "node-a", "10.0.0.1", 7001);
+    join(kB, "node-b", "10.0.0.2", 7002);
+    join(kC, "node-c", "10.0.0.3", 7003);
+    // Past the start-up grace, so reconcile() may declare agents lost.
+    clock_.advance(std::chrono::seconds(4));
+    for (const auto& n : {kA, kB, kC}) beat(n, {});
+  }
+
+  void join(const std::string& id, const std::string& host, const std::string& address,
+            uint32_t port) {
+    protocol::RegisterRequest r;
+    r.token = "t";
+    r.agent_id = id;
+    r.hostname = host;
+    r.address = address;
+    r.http_port = port;
+    ASSERT_TRUE(core_->register_agent(r).ok());
+  }
+
+  // A heartbeat from `node` reporting `datasets`; what the master assigns it in return.
+  std::vector<protocol::DatasetAssignment> beat(const std::string& node,
+                                                std::vector<protocol::DatasetReport> datasets) {
+    protocol::Heartbeat hb;
+    hb.datasets = std::move(datasets);
+    auto ack = core_->heartbeat(node, hb);
+    EXPECT_TRUE(ack.ok()) << ack.error().message;
+    return ack.ok() ? ack->datasets : std::vector<protocol::DatasetAssignment>{};
+  }
+
+  static std::optional<protocol::DatasetAssignment> find(
+      const std::vector<protocol::DatasetAssignment>& all, const std::string& id) {
+    for (const auto& a : all) {
+      if (a.dataset_id == id) return a;
+    }
+    return std::nullopt;
+  }
+
+  // Every node but `dead` heartbeats while the clock passes the lost timeout.
+  void lose(const std::string& dead) {
+    clock_.advance(std::chrono::milliseconds(3500));
+    for (const auto& n : {kA, kB, kC}) {
+      if (n != dead) beat(n, reports_[n]);
+    }
+    core_->reconcile();
+  }
+
+  std::string configuration_tag() {
+    std::string tag;
+    core_->read([&](const MasterState& s) { tag = core_->configuration_tag(s); });
+    return tag;
+  }
+
+  model::Dataset dataset(const std::string& id) {
+    model::Dataset out;
+    core_->read([&](const MasterState& s) { out = s.datasets.at(id); });
+    return out;
+  }
+
+  // A local dataset created on node A and attached there at epoch 1.
+  std::string local_on_a() {
+    auto created = core_->create_dataset({{"primary", kA}, {"driver", "local"}}, "");
+    EXPECT_TRUE(created.ok()) << created.error().message;
+    std::string id = created->dataset_id;
+    reports_[kA] = {attached(id, 1)};
+    beat(kA, reports_[kA]);
+    return id;
+  }
+
+  Result<model::Dataset> move(const std::string& id, const std::string& to) {
+    return core_->update_dataset(id, {{"primary", to}}, "");
+  }
+
+  MemoryStore store_;
+  ManualClock clock_;
+  CountingIds ids_;
+  std::unique_ptr<MasterCore> core_;
+  std::map<std::string, std::vector<protocol::DatasetReport>> reports_;
+};
+
+TEST_F(LocalMoves, TheNewNodeCopiesFromTheOldOneWhichKeepsItsCopyUntilTheNewOneHasAttached) {
+  std::string id = local_on_a();
+  ASSERT_TRUE(move(id, kB).ok());
+  std::string tag = configuration_tag();
+  EXPECT_EQ(dataset(id).moving_from, kA);
+  EXPECT_EQ(dataset(id).epoch, 2u);
+
+  // A still has it attached: A is told to let go, B waits.
+  EXPECT_EQ(find(beat(kA, {attached(id, 1)}), id), std::nullopt);
+  std::optional<protocol::DatasetAssignment> waiting = find(beat(kB, {}), id);
+  ASSERT_NE(waiting, std::nullopt);
+  EXPECT_FALSE(waiting->attach);
+
+  // A detached and keeps its copy; B copies it from A's agent.
+  EXPECT_EQ(find(beat(kA, {detached_copy(id, 1)}), id), std::nullopt);
+  std::optional<protocol::DatasetAssignment> copy = find(beat(kB, {}), id);
+  ASSERT_NE(copy, std::nullopt);
+  EXPECT_TRUE(copy->attach);
+  EXPECT_FALSE(copy->destroy);
+  EXPECT_EQ(copy->epoch, 2u);
+  EXPECT_EQ(copy->copy_from, "http://10.0.0.1:7001");
+  EXPECT_EQ(copy->copy_from_node, kA);
+  // Until B reports it attached, A's copy stays.
+  EXPECT_EQ(find(beat(kA, {detached_copy(id, 1)}), id), std::nullopt);
+
+  std::optional<protocol::DatasetAssignment> done = find(beat(kB, {attached(id, 2)}), id);
+  ASSERT_NE(done, std::nullopt);
+  EXPECT_TRUE(done->copy_from.empty());
+  EXPECT_TRUE(dataset(id).moving_from.empty());
+  std::optional<protocol::DatasetAssignment> stale = find(beat(kA, {detached_copy(id, 1)}), id);
+  ASSERT_NE(stale, std::nullopt);
+  EXPECT_TRUE(stale->destroy);
+  EXPECT_FALSE(stale->attach);
+  EXPECT_EQ(find(beat(kA, {}), id), std::nullopt);
+  // The copy is bookkeeping, not configuration: its end leaves the configuration tag alone.
+  EXPECT_EQ(configuration_tag(), tag);
+}
+
+TEST_F(LocalMoves, AMoveToANodeThatIsDownIsRefusedNamingIt) {
+  std::string id = local_on_a();
+  lose(kB);
+  auto refused = move(id, kB);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_NE(refused.error().message.find("node-b"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("down"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(dataset(id).primary, kA);
+  EXPECT_EQ(dataset(id).epoch, 1u);
+}
+
+TEST_F(LocalMoves, AMoveAwayFromANodeThatIsDownIsRefusedBecauseTheDataLivesOnlyThere) {
+  std::string id = local_on_a();
+  lose(kA);
+  auto refused = move(id, kB);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_NE(refused.error().message.find("lives only on node node-a"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(dataset(id).primary, kA);
+}
+
+TEST_F(LocalMoves, ADatasetWithNoDataOnItsNodeYetIsNotMoved) {
+  auto created = core_->create_dataset({{"primary", kA}, {"driver", "local"}}, "");
+  ASSERT_TRUE(created.ok());
+  auto refused = move(created->dataset_id, kB);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("no data"), std::string::npos) << refused.error().message;
+}
+
+TEST_F(LocalMoves, NothingIsAttachedWhileTheSourceIsDown) {
+  std::string id = local_on_a();
+  ASSERT_TRUE(move(id, kB).ok());
+  reports_[kA] = {detached_copy(id, 1)};
+  beat(kA, reports_[kA]);
+  lose(kA);
+  std::optional<protocol::DatasetAssignment> b = find(beat(kB, {}), id);
+  ASSERT_NE(b, std::nullopt);
+  EXPECT_FALSE(b->attach);
+  EXPECT_TRUE(b->copy_from.empty());
+}
+
+TEST_F(LocalMoves, MovingOnMidCopyCopiesFromTheSourceAndBackToItCopiesNothing) {
+  std::string id = local_on_a();
+  ASSERT_TRUE(move(id, kB).ok());
+  reports_[kA] = {detached_copy(id, 1)};
+  beat(kA, reports_[kA]);
+  ASSERT_TRUE(move(id, kC).ok());
+  EXPECT_EQ(dataset(id).moving_from, kA);
+  std::optional<protocol::DatasetAssignment> c = find(beat(kC, {}), id);
+  ASSERT_NE(c, std::nullopt);
+  EXPECT_EQ(c->copy_from_node, kA);
+  // B finished a copy it no longer needs: it goes; A's stays while C copies.
+  std::optional<protocol::DatasetAssignment> b = find(beat(kB, {detached_copy(id, 1)}), id);
+  ASSERT_NE(b, std::nullopt);
+  EXPECT_TRUE(b->destroy);
+  EXPECT_EQ(find(beat(kA, reports_[kA]), id), std::nullopt);
+
+  ASSERT_TRUE(move(id, kA).ok());
+  EXPECT_TRUE(dataset(id).moving_from.empty());
+  std::optional<protocol::DatasetAssignment> home = find(beat(kA, reports_[kA]), id);
+  ASSERT_NE(home, std::nullopt);
+  EXPECT_TRUE(home->attach);
+  EXPECT_TRUE(home->copy_from.empty());
+  EXPECT_EQ(home->epoch, 4u);
+}
+
+TEST_F(LocalMoves, AMoveWhileTheCopyTargetIsDownIsRefused) {
+  std::string id = local_on_a();
+  ASSERT_TRUE(move(id, kB).ok());
+  reports_[kA] = {detached_copy(id, 1)};
+  beat(kA, reports_[kA]);
+  lose(kB);
+  auto refused = move(id, kC);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("node-b"), std::string::npos) << refused.error().message;
+}
+
+TEST_F(LocalMoves, DeletingADatasetMidCopyDestroysTheSourcesCopyToo) {
+  std::string id = local_on_a();
+  ASSERT_TRUE(move(id, kB).ok());
+  ASSERT_TRUE(core_->delete_dataset(id, "").ok());
+  std::optional<protocol::DatasetAssignment> a = find(beat(kA, {detached_copy(id, 1)}), id);
+  ASSERT_NE(a, std::nullopt);
+  EXPECT_TRUE(a->destroy);
+  std::optional<protocol::DatasetAssignment> b = find(beat(kB, {}), id);
+  ASSERT_NE(b, std::nullopt);
+  EXPECT_FALSE(b->attach);
+  EXPECT_TRUE(b->copy_from.empty());
+}
+
+}  // namespace
+}  // namespace berth::master

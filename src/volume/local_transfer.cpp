@@ -1,0 +1,128 @@
+#include "volume/local_transfer.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "volume/dataset_id.h"
+#include "volume/directory_backend.h"
+#include "volume/epoch_record.h"
+#include "volume/tree_archive.h"
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path normal(const std::string& dir) { return fs::absolute(dir).lexically_normal(); }
+
+Status remove_if_present(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+Error attached_here(const std::string& dataset_id, const EpochRecord& record) {
+  return make_error(ErrorCode::kConflict, "dataset " + dataset_id + " is attached to node \"" +
+                                              *record.holder + "\" at epoch " +
+                                              std::to_string(record.epoch) +
+                                              " on this node; it is copied only once detached");
+}
+
+}  // namespace
+
+Result<LocalDatasetArchive> archive_local_dataset(const std::string& node_dir,
+                                                  const std::string& dataset_id,
+                                                  uint64_t max_bytes) {
+  if (Status s = validate_dataset_id(dataset_id); !s) return s.error();
+  fs::path dir = normal(node_dir);
+  std::error_code ec;
+  auto missing = [&] {
+    return make_error(ErrorCode::kNotFound,
+                      "dataset " + dataset_id + " has no local copy in " + dir.string());
+  };
+  if (!fs::is_directory(dir / ".berth", ec)) return missing();
+  RecordDir records(dir / ".berth", /*create_parent=*/false);
+  Result<RecordDir::Lock> lock = records.lock(dataset_id);
+  if (!lock) return lock.error();
+  Result<std::optional<EpochRecord>> record = records.read(dataset_id);
+  if (!record) return record.error();
+  DirectoryBackend backend(dir, DirectoryBackend::Layout::kLocal);
+  if (!*record || !fs::is_directory(backend.data_dir(dataset_id), ec)) return missing();
+  if ((*record)->holder) return attached_here(dataset_id, **record);
+  LocalDatasetArchive out;
+  ArchiveStats stats;
+  Result<std::string> tar = archive_tree(backend.data_dir(dataset_id), max_bytes, &stats);
+  if (!tar) {
+    Error e = tar.error();
+    e.message = "cannot archive dataset " + dataset_id + ": " + e.message;
+    return e;
+  }
+  out.tar = std::move(*tar);
+  out.size_bytes = (*record)->size_bytes;
+  out.epoch = (*record)->epoch;
+  out.entries = stats.entries;
+  return out;
+}
+
+Status install_local_dataset(const std::string& node_dir, const std::string& dataset_id,
+                             const LocalDatasetArchive& archive) {
+  if (Status s = validate_dataset_id(dataset_id); !s) return s;
+  fs::path dir = normal(node_dir);
+  RecordDir records(dir / ".berth", /*create_parent=*/true);
+  std::error_code ec;
+  fs::create_directories(records.dir(), ec);
+  if (ec) {
+    return make_error(ErrorCode::kInternal,
+                      "cannot create " + records.dir().string() + ": " + ec.message());
+  }
+  // Unpacked beside its final place, on the same filesystem, so the rename below is atomic:
+  // the dataset's directory is never half copied.
+  fs::path staged = records.dir() / ("received-" + dataset_id);
+  if (Status s = remove_if_present(staged); !s) return s;
+  Result<ArchiveStats> stats = extract_tree(archive.tar, staged);
+  if (stats && stats->entries != archive.entries) {
+    stats = make_error(ErrorCode::kInvalidArgument,
+                       "the archive holds " + std::to_string(stats->entries) +
+                           " entries where its sender announced " +
+                           std::to_string(archive.entries) + "; it is incomplete");
+  }
+  if (!stats) {
+    (void)remove_if_present(staged);
+    Error e = stats.error();
+    e.message = "cannot unpack the copy of dataset " + dataset_id + ": " + e.message;
+    return e;
+  }
+
+  Result<RecordDir::Lock> lock = records.lock(dataset_id);
+  if (!lock) return lock.error();
+  Result<std::optional<EpochRecord>> before = records.read(dataset_id);
+  if (!before) return before.error();
+  if (*before && (*before)->holder) return attached_here(dataset_id, **before);
+  DirectoryBackend backend(dir, DirectoryBackend::Layout::kLocal);
+  fs::path target = backend.data_dir(dataset_id);
+  fs::path outgoing = records.dir() / ("replaced-" + dataset_id);
+  if (Status s = remove_if_present(outgoing); !s) return s;
+  if (fs::exists(fs::symlink_status(target, ec))) {
+    fs::rename(target, outgoing, ec);
+    if (ec) {
+      return make_error(ErrorCode::kInternal,
+                        "cannot move " + target.string() + " aside: " + ec.message());
+    }
+  }
+  fs::rename(staged, target, ec);
+  if (ec) {
+    return make_error(ErrorCode::kInternal, "cannot move the copy of dataset " + dataset_id +
+                                                " into " + target.string() + ": " + ec.message());
+  }
+  EpochRecord record;
+  record.size_bytes = archive.size_bytes;
+  record.epoch = archive.epoch;
+  if (*before) record.epoch = std::max(record.epoch, (*before)->epoch);
+  if (Status s = records.write(dataset_id, record); !s) return s;
+  return remove_if_present(outgoing);
+}
+
+}  // namespace berth
