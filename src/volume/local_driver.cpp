@@ -17,13 +17,6 @@ namespace fs = std::filesystem;
 
 fs::path normal(const std::string& dir) { return fs::absolute(dir).lexically_normal(); }
 
-Status remove_if_present(const fs::path& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec)
-    return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
-  return {};
-}
 
 // Replaces `to_dir/<id>` with a copy of `from_dir/<id>`. The copy is made beside the target
 // under a temporary name and renamed into place, so the target is never half copied.
@@ -31,8 +24,8 @@ Status replace_with_copy(const fs::path& from_data, const fs::path& to_data,
                          const fs::path& scratch_dir, const std::string& dataset_id) {
   fs::path incoming = scratch_dir / ("incoming-" + dataset_id);
   fs::path outgoing = scratch_dir / ("outgoing-" + dataset_id);
-  if (Status s = remove_if_present(incoming); !s) return s;
-  if (Status s = remove_if_present(outgoing); !s) return s;
+  if (Status s = remove_tree(incoming); !s) return s;
+  if (Status s = remove_tree(outgoing); !s) return s;
   if (Status s = copy_tree(from_data, incoming); !s) return s;
   std::error_code ec;
   if (fs::exists(to_data, ec)) {
@@ -47,7 +40,7 @@ Status replace_with_copy(const fs::path& from_data, const fs::path& to_data,
     return make_error(ErrorCode::kInternal,
                       "cannot move the copy into " + to_data.string() + ": " + ec.message());
   }
-  return remove_if_present(outgoing);
+  return remove_tree(outgoing);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "volume/directory_backend.h"
 #include "volume/epoch_record.h"
 #include "volume/tree_archive.h"
+#include "volume/tree_copy.h"
 
 namespace berth {
 namespace {
@@ -15,14 +16,6 @@ namespace fs = std::filesystem;
 
 fs::path normal(const std::string& dir) { return fs::absolute(dir).lexically_normal(); }
 
-Status remove_if_present(const fs::path& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec) {
-    return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
-  }
-  return {};
-}
 
 Error attached_here(const std::string& dataset_id, const EpochRecord& record) {
   return make_error(ErrorCode::kConflict, "dataset " + dataset_id + " is attached to node \"" +
@@ -81,7 +74,7 @@ Status install_local_dataset(const std::string& node_dir, const std::string& dat
   // Unpacked beside its final place, on the same filesystem, so the rename below is atomic:
   // the dataset's directory is never half copied.
   fs::path staged = records.dir() / ("received-" + dataset_id);
-  if (Status s = remove_if_present(staged); !s) return s;
+  if (Status s = remove_tree(staged); !s) return s;
   Result<ArchiveStats> stats = extract_tree(archive.tar, staged);
   if (stats && stats->entries != archive.entries) {
     stats = make_error(ErrorCode::kInvalidArgument,
@@ -90,7 +83,7 @@ Status install_local_dataset(const std::string& node_dir, const std::string& dat
                            std::to_string(archive.entries) + "; it is incomplete");
   }
   if (!stats) {
-    (void)remove_if_present(staged);
+    (void)remove_tree(staged);
     Error e = stats.error();
     e.message = "cannot unpack the copy of dataset " + dataset_id + ": " + e.message;
     return e;
@@ -104,7 +97,7 @@ Status install_local_dataset(const std::string& node_dir, const std::string& dat
   DirectoryBackend backend(dir, DirectoryBackend::Layout::kLocal);
   fs::path target = backend.data_dir(dataset_id);
   fs::path outgoing = records.dir() / ("replaced-" + dataset_id);
-  if (Status s = remove_if_present(outgoing); !s) return s;
+  if (Status s = remove_tree(outgoing); !s) return s;
   if (fs::exists(fs::symlink_status(target, ec))) {
     fs::rename(target, outgoing, ec);
     if (ec) {
@@ -122,7 +115,7 @@ Status install_local_dataset(const std::string& node_dir, const std::string& dat
   record.epoch = archive.epoch;
   if (*before) record.epoch = std::max(record.epoch, (*before)->epoch);
   if (Status s = records.write(dataset_id, record); !s) return s;
-  return remove_if_present(outgoing);
+  return remove_tree(outgoing);
 }
 
 }  // namespace berth

@@ -114,4 +114,11 @@ Status copy_entry(const fs::path& from, const fs::path& to, int depth) {
 
 Status copy_tree(const fs::path& from, const fs::path& to) { return copy_entry(from, to, 0); }
 
+Status remove_tree(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
+  return {};
+}
+
 }  // namespace berth

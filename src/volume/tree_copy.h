@@ -14,4 +14,8 @@ namespace berth {
 // runtime artefacts, not data). Owners are kept when running as root.
 Status copy_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 
+// Removes `path` and everything below it; a path that does not exist is fine. kInternal names
+// the path and the reason otherwise.
+Status remove_tree(const std::filesystem::path& path);
+
 }  // namespace berth
