@@ -370,6 +370,78 @@ TEST(DockerApps, RestartedAgentAdoptsItsContainersWithoutRestartingThem) {
       seconds(30)));
 }
 
+// A container that cannot start (its command does not exist in the image) ends as
+// TASK_FAILED with Docker's reason.
+TEST(DockerApps, AContainerThatCannotStartFailsWithDockersReason) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
+  nlohmann::json app = {
+      {"id", "/cannot-start"},
+      {"args", {"/no/such/program"}},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"backoffSeconds", 5},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  nlohmann::json failure;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto answer = cluster.call("GET", "/v2/apps/cannot-start?embed=apps.lastTaskFailure");
+        failure = answer.body["app"]["lastTaskFailure"];
+        return failure.is_object();
+      },
+      seconds(30)));
+  EXPECT_EQ(failure["state"], "TASK_FAILED");
+  EXPECT_NE(failure["message"].get<std::string>().find("/no/such/program"), std::string::npos) << failure.dump();
+  EXPECT_TRUE(containers_of(owner_of(cluster, 1)).empty()) << "the failed container is removed";
+}
+
+// Marathon's external volumes (container.volumes, provider dvdi) reach a DOCKER container
+// through the berth volume plugin too; the data is on the dataset.
+TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
+  std::string volume = "docker-dvdi-" + std::to_string(::getpid());
+  nlohmann::json app = {
+      {"id", "/dvdi-writer"},
+      {"cmd", "echo written-by-$MESOS_TASK_ID > /data/proof; sleep 1000"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container",
+       {{"type", "DOCKER"},
+        {"docker", {{"image", "berth/busybox"}}},
+        {"volumes",
+         {{{"containerPath", "/data"},
+           {"mode", "RW"},
+           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "flocker"}}}}}}}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::string task, proof;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/dvdi-writer");
+        if (tasks.empty()) return false;
+        task = tasks[0]["id"];
+        std::string path = dataset_mount_path(cluster, volume);
+        if (path.empty()) return false;
+        auto lines = read_log_lines(path + "/proof");
+        proof = lines.empty() ? "" : lines[0];
+        return !proof.empty();
+      },
+      seconds(30)))
+      << cluster.call("GET", "/v2/apps/dvdi-writer?embed=apps.lastTaskFailure").body.dump();
+  EXPECT_EQ(proof, "written-by-" + task);
+  // Docker mounted it as a volume of this agent's plugin.
+  auto mounts = e2e::run("docker inspect -f '{{range .Mounts}}{{.Type}} {{.Driver}} {{.Name}} {{.Destination}};{{end}}' berth-" + task, 30);
+  EXPECT_NE(mounts.output.find("volume berth-e2e-apps-1 e2e-apps-1." + volume + " /data;"), std::string::npos)
+      << mounts.output;
+  // The sandbox is where Mesos puts it, and MESOS_SANDBOX says so.
+  EXPECT_NE(mounts.output.find("bind   /mnt/mesos/sandbox;"), std::string::npos) << mounts.output;
+}
+
 // DESIGN §6 for containers: an agent paused past its lease (SIGSTOP) must have its container
 // with the exclusive dataset dead before the replacement on another node writes, killed by the
 // task's supervisor since the agent itself cannot act.
