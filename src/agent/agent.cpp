@@ -610,8 +610,9 @@ struct Agent::Impl {
       if (!task.spec.health_checks.empty()) {
         ProcessSpec ps;
         ps.sandbox_dir = sandbox;
-        ps.env = task_environment(task.spec, options.address, sandbox, "");
-        start_health_checks(task.spec, ps);
+        const char* path = std::getenv("PATH");
+        ps.env = task_environment(task.spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
+        start_health_checks(task.spec, ps, started->container_id);
       }
       if (task.kill_pending || (!task.spec.volumes.empty() && fenced)) {
         (void)docker->kill(task_id, std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
@@ -683,7 +684,7 @@ struct Agent::Impl {
         ps.sandbox_dir = sandbox;
         const char* path = std::getenv("PATH");
         ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
-        start_health_checks(spec, ps);
+        start_health_checks(spec, ps, container_id);
       }
     }
     if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock.mono_now());
@@ -785,12 +786,23 @@ struct Agent::Impl {
     return {};
   }
 
-  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps) {
+  // `container`: a DOCKER task's container id. Its COMMAND checks run inside it, as Mesos's
+  // Docker executor runs them (docker exec); HTTP and TCP checks reach its host ports.
+  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps, const std::string& container = "") {
     auto json = nlohmann::json::parse(spec.health_checks, nullptr, false);
     auto specs = health::parse_health_checks(json);
     if (!specs) {
       spdlog::warn("task {}: health checks not run: {}", spec.task_id, specs.error().message);
       return;
+    }
+    if (!container.empty()) {
+      for (auto& check : *specs) {
+        if (health::probe_kind(check) != health::ProbeKind::kCommand) continue;
+        std::string quoted = "'";
+        for (char c : check.command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        quoted += "'";
+        check.command = "docker -H unix://" + options.docker_socket + " exec " + container + " /bin/sh -c " + quoted;
+      }
     }
     health::HealthTask t;
     t.task_id = spec.task_id;

@@ -370,6 +370,38 @@ TEST(DockerApps, RestartedAgentAdoptsItsContainersWithoutRestartingThem) {
       seconds(30)));
 }
 
+// COMMAND health checks of a DOCKER task run inside its container (docker exec), as Mesos's
+// Docker executor runs them: the file it checks for exists only there.
+TEST(DockerApps, CommandHealthChecksRunInsideTheContainer) {
+  BERTH_REQUIRE_DOCKER();
+  uint32_t first_port = 0;
+  Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
+  std::string marker = "/tmp/inside-only-" + std::to_string(::getpid());
+  ASSERT_NE(::access(marker.c_str(), F_OK), 0);
+  nlohmann::json app = {
+      {"id", "/checked-inside"},
+      {"cmd", "touch " + marker + "; sleep 1000"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
+      {"healthChecks",
+       {{{"protocol", "COMMAND"}, {"command", {{"value", "test -f '" + marker + "'"}}}, {"delaySeconds", 0},
+         {"gracePeriodSeconds", 30}, {"intervalSeconds", 1}, {"timeoutSeconds", 5}}}},
+  };
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  nlohmann::json task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/checked-inside");
+        if (tasks.empty() || tasks[0]["healthCheckResults"].empty()) return false;
+        task = tasks[0];
+        return task["healthCheckResults"][0].value("alive", false);
+      },
+      seconds(30)))
+      << task.dump();
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the check ran on the host";
+}
+
 // A container that cannot start (its command does not exist in the image) ends as
 // TASK_FAILED with Docker's reason.
 TEST(DockerApps, AContainerThatCannotStartFailsWithDockersReason) {
