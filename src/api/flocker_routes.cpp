@@ -100,6 +100,8 @@ http::Response handle_flocker(master::MasterCore& core, const http::Request& req
               item["primary"] = aid;
               item["path"] = r.path;
             }
+            // Why a node cannot attach it (yet), e.g. a copy that failed and is retried.
+            if (r.dataset_id == id && !r.error.empty()) item["errors"][aid] = r.error;
           }
         }
         list.push_back(item);
