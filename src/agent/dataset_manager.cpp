@@ -100,6 +100,14 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
       continue;
     }
     VolumeDriver& driver = *it->second;
+    auto attach = [&](VolumeDriver& d, const DatasetChange& c) {
+      auto attached = d.attach(c.dataset_id, node, c.epoch);
+      if (!attached) {
+        errors[c.dataset_id] = attached.error().message;
+      } else {
+        spdlog::info("dataset {} attached at epoch {}: {}", c.dataset_id, c.epoch, *attached);
+      }
+    };
     switch (change.kind) {
       case DatasetChange::Kind::kCreateAndAttach: {
         auto created = driver.create(change.dataset_id, change.size_bytes);
@@ -107,12 +115,7 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
           errors[change.dataset_id] = created.error().message;
           break;
         }
-        auto attached = driver.attach(change.dataset_id, node, change.epoch);
-        if (!attached) {
-          errors[change.dataset_id] = attached.error().message;
-        } else {
-          spdlog::info("dataset {} attached at epoch {}: {}", change.dataset_id, change.epoch, *attached);
-        }
+        attach(driver, change);
         break;
       }
       case DatasetChange::Kind::kCopyAndAttach: {
@@ -136,12 +139,7 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
         }
         spdlog::info("dataset {} copied from node {} at {}", change.dataset_id, change.copy_from_node,
                      change.copy_from);
-        auto attached = driver.attach(change.dataset_id, node, change.epoch);
-        if (!attached) {
-          errors[change.dataset_id] = attached.error().message;
-        } else {
-          spdlog::info("dataset {} attached at epoch {}: {}", change.dataset_id, change.epoch, *attached);
-        }
+        attach(driver, change);
         break;
       }
       case DatasetChange::Kind::kDetach: {
