@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 #include "volume/local_transfer.h"
@@ -41,11 +42,12 @@ protocol::DatasetAssignment moving_here(uint64_t epoch) {
   return a;
 }
 
-const protocol::DatasetReport* report_of(const std::vector<protocol::DatasetReport>& reports) {
+// A copy: the reports are a temporary of the caller's.
+std::optional<protocol::DatasetReport> report_of(const std::vector<protocol::DatasetReport>& reports) {
   for (const auto& r : reports) {
-    if (r.dataset_id == kId) return &r;
+    if (r.dataset_id == kId) return r;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // Node "node-b" with the local driver (and a shared pool), receiving from node "node-a",
@@ -100,8 +102,8 @@ TEST_F(DatasetManagerTest, AFailedCopyIsReportedRetriedAndNeverReplacedByAnEmpty
     return Status(make_error(ErrorCode::kUnavailable, "connection refused"));
   };
   manager_->converge({moving_here(3)});
-  const protocol::DatasetReport* failed = report_of(manager_->report());
-  ASSERT_NE(failed, nullptr);
+  std::optional<protocol::DatasetReport> failed = report_of(manager_->report());
+  ASSERT_TRUE(failed.has_value());
   EXPECT_FALSE(failed->attached);
   EXPECT_NE(failed->error.find("connection refused"), std::string::npos) << failed->error;
   EXPECT_NE(failed->error.find("node-a"), std::string::npos) << failed->error;
@@ -114,8 +116,8 @@ TEST_F(DatasetManagerTest, AFailedCopyIsReportedRetriedAndNeverReplacedByAnEmpty
 
   receiver_.behaviour = [this](const DatasetChange&) { return copy_from_a(); };
   manager_->converge({moving_here(3)});
-  const protocol::DatasetReport* attached = report_of(manager_->report());
-  ASSERT_NE(attached, nullptr);
+  std::optional<protocol::DatasetReport> attached = report_of(manager_->report());
+  ASSERT_TRUE(attached.has_value());
   EXPECT_TRUE(attached->attached) << attached->error;
   EXPECT_TRUE(attached->error.empty()) << attached->error;
   EXPECT_EQ(attached->epoch, 3u);
@@ -159,8 +161,8 @@ TEST_F(DatasetManagerTest, ADetachedLocalCopyIsReportedUntilItIsDestroyed) {
   ASSERT_TRUE(report_of(manager_->report())->attached);
 
   manager_->converge({});  // moved away: detached, the copy stays
-  const protocol::DatasetReport* copy = report_of(manager_->report());
-  ASSERT_NE(copy, nullptr);
+  std::optional<protocol::DatasetReport> copy = report_of(manager_->report());
+  ASSERT_TRUE(copy.has_value());
   EXPECT_FALSE(copy->attached);
   EXPECT_TRUE(copy->local_copy);
   EXPECT_EQ(copy->epoch, 1u);
@@ -171,7 +173,7 @@ TEST_F(DatasetManagerTest, ADetachedLocalCopyIsReportedUntilItIsDestroyed) {
   stale.attach = false;
   stale.destroy = true;
   manager_->converge({stale});
-  EXPECT_EQ(report_of(manager_->report()), nullptr);
+  EXPECT_FALSE(report_of(manager_->report()).has_value());
   EXPECT_FALSE(fs::exists(root_ / "b" / kId));
 }
 
@@ -180,10 +182,10 @@ TEST_F(DatasetManagerTest, SharedDatasetsAttachedElsewhereAreNotReportedAsHere) 
   ASSERT_TRUE(other_node->create(kId, kSize).ok());
   ASSERT_TRUE(other_node->attach(kId, "node-a", 1).ok());
   manager_->converge({});
-  EXPECT_EQ(report_of(manager_->report()), nullptr);
+  EXPECT_FALSE(report_of(manager_->report()).has_value());
   ASSERT_TRUE(other_node->detach(kId, "node-a").ok());
   manager_->converge({});
-  EXPECT_EQ(report_of(manager_->report()), nullptr);
+  EXPECT_FALSE(report_of(manager_->report()).has_value());
 }
 
 }  // namespace
