@@ -482,10 +482,6 @@ struct Agent::Impl {
       std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
       queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, message);
     };
-    if (!docker || !docker->connected()) {
-      fail("Docker is not available on this node (" + options.docker_socket + "): cannot run a DOCKER container");
-      return;
-    }
     DockerTaskSpec ds;
     ds.task_id = spec.task_id;
     ds.container_json = spec.container;
@@ -581,6 +577,8 @@ struct Agent::Impl {
         }
         sandbox = it->second.sandbox;
       }
+      // Docker may have started after the agent: try again before giving up on the task.
+      if (!docker->connected()) (void)docker->connect();
       auto started = docker->launch(DockerLaunch{task_id, sandbox, body});
       std::lock_guard<std::mutex> lock(mu);
       auto it = tasks.find(task_id);

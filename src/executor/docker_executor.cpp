@@ -161,7 +161,8 @@ Result<DockerStarted> DockerExecutor::launch(const DockerLaunch& launch) {
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->connected) {
-      return make_error(ErrorCode::kUnavailable, "Docker is not available on this node (" + state_->options.socket_path + ")");
+      return make_error(ErrorCode::kUnavailable, "Docker is not available on this node (nothing answers on " +
+                                                     state_->options.socket_path + "): cannot run a DOCKER container");
     }
     if (state_->tracked.count(launch.task_id)) {
       return make_error(ErrorCode::kConflict, "task " + launch.task_id + " is already running");

@@ -390,5 +390,26 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
   EXPECT_NE(printed.find("hello from " + task), std::string::npos) << printed;
 }
 
+// A node without Docker fails DOCKER tasks with a message that says so (and keeps its other
+// tasks); the master retries after the app's backoff.
+TEST(ControlPlane, ADockerAppOnANodeWithoutDockerFailsAndSaysWhy) {
+  Cluster cluster(1, 1500, {{1, {"--docker-socket", "/nonexistent/docker.sock"}}});
+  nlohmann::json app = {{"id", "/needs-docker"}, {"cpus", 0.1}, {"mem", 16}, {"backoffSeconds", 5},
+                        {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}}};
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  nlohmann::json failure;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        failure = cluster.call("GET", "/v2/apps/needs-docker?embed=apps.lastTaskFailure").body["app"]["lastTaskFailure"];
+        return failure.is_object();
+      },
+      seconds(20)));
+  EXPECT_EQ(failure["state"], "TASK_FAILED");
+  EXPECT_NE(failure["message"].get<std::string>().find("Docker is not available on this node"), std::string::npos)
+      << failure.dump();
+  EXPECT_NE(failure["message"].get<std::string>().find("/nonexistent/docker.sock"), std::string::npos);
+  EXPECT_TRUE(cluster.running_tasks("/needs-docker").empty());
+}
+
 }  // namespace
 }  // namespace berth::testing
