@@ -30,6 +30,19 @@ std::optional<model::App> current_app(master::MasterCore& core, const std::strin
   return app;
 }
 
+// Marathon's api_post_event for a change of app `id` made by `request`: the app as stored
+// now (or, for a delete, `deleted` as it was).
+void publish_api_post(master::MasterCore& core, const http::Request& request, const std::string& id,
+                      const std::optional<model::App>& deleted = std::nullopt) {
+  if (!core.events().has_subscribers()) return;
+  std::optional<model::App> app = deleted ? deleted : current_app(core, id);
+  if (!app) return;
+  std::string client_ip = request.remote_address.substr(0, request.remote_address.rfind(':'));
+  core.publish_event("api_post_event", {{"clientIp", client_ip},
+                                        {"uri", request.path},
+                                        {"appDefinition", model::app_to_json(*app)}});
+}
+
 // berth serves external volumes of provider dvdi with the berth driver (or "flocker", its
 // alias); an exclusive volume belongs to one app.
 std::vector<model::FieldError> volume_errors(master::MasterCore& core, const model::App& app) {
@@ -98,6 +111,7 @@ http::Response create_app(master::MasterCore& core, const http::Request& request
     auto it = s.apps.find(parsed.app->id);
     if (it != s.apps.end()) info = app_info_json(core, s, it->second, false, false);
   });
+  publish_api_post(core, request, parsed.app->id);
   http::Response r = json_response(201, info);
   r.headers.push_back({"Location", "/v2/apps" + parsed.app->id});
   r.headers.push_back({"Marathon-Deployment-Id", ref->deployment_id});
@@ -145,6 +159,7 @@ http::Response update_app(master::MasterCore& core, const http::Request& request
   bool created = false;
   auto ref = core.update_app(*app, request.query_flag("force", false), &created);
   if (!ref) return error_response(ref.error());
+  publish_api_post(core, request, app->id);
   return deployment_response(created ? 201 : 200, *ref);
 }
 
@@ -182,6 +197,7 @@ http::Response bulk_update(master::MasterCore& core, const http::Request& reques
     bool created = false;
     auto ref = core.update_app(app, request.query_flag("force", false), &created);
     if (!ref) return error_response(ref.error());
+    publish_api_post(core, request, app.id);
     if (!first) first = *ref;
   }
   if (!first) return message_response(400, "No apps given");
@@ -283,8 +299,10 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
     if (request.method == "PUT") return update_app(core, request, id, false);
     if (request.method == "PATCH") return update_app(core, request, id, true);
     if (request.method == "DELETE") {
+      std::optional<model::App> before = current_app(core, id);
       auto ref = core.delete_app(id, request.query_flag("force", true));
       if (!ref) return error_response(ref.error());
+      publish_api_post(core, request, id, before);
       return deployment_response(200, *ref);
     }
     return message_response(405, "Method not allowed");

@@ -1,6 +1,7 @@
 #include "api/marathon_api.h"
 
 #include "api/apps_routes.h"
+#include "api/events_routes.h"
 #include "api/flocker_routes.h"
 #include "api/responses.h"
 #include "api/views.h"
@@ -182,6 +183,7 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
       return r;
     }
     if (path == "/v2/apps" || starts_with(path, "/v2/apps/")) return handle_apps(core, request);
+    if (path == "/v2/events") return handle_events(core, clock, request);
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
     if (path == "/v2/queue" || starts_with(path, "/v2/queue/")) return handle_queue(core, clock, request);
     if (path == "/v2/deployments" && request.method == "GET") {

@@ -35,7 +35,20 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set for a streamed answer (Server-Sent Events); `body` is then ignored. The server sends
+  // the status line and headers with `Connection: close` and no Content-Length, then calls
+  // `stream` on the connection's thread again and again and writes each chunk it appends as
+  // soon as it returns. `stream` may block, but should return within about a second (with
+  // nothing appended if it has nothing) so the server can notice a client that went away or
+  // its own stop. Returning false ends the response and closes the connection. The server
+  // stops calling it and destroys the Response when the client disconnects, a write fails or
+  // stalls for kStreamStallLimitMs: state captured by `stream` learns of the end by being
+  // destroyed.
+  std::function<bool(std::string* chunk)> stream = nullptr;
 };
+
+// A streamed response whose client accepts no bytes for this long is cut off.
+inline constexpr int kStreamStallLimitMs = 30000;
 
 using Handler = std::function<Response(const Request&)>;
 

@@ -45,6 +45,7 @@ void MasterCore::record_terminal(TaskRecord& task, const std::string& state, con
                                       format_iso8601(clock_.wall_now()), task.version,
                                       agent == state_.agents.end() ? task.agent_id : agent->first};
   }
+  publish_status_update(task, state, message);
   state_.tasks.erase(task.id);
 }
 
@@ -182,9 +183,14 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
       record_terminal(task, update.state, update.message);
       continue;
     }
+    if (task.state != update.state) publish_status_update(task, update.state, update.message);
     task.state = update.state;
     task.message = update.message;
-    if (update.health >= 0) task.healthy = update.health == 1;
+    if (update.health >= 0) {
+      bool alive = update.health == 1;
+      if (task.healthy != alive) publish_health_change(task, alive);
+      task.healthy = alive;
+    }
     if (!update.health_results.empty()) task.health_results = update.health_results;
     if (update.state == protocol::kTaskRunning && !task.started_at) {
       WallTime at;

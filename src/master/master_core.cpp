@@ -193,11 +193,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   auto committed = store_.commit(ops);
   if (!committed) return committed.error();
 
-  for (const auto& op : ops) {
-    if (op.kind == StoreOp::Kind::kErase && op.key.rfind("/deployments/", 0) == 0) {
-      state_.deployments.erase(op.key.substr(std::string("/deployments/").size()));
-    }
-  }
+  drop_overridden_deployments(ops);
   for (const auto& d : new_datasets) state_.datasets[d.dataset_id] = d;
   AppRecord& record = state_.apps[app.id];
   bool config_changed = !had_record || record.app.version_info.last_config_change_at != app.version_info.last_config_change_at;
@@ -205,6 +201,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   record.deleting = false;
   if (config_changed) record.backoff = {};  // a new version resets the launch delay
   state_.deployments[deployment.id] = deployment;
+  publish_deployment("deployment_info", deployment);
   return DeploymentRef{deployment.id, deployment.version};
 }
 
@@ -256,13 +253,10 @@ Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) 
                         deployment_to_json(deployment).dump(), std::nullopt});
   auto committed = store_.commit(ops);
   if (!committed) return committed.error();
-  for (const auto& op : ops) {
-    if (op.kind == StoreOp::Kind::kErase && op.key.rfind("/deployments/", 0) == 0) {
-      state_.deployments.erase(op.key.substr(std::string("/deployments/").size()));
-    }
-  }
+  drop_overridden_deployments(ops);
   it->second.deleting = true;
   state_.deployments[deployment.id] = deployment;
+  publish_deployment("deployment_info", deployment);
   return DeploymentRef{deployment.id, deployment.version};
 }
 
@@ -339,6 +333,7 @@ void MasterCore::shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   shutting_down_ = true;
   commands_cv_.notify_all();
+  events_.close();
 }
 
 }  // namespace berth::master

@@ -15,6 +15,7 @@
 #include "base/ids.h"
 #include "base/result.h"
 #include <nlohmann/json_fwd.hpp>
+#include "master/event_bus.h"
 #include "master/master_state.h"
 #include "store/store.h"
 
@@ -97,8 +98,17 @@ class MasterCore {
 
   // One controller pass: lost agents, app plans, placement, deployments. Called every ~100 ms.
   void reconcile();
-  // Wakes blocked long polls (used at shutdown).
+  // Wakes blocked long polls and closes every event stream (used at shutdown).
   void shutdown();
+
+  // --- events (GET /v2/events, marathon-api.md §4) ---
+  // The bus SSE connections subscribe to. MasterCore publishes status updates, deployment
+  // and health changes and app terminations on it itself.
+  EventBus& events() { return events_; }
+  // Publishes `event` (a JSON object with the event's own fields) as `type`, adding
+  // Marathon's `eventType` and `timestamp`. For events the API layer knows best
+  // (api_post_event, event_stream_attached/detached). Does nothing without subscribers.
+  void publish_event(const std::string& type, const nlohmann::json& event);
 
  private:
   // Commits `app` as the new current version (plus a version record and a deployment) and
@@ -139,6 +149,16 @@ class MasterCore {
   std::string routing_table() const;
   void push_routes_if_changed();
   void push_routes(AgentRecord& agent);
+  // Event publishing (master_events.cpp); each is a no-op without subscribers.
+  void publish_status_update(const TaskRecord& task, const std::string& state,
+                             const std::string& message);
+  void publish_health_change(const TaskRecord& task, bool alive);
+  // deployment_info (started), deployment_success or deployment_failed (`reason` set).
+  void publish_deployment(const std::string& type, const DeploymentRecord& deployment,
+                          const std::string& reason = "");
+  // Publishes deployment_failed for each deployment erased by a forced change in `ops`, and
+  // forgets it.
+  void drop_overridden_deployments(const std::vector<StoreOp>& ops);
 
   MasterOptions options_;
   Store& store_;
@@ -152,6 +172,7 @@ class MasterCore {
   WallTime last_version_{};
   std::string routes_;  // the last routing table pushed, JSON text
   uint64_t routes_version_ = 0;
+  EventBus events_;
 };
 
 }  // namespace berth::master

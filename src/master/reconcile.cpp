@@ -101,7 +101,10 @@ void MasterCore::reconcile() {
       record.queue = QueueInfo{plan.launch, clock_.wall_now(), {}, {}, 0};
     }
   }
-  for (const auto& id : finished_deletes) state_.apps.erase(id);
+  for (const auto& id : finished_deletes) {
+    state_.apps.erase(id);
+    publish_event("app_terminated_event", {{"appId", id}});
+  }
 
   // Tasks of apps that no longer exist are stopped, and so are tasks on draining nodes (the
   // app controller then places their replacements elsewhere).
@@ -144,7 +147,9 @@ void MasterCore::reconcile() {
     if (converged) done.push_back(did);
   }
   for (const auto& did : done) {
-    if (store_.erase("/deployments/" + did).ok()) state_.deployments.erase(did);
+    if (!store_.erase("/deployments/" + did).ok()) continue;
+    publish_deployment("deployment_success", state_.deployments[did]);
+    state_.deployments.erase(did);
   }
 }
 

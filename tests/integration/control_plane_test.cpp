@@ -1,9 +1,15 @@
 // The core control plane with real processes: a master and agents started from the `berth`
 // binary on loopback, apps that run real `sleep` processes, real SIGKILLs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <thread>
@@ -409,6 +415,128 @@ TEST(ControlPlane, ADockerAppOnANodeWithoutDockerFailsAndSaysWhy) {
       << failure.dump();
   EXPECT_NE(failure["message"].get<std::string>().find("/nonexistent/docker.sock"), std::string::npos);
   EXPECT_TRUE(cluster.running_tasks("/needs-docker").empty());
+}
+
+// A client of GET /v2/events on a raw socket, so each Server-Sent Event is seen as it arrives.
+class EventStreamClient {
+ public:
+  struct Message {
+    std::string type;
+    nlohmann::json data;
+  };
+
+  EventStreamClient(const std::string& url, const std::string& target) {
+    int port = std::stoi(url.substr(url.rfind(':') + 1));
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
+    }
+  }
+  ~EventStreamClient() { ::close(fd_); }
+
+  // Waits for the response headers; true when they say 200 and text/event-stream. Once they
+  // are here the master has subscribed this stream.
+  bool attached(std::chrono::milliseconds timeout) {
+    if (!read_until([&] { return buffer_.find("\r\n\r\n") != std::string::npos; }, timeout)) return false;
+    size_t end = buffer_.find("\r\n\r\n");
+    headers_ = buffer_.substr(0, end);
+    buffer_.erase(0, end + 4);
+    return headers_.rfind("HTTP/1.1 200", 0) == 0 && headers_.find("text/event-stream") != std::string::npos;
+  }
+
+  // Reads messages until `done` holds for the ones received so far or `timeout` passes.
+  bool read_until_messages(const std::function<bool(const std::vector<Message>&)>& done,
+                           std::chrono::milliseconds timeout) {
+    return read_until([&] { parse(); return done(messages_); }, timeout);
+  }
+  const std::vector<Message>& messages() const { return messages_; }
+  const std::string& headers() const { return headers_; }
+
+ private:
+  bool read_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[8192];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return done();
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Moves complete "event: ...\ndata: ...\n\n" messages from the buffer; comments are skipped.
+  void parse() {
+    size_t end;
+    while ((end = buffer_.find("\n\n")) != std::string::npos) {
+      std::string block = buffer_.substr(0, end);
+      buffer_.erase(0, end + 2);
+      Message m;
+      std::string data;
+      size_t start = 0;
+      while (start <= block.size()) {
+        size_t nl = block.find('\n', start);
+        std::string line = block.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        if (line.rfind("event: ", 0) == 0) m.type = line.substr(7);
+        if (line.rfind("data: ", 0) == 0) data = line.substr(6);
+        if (nl == std::string::npos) break;
+        start = nl + 1;
+      }
+      if (m.type.empty()) continue;
+      m.data = nlohmann::json::parse(data, nullptr, false);
+      messages_.push_back(std::move(m));
+    }
+  }
+
+  int fd_ = -1;
+  std::string buffer_;
+  std::string headers_;
+  std::vector<Message> messages_;
+};
+
+TEST(ControlPlane, EventStreamDeliversTheRequestedEventsOnly) {
+  Cluster cluster(1);
+  EventStreamClient events(cluster.url(), "/v2/events?event_type=status_update_event&event_type=api_post_event");
+  ASSERT_TRUE(events.attached(seconds(5))) << events.headers();
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", R"({"id":"/evented","cmd":"sleep 1000","cpus":0.1,"mem":16})").status, 201);
+  auto api_post = [](const EventStreamClient::Message& m) {
+    return m.type == "api_post_event" && m.data["appDefinition"]["id"] == "/evented";
+  };
+  auto running = [](const EventStreamClient::Message& m) {
+    return m.type == "status_update_event" && m.data["taskStatus"] == "TASK_RUNNING" && m.data["appId"] == "/evented";
+  };
+  bool both = events.read_until_messages(
+      [&](const std::vector<EventStreamClient::Message>& ms) {
+        return std::any_of(ms.begin(), ms.end(), api_post) && std::any_of(ms.begin(), ms.end(), running);
+      },
+      seconds(10));
+  std::string seen;
+  for (const auto& m : events.messages()) seen += m.type + " " + m.data.dump() + "\n";
+  ASSERT_TRUE(both) << seen;
+  for (const auto& m : events.messages()) {
+    EXPECT_TRUE(m.type == "status_update_event" || m.type == "api_post_event") << seen;
+    EXPECT_EQ(m.data["eventType"], m.type) << seen;
+    EXPECT_TRUE(m.data.contains("timestamp")) << seen;
+    if (running(m)) {
+      EXPECT_FALSE(m.data["taskId"].get<std::string>().empty());
+      EXPECT_FALSE(m.data["slaveId"].get<std::string>().empty());
+      EXPECT_FALSE(m.data["host"].get<std::string>().empty());
+      EXPECT_TRUE(m.data["ports"].is_array());
+      EXPECT_TRUE(m.data["version"].is_string());
+    }
+    if (api_post(m)) {
+      EXPECT_EQ(m.data["uri"], "/v2/apps");
+    }
+  }
+  EXPECT_EQ(cluster.call("POST", "/v2/events").status, 405);
 }
 
 }  // namespace

@@ -1,0 +1,90 @@
+// MasterCore's events for GET /v2/events, in Marathon's shapes (marathon-api.md §4). Called
+// under the master's lock where the state changes; each builds a small JSON object only when
+// someone listens, and publishing only appends to bounded queues.
+#include <nlohmann/json.hpp>
+
+#include "master/master_core.h"
+
+namespace berth::master {
+namespace {
+
+// berth's task ids are "<app>.instance-<uuid>._app.<n>"; the instance id drops the suffix.
+std::string instance_id(const std::string& task_id) {
+  size_t at = task_id.rfind("._app.");
+  return at == std::string::npos ? task_id : task_id.substr(0, at);
+}
+
+bool is_ipv4_literal(const std::string& host) {
+  return !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+// Marathon's "light" deployment plan (the only format since 1.8).
+nlohmann::json plan_json(const DeploymentRecord& d) {
+  nlohmann::json actions = nlohmann::json::array();
+  for (const auto& app : d.affected_apps) actions.push_back({{"action", d.action}, {"app", app}});
+  return {{"id", d.id},
+          {"version", d.version},
+          {"affectedApps", d.affected_apps},
+          {"steps", nlohmann::json::array({{{"actions", actions}}})}};
+}
+
+}  // namespace
+
+void MasterCore::publish_event(const std::string& type, const nlohmann::json& event) {
+  if (!events_.has_subscribers()) return;
+  nlohmann::json out = event.is_object() ? event : nlohmann::json::object();
+  out["eventType"] = type;
+  out["timestamp"] = format_iso8601(clock_.wall_now());
+  events_.publish(type, out.dump());
+}
+
+void MasterCore::publish_status_update(const TaskRecord& task, const std::string& state,
+                                       const std::string& message) {
+  if (!events_.has_subscribers()) return;
+  nlohmann::json ips = nlohmann::json::array();
+  if (is_ipv4_literal(task.host)) ips.push_back({{"ipAddress", task.host}, {"protocol", "IPv4"}});
+  publish_event("status_update_event", {{"slaveId", task.agent_id},
+                                        {"taskId", task.id},
+                                        {"taskStatus", state},
+                                        {"message", message},
+                                        {"appId", task.app_id},
+                                        {"host", task.host},
+                                        {"ipAddresses", ips},
+                                        {"ports", task.ports},
+                                        {"version", task.version}});
+}
+
+void MasterCore::publish_health_change(const TaskRecord& task, bool alive) {
+  if (!events_.has_subscribers()) return;
+  publish_event("health_status_changed_event", {{"appId", task.app_id},
+                                                {"taskId", task.id},
+                                                {"instanceId", instance_id(task.id)},
+                                                {"version", task.version},
+                                                {"alive", alive}});
+}
+
+void MasterCore::publish_deployment(const std::string& type, const DeploymentRecord& deployment,
+                                    const std::string& reason) {
+  if (!events_.has_subscribers()) return;
+  nlohmann::json plan = plan_json(deployment);
+  if (type == "deployment_info") {
+    publish_event(type, {{"plan", plan}, {"currentStep", plan["steps"][0]}});
+    return;
+  }
+  nlohmann::json event{{"id", deployment.id}, {"plan", plan}};
+  if (!reason.empty()) event["reason"] = reason;
+  publish_event(type, event);
+}
+
+void MasterCore::drop_overridden_deployments(const std::vector<StoreOp>& ops) {
+  const std::string prefix = "/deployments/";
+  for (const auto& op : ops) {
+    if (op.kind != StoreOp::Kind::kErase || op.key.rfind(prefix, 0) != 0) continue;
+    auto it = state_.deployments.find(op.key.substr(prefix.size()));
+    if (it == state_.deployments.end()) continue;
+    publish_deployment("deployment_failed", it->second, "overridden by a forced deployment");
+    state_.deployments.erase(it);
+  }
+}
+
+}  // namespace berth::master
