@@ -491,9 +491,9 @@ struct Agent::Impl {
     ds.env = task_environment(spec, options.address, kContainerSandbox, "");
     ds.env.erase("HOME");
     ds.labels = spec.labels;
-    ds.labels["org.berth.task"] = spec.task_id;
+    ds.labels[kTaskLabel] = spec.task_id;
     ds.labels["org.berth.app"] = spec.app_id;
-    ds.labels["org.berth.agent"] = docker_owner();
+    ds.labels[kOwnerLabel] = container_owner(options.hostname, options.work_dir);
     ds.cpus = spec.cpus;
     ds.mem_mib = spec.mem;
     ds.host_ports = spec.ports;
@@ -547,9 +547,6 @@ struct Agent::Impl {
     wake.notify_all();
   }
 
-  // The org.berth.agent label of this agent's containers: stable across its restarts and
-  // distinct from other agents on the same dockerd.
-  std::string docker_owner() const { return options.hostname + "@" + options.work_dir; }
 
   // Creates and starts queued containers, several at once (Docker starts them in parallel).
   void launcher_loop() {
@@ -1094,7 +1091,7 @@ Status Agent::run() {
   {
     DockerExecutorOptions dopt;
     dopt.socket_path = o.docker_socket;
-    dopt.owner = impl_->docker_owner();
+    dopt.owner = container_owner(o.hostname, o.work_dir);
     impl_->docker = std::make_unique<DockerExecutor>(dopt);
     Status connected = impl_->docker->connect();
     if (!connected) spdlog::info("DOCKER apps cannot run here: {}", connected.error().message);

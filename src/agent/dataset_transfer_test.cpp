@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "volume/two_local_nodes_test_support.h"
 #include "volume/volume_driver.h"
 
 namespace berth::agent {
@@ -18,13 +19,6 @@ namespace fs = std::filesystem;
 
 const std::string kId = "0d6f6a2e-4b8c-4e0a-9f31-7a2b5c8d9e01";
 constexpr uint64_t kSize = 64 << 20;
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 http::Request archive_request(const std::string& id, const std::string& method = "GET") {
   http::Request r;
@@ -50,17 +44,8 @@ http::ClientResponse as_received(const http::Response& response) {
 bool never_in_use(const std::string&) { return false; }
 
 // The local directories of two nodes, "node-a" holding a dataset and "node-b" receiving it.
-class DatasetTransferTest : public ::testing::Test {
+class DatasetTransferTest : public testing::TwoLocalNodes {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "berth-transfer-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    a_ = make_local_driver(dir("a"));
-    b_ = make_local_driver(dir("b"));
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  std::string dir(const char* node) const { return (root_ / node).string(); }
 
   void make_on_a(uint64_t epoch) {
     ASSERT_TRUE(a_->create(kId, kSize).ok());
@@ -76,8 +61,6 @@ class DatasetTransferTest : public ::testing::Test {
     ASSERT_TRUE(a_->detach(kId, "node-a").ok());
   }
 
-  fs::path root_;
-  std::unique_ptr<VolumeDriver> a_, b_;
 };
 
 TEST_F(DatasetTransferTest, RecognisesOnlyArchivePaths) {

@@ -23,6 +23,7 @@
 
 #include "cmd/commands.h"
 #include "docker/docker_client.h"
+#include "executor/docker_executor.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
 
@@ -44,21 +45,6 @@ int active_nodes(const std::string& master) {
     for (const auto& node : nodes["nodes"]) n += node.value("state", "") == "active" ? 1 : 0;
   }
   return n;
-}
-
-// The host pids of the containers a node's agent started (its org.berth.agent label): part of
-// "everything of that node" when it is killed.
-std::vector<int> container_pids(const std::string& owner) {
-  std::vector<int> pids;
-  docker::DockerClient client;
-  if (!client.connect()) return pids;
-  auto containers = client.list_containers("org.berth.agent=" + owner);
-  if (!containers) return pids;
-  for (const auto& c : *containers) {
-    auto state = client.inspect_container(c.id);
-    if (state && state->pid > 0) pids.push_back(state->pid);
-  }
-  return pids;
 }
 
 struct AgentProcess {
@@ -285,7 +271,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
     Phases p;
     std::atomic<double> first_ok{-1};
     Clock::time_point t0 = Clock::now();
-    std::vector<int> containers = container_pids(hostname + "@" + agent.work_dir);
+    std::vector<int> containers = container_pids(container_owner(hostname, agent.work_dir));
     ::kill(agent.pid, SIGKILL);
     int tasks_killed = kill_tasks_under(agent.work_dir + "/sandboxes");
     for (int pid : containers) tasks_killed += ::kill(pid, SIGKILL) == 0 ? 1 : 0;

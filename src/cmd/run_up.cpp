@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/ids.h"
-#include "docker/docker_client.h"
+#include "executor/docker_executor.h"
 #include "executor/leftovers.h"
 #include "cmd/commands.h"
 #include "http/http.h"
@@ -95,21 +95,6 @@ std::string plugin_socket(uint32_t port, int agent) {
 // volume name.
 std::string plugin_prefix(uint32_t port, int agent) {
   return ::geteuid() != 0 ? "" : "berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".";
-}
-
-// Containers of agents that died (SIGKILL) outlive them; `berth up` leaves none behind.
-int remove_containers_under(const std::string& data_dir) {
-  docker::DockerClient client;
-  if (!client.connect()) return 0;
-  auto containers = client.list_containers("org.berth.agent");
-  if (!containers) return 0;
-  int removed = 0;
-  for (const auto& c : *containers) {
-    auto owner = c.labels.find("org.berth.agent");
-    if (owner == c.labels.end() || owner->second.find("@" + data_dir + "/") == std::string::npos) continue;
-    if (client.remove_container(c.id)) ++removed;
-  }
-  return removed;
 }
 
 }  // namespace

@@ -16,9 +16,6 @@
 namespace berth {
 namespace {
 
-constexpr const char* kTaskLabel = "org.berth.task";
-constexpr const char* kOwnerLabel = "org.berth.agent";
-
 std::string container_name(const std::string& task_id) { return "berth-" + task_id; }
 
 std::string exit_message(const docker::ContainerState& state, bool killed_by_us) {
@@ -26,10 +23,8 @@ std::string exit_message(const docker::ContainerState& state, bool killed_by_us)
   if (!state.error.empty()) {
     text = state.error;
   } else if (state.exit_code > 128 && state.exit_code < 160) {
-    int sig = state.exit_code - 128;
-    const char* name = sigabbrev_np(sig);
-    text = "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "") +
-           " (exit code " + std::to_string(state.exit_code) + ")";
+    text = describe_exit(true, state.exit_code - 128, false, 0) + " (exit code " +
+           std::to_string(state.exit_code) + ")";
   } else {
     text = "exited with code " + std::to_string(state.exit_code);
   }
@@ -44,6 +39,37 @@ void write_file(const std::string& path, const std::string& data) {
 }
 
 }  // namespace
+
+std::string container_owner(const std::string& hostname, const std::string& work_dir) {
+  return hostname + "@" + work_dir;
+}
+
+std::vector<int> container_pids(const std::string& owner, const std::string& socket_path) {
+  std::vector<int> pids;
+  docker::DockerClient client(socket_path);
+  if (!client.connect()) return pids;
+  auto containers = client.list_containers(std::string(kOwnerLabel) + "=" + owner);
+  if (!containers) return pids;
+  for (const auto& c : *containers) {
+    auto state = client.inspect_container(c.id);
+    if (state && state->pid > 0) pids.push_back(state->pid);
+  }
+  return pids;
+}
+
+int remove_containers_under(const std::string& dir, const std::string& socket_path) {
+  docker::DockerClient client(socket_path);
+  if (!client.connect()) return 0;
+  auto containers = client.list_containers(kOwnerLabel);
+  if (!containers) return 0;
+  int removed = 0;
+  for (const auto& c : *containers) {
+    auto owner = c.labels.find(kOwnerLabel);
+    if (owner == c.labels.end() || owner->second.find("@" + dir + "/") == std::string::npos) continue;
+    if (client.remove_container(c.id)) ++removed;
+  }
+  return removed;
+}
 
 struct DockerExecutor::State {
   DockerExecutorOptions options;

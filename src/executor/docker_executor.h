@@ -22,9 +22,22 @@
 
 namespace berth {
 
+// Labels of every container berth starts.
+inline constexpr const char* kTaskLabel = "org.berth.task";    // the task id
+inline constexpr const char* kOwnerLabel = "org.berth.agent";  // container_owner() of its agent
+
+// The owner label of the agent with this host name and work directory: stable across its
+// restarts and distinct from other agents sharing the dockerd.
+std::string container_owner(const std::string& hostname, const std::string& work_dir);
+// Host pids of the inits of `owner`'s running containers (to kill a whole node at once).
+std::vector<int> container_pids(const std::string& owner, const std::string& socket_path = "/var/run/docker.sock");
+// Removes every container whose owner's work directory lies under `dir` (agents of a `berth up`
+// or a test cluster that died without removing them). Returns how many.
+int remove_containers_under(const std::string& dir, const std::string& socket_path = "/var/run/docker.sock");
+
 struct DockerExecutorOptions {
   std::string socket_path = "/var/run/docker.sock";
-  std::string owner;  // the org.berth.agent label of this agent's containers
+  std::string owner;  // container_owner() of this agent
 };
 
 struct DockerLaunch {

@@ -103,24 +103,6 @@ std::vector<std::string> exec_candidates(const std::string& program, const std::
   return candidates;
 }
 
-std::string describe_exit(bool signaled, int code, bool oom, double mem_mib) {
-  std::string text;
-  if (signaled) {
-    const char* name = sigabbrev_np(code);
-    text = "killed by signal " + std::to_string(code) +
-           (name != nullptr ? " (SIG" + std::string(name) + ")" : "");
-  } else {
-    text = "exited with code " + std::to_string(code);
-  }
-  if (oom) {
-    // The cgroup counts global OOM kills of its processes too, so this names the limit rather
-    // than claiming it was the cause.
-    std::ostringstream limit;
-    limit << mem_mib;
-    text += mem_mib > 0 ? "; OOM-killed (memory limit " + limit.str() + " MiB)" : "; OOM-killed";
-  }
-  return text;
-}
 
 }  // namespace
 
@@ -435,6 +417,25 @@ std::vector<std::string> ProcessExecutor::running() const {
   ids.reserve(state_->tasks.size());
   for (const auto& [id, task] : state_->tasks) ids.push_back(id);
   return ids;
+}
+
+std::string describe_exit(bool signaled, int code, bool oom, double mem_mib) {
+  std::string text;
+  if (signaled) {
+    const char* name = sigabbrev_np(code);
+    text = "killed by signal " + std::to_string(code) +
+           (name != nullptr ? " (SIG" + std::string(name) + ")" : "");
+  } else {
+    text = "exited with code " + std::to_string(code);
+  }
+  if (oom) {
+    // The cgroup counts global OOM kills of its processes too, so this names the limit rather
+    // than claiming it was the cause.
+    std::ostringstream limit;
+    limit << mem_mib;
+    text += mem_mib > 0 ? "; OOM-killed (memory limit " + limit.str() + " MiB)" : "; OOM-killed";
+  }
+  return text;
 }
 
 }  // namespace berth

@@ -46,6 +46,10 @@ struct ProcessExit {
   std::string message;
 };
 
+// "exited with code 3", "killed by signal 9 (SIGKILL)", with "; OOM-killed (memory limit
+// N MiB)" when `oom` (mem_mib 0: no limit given).
+std::string describe_exit(bool signaled, int code, bool oom, double mem_mib);
+
 struct ExecutorOptions {
   // Root of the cgroup v1 memory hierarchy; the executor uses <root>/<cgroup_prefix>/<task_id>.
   std::string memory_cgroup_root = "/sys/fs/cgroup/memory";

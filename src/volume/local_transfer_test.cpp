@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "volume/two_local_nodes_test_support.h"
 #include "volume/volume_driver.h"
 
 namespace berth {
@@ -18,25 +19,9 @@ const std::string kId = "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10";
 constexpr uint64_t kSize = 64 << 20;
 constexpr uint64_t kNoLimit = uint64_t{1} << 30;
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Two nodes' local directories, as the agents of node "a" and node "b" have them.
-class LocalTransfer : public ::testing::Test {
+class LocalTransfer : public testing::TwoLocalNodes {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "berth-transfer-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    a_ = make_local_driver(dir("a"));
-    b_ = make_local_driver(dir("b"));
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  std::string dir(const char* node) const { return (root_ / node).string(); }
 
   // A dataset on node a, written to at `epoch` and detached again.
   void make_on_a(uint64_t epoch, const std::string& contents) {
@@ -49,8 +34,6 @@ class LocalTransfer : public ::testing::Test {
     ASSERT_TRUE(a_->detach(kId, "a").ok());
   }
 
-  fs::path root_;
-  std::unique_ptr<VolumeDriver> a_, b_;
 };
 
 TEST_F(LocalTransfer, ACopyCarriesTheDataSizeAndEpochAndAttachesOnlyAtANewerEpoch) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "docker/docker_client.h"
+#include "executor/docker_executor.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
 #include "tests/e2e/docker_env.h"
@@ -62,26 +63,20 @@ std::map<int, std::vector<std::string>> agent_flags(int agents, const std::strin
 
 // The owner label of agent `index`'s containers.
 std::string owner_of(Cluster& cluster, int index) {
-  return cluster.agent_hostname(index) + "@" + cluster.dir() + "/agent-" + std::to_string(index);
+  return container_owner(cluster.agent_hostname(index), cluster.dir() + "/agent-" + std::to_string(index));
 }
 
 std::vector<docker::ContainerState> containers_of(const std::string& owner) {
   docker::DockerClient client;
   if (!client.connect()) return {};
-  auto list = client.list_containers("org.berth.agent=" + owner);
+  auto list = client.list_containers(std::string(kOwnerLabel) + "=" + owner);
   return list ? *list : std::vector<docker::ContainerState>{};
 }
 
 // Kills node `index`: its agent, its supervisors and its containers, all SIGKILL at once.
 void kill_node(Cluster& cluster, int index) {
   std::string work_dir = cluster.dir() + "/agent-" + std::to_string(index) + "/";
-  std::vector<int> pids;
-  docker::DockerClient client;
-  ASSERT_TRUE(client.connect().ok());
-  for (const auto& c : containers_of(owner_of(cluster, index))) {
-    auto state = client.inspect_container(c.id);
-    if (state && state->pid > 0) pids.push_back(state->pid);
-  }
+  std::vector<int> pids = container_pids(owner_of(cluster, index));
   for_each_process([&](int pid) {
     auto args = proc_entries(pid, "cmdline");
     if (args.size() > 1 && args[1] == "supervise") {

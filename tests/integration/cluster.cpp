@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "docker/docker_client.h"
+#include "executor/docker_executor.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
 
@@ -96,7 +96,7 @@ Cluster::~Cluster() {
   // Agents started again by a test's subject (berth demo restarts the node it kills).
   for (int pid : signal_agents_under(dir_, SIGKILL)) ::waitpid(pid, nullptr, WNOHANG);
   kill_leftovers();
-  remove_containers();
+  remove_containers_under(dir_);
   std::error_code ec;
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
 }
@@ -249,19 +249,6 @@ int Cluster::live_task_processes() const {
     if (env.find(needle) != std::string::npos && !is_zombie(pid)) ++count;
   });
   return count;
-}
-
-void Cluster::remove_containers() const {
-  docker::DockerClient client;
-  if (!client.connect()) return;
-  auto containers = client.list_containers("org.berth.agent");
-  if (!containers) return;
-  for (const auto& c : *containers) {
-    auto owner = c.labels.find("org.berth.agent");
-    if (owner != c.labels.end() && owner->second.find("@" + dir_ + "/") != std::string::npos) {
-      (void)client.remove_container(c.id);
-    }
-  }
 }
 
 void Cluster::kill_leftovers() const {

@@ -62,7 +62,6 @@ class Cluster {
  private:
   pid_t spawn(const std::vector<std::string>& args, const std::string& log);
   void kill_leftovers() const;
-  void remove_containers() const;  // containers of this cluster's agents (Docker tasks)
 
   std::string dir_;
   std::string url_;

@@ -26,12 +26,7 @@ std::string writer_app(const std::string& id, const std::string& volume) {
       {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
       {"cpus", 0.1},
       {"mem", 32},
-      {"container",
-       {{"type", "MESOS"},
-        {"volumes",
-         {{{"containerPath", "/data"},
-           {"mode", "RW"},
-           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+      {"container", mesos_container_with_volume(volume)}};
   return app.dump();
 }
 

@@ -26,12 +26,7 @@ std::string writer_app(const std::string& volume, const nlohmann::json& constrai
       {"mem", 32},
       {"instances", 1},
       {"constraints", constraints},
-      {"container",
-       {{"type", "MESOS"},
-        {"volumes",
-         {{{"containerPath", "/data"},
-           {"mode", "RW"},
-           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+      {"container", mesos_container_with_volume(volume)}};
   return app.dump();
 }
 

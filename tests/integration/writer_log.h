@@ -14,6 +14,15 @@
 
 namespace berth::testing {
 
+// A MESOS container with the berth dataset `volume` at /data (a dvdi external volume).
+inline nlohmann::json mesos_container_with_volume(const std::string& volume) {
+  return {{"type", "MESOS"},
+          {"volumes",
+           {{{"containerPath", "/data"},
+             {"mode", "RW"},
+             {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}};
+}
+
 // Where the dataset named `volume` is attached now, per the master's state; "" when nowhere.
 inline std::string dataset_mount_path(Cluster& cluster, const std::string& volume) {
   std::string id;
