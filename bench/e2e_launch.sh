@@ -71,6 +71,12 @@ trap 'exit 130' INT TERM
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 before_all=$(pgrep -c -f -x 'sleep 100000' || true)
+# The API needs the admin token. `berth up` has its master use <data-dir>/admin-token; writing
+# it first means the script knows it; curl reads the header from a file, not the command line.
+mkdir -m 700 "$TMP/data"
+(umask 077; echo "admin.$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TMP/data/admin-token"
+ echo "Authorization: Bearer $(cat "$TMP/data/admin-token")" >"$TMP/auth-header")
+api() { curl -H "@$TMP/auth-header" "$@"; }
 
 "$BERTH" up --agents 3 --port "$PORT" --data-dir "$TMP/data" >"$TMP/up.log" 2>&1 &
 UP_PID=$!
@@ -84,7 +90,7 @@ echo "berth up (pid $UP_PID) on $URL"
 
 running_count() {
   local r
-  r=$(curl -sf --max-time 10 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
+  r=$(api -sf --max-time 10 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
   [[ "$r" =~ ^[0-9]+$ ]] && echo "$r" || echo 0
 }
 wait_running() {  # wait_running COUNT POLL_S -> elapsed ms since the call on stdout
@@ -111,18 +117,18 @@ if [[ "$EXECUTOR" == docker ]]; then
   APP='{"id":"/launch","cmd":"trap \"exit 0\" TERM; while :; do sleep 1; done","cpus":0.01,"mem":8,"instances":1,
     "container":{"type":"DOCKER","docker":{"image":"berth/busybox"},"portMappings":[]},"networks":'"$networks"'}'
 fi
-code=$(curl -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+code=$(api -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   --data "$APP" "$URL/v2/apps")
 [[ "$code" == 201 || "$code" == 200 ]] || { echo "deploy failed: HTTP $code $(cat "$TMP/deploy.json")" >&2; exit 1; }
 wait_running 1 0.1 >/dev/null
 for _ in $(seq 300); do  # the scale below is refused while the first deployment holds the app
-  [[ "$(curl -sf "$URL/v2/deployments" | jq length || true)" == 0 ]] && break
+  [[ "$(api -sf "$URL/v2/deployments" | jq length || true)" == 0 ]] && break
   sleep 0.1
 done
 echo "1 instance running, no deployment in progress; scaling to $N"
 
 T0=$(now_ms)
-code=$(curl -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+code=$(api -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
   --data "{\"instances\":$N}" "$URL/v2/apps/launch")
 [[ "$code" == 200 ]] || { echo "scale failed: HTTP $code $(cat "$TMP/scale.json")" >&2; exit 1; }
 wait_running "$N" 0.05 >/dev/null

@@ -55,9 +55,14 @@ mb() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }  # a / b as a
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 TOKEN="bench-$RANDOM$RANDOM"
+# The API needs the admin token; curl reads the header from a file (not the command line).
+(umask 077; echo "admin.$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TMP/admin-token")
+echo "Authorization: Bearer $(cat "$TMP/admin-token")" >"$TMP/auth-header"
+api() { curl -H "@$TMP/auth-header" "$@"; }
 
 BERTH_JOIN_TOKEN=$TOKEN "$BERTH" master --host 127.0.0.1 --port "$PORT" --data-dir "$TMP/master" \
-  --heartbeat-interval-ms 500 --lost-timeout-ms 3000 >"$TMP/master.log" 2>&1 &
+  --admin-token-file "$TMP/admin-token" --heartbeat-interval-ms 500 --lost-timeout-ms 3000 \
+  >"$TMP/master.log" 2>&1 &
 MASTER_PID=$!
 for _ in $(seq 100); do curl -sf "$URL/ping" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/ping" >/dev/null || { echo "the master did not start" >&2; exit 1; }
@@ -66,7 +71,7 @@ echo "master pid $MASTER_PID on $URL; RSS at start: $(grep VmRSS /proc/$MASTER_P
 "$SIM" --master "$URL" --token "$TOKEN" --agents "$AGENTS" --prefix sim --report-interval-s 1 >"$TMP/sim.log" 2>&1 &
 SIM_PID=$!
 for _ in $(seq 300); do
-  active=$(curl -sf "$URL/berth/v1/nodes" | jq '[.nodes[] | select(.state == "active")] | length' || true)
+  active=$(api -sf "$URL/berth/v1/nodes" | jq '[.nodes[] | select(.state == "active")] | length' || true)
   [[ "$active" =~ ^[0-9]+$ ]] || active=0
   [[ "$active" -ge "$AGENTS" ]] && break
   sleep 0.1
@@ -78,7 +83,7 @@ APP=$(jq -cn --argjson n "$INSTANCES" \
   '{id: "/mem", cmd: "sleep 1000", cpus: 0.001, mem: 0.1, instances: $n, portDefinitions: []}')
 now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
 T0=$(now_ms)
-code=$(curl -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+code=$(api -s -o "$TMP/deploy.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   --data "$APP" "$URL/v2/apps")
 [[ "$code" == 201 || "$code" == 200 ]] || { echo "deploy failed: HTTP $code $(cat "$TMP/deploy.json")" >&2; exit 1; }
 
@@ -86,7 +91,7 @@ running=0
 last_print=0
 while true; do
   kill -0 "$MASTER_PID" 2>/dev/null || { echo "the master died" >&2; exit 1; }
-  running=$(curl -sf --max-time 30 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
+  running=$(api -sf --max-time 30 "$URL$POLL_PATH" | jq 'if .app then .app.tasksRunning else .apps[0].tasksRunning end' || true)
   [[ "$running" =~ ^[0-9]+$ ]] || running=0
   elapsed_ms=$(( $(now_ms) - T0 ))
   if [[ "$running" -ge "$INSTANCES" ]]; then break; fi
@@ -112,7 +117,7 @@ printf 'after %d s more at steady state: master VmRSS %.1f MB  VmHWM %.1f MB\n' 
   "$(mb "$(awk '/VmRSS/ {print $2}' /proc/$MASTER_PID/status)" 1024)" \
   "$(mb "$(awk '/VmHWM/ {print $2}' /proc/$MASTER_PID/status)" 1024)"
 # What one Marathon-style read of the whole app costs the master (it embeds every task).
-read -r bytes seconds < <(curl -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$URL/v2/apps/mem")
+read -r bytes seconds < <(api -sf -o /dev/null -w '%{size_download} %{time_total}\n' "$URL/v2/apps/mem")
 printf 'one GET /v2/apps/mem: %.1f MB in %.3f s; master VmRSS %.1f MB  VmHWM %.1f MB after it\n' \
   "$(mb "$bytes" 1048576)" "$seconds" \
   "$(mb "$(awk '/VmRSS/ {print $2}' /proc/$MASTER_PID/status)" 1024)" \

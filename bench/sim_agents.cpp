@@ -1,9 +1,13 @@
 // berth-bench-sim-agents: a load tool that speaks the real agent protocol (DESIGN §5) to a
 // running master on behalf of N simulated agents. The agents run nothing: a "launch" is
-// answered with TASK_RUNNING and a "kill" with TASK_KILLED. Each agent owns two threads:
-// one heartbeats, the other long-polls for commands and delivers status updates (at least
-// once, resent until acknowledged) between polls. Runs until SIGINT or SIGTERM and prints
-// how many tasks it runs every few seconds.
+// answered with TASK_RUNNING and a "kill" with TASK_KILLED, and a dataset assigned for
+// attaching is reported attached at its epoch. Each agent owns two threads: one heartbeats
+// (reporting its datasets), the other long-polls for commands and delivers status updates
+// (at least once, resent until acknowledged) between polls. Every call after registration
+// carries the agent secret of that registration; a 401 or 404 means "register again". With
+// --no-poll the agents heartbeat but never fetch commands, so their outbox on the master only
+// grows: what a hung or partitioned agent costs the master. Runs until SIGINT or SIGTERM and
+// prints how many tasks and datasets it runs every few seconds.
 //
 //   berth-bench-sim-agents --master http://127.0.0.1:8080 --token T --agents 100 --prefix sim
 #include <signal.h>
@@ -45,6 +49,7 @@ struct Options {
   int agents = 0;
   std::string prefix = "sim";
   int report_interval_s = 5;
+  bool no_poll = false;  // heartbeat only; never fetch commands
 };
 
 struct Stats {
@@ -55,6 +60,9 @@ struct Stats {
   std::atomic<int64_t> kills{0};
   std::atomic<int64_t> updates_acked{0};
   std::atomic<int64_t> request_failures{0};  // unreachable, timed out or non-200
+  std::atomic<int64_t> refused{0};           // 401/404: the master asked for a new registration
+  std::atomic<int64_t> datasets_attached{0}; // reported attached in the last heartbeats
+  std::atomic<int64_t> slowest_heartbeat_ms{0};  // since the last report: how long the master took
 };
 
 std::atomic<bool> g_stopping{false};
@@ -100,6 +108,7 @@ class SimAgent {
           auto response = body.get<protocol::RegisterResponse>();
           std::lock_guard<std::mutex> lock(mu_);
           agent_id_ = response.agent_id;
+          secret_ = response.agent_secret;
           last_seq_ = response.next_command_seq;
           heartbeat_ms_ = std::max<int64_t>(response.heartbeat_interval_ms, 50);
           registered_ = true;
@@ -127,6 +136,46 @@ class SimAgent {
     registered_ = false;
   }
 
+  // After a failed call: a 401 (no or a stale credential) or 404 (unknown, lost or asked to
+  // register again) is the master's "register again".
+  void note_failure(const Result<http::ClientResponse>& res) {
+    stats_.request_failures++;
+    if (res && (res->status == 401 || res->status == 404)) {
+      stats_.refused++;
+      mark_unregistered();
+    }
+  }
+
+  // The agent's credential for calls after registration.
+  std::vector<std::pair<std::string, std::string>> auth_headers() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {{"Authorization", "Bearer " + secret_}};
+  }
+
+  // What the master wants attached here, from a heartbeat answer or a "datasets" command.
+  // Attaching is instant: the next heartbeat reports each dataset with attach=true as
+  // attached at its epoch; the rest (waiting for another holder, or destroyed) as absent.
+  void set_assignments(std::vector<protocol::DatasetAssignment> assignments) {
+    std::lock_guard<std::mutex> lock(mu_);
+    assignments_ = std::move(assignments);
+  }
+
+  std::vector<protocol::DatasetReport> dataset_reports() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<protocol::DatasetReport> reports;
+    for (const auto& a : assignments_) {
+      if (!a.attach || a.destroy) continue;
+      protocol::DatasetReport r;
+      r.dataset_id = a.dataset_id;
+      r.driver = a.driver;
+      r.attached = true;
+      r.epoch = a.epoch;
+      r.path = "/sim/" + hostname_ + "/" + a.dataset_id;
+      reports.push_back(std::move(r));
+    }
+    return reports;
+  }
+
   // Heartbeats every heartbeat_ms while registered; the work thread does (re)registration.
   void heartbeat_loop() {
     uint64_t seq = 0;
@@ -143,11 +192,25 @@ class SimAgent {
       if (registered) {
         protocol::Heartbeat hb;
         hb.seq = ++seq;
+        hb.datasets = dataset_reports();
+        const auto attached = static_cast<int64_t>(hb.datasets.size());
+        stats_.datasets_attached += attached - reported_attached_;
+        reported_attached_ = attached;
+        // Generous: a slow answer should show as a slow master, not as a failed heartbeat.
+        const auto sent = std::chrono::steady_clock::now();
         auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
-                                 nlohmann::json(hb).dump(),
-                                 static_cast<int>(std::max<int64_t>(interval_ms * 2, 1000)));
-        if (!res || res->status != 200) stats_.request_failures++;
-        if (res && res->status == 404) mark_unregistered();
+                                 nlohmann::json(hb).dump(), 10000, auth_headers());
+        const int64_t took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - sent).count();
+        int64_t slowest = stats_.slowest_heartbeat_ms.load();
+        while (took_ms > slowest && !stats_.slowest_heartbeat_ms.compare_exchange_weak(slowest, took_ms)) {
+        }
+        if (res && res->status == 200) {
+          auto body = nlohmann::json::parse(res->body, nullptr, false);
+          if (!body.is_discarded()) set_assignments(body.get<protocol::HeartbeatAck>().datasets);
+        } else {
+          note_failure(res);
+        }
       }
       sleep_unless_stopping(std::chrono::milliseconds(interval_ms));
     }
@@ -193,6 +256,8 @@ class SimAgent {
       }
       stats_.kills++;
       queue_status(command.task_id, app_id, protocol::kTaskKilled);
+    } else if (command.type == "datasets") {
+      assignments_ = command.datasets;
     }
   }
 
@@ -208,10 +273,9 @@ class SimAgent {
     }
     if (batch.updates.empty()) return true;
     auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/status",
-                             nlohmann::json(batch).dump(), 10000);
+                             nlohmann::json(batch).dump(), 10000, auth_headers());
     if (!res || res->status != 200) {
-      stats_.request_failures++;
-      if (res && res->status == 404) mark_unregistered();
+      note_failure(res);
       return false;
     }
     auto parsed = nlohmann::json::parse(res->body, nullptr, false);
@@ -241,10 +305,12 @@ class SimAgent {
     auto res = http::request(options_.master_url, "GET",
                              "/berth/v1/agents/" + id + "/commands?after=" + std::to_string(after) +
                                  "&wait_ms=" + std::to_string(wait_ms),
-                             "", wait_ms + 10000);
+                             "", wait_ms + 10000, auth_headers());
     if (!res || res->status != 200) {
-      stats_.request_failures++;
-      if (res && res->status == 404) mark_unregistered();
+      note_failure(res);
+      // 400: `after` is beyond what the master sent (it forgot this agent's commands); only
+      // a new registration tells the agent where the master's sequence stands.
+      if (res && res->status == 400) mark_unregistered();
       return false;
     }
     auto body = nlohmann::json::parse(res->body, nullptr, false);
@@ -275,6 +341,10 @@ class SimAgent {
         register_with_master();
         continue;
       }
+      if (options_.no_poll) {
+        sleep_unless_stopping(kRetryDelay);  // heartbeats only, from the other thread
+        continue;
+      }
       if (!flush_status(id) || !poll_commands(id)) sleep_unless_stopping(kRetryDelay);
     }
   }
@@ -285,25 +355,34 @@ class SimAgent {
 
   std::mutex mu_;
   std::string agent_id_;
+  std::string secret_;  // of the current registration
   bool registered_ = false;
   uint64_t last_seq_ = 0;
   int64_t heartbeat_ms_ = 500;
   uint64_t update_counter_ = 0;
   std::map<std::string, protocol::TaskReport> tasks_;
   std::deque<protocol::StatusUpdate> pending_;  // unacknowledged status updates
+  std::vector<protocol::DatasetAssignment> assignments_;
+  int64_t reported_attached_ = 0;  // heartbeat thread only
 };
 
 void usage() {
   std::fprintf(stderr,
                "usage: berth-bench-sim-agents --master URL --token T --agents N [--prefix NAME]\n"
-               "                              [--report-interval-s S]\n"
+               "                              [--report-interval-s S] [--no-poll]\n"
                "Registers N simulated agents (hostnames NAME-0 .. NAME-(N-1)) with the master and\n"
-               "answers its launch/kill commands without running anything. Stops on SIGINT/SIGTERM.\n");
+               "answers its launch/kill commands without running anything; datasets assigned to\n"
+               "them are reported attached. --no-poll: heartbeat only, never fetch commands.\n"
+               "Stops on SIGINT/SIGTERM.\n");
 }
 
 bool parse_options(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--no-poll") {
+      o->no_poll = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "missing value after %s\n", arg.c_str());
       return false;
@@ -335,13 +414,15 @@ bool parse_options(int argc, char** argv, Options* o) {
   return true;
 }
 
-void report(const Stats& s, int agents) {
-  std::printf("sim-agents: registered %lld/%d (registrations %lld) running %lld launches %lld kills %lld acked %lld failures %lld\n",
+void report(Stats& s, int agents) {
+  std::printf("sim-agents: registered %lld/%d (registrations %lld) running %lld launches %lld kills %lld "
+              "acked %lld datasets %lld failures %lld refused %lld slowest-heartbeat-ms %lld\n",
               static_cast<long long>(s.registered.load()), agents,
               static_cast<long long>(s.registrations.load()), static_cast<long long>(s.running.load()),
               static_cast<long long>(s.launches.load()), static_cast<long long>(s.kills.load()),
-              static_cast<long long>(s.updates_acked.load()),
-              static_cast<long long>(s.request_failures.load()));
+              static_cast<long long>(s.updates_acked.load()), static_cast<long long>(s.datasets_attached.load()),
+              static_cast<long long>(s.request_failures.load()), static_cast<long long>(s.refused.load()),
+              static_cast<long long>(s.slowest_heartbeat_ms.exchange(0)));
   std::fflush(stdout);
 }
 
@@ -368,7 +449,8 @@ int main(int argc, char** argv) {
     agents.push_back(std::make_unique<SimAgent>(options, i, stats));
     threads.emplace_back([agent = agents.back().get()] { agent->run(); });
   }
-  std::printf("sim-agents: started %d agents against %s\n", options.agents, options.master_url.c_str());
+  std::printf("sim-agents: started %d agents against %s%s\n", options.agents, options.master_url.c_str(),
+              options.no_poll ? " (--no-poll: heartbeats only)" : "");
   std::fflush(stdout);
   timespec interval{options.report_interval_s, 0};
   while (true) {

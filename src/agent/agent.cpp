@@ -26,6 +26,7 @@
 #include "agent/task_logs.h"
 #include "base/clock.h"
 #include "base/ids.h"
+#include "base/secret.h"
 #include "executor/leftovers.h"
 #include "health/health_checker.h"
 #include "proxy/service_router.h"
@@ -33,6 +34,7 @@
 #include "executor/docker_spec.h"
 #include "executor/process_executor.h"
 #include "http/http.h"
+#include "json/bounded.h"
 #include "protocol/messages.h"
 
 namespace berth::agent {
@@ -145,6 +147,9 @@ struct Agent::Impl {
   std::mutex mu;
   std::condition_variable wake;
   std::string agent_id;
+  // The secret the master gave this agent at registration (docs/security.md): every heartbeat,
+  // status update and command poll carries it, so nobody else can speak for this agent.
+  std::string agent_secret;
   bool registered = false;
   uint64_t last_seq = 0;
   std::map<std::string, LocalTask> tasks;
@@ -156,6 +161,10 @@ struct Agent::Impl {
   explicit Impl(AgentOptions o) : options(std::move(o)) {}
 
   std::string id_file() const { return options.work_dir + "/agent-id"; }
+
+  TaskUserPolicy task_user_policy() const {
+    return TaskUserPolicy{options.default_task_user, options.allow_root_tasks, options.hostname};
+  }
 
   void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
                     const std::string& message) {
@@ -183,6 +192,7 @@ struct Agent::Impl {
     r.resources.ports = {{options.port_begin, options.port_end}};
     r.attributes = options.attributes;
     r.http_port = http_server ? http_server->port() : 0;
+    r.http_tls = !options.tls_cert.empty();
     for (const auto& [id, t] : tasks) {
       protocol::TaskReport report;
       report.task_id = id;
@@ -213,11 +223,13 @@ struct Agent::Impl {
       auto res = http::request(options.master_url, "POST", "/berth/v1/agents/register",
                                nlohmann::json(request).dump(), 5000);
       if (res && res->status == 200) {
-        auto body = nlohmann::json::parse(res->body, nullptr, false);
-        if (!body.is_discarded()) {
-          auto response = body.get<protocol::RegisterResponse>();
+        auto body = json::parse(res->body);
+        protocol::RegisterResponse response;
+        if (body && read_message(*body, &response)) {
           std::lock_guard<std::mutex> lock(mu);
           agent_id = response.agent_id;
+          agent_secret = response.agent_secret;
+          if (plugin_backend) plugin_backend->set_credential(agent_secret);
           datasets->set_node_id(agent_id);
           if (plugin_backend) plugin_backend->set_node_id(agent_id);
           last_seq = response.next_command_seq;
@@ -237,6 +249,24 @@ struct Agent::Impl {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     return false;
+  }
+
+  // The Authorization header of this agent's calls to the master.
+  std::vector<std::pair<std::string, std::string>> master_headers() {
+    std::lock_guard<std::mutex> lock(mu);
+    return {{"Authorization", "Bearer " + agent_secret}};
+  }
+
+  // Reads a message of the master; false (and a log line) when it does not have the shape.
+  template <typename Message>
+  static bool read_message(const nlohmann::json& body, Message* out) {
+    try {
+      *out = body.get<Message>();
+      return true;
+    } catch (const nlohmann::json::exception& e) {
+      spdlog::warn("malformed message from the master: {}", e.what());
+      return false;
+    }
   }
 
   void mark_unregistered() {
@@ -272,16 +302,16 @@ struct Agent::Impl {
       }
       auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
                                nlohmann::json(hb).dump(),
-                               static_cast<int>(std::max<int64_t>(interval * 2, 1000)));
-      if (res && res->status == 404) {
+                               static_cast<int>(std::max<int64_t>(interval * 2, 1000)), master_headers());
+      if (res && (res->status == 404 || res->status == 401)) {
         spdlog::info("the master does not know agent {}: registering again", id);
         mark_unregistered();
         continue;
       }
       if (res && res->status == 200) {
-        auto body = nlohmann::json::parse(res->body, nullptr, false);
-        if (!body.is_discarded()) {
-          auto ack = body.get<protocol::HeartbeatAck>();
+        auto body = json::parse(res->body);
+        protocol::HeartbeatAck ack;
+        if (body && read_message(*body, &ack)) {
           lease::LeaseUpdate update;
           {
             std::lock_guard<std::mutex> lock(mu);
@@ -314,7 +344,7 @@ struct Agent::Impl {
       launch(*command.launch);
     } else if (command.type == "routes") {
       if (!router) return;
-      auto table = proxy::routing_table_from_json(nlohmann::json::parse(command.routes, nullptr, false));
+      auto table = proxy::routing_table_from_json(json::parse_or_discarded(command.routes));
       if (!table) {
         spdlog::warn("ignoring a routing table: {}", table.error().message);
         return;
@@ -368,6 +398,7 @@ struct Agent::Impl {
     const char* path = std::getenv("PATH");
     ps.env = task_environment(spec, options.address, sandbox, path ? path : "/usr/bin:/bin");
     ps.mem_mib = spec.mem;
+    ps.user = spec.user;
     if (!spec.volumes.empty()) {
       // No lease, no exclusive data: a fenced node starts nothing that writes a dataset.
       auto deadline = lease.deadline();
@@ -424,6 +455,16 @@ struct Agent::Impl {
         node = agent_id;
       }
       return dataset_transfer->serve(request, node, [this](const std::string& id) { return datasets->in_use(id); });
+    }
+    // Task logs can hold anything a task prints: only the master (which relays them to
+    // authenticated API callers) and the other agents, all holding the join token, read them.
+    if (!options.join_token.empty() &&
+        !same_secret(request.header("authorization"), "Bearer " + options.join_token)) {
+      http::Response denied;
+      denied.status = 401;
+      denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
+      denied.body = R"({"message":"task logs need the cluster's join token (Authorization: Bearer); ask the master: GET /berth/v1/tasks/{id}/logs"})";
+      return denied;
     }
     struct Source final : TaskLogSource {
       Impl& impl;
@@ -496,10 +537,11 @@ struct Agent::Impl {
     ds.labels[kOwnerLabel] = container_owner(options.hostname, options.work_dir);
     ds.cpus = spec.cpus;
     ds.mem_mib = spec.mem;
+    ds.user = spec.user;
     ds.host_ports = spec.ports;
     ds.volume_driver = plugin_name.empty() ? "berth" : plugin_name;
     ds.volume_prefix = volume_prefix;
-    auto container = nlohmann::json::parse(spec.container, nullptr, false);
+    auto container = json::parse_or_discarded(spec.container);
     if (container.is_object() && container.contains("docker")) {
       ds.env["MARATHON_APP_DOCKER_IMAGE"] = container["docker"].value("image", "");
     }
@@ -620,11 +662,8 @@ struct Agent::Impl {
   void write_task_meta(const LocalTask& task, int pid, const std::string& container_id) {
     nlohmann::json meta{{"spec", task.spec}, {"pid", pid}, {"staged_at", task.staged_at}, {"started_at", task.started_at}};
     if (!container_id.empty()) meta["container_id"] = container_id;
-    std::ofstream out(task.sandbox + "/.berth-task.json.tmp");
-    out << meta.dump();
-    out.close();
-    std::error_code mv;
-    std::filesystem::rename(task.sandbox + "/.berth-task.json.tmp", task.sandbox + "/.berth-task.json", mv);
+    Status written = write_sandbox_file(task.sandbox + "/.berth-task.json", meta.dump());
+    if (!written) spdlog::warn("task {}: not adoptable after a restart: {}", task.spec.task_id, written.error().message);
   }
 
   // Tasks of an earlier run of this agent that still run are adopted (DESIGN §6): an agent
@@ -639,7 +678,7 @@ struct Agent::Impl {
       std::ifstream in(entry.path() / ".berth-task.json");
       std::stringstream text;
       text << in.rdbuf();
-      auto meta = nlohmann::json::parse(text.str(), nullptr, false);
+      auto meta = json::parse_or_discarded(text.str());
       if (!meta.is_object() || !meta.contains("spec")) continue;
       auto spec = meta["spec"].get<protocol::LaunchSpec>();
       int pid = meta.value("pid", 0);
@@ -784,8 +823,8 @@ struct Agent::Impl {
   // `container`: a DOCKER task's container id. Its COMMAND checks run inside it, as Mesos's
   // Docker executor runs them (docker exec); HTTP and TCP checks reach its host ports.
   void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps, const std::string& container = "") {
-    auto json = nlohmann::json::parse(spec.health_checks, nullptr, false);
-    auto specs = health::parse_health_checks(json);
+    auto checks_json = json::parse_or_discarded(spec.health_checks);
+    auto specs = health::parse_health_checks(checks_json);
     if (!specs) {
       spdlog::warn("task {}: health checks not run: {}", spec.task_id, specs.error().message);
       return;
@@ -797,6 +836,16 @@ struct Agent::Impl {
         for (char c : check.command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
         quoted += "'";
         check.command = "docker -H unix://" + options.docker_socket + " exec " + container + " /bin/sh -c " + quoted;
+      }
+    } else {
+      // A process task's COMMAND checks run as its user, like the task itself.
+      auto user = resolve_task_user(spec.user, task_user_policy(), ::geteuid());
+      if (!user) {
+        spdlog::warn("task {}: health checks not run: {}", spec.task_id, user.error().message);
+        return;
+      }
+      for (auto& check : *specs) {
+        if (health::probe_kind(check) == health::ProbeKind::kCommand) check.command = command_as_user(*user, check.command);
       }
     }
     health::HealthTask t;
@@ -867,15 +916,15 @@ struct Agent::Impl {
       auto res = http::request(options.master_url, "GET",
                                "/berth/v1/agents/" + id + "/commands?after=" + std::to_string(after) +
                                    "&wait_ms=2000",
-                               "", 10000);
+                               "", 10000, master_headers());
       if (!res || res->status != 200) {
-        if (res && res->status == 404) mark_unregistered();
+        if (res && (res->status == 404 || res->status == 401)) mark_unregistered();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      auto body = nlohmann::json::parse(res->body, nullptr, false);
-      if (body.is_discarded()) continue;
-      auto batch = body.get<protocol::CommandBatch>();
+      auto body = json::parse(res->body);
+      protocol::CommandBatch batch;
+      if (!body || !read_message(*body, &batch)) continue;
       for (const auto& command : batch.commands) {
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -968,15 +1017,15 @@ struct Agent::Impl {
       }
       protocol::StatusBatch body{batch};
       auto res = http::request(options.master_url, "POST", "/berth/v1/agents/" + id + "/status",
-                               nlohmann::json(body).dump(), 5000);
+                               nlohmann::json(body).dump(), 5000, master_headers());
       if (!res || res->status != 200) {
-        if (res && res->status == 404) mark_unregistered();
+        if (res && (res->status == 404 || res->status == 401)) mark_unregistered();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      auto parsed = nlohmann::json::parse(res->body, nullptr, false);
-      if (parsed.is_discarded()) continue;
-      auto ack = parsed.get<protocol::StatusAck>();
+      auto parsed = json::parse(res->body);
+      protocol::StatusAck ack;
+      if (!parsed || !read_message(*parsed, &ack)) continue;
       std::set<std::string> acked(ack.acked.begin(), ack.acked.end());
       std::lock_guard<std::mutex> lock(mu);
       std::deque<protocol::StatusUpdate> rest;
@@ -1023,6 +1072,7 @@ Status Agent::run() {
   ExecutorOptions eo;
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
+  eo.task_users = impl_->task_user_policy();
   impl_->executor = std::make_unique<ProcessExecutor>(eo);
   health::HealthCheckerOptions ho;
   // A restarted task is checked right away, not one interval later: a failover ends when the
@@ -1061,6 +1111,11 @@ Status Agent::run() {
   spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
                o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
+  spdlog::info("process tasks run as their app's user, else as {}; as root: {}",
+               !o.default_task_user.empty() ? "'" + o.default_task_user + "'"
+               : ::geteuid() == 0          ? std::string("'nobody'")
+                                           : std::string("the agent's own user"),
+               o.allow_root_tasks ? "allowed" : "refused (--allow-root-tasks allows it)");
 
   if (!o.plugin_socket.empty()) {
     // Docker finds the plugin by its socket's name.
@@ -1101,12 +1156,15 @@ Status Agent::run() {
     http::ServerOptions so;
     so.host = o.address;
     so.port = static_cast<uint16_t>(o.http_port);
+    so.tls_cert_file = o.tls_cert;
+    so.tls_key_file = o.tls_key;
     auto server = http::serve(so, [impl = impl_.get()](const http::Request& r) { return impl->serve_http(r); });
     if (!server) {
       spdlog::warn("task logs not served: {}", server.error().message);
     } else {
       impl_->http_server = std::move(*server);
-      spdlog::info("task logs at http://{}:{}/berth/v1/tasks/ID/logs", o.address, impl_->http_server->port());
+      spdlog::info("task logs at {}://{}:{}/berth/v1/tasks/ID/logs", o.tls_cert.empty() ? "http" : "https",
+                   o.address, impl_->http_server->port());
     }
   }
   impl_->adopt_previous_tasks();

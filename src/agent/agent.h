@@ -40,6 +40,13 @@ struct AgentOptions {
   std::string docker_socket = "/var/run/docker.sock";
   // The agent's own HTTP port (task logs, relayed by the master); 0: any free port.
   uint32_t http_port = 0;
+  // PEM files: the agent's HTTP port (task logs, dataset archives) serves HTTPS only.
+  std::string tls_cert, tls_key;
+  // Who process tasks of apps without a `user` run as. Empty: `nobody` when the agent runs as
+  // root, else the agent's own user (a non-root agent can run tasks only as itself).
+  std::string default_task_user;
+  // Whether process tasks may run as uid 0 (an app's `user`, or the default).
+  bool allow_root_tasks = false;
 };
 
 // Parses "rack:a,zone:1" into attributes; kInvalidArgument names the bad entry.

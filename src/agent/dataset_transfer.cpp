@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "base/secret.h"
+#include "json/bounded.h"
 #include "volume/dataset_id.h"
 
 namespace berth::agent {
@@ -35,15 +37,6 @@ int status_of(ErrorCode code) {
   }
 }
 
-// Compares without stopping at the first difference, so the time taken says nothing of how
-// much of a guessed token was right (only of its length).
-bool same_secret(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 std::string dataset_id_of(const std::string& path) {
   return path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
 }
@@ -60,7 +53,7 @@ std::optional<uint64_t> header_number(const http::ClientResponse& answer, const 
 
 // The sender's {"message"}, or the start of whatever it sent.
 std::string message_of(const http::ClientResponse& answer) {
-  auto body = nlohmann::json::parse(answer.body, nullptr, false);
+  auto body = json::parse_or_discarded(answer.body);
   if (body.is_object() && body.contains("message") && body["message"].is_string()) {
     return body["message"].get<std::string>();
   }

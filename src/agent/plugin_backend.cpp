@@ -3,13 +3,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "json/bounded.h"
 #include "http/http.h"
 
 namespace berth::agent {
 namespace {
 
 std::string describe(const http::ClientResponse& r) {
-  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  auto body = json::parse_or_discarded(r.body);
   if (body.is_object()) {
     if (body.contains("description")) return body["description"].get<std::string>();
     if (body.contains("message")) return body["message"].get<std::string>();
@@ -57,10 +58,27 @@ void DatasetPluginBackend::set_node_id(const std::string& node_id) {
   node_id_ = node_id;
 }
 
+void DatasetPluginBackend::set_credential(const std::string& agent_secret) {
+  std::lock_guard<std::mutex> lock(mu_);
+  credential_ = agent_secret;
+}
+
+Result<http::ClientResponse> DatasetPluginBackend::call_master(const std::string& method,
+                                                              const std::string& target,
+                                                              const std::string& body, int timeout_ms) {
+  std::string credential;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    credential = credential_;
+  }
+  return http::request(master_url_, method, target, body, timeout_ms,
+                       {{"Authorization", "Bearer " + credential}});
+}
+
 void DatasetPluginBackend::refresh() {
-  auto res = http::request(master_url_, "GET", "/v1/configuration/datasets", "", 2000);
+  auto res = call_master("GET", "/v1/configuration/datasets", "", 2000);
   if (!res || res->status != 200) return;
-  auto body = nlohmann::json::parse(res->body, nullptr, false);
+  auto body = json::parse_or_discarded(res->body);
   if (!body.is_array()) return;
   std::map<std::string, Entry> fresh;
   for (const auto& d : body) {
@@ -115,7 +133,7 @@ Status DatasetPluginBackend::create(const std::string& name, const std::map<std:
     std::lock_guard<std::mutex> lock(mu_);
     body["primary"] = node_id_;
   }
-  auto res = http::request(master_url_, "POST", "/v1/configuration/datasets", body.dump(), 10000);
+  auto res = call_master("POST", "/v1/configuration/datasets", body.dump(), 10000);
   if (!res) return res.error();
   if (res->status != 201 && !(res->status == 409 && lookup(name))) {
     std::string why = describe(*res);
@@ -133,7 +151,7 @@ Status DatasetPluginBackend::create(const std::string& name, const std::map<std:
 Status DatasetPluginBackend::remove(const std::string& name) {
   auto entry = lookup(name);
   if (!entry) return make_error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  auto res = http::request(master_url_, "DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
+  auto res = call_master("DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
   if (!res) return res.error();
   if (res->status != 200) return make_error(ErrorCode::kConflict, describe(*res));
   refresh();
@@ -172,7 +190,7 @@ Result<std::string> DatasetPluginBackend::mount(const std::string& name, const s
     me = node_id_;
   }
   if (entry->primary != me) {
-    auto res = http::request(master_url_, "POST", "/v1/configuration/datasets/" + entry->dataset_id,
+    auto res = call_master("POST", "/v1/configuration/datasets/" + entry->dataset_id,
                              nlohmann::json{{"primary", me}}.dump(), 10000);
     if (!res) return res.error();
     if (res->status != 200) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/dataset_manager.h"
+#include "http/http.h"
 #include "plugin/volume_backend.h"
 
 namespace berth::agent {
@@ -21,6 +22,8 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
   DatasetPluginBackend(std::string master_url, DatasetManager& datasets, std::string volume_prefix = "");
 
   void set_node_id(const std::string& node_id);
+  // The agent's secret from its registration: the master's Flocker API needs a credential.
+  void set_credential(const std::string& agent_secret);
   // Re-reads the dataset configuration from the master (a few ms); called periodically.
   void refresh();
 
@@ -44,7 +47,12 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
   // The dataset name of a Docker volume name, or nullopt when it lacks the prefix.
   std::optional<std::string> dataset_name(const std::string& volume) const;
 
+  // Calls the master's dataset API with the agent's credential.
+  Result<http::ClientResponse> call_master(const std::string& method, const std::string& target,
+                                           const std::string& body, int timeout_ms);
+
   std::string master_url_;
+  std::string credential_;  // guarded by mu_
   DatasetManager& datasets_;
   std::string volume_prefix_;
   std::mutex mu_;

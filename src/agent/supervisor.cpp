@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -33,17 +35,35 @@ void kill_tree(int pid, const std::string& cgroup_procs) {
 
 }  // namespace
 
-Status write_deadline_file(const std::string& path, std::chrono::steady_clock::time_point deadline) {
+Status write_sandbox_file(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count() << "\n";
-    if (!out) return make_error(ErrorCode::kInternal, "cannot write " + tmp);
+  auto failed = [&](const std::string& what) {
+    return make_error(ErrorCode::kInternal, what + ": " + std::strerror(errno));
+  };
+  // Whatever is at `tmp` may have been put there by the task: never follow it or write into it.
+  if (::unlink(tmp.c_str()) < 0 && errno != ENOENT) return failed("cannot remove " + tmp);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("cannot create " + tmp);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      Status error = failed("cannot write " + tmp);
+      ::close(fd);
+      return error;
+    }
+    done += static_cast<size_t>(n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return make_error(ErrorCode::kInternal, "cannot replace " + path);
-  }
+  if (::close(fd) < 0) return failed("cannot write " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failed("cannot replace " + path);
   return {};
+}
+
+Status write_deadline_file(const std::string& path, std::chrono::steady_clock::time_point deadline) {
+  return write_sandbox_file(
+      path, std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count()) +
+                "\n");
 }
 
 int run_supervisor(int task_pid, const std::string& deadline_file, const std::string& cgroup_procs) {

@@ -12,8 +12,14 @@
 
 namespace berth::agent {
 
+// Replaces the agent's file `path` in a task's sandbox with `text` atomically: writes
+// `path`.tmp, then renames it. A task running as another user may create files in its sandbox,
+// so whatever it put at `path`.tmp (a link to /etc/shadow, say) is removed, never followed;
+// should it win that race, the write fails (kInternal) and nothing outside the sandbox changes.
+Status write_sandbox_file(const std::string& path, const std::string& text);
+
 // The deadline file holds CLOCK_MONOTONIC nanoseconds as decimal text, replaced atomically
-// (write to a temporary, rename). CLOCK_MONOTONIC is one clock for every process of the host.
+// (write_sandbox_file). CLOCK_MONOTONIC is one clock for every process of the host.
 Status write_deadline_file(const std::string& path, std::chrono::steady_clock::time_point deadline);
 
 // Runs the supervisor loop: returns 0 after the task ended or the file went away, 1 after it

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace berth::agent {
@@ -27,6 +28,22 @@ std::string temp_file() {
 }
 
 }  // namespace
+
+TEST(SandboxFile, ALinkPlantedAtTheTemporaryIsReplacedNotFollowed) {
+  std::string file = temp_file();
+  std::string victim = file + "-victim";
+  { std::ofstream(victim) << "precious\n"; }
+  std::filesystem::create_symlink(victim, file + ".tmp");
+  ASSERT_TRUE(write_sandbox_file(file, "42\n").ok());
+  std::ifstream written(file), kept(victim);
+  std::string line;
+  std::getline(written, line);
+  EXPECT_EQ(line, "42");
+  std::getline(kept, line);
+  EXPECT_EQ(line, "precious");
+  EXPECT_FALSE(std::filesystem::is_symlink(file));
+  std::filesystem::remove_all(std::filesystem::path(file).parent_path());
+}
 
 TEST(Supervisor, KillsTheTaskWhenTheDeadlinePassesWithoutRenewal) {
   pid_t task = start_sleeper();

@@ -11,7 +11,7 @@ http::Response description(int status, const std::string& text) {
 
 http::Response flocker_error(const Error& error) {
   http::Response r = error_response(error);
-  r.body = nlohmann::json{{"description", error.message}}.dump();
+  r.body = json::dump({{"description", error.message}});
   return r;
 }
 
@@ -24,8 +24,13 @@ nlohmann::json config_json(const model::Dataset& d) {
 }
 
 bool parse_flocker_body(const http::Request& request, nlohmann::json* body, http::Response* error) {
-  *body = nlohmann::json::parse(request.body.empty() ? std::string("{}") : request.body, nullptr, false);
-  if (body->is_discarded() || !body->is_object()) {
+  auto parsed = json::parse(request.body.empty() ? std::string("{}") : request.body);
+  if (!parsed) {
+    *error = description(400, "The provided JSON doesn't match the required schema: " + parsed.error().message);
+    return false;
+  }
+  *body = std::move(*parsed);
+  if (!body->is_object()) {
     *error = description(400, "The provided JSON doesn't match the required schema: the body must be a JSON object");
     return false;
   }

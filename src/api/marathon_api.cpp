@@ -100,8 +100,9 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
   std::string rest = request.path.substr(prefix.size());
   try {
     if (rest == "register" && request.method == "POST") {
-      auto body = nlohmann::json::parse(request.body);
-      auto r = core.register_agent(body.get<protocol::RegisterRequest>());
+      auto body = json::parse(request.body);
+      if (!body) return message_response(400, "malformed agent message: " + body.error().message);
+      auto r = core.register_agent(body->get<protocol::RegisterRequest>());
       if (!r) return error_response(r.error());
       return json_response(200, *r);
     }
@@ -109,13 +110,25 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
     if (slash == std::string::npos) return message_response(404, "URI not found");
     std::string agent_id = rest.substr(0, slash);
     std::string what = rest.substr(slash + 1);
+    // Only the agent itself, with the secret of its registration, speaks for it.
+    std::string authorization = request.header("authorization");
+    const std::string bearer = "Bearer ";
+    Status allowed = core.authenticate_agent(
+        agent_id, authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "");
+    if (!allowed) {
+      http::Response denied = error_response(allowed.error());
+      if (denied.status == 401) denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
+      return denied;
+    }
+    auto body = json::parse(request.body.empty() ? std::string("{}") : request.body);
+    if (!body) return message_response(400, "malformed agent message: " + body.error().message);
     if (what == "heartbeat" && request.method == "POST") {
-      auto r = core.heartbeat(agent_id, nlohmann::json::parse(request.body).get<protocol::Heartbeat>());
+      auto r = core.heartbeat(agent_id, body->get<protocol::Heartbeat>());
       if (!r) return error_response(r.error());
       return json_response(200, *r);
     }
     if (what == "status" && request.method == "POST") {
-      auto r = core.status(agent_id, nlohmann::json::parse(request.body).get<protocol::StatusBatch>());
+      auto r = core.status(agent_id, body->get<protocol::StatusBatch>());
       if (!r) return error_response(r.error());
       return json_response(200, *r);
     }
@@ -154,10 +167,12 @@ http::Response forward_task_logs(master::MasterCore& core, const http::Request& 
       problem = "the agent of task '" + task_id + "' does not serve logs";
       return;
     }
-    base = "http://" + agent->second.address + ":" + std::to_string(agent->second.http_port);
+    base = agent->second.http_base();
   });
   if (base.empty()) return message_response(problem.find("does not exist") != std::string::npos ? 404 : 502, problem);
-  auto answer = http::request(base, "GET", request.target, "", 10000);
+  // The agent serves logs to holders of the cluster's join token only.
+  auto answer = http::request(base, "GET", request.target, "", 10000,
+                              {{"Authorization", "Bearer " + core.options().join_token}});
   if (!answer) return message_response(502, "the agent at " + base + " did not answer: " + answer.error().message);
   http::Response response;
   response.status = answer->status;
@@ -170,18 +185,96 @@ http::Response forward_task_logs(master::MasterCore& core, const http::Request& 
   return response;
 }
 
+// The error body of the API `path` belongs to: Flocker's {"description"} or {"message"}.
+http::Response api_error(const std::string& path, int status, const std::string& text) {
+  if (starts_with(path, "/v1/")) return json_response(status, {{"description", text}});
+  return message_response(status, text);
+}
+
+// POST/GET /berth/v1/tokens, DELETE /berth/v1/tokens/{id} (admin only).
+http::Response handle_tokens(Authenticator& auth, const http::Request& request) {
+  auto view = [](const TokenInfo& t) {
+    return nlohmann::json{{"id", t.id}, {"role", role_name(t.role)}, {"name", t.name}, {"created", t.created}};
+  };
+  if (request.path == "/berth/v1/tokens" && request.method == "GET") {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& t : auth.list()) tokens.push_back(view(t));
+    return json_response(200, {{"tokens", tokens}});
+  }
+  if (request.path == "/berth/v1/tokens" && request.method == "POST") {
+    nlohmann::json body;
+    http::Response error;
+    if (!parse_body(request, &body, &error, JsonShape::kObject)) return error;
+    if (!body.contains("role") || !body["role"].is_string()) {
+      return message_response(422, "a token needs \"role\": one of admin, operator, viewer");
+    }
+    auto role = parse_role(body["role"].get<std::string>());
+    if (!role) {
+      return message_response(422, "unknown role '" + body["role"].get<std::string>() +
+                                       "': use admin, operator or viewer");
+    }
+    std::string name = body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
+    auto created = auth.create(*role, name);
+    if (!created) return error_response(created.error());
+    nlohmann::json out = view(created->first);
+    out["token"] = created->second;
+    return json_response(201, out);
+  }
+  const std::string prefix = "/berth/v1/tokens/";
+  if (starts_with(request.path, prefix) && request.method == "DELETE") {
+    Status revoked = auth.revoke(request.path.substr(prefix.size()));
+    if (!revoked) return error_response(revoked.error());
+    return json_response(200, {{"revoked", request.path.substr(prefix.size())}});
+  }
+  return message_response(405, "Method not allowed");
+}
+
+http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info, Authenticator& auth,
+                     const http::Request& request);
+
 }  // namespace
 
 http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
-                              const http::Request& request) {
+                              Authenticator& auth, const http::Request& request) {
+  const std::string& path = request.path;
+  if (path == "/ping") {
+    http::Response r;
+    r.content_type = "text/plain";
+    r.body = "pong";
+    return r;
+  }
+  // The agent protocol authenticates its callers itself (join token, then agent secrets).
+  if (starts_with(path, "/berth/v1/agents/")) {
+    try {
+      return handle_agent_protocol(core, request);
+    } catch (const std::exception& e) {
+      return message_response(400, std::string("malformed agent message: ") + e.what());
+    }
+  }
+  auto caller = auth.authenticate(request);
+  if (!caller) {
+    http::Response denied = api_error(path, 401, caller.error().message);
+    denied.headers.push_back({"WWW-Authenticate", auth.challenge()});
+    return denied;
+  }
+  Role needed = required_role(request.method, path);
+  if (caller->agent && !starts_with(path, "/v1/")) {
+    return api_error(path, 403, "an agent's credential serves the dataset API (/v1/) only");
+  }
+  if (static_cast<int>(caller->role) < static_cast<int>(needed)) {
+    return api_error(path, 403, caller->who + " has role " + role_name(caller->role) + "; " +
+                                    request.method + " " + path + " needs " + role_name(needed));
+  }
+  return route(core, clock, info, auth, request);
+}
+
+namespace {
+
+http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info, Authenticator& auth,
+                     const http::Request& request) {
   const std::string& path = request.path;
   try {
-    if (path == "/ping") {
-      http::Response r;
-      r.content_type = "text/plain";
-      r.body = "pong";
-      return r;
-    }
+    if (path == "/berth/v1/tokens" || starts_with(path, "/berth/v1/tokens/")) return handle_tokens(auth, request);
     if (path == "/v2/apps" || starts_with(path, "/v2/apps/")) return handle_apps(core, request);
     if (path == "/v2/events") return handle_events(core, clock, request);
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
@@ -202,7 +295,7 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
                 {"frameworkId", "berth"},
                 {"marathon_config",
                  {{"hostname", info.http_address},
-                  {"task_launch_timeout", 300000},
+                  {"task_launch_timeout", o.task_launch_timeout.count()},
                   {"max_instances_per_offer", 1000},
                   {"agent_lost_timeout_ms", o.lost_timeout.count()},
                   {"heartbeat_interval_ms", o.heartbeat_interval.count()},
@@ -227,12 +320,13 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
     }
     if (starts_with(path, "/berth/v1/tasks/") && request.method == "GET") return forward_task_logs(core, request);
-    if (starts_with(path, "/berth/v1/agents/")) return handle_agent_protocol(core, request);
     if (starts_with(path, "/v1/")) return handle_flocker(core, request);
     return message_response(404, "URI not found");
   } catch (const std::exception& e) {
     return message_response(500, std::string("internal error: ") + e.what());
   }
 }
+
+}  // namespace
 
 }  // namespace berth::api

@@ -3,6 +3,7 @@
 // -> encode; HTTP status mapping lives here and nowhere else.
 #pragma once
 
+#include "api/auth.h"
 #include "http/http.h"
 #include "master/master_core.h"
 
@@ -13,7 +14,10 @@ struct ApiInfo {
   std::string http_address;  // host:port the master serves on
 };
 
+// Every route but GET /ping and the agent protocol needs a caller `auth` accepts, with the
+// role the route needs (401 / 403 otherwise, in the error shape of the route's API). The agent
+// protocol authenticates agents itself: the join token to register, then the agent's secret.
 http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
-                              const http::Request& request);
+                              Authenticator& auth, const http::Request& request);
 
 }  // namespace berth::api

@@ -5,13 +5,14 @@
 
 #include "base/result.h"
 #include "http/http.h"
+#include "json/bounded.h"
 
 namespace berth::api {
 
 inline http::Response json_response(int status, const nlohmann::json& body) {
   http::Response r;
   r.status = status;
-  r.body = body.dump();
+  r.body = json::dump(body);
   return r;
 }
 
@@ -47,19 +48,13 @@ enum class JsonShape { kAny, kObject, kArray };
 // 400 answer.
 inline bool parse_body(const http::Request& request, nlohmann::json* out, http::Response* error,
                        JsonShape shape = JsonShape::kAny) {
-  *out = nlohmann::json::parse(request.body, nullptr, false);
-  if (out->is_discarded()) {
-    std::string detail;
-    try {
-      nlohmann::json again = nlohmann::json::parse(request.body);  // throws the parse error
-      (void)again;
-    } catch (const nlohmann::json::parse_error& e) {
-      detail = e.what();
-    }
+  auto parsed = json::parse(request.body);
+  if (!parsed) {
     *error = json_response(400, {{"message", "Invalid JSON"},
-                                 {"details", {{{"path", "/"}, {"errors", {detail}}}}}});
+                                 {"details", {{{"path", "/"}, {"errors", {parsed.error().message}}}}}});
     return false;
   }
+  *out = std::move(*parsed);
   const char* expected = nullptr;
   if (shape == JsonShape::kObject && !out->is_object()) expected = "error.expected.jsobject";
   if (shape == JsonShape::kArray && !out->is_array()) expected = "error.expected.jsarray";

@@ -1,6 +1,19 @@
 #include "api/views.h"
 
+#include "json/bounded.h"
+
 namespace berth::api {
+namespace {
+
+// Health results are kept as the agent sent them (the master checked their shape when it took
+// them); anything that does not read back as bounded JSON shows as none.
+nlohmann::json health_results_json(const std::string& text) {
+  auto parsed = json::parse(text);
+  if (!parsed || !parsed->is_array()) return nlohmann::json::array();
+  return std::move(*parsed);
+}
+
+}  // namespace
 
 nlohmann::json task_json(const master::MasterState& state, const master::TaskRecord& task) {
   nlohmann::json j = {
@@ -16,7 +29,7 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
       {"ipAddresses", nlohmann::json::array({{{"ipAddress", task.host}, {"protocol", "IPv4"}}})},
       {"healthCheckResults", task.health_results.empty()
                                  ? nlohmann::json::array()
-                                 : nlohmann::json::parse(task.health_results, nullptr, false)},
+                                 : health_results_json(task.health_results)},
       {"role", "*"},
   };
   if (task.started_at) j["startedAt"] = format_iso8601(*task.started_at);

@@ -1,5 +1,7 @@
 #include "base/ids.h"
 
+#include <sys/random.h>
+
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -38,6 +40,23 @@ std::string RandomIdSource::uuid() {
   std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx", a >> 32, (a >> 16) & 0xffff,
                 a & 0xffff, b >> 48, b & 0xffffffffffffULL);
   return buf;
+}
+
+std::string RandomIdSource::secret() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof bytes);
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
 }
 
 }  // namespace berth

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "http/http.h"
+#include "json/bounded.h"
 
 namespace berth::cli {
 
@@ -11,12 +12,14 @@ std::string ApiAnswer::header(const std::string& lower_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-ApiClient::ApiClient(std::string base_url, int timeout_ms)
-    : base_url_(std::move(base_url)), timeout_ms_(timeout_ms) {}
+ApiClient::ApiClient(std::string base_url, int timeout_ms, std::string token)
+    : base_url_(std::move(base_url)), timeout_ms_(timeout_ms), token_(std::move(token)) {}
 
 Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& target,
                                   const std::string& body) const {
-  auto response = http::request(base_url_, method, target, body, timeout_ms_);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  auto response = http::request(base_url_, method, target, body, timeout_ms_, headers);
   if (!response.ok()) {
     return make_error(response.error().code, "cannot reach the berth master at " + base_url_ +
                                                  ": " + response.error().message);
@@ -25,7 +28,7 @@ Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& 
   answer.status = response->status;
   answer.headers = std::move(response->headers);
   answer.body = std::move(response->body);
-  answer.json = nlohmann::json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  answer.json = json::parse_or_discarded(answer.body);
   if (answer.json.is_discarded()) answer.json = nullptr;
   return answer;
 }

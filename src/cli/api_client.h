@@ -26,7 +26,8 @@ struct ApiAnswer {
 
 class ApiClient {
  public:
-  explicit ApiClient(std::string base_url, int timeout_ms = 10000);
+  // `token` (empty: none) is sent with every call as "Authorization: Bearer <token>".
+  explicit ApiClient(std::string base_url, int timeout_ms = 10000, std::string token = "");
 
   // Any answer, 2xx or not, is a value. The error (kUnavailable, or kInvalidArgument for a
   // malformed URL) means the master gave no answer; its message reads
@@ -39,6 +40,7 @@ class ApiClient {
  private:
   std::string base_url_;
   int timeout_ms_;
+  std::string token_;
 };
 
 // What a user reads for a failed answer: the API's `message` (Marathon) or `description`

@@ -4,6 +4,7 @@
 #include "cli/client_commands.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -17,6 +18,8 @@
 #include "cli/dataset_view.h"
 #include "cli/task_logs_command.h"
 #include "cli/task_node_commands.h"
+#include "cli/token_commands.h"
+#include "http/http.h"
 
 namespace berth::cli {
 namespace {
@@ -50,10 +53,13 @@ class CommandTree {
     add_task_commands();
     add_node_commands();
     add_dataset_commands();
+    add_token_commands();
   }
 
   CLI::App& root() { return root_; }
   const std::string& master() const { return master_; }
+  const std::string& token() const { return token_; }
+  const std::string& ca_cert() const { return ca_cert_; }
   bool json() const { return json_; }
 
   // The action of the parsed leaf command.
@@ -71,6 +77,12 @@ class CommandTree {
     CLI::App* command = parent->add_subcommand(name, description);
     command->add_option("--master", master_, "URL of the berth master; $BERTH_MASTER sets the default")
         ->capture_default_str();
+    command->add_option("--ca-cert", ca_cert_,
+                        "CA certificate of an https:// master; default $BERTH_CA_CERT, then the local "
+                        "berth up --tls CA (<data dir>/tls/ca.pem)");
+    command->add_option("--token", token_,
+                        "API token; default $BERTH_TOKEN, then the admin-token of the local berth up "
+                        "($BERTH_DATA_DIR or ./.berth)");
     if (with_json) command->add_flag("--json", json_, "Print the API's JSON answer instead of tables");
     leaves_.emplace_back(command, std::move(action));
     return command;
@@ -184,9 +196,27 @@ class CommandTree {
     destroy->add_option("ID", dataset_name_, "Dataset id or name")->required();
   }
 
+  void add_token_commands() {
+    CLI::App* token = root_.add_subcommand("token", "Create, list and revoke API tokens (admin)");
+    token->require_subcommand(1);
+    CLI::App* create = leaf(token, "create", "Create a token; its secret is printed once",
+                            [this](const CommandContext& c) { return token_create(c, role_, token_name_); });
+    create->add_option("--role", role_, "admin, operator or viewer")
+        ->required()
+        ->check(CLI::IsMember({"admin", "operator", "viewer"}));
+    create->add_option("--name", token_name_, "What the token is for, shown by 'berth token list'");
+    leaf(token, "list", "List tokens (never their secrets)", [](const CommandContext& c) { return token_list(c); });
+    CLI::App* revoke = leaf(token, "revoke", "Revoke a token: it stops working at once",
+                            [this](const CommandContext& c) { return token_revoke(c, token_id_); });
+    revoke->add_option("ID", token_id_, "Token id (berth token list)")->required();
+  }
+
   CLI::App root_;
   std::vector<std::pair<CLI::App*, Action>> leaves_;
   std::string master_;
+  std::string token_;
+  std::string ca_cert_;
+  std::string role_, token_name_, token_id_;
   bool json_ = false;
   std::string file_, app_id_, task_id_, node_name_, dataset_name_;
   int64_t instances_ = 0;
@@ -198,6 +228,32 @@ class CommandTree {
   DatasetCreateOptions create_;
   DatasetMoveOptions move_;
 };
+
+// The directory of a local `berth up`: $BERTH_DATA_DIR or ./.berth.
+std::string local_data_dir(const ClientEnvironment& environment) {
+  std::string dir = environment.variable("BERTH_DATA_DIR").value_or("");
+  return dir.empty() ? "./.berth" : dir;
+}
+
+// --ca-cert, then $BERTH_CA_CERT, then the CA a local `berth up --tls` made; "" for none.
+std::string resolve_ca_cert(const std::string& flag, const ClientEnvironment& environment) {
+  if (!flag.empty()) return flag;
+  std::string from_env = environment.variable("BERTH_CA_CERT").value_or("");
+  if (!from_env.empty()) return from_env;
+  std::string local = local_data_dir(environment) + "/tls/ca.pem";
+  return std::ifstream(local).good() ? local : "";
+}
+
+// --token, then $BERTH_TOKEN, then the admin token a local `berth up` wrote.
+std::string resolve_token(const std::string& flag, const ClientEnvironment& environment) {
+  if (!flag.empty()) return flag;
+  std::string from_env = environment.variable("BERTH_TOKEN").value_or("");
+  if (!from_env.empty()) return from_env;
+  std::ifstream in(local_data_dir(environment) + "/admin-token");
+  std::string token;
+  in >> token;
+  return token;
+}
 
 }  // namespace
 
@@ -224,7 +280,9 @@ int run_client_command(const std::vector<std::string>& args, std::ostream& out, 
     err << "no command given; run with --help for the list\n";
     return kExitUsage;
   }
-  ApiClient api(tree.master());
+  std::string ca_cert = resolve_ca_cert(tree.ca_cert(), environment);
+  if (!ca_cert.empty()) http::set_client_ca_file(ca_cert);
+  ApiClient api(tree.master(), 10000, resolve_token(tree.token(), environment));
   CommandContext context{api, tree.json(), out, err, environment};
   return (*action)(context);
 }

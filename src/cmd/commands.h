@@ -12,7 +12,8 @@
 namespace berth::cmd {
 
 struct MasterFlags {
-  std::string host = "0.0.0.0";
+  // Loopback by default: listening beyond it needs TLS (or --insecure), docs/security.md.
+  std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string data_dir = "./.berth/master";
   std::string join_token;  // empty: read or create <data_dir>/join-token
@@ -22,7 +23,23 @@ struct MasterFlags {
   std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
   std::string dataset_driver = "shared";
   std::string service_ports = "10000-20000";  // where service ports are assigned (end exclusive)
+  int64_t task_launch_timeout_ms = 300000;
+  // The admin token: read from this file, or created there (mode 0600) when it is missing.
+  // Empty: <data_dir>/admin-token.
+  std::string admin_token_file;
+  std::string http_credentials;  // Marathon's USER:PASSWORD for HTTP Basic (admin)
+  std::string tls_cert, tls_key;  // PEM files; both set: HTTPS only
+  bool insecure = false;          // allow listening beyond loopback without TLS
+  // No credentials for API clients (agents still authenticate): loopback only, for
+  // benchmarks that compare against authenticated requests.
+  bool no_auth = false;
 };
+
+// The token in `path` (its first word), or "" when the file is missing or empty.
+std::string read_token_file(const std::string& path);
+// `berth up`'s admin token: $BERTH_TOKEN, else <data_dir>/admin-token. For the commands that
+// drive a local cluster (up, demo).
+std::string local_admin_token(const std::string& data_dir);
 
 int run_master(const MasterFlags& flags);
 int run_agent(agent::AgentOptions options);
@@ -32,6 +49,7 @@ struct UpFlags {
   std::string data_dir = "./.berth";
   uint16_t port = 8080;
   bool print_only_url = false;
+  bool tls = false;  // HTTPS for the master and agents, certificates in <data_dir>/tls
 };
 
 int run_up(const UpFlags& flags, const std::string& self_exe);

@@ -10,6 +10,7 @@
 #include "agent/supervisor.h"
 #include "cli/client_commands.h"
 #include "cmd/commands.h"
+#include "http/http.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   using namespace berth;
   if (argc > 1) {
     std::string first = argv[1];
-    if (first == "app" || first == "task" || first == "node" || first == "dataset") {
+    if (first == "app" || first == "task" || first == "node" || first == "dataset" || first == "token") {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
@@ -50,6 +51,22 @@ int main(int argc, char** argv) {
       ->envname("BERTH_SERVICE_PORTS")->capture_default_str();
   m->add_option("--lost-timeout-ms", master.lost_timeout_ms, "Declare an agent lost after this long without a heartbeat")
       ->envname("BERTH_LOST_TIMEOUT_MS")->capture_default_str();
+  m->add_option("--task-launch-timeout-ms", master.task_launch_timeout_ms,
+                "Fail (and replace) a launch its agent has not confirmed after this long")
+      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")->capture_default_str();
+  m->add_option("--admin-token-file", master.admin_token_file,
+                "File holding the admin API token; created (mode 0600) if missing. Default: <data-dir>/admin-token")
+      ->envname("BERTH_ADMIN_TOKEN_FILE");
+  m->add_option("--http-credentials", master.http_credentials,
+                "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
+      ->envname("BERTH_HTTP_CREDENTIALS");
+  m->add_option("--tls-cert", master.tls_cert, "PEM certificate: serve HTTPS only")->envname("BERTH_TLS_CERT");
+  m->add_option("--tls-key", master.tls_key, "PEM private key of --tls-cert")->envname("BERTH_TLS_KEY");
+  m->add_flag("--insecure", master.insecure,
+              "Allow listening beyond loopback without TLS (logs a warning every minute)")
+      ->envname("BERTH_INSECURE");
+  m->add_flag("--no-auth", master.no_auth,
+              "Serve API clients without credentials (loopback only; for benchmarks against authenticated calls)");
 
   agent::AgentOptions agent;
   std::string ports = "31000-32000";
@@ -80,12 +97,26 @@ int main(int argc, char** argv) {
       ->envname("BERTH_DOCKER_SOCKET")->capture_default_str();
   a->add_option("--http-port", agent.http_port, "The agent's HTTP port for task logs (0: any free port)")
       ->envname("BERTH_AGENT_HTTP_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
+  a->add_option("--default-task-user", agent.default_task_user,
+                "User of process tasks whose app sets no `user` (default: nobody when the agent is root, "
+                "else the agent's own user)")
+      ->envname("BERTH_DEFAULT_TASK_USER");
+  a->add_flag("--allow-root-tasks", agent.allow_root_tasks, "Let process tasks run as root (uid 0)")
+      ->envname("BERTH_ALLOW_ROOT_TASKS");
+  a->add_option("--tls-cert", agent.tls_cert, "PEM certificate: the agent's HTTP port serves HTTPS only")
+      ->envname("BERTH_AGENT_TLS_CERT");
+  a->add_option("--tls-key", agent.tls_key, "PEM private key of --tls-cert")->envname("BERTH_AGENT_TLS_KEY");
+  std::string ca_cert;
+  a->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify the master and other agents (https://)")
+      ->envname("BERTH_CA_CERT");
+  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")->envname("BERTH_CA_CERT");
 
   cmd::UpFlags up;
   auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
   u->add_option("--agents", up.agents, "Number of agents")->capture_default_str();
   u->add_option("--data-dir", up.data_dir, "State and logs")->envname("BERTH_DATA_DIR")->capture_default_str();
   u->add_option("--port", up.port, "The master's HTTP port")->capture_default_str();
+  u->add_flag("--tls", up.tls, "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
 
   cmd::DemoFlags demo;
   auto* d = app.add_subcommand("demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
@@ -93,6 +124,8 @@ int main(int argc, char** argv) {
   d->add_option("--data-dir", demo.data_dir, "State of the cluster it starts when none answers")->capture_default_str();
   d->add_option("--service-port", demo.service_port, "The counter's service port")->capture_default_str();
   d->add_option("--clicks", demo.clicks, "Clicks to post before the kill")->capture_default_str();
+  d->add_option("--ca-cert", ca_cert, "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
+      ->envname("BERTH_CA_CERT");
   d->add_flag("--keep", demo.keep, "Leave a cluster the demo started running");
   d->add_flag("--docker", demo.docker, "Run the counter as a Docker container (image berth/counter: make images)");
   d->add_option("--rounds", demo.rounds, "Kills in a row, with p50/p99 per phase (the failover benchmark)")
@@ -110,9 +143,15 @@ int main(int argc, char** argv) {
   app.add_subcommand("task", "List and kill tasks");
   app.add_subcommand("node", "List, drain and undrain nodes");
   app.add_subcommand("dataset", "Manage datasets (create, list, show, move, destroy)");
+  app.add_subcommand("token", "Create, list and revoke API tokens (admin)");
 
   CLI11_PARSE(app, argc, argv);
 
+  // Set once, before any request: what https:// peers are verified against.
+  if (ca_cert.empty() && d->parsed() && std::filesystem::exists(demo.data_dir + "/tls/ca.pem")) {
+    ca_cert = demo.data_dir + "/tls/ca.pem";  // the cluster `berth up --tls` made there
+  }
+  if (!ca_cert.empty()) http::set_client_ca_file(ca_cert);
   if (m->parsed()) return cmd::run_master(master);
   if (a->parsed()) {
     Status range = agent::parse_port_range(ports, &agent.port_begin, &agent.port_end);

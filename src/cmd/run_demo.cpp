@@ -32,8 +32,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The data directory of the cluster the demo drives, whose admin token authenticates it.
+std::string g_data_dir = "./.berth";
+
+// The demo's credential: $BERTH_TOKEN or the local cluster's admin token (read each time: the
+// master creates the file when a cluster the demo starts comes up).
+std::vector<std::pair<std::string, std::string>> auth_headers() {
+  return {{"Authorization", "Bearer " + local_admin_token(g_data_dir)}};
+}
+
 nlohmann::json get_json(const std::string& base, const std::string& target, int timeout_ms = 2000) {
-  auto r = http::request(base, "GET", target, "", timeout_ms);
+  auto r = http::request(base, "GET", target, "", timeout_ms, auth_headers());
   if (!r || r->status != 200) return nullptr;
   return nlohmann::json::parse(r->body, nullptr, false);
 }
@@ -123,6 +132,7 @@ double percentile(std::vector<double> v, double p) {
 
 int run_demo(const DemoFlags& flags, const std::string& self_exe) {
   const std::string& master = flags.master;
+  g_data_dir = flags.data_dir;
   pid_t started_up = -1;
   if (!http::request(master, "GET", "/ping", "", 1000).ok()) {
     std::string port = master.substr(master.rfind(':') + 1);
@@ -204,7 +214,7 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
              {{{"key", "volume-driver"}, {"value", "berth"}}, {{"key", "volume"}, {"value", dataset_name + ":/data"}}}}}}}},
     };
   }
-  auto put = http::request(master, "PUT", "/v2/apps/" + app_name + "?force=true", app.dump(), 10000);
+  auto put = http::request(master, "PUT", "/v2/apps/" + app_name + "?force=true", app.dump(), 10000, auth_headers());
   if (!put || (put->status != 200 && put->status != 201)) {
     std::cerr << "berth demo: deploying the counter failed: " << (put ? put->body : put.error().message) << "\n";
     stop_up();

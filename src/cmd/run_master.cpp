@@ -1,4 +1,11 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -33,13 +40,68 @@ int wait_for_stop_signal() {
   return sig;
 }
 
+std::string read_token_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  in >> token;
+  return token;
+}
+
+std::string local_admin_token(const std::string& data_dir) {
+  const char* from_env = std::getenv("BERTH_TOKEN");
+  if (from_env != nullptr && *from_env != '\0') return from_env;
+  return read_token_file(data_dir + "/admin-token");
+}
+
+namespace {
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// The admin token of `path`, created (mode 0600, as "admin.<secret>") when the file is missing.
+Result<std::string> admin_token(const std::string& path, IdSource& ids) {
+  std::string token = read_token_file(path);
+  if (!token.empty()) {
+    ::chmod(path.c_str(), 0600);
+    return token;
+  }
+  token = "admin." + ids.secret();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(ErrorCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
+  std::string line = token + "\n";
+  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) return make_error(ErrorCode::kUnavailable, "cannot write " + path);
+  return token;
+}
+
+}  // namespace
+
 int run_master(const MasterFlags& flags) {
   block_stop_signals();
+  // The store, tokens and logs the master writes are its own (docs/security.md).
+  ::umask(077);
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
+  if (!ec) {
+    std::filesystem::permissions(flags.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   if (ec) {
     spdlog::error("cannot create data directory {}: {}", flags.data_dir, ec.message());
     return 1;
+  }
+  const bool tls = !flags.tls_cert.empty() || !flags.tls_key.empty();
+  if (tls && (flags.tls_cert.empty() || flags.tls_key.empty())) {
+    spdlog::error("--tls-cert and --tls-key go together: give both, or neither for plain HTTP");
+    return 2;
+  }
+  if (!is_loopback(flags.host) && !tls && !flags.insecure) {
+    spdlog::error("refusing to listen on {} without TLS: anyone on the network could read tokens and "
+                  "data. Give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure",
+                  flags.host);
+    return 2;
   }
   RandomIdSource ids;
   std::string token = flags.join_token;
@@ -68,12 +130,21 @@ int run_master(const MasterFlags& flags) {
     spdlog::error("cannot open the store: {}", store.error().message);
     return 1;
   }
+  // A store written by an older master may have been created readable by all.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    ::chmod((flags.data_dir + "/berth.db" + suffix).c_str(), 0600);
+  }
   SystemClock clock;
   master::MasterOptions options;
   options.join_token = token;
   options.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_interval_ms);
   options.lease = std::chrono::milliseconds(flags.lease_ms);
   options.lost_timeout = std::chrono::milliseconds(flags.lost_timeout_ms);
+  if (flags.task_launch_timeout_ms <= 0) {
+    spdlog::error("--task-launch-timeout-ms must be positive, got {}", flags.task_launch_timeout_ms);
+    return 2;
+  }
+  options.task_launch_timeout = std::chrono::milliseconds(flags.task_launch_timeout_ms);
   options.default_dataset_driver = flags.dataset_driver;
   {
     unsigned begin = 0, end = 0;
@@ -96,21 +167,65 @@ int run_master(const MasterFlags& flags) {
     spdlog::error("cannot load state: {}", loaded.error().message);
     return 1;
   }
+  api::Authenticator auth(**store, clock, ids);
+  Status tokens_loaded = auth.load();
+  if (!tokens_loaded) {
+    spdlog::error("cannot load API tokens: {}", tokens_loaded.error().message);
+    return 1;
+  }
+  const std::string admin_token_file =
+      flags.admin_token_file.empty() ? flags.data_dir + "/admin-token" : flags.admin_token_file;
+  auto admin = admin_token(admin_token_file, ids);
+  if (!admin) {
+    spdlog::error("{}", admin.error().message);
+    return 1;
+  }
+  auth.add_bootstrap_admin(*admin);
+  if (!flags.http_credentials.empty()) {
+    Status basic = auth.set_basic_credentials(flags.http_credentials);
+    if (!basic) {
+      spdlog::error("{}", basic.error().message);
+      return 2;
+    }
+  }
+  auth.set_agent_lookup([&core](const std::string& secret) { return core.agent_with_secret(secret); });
+  if (flags.no_auth) {
+    if (!is_loopback(flags.host)) {
+      spdlog::error("--no-auth serves anyone as admin: allowed on a loopback address only, not {}", flags.host);
+      return 2;
+    }
+    spdlog::warn("--no-auth: API clients need no credential (agents still do)");
+    auth.disable();
+  }
+  spdlog::info("API clients authenticate: the admin token is in {} (Authorization: Bearer <token>; "
+               "berth token create makes more)",
+               admin_token_file);
   api::ApiInfo info;
   info.http_address = options.leader;
-  auto server = http::serve({flags.host, flags.port}, [&](const http::Request& request) {
-    return api::handle_request(core, clock, info, request);
+  http::ServerOptions server_options;
+  server_options.host = flags.host;
+  server_options.port = flags.port;
+  server_options.tls_cert_file = flags.tls_cert;
+  server_options.tls_key_file = flags.tls_key;
+  auto server = http::serve(server_options, [&](const http::Request& request) {
+    return api::handle_request(core, clock, info, auth, request);
   });
   if (!server) {
     spdlog::error("{}", server.error().message);
     return 1;
   }
-  spdlog::info("berth master serving Marathon's API on http://{}:{} (data in {})", advertised,
+  spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})", tls ? "https" : "http", advertised,
                (*server)->port(), flags.data_dir);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
+    auto warned = std::chrono::steady_clock::now() - std::chrono::minutes(2);
     while (!stopping) {
       core.reconcile();
+      if (!is_loopback(flags.host) && !tls && std::chrono::steady_clock::now() - warned >= std::chrono::minutes(1)) {
+        spdlog::warn("--insecure: serving plain HTTP on {}; tokens and data cross the network unencrypted",
+                     flags.host);
+        warned = std::chrono::steady_clock::now();
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });

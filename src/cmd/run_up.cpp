@@ -20,6 +20,7 @@
 #include "executor/leftovers.h"
 #include "cmd/commands.h"
 #include "http/http.h"
+#include "http/tls_files.h"
 
 namespace berth::cmd {
 namespace {
@@ -113,7 +114,16 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     std::cerr << "berth up: cannot create " << data_dir << ": " << ec.message() << "\n";
     return 1;
   }
-  std::string url = "http://127.0.0.1:" + std::to_string(flags.port);
+  const std::string tls_dir = data_dir + "/tls";
+  if (flags.tls) {
+    Status pki = http::write_test_pki(tls_dir, {});
+    if (!pki) {
+      std::cerr << "berth up: cannot make certificates in " << tls_dir << ": " << pki.error().message << "\n";
+      return 1;
+    }
+    http::set_client_ca_file(tls_dir + "/ca.pem");
+  }
+  std::string url = std::string(flags.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(flags.port);
   if (http::request(url, "GET", "/ping", "", 500).ok()) {
     std::cerr << "berth up: something already answers on " << url
               << " (another berth up?). Stop it or pass --port.\n";
@@ -123,10 +133,21 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   std::string token = ids.uuid();
   std::vector<std::string> token_env = {"BERTH_JOIN_TOKEN=" + token};
 
-  Child master{"master", spawn(self_exe,
-                               {"master", "--host", "127.0.0.1", "--port", std::to_string(flags.port),
-                                "--data-dir", data_dir + "/master"},
-                               data_dir + "/logs/master.log", token_env)};
+  // The admin token lives beside the cluster's state (the CLI finds it there); the master
+  // creates it on first start. Tasks of other users still reach their sandboxes below.
+  std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
+                                             std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::replace, ec);
+  const std::string admin_token_file = data_dir + "/admin-token";
+  std::vector<std::string> master_args = {"master", "--host", "127.0.0.1", "--port", std::to_string(flags.port),
+                                          "--data-dir", data_dir + "/master", "--admin-token-file", admin_token_file};
+  // With --tls every hop is HTTPS: CLI and agents to the master, the master and agents to agents.
+  std::vector<std::string> tls_args;
+  if (flags.tls) {
+    tls_args = {"--tls-cert", tls_dir + "/cert.pem", "--tls-key", tls_dir + "/key.pem", "--ca-cert", tls_dir + "/ca.pem"};
+  }
+  master_args.insert(master_args.end(), tls_args.begin(), tls_args.end());
+  Child master{"master", spawn(self_exe, master_args, data_dir + "/logs/master.log", token_env)};
   std::vector<Child> agents;
   auto shutdown = [&] {
     for (const auto& a : agents) kill(a.pid, SIGTERM);
@@ -170,18 +191,22 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     // may be taken by any outgoing connection at any time).
     uint32_t per_agent = (32768 - 31000) / static_cast<uint32_t>(flags.agents);
     uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * per_agent;
-    agents.push_back(
-        {name, spawn(self_exe,
-                     {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
-                      "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
-                      std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
-                      "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i),
-                      "--plugin-volume-prefix", plugin_prefix(flags.port, i)},
-                     data_dir + "/logs/" + name + ".log", token_env)});
+    std::vector<std::string> args = {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
+                                     "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
+                                     std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
+                                     "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i),
+                                     "--plugin-volume-prefix", plugin_prefix(flags.port, i), "--allow-root-tasks"};
+    // A single-machine cluster for development: apps without a `user` run as the one who
+    // started it, root included, as they always did. An app's `user` is still honoured.
+    if (::geteuid() == 0) args.insert(args.end(), {"--default-task-user", "root"});
+    args.insert(args.end(), tls_args.begin(), tls_args.end());
+    agents.push_back({name, spawn(self_exe, args, data_dir + "/logs/" + name + ".log", token_env)});
   }
+  const std::string admin_token = read_token_file(admin_token_file);
   int active = 0;
   for (int i = 0; i < 100 && active < flags.agents; ++i) {
-    auto nodes = http::request(url, "GET", "/berth/v1/nodes", "", 1000);
+    auto nodes = http::request(url, "GET", "/berth/v1/nodes", "", 1000,
+                               {{"Authorization", "Bearer " + admin_token}});
     if (nodes && nodes->status == 200) {
       auto j = nlohmann::json::parse(nodes->body, nullptr, false);
       active = 0;
@@ -201,6 +226,10 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   std::cout << "berth is up: a master and " << flags.agents << " agents on loopback\n"
             << "  API (Marathon v2):  " << url << "/v2/apps\n"
             << "  CLI:                export BERTH_MASTER=" << url << "\n"
+            << "  admin token:        " << admin_token_file
+            << " (the CLI reads it; curl -H \"Authorization: Bearer $(cat " << admin_token_file << ")\")\n"
+            << (flags.tls ? "  TLS:                CA certificate " + tls_dir + "/ca.pem (the CLI reads it; curl --cacert)\n"
+                          : std::string())
             << "  state and logs:     " << data_dir << " (logs/*.log)\n"
             << "  isolation:          "
             << (cgroups ? "memory limits through the cgroup v1 memory controller"

@@ -28,7 +28,7 @@ using SteadyClock = std::chrono::steady_clock;
 // daemon that hangs cannot hold a caller forever.
 constexpr std::chrono::milliseconds kCallTimeout = std::chrono::seconds(30);
 // Bounds what one answer may make us hold in memory (the logs of a chatty container included).
-constexpr size_t kMaxBodyBytes = size_t{64} << 20;
+constexpr size_t kMaxBodyBytes = kMaxAnswerBytes;
 constexpr size_t kMaxHeaderBytes = 64 << 10;
 
 struct Reply {

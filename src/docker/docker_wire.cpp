@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/http.h"
+#include "json/bounded.h"
 
 namespace berth::docker {
 namespace {
@@ -64,9 +65,22 @@ std::string without_slash(std::string name) {
   return name;
 }
 
-Error unreadable(const std::string& what, const std::exception& e) {
-  return make_error(ErrorCode::kInternal,
-                    "cannot read Docker's answer to " + what + ": " + std::string(e.what()));
+Error unreadable(const std::string& what, const std::string& why) {
+  return make_error(ErrorCode::kInternal, "cannot read Docker's answer to " + what + ": " + why);
+}
+
+// An answer of Docker as JSON, with the depth bound of every parser of outside bytes; it may
+// be as large as DockerClient reads.
+Result<json> parse_json_answer(const std::string& body) {
+  berth::json::Limits limits;
+  limits.max_bytes = kMaxAnswerBytes;
+  return berth::json::parse(body, limits);
+}
+
+Result<json> parse_answer(const std::string& what, const std::string& body) {
+  Result<json> parsed = parse_json_answer(body);
+  if (!parsed.ok()) return unreadable(what, parsed.error().message);
+  return parsed;
 }
 
 // The stream of a frame header, or nullopt when these 8 bytes cannot be one.
@@ -108,9 +122,9 @@ ErrorCode error_code_for_status(int http_status) {
 }
 
 std::string docker_error_message(int http_status, const std::string& body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_object()) {
-    std::string message = string_field(parsed, "message");
+  Result<json> parsed = parse_json_answer(body);
+  if (parsed.ok() && parsed->is_object()) {
+    std::string message = string_field(*parsed, "message");
     if (!message.empty()) return message;
   }
   auto first = body.find_first_not_of(" \t\r\n");
@@ -129,21 +143,25 @@ std::string list_containers_query(const std::string& label_filter) {
 }
 
 Result<std::string> parse_create_answer(const std::string& body) {
+  Result<json> answer = parse_answer("create", body);
+  if (!answer.ok()) return answer.error();
   try {
-    json parsed = json::parse(body);
+    const json& parsed = *answer;
     std::string id = string_field(parsed, "Id");
     if (id.empty()) {
       return make_error(ErrorCode::kInternal, "Docker's answer to create has no Id: " + body);
     }
     return id;
   } catch (const std::exception& e) {
-    return unreadable("create", e);
+    return unreadable("create", e.what());
   }
 }
 
 Result<ContainerState> parse_inspect_answer(const std::string& body) {
+  Result<json> answer = parse_answer("inspect", body);
+  if (!answer.ok()) return answer.error();
   try {
-    json parsed = json::parse(body);
+    const json& parsed = *answer;
     if (!parsed.is_object()) throw std::runtime_error("not a JSON object");
     const json& state = object_field(parsed, "State");
     const json& config = object_field(parsed, "Config");
@@ -178,7 +196,7 @@ Result<ContainerState> parse_inspect_answer(const std::string& body) {
     }
     return out;
   } catch (const std::exception& e) {
-    return unreadable("inspect", e);
+    return unreadable("inspect", e.what());
   }
 }
 
@@ -193,8 +211,10 @@ int exit_code_from_status_text(const std::string& status_text) {
 }
 
 Result<std::vector<ContainerState>> parse_list_answer(const std::string& body) {
+  Result<json> answer = parse_answer("list", body);
+  if (!answer.ok()) return answer.error();
   try {
-    json parsed = json::parse(body);
+    const json& parsed = *answer;
     if (!parsed.is_array()) throw std::runtime_error("not a JSON array");
     std::vector<ContainerState> out;
     for (const auto& entry : parsed) {
@@ -214,13 +234,15 @@ Result<std::vector<ContainerState>> parse_list_answer(const std::string& body) {
     }
     return out;
   } catch (const std::exception& e) {
-    return unreadable("list", e);
+    return unreadable("list", e.what());
   }
 }
 
 Result<WaitResult> parse_wait_answer(const std::string& body) {
+  Result<json> answer = parse_answer("wait", body);
+  if (!answer.ok()) return answer.error();
   try {
-    json parsed = json::parse(body);
+    const json& parsed = *answer;
     if (!parsed.is_object() || !parsed.contains("StatusCode")) {
       throw std::runtime_error("no StatusCode in " + body);
     }
@@ -229,7 +251,7 @@ Result<WaitResult> parse_wait_answer(const std::string& body) {
     out.error = string_field(object_field(parsed, "Error"), "Message");
     return out;
   } catch (const std::exception& e) {
-    return unreadable("wait", e);
+    return unreadable("wait", e.what());
   }
 }
 

@@ -4,6 +4,7 @@
 // these against bodies captured from the daemon (Docker 20.10.24, API 1.41).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,6 +16,9 @@
 #include "docker/docker_client.h"
 
 namespace berth::docker {
+
+// The largest answer body DockerClient reads, and so the largest JSON answer parsed here.
+inline constexpr size_t kMaxAnswerBytes = size_t{64} << 20;
 
 // min(kMaxApiVersion, daemon_version), both "major.minor" compared as numbers ("1.9" < "1.41").
 // nullopt when `daemon_version` is not of that form.

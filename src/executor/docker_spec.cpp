@@ -625,6 +625,8 @@ Result<DockerCreate> docker_create_body(const DockerTaskSpec& spec) {
   add_command(spec, build);
   if (auto status = add_network(spec, *container, *networks, build); !status) return status.error();
   add_resources(spec, build);
+  // Before the parameters: `docker run --user` in them is the more specific choice.
+  if (!spec.user.empty()) build.config["User"] = spec.user;
   auto privileged = read_bool(docker, "privileged", "container.docker.privileged");
   if (!privileged) return privileged.error();
   build.host["Privileged"] = privileged->value_or(false);

@@ -14,13 +14,15 @@
 //     named in `networks[0].name` ("none" for Docker's none, which publishes nothing), binding
 //     the mappings that have a hostPort when the agent passed host ports.
 //   - cpus -> NanoCpus, mem -> Memory (MiB), each omitted when 0 and raised to Docker's minimum
-//     (0.01 CPU, 6 MiB) with a warning; container.docker.privileged.
+//     (0.01 CPU, 6 MiB) with a warning; container.docker.privileged; the app's `user` -> User
+//     (resolved by Docker in the image; omitted when unset, so the image's user applies).
 //   - container.docker.parameters, as `docker run --KEY VALUE`: volume-driver, volume (v),
 //     env (e), label (l), hostname (h), user (u), workdir (w), entrypoint, init, cap-add,
 //     cap-drop, add-host, dns, read-only, tmpfs, stop-signal. Any other key is an error naming it.
-//     An `env` parameter overrides the task's variable of that name; a `label` parameter loses
-//     to the task's label of that key (berth finds its containers by its labels), with a warning.
-//     For single-valued keys the last one given wins, as with docker run.
+//     A `user` parameter overrides the app's `user`. An `env` parameter overrides the task's
+//     variable of that name; a `label` parameter loses to the task's label of that key (berth
+//     finds its containers by its labels), with a warning. For single-valued keys the last one
+//     given wins, as with docker run.
 //   - container.volumes: external dvdi volumes of the berth driver ("berth" or "flocker", or no
 //     dvdi/driver) become HostConfig.Mounts of the plugin `volume_driver`, and parameters'
 //     `volume-driver=berth|flocker` with `volume` NAME:PATH[:MODE] become Binds with VolumeDriver
@@ -56,6 +58,7 @@ struct DockerTaskSpec {
   std::map<std::string, std::string> labels;  // the app's labels plus berth's own
   double cpus = 0;
   double mem_mib = 0;
+  std::string user;  // the app's `user`; empty: the image's
   // The host port of each portMappings entry that publishes one, in the order of
   // container.portMappings: every entry in bridge networking, those with a hostPort in container
   // networking (where empty means publish nothing). Empty in host networking.

@@ -39,6 +39,7 @@ DockerTaskSpec spec_for(const json& fields) {
   spec.labels = app.labels;
   spec.cpus = app.cpus;
   spec.mem_mib = app.mem;
+  spec.user = app.user;
   return spec;
 }
 
@@ -413,6 +414,17 @@ TEST(DockerCreateBody, ShortParameterNamesAreAliases) {
   EXPECT_EQ(c.body["Hostname"], "box");
   EXPECT_EQ(c.body["User"], "nobody");
   EXPECT_EQ(c.body["WorkingDir"], "/work");
+}
+
+TEST(DockerCreateBody, TheAppsUserIsTheContainersUser) {
+  Created c = create(spec_for(docker_app({}, {{"user", "nobody"}})));
+  EXPECT_EQ(c.body["User"], "nobody");
+}
+
+TEST(DockerCreateBody, AUserParameterOverridesTheAppsUser) {
+  json parameters = json::array({{{"key", "user"}, {"value", "1000:1000"}}});
+  Created c = create(spec_for(docker_app({{"parameters", parameters}}, {{"user", "nobody"}})));
+  EXPECT_EQ(c.body["User"], "1000:1000");
 }
 
 TEST(DockerCreateBody, LastScalarParameterWins) {

@@ -103,6 +103,18 @@ std::vector<std::string> exec_candidates(const std::string& program, const std::
   return candidates;
 }
 
+// Lets a task running as `user` write its sandbox, which stays the agent's: the user's group
+// may create files, and the sticky bit keeps it from removing or renaming the agent's files.
+// Nothing changes for a task that runs as the agent's own user or as root.
+Status share_sandbox(const std::string& sandbox, const TaskUser& user) {
+  if (!user.switch_identity || user.uid == ::geteuid()) return {};
+  if (::chown(sandbox.c_str(), static_cast<uid_t>(-1), user.gid) < 0 ||
+      ::chmod(sandbox.c_str(), S_ISVTX | 0770) < 0) {
+    return make_error(ErrorCode::kInternal, "cannot give sandbox " + sandbox + " to user " +
+                                                quoted(user.name) + ": " + std::strerror(errno));
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -261,6 +273,11 @@ bool ProcessExecutor::memory_limits_enforced() const { return !state_->cgroup_di
 
 Result<int> ProcessExecutor::launch(const ProcessSpec& spec) {
   if (Status valid = validate(spec); !valid) return valid.error();
+  // Before the lock: the user database may be slow (NSS, LDAP).
+  Result<TaskUser> user = resolve_task_user(spec.user, state_->options.task_users, ::geteuid());
+  if (!user) {
+    return make_error(user.error().code, "task " + quoted(spec.task_id) + ": " + user.error().message);
+  }
   std::lock_guard lock(state_->mu);
   if (state_->tasks.count(spec.task_id) != 0) {
     return make_error(ErrorCode::kConflict,
@@ -275,9 +292,13 @@ Result<int> ProcessExecutor::launch(const ProcessSpec& spec) {
                       "task " + quoted(spec.task_id) + ": cannot create sandbox directory " +
                           spec.sandbox_dir + ": " + (ec ? ec.message() : "not a directory"));
   }
+  if (Status shared = share_sandbox(sandbox.string(), *user); !shared) {
+    return make_error(shared.error().code, "task " + quoted(spec.task_id) + ": " + shared.error().message);
+  }
 
   SpawnRequest request;
   request.sandbox_dir = sandbox.string();
+  request.user = *user;
   for (const auto& [name, value] : spec.env) request.envp.push_back(name + "=" + value);
   if (spec.cmd) {
     request.argv = {"sh", "-c", *spec.cmd};

@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "executor/task_user.h"
 
 namespace berth {
 
@@ -32,6 +33,9 @@ struct ProcessSpec {
   // host path -> path inside the task: bind-mounted in a private mount namespace of the task
   // (needs root). Targets are created if missing.
   std::vector<std::pair<std::string, std::string>> bind_mounts;
+  // The user the task runs as, with that user's groups (Marathon's `user`); empty: the
+  // executor's default (ExecutorOptions::task_users).
+  std::string user;
 };
 
 struct ProcessExit {
@@ -56,6 +60,8 @@ struct ExecutorOptions {
   // Distinguishes several agents on one machine in cgroup names. Same rules as a task id; an
   // invalid prefix turns memory limits off (isolation_summary() says so).
   std::string cgroup_prefix = "berth";
+  // Who tasks run as, and whether root is allowed (by default it is not).
+  TaskUserPolicy task_users;
 };
 
 class ProcessExecutor {
@@ -79,10 +85,14 @@ class ProcessExecutor {
 
   // Starts the task and returns its pid, once the program has been exec'd. `args[0]` is looked
   // up in the PATH of spec.env (default "/bin:/usr/bin", as execvp), relative entries and
-  // relative paths from the sandbox. Errors say what went wrong; nothing is left running:
+  // relative paths from the sandbox. When the task runs as another user than the executor's,
+  // its sandbox becomes writable by that user's group, with the sticky bit, so the task can
+  // create files there but cannot remove or replace the agent's own (its lease deadline, its
+  // metadata, its stdout and stderr). Errors say what went wrong; nothing is left running:
   //   kInvalidArgument: a bad spec (task id, neither cmd nor args, NUL bytes, "=" in an env
-  //     name, negative mem), or args[0] that cannot be executed (not found, not executable);
-  //     the latter is also appended to <sandbox>/stderr.
+  //     name, negative mem), a user that does not exist, or args[0] that cannot be executed
+  //     (not found, not executable); the latter is also appended to <sandbox>/stderr.
+  //   kPermissionDenied: a user the policy refuses (see resolve_task_user).
   //   kConflict: a task with this id is running, or its cgroup exists with processes in it.
   //   kInternal: the sandbox, the cgroup or fork/exec of /bin/sh failed.
   Result<int> launch(const ProcessSpec& spec);

@@ -6,7 +6,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +86,16 @@ class ProcessExecutorTest : public ::testing::Test {
   static ExecutorOptions options() {
     ExecutorOptions options;
     options.cgroup_prefix = "berth-test-" + std::to_string(::getpid());
+    // Tasks run as the test itself unless a test sets a user (see the TaskUser tests).
+    options.task_users.allow_root = true;
+    if (::geteuid() == 0) options.task_users.default_user = "root";
     return options;
+  }
+
+  void use_task_users(TaskUserPolicy policy) {
+    ExecutorOptions o = options();
+    o.task_users = std::move(policy);
+    executor_ = std::make_unique<ProcessExecutor>(o);
   }
 
   static std::string cgroup_parent() {
@@ -447,6 +458,120 @@ TEST_F(ProcessExecutorTest, RejectsASecondTaskWithARunningId) {
   EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
 }
 
+// ---- Marathon's `user` ----
+
+TEST_F(ProcessExecutorTest, RunsATaskAsItsUserWithThatUsersGroups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running a task as another user needs root";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr) << "this machine has no user nobody";
+  uid_t uid = nobody->pw_uid;
+  gid_t gid = nobody->pw_gid;
+  ProcessSpec spec = shell_spec("as-nobody", "id -u; id -g; id -G; echo by-name >> stdout; touch made");
+  spec.user = "nobody";
+  ASSERT_TRUE(executor_->launch(spec).ok());
+  std::optional<ProcessExit> exit = wait_for_exit("as-nobody");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0) << read_file(sandbox("as-nobody") / "stderr");
+  std::string id = std::to_string(uid) + "\n" + std::to_string(gid) + "\n";
+  EXPECT_EQ(read_file(sandbox("as-nobody") / "stdout"), id + std::to_string(gid) + "\nby-name\n");
+  struct stat made {};
+  ASSERT_EQ(::stat((sandbox("as-nobody") / "made").c_str(), &made), 0);
+  EXPECT_EQ(made.st_uid, uid);
+}
+
+TEST_F(ProcessExecutorTest, ATaskCannotRemoveTheAgentsFilesFromItsSandbox) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running a task as another user needs root";
+  fs::create_directories(sandbox("tamper"));
+  std::ofstream(sandbox("tamper") / ".berth-lease-deadline") << "42\n";
+  ProcessSpec spec = shell_spec("tamper",
+                                "echo 99 > forged; mv -f forged .berth-lease-deadline || "
+                                "rm -f .berth-lease-deadline || rm -f stdout || exit 0; exit 3");
+  spec.user = "nobody";
+  ASSERT_TRUE(executor_->launch(spec).ok());
+  std::optional<ProcessExit> exit = wait_for_exit("tamper");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0) << "the task replaced or removed a file of the agent";
+  EXPECT_EQ(read_file(sandbox("tamper") / ".berth-lease-deadline"), "42\n");
+  EXPECT_TRUE(fs::exists(sandbox("tamper") / "stdout"));
+}
+
+TEST_F(ProcessExecutorTest, AnUnknownUserFailsNamingTheUserAndTheNode) {
+  use_task_users({"", true, "agent-2"});
+  ProcessSpec spec = shell_spec("unknown", "exit 0");
+  spec.user = "berth-no-such-user";
+  Result<int> pid = executor_->launch(spec);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(pid.error().message,
+            "task 'unknown': user 'berth-no-such-user' does not exist on agent-2: create it "
+            "there, or set the app's `user` to one that exists");
+  EXPECT_TRUE(executor_->running().empty());
+}
+
+TEST_F(ProcessExecutorTest, RootIsRefusedUnlessAllowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a non-root executor runs tasks only as itself";
+  use_task_users({"", false, "agent-2"});
+  ProcessSpec spec = shell_spec("as-root", "exit 0");
+  spec.user = "root";
+  Result<int> pid = executor_->launch(spec);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(pid.error().message.find("user 'root' is uid 0"), std::string::npos) << pid.error().message;
+  EXPECT_NE(pid.error().message.find("--allow-root-tasks"), std::string::npos) << pid.error().message;
+  // A default user that is root is refused too.
+  use_task_users({"root", false, "agent-2"});
+  Result<int> default_root = executor_->launch(shell_spec("default-root", "exit 0"));
+  ASSERT_FALSE(default_root.ok());
+  EXPECT_EQ(default_root.error().code, ErrorCode::kPermissionDenied);
+  use_task_users({"", true, "agent-2"});
+  ASSERT_TRUE(executor_->launch(spec).ok());
+  std::optional<ProcessExit> exit = wait_for_exit("as-root");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0);
+}
+
+TEST_F(ProcessExecutorTest, ATaskWithoutAUserRunsAsNobodyOnARootAgentByDefault) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a non-root executor runs tasks only as itself";
+  use_task_users(TaskUserPolicy{});
+  ASSERT_TRUE(executor_->launch(shell_spec("default", "id -un")).ok());
+  std::optional<ProcessExit> exit = wait_for_exit("default");
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(read_file(sandbox("default") / "stdout"), "nobody\n");
+}
+
+TEST(TaskUser, ANonRootAgentRunsTasksOnlyAsItself) {
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  uid_t agent = nobody->pw_uid;  // an agent running as nobody
+  Result<TaskUser> itself = resolve_task_user("", TaskUserPolicy{}, agent);
+  ASSERT_TRUE(itself.ok()) << itself.error().message;
+  EXPECT_EQ(itself->name, "nobody");
+  EXPECT_FALSE(itself->switch_identity);
+  EXPECT_TRUE(resolve_task_user("nobody", TaskUserPolicy{}, agent).ok());
+  Result<TaskUser> other = resolve_task_user("root", {"", true, "agent-2"}, agent);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(other.error().message,
+            "cannot run a task as user 'root': the agent on agent-2 runs as 'nobody', not root, "
+            "and can only run tasks as that user; run the agent as root or change the app's `user`");
+}
+
+TEST(TaskUser, AHealthCheckCommandWrappedForTheUserRunsAsTheUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running a command as another user needs root";
+  Result<TaskUser> nobody = resolve_task_user("nobody", TaskUserPolicy{}, 0);
+  ASSERT_TRUE(nobody.ok()) << nobody.error().message;
+  std::string command = command_as_user(*nobody, "echo \"it's $(id -u)\"");
+  FILE* shell = ::popen(command.c_str(), "r");
+  ASSERT_NE(shell, nullptr);
+  char line[64] = {};
+  ASSERT_NE(std::fgets(line, sizeof line, shell), nullptr);
+  EXPECT_EQ(::pclose(shell), 0);
+  EXPECT_EQ(std::string(line), "it's " + std::to_string(nobody->uid) + "\n");
+  // The agent's own user needs no wrapper.
+  TaskUser self;
+  EXPECT_EQ(command_as_user(self, "true"), "true");
+}
+
 TEST_F(ProcessExecutorTest, KillAllNowKillsEveryTaskAndReportsEachOnce) {
   ASSERT_TRUE(executor_->launch(shell_spec("one", "trap '' TERM; exec sleep 30")).ok());
   ASSERT_TRUE(executor_->launch(shell_spec("two", "sleep 30 & wait")).ok());
@@ -548,6 +673,7 @@ TEST(BindMounts, ATaskSeesItsVolumeAtItsContainerPathAndTheHostDoesNot) {
   std::string target = "/tmp/berth-bind-target-" + std::to_string(::getpid()) + "/data";
   ExecutorOptions options;
   options.cgroup_prefix = "berth-bind-test-" + std::to_string(::getpid());
+  options.task_users = {"root", true, "this node"};  // the volume is root's
   ProcessExecutor executor(options);
   ProcessSpec spec;
   spec.task_id = "bind-task";

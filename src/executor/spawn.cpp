@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,7 @@ namespace berth {
 namespace {
 
 // The step of the child's set-up that failed, sent to the parent with its errno.
-enum class ChildStage : int { kSession, kJoinCgroup, kStdio, kSandbox, kExec, kMount };
+enum class ChildStage : int { kSession, kJoinCgroup, kStdio, kSandbox, kExec, kMount, kUser };
 
 struct ChildFailure {
   ChildStage stage;
@@ -38,6 +39,11 @@ struct ChildPlan {
   const char* const* mkdirs;      // null-terminated: every directory of every bind target
   const char* const* bind_sources;  // null-terminated, paired with bind_targets
   const char* const* bind_targets;
+  bool switch_identity;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t group_count;
 };
 
 [[noreturn]] void fail_in_child(const ChildPlan& plan, ChildStage stage, int error) {
@@ -99,6 +105,16 @@ bool dup_to(int from, int to) {
       if (fd != plan.report_fd) ::close(fd);
     }
   }
+  // Last, since the mounts and the cgroup need root. Raw system calls: glibc's set*id()
+  // wrappers synchronise every thread of the process, which is not async-signal-safe; the
+  // child has a single thread, so the raw call changes the whole process.
+  if (plan.switch_identity) {
+    if (::syscall(SYS_setgroups, plan.group_count, plan.groups) < 0 ||
+        ::syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) < 0 ||
+        ::syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) < 0) {
+      fail_in_child(plan, ChildStage::kUser, errno);
+    }
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -136,7 +152,7 @@ int above_stdio(int fd) {
 }
 
 int open_output(const std::string& path) {
-  return above_stdio(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  return above_stdio(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
 }
 
 std::vector<char*> pointers(const std::vector<std::string>& strings) {
@@ -165,6 +181,10 @@ std::string describe_failure(const SpawnRequest& request, const ChildFailure& fa
       for (const auto& [from, to] : request.bind_mounts) binds += " " + from + " -> " + to;
       return "cannot bind-mount the task's volumes (" + binds.substr(1) + "): " + reason;
     }
+    case ChildStage::kUser:
+      return "cannot switch to user '" + request.user.name + "' (uid " +
+             std::to_string(request.user.uid) + ", gid " + std::to_string(request.user.gid) +
+             "): " + reason;
   }
   return "child set-up failed: " + reason;
 }
@@ -192,6 +212,14 @@ Result<int> spawn_task_process(const SpawnRequest& request) {
     if (*fd < 0) {
       return make_error(ErrorCode::kInternal, "cannot open " + request.sandbox_dir + "/" + name +
                                                   ": " + std::strerror(errno));
+    }
+    // The agent stays the owner, so the task cannot replace the files the agent serves as its
+    // logs (its sandbox has the sticky bit); the group lets it write them by name too.
+    if (request.user.switch_identity && request.user.uid != ::geteuid() &&
+        (::fchown(*fd, static_cast<uid_t>(-1), request.user.gid) < 0 || ::fchmod(*fd, 0660) < 0)) {
+      return make_error(ErrorCode::kInternal, "cannot give " + request.sandbox_dir + "/" + name +
+                                                  " to user '" + request.user.name +
+                                                  "': " + std::strerror(errno));
     }
   }
   null_fd = above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -242,7 +270,12 @@ Result<int> spawn_task_process(const SpawnRequest& request) {
                  sh_argv.data(),
                  mkdirs.data(),
                  bind_sources.data(),
-                 bind_targets.data()};
+                 bind_targets.data(),
+                 request.user.switch_identity,
+                 request.user.uid,
+                 request.user.gid,
+                 request.user.groups.data(),
+                 request.user.groups.size()};
 
   sigset_t all, previous;
   sigfillset(&all);

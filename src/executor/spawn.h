@@ -1,13 +1,14 @@
 // Starting one task process for ProcessExecutor: fork, then in the child only async-signal-safe
 // calls (new session, join the memory cgroup, stdio to the sandbox files, reset signals, close
-// inherited fds, exec). Everything the child needs is prepared before fork, because the agent
-// is multi-threaded and the child may not allocate or take locks.
+// inherited fds, become the task's user, exec). Everything the child needs is prepared before
+// fork, because the agent is multi-threaded and the child may not allocate or take locks.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "executor/task_user.h"
 
 namespace berth {
 
@@ -31,6 +32,11 @@ struct SpawnRequest {
   // host path -> target: the child unshares its mount namespace (made private, so nothing
   // propagates back to the host), creates each target and bind-mounts the source there.
   std::vector<std::pair<std::string, std::string>> bind_mounts;
+  // Who the program runs as. With user.switch_identity the child sets its groups, gid and uid
+  // (after the mounts and chdir, which need root, and before exec); for a user other than the
+  // caller's, stdout/stderr get the user's group and mode 0660 so the task can write them by
+  // name too.
+  TaskUser user;
 };
 
 // Starts the process and returns its pid once the program has been exec'd: the child is then

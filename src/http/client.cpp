@@ -1,11 +1,19 @@
 // The HTTP client: Boost.Beast, synchronous, one connection per request, each step bounded
-// by a deadline so a silent peer cannot block the caller forever.
+// by a deadline so a silent peer cannot block the caller forever. https:// URLs go through
+// OpenSSL with the process's client context (tls_contexts.h).
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "http/http.h"
+#include "http/tls_contexts.h"
 
 namespace berth::http {
 namespace {
@@ -13,23 +21,115 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
-bool parse_base_url(const std::string& base_url, std::string* host, std::string* port) {
+struct BaseUrl {
+  bool tls = false;
+  std::string host;  // as written, e.g. "[::1]", for the Host header
+  std::string port;
+  std::string address() const {  // for the resolver and certificate checks
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+    return host;
+  }
+};
+
+bool parse_base_url(const std::string& base_url, BaseUrl* url) {
   std::string rest = base_url;
-  const std::string scheme = "http://";
-  if (rest.rfind(scheme, 0) == 0) rest = rest.substr(scheme.size());
+  if (rest.rfind("https://", 0) == 0) {
+    url->tls = true;
+    rest = rest.substr(8);
+  } else if (rest.rfind("http://", 0) == 0) {
+    rest = rest.substr(7);
+  }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.find('/') != std::string::npos) return false;
   size_t colon = rest.rfind(':');
-  if (colon == std::string::npos) {
-    *host = rest;
-    *port = "80";
+  if (colon == std::string::npos || (rest.front() == '[' && rest.back() == ']')) {
+    url->host = rest;
+    url->port = url->tls ? "443" : "80";
   } else {
-    *host = rest.substr(0, colon);
-    *port = rest.substr(colon + 1);
+    url->host = rest.substr(0, colon);
+    url->port = rest.substr(colon + 1);
   }
-  return !host->empty() && !port->empty();
+  return !url->host.empty() && !url->port.empty();
+}
+
+// Asks OpenSSL to check, during the handshake, that the certificate names `address`: an IP
+// address SAN for an IP, else a DNS name (also sent as SNI).
+bool expect_peer_name(SSL* ssl_handle, const std::string& address) {
+  boost::system::error_code ec;
+  asio::ip::make_address(address, ec);
+  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), address.c_str()) == 1;
+  SSL_set_hostflags(ssl_handle, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set1_host(ssl_handle, address.c_str()) == 1 &&
+         SSL_set_tlsext_host_name(ssl_handle, address.c_str()) == 1;
+}
+
+Error handshake_error(SSL* ssl_handle, const std::string& base_url, const boost::system::error_code& ec) {
+  long verify = SSL_get_verify_result(ssl_handle);
+  if (verify != X509_V_OK) {
+    return make_error(ErrorCode::kUnavailable,
+                      "TLS certificate verification failed for " + base_url + ": " +
+                          X509_verify_cert_error_string(verify) +
+                          "; give berth the CA certificate that signed the server's certificate "
+                          "(--ca-cert)");
+  }
+  std::string hint;
+  if (ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER) {
+    hint = " (does the server speak plain HTTP? then use http://)";
+  }
+  return make_error(ErrorCode::kUnavailable,
+                    "TLS handshake with " + base_url + " failed: " + ec.message() + hint);
+}
+
+// Sends `req` on a connected `stream` and reads the answer, each step within `deadline`.
+template <class Stream>
+Result<ClientResponse> exchange(Stream& stream, asio::io_context& io, bhttp::request<bhttp::string_body>& req,
+                                std::chrono::milliseconds deadline, size_t max_response_bytes,
+                                const std::string& base_url, const std::string& method,
+                                const std::string& target) {
+  auto run = [&io] {
+    io.restart();
+    io.run();
+  };
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(deadline);
+  bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+  run();
+  if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + base_url + " failed: " + ec.message());
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(max_response_bytes);
+  beast::get_lowest_layer(stream).expires_after(deadline);
+  bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
+  run();
+  if (ec == ssl::error::stream_truncated && parser.is_header_done() && !parser.is_done()) {
+    // A peer that ends a close-delimited body without TLS's close_notify: take the end.
+    ec = {};
+    parser.put_eof(ec);
+  }
+  if (ec == bhttp::error::body_limit) {
+    return make_error(ErrorCode::kUnavailable,
+                      "the answer from " + base_url + " for " + method + " " + target +
+                          " is larger than " + std::to_string(max_response_bytes) + " bytes");
+  }
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for " + method +
+                                                   " " + target + ": " + ec.message());
+  }
+  auto& res = parser.get();
+  ClientResponse out;
+  out.status = static_cast<int>(res.result_int());
+  for (auto& field : res) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = std::move(res.body());
+  return out;
 }
 
 }  // namespace
@@ -38,10 +138,16 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                                const std::string& target, const std::string& body, int timeout_ms,
                                const std::vector<std::pair<std::string, std::string>>& headers,
                                size_t max_response_bytes) {
-  std::string host, port;
-  if (!parse_base_url(base_url, &host, &port)) {
+  BaseUrl url;
+  if (!parse_base_url(base_url, &url)) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "invalid URL '" + base_url + "': expected http://host:port");
+                      "invalid URL '" + base_url + "': expected http://host:port or https://host:port");
+  }
+  std::shared_ptr<ssl::context> tls;
+  if (url.tls) {
+    auto context = internal::client_tls_context();
+    if (!context) return context.error();
+    tls = std::move(*context);
   }
   try {
     // Asynchronous operations driven to completion one by one, so that tcp_stream's deadline
@@ -49,17 +155,13 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
     asio::io_context io;
     tcp::resolver resolver(io);
     boost::system::error_code ec;
-    auto endpoints = resolver.resolve(host, port, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, "cannot resolve " + host + ": " + ec.message());
+    auto endpoints = resolver.resolve(url.address(), url.port, ec);
+    if (ec) return make_error(ErrorCode::kUnavailable, "cannot resolve " + url.host + ": " + ec.message());
     beast::tcp_stream stream(io);
     auto deadline = std::chrono::milliseconds(timeout_ms);
-    auto run = [&io] {
-      io.restart();
-      io.run();
-    };
     stream.expires_after(deadline);
     stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
-    run();
+    io.run();
     if (ec) {
       return make_error(ErrorCode::kUnavailable,
                         "cannot connect to " + base_url + ": " + ec.message());
@@ -67,7 +169,7 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
     stream.socket().set_option(tcp::no_delay(true), ec);
 
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, host + ":" + port);
+    req.set(bhttp::field::host, url.host + ":" + url.port);
     req.set(bhttp::field::user_agent, "berth");
     req.set(bhttp::field::accept, "application/json");
     if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
@@ -77,37 +179,24 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
     req.body() = body;
     req.keep_alive(false);
     req.prepare_payload();
-    stream.expires_after(deadline);
-    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
-    run();
-    if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + base_url + " failed: " + ec.message());
 
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(max_response_bytes);
-    stream.expires_after(deadline);
-    bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
-    run();
-    if (ec == bhttp::error::body_limit) {
-      return make_error(ErrorCode::kUnavailable,
-                        "the answer from " + base_url + " for " + method + " " + target +
-                            " is larger than " + std::to_string(max_response_bytes) + " bytes");
+    if (!url.tls) {
+      auto result = exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      return result;
     }
-    if (ec) {
-      return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for " + method +
-                                                     " " + target + ": " + ec.message());
+    ssl::stream<beast::tcp_stream> tls_stream(std::move(stream), *tls);
+    if (!expect_peer_name(tls_stream.native_handle(), url.address())) {
+      return make_error(ErrorCode::kInvalidArgument, "cannot check TLS peer name '" + url.host + "'");
     }
-    auto& res = parser.get();
-    ClientResponse out;
-    out.status = static_cast<int>(res.result_int());
-    for (auto& field : res) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[name] = std::string(field.value());
-    }
-    out.body = std::move(res.body());
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return out;
+    beast::get_lowest_layer(tls_stream).expires_after(deadline);
+    tls_stream.async_handshake(ssl::stream_base::client, [&](boost::system::error_code e) { ec = e; });
+    io.restart();
+    io.run();
+    if (ec) return handshake_error(tls_stream.native_handle(), base_url, ec);
+    auto result = exchange(tls_stream, io, req, deadline, max_response_bytes, base_url, method, target);
+    beast::get_lowest_layer(tls_stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    return result;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kUnavailable, std::string("HTTP request failed: ") + e.what());
   }

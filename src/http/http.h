@@ -1,8 +1,10 @@
-// Plain HTTP/1.1 types and the server/client entry points. Only server.cpp and client.cpp
-// include Boost.Beast; everything else in berth speaks these structs.
-// Used by the master (Marathon/berth APIs), the agent (its link to the master) and the CLI.
+// HTTP/1.1 (optionally over TLS) types and the server/client entry points. Only .cpp files and
+// internal headers in src/http include Boost.Beast, Asio or OpenSSL; everything else in berth
+// speaks these structs. Used by the master (Marathon/berth APIs), the agent (its link to the
+// master), the CLI and the demo apps.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,7 +39,7 @@ struct Response {
   std::string body;
   // Set for a streamed answer (Server-Sent Events); `body` is then ignored. The server sends
   // the status line and headers with `Connection: close` and no Content-Length, then calls
-  // `stream` on the connection's thread again and again and writes each chunk it appends as
+  // `stream` on a worker thread that stays with the connection again and again and writes each chunk it appends as
   // soon as it returns. `stream` may block, but should return within about a second (with
   // nothing appended if it has nothing) so the server can notice a client that went away or
   // its own stop. Returning false ends the response and closes the connection. The server
@@ -52,15 +54,47 @@ inline constexpr int kStreamStallLimitMs = 30000;
 
 using Handler = std::function<Response(const Request&)>;
 
+inline constexpr std::chrono::milliseconds kDefaultHeaderTimeout{10000};
+inline constexpr std::chrono::milliseconds kDefaultBodyTimeout{30000};
+
+// How a server treats its connections. A connection is *idle* while it holds no thread: from
+// accept until its request has arrived in full, and between keep-alive requests. It is *busy*
+// from then until its answer is written (a streamed answer stays busy throughout); a busy
+// connection holds a worker thread while its handler runs. Counting is per client IP address.
+// A duration of zero means no limit.
 struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 0;                  // 0 = any free port
-  size_t max_connections = 4096;      // further connections are closed at once
+  // Open connections of every kind. A new connection past any idle limit below, or past
+  // this one, closes the oldest idle connection of its own client IP if that client is at
+  // max_idle_connections_per_client, else the oldest idle connection overall; with none idle
+  // it is closed at once. So a fresh client is served while a flood churns its own sockets.
+  size_t max_connections = 4096;
   size_t max_body_bytes = 8 << 20;    // larger bodies get 413
+  size_t max_idle_connections = 1024;
+  size_t max_idle_connections_per_client = 256;
+  // A complete request past these gets 503 at once and its connection is closed.
+  size_t max_busy_connections = 512;
+  size_t max_busy_connections_per_client = 256;
+  // An accepted connection must send its first byte within new_connection_timeout, and a
+  // keep-alive connection its next request within keep_alive_timeout, or it is closed.
+  std::chrono::milliseconds new_connection_timeout{10000};
+  std::chrono::milliseconds keep_alive_timeout{30000};
+  // A request's header (and, with TLS, the handshake) must arrive within header_timeout of
+  // its first byte, and its body within body_timeout of the header's end; else the server
+  // answers 408 where it still can and closes the connection.
+  std::chrono::milliseconds header_timeout = kDefaultHeaderTimeout;
+  std::chrono::milliseconds body_timeout = kDefaultBodyTimeout;
+  // PEM files: the certificate chain (server first) and its private key. Both empty = plain
+  // HTTP; both set = the port speaks only HTTPS (TLS 1.2 or newer), and a plain HTTP request
+  // gets a 400 that says so.
+  std::string tls_cert_file = "";  // initialised, so ServerOptions{host, port} draws no warning
+  std::string tls_key_file = "";
 };
 
-// Serves `handler` on a TCP port, one thread per connection (handlers may block, e.g. a
-// long poll). Stops and joins on destruction.
+// Serves `handler` on a TCP port. Connections waiting for a request cost no thread: one I/O
+// thread reads requests for all of them, and a request that has arrived in full runs on a
+// worker thread (handlers may block, e.g. a long poll). Stops and joins on destruction.
 class Server {
  public:
   virtual ~Server() = default;
@@ -68,6 +102,9 @@ class Server {
   virtual void stop() = 0;
 };
 
+// kInvalidArgument for a bad address or unusable TLS files (the message names them);
+// kUnavailable when the port cannot be bound. Raises the process's RLIMIT_NOFILE soft limit
+// to its hard limit.
 Result<std::unique_ptr<Server>> serve(const ServerOptions& options, Handler handler);
 
 // Splits "a%2Fb?x=1&y=%20" into a decoded path and query.
@@ -84,24 +121,39 @@ struct ClientResponse {
 
 inline constexpr size_t kDefaultMaxResponseBytes = size_t{256} << 20;
 
-// One blocking request. `base_url` is "http://host:port". kUnavailable when the peer cannot
-// be reached, does not answer within timeout_ms, or answers with a body larger than
-// `max_response_bytes` (the message says so).
+// One blocking request. `base_url` is "http://host:port" or "https://host:port" (default
+// ports 80 and 443). With https the server's certificate must chain to the CA file set with
+// set_client_ca_file() and name the host (a DNS name or an IP address SAN). kUnavailable
+// when the peer cannot be reached, fails TLS certificate verification (the message says
+// "certificate verification"), does not answer within timeout_ms, or answers with a body
+// larger than `max_response_bytes` (the message says so). kInvalidArgument for a bad URL or
+// an unreadable CA file.
 Result<ClientResponse> request(const std::string& base_url, const std::string& method,
                                const std::string& target, const std::string& body = "",
                                int timeout_ms = 10000,
                                const std::vector<std::pair<std::string, std::string>>& headers = {},
                                size_t max_response_bytes = kDefaultMaxResponseBytes);
 
+// The PEM file of CA certificates that https requests trust; empty (the default) = the
+// system's default verify paths. Process-wide: main() sets it once at startup, before any
+// request; a later call takes effect for requests that start after it.
+void set_client_ca_file(std::string path);
+
 // Serves `handler` on a unix stream socket at `socket_path` (the Docker volume plugin socket,
-// /run/docker/plugins/berth.sock, is the user): HTTP/1.1 with keep-alive, one thread per
-// connection, bodies over `max_body_bytes` get 413. Creates the parent directory if missing.
+// /run/docker/plugins/berth.sock, is the user): HTTP/1.1 with keep-alive (no idle limit:
+// Docker keeps connections open), requests read by one I/O thread and handled on worker
+// threads like serve(), at most 1,024 connections. Bodies over `max_body_bytes` get 413; a
+// header must arrive within `header_timeout` of its first byte and a body within
+// `body_timeout` of the header's end, else 408 and the connection is closed. Creates the
+// parent directory if missing.
 // Only the owner (root, for the agent) may connect: the socket is bound under a temporary
 // name, set to mode 0600 and renamed into place, which also replaces a stale socket file
 // atomically. kConflict when another process answers on `socket_path` or the path is not a
 // socket; kInvalidArgument when the path is too long for a unix socket. port() returns 0;
 // stop() (and destruction) stops, joins and removes the socket file if it is still ours.
 Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
-                                           size_t max_body_bytes = 1 << 20);
+                                           size_t max_body_bytes = 1 << 20,
+                                           std::chrono::milliseconds header_timeout = kDefaultHeaderTimeout,
+                                           std::chrono::milliseconds body_timeout = kDefaultBodyTimeout);
 
 }  // namespace berth::http

@@ -2,13 +2,18 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <thread>
 
@@ -17,21 +22,34 @@
 namespace berth::http {
 namespace {
 
-// A raw loopback connection that sends one request, so a test sees the bytes of a streamed
-// answer as they arrive (the client in client.cpp reads whole responses).
+// A raw loopback connection, so a test sees the bytes of an answer as they arrive (the client
+// in client.cpp reads whole responses) and can send a request as slowly as it likes.
 class RawConnection {
  public:
-  RawConnection(uint16_t port, const std::string& request) {
+  // Connects from `source` (any 127.x.y.z is loopback) and sends `request` if not empty.
+  explicit RawConnection(uint16_t port, const std::string& request = "",
+                         const std::string& source = "") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (!source.empty()) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                 ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && send(request);
   }
+  explicit RawConnection(int connected_fd) : fd_(connected_fd), connected_(fd_ >= 0) {}
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
   ~RawConnection() { close(); }
   bool connected() const { return connected_; }
+  bool send(const std::string& data) {
+    return data.empty() || ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -40,24 +58,59 @@ class RawConnection {
   bool read_until(const std::string& text, int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (received_.find(text) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-      char buf[4096];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return false;
-      received_.append(buf, static_cast<size_t>(n));
+      if (!read_some(deadline)) return false;
     }
     return true;
   }
+  // Reads until the server closes the connection (true) or `timeout_ms` passes (false).
+  bool wait_closed(int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!closed_by_peer_) {
+      if (!read_some(deadline) && !closed_by_peer_) return false;
+    }
+    return true;
+  }
+  // True when the server closed the connection already; reads what is there without waiting.
+  bool closed_now() { return wait_closed(0); }
   const std::string& received() const { return received_; }
 
  private:
+  bool read_some(std::chrono::steady_clock::time_point deadline) {
+    if (closed_by_peer_) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) <= 0) return false;
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      closed_by_peer_ = true;
+      return false;
+    }
+    received_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
   int fd_ = -1;
   bool connected_ = false;
+  bool closed_by_peer_ = false;
   std::string received_;
 };
+
+using Clock = std::chrono::steady_clock;
+
+int64_t ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+std::string base_url(const std::unique_ptr<Server>& server) {
+  return "http://127.0.0.1:" + std::to_string(server->port());
+}
+
+Response echo_path(const Request& request) {
+  Response response;
+  response.body = request.path;
+  return response;
+}
 
 }  // namespace
 
@@ -213,6 +266,271 @@ TEST(Server, StopEndsAnOpenStream) {
   ASSERT_TRUE(client.read_until(":\n\n", 5000));
   (*server)->stop();  // returns only once the streaming connection's thread let go
   SUCCEED();
+}
+
+// --- connection handling under floods and slow clients ----------------------------------
+
+TEST(Server, AnswersAFreshClientWithinASecondWhileFiveThousandIdleSocketsAreOpen) {
+  auto server = serve({"127.0.0.1", 0}, echo_path);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 5000; ++i) {
+    idle.push_back(std::make_unique<RawConnection>((*server)->port()));
+    ASSERT_TRUE(idle.back()->connected()) << "socket " << i;
+  }
+  auto start = Clock::now();
+  auto got = request(base_url(*server), "GET", "/heartbeat", "", 5000);
+  int64_t took = ms_since(start);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->body, "/heartbeat");
+  EXPECT_LT(took, 2000);
+  std::cout << "fresh client answered in " << took << " ms with 5000 idle sockets open\n";
+  // The flood only churned its own sockets: its oldest were closed to make room.
+  EXPECT_TRUE(idle.front()->wait_closed(2000));
+  EXPECT_FALSE(idle.back()->closed_now());
+}
+
+TEST(Server, AnswersFreshClientsWhileAFloodKeepsOpeningSockets) {
+  auto server = serve({"127.0.0.1", 0}, echo_path);
+  ASSERT_TRUE(server.ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> opened{0};
+  std::thread flood([&] {
+    std::deque<std::unique_ptr<RawConnection>> held;
+    while (!done) {
+      held.push_back(std::make_unique<RawConnection>((*server)->port()));
+      ++opened;
+      if (held.size() > 5000) held.pop_front();
+    }
+  });
+  while (opened < 2000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int64_t slowest = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto start = Clock::now();
+    auto got = request(base_url(*server), "GET", "/heartbeat", "", 5000);
+    slowest = std::max(slowest, ms_since(start));
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(got->status, 200);
+  }
+  done = true;
+  flood.join();
+  EXPECT_LT(slowest, 2000);
+  std::cout << "slowest of 20 requests during a flood of " << opened << " connections: " << slowest
+            << " ms\n";
+}
+
+TEST(Server, AFloodFromOneAddressLeavesIdleSocketsOfOtherAddressesOpen) {
+  auto server = serve({"127.0.0.1", 0}, echo_path);
+  ASSERT_TRUE(server.ok());
+  std::vector<std::unique_ptr<RawConnection>> other;
+  for (int i = 0; i < 5; ++i) {
+    other.push_back(std::make_unique<RawConnection>((*server)->port(), "", "127.0.0.2"));
+    ASSERT_TRUE(other.back()->connected());
+  }
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 2000; ++i) flood.push_back(std::make_unique<RawConnection>((*server)->port()));
+  EXPECT_TRUE(flood.front()->wait_closed(2000));
+  for (auto& connection : other) EXPECT_FALSE(connection->closed_now());
+  // And they still work.
+  ASSERT_TRUE(other.front()->send("GET /other HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(other.front()->read_until("/other", 2000)) << other.front()->received();
+}
+
+TEST(Server, ClosesAFreshSocketThatSendsNothing) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.new_connection_timeout = std::chrono::milliseconds(300);
+  auto server = serve(options, echo_path);
+  ASSERT_TRUE(server.ok());
+  auto start = Clock::now();
+  RawConnection silent((*server)->port());
+  ASSERT_TRUE(silent.wait_closed(5000));
+  EXPECT_GE(ms_since(start), 250);
+  EXPECT_EQ(silent.received(), "");
+}
+
+TEST(Server, AnswersAHalfSentHeaderWith408AtTheHeaderDeadline) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.header_timeout = std::chrono::milliseconds(500);
+  auto server = serve(options, echo_path);
+  ASSERT_TRUE(server.ok());
+  auto start = Clock::now();
+  RawConnection half((*server)->port(), "GET /x HTTP/1.1\r\nHost: x\r\n");
+  ASSERT_TRUE(half.wait_closed(5000));
+  int64_t took = ms_since(start);
+  EXPECT_GE(took, 450);
+  EXPECT_LT(took, 2000);
+  EXPECT_NE(half.received().find("HTTP/1.1 408"), std::string::npos) << half.received();
+  std::cout << "half-sent header closed after " << took << " ms (deadline 500 ms)\n";
+}
+
+TEST(Server, CutsOffASlowlorisAtTheHeaderDeadline) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.header_timeout = std::chrono::milliseconds(1000);
+  auto server = serve(options, echo_path);
+  ASSERT_TRUE(server.ok());
+  RawConnection slow((*server)->port());
+  std::string header = "GET / HTTP/1.1\r\nX-Slow: " + std::string(1000, 'a');
+  auto start = Clock::now();
+  bool cut_off = false;
+  for (size_t i = 0; i < header.size() && ms_since(start) < 5000; ++i) {
+    if (!slow.send(header.substr(i, 1)) || slow.wait_closed(200)) {
+      cut_off = true;
+      break;
+    }
+  }
+  int64_t took = ms_since(start);
+  ASSERT_TRUE(cut_off) << "a byte every 200 ms kept the connection for " << took << " ms";
+  EXPECT_GE(took, 900);
+  EXPECT_LT(took, 2000);
+  std::cout << "slowloris (a byte every 200 ms) cut off after " << took << " ms (deadline 1000 ms)\n";
+}
+
+TEST(Server, AnswersABodyThatDoesNotArriveWith408) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.body_timeout = std::chrono::milliseconds(300);
+  auto server = serve(options, echo_path);
+  ASSERT_TRUE(server.ok());
+  RawConnection partial((*server)->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  ASSERT_TRUE(partial.wait_closed(5000));
+  EXPECT_NE(partial.received().find("HTTP/1.1 408"), std::string::npos) << partial.received();
+  EXPECT_NE(partial.received().find("body"), std::string::npos) << partial.received();
+}
+
+TEST(Server, ServesSeveralRequestsOnOneKeepAliveConnectionThenClosesItWhenIdle) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.keep_alive_timeout = std::chrono::milliseconds(300);
+  auto server = serve(options, echo_path);
+  ASSERT_TRUE(server.ok());
+  RawConnection connection((*server)->port(), "GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(connection.read_until("/one", 2000)) << connection.received();
+  EXPECT_EQ(connection.received().find("Connection: close"), std::string::npos);
+  ASSERT_TRUE(connection.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(connection.read_until("/two", 2000)) << connection.received();
+  // Pipelined: both requests in one write.
+  ASSERT_TRUE(connection.send("GET /three HTTP/1.1\r\nHost: x\r\n\r\nGET /four HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(connection.read_until("/four", 2000)) << connection.received();
+  EXPECT_NE(connection.received().find("/three"), std::string::npos);
+  auto idle_since = Clock::now();
+  ASSERT_TRUE(connection.wait_closed(5000));
+  EXPECT_GE(ms_since(idle_since), 250);
+}
+
+TEST(Server, AnswersCurlsExpectContinueRightAway) {
+  auto server = serve({"127.0.0.1", 0}, [](const Request& r) { return Response{200, "text/plain", {}, r.body}; });
+  ASSERT_TRUE(server.ok());
+  RawConnection connection((*server)->port(),
+                           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(connection.read_until("HTTP/1.1 100 Continue\r\n\r\n", 2000)) << connection.received();
+  ASSERT_TRUE(connection.send("hello"));
+  EXPECT_TRUE(connection.read_until("\r\n\r\nhello", 2000)) << connection.received();
+}
+
+// A handler that blocks on /block until released, and counts who is inside.
+class BlockingHandler {
+ public:
+  Response operator()(const Request& request) {
+    if (request.path != "/block") return echo_path(request);
+    std::unique_lock<std::mutex> lock(mu_);
+    ++inside_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return released_; });
+    --inside_;
+    return echo_path(request);
+  }
+  bool wait_inside(int count) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(5), [&] { return inside_ >= count; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int inside_ = 0;
+  bool released_ = false;
+};
+
+TEST(Server, AnswersWith503AtOnceWhenEveryWorkerIsBusy) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.max_busy_connections = 2;
+  BlockingHandler handler;
+  auto server = serve(options, [&](const Request& r) { return handler(r); });
+  ASSERT_TRUE(server.ok());
+  std::string base = base_url(*server);
+  std::vector<std::thread> blocked;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 2; ++i) {
+    blocked.emplace_back([&] {
+      auto got = request(base, "GET", "/block", "", 10000);
+      if (got.ok() && got->status == 200) ++answered;
+    });
+  }
+  ASSERT_TRUE(handler.wait_inside(2));
+  auto start = Clock::now();
+  auto refused = request(base, "GET", "/now", "", 5000);
+  ASSERT_TRUE(refused.ok()) << refused.error().message;
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("busy"), std::string::npos);
+  EXPECT_LT(ms_since(start), 1000);
+  handler.release();
+  for (auto& thread : blocked) thread.join();
+  EXPECT_EQ(answered, 2);
+  auto after = request(base, "GET", "/after");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST(Server, OneAddressAtItsBusyLimitLeavesOthersServed) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.max_busy_connections_per_client = 1;
+  BlockingHandler handler;
+  auto server = serve(options, [&](const Request& r) { return handler(r); });
+  ASSERT_TRUE(server.ok());
+  RawConnection busy((*server)->port(), "GET /block HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.2");
+  ASSERT_TRUE(handler.wait_inside(1));
+  RawConnection refused((*server)->port(), "GET /x HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.2");
+  EXPECT_TRUE(refused.read_until("HTTP/1.1 503", 2000)) << refused.received();
+  auto other = request(base_url(*server), "GET", "/other", "", 2000);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  EXPECT_EQ(other->status, 200);
+  handler.release();
+  EXPECT_TRUE(busy.read_until("/block", 2000));
+}
+
+TEST(Server, StopsPromptlyWithIdleAndHalfSentConnectionsOpen) {
+  auto server = serve({"127.0.0.1", 0}, echo_path);
+  ASSERT_TRUE(server.ok());
+  std::vector<std::unique_ptr<RawConnection>> open;
+  for (int i = 0; i < 100; ++i) open.push_back(std::make_unique<RawConnection>((*server)->port()));
+  RawConnection half((*server)->port(), "GET / HTTP/1.1\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the server take them in
+  auto start = Clock::now();
+  (*server)->stop();
+  EXPECT_LT(ms_since(start), 2000);
+  EXPECT_TRUE(half.wait_closed(1000));
+}
+
+TEST(UnixServer, AnswersAHalfSentHeaderWith408AtTheHeaderDeadline) {
+  std::string path = "/tmp/berth-http-test-" + std::to_string(::getpid()) + ".sock";
+  auto server = serve_unix(path, echo_path, 1 << 20, std::chrono::milliseconds(300));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  RawConnection connection(fd);
+  ASSERT_TRUE(connection.send("GET /whole HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(connection.read_until("/whole", 2000)) << connection.received();
+  ASSERT_TRUE(connection.send("GET /half HTTP/1.1\r\n"));
+  auto start = Clock::now();
+  ASSERT_TRUE(connection.wait_closed(5000));
+  EXPECT_GE(ms_since(start), 250);
+  EXPECT_NE(connection.received().find("HTTP/1.1 408"), std::string::npos) << connection.received();
 }
 
 }  // namespace berth::http

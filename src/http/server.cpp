@@ -1,12 +1,14 @@
-// The HTTP server: Boost.Beast, synchronous, one thread per connection. Connections beyond
-// max_connections are refused by closing them, so a flood cannot exhaust threads.
-#include <atomic>
-#include <boost/asio/ip/tcp.hpp>
-#include <thread>
+// The TCP server behind serve(): an acceptor on the connection engine's I/O thread. The
+// engine (connection_engine.h) reads, deadlines, admits and evicts; see ServerOptions.
+#include <sys/resource.h>
 
-#include "http/beast_session.h"
-#include "http/connection_slots.h"
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <mutex>
+
+#include "http/connection_engine.h"
 #include "http/http.h"
+#include "http/tls_contexts.h"
 
 namespace berth::http {
 namespace {
@@ -14,12 +16,31 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-class BeastServer final : public Server {
- public:
-  BeastServer(ServerOptions options, Handler handler)
-      : options_(std::move(options)), handler_(std::move(handler)), acceptor_(io_) {}
+// Accepting again after a failure (e.g. EMFILE) waits this long, so it cannot spin.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
 
-  ~BeastServer() override { stop(); }
+// Every open connection is a file descriptor: the idle set alone may hold a thousand.
+void raise_open_file_limit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+      limit.rlim_cur = limit.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+  });
+}
+
+class TcpServer final : public Server {
+ public:
+  TcpServer(const ServerOptions& options, Handler handler,
+            std::shared_ptr<asio::ssl::context> tls)
+      : options_(options),
+        engine_(options, std::move(handler), std::move(tls)),
+        acceptor_(engine_.io()),
+        retry_timer_(engine_.io()) {}
+
+  ~TcpServer() override { stop(); }
 
   Status start() {
     boost::system::error_code ec;
@@ -35,68 +56,62 @@ class BeastServer final : public Server {
                                                      std::to_string(options_.port) + ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
-    accept_thread_ = std::thread([this] { accept_loop(); });
+    accept_next();
+    engine_.start();
     return {};
   }
 
   uint16_t port() const override { return port_; }
 
   void stop() override {
-    if (stopped_.exchange(true)) return;
-    boost::system::error_code ec;
-    // shutdown() wakes the blocking accept() on Linux; close() alone may not.
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    if (accept_thread_.joinable()) accept_thread_.join();
-    acceptor_.close(ec);
-    slots_.shut_down_all_and_wait();
+    if (engine_.stopping()) return;
+    engine_.run_on_io([this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+      retry_timer_.cancel();
+    });
+    engine_.stop();
   }
 
  private:
-  void accept_loop() {
-    while (!stopped_) {
-      tcp::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
+  void accept_next() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+      if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
       if (ec) {
-        if (stopped_) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        continue;
+        retry_timer_.expires_after(kAcceptRetryDelay);
+        retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) accept_next();
+        });
+        return;
       }
-      if (!slots_.admit(socket.native_handle())) {
-        socket.close(ec);
-        continue;
-      }
-      std::thread([this, s = std::move(socket)]() mutable { session(std::move(s)); }).detach();
-    }
+      engine_.adopt(std::move(socket));
+      accept_next();
+    });
   }
 
-  void session(tcp::socket socket) {
-    int fd = socket.native_handle();
-    std::string remote;
-    boost::system::error_code ec;
-    auto ep = socket.remote_endpoint(ec);
-    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
-    socket.set_option(tcp::no_delay(true), ec);
-    internal::serve_connection(socket, handler_, options_.max_body_bytes, stopped_, remote);
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    socket.close(ec);
-    slots_.release(fd);
-  }
-
-  ServerOptions options_;
-  Handler handler_;
-  asio::io_context io_;
+  const ServerOptions options_;
+  internal::ConnectionEngine engine_;
   tcp::acceptor acceptor_;
-  std::thread accept_thread_;
-  std::atomic<bool> stopped_{false};
+  asio::steady_timer retry_timer_;
   uint16_t port_ = 0;
-  internal::ConnectionSlots slots_{options_.max_connections};
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Server>> serve(const ServerOptions& options, Handler handler) {
-  auto server = std::make_unique<BeastServer>(options, std::move(handler));
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "TLS needs both a certificate file and a key file (got certificate '" +
+                            options.tls_cert_file + "', key '" + options.tls_key_file + "')");
+    }
+    auto context = internal::make_server_tls_context(options.tls_cert_file, options.tls_key_file);
+    if (!context) return context.error();
+    tls = std::move(*context);
+  }
+  raise_open_file_limit();
+  auto server = std::make_unique<TcpServer>(options, std::move(handler), std::move(tls));
   Status started = server->start();
   if (!started) return started.error();
   return std::unique_ptr<Server>(std::move(server));

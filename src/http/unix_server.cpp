@@ -1,20 +1,19 @@
-// The unix-socket HTTP server behind serve_unix(): Boost.Beast, synchronous, one thread per
-// connection, the same request loop as the TCP server. Its user is the Docker volume plugin,
-// which Docker reaches over /run/docker/plugins/<name>.sock with persistent connections.
+// The unix-socket HTTP server behind serve_unix(): an acceptor on a connection engine (the
+// same request loop, deadlines and worker threads as the TCP server). Its user is the Docker
+// volume plugin, which Docker reaches over /run/docker/plugins/<name>.sock with persistent
+// connections.
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
-#include "http/beast_session.h"
-#include "http/connection_slots.h"
+#include "http/connection_engine.h"
 #include "http/http.h"
 
 namespace berth::http {
@@ -23,8 +22,25 @@ namespace {
 namespace asio = boost::asio;
 using unix_stream = asio::local::stream_protocol;
 
-// Connections beyond this are closed at once, so a flood cannot exhaust threads.
+// Only root can connect, so one client; these bound what a runaway one can hold.
 constexpr size_t kMaxConnections = 1024;
+constexpr size_t kMaxBusyConnections = 256;
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+
+ServerOptions unix_options(size_t max_body_bytes, std::chrono::milliseconds header_timeout,
+                           std::chrono::milliseconds body_timeout) {
+  ServerOptions options;
+  options.max_connections = kMaxConnections;
+  options.max_idle_connections = kMaxConnections;
+  options.max_idle_connections_per_client = kMaxConnections;
+  options.max_busy_connections = kMaxBusyConnections;
+  options.max_busy_connections_per_client = kMaxBusyConnections;
+  options.max_body_bytes = max_body_bytes;
+  options.keep_alive_timeout = std::chrono::milliseconds(0);  // Docker keeps its connections
+  options.header_timeout = header_timeout;
+  options.body_timeout = body_timeout;
+  return options;
+}
 
 // What sits at `path` now: nothing, a socket some process answers on, a stale socket, or
 // something that is not a socket at all.
@@ -53,11 +69,11 @@ std::string peer_description(int fd) {
 
 class UnixServer final : public Server {
  public:
-  UnixServer(std::string path, Handler handler, size_t max_body_bytes)
+  UnixServer(std::string path, Handler handler, const ServerOptions& options)
       : path_(std::move(path)),
-        handler_(std::move(handler)),
-        max_body_bytes_(max_body_bytes),
-        acceptor_(io_) {}
+        engine_(options, std::move(handler), nullptr),
+        acceptor_(engine_.io()),
+        retry_timer_(engine_.io()) {}
 
   ~UnixServer() override { stop(); }
 
@@ -121,21 +137,22 @@ class UnixServer final : public Server {
     }
     struct stat st {};
     if (::stat(path_.c_str(), &st) == 0) inode_ = st.st_ino;
-    accept_thread_ = std::thread([this] { accept_loop(); });
+    accept_next();
+    engine_.start();
     return {};
   }
 
   uint16_t port() const override { return 0; }
 
   void stop() override {
-    if (stopped_.exchange(true)) return;
-    boost::system::error_code ec;
-    // shutdown() wakes the blocking accept(); close() alone may not.
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-    if (accept_thread_.joinable()) accept_thread_.join();
-    acceptor_.close(ec);
+    if (engine_.stopping()) return;
+    engine_.run_on_io([this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+      retry_timer_.cancel();
+    });
     remove_socket_file();
-    slots_.shut_down_all_and_wait();
+    engine_.stop();
   }
 
  private:
@@ -149,49 +166,36 @@ class UnixServer final : public Server {
     }
   }
 
-  void accept_loop() {
-    while (!stopped_) {
-      unix_stream::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
+  void accept_next() {
+    acceptor_.async_accept([this](boost::system::error_code ec, unix_stream::socket socket) {
+      if (!acceptor_.is_open() || ec == asio::error::operation_aborted) return;
       if (ec) {
-        if (stopped_) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        continue;
+        retry_timer_.expires_after(kAcceptRetryDelay);
+        retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) accept_next();
+        });
+        return;
       }
-      if (!slots_.admit(socket.native_handle())) {
-        socket.close(ec);
-        continue;
-      }
-      std::thread([this, s = std::move(socket)]() mutable { session(std::move(s)); }).detach();
-    }
-  }
-
-  void session(unix_stream::socket socket) {
-    int fd = socket.native_handle();
-    internal::serve_connection(socket, handler_, max_body_bytes_, stopped_, peer_description(fd));
-    boost::system::error_code ec;
-    socket.shutdown(unix_stream::socket::shutdown_both, ec);
-    socket.close(ec);
-    slots_.release(fd);
+      std::string remote = peer_description(socket.native_handle());
+      engine_.adopt(std::move(socket), remote);
+      accept_next();
+    });
   }
 
   std::string path_;
-  Handler handler_;
-  size_t max_body_bytes_;
-  asio::io_context io_;
+  internal::ConnectionEngine engine_;
   unix_stream::acceptor acceptor_;
-  std::thread accept_thread_;
-  std::atomic<bool> stopped_{false};
+  asio::steady_timer retry_timer_;
   ino_t inode_ = 0;
-  internal::ConnectionSlots slots_{kMaxConnections};
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
-                                           size_t max_body_bytes) {
-  auto server = std::make_unique<UnixServer>(socket_path, std::move(handler), max_body_bytes);
+                                           size_t max_body_bytes, std::chrono::milliseconds header_timeout,
+                                           std::chrono::milliseconds body_timeout) {
+  auto server = std::make_unique<UnixServer>(socket_path, std::move(handler),
+                                             unix_options(max_body_bytes, header_timeout, body_timeout));
   Status started = server->start();
   if (!started) return started.error();
   return std::unique_ptr<Server>(std::move(server));

@@ -3,15 +3,59 @@
 #include <algorithm>
 #include <set>
 
+#include "base/secret.h"
+#include "json/bounded.h"
 #include "master/master_core.h"
 
 namespace berth::master {
 
 void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
+  if (agent.must_register) return;  // its registration will be its truth
+  // "datasets" and "routes" carry the whole desired state: a newer one replaces any the agent
+  // has not fetched yet, so the outbox grows with the cluster, not with its history.
+  if (command.type == "datasets" || command.type == "routes") {
+    std::erase_if(agent.outbox, [&](const protocol::Command& queued) { return queued.type == command.type; });
+  }
+  if (agent.outbox.size() >= options_.max_outbox) {
+    // An agent this far behind is not polling: forget the backlog and have it register again
+    // (registration reconciles every task and dataset), rather than grow without bound.
+    agent.outbox.clear();
+    agent.must_register = true;
+    commands_cv_.notify_all();
+    return;
+  }
   command.seq = agent.next_seq++;
   command.command_id = ids_.uuid();
   agent.outbox.push_back(std::move(command));
   commands_cv_.notify_all();
+}
+
+Status MasterCore::authenticate_agent(const std::string& agent_id, const std::string& secret) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_.agents.find(agent_id);
+  if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
+    return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+  }
+  if (it->second.secret.empty() || !same_secret(it->second.secret, secret)) {
+    return make_error(ErrorCode::kPermissionDenied,
+                      "this call for agent " + agent_id + " does not carry the agent's credential");
+  }
+  return {};
+}
+
+std::string MasterCore::agent_with_secret(const std::string& secret) const {
+  if (secret.empty()) return "";
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, agent] : state_.agents) {
+      if (!agent.lost && agent.secret.size() == secret.size()) ids.push_back(id);
+    }
+  }
+  for (const auto& id : ids) {
+    if (authenticate_agent(id, secret)) return id;
+  }
+  return "";
 }
 
 void MasterCore::request_kill(TaskRecord& task) {
@@ -60,12 +104,15 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   agent.hostname = request.hostname;
   agent.address = request.address.empty() ? request.hostname : request.address;
   agent.http_port = request.http_port;
+  agent.http_tls = request.http_tls;
   agent.resources = request.resources;
   agent.attributes = request.attributes;
   agent.registered_at = clock_.wall_now();
   agent.last_heartbeat = clock_.mono_now();
   agent.last_heartbeat_wall = clock_.wall_now();
   agent.lost = false;
+  agent.must_register = false;
+  agent.secret = ids_.secret();
   agent.outbox.clear();  // the agent's report below is the truth from here on
   // Commands queued from here on (kills of tasks nobody wants, the routing table) are new to
   // the agent: it asks for those after this sequence number.
@@ -78,6 +125,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     auto known = state_.tasks.find(t.task_id);
     if (known != state_.tasks.end()) {
       known->second.state = t.state;
+      known->second.launch_sent_at.reset();
       known->second.agent_id = id;
       if (known->second.kill_requested) request_kill(known->second);
       continue;
@@ -125,13 +173,14 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   response.heartbeat_interval_ms = options_.heartbeat_interval.count();
   response.lease_ms = options_.lease.count();
   response.next_command_seq = seen_up_to;
+  response.agent_secret = agent.secret;
   return response;
 }
 
 Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.agents.find(agent_id);
-  if (it == state_.agents.end() || it->second.lost) {
+  if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
     return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
   }
   it->second.last_heartbeat = clock_.mono_now();
@@ -160,7 +209,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {
   std::lock_guard<std::mutex> lock(mu_);
   auto agent = state_.agents.find(agent_id);
-  if (agent == state_.agents.end() || agent->second.lost) {
+  if (agent == state_.agents.end() || agent->second.lost || agent->second.must_register) {
     return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
   }
   protocol::StatusAck ack;
@@ -179,6 +228,7 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
     }
     TaskRecord& task = it->second;
     if (task.agent_id != agent_id) continue;
+    task.launch_sent_at.reset();
     if (protocol::is_terminal_state(update.state)) {
       record_terminal(task, update.state, update.message);
       continue;
@@ -191,7 +241,11 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
       if (task.healthy != alive) publish_health_change(task, alive);
       task.healthy = alive;
     }
-    if (!update.health_results.empty()) task.health_results = update.health_results;
+    if (!update.health_results.empty()) {
+      // Kept as text and shown in /v2 answers: only a shallow, bounded array is taken.
+      auto results = json::parse(update.health_results, json::Limits{8, 64 << 10});
+      if (results && results->is_array()) task.health_results = update.health_results;
+    }
     if (update.state == protocol::kTaskRunning && !task.started_at) {
       WallTime at;
       task.started_at = parse_iso8601(update.timestamp, &at) ? at : clock_.wall_now();
@@ -206,8 +260,13 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
     auto it = state_.agents.find(agent_id);
-    if (it == state_.agents.end() || it->second.lost) {
+    if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
       return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+    }
+    if (after >= it->second.next_seq) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "after=" + std::to_string(after) + " is beyond the last command sent to agent " +
+                            agent_id + " (" + std::to_string(it->second.next_seq - 1) + ")");
     }
     auto& outbox = it->second.outbox;
     while (!outbox.empty() && outbox.front().seq <= after) outbox.pop_front();

@@ -275,7 +275,7 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
       if (source == state_.agents.end() || source->second.lost || source->second.http_port == 0) {
         a.attach = false;
       } else {
-        a.copy_from = "http://" + source->second.address + ":" + std::to_string(source->second.http_port);
+        a.copy_from = source->second.http_base();
         a.copy_from_node = d.moving_from;
       }
     }

@@ -23,6 +23,7 @@ class CountingIds final : public IdSource {
     std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++n_);
     return buf;
   }
+  std::string secret() override { return "secret-" + std::to_string(++n_); }
 
  private:
   int n_ = 0;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "json/bounded.h"
 #include "base/check.h"
 
 namespace berth::master {
@@ -37,7 +38,7 @@ Status MasterCore::load() {
   auto apps = store_.list("/apps/");
   if (!apps) return apps.error();
   for (const auto& kv : *apps) {
-    nlohmann::json j = nlohmann::json::parse(kv.value, nullptr, false);
+    nlohmann::json j = json::parse_or_discarded(kv.value);
     if (j.is_discarded()) {
       return make_error(ErrorCode::kInternal, "stored app at " + kv.key + " is not valid JSON");
     }
@@ -53,14 +54,14 @@ Status MasterCore::load() {
   auto datasets = store_.list("/datasets/");
   if (!datasets) return datasets.error();
   for (const auto& kv : *datasets) {
-    auto d = model::dataset_from_json(nlohmann::json::parse(kv.value, nullptr, false));
+    auto d = model::dataset_from_json(json::parse_or_discarded(kv.value));
     if (!d) return make_error(ErrorCode::kInternal, "stored dataset at " + kv.key + ": " + d.error().message);
     state_.datasets[d->dataset_id] = *d;
   }
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
   for (const auto& kv : *deployments) {
-    nlohmann::json j = nlohmann::json::parse(kv.value, nullptr, false);
+    nlohmann::json j = json::parse_or_discarded(kv.value);
     if (j.is_discarded()) continue;
     DeploymentRecord d = deployment_from_json(j);
     state_.deployments[d.id] = d;
@@ -313,7 +314,7 @@ Result<model::App> MasterCore::app_version(const std::string& id, const std::str
   if (!kv->has_value()) {
     return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist in version " + version);
   }
-  nlohmann::json j = nlohmann::json::parse((*kv)->value, nullptr, false);
+  nlohmann::json j = json::parse_or_discarded((*kv)->value);
   auto parsed = model::restore_app(j);
   if (!parsed.app) return make_error(ErrorCode::kInternal, "stored version of " + id + " does not validate");
   return std::move(*parsed.app);

@@ -31,6 +31,11 @@ struct MasterOptions {
   uint32_t service_port_max = 20000;  // exclusive
   std::string leader;                 // host:port advertised by /v2/leader
   std::string default_dataset_driver = "shared";
+  // A launch the agent has not confirmed by then fails and is replaced (Marathon's
+  // task_launch_timeout, shown in /v2/info).
+  std::chrono::milliseconds task_launch_timeout{300000};
+  // Commands queued for one agent; past it the agent must register again (docs/security.md).
+  size_t max_outbox = 10000;
 };
 
 struct DeploymentRef {
@@ -93,8 +98,16 @@ class MasterCore {
   Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb);
   Result<protocol::StatusAck> status(const std::string& agent_id, const protocol::StatusBatch& batch);
   // Waits up to `wait` for commands with seq > after.
+  // kInvalidArgument when `after` is beyond the last command sent: reading never consumes
+  // commands the agent has not executed.
   Result<protocol::CommandBatch> commands(const std::string& agent_id, uint64_t after,
                                           std::chrono::milliseconds wait);
+  // Whether `secret` is the credential of agent `agent_id`'s current registration (compared in
+  // constant time). kPermissionDenied when it is not; kNotFound for an unknown or lost agent.
+  Status authenticate_agent(const std::string& agent_id, const std::string& secret) const;
+  // The id of the registered agent whose credential is `secret`, or "" (agents call the
+  // dataset API with it: the Docker volume plugin).
+  std::string agent_with_secret(const std::string& secret) const;
 
   // One controller pass: lost agents, app plans, placement, deployments. Called every ~100 ms.
   void reconcile();

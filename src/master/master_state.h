@@ -36,6 +36,9 @@ struct TaskRecord {
   std::vector<std::string> datasets;  // dataset ids the task writes
   // Placed, but its datasets are not attached on its node yet; sent when they are.
   std::optional<protocol::LaunchSpec> pending_launch;
+  // When its launch command was queued; cleared once the agent reports anything of it. A
+  // launch unconfirmed after MasterOptions::task_launch_timeout fails and is replaced.
+  std::optional<MonoTime> launch_sent_at;
   std::optional<bool> healthy;  // the agent's verdict from the app's health checks
   std::string health_results;   // Marathon's healthCheckResults, JSON text
 };
@@ -45,6 +48,11 @@ struct AgentRecord {
   std::string hostname;
   std::string address;
   uint32_t http_port = 0;  // the agent's HTTP port (task logs); 0: none
+  bool http_tls = false;   // ... which speaks HTTPS
+  // "http://address:port" or "https://...": where the master and other agents reach it.
+  std::string http_base() const {
+    return std::string(http_tls ? "https://" : "http://") + address + ":" + std::to_string(http_port);
+  }
   protocol::AgentResources resources;
   std::map<std::string, std::string> attributes;
   WallTime registered_at{};
@@ -58,6 +66,11 @@ struct AgentRecord {
   // they are stopped (their replacements run elsewhere), not adopted.
   std::set<std::string> lost_task_ids;
   uint64_t next_seq = 1;
+  // The credential of its current registration (docs/security.md); only the agent knows it.
+  std::string secret;
+  // The master asked this agent to register again (its outbox overflowed): it refuses the
+  // agent's calls with "register again" until it does.
+  bool must_register = false;
 };
 
 struct TaskFailure {

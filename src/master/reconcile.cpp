@@ -60,6 +60,28 @@ void MasterCore::reconcile() {
     }
   }
 
+  // 1b. Launches the agent never confirmed fail (it may have lost them) and are replaced; the
+  // agent is told to kill the task in case it does run it.
+  std::vector<std::string> unconfirmed;
+  for (const auto& [tid, task] : state_.tasks) {
+    if (task.launch_sent_at && now - *task.launch_sent_at > options_.task_launch_timeout) {
+      unconfirmed.push_back(tid);
+    }
+  }
+  for (const auto& tid : unconfirmed) {
+    TaskRecord& task = state_.tasks[tid];
+    auto agent = state_.agents.find(task.agent_id);
+    if (agent != state_.agents.end() && !agent->second.lost) {
+      protocol::Command kill;
+      kill.type = "kill";
+      kill.task_id = tid;
+      enqueue(agent->second, std::move(kill));
+    }
+    record_terminal(task, protocol::kTaskFailed,
+                    "agent " + task.agent_id + " did not confirm the launch within " +
+                        std::to_string(options_.task_launch_timeout.count()) + " ms");
+  }
+
   // 2. After a restart, wait for agents to re-register before changing anything.
   if (now - loaded_at_ < options_.lost_timeout) return;
 
@@ -249,6 +271,7 @@ protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::s
   spec.config_version = app.version_info.last_config_change_at;
   spec.cmd = app.cmd;
   if (app.args) spec.args = *app.args;
+  spec.user = app.user;
   spec.env = app.env;
   spec.labels = app.labels;
   spec.cpus = app.cpus;
@@ -345,6 +368,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     launch.type = "launch";
     launch.launch = spec;
     enqueue(agent, std::move(launch));
+    task.launch_sent_at = clock_.mono_now();
     state_.tasks.emplace(task.id, std::move(task));
   }
   for (size_t i = 0; i < regular.size(); ++i) {

@@ -195,6 +195,7 @@ void MasterCore::send_ready_launches() {
     launch.launch = *task.pending_launch;
     task.pending_launch.reset();
     task.message.clear();
+    task.launch_sent_at = clock_.mono_now();
     enqueue(agent->second, std::move(launch));
   }
 }

@@ -339,13 +339,28 @@ TEST(AppConstraints, InvalidConstraintsGetMarathonsMessages) {
   EXPECT_EQ(constraint_error({"hostname", "UNIQUE", "x"}), "UNIQUE does not accept a value");
   EXPECT_EQ(constraint_error({"hostname", "LIKE"}), "LIKE and UNLIKE require a non-empty, regular expression value");
   EXPECT_EQ(constraint_error({"hostname", "UNLIKE", ""}), "LIKE and UNLIKE require a non-empty, regular expression value");
-  EXPECT_EQ(constraint_error({"hostname", "LIKE", "[a-"}), "'[a-' is not a valid regular expression");
+  EXPECT_EQ(constraint_error({"hostname", "LIKE", "[a-"}), "'[a-' is not a valid regular expression: missing ]: [a-");
   EXPECT_EQ(constraint_error({"hostname", "MAX_PER"}), "MAX_PER requires an integer value");
   EXPECT_EQ(constraint_error({"hostname", "MAX_PER", "two"}), "MAX_PER requires an integer value");
   EXPECT_EQ(constraint_error({"rack", "GROUP_BY", "1.5"}), "GROUP BY must define an integer value or else no value at all");
   EXPECT_THAT(constraint_error({"zone", "IS", "a b"}), HasSubstr("IS only supports Mesos text and float values"));
   EXPECT_EQ(constraint_error({"", "UNIQUE"}), "missing field for constraint declaration");
   EXPECT_EQ(constraint_error({"hostname", "MAX_PER", "9999999999"}), "MAX_PER requires an integer value");
+}
+
+// Patterns run on RE2 (linear time), so what it cannot run is refused when the app is posted,
+// with the reason, rather than never matching in the scheduler.
+TEST(AppConstraints, PatternsTheLinearTimeEngineCannotRunAreRefused) {
+  EXPECT_EQ(constraint_error({"hostname", "LIKE", "(a)\\1"}),
+            "'(a)\\1' is not a valid regular expression: invalid escape sequence: \\1 "
+            "(backreferences and lookaround are not supported)");
+  EXPECT_EQ(constraint_error({"hostname", "UNLIKE", "web(?=1)"}),
+            "'web(?=1)' is not a valid regular expression: invalid perl operator: (?= "
+            "(backreferences and lookaround are not supported)");
+  EXPECT_THAT(constraint_error({"hostname", "LIKE", "\\pL{1000}"}),
+              HasSubstr("is not a valid regular expression: it compiles to more than 1024 KiB"));
+  App app = parse_valid(minimal({{"constraints", json::array({json::array({"hostname", "LIKE", "(((.*)*)*)*x"})})}}));
+  EXPECT_EQ(app.constraints[0], (ConstraintSpec{"hostname", "LIKE", "(((.*)*)*)*x"}));
 }
 
 TEST(AppConstraints, IntegerValuesFollowJavasParseInt) {

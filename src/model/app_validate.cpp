@@ -4,6 +4,7 @@
 
 #include "model/app.h"
 #include "model/parse_support.h"
+#include "pattern/constraint_pattern.h"
 
 namespace berth::model::detail {
 namespace {
@@ -27,12 +28,10 @@ std::optional<std::string> constraint_value_error(const std::string& op, const s
   } else if (op == "MAX_PER") {
     if (!value || !is_int32_text(*value)) return "MAX_PER requires an integer value";
   } else if (op == "LIKE" || op == "UNLIKE") {
-    if (!value || value->empty()) return "LIKE and UNLIKE require a non-empty, regular expression value";
-    if (value->size() > kMaxConstraintPatternLength) {
-      return "is " + std::to_string(value->size()) + " characters long; LIKE and UNLIKE patterns may have at most " +
-             std::to_string(kMaxConstraintPatternLength);
-    }
-    if (!compiles_as_regex(*value)) return quote(*value) + " is not a valid regular expression";
+    if (!value) return "LIKE and UNLIKE require a non-empty, regular expression value";
+    // The scheduler compiles the same way, so what validates here is what it can run.
+    Result<pattern::ConstraintPattern> compiled = pattern::ConstraintPattern::compile(*value);
+    if (!compiled.ok()) return compiled.error().message;
   } else if (op == "IS") {
     if (!value || !is_mesos_literal(*value)) {
       return "IS only supports Mesos text and float values (see "

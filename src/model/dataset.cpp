@@ -137,14 +137,35 @@ nlohmann::json dataset_to_json(const Dataset& d) {
 
 Result<Dataset> dataset_from_json(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("dataset_id")) return invalid("stored dataset lacks dataset_id");
+  // berth wrote the copy, but a damaged one must come back as an error: nlohmann's value()
+  // throws on a wrong type, and casts a float into `epoch` with undefined behaviour.
   Dataset d;
-  d.dataset_id = j.value("dataset_id", "");
-  d.primary = j.value("primary", "");
-  d.deleted = j.value("deleted", false);
-  d.metadata = j.value("metadata", std::map<std::string, std::string>{});
-  d.driver = j.value("driver", "shared");
-  d.epoch = j.value("epoch", uint64_t{0});
-  d.moving_from = j.value("moving_from", "");
+  auto damaged = [&](const std::string& key, const char* expected) {
+    return invalid("stored dataset " + d.dataset_id + " is damaged: " + key + " is not " + expected);
+  };
+  const std::pair<const char*, std::string*> strings[] = {
+      {"dataset_id", &d.dataset_id}, {"primary", &d.primary}, {"driver", &d.driver}, {"moving_from", &d.moving_from}};
+  for (const auto& [key, out] : strings) {
+    auto it = j.find(key);
+    if (it == j.end()) continue;
+    if (!it->is_string()) return damaged(key, "a string");
+    *out = it->get<std::string>();
+  }
+  if (auto it = j.find("deleted"); it != j.end()) {
+    if (!it->is_boolean()) return damaged("deleted", "true or false");
+    d.deleted = it->get<bool>();
+  }
+  if (auto it = j.find("epoch"); it != j.end()) {
+    if (!it->is_number_unsigned()) return damaged("epoch", "a whole number");
+    d.epoch = it->get<uint64_t>();
+  }
+  if (auto it = j.find("metadata"); it != j.end()) {
+    if (!it->is_object()) return damaged("metadata", "an object");
+    for (const auto& [key, value] : it->items()) {
+      if (!value.is_string()) return damaged("metadata " + key, "a string");
+      d.metadata[key] = value.get<std::string>();
+    }
+  }
   if (j.contains("maximum_size") && j["maximum_size"].is_number_unsigned()) d.maximum_size = j["maximum_size"].get<uint64_t>();
   return d;
 }

@@ -65,4 +65,27 @@ TEST(Dataset, UuidsAreLowercaseAndWellFormed) {
   EXPECT_FALSE(is_uuid("11111111222243338444555555555555"));
 }
 
+// Found by tests/fuzz/dataset_body: a damaged store record made dataset_from_json throw
+// (a wrong type) or cast a float out of range into the epoch.
+TEST(Dataset, ADamagedStoredCopyIsAnErrorNamingTheField) {
+  auto read = [](const char* text) { return dataset_from_json(nlohmann::json::parse(text)); };
+  auto message = [&](const char* text) -> std::string {
+    auto d = read(text);
+    if (d.ok()) return "ok";
+    return d.error().message;
+  };
+  EXPECT_EQ(message(R"({"dataset_id":{"name":"db"},"epoch":3})"),
+            "stored dataset  is damaged: dataset_id is not a string");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":1e300})"), "stored dataset d1 is damaged: epoch is not a whole number");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":-1})"), "stored dataset d1 is damaged: epoch is not a whole number");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","primary":null})"), "stored dataset d1 is damaged: primary is not a string");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","deleted":"no"})"), "stored dataset d1 is damaged: deleted is not true or false");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","metadata":{"name":1}})"),
+            "stored dataset d1 is damaged: metadata name is not a string");
+  auto minimal = read(R"({"dataset_id":"d1"})");
+  ASSERT_TRUE(minimal.ok());
+  EXPECT_EQ(minimal->driver, "shared");
+  EXPECT_EQ(minimal->epoch, 0u);
+}
+
 }  // namespace berth::model

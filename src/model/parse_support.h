@@ -77,11 +77,6 @@ bool is_mesos_literal(std::string_view text);
 bool is_executor(std::string_view text);
 // What Java's Integer.parseInt accepts: an optional sign and decimal digits, within 32 bits.
 bool is_int32_text(std::string_view text);
-// Whether `pattern` compiles with std::regex (regex_check.cpp). Callers bound its length first.
-bool compiles_as_regex(const std::string& pattern);
-// LIKE and UNLIKE patterns longer than this are rejected: compiling a long pattern with
-// std::regex can exhaust the stack.
-inline constexpr size_t kMaxConstraintPatternLength = 1024;
 
 // An integer port (0-65535) at `path`, or nullopt after adding the error.
 std::optional<uint32_t> read_port(const json& value, const std::string& path, ErrorList& errors);

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "json/bounded.h"
+
 namespace berth::plugin {
 namespace {
 
@@ -40,13 +42,16 @@ class Body {
               "; Docker sends one when it retries a dropped request (moby#39331), so nothing "
               "was done; retry the docker command");
     }
-    json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          "request body for " + method + " is not a JSON object: '" + text.substr(0, 200) + "'");
+    Result<json> parsed = berth::json::parse(text);
+    if (!parsed.ok()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "request body for " + method + " is not a JSON object: " + parsed.error().message);
     }
-    return Body(method, std::move(parsed));
+    if (!parsed->is_object()) {
+      return make_error(ErrorCode::kInvalidArgument, "request body for " + method +
+                                                         " is not a JSON object: '" + text.substr(0, 200) + "'");
+    }
+    return Body(method, std::move(parsed).value());
   }
 
   // The volume name in "Name", validated.
@@ -83,7 +88,7 @@ class Body {
     for (const auto& [key, value] : it->items()) {
       if (!value.is_string()) {
         return make_error(ErrorCode::kInvalidArgument,
-                          "option '" + key + "' must be a string, got " + value.dump());
+                          "option '" + key + "' must be a string, got " + berth::json::dump(value).substr(0, 200));
       }
       options[key] = value.get<std::string>();
     }
@@ -125,10 +130,11 @@ MonoTime VolumePlugin::now() const {
 
 http::Response VolumePlugin::handle(const http::Request& request) {
   const std::string& path = request.path;
-  auto reply = [](json body) { return http::Response{200, "application/json", {}, body.dump()}; };
+  // berth::json::dump, because messages quote what Docker sent cut to a length, which can
+  // split a UTF-8 sequence; nlohmann's own dump would throw on it.
+  auto reply = [](const json& body) { return http::Response{200, "application/json", {}, berth::json::dump(body)}; };
   auto fail = [this](const std::string& message) {
-    return http::Response{
-        options_.error_status, "application/json", {}, json{{"Err", message}}.dump()};
+    return http::Response{options_.error_status, "application/json", {}, berth::json::dump(json{{"Err", message}})};
   };
   auto fail_error = [&](const Error& error) { return fail(error.message); };
 
@@ -147,8 +153,7 @@ http::Response VolumePlugin::handle(const http::Request& request) {
         404,
         "application/json",
         {},
-        json{{"Err", "unknown endpoint '" + path + "'; this plugin implements VolumeDriver"}}
-            .dump()};
+        berth::json::dump(json{{"Err", "unknown endpoint '" + path + "'; this plugin implements VolumeDriver"}})};
   }
 
   auto body = Body::parse(path.substr(1), request.body);

@@ -324,6 +324,20 @@ TEST_F(VolumePluginTest, EmptyBodyFromADockerRetryGetsErrAndChangesNothing) {
   EXPECT_TRUE(backend_.mount_calls.empty());
 }
 
+// Found by tests/fuzz/plugin_request: an Err quoting what Docker sent, cut to a length or
+// percent-decoded from the path, may not be UTF-8, and nlohmann's dump threw on it.
+TEST_F(VolumePluginTest, ErrorsQuotingBytesThatAreNotUtf8AreStillJson) {
+  DockerLikeConnection docker(socket_);
+  // 254 letters then "é": the name is cut to 255 bytes, inside the "é".
+  Reply cut = docker.post("/VolumeDriver.Create", json{{"Name", std::string(254, 'a') + "\xc3\xa9"}});
+  ASSERT_TRUE(cut.body.is_object());
+  EXPECT_NE(cut.body["Err"].get<std::string>().find("invalid volume name"), std::string::npos);
+  Reply decoded = docker.post("/VolumeDriver.%FF", std::string("{}"));
+  EXPECT_EQ(decoded.status, 404);
+  ASSERT_TRUE(decoded.body.is_object());
+  EXPECT_NE(decoded.body["Err"].get<std::string>().find("unknown endpoint"), std::string::npos);
+}
+
 TEST_F(VolumePluginTest, MalformedBodiesGetErrNamingTheProblem) {
   DockerLikeConnection docker(socket_);
   EXPECT_NE(docker.post("/VolumeDriver.Create", std::string("{not json"))

@@ -1,8 +1,84 @@
 #include "protocol/messages.h"
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 namespace berth::protocol {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+
+// `value` as the integer type T. nlohmann's own get<T>() converts a float with static_cast,
+// which is undefined behaviour when the float is out of T's range ({"seq":1e300}), and wraps
+// negative numbers into unsigned fields; here both throw nlohmann's out_of_range, which the
+// readers of messages catch like its type errors.
+template <typename T>
+T checked_integer(const json& value) {
+  using Limits = std::numeric_limits<T>;
+  auto out_of_range = [&](const std::string& shown) {
+    return json::out_of_range::create(406, "number " + shown + " does not fit the field", &value);
+  };
+  if (value.is_number_unsigned()) {
+    uint64_t n = value.get<uint64_t>();
+    if (n > static_cast<uint64_t>(Limits::max())) throw out_of_range(std::to_string(n));
+    return static_cast<T>(n);
+  }
+  if (value.is_number_integer()) {
+    int64_t n = value.get<int64_t>();
+    if (n < 0 ? (!Limits::is_signed || n < static_cast<int64_t>(Limits::min()))
+              : static_cast<uint64_t>(n) > static_cast<uint64_t>(Limits::max())) {
+      throw out_of_range(std::to_string(n));
+    }
+    return static_cast<T>(n);
+  }
+  if (value.is_number_float()) {
+    // T's range as doubles, both exact: [-2^digits, 2^digits) for signed, [0, 2^digits) else.
+    double whole = std::trunc(value.get<double>());
+    double bound = std::ldexp(1.0, Limits::digits);
+    if (!(whole < bound && whole >= (Limits::is_signed ? -bound : 0.0))) throw out_of_range(value.dump());
+    return static_cast<T>(whole);
+  }
+  throw json::type_error::create(302, std::string("type must be number, but is ") + value.type_name(), &value);
+}
+
+// `value` as T: like value.get<T>(), with the integer checks above for integers and vectors
+// of them.
+template <typename T>
+T checked(const json& value) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return checked_integer<T>(value);
+  } else if constexpr (IsVector<T>::value) {
+    if (!value.is_array()) {
+      throw json::type_error::create(302, std::string("type must be array, but is ") + value.type_name(), &value);
+    }
+    T out;
+    out.reserve(value.size());
+    for (const json& element : value) out.push_back(checked<typename T::value_type>(element));
+    return out;
+  } else {
+    return value.get<T>();
+  }
+}
+
+// Member `key` of `object` as T, or `fallback` when absent: object.value(key, fallback) with
+// the checks of checked<T>().
+template <typename T>
+T field(const json& object, const char* key, const T& fallback) {
+  if (!object.is_object()) {
+    throw json::type_error::create(306, std::string("cannot use value() with ") + object.type_name(), &object);
+  }
+  auto it = object.find(key);
+  return it == object.end() ? fallback : checked<T>(*it);
+}
+
+}  // namespace
 
 bool is_terminal_state(const std::string& state) {
   return state == kTaskFinished || state == kTaskFailed || state == kTaskKilled ||
@@ -11,23 +87,25 @@ bool is_terminal_state(const std::string& state) {
 }
 
 // Like NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT, but emitting the non-inline functions
-// declared in messages.h. Missing fields keep their defaults, so older and newer peers talk.
+// declared in messages.h and reading fields with field() (integers checked). Missing fields
+// keep their defaults, so older and newer peers talk.
+#define BERTH_JSON_FROM(v1) nlohmann_json_t.v1 = field(nlohmann_json_j, #v1, nlohmann_json_default_obj.v1);
 #define BERTH_JSON_DEFINE(Type, ...)                                                     \
   void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {           \
     NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))             \
   }                                                                                      \
   void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {         \
     const Type nlohmann_json_default_obj{};                                              \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM_WITH_DEFAULT, __VA_ARGS__)) \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(BERTH_JSON_FROM, __VA_ARGS__))              \
   }
 BERTH_JSON_DEFINE(PortRangeMsg, begin, end)
 BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
 BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
                                                 state, ports, cpus, mem, disk, staged_at, started_at, datasets)
 BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
-                                                resources, attributes, tasks, http_port)
+                                                resources, attributes, tasks, http_port, http_tls)
 BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
-                                                lease_ms, next_command_seq)
+                                                lease_ms, next_command_seq, agent_secret)
 BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error, local_copy)
 BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy,
                   copy_from, copy_from_node)
@@ -51,6 +129,7 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"volumes", v.volumes},
                      {"health_checks", v.health_checks}};
   if (v.cmd) j["cmd"] = *v.cmd;
+  if (!v.user.empty()) j["user"] = v.user;
   if (!v.container.empty()) {
     j["container"] = v.container;
     j["networks"] = v.networks;
@@ -69,13 +148,14 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.cpus = j.value("cpus", 0.0);
   v.mem = j.value("mem", 0.0);
   v.disk = j.value("disk", 0.0);
-  v.ports = j.value("ports", std::vector<uint32_t>{});
+  v.ports = field(j, "ports", std::vector<uint32_t>{});
   v.port_names = j.value("port_names", std::vector<std::string>{});
-  v.kill_grace_ms = j.value("kill_grace_ms", int64_t{3000});
+  v.kill_grace_ms = field(j, "kill_grace_ms", int64_t{3000});
   v.volumes = j.value("volumes", std::vector<VolumeMount>{});
   v.health_checks = j.value("health_checks", "");
   v.container = j.value("container", "");
   v.networks = j.value("networks", "");
+  v.user = j.value("user", "");
 }
 
 void to_json(nlohmann::json& j, const Command& v) {
@@ -88,12 +168,12 @@ void to_json(nlohmann::json& j, const Command& v) {
 }
 
 void from_json(const nlohmann::json& j, Command& v) {
-  v.seq = j.value("seq", uint64_t{0});
+  v.seq = field(j, "seq", uint64_t{0});
   v.command_id = j.value("command_id", "");
   v.type = j.value("type", "");
   if (j.contains("launch")) v.launch = j["launch"].get<LaunchSpec>();
   v.task_id = j.value("task_id", "");
-  v.kill_grace_ms = j.value("kill_grace_ms", int64_t{0});
+  v.kill_grace_ms = field(j, "kill_grace_ms", int64_t{0});
   v.datasets = j.value("datasets", std::vector<DatasetAssignment>{});
   v.routes = j.value("routes", "");
 }

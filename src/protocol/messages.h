@@ -62,6 +62,7 @@ struct RegisterRequest {
   std::map<std::string, std::string> attributes;
   std::vector<TaskReport> tasks;
   uint32_t http_port = 0;  // the agent's own HTTP port (task logs); 0: none
+  bool http_tls = false;   // that port speaks HTTPS
 };
 
 struct RegisterResponse {
@@ -69,6 +70,9 @@ struct RegisterResponse {
   int64_t heartbeat_interval_ms = 500;
   int64_t lease_ms = 2500;
   uint64_t next_command_seq = 0;  // commands with seq > this are new to the agent
+  // This registration's credential: every later call of the agent carries it as
+  // "Authorization: Bearer <secret>"; a call for this agent without it is refused (401).
+  std::string agent_secret;
 };
 
 // What an agent has of a dataset (DESIGN §7), reported with every heartbeat.
@@ -161,6 +165,8 @@ struct LaunchSpec {
   // (empty for process tasks). `ports` then follow the portMappings that publish a host port.
   std::string container;
   std::string networks;
+  // The app's `user`: who the task runs as. Empty: the agent's --default-task-user.
+  std::string user;
 };
 
 struct Command {

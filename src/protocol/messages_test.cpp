@@ -44,6 +44,15 @@ TEST(Messages, LaunchCommandKeepsCmdAbsentWhenArgsAreUsed) {
   EXPECT_EQ(back.seq, 7u);
 }
 
+TEST(Messages, ALaunchCarriesTheAppsUser) {
+  LaunchSpec spec;
+  spec.task_id = "x";
+  spec.user = "nobody";
+  EXPECT_EQ(nlohmann::json(spec).get<LaunchSpec>().user, "nobody");
+  // From a master that sends no user: the agent's default applies.
+  EXPECT_TRUE(nlohmann::json::parse(R"({"task_id":"x"})").get<LaunchSpec>().user.empty());
+}
+
 TEST(Messages, MissingFieldsKeepDefaults) {
   auto hb = nlohmann::json::parse("{}").get<HeartbeatAck>();
   EXPECT_EQ(hb.lease_ms, 2500);
@@ -75,6 +84,28 @@ TEST(Messages, TerminalStatesAreMesosTerminalStates) {
   EXPECT_TRUE(is_terminal_state(kTaskLost));
   EXPECT_FALSE(is_terminal_state(kTaskRunning));
   EXPECT_FALSE(is_terminal_state(kTaskStaging));
+}
+
+// Found by tests/fuzz/agent_messages: nlohmann converts a float to an integer field with a
+// bare cast, undefined behaviour when out of range. Such numbers are refused like wrong types.
+TEST(Messages, NumbersAnIntegerFieldCannotHoldAreRefused) {
+  auto read = [](const char* text) { return nlohmann::json::parse(text).get<CommandBatch>(); };
+  EXPECT_THROW(read(R"({"commands":[{"seq":1e300}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"seq":-1}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"seq":18446744073709551616.0}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"launch":{"ports":[4294967296]}}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"kill_grace_ms":"5"}]})"), nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse(R"({"http_port":-5})").get<RegisterRequest>(), nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse(R"({"resources":{"ports":[{"begin":1.5e10}]}})").get<RegisterRequest>(),
+               nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse("[1]").get<Heartbeat>(), nlohmann::json::exception);
+
+  CommandBatch batch = read(R"({"commands":[{"seq":18446744073709551615,"kill_grace_ms":-1,"launch":{"ports":[31000.0]}}]})");
+  EXPECT_EQ(batch.commands[0].seq, 18446744073709551615u);
+  EXPECT_EQ(batch.commands[0].kill_grace_ms, -1);
+  EXPECT_EQ(batch.commands[0].launch->ports, std::vector<uint32_t>{31000});
+  EXPECT_EQ(nlohmann::json::parse(R"({"lease_ms":-9223372036854775808})").get<RegisterResponse>().lease_ms,
+            INT64_MIN);
 }
 
 }  // namespace berth::protocol

@@ -444,6 +444,20 @@ TEST(Placement, LikeOnHostnameMatchesTheHostname) {
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{2, 0, 2}));
 }
 
+// A pattern that makes a backtracking engine run for ever ("(((.*)*)*)*x" on 30 characters
+// without an x) must answer, and correctly, on both operators.
+TEST(Placement, BacktrackingPatternsAnswerOnLongHostnames) {
+  NodeView plain = make_node("a");
+  plain.hostname = std::string(30, 'a');
+  NodeView ending = make_node("b");
+  ending.hostname = std::string(29, 'a') + "x";
+  ClusterSnapshot snapshot{{plain, ending}, {}};
+  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("hostname", "LIKE", "(((.*)*)*)*x")})});
+  EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{0, 2}));
+  result = place(snapshot, {make_request("/web", 2, {constraint("hostname", "UNLIKE", "(((.*)*)*)*x")})});
+  EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{2, 0}));
+}
+
 TEST(Placement, UnlikeExcludesMatchingValues) {
   ClusterSnapshot snapshot{{make_node("a", {{"zone", "us-east-1"}}), make_node("b", {{"zone", "eu-west-1"}})}, {}};
   PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("zone", "UNLIKE", "us-.*")})});
@@ -510,7 +524,8 @@ TEST(Placement, RejectsEveryNodeForAMalformedConstraint) {
     EXPECT_EQ(outcome.reason_counts.at("UnfulfilledConstraint"), 1u);
   }
   EXPECT_EQ(result.outcomes[0].rejections[0].detail, "rack:MAX_PER:two: MAX_PER requires an integer value");
-  EXPECT_EQ(result.outcomes[1].rejections[0].detail, "rack:LIKE:(: '(' is not a valid regular expression");
+  EXPECT_EQ(result.outcomes[1].rejections[0].detail,
+            "rack:LIKE:(: '(' is not a valid regular expression: missing ): (");
 }
 
 // ---- outcomes ----

@@ -4,15 +4,7 @@ namespace berth::scheduler {
 
 uint32_t RegexCache::table(const std::string& pattern, uint32_t field) {
   auto [pattern_it, new_pattern] = pattern_ids_.try_emplace(pattern, static_cast<uint32_t>(patterns_.size()));
-  if (new_pattern) {
-    // std::regex reports a bad pattern by throwing; this is the edge where we catch it. model/
-    // validates patterns, so this only guards against dialect differences.
-    try {
-      patterns_.emplace_back(std::regex(pattern, std::regex::ECMAScript | std::regex::optimize));
-    } catch (const std::regex_error&) {
-      patterns_.emplace_back(std::nullopt);
-    }
-  }
+  if (new_pattern) patterns_.push_back(pattern::ConstraintPattern::compile(pattern));
   uint32_t pattern_id = pattern_it->second;
   uint64_t key = (uint64_t{pattern_id} << 32) | field;
   auto [table_it, new_table] = table_ids_.try_emplace(key, static_cast<uint32_t>(tables_.size()));
@@ -22,18 +14,17 @@ uint32_t RegexCache::table(const std::string& pattern, uint32_t field) {
   return table_it->second;
 }
 
+const std::string* RegexCache::problem(uint32_t table) const {
+  const Result<pattern::ConstraintPattern>& compiled = patterns_[tables_[table].pattern];
+  return compiled.ok() ? nullptr : &compiled.error().message;
+}
+
 bool RegexCache::matches(uint32_t table, int32_t value) {
   Table& t = tables_[table];
   int8_t& result = t.results[value];
   if (result < 0) {
-    const std::optional<std::regex>& regex = patterns_[t.pattern];
-    std::string_view text = index_.text(t.field, value);
-    result = 0;
-    try {
-      if (regex.has_value() && std::regex_match(text.begin(), text.end(), *regex)) result = 1;
-    } catch (const std::regex_error&) {
-      // A pattern too complex to run on this value does not match it.
-    }
+    const Result<pattern::ConstraintPattern>& compiled = patterns_[t.pattern];
+    result = compiled.ok() && compiled->full_match(index_.text(t.field, value)) ? 1 : 0;
   }
   return result == 1;
 }

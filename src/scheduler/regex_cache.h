@@ -1,15 +1,15 @@
-// RegexCache: the LIKE and UNLIKE patterns of one place() call. std::regex is slow to build
-// and to run, so each distinct pattern is compiled once per call and matched against each
-// value of a field at most once. Internal to scheduler/.
+// RegexCache: the LIKE and UNLIKE patterns of one place() call. Compiling a pattern costs far
+// more than matching it, so each distinct pattern is compiled once per call and matched against
+// each value of a field at most once. Patterns run on RE2 (pattern/constraint_pattern.h), in
+// time linear in the value. Internal to scheduler/.
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <regex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "pattern/constraint_pattern.h"
 #include "scheduler/attribute_index.h"
 
 namespace berth::scheduler {
@@ -21,8 +21,9 @@ class RegexCache {
 
   // A table of match results of `pattern` over the values of `field`.
   uint32_t table(const std::string& pattern, uint32_t field);
-  // False when the pattern is not a valid regular expression; it then matches nothing.
-  bool valid(uint32_t table) const { return patterns_[tables_[table].pattern].has_value(); }
+  // Why the pattern of `table` cannot be compiled, or nullptr when it can. A pattern that
+  // cannot be compiled matches nothing.
+  const std::string* problem(uint32_t table) const;
   // Whether the pattern matches the whole text of `value` (which is not kNoValue).
   bool matches(uint32_t table, int32_t value);
 
@@ -35,7 +36,7 @@ class RegexCache {
 
   const AttributeIndex& index_;
   std::unordered_map<std::string, uint32_t> pattern_ids_;
-  std::vector<std::optional<std::regex>> patterns_;
+  std::vector<Result<pattern::ConstraintPattern>> patterns_;
   std::unordered_map<uint64_t, uint32_t> table_ids_;  // (pattern << 32 | field) -> table
   std::vector<Table> tables_;
 };

@@ -47,9 +47,9 @@ void RequestConstraints::compile(const Constraint& source, CompiledConstraint& c
       c.problem = "LIKE and UNLIKE require a non-empty, regular expression value";
     } else {
       c.regex = regexes_.table(*source.value, c.field);
-      if (!regexes_.valid(c.regex)) {
+      if (const std::string* problem = regexes_.problem(c.regex)) {
         c.op = Op::kInvalid;
-        c.problem = "'" + *source.value + "' is not a valid regular expression";
+        c.problem = *problem;
       }
     }
   } else if (op == "MAX_PER") {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "json/bounded.h"
 #include "volume/dataset_id.h"
 #include "volume/os_error.h"
 
@@ -209,8 +210,10 @@ Result<EpochRecord> decode_record(const std::string& dataset_id, const std::stri
     return make_error(ErrorCode::kInternal, "epoch record " + source + " is corrupt (" + why +
                                                 "); restore it from a backup or move it aside");
   };
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return corrupt("not a JSON object");
+  Result<nlohmann::json> parsed = json::parse(text);
+  if (!parsed.ok()) return corrupt(parsed.error().message);
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) return corrupt("not a JSON object");
   auto id = j.find("dataset_id");
   auto size = j.find("size_bytes");
   auto epoch = j.find("epoch");

@@ -228,13 +228,13 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
   std::string logs;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stdout", "", 5000);
+        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stdout", "", 5000, cluster.admin_headers());
         logs = r ? r->body : "";
         return r && r->status == 200 && logs.find("started " + first_task) != std::string::npos;
       },
       seconds(10)))
       << logs;
-  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stderr", "", 5000);
+  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stderr", "", 5000, cluster.admin_headers());
   ASSERT_TRUE(err.ok());
   EXPECT_NE(err->body.find("to-stderr"), std::string::npos) << err->body;
 
@@ -260,7 +260,7 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
   ASSERT_EQ(containers.size(), 1u) << "the killed container is removed, its replacement runs";
   EXPECT_NE(containers[0].id, killed_id);
   // The ended task's output stays readable, saved from the container before its removal.
-  auto ended = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs", "", 5000);
+  auto ended = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs", "", 5000, cluster.admin_headers());
   if (ended && ended->status == 200) {
     EXPECT_NE(ended->body.find("started " + first_task), std::string::npos);
     EXPECT_EQ(ended->headers["x-berth-task-done"], "true");

@@ -63,13 +63,19 @@ bool is_zombie(pid_t pid) {
 }  // namespace
 
 Cluster::Cluster(int agents, int64_t lost_timeout_ms, std::map<int, std::vector<std::string>> agent_args,
-                 std::map<int, std::pair<std::string, std::string>> agent_netns)
-    : lost_timeout_ms_(lost_timeout_ms), agent_args_(std::move(agent_args)), agent_netns_(std::move(agent_netns)) {
+                 std::map<int, std::pair<std::string, std::string>> agent_netns,
+                 std::vector<std::string> master_args)
+    : lost_timeout_ms_(lost_timeout_ms),
+      agent_args_(std::move(agent_args)),
+      agent_netns_(std::move(agent_netns)),
+      master_args_(std::move(master_args)) {
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   std::filesystem::create_directories(dir_ + "/pool");
   port_ = free_port();
   url_ = "http://127.0.0.1:" + std::to_string(port_);
+  admin_token_ = "admin.it-" + std::to_string(::getpid()) + "-" + std::to_string(port_);
+  std::ofstream(dir_ + "/admin-token") << admin_token_ << "\n";
   start_master();
   for (int i = 1; i <= agents; ++i) start_agent(i);
   if (!eventually([&] { return active_nodes() == agents; }, std::chrono::seconds(20))) {
@@ -132,12 +138,14 @@ pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& l
 
 void Cluster::start_master() {
   // Every address: an agent in a network namespace of the test reaches it over a veth pair.
-  master_ = spawn({"master", "--host", "0.0.0.0", "--port", std::to_string(port_), "--data-dir",
-                   dir_ + "/master", "--heartbeat-interval-ms", "200", "--lease-ms",
-                   std::to_string(lost_timeout_ms_ - 500), "--lost-timeout-ms",
-                   std::to_string(lost_timeout_ms_), "--service-ports",
-                   std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)},
-                  dir_ + "/master.log");
+  // Every address, so plain HTTP needs --insecure (the tests' own namespaces only).
+  std::vector<std::string> args = {
+      "master", "--host", "0.0.0.0", "--insecure", "--port", std::to_string(port_), "--data-dir",
+      dir_ + "/master", "--admin-token-file", dir_ + "/admin-token", "--heartbeat-interval-ms", "200",
+      "--lease-ms", std::to_string(lost_timeout_ms_ - 500), "--lost-timeout-ms", std::to_string(lost_timeout_ms_),
+      "--service-ports", std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)};
+  args.insert(args.end(), master_args_.begin(), master_args_.end());
+  master_ = spawn(args, dir_ + "/master.log");
   if (!eventually([&] { return http::request(url_, "GET", "/ping", "", 500).ok(); },
                   std::chrono::seconds(10))) {
     throw std::runtime_error("master did not start; log in " + dir_ + "/master.log");
@@ -168,6 +176,11 @@ void Cluster::start_agent(int index) {
     auto ports = std::find(args.begin(), args.end(), "--ports");
     args.erase(ports, ports + 2);  // the test's own range replaces this agent's block
   }
+  // Tasks run as they did before apps' `user` was honoured, unless the test says otherwise.
+  args.push_back("--allow-root-tasks");
+  bool own_default_user =
+      std::find(extra_args.begin(), extra_args.end(), "--default-task-user") != extra_args.end();
+  if (::geteuid() == 0 && !own_default_user) args.insert(args.end(), {"--default-task-user", "root"});
   for (const auto& extra : extra_args) args.push_back(extra);
   auto netns = agent_netns_.find(index);
   if (netns != agent_netns_.end()) {
@@ -197,7 +210,12 @@ void Cluster::kill_agent(int index) {
 
 ApiAnswer Cluster::call(const std::string& method, const std::string& target, const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers) {
-  auto res = http::request(url_, method, target, body, 10000, headers);
+  auto all = headers;
+  bool own = std::any_of(headers.begin(), headers.end(), [](const auto& h) {
+    return h.first == "Authorization" || h.first == "authorization";
+  });
+  if (!own) all.emplace_back("Authorization", "Bearer " + admin_token_);
+  auto res = http::request(url_, method, target, body, 10000, all);
   ApiAnswer answer;
   if (!res) return answer;
   answer.status = res->status;

@@ -25,14 +25,22 @@ class Cluster {
   // `agent_args` adds flags to agent i (1-based), e.g. a Docker plugin socket.
   explicit Cluster(int agents, int64_t lost_timeout_ms = 1500,
                    std::map<int, std::vector<std::string>> agent_args = {},
-                   std::map<int, std::pair<std::string, std::string>> agent_netns = {});
+                   std::map<int, std::pair<std::string, std::string>> agent_netns = {},
+                   std::vector<std::string> master_args = {});
   ~Cluster();
 
   std::string url() const { return url_; }
   // This cluster's own range for service ports (clusters of parallel tests must not share).
   uint32_t service_port_begin() const { return 20000 + static_cast<uint32_t>(port_ % 120) * 100; }
+  // Calls the master as admin, unless `headers` carry their own Authorization.
   ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "",
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
+  // The master's admin token (written by the fixture before the master starts).
+  const std::string& admin_token() const { return admin_token_; }
+  // {"Authorization", "Bearer <admin token>"}, for http::request calls of tests.
+  std::vector<std::pair<std::string, std::string>> admin_headers() const {
+    return {{"Authorization", "Bearer " + admin_token_}};
+  }
 
   void start_master();
   void kill_master();   // SIGKILL
@@ -68,10 +76,12 @@ class Cluster {
   int port_ = 0;
   int64_t lost_timeout_ms_;
   std::string token_ = "integration-token";
+  std::string admin_token_;
   pid_t master_ = -1;
   std::map<int, pid_t> agents_;
   std::map<int, std::vector<std::string>> agent_args_;
   std::map<int, std::pair<std::string, std::string>> agent_netns_;
+  std::vector<std::string> master_args_;
 };
 
 }  // namespace berth::testing

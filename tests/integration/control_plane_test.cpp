@@ -367,7 +367,7 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
   http::ClientResponse out;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stdout", "", 5000);
+        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stdout", "", 5000, cluster.admin_headers());
         if (!r || r->status != 200) return false;
         out = *r;
         return out.body.find("hello from " + task) != std::string::npos;
@@ -375,18 +375,18 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
       seconds(10)));
   EXPECT_EQ(out.headers["x-berth-task-done"], "false");
   EXPECT_EQ(out.headers["x-berth-log-offset"], std::to_string(out.body.size()));
-  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stderr", "", 5000);
+  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stderr", "", 5000, cluster.admin_headers());
   ASSERT_TRUE(err.ok());
   EXPECT_NE(err->body.find("oops"), std::string::npos);
   // From an offset: only what follows.
-  auto tail = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?offset=6", "", 5000);
+  auto tail = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?offset=6", "", 5000, cluster.admin_headers());
   ASSERT_TRUE(tail.ok());
   EXPECT_EQ(tail->body, out.body.substr(6));
-  auto unknown = http::request(cluster.url(), "GET", "/berth/v1/tasks/no-such-task/logs", "", 5000);
+  auto unknown = http::request(cluster.url(), "GET", "/berth/v1/tasks/no-such-task/logs", "", 5000, cluster.admin_headers());
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->status, 404);
   // The CLI prints the same bytes.
-  std::string cli = std::string(BERTH_BINARY) + " task logs " + task + " --master " + cluster.url();
+  std::string cli = std::string(BERTH_BINARY) + " task logs " + task + " --master " + cluster.url() + " --token " + cluster.admin_token();
   FILE* pipe = ::popen(cli.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string printed;
@@ -425,14 +425,15 @@ class EventStreamClient {
     nlohmann::json data;
   };
 
-  EventStreamClient(const std::string& url, const std::string& target) {
+  EventStreamClient(const std::string& url, const std::string& target, const std::string& token) {
     int port = std::stoi(url.substr(url.rfind(':') + 1));
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+                          "Authorization: Bearer " + token + "\r\n\r\n";
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
       ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
     }
@@ -504,7 +505,8 @@ class EventStreamClient {
 
 TEST(ControlPlane, EventStreamDeliversTheRequestedEventsOnly) {
   Cluster cluster(1);
-  EventStreamClient events(cluster.url(), "/v2/events?event_type=status_update_event&event_type=api_post_event");
+  EventStreamClient events(cluster.url(), "/v2/events?event_type=status_update_event&event_type=api_post_event",
+                           cluster.admin_token());
   ASSERT_TRUE(events.attached(seconds(5))) << events.headers();
   ASSERT_EQ(cluster.call("POST", "/v2/apps", R"({"id":"/evented","cmd":"sleep 1000","cpus":0.1,"mem":16})").status, 201);
   auto api_post = [](const EventStreamClient::Message& m) {

@@ -13,7 +13,7 @@ namespace berth::testing {
 
 TEST(Demo, FailsOverTheCounterWithoutLosingAnAcknowledgedClick) {
   Cluster cluster(3);
-  std::string command = std::string(BERTH_BINARY) + " demo --master " + cluster.url() + " --service-port " +
+  std::string command = "BERTH_TOKEN=" + cluster.admin_token() + " " + std::string(BERTH_BINARY) + " demo --master " + cluster.url() + " --service-port " +
                         std::to_string(cluster.service_port_begin() + 11) + " --clicks 30 --rounds 2 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);

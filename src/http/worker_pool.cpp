@@ -1,0 +1,75 @@
+#include "http/worker_pool.h"
+
+namespace berth::http::internal {
+
+WorkerPool::WorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit)
+    : max_threads_(max_threads == 0 ? 1 : max_threads), idle_exit_(idle_exit) {}
+
+bool WorkerPool::submit(std::function<void()> task) {
+  std::vector<std::thread> exited;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutting_down_) return false;
+    join_finished_locked(&exited);
+    tasks_.push_back(std::move(task));
+    if (waiting_ >= tasks_.size()) {
+      work_.notify_one();
+    } else if (running_ < max_threads_) {
+      ++running_;
+      std::thread thread([this] { run(); });
+      auto id = thread.get_id();
+      threads_.emplace(id, std::move(thread));
+    }
+  }
+  for (auto& thread : exited) thread.join();
+  return true;
+}
+
+void WorkerPool::shut_down() {
+  std::vector<std::thread> all;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    shutting_down_ = true;
+    work_.notify_all();
+    all_done_.wait(lock, [this] { return running_ == 0; });
+    for (auto& [id, thread] : threads_) all.push_back(std::move(thread));
+    threads_.clear();
+    finished_.clear();
+  }
+  for (auto& thread : all) thread.join();
+}
+
+void WorkerPool::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    if (tasks_.empty()) {
+      if (shutting_down_) break;
+      ++waiting_;
+      bool woken = work_.wait_for(lock, idle_exit_, [this] { return !tasks_.empty() || shutting_down_; });
+      --waiting_;
+      if (!woken) break;
+      continue;
+    }
+    std::function<void()> task = std::move(tasks_.front());
+    tasks_.pop_front();
+    lock.unlock();
+    task();
+    task = nullptr;  // what the task captured is released before the thread looks for more
+    lock.lock();
+  }
+  --running_;
+  finished_.push_back(std::this_thread::get_id());
+  all_done_.notify_all();
+}
+
+void WorkerPool::join_finished_locked(std::vector<std::thread>* out) {
+  for (auto id : finished_) {
+    auto it = threads_.find(id);
+    if (it == threads_.end()) continue;
+    out->push_back(std::move(it->second));
+    threads_.erase(it);
+  }
+  finished_.clear();
+}
+
+}  // namespace berth::http::internal
