@@ -186,12 +186,14 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   it->second.last_heartbeat = clock_.mono_now();
   it->second.last_heartbeat_wall = clock_.wall_now();
   // A dataset this agent just released may be waiting for its new primary: tell it now.
+  // Sets, not nested scans: an agent may report thousands of datasets twice a second.
+  std::set<std::string> attached_now;
+  for (const auto& now : hb.datasets) {
+    if (now.attached) attached_now.insert(now.dataset_id);
+  }
   std::set<std::string> released;
   for (const auto& before : it->second.datasets) {
-    if (!before.attached) continue;
-    bool still = false;
-    for (const auto& now : hb.datasets) still = still || (now.dataset_id == before.dataset_id && now.attached);
-    if (!still) released.insert(before.dataset_id);
+    if (before.attached && !attached_now.count(before.dataset_id)) released.insert(before.dataset_id);
   }
   it->second.datasets = hb.datasets;
   finish_local_moves(agent_id);

@@ -162,7 +162,7 @@ TEST(Security, ForgedAgentCallsAreRefusedAndCannotReleaseADataset) {
   std::atomic<bool> stop{false};
   std::thread forger([&] {
     while (!stop) {
-      http::request(cluster.url(), "POST", "/berth/v1/agents/" + agent1 + "/heartbeat", heartbeat, 1000);
+      (void)http::request(cluster.url(), "POST", "/berth/v1/agents/" + agent1 + "/heartbeat", heartbeat, 1000);
       std::this_thread::sleep_for(milliseconds(100));
     }
   });
@@ -286,7 +286,7 @@ TEST(Security, ALaunchTheAgentNeverConfirmsFailsAndIsReplaced) {
   std::atomic<bool> stop{false};
   std::thread heartbeats([&] {
     for (uint64_t seq = 1; !stop; ++seq) {
-      http::request(cluster.url(), "POST", "/berth/v1/agents/" + id + "/heartbeat",
+      (void)http::request(cluster.url(), "POST", "/berth/v1/agents/" + id + "/heartbeat",
                     R"({"seq":)" + std::to_string(seq) + R"(,"datasets":[]})", 1000, bearer(secret));
       std::this_thread::sleep_for(milliseconds(200));
     }
