@@ -70,6 +70,8 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $(( t / 1000 )); }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$MASTER_PID/status"; }
 hwm_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$MASTER_PID/status"; }
+# CPU seconds the master has used (user + system), from /proc/PID/stat.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$MASTER_PID/stat"; }
 alive() { kill -0 "$MASTER_PID" 2>/dev/null || { echo "the master died" >&2; exit 1; }; }
 
 # wait_for DESCRIPTION COMMAND...: runs COMMAND every 0.5 s until it succeeds; times out.
@@ -187,7 +189,8 @@ PY
 
   # Phase 6: idle; heartbeats carry N dataset reports and answers N assignments. Memory that
   # keeps growing here is a leak, not a cost of N.
-  local idle_rss="" waited=0
+  local idle_rss="" waited=0 cpu0 t_idle0
+  cpu0=$(cpu_s); t_idle0=$(now_ms)
   while (( waited < SETTLE_S )); do
     local step=$(( SETTLE_S - waited < 5 ? SETTLE_S - waited : 5 ))
     sleep "$step"; waited=$((waited + step))
@@ -195,6 +198,9 @@ PY
     idle_rss+=" $(rss_mb)"
   done
   echo "  RSS every 5 s while idle (MB):$idle_rss"
+  RESULT[$n,idle_cpu]=$(awk -v c0="$cpu0" -v c1="$(cpu_s)" -v ms=$(( $(now_ms) - t_idle0 )) \
+    'BEGIN { printf "%.0f", (c1 - c0) * 100000 / ms }')
+  echo "  master CPU while idle (heartbeats, long polls, reconcile): ${RESULT[$n,idle_cpu]} % of one core"
   RESULT[$n,settled]=$(rss_mb); RESULT[$n,hwm]=$(hwm_mb)
   RESULT[$n,threads]=$(awk '/Threads/ {print $2}' "/proc/$MASTER_PID/status")
   printf '  %-44s RSS %7s MB  VmHWM %s MB  threads %s\n' "after $SETTLE_S s idle" "${RESULT[$n,settled]}" \
@@ -214,12 +220,12 @@ for n in $SIZES; do run_one "$n"; done
 
 echo
 echo "RESULT: master VmRSS (MB) after each phase; phase times in seconds"
-printf '%-8s %7s %8s %8s %9s %9s %9s %9s %7s | %8s %8s %8s\n' N start agents tasks created attached settled VmHWM \
-  threads t_tasks t_create t_attach
+printf '%-8s %7s %8s %8s %9s %9s %9s %9s %7s | %8s %8s %8s %9s\n' N start agents tasks created attached settled VmHWM \
+  threads t_tasks t_create t_attach idle_cpu%
 for n in $SIZES; do
-  printf '%-8s %7s %8s %8s %9s %9s %9s %9s %7s | %8s %8s %8s\n' "$n" "${RESULT[$n,start]}" "${RESULT[$n,agents]}" \
+  printf '%-8s %7s %8s %8s %9s %9s %9s %9s %7s | %8s %8s %8s %9s\n' "$n" "${RESULT[$n,start]}" "${RESULT[$n,agents]}" \
     "${RESULT[$n,tasks]}" "${RESULT[$n,created]}" "${RESULT[$n,attached]}" "${RESULT[$n,settled]}" "${RESULT[$n,hwm]}" \
-    "${RESULT[$n,threads]}" "${RESULT[$n,t_tasks]}" "${RESULT[$n,t_create]}" "${RESULT[$n,t_attach]}"
+    "${RESULT[$n,threads]}" "${RESULT[$n,t_tasks]}" "${RESULT[$n,t_create]}" "${RESULT[$n,t_attach]}" "${RESULT[$n,idle_cpu]}"
 done
 # Linear in N means the same cost per N between any two sizes.
 prev=""
