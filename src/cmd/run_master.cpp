@@ -213,6 +213,13 @@ int run_master(const MasterFlags& flags) {
   server_options.port = flags.port;
   server_options.tls_cert_file = flags.tls_cert;
   server_options.tls_key_file = flags.tls_key;
+  // Agents keep their lease however busy the API is (docs/security.md): their calls carry a
+  // credential and may use slots no API client can fill. A forged credential is refused by
+  // the handler at once, so it cannot hold a reserved slot.
+  server_options.reserved_busy_connections = 128;
+  server_options.reserved = [](const http::Request& request) {
+    return request.path.starts_with("/berth/v1/agents/") && !request.header("authorization").empty();
+  };
   auto server = http::serve(server_options, [&](const http::Request& request) {
     return api::handle_request(core, clock, info, auth, request);
   });

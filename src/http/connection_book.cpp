@@ -25,14 +25,19 @@ void ConnectionBook::add(uint64_t id, const std::string& client) {
   enter_idle(id, it->second, c);
 }
 
-bool ConnectionBook::try_busy(uint64_t id) {
+bool ConnectionBook::try_busy(uint64_t id, bool may_reserve) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return false;
   Entry& entry = it->second;
   Client& client = clients_[entry.client];
-  if (entry.state == State::kBusy) return true;
+  if (entry.state == State::kBusy || entry.state == State::kReservedBusy) return true;
   leave_current_state(entry, client);
   if (busy_ >= limits_.max_busy || client.busy >= limits_.max_busy_per_client) {
+    if (may_reserve && reserved_busy_ < limits_.max_reserved_busy) {
+      entry.state = State::kReservedBusy;
+      ++reserved_busy_;
+      return true;
+    }
     entry.state = State::kClosing;
     return false;
   }
@@ -85,6 +90,9 @@ void ConnectionBook::leave_current_state(Entry& entry, Client& client) {
     case State::kBusy:
       --busy_;
       --client.busy;
+      break;
+    case State::kReservedBusy:
+      --reserved_busy_;
       break;
     case State::kClosing:
       break;

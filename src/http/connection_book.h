@@ -21,6 +21,7 @@ class ConnectionBook {
     size_t max_idle_per_client = 256;
     size_t max_busy = 512;
     size_t max_busy_per_client = 256;
+    size_t max_reserved_busy = 0;  // for try_busy(id, true) past the two limits above
   };
 
   // What a new connection from some client needs first.
@@ -41,8 +42,9 @@ class ConnectionBook {
   // A new open connection `id` (unique, not yet known) enters the idle set as its newest.
   void add(uint64_t id, const std::string& client);
   // `id` leaves the idle set for the busy count; false when that would pass a busy limit,
-  // and `id` is then closing (open, neither idle nor busy).
-  bool try_busy(uint64_t id);
+  // and `id` is then closing (open, neither idle nor busy). With `may_reserve`, a request
+  // the busy limits refuse takes one of the reserved slots while any is free.
+  bool try_busy(uint64_t id, bool may_reserve = false);
   // `id` (idle or busy) is closing: it still counts as open until remove().
   void closing(uint64_t id);
   // `id` (busy or closing) enters the idle set again as its newest (keep-alive).
@@ -53,11 +55,12 @@ class ConnectionBook {
   size_t open_count() const { return entries_.size(); }
   size_t idle_count() const { return idle_.size(); }
   size_t busy_count() const { return busy_; }
+  size_t reserved_busy_count() const { return reserved_busy_; }
   size_t idle_count(const std::string& client) const;
   size_t busy_count(const std::string& client) const;
 
  private:
-  enum class State { kIdle, kBusy, kClosing };
+  enum class State { kIdle, kBusy, kReservedBusy, kClosing };
   struct Client {
     std::list<uint64_t> idle;  // oldest first
     size_t busy = 0;
@@ -78,6 +81,7 @@ class ConnectionBook {
   std::unordered_map<uint64_t, Entry> entries_;
   std::list<uint64_t> idle_;  // oldest first
   size_t busy_ = 0;
+  size_t reserved_busy_ = 0;
 };
 
 }  // namespace berth::http::internal

@@ -101,6 +101,38 @@ TEST(ConnectionBook, BusyLimitsApplyOverallAndPerClient) {
   EXPECT_TRUE(evicted.empty());
 }
 
+TEST(ConnectionBook, ReservedSlotsServeOnlyTheRequestsAllowedThemAndAreGivenBack) {
+  ConnectionBook::Limits limits = small_limits();
+  limits.max_reserved_busy = 1;
+  ConnectionBook book(limits);
+  std::vector<uint64_t> evicted;
+  // Each connection's request arrives before the next connection opens.
+  connect(book, 1, "a", &evicted);
+  ASSERT_TRUE(book.try_busy(1));
+  connect(book, 2, "a", &evicted);
+  ASSERT_TRUE(book.try_busy(2));
+  connect(book, 3, "a", &evicted);
+  EXPECT_FALSE(book.try_busy(3)) << "an ordinary request past client a's busy limit";
+  connect(book, 4, "a", &evicted);
+  EXPECT_TRUE(book.try_busy(4, true)) << "a reserved request takes the free reserved slot";
+  EXPECT_EQ(book.reserved_busy_count(), 1u);
+  EXPECT_EQ(book.busy_count("a"), 2u) << "a reserved slot is not counted against the client";
+  connect(book, 5, "a", &evicted);
+  EXPECT_FALSE(book.try_busy(5, true)) << "the one reserved slot is taken";
+  book.idle(4);  // answered: keep-alive gives the slot back
+  EXPECT_EQ(book.reserved_busy_count(), 0u);
+  connect(book, 6, "a", &evicted);
+  EXPECT_TRUE(book.try_busy(6, true));
+  book.remove(6);
+  EXPECT_EQ(book.reserved_busy_count(), 0u);
+  book.remove(1);
+  connect(book, 7, "a", &evicted);
+  EXPECT_TRUE(book.try_busy(7, true)) << "within the limits a reserved request takes an ordinary slot";
+  EXPECT_EQ(book.reserved_busy_count(), 0u);
+  EXPECT_EQ(book.busy_count("a"), 2u);
+  EXPECT_TRUE(evicted.empty());
+}
+
 TEST(ConnectionBook, RemovingForgetsAClientWithNoConnections) {
   ConnectionBook book(small_limits());
   book.add(1, "a");

@@ -151,8 +151,8 @@ struct EngineCore {
         tls(std::move(t)),
         book(ConnectionBook::Limits{o.max_connections, o.max_idle_connections,
                                     o.max_idle_connections_per_client, o.max_busy_connections,
-                                    o.max_busy_connections_per_client}),
-        pool(o.max_busy_connections, kWorkerIdleExit) {}
+                                    o.max_busy_connections_per_client, o.reserved_busy_connections}),
+        pool(o.max_busy_connections + o.reserved_busy_connections, kWorkerIdleExit) {}
 
   const ServerOptions options;
   const Handler handler;
@@ -366,7 +366,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     version_ = message.version() == 10 ? 10 : 11;
     Request request = to_request(message, remote_);
     parser_.reset();
-    if (!core_.book.try_busy(id_)) {
+    bool may_reserve = core_.options.reserved && core_.options.reserved(request);
+    if (!core_.book.try_busy(id_, may_reserve)) {
       return answer_and_close(503, "the server is busy with other requests; retry shortly");
     }
     busy_ = true;

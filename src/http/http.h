@@ -76,6 +76,12 @@ struct ServerOptions {
   // A complete request past these gets 503 at once and its connection is closed.
   size_t max_busy_connections = 512;
   size_t max_busy_connections_per_client = 256;
+  // Room kept for requests that `reserved` picks (the master keeps it for its agents): when
+  // the limits above refuse such a request it may take one of reserved_busy_connections
+  // slots that no other request can use. The predicate runs on the I/O thread: keep it
+  // cheap (no locks held for long, no I/O).
+  size_t reserved_busy_connections = 0;
+  std::function<bool(const Request&)> reserved = nullptr;  // initialised: see tls_key_file
   // An accepted connection must send its first byte within new_connection_timeout, and a
   // keep-alive connection its next request within keep_alive_timeout, or it is closed.
   std::chrono::milliseconds new_connection_timeout{10000};

@@ -195,7 +195,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   for (const auto& before : it->second.datasets) {
     if (before.attached && !attached_now.count(before.dataset_id)) released.insert(before.dataset_id);
   }
-  it->second.datasets = hb.datasets;
+  state_.set_dataset_reports(it->second, hb.datasets);
   finish_local_moves(agent_id);
   for (const auto& id : released) {
     auto d = state_.datasets.find(id);
@@ -276,6 +276,9 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
       protocol::CommandBatch batch;
       for (const auto& c : outbox) {
         batch.commands.push_back(c);
+        // A "datasets" command carries the agent's assignments as they are now (it was queued
+        // empty: see push_assignments).
+        if (c.type == "datasets") batch.commands.back().datasets = assignments_for(agent_id);
         if (batch.commands.size() >= 1000) break;
       }
       return batch;

@@ -9,6 +9,7 @@
 // Once the new node reports it attached at the current epoch, `moving_from` is cleared and
 // every other copy (the source's included) is assigned for destruction: the data always
 // exists on at least one node.
+
 #include <nlohmann/json.hpp>
 
 #include "master/master_core.h"
@@ -25,22 +26,70 @@ bool reports_copy(const AgentRecord& agent, const std::string& dataset_id) {
   return false;
 }
 
+// One dataset's share of the configuration tag: FNV-1a over its id and what users configured
+// (a copy in progress, moving_from, is not their change), then mixed so that the sum over
+// datasets changes with any one of them. Stable across restarts.
+uint64_t configuration_digest(const model::Dataset& d) {
+  nlohmann::json config = model::dataset_to_json(d);
+  config.erase("moving_from");
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : d.dataset_id + "\n" + config.dump()) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+const std::string* live_name(const model::Dataset& d) {
+  auto it = d.metadata.find("name");
+  return d.deleted || it == d.metadata.end() ? nullptr : &it->second;
+}
+
 }  // namespace
 
-std::string MasterCore::configuration_tag(const MasterState& state) const {
-  // FNV-1a over the canonical configuration: stable across restarts.
-  uint64_t h = 1469598103934665603ULL;
-  for (const auto& [id, d] : state.datasets) {
-    // What users configured; a copy in progress (moving_from) is not their change.
-    nlohmann::json config = model::dataset_to_json(d);
-    config.erase("moving_from");
-    for (unsigned char c : config.dump()) {
-      h ^= c;
-      h *= 1099511628211ULL;
+void MasterState::put_dataset(const model::Dataset& dataset) {
+  auto it = datasets.find(dataset.dataset_id);
+  if (it != datasets.end()) {
+    datasets_digest -= configuration_digest(it->second);
+    if (const std::string* name = live_name(it->second)) {
+      auto named = live_datasets_by_name.find(*name);
+      named->second.erase(dataset.dataset_id);
+      if (named->second.empty()) live_datasets_by_name.erase(named);
     }
+    auto by_primary = datasets_by_primary.find(it->second.primary);
+    by_primary->second.erase(dataset.dataset_id);
+    if (by_primary->second.empty()) datasets_by_primary.erase(by_primary);
+    it->second = dataset;
+  } else {
+    datasets.emplace(dataset.dataset_id, dataset);
   }
+  datasets_by_primary[dataset.primary].insert(dataset.dataset_id);
+  datasets_digest += configuration_digest(dataset);
+  if (const std::string* name = live_name(dataset)) live_datasets_by_name[*name].insert(dataset.dataset_id);
+}
+
+void MasterState::set_dataset_reports(AgentRecord& agent, std::vector<protocol::DatasetReport> reports) {
+  for (const auto& r : agent.datasets) {
+    if (!r.attached) continue;
+    auto on = attached_on.find(r.dataset_id);
+    if (on == attached_on.end()) continue;
+    on->second.erase(agent.id);
+    if (on->second.empty()) attached_on.erase(on);
+  }
+  agent.datasets = std::move(reports);
+  for (const auto& r : agent.datasets) {
+    if (r.attached) attached_on[r.dataset_id].insert(agent.id);
+  }
+}
+
+std::string MasterCore::configuration_tag(const MasterState& state) const {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(state.datasets_digest));
   return buf;
 }
 
@@ -58,7 +107,7 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
   std::string previous;
   auto it = state_.datasets.find(dataset.dataset_id);
   if (it != state_.datasets.end()) previous = it->second.primary;
-  state_.datasets[dataset.dataset_id] = dataset;
+  state_.put_dataset(dataset);
   // Both ends of a move learn of it at once: the old primary detaches, the new one waits.
   if (!previous.empty() && previous != dataset.primary) push_assignments(previous);
   // Agents that hold it without being its primary must let go too.
@@ -75,9 +124,10 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
 void MasterCore::push_assignments(const std::string& agent_id) {
   auto it = state_.agents.find(agent_id);
   if (it == state_.agents.end() || it->second.lost) return;
+  // The list itself is computed when the agent fetches the command (see commands()): it is
+  // then the newest, and a burst of dataset changes costs one list, not one per change.
   protocol::Command command;
   command.type = "datasets";
-  command.datasets = assignments_for(agent_id);
   enqueue(it->second, std::move(command));
 }
 
@@ -96,11 +146,9 @@ Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body, co
   }
   auto name = parsed->metadata.find("name");
   if (name != parsed->metadata.end()) {
-    for (const auto& [id, d] : state_.datasets) {
-      auto other = d.metadata.find("name");
-      if (!d.deleted && other != d.metadata.end() && other->second == name->second) {
-        return make_error(ErrorCode::kConflict, "a dataset named '" + name->second + "' already exists: " + id);
-      }
+    if (const model::Dataset* other = dataset_named(name->second)) {
+      return make_error(ErrorCode::kConflict,
+                        "a dataset named '" + name->second + "' already exists: " + other->dataset_id);
     }
   }
   return persist_dataset(*parsed);
@@ -220,14 +268,14 @@ Status MasterCore::check_local_move(const model::Dataset& d, const std::string& 
 
 void MasterCore::finish_local_moves(const std::string& agent_id) {
   const AgentRecord& agent = state_.agents.at(agent_id);
-  std::vector<model::Dataset> done;
-  for (const auto& [id, d] : state_.datasets) {
-    if (d.moving_from.empty() || d.primary != agent_id) continue;
-    for (const auto& r : agent.datasets) {
-      if (r.dataset_id == id && r.attached && r.epoch == d.epoch) done.push_back(d);
-    }
+  std::map<std::string, model::Dataset> done;
+  for (const auto& r : agent.datasets) {
+    if (!r.attached) continue;
+    auto d = state_.datasets.find(r.dataset_id);
+    if (d == state_.datasets.end() || d->second.moving_from.empty() || d->second.primary != agent_id) continue;
+    if (r.epoch == d->second.epoch) done.emplace(d->first, d->second);
   }
-  for (auto& d : done) {
+  for (auto& [id, d] : done) {
     std::string source = d.moving_from;
     d.moving_from.clear();
     if (!persist_dataset(d)) continue;  // tried again with the next heartbeat
@@ -236,52 +284,64 @@ void MasterCore::finish_local_moves(const std::string& agent_id) {
 }
 
 std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::string& agent_id) const {
-  std::vector<protocol::DatasetAssignment> out;
+  // From the indexes in MasterState: the cost is this agent's datasets and reports, not the
+  // cluster's (each of a hundred agents asks a few times a second).
+  std::map<std::string, protocol::DatasetAssignment> out;  // by dataset id
   auto self = state_.agents.find(agent_id);
-  for (const auto& [id, d] : state_.datasets) {
-    if (d.primary != agent_id) {
-      // A copy of a local dataset that nothing needs any more: the dataset was deleted, or it
-      // has moved on and this is not the source of a copy in progress.
-      bool stale_copy = d.driver == "local" && self != state_.agents.end() && reports_copy(self->second, id) &&
-                        (d.deleted || d.moving_from != agent_id);
-      if (stale_copy) {
-        protocol::DatasetAssignment a;
-        a.dataset_id = id;
-        a.driver = d.driver;
-        a.epoch = d.epoch;
-        a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
-        a.destroy = true;
-        out.push_back(a);
-      }
-      continue;
+  if (self != state_.agents.end()) {
+    // A copy of a local dataset that nothing needs any more: the dataset was deleted, or it
+    // has moved on and this is not the source of a copy in progress.
+    for (const auto& r : self->second.datasets) {
+      if (!r.attached && !r.local_copy) continue;
+      auto it = state_.datasets.find(r.dataset_id);
+      if (it == state_.datasets.end()) continue;
+      const model::Dataset& d = it->second;
+      if (d.primary == agent_id || d.driver != "local" || (!d.deleted && d.moving_from == agent_id)) continue;
+      protocol::DatasetAssignment a;
+      a.dataset_id = d.dataset_id;
+      a.driver = d.driver;
+      a.epoch = d.epoch;
+      a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
+      a.destroy = true;
+      out[d.dataset_id] = a;
     }
-    bool held_elsewhere = false;
-    for (const auto& [aid, agent] : state_.agents) {
-      if (aid == agent_id || agent.lost) continue;
-      for (const auto& r : agent.datasets) {
-        if (r.dataset_id == id && r.attached) held_elsewhere = true;
-      }
-    }
-    protocol::DatasetAssignment a;
-    a.dataset_id = id;
-    a.driver = d.driver;
-    a.epoch = d.epoch;
-    a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
-    a.attach = !d.deleted && !held_elsewhere;
-    a.destroy = d.deleted && !held_elsewhere;
-    if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id && !d.deleted) {
-      // Attached only with the data: from the holder while it is up, otherwise not at all.
-      auto source = state_.agents.find(d.moving_from);
-      if (source == state_.agents.end() || source->second.lost || source->second.http_port == 0) {
-        a.attach = false;
-      } else {
-        a.copy_from = source->second.http_base();
-        a.copy_from_node = d.moving_from;
-      }
-    }
-    out.push_back(a);
   }
-  return out;
+  auto mine = state_.datasets_by_primary.find(agent_id);
+  if (!agent_id.empty() && mine != state_.datasets_by_primary.end()) {
+    for (const auto& id : mine->second) {
+      const model::Dataset& d = state_.datasets.at(id);
+      bool elsewhere = false;
+      auto on = state_.attached_on.find(id);
+      if (on != state_.attached_on.end()) {
+        for (const auto& holder : on->second) {
+          auto h = state_.agents.find(holder);
+          if (holder != agent_id && h != state_.agents.end() && !h->second.lost) elsewhere = true;
+        }
+      }
+      protocol::DatasetAssignment a;
+      a.dataset_id = id;
+      a.driver = d.driver;
+      a.epoch = d.epoch;
+      a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
+      a.attach = !d.deleted && !elsewhere;
+      a.destroy = d.deleted && !elsewhere;
+      if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id && !d.deleted) {
+        // Attached only with the data: from the holder while it is up, otherwise not at all.
+        auto source = state_.agents.find(d.moving_from);
+        if (source == state_.agents.end() || source->second.lost || source->second.http_port == 0) {
+          a.attach = false;
+        } else {
+          a.copy_from = source->second.http_base();
+          a.copy_from_node = d.moving_from;
+        }
+      }
+      out[id] = a;
+    }
+  }
+  std::vector<protocol::DatasetAssignment> list;
+  list.reserve(out.size());
+  for (auto& [id, a] : out) list.push_back(std::move(a));
+  return list;
 }
 
 }  // namespace berth::master

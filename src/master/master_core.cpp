@@ -56,7 +56,7 @@ Status MasterCore::load() {
   for (const auto& kv : *datasets) {
     auto d = model::dataset_from_json(json::parse_or_discarded(kv.value));
     if (!d) return make_error(ErrorCode::kInternal, "stored dataset at " + kv.key + ": " + d.error().message);
-    state_.datasets[d->dataset_id] = *d;
+    state_.put_dataset(*d);
   }
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
@@ -195,7 +195,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   if (!committed) return committed.error();
 
   drop_overridden_deployments(ops);
-  for (const auto& d : new_datasets) state_.datasets[d.dataset_id] = d;
+  for (const auto& d : new_datasets) state_.put_dataset(d);
   AppRecord& record = state_.apps[app.id];
   bool config_changed = !had_record || record.app.version_info.last_config_change_at != app.version_info.last_config_change_at;
   record.app = std::move(app);

@@ -107,6 +107,22 @@ struct MasterState {
   std::map<std::string, AgentRecord> agents;
   std::map<std::string, DeploymentRecord> deployments;
   std::map<std::string, model::Dataset> datasets;  // including deleted ones, as Flocker keeps them
+  // Kept in step with `datasets` by put_dataset, so a create does not scan every dataset:
+  // the ids of the live (not deleted) datasets by their metadata "name", and the sum of
+  // every dataset's configuration digest (the X-Configuration-Tag).
+  std::map<std::string, std::set<std::string>> live_datasets_by_name;
+  uint64_t datasets_digest = 0;
+  // Also kept by put_dataset: dataset ids by their primary agent (empty primary included).
+  std::map<std::string, std::set<std::string>> datasets_by_primary;
+  // Kept by set_dataset_reports: the agents whose last report shows a dataset attached.
+  std::map<std::string, std::set<std::string>> attached_on;
+  // Tasks whose pending_launch may be set: send_ready_launches looks at these only.
+  std::set<std::string> tasks_pending_launch;
+
+  // Adds or replaces a dataset: every change to `datasets` goes through here.
+  void put_dataset(const model::Dataset& dataset);
+  // Replaces an agent's dataset reports: every change to AgentRecord::datasets goes here.
+  void set_dataset_reports(AgentRecord& agent, std::vector<protocol::DatasetReport> reports);
 };
 
 }  // namespace berth::master

@@ -34,11 +34,9 @@ uint64_t requested_size(const model::ExternalVolume& v) {
 }  // namespace
 
 const model::Dataset* MasterCore::dataset_named(const std::string& name) const {
-  for (const auto& [id, d] : state_.datasets) {
-    auto it = d.metadata.find("name");
-    if (!d.deleted && it != d.metadata.end() && it->second == name) return &d;
-  }
-  return nullptr;
+  auto named = state_.live_datasets_by_name.find(name);
+  if (named == state_.live_datasets_by_name.end()) return nullptr;
+  return &state_.datasets.at(*named->second.begin());  // the first by id, as a scan would find
 }
 
 std::vector<model::Dataset> MasterCore::missing_datasets(const model::App& app) {
@@ -86,10 +84,9 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   const model::App& app = record.app;
   std::vector<model::Dataset*> datasets;
   for (const auto& v : model::dataset_volumes(app)) {
-    for (auto& [id, d] : state_.datasets) {
-      auto name = d.metadata.find("name");
-      if (!d.deleted && name != d.metadata.end() && name->second == v.name) datasets.push_back(&d);
-    }
+    auto named = state_.live_datasets_by_name.find(v.name);
+    if (named == state_.live_datasets_by_name.end()) continue;
+    for (const auto& id : named->second) datasets.push_back(&state_.datasets.at(id));
   }
   // Where may it go? A local dataset only where its data is; others anywhere, preferring the
   // node that holds them now so nothing moves without need.
@@ -158,12 +155,22 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
   }
   task.pending_launch = spec;
   task.message = "waiting for its datasets to be attached on " + agent.hostname;
+  state_.tasks_pending_launch.insert(task.id);
   state_.tasks.emplace(task.id, std::move(task));
 }
 
 void MasterCore::send_ready_launches() {
-  for (auto& [tid, task] : state_.tasks) {
-    if (!task.pending_launch || task.kill_requested) continue;
+  // Ids leave the set when their task is gone or launched (tasks_pending_launch may name
+  // tasks that have since been removed).
+  std::vector<std::string> pending(state_.tasks_pending_launch.begin(), state_.tasks_pending_launch.end());
+  for (const auto& tid : pending) {
+    auto found = state_.tasks.find(tid);
+    if (found == state_.tasks.end() || !found->second.pending_launch) {
+      state_.tasks_pending_launch.erase(tid);
+      continue;
+    }
+    TaskRecord& task = found->second;
+    if (task.kill_requested) continue;
     auto agent = state_.agents.find(task.agent_id);
     if (agent == state_.agents.end() || agent->second.lost) continue;
     bool ready = true;
@@ -180,6 +187,10 @@ void MasterCore::send_ready_launches() {
           v.host_path = r.path;
         }
       }
+      if (!attached) {
+        ready = false;
+        break;
+      }
       // Another task (e.g. the one this replaces, still stopping) must be gone first.
       for (const auto& [other_id, other] : state_.tasks) {
         if (other_id == tid) continue;
@@ -194,6 +205,7 @@ void MasterCore::send_ready_launches() {
     launch.type = "launch";
     launch.launch = *task.pending_launch;
     task.pending_launch.reset();
+    state_.tasks_pending_launch.erase(tid);
     task.message.clear();
     task.launch_sent_at = clock_.mono_now();
     enqueue(agent->second, std::move(launch));

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -270,6 +271,51 @@ TEST(Security, FiveThousandIdleConnectionsCostNoAgentItsLease) {
     EXPECT_EQ(n.value("state", ""), "active") << n.dump();
   }
   for (int fd : idle) ::close(fd);
+}
+
+TEST(Security, AFloodOfLongRequestsFromTheAgentsAddressCostsNoAgentItsLease) {
+  // 256 event streams from 127.0.0.1, where the agents also run, fill that address's busy
+  // limit: ordinary API requests from it get 503 while they last, agents keep heartbeating
+  // through the slots the master reserves for them.
+  Cluster cluster(2);
+  std::map<std::string, std::string> registered;  // node id -> registeredAt
+  auto before = cluster.call("GET", "/berth/v1/nodes");
+  for (const auto& n : before.body["nodes"]) {
+    registered[n.value("id", "")] = n.value("registeredAt", "");
+  }
+  ASSERT_EQ(registered.size(), 2u);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string request = "GET /v2/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                              "Authorization: Bearer " + cluster.admin_token() + "\r\n\r\n";
+  std::vector<int> streams;
+  for (int i = 0; i < 256; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    streams.push_back(fd);
+  }
+  // The streams are busy once their handlers run; then this address has no ordinary room.
+  int refused = 0;
+  for (int i = 0; i < 50 && refused == 0; ++i) {
+    auto r = http::request(cluster.url(), "GET", "/v2/apps", "", 5000, cluster.admin_headers());
+    if (r.ok() && r->status == 503) ++refused;
+    if (refused == 0) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(refused, 1) << "256 streams should fill 127.0.0.1's busy limit";
+  // Held for several leases (1 s here): every agent stays active.
+  std::this_thread::sleep_for(seconds(5));
+  for (int fd : streams) ::close(fd);
+  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  ASSERT_EQ(nodes.body["nodes"].size(), 2u) << nodes.body.dump();
+  for (const auto& n : nodes.body["nodes"]) {
+    EXPECT_EQ(n.value("state", ""), "active") << n.dump();
+    // An agent declared lost would have registered again since.
+    EXPECT_EQ(n.value("registeredAt", ""), registered[n.value("id", "")]) << "lost its lease: " << n.dump();
+  }
 }
 
 TEST(Security, ALaunchTheAgentNeverConfirmsFailsAndIsReplaced) {
