@@ -168,6 +168,8 @@ struct Agent::Impl {
 
   void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
                     const std::string& message) {
+    // Every state this agent reports, with its reason: the agent's half of a failover's story.
+    spdlog::info("task {}: {}{}", task_id, state, message.empty() ? "" : " (" + message + ")");
     protocol::StatusUpdate u;
     u.update_id = ids.uuid();
     u.task_id = task_id;
@@ -341,6 +343,8 @@ struct Agent::Impl {
       recent_commands.pop_front();
     }
     if (command.type == "launch" && command.launch) {
+      spdlog::info("task {}: launching ({} of {}, {} dataset volume(s))", command.launch->task_id,
+                   command.launch->version, command.launch->app_id, command.launch->volumes.size());
       launch(*command.launch);
     } else if (command.type == "routes") {
       if (!router) return;
@@ -358,6 +362,7 @@ struct Agent::Impl {
       datasets_changed = true;
       wake.notify_all();
     } else if (command.type == "kill") {
+      spdlog::info("task {}: kill asked (grace {} ms)", command.task_id, command.kill_grace_ms);
       auto it = tasks.find(command.task_id);
       if (it == tasks.end()) {
         queue_status(command.task_id, "", protocol::kTaskKilled, "task not known on this agent");

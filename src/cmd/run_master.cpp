@@ -143,6 +143,7 @@ int run_master(const MasterFlags& flags) {
   SystemClock clock;
   master::MasterOptions options;
   options.join_token = token;
+  options.log = [](const std::string& line) { spdlog::info("{}", line); };
   options.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_interval_ms);
   options.lease = std::chrono::milliseconds(flags.lease_ms);
   options.lost_timeout = std::chrono::milliseconds(flags.lost_timeout_ms);

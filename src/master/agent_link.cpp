@@ -26,8 +26,19 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
   }
   command.seq = agent.next_seq++;
   command.command_id = ids_.uuid();
+  if (command.type == "launch" && command.launch) {
+    note("task " + command.launch->task_id + ": launch sent to " + node_name(agent.id));
+  } else if (command.type == "kill") {
+    note("task " + command.task_id + ": kill sent to " + node_name(agent.id));
+  }
   agent.outbox.push_back(std::move(command));
   commands_cv_.notify_all();
+}
+
+std::string MasterCore::node_name(const std::string& agent_id) const {
+  auto it = state_.agents.find(agent_id);
+  if (it == state_.agents.end() || it->second.hostname.empty()) return agent_id;
+  return it->second.hostname + " (" + agent_id + ")";
 }
 
 Status MasterCore::authenticate_agent(const std::string& agent_id, const std::string& secret) const {
@@ -99,6 +110,10 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     return make_error(ErrorCode::kPermissionDenied, "invalid join token");
   }
   std::string id = request.agent_id.empty() ? ids_.uuid() : request.agent_id;
+  auto before = state_.agents.find(id);
+  const char* again = before == state_.agents.end() ? ""
+                      : before->second.lost         ? " again after being lost"
+                                                    : " again";
   AgentRecord& agent = state_.agents[id];
   agent.id = id;
   agent.hostname = request.hostname;
@@ -167,6 +182,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     record_terminal(state_.tasks[tid], protocol::kTaskLost, "not reported by its agent on re-registration");
   }
   agent.lost_task_ids.clear();
+  note("agent " + id + " registered" + again + ": " + agent.hostname + " at " + agent.address + ", reporting " +
+       std::to_string(reported.size()) + " task(s)");
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
@@ -191,10 +208,19 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   for (const auto& now : hb.datasets) {
     if (now.attached) attached_now.insert(now.dataset_id);
   }
-  std::set<std::string> released;
+  std::set<std::string> released, attached_before;
   for (const auto& before : it->second.datasets) {
-    if (before.attached && !attached_now.count(before.dataset_id)) released.insert(before.dataset_id);
+    if (!before.attached) continue;
+    attached_before.insert(before.dataset_id);
+    if (!attached_now.count(before.dataset_id)) released.insert(before.dataset_id);
   }
+  for (const auto& now : hb.datasets) {
+    if (now.attached && !attached_before.count(now.dataset_id)) {
+      note("dataset " + now.dataset_id + " attached on " + node_name(agent_id) + " at epoch " +
+           std::to_string(now.epoch));
+    }
+  }
+  for (const auto& id : released) note("dataset " + id + " released by " + node_name(agent_id));
   state_.set_dataset_reports(it->second, hb.datasets);
   finish_local_moves(agent_id);
   for (const auto& id : released) {

@@ -106,7 +106,22 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
   if (!stored) return stored.error();
   std::string previous;
   auto it = state_.datasets.find(dataset.dataset_id);
-  if (it != state_.datasets.end()) previous = it->second.primary;
+  auto name = dataset.metadata.find("name");
+  std::string what = "dataset " + dataset.dataset_id + (name == dataset.metadata.end() ? "" : " (" + name->second + ")");
+  if (it == state_.datasets.end()) {
+    note(what + " created on " + (dataset.primary.empty() ? "no node yet" : node_name(dataset.primary)) + " (" +
+         dataset.driver + ")");
+  } else {
+    previous = it->second.primary;
+    const model::Dataset& old = it->second;
+    if (dataset.deleted && !old.deleted) note(what + " deleted");
+    if (dataset.primary != old.primary || dataset.epoch != old.epoch) {
+      note(what + " primary " + (old.primary.empty() ? "none" : node_name(old.primary)) + " -> " +
+           (dataset.primary.empty() ? "none" : node_name(dataset.primary)) + ", epoch " + std::to_string(old.epoch) +
+           " -> " + std::to_string(dataset.epoch) +
+           (dataset.moving_from.empty() ? "" : ", copying from " + node_name(dataset.moving_from)));
+    }
+  }
   state_.put_dataset(dataset);
   // Both ends of a move learn of it at once: the old primary detaches, the new one waits.
   if (!previous.empty() && previous != dataset.primary) push_assignments(previous);

@@ -195,7 +195,10 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   if (!committed) return committed.error();
 
   drop_overridden_deployments(ops);
-  for (const auto& d : new_datasets) state_.put_dataset(d);
+  for (const auto& d : new_datasets) {
+    state_.put_dataset(d);
+    note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " + app.id + " (" + d.driver + ")");
+  }
   AppRecord& record = state_.apps[app.id];
   bool config_changed = !had_record || record.app.version_info.last_config_change_at != app.version_info.last_config_change_at;
   record.app = std::move(app);

@@ -36,6 +36,11 @@ struct MasterOptions {
   std::chrono::milliseconds task_launch_timeout{300000};
   // Commands queued for one agent; past it the agent must register again (docs/security.md).
   size_t max_outbox = 10000;
+  // Receives one line per decision the master applies, with ids: an agent registered or
+  // lost, a dataset created, moved (with its epoch), attached or released, a task launched,
+  // killed or changing state with its reason. The master process writes them to its log, so
+  // a failover can be explained from the log alone (docs/architecture.md). Empty = silent.
+  std::function<void(const std::string&)> log;
 };
 
 struct DeploymentRef {
@@ -124,6 +129,11 @@ class MasterCore {
   void publish_event(const std::string& type, const nlohmann::json& event);
 
  private:
+  void note(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+  // "hostname (agent id)" for log lines; the id alone for an unknown agent.
+  std::string node_name(const std::string& agent_id) const;
   // Commits `app` as the new current version (plus a version record and a deployment) and
   // only then updates memory. `action` empty: derived (start, scale or restart).
   Result<DeploymentRef> persist_app_change(const model::App& app, const std::string& action,

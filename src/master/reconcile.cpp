@@ -54,6 +54,10 @@ void MasterCore::reconcile() {
     for (auto& [tid, task] : state_.tasks) {
       if (task.agent_id == id) gone.push_back(tid);
     }
+    note("agent " + id + " (" + agent.hostname + ") lost: last heartbeat " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat).count()) +
+         " ms ago (lost after " + std::to_string(options_.lost_timeout.count()) + " ms); " +
+         std::to_string(gone.size()) + " task(s) on it are lost");
     for (const auto& tid : gone) {
       record_terminal(state_.tasks[tid], protocol::kTaskLost, "agent " + id + " lost");
       if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);

@@ -105,6 +105,72 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
   expect_single_writer_at_a_time(read_log_lines(log));
 }
 
+// The lines of a log file.
+std::vector<std::string> file_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Checks that `expected` appear in `lines` in this order (each a substring of some line),
+// and names the first one missing.
+void expect_in_order(const std::vector<std::string>& lines, const std::vector<std::string>& expected,
+                     const std::string& log) {
+  size_t at = 0;
+  for (const auto& want : expected) {
+    auto found = std::find_if(lines.begin() + static_cast<long>(at), lines.end(),
+                              [&](const std::string& line) { return line.find(want) != std::string::npos; });
+    if (found == lines.end()) {
+      ADD_FAILURE() << log << " lacks, after line " << at << ": " << want;
+      return;
+    }
+    at = static_cast<size_t>(found - lines.begin()) + 1;
+  }
+}
+
+TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
+  Cluster cluster(2);
+  std::string volume = "fence-logs-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/explained", volume)).status, 201);
+  Writer first;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    first = running_writer(cluster, "/explained");
+    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
+  }, seconds(20)));
+  std::string dataset;
+  for (const auto& d : cluster.call("GET", "/v1/configuration/datasets").body) {
+    if (d["metadata"].value("name", "") == volume) dataset = d["dataset_id"].get<std::string>();
+  }
+  ASSERT_FALSE(dataset.empty());
+  int first_index = cluster.agent_index(first.node_id);
+  ASSERT_GT(first_index, 0);
+  cluster.kill_agent(first_index);
+  Writer second = wait_for_replacement(cluster, "/explained", volume, first.task_id);
+  ASSERT_FALSE(second.task_id.empty());
+  int second_index = cluster.agent_index(second.node_id);
+  ASSERT_GT(second_index, 0);
+  std::string node_a = cluster.agent_hostname(first_index) + " (" + first.node_id + ")";
+  std::string node_b = cluster.agent_hostname(second_index) + " (" + second.node_id + ")";
+
+  // The master: why the first task ended, where the dataset went at which epoch, and what ran.
+  expect_in_order(file_lines(cluster.dir() + "/master.log"),
+                  {"task " + first.task_id + ": launch sent to " + node_a,
+                   "task " + first.task_id + " of /explained on " + node_a + ": TASK_RUNNING",
+                   "agent " + first.node_id + " (" + cluster.agent_hostname(first_index) + ") lost: last heartbeat",
+                   "task " + first.task_id + " of /explained on " + node_a + ": TASK_LOST (agent " + first.node_id + " lost)",
+                   "dataset " + dataset + " (" + volume + ") primary " + node_a + " -> " + node_b + ", epoch 1 -> 2",
+                   "dataset " + dataset + " attached on " + node_b + " at epoch 2",
+                   "task " + second.task_id + ": launch sent to " + node_b,
+                   "task " + second.task_id + " of /explained on " + node_b + ": TASK_RUNNING"},
+                  "master.log");
+  // The node it moved to: the dataset attached at the new epoch, then the task launched.
+  expect_in_order(file_lines(cluster.dir() + "/agent-" + std::to_string(second_index) + ".log"),
+                  {"dataset " + dataset + " attached at epoch 2", "task " + second.task_id + ": launching",
+                   "task " + second.task_id + ": TASK_RUNNING"},
+                  "agent-" + std::to_string(second_index) + ".log");
+}
+
 TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {
   // L = 3.5 s here, so that the short outage below stays short even on a loaded machine.
   Cluster cluster(2, 4000);
