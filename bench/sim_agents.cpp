@@ -1,4 +1,4 @@
-// berth-bench-sim-agents: a load tool that speaks the real agent protocol (DESIGN §5) to a
+// berth-bench-sim-agents: a load tool that speaks the real agent protocol (docs/protocol.md) to a
 // running master on behalf of N simulated agents. The agents run nothing: a "launch" is
 // answered with TASK_RUNNING and a "kill" with TASK_KILLED, and a dataset assigned for
 // attaching is reported attached at its epoch. Each agent owns two threads: one heartbeats

@@ -1,5 +1,5 @@
-// berth-bench-volume: what the volume drivers add to a failover (DESIGN §6: failover is about
-// L + margin + attach + start). For the shared and loop drivers (loop only as root):
+// berth-bench-volume: what the volume drivers add to a failover (docs/fencing.md §3: failover is
+// about L + margin + attach + start). For the shared and loop drivers (loop only as root):
 //
 //   - attach (+ mount) and detach (unmount +) latency of one dataset, over N iterations;
 //   - moving an idle dataset between two nodes: detach on node A, then attach on node B at

@@ -343,8 +343,8 @@ struct Agent::Impl {
       recent_commands.pop_front();
     }
     if (command.type == "launch" && command.launch) {
-      spdlog::info("task {}: launching ({} of {}, {} dataset volume(s))", command.launch->task_id,
-                   command.launch->version, command.launch->app_id, command.launch->volumes.size());
+      spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", command.launch->task_id,
+                   command.launch->app_id, command.launch->version, command.launch->volumes.size());
       launch(*command.launch);
     } else if (command.type == "routes") {
       if (!router) return;
@@ -519,8 +519,8 @@ struct Agent::Impl {
     return info;
   }
 
-  // A DOCKER task (DESIGN §8): its datasets are checked and held here, its create body built,
-  // and a launcher thread creates and starts the container. Called with `mu` held.
+  // A DOCKER task (docs/architecture.md §7): its datasets are checked and held here, its create
+  // body built, and a launcher thread creates and starts the container. Called with `mu` held.
   void launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox, LocalTask task) {
     auto fail = [&](const std::string& message) {
       release_volumes(spec);
@@ -663,7 +663,7 @@ struct Agent::Impl {
     }
   }
 
-  // What a restarted agent needs to adopt a task (DESIGN §6).
+  // What a restarted agent needs to adopt a task (docs/fencing.md §6).
   void write_task_meta(const LocalTask& task, int pid, const std::string& container_id) {
     nlohmann::json meta{{"spec", task.spec}, {"pid", pid}, {"staged_at", task.staged_at}, {"started_at", task.started_at}};
     if (!container_id.empty()) meta["container_id"] = container_id;
@@ -671,7 +671,7 @@ struct Agent::Impl {
     if (!written) spdlog::warn("task {}: not adoptable after a restart: {}", task.spec.task_id, written.error().message);
   }
 
-  // Tasks of an earlier run of this agent that still run are adopted (DESIGN §6): an agent
+  // Tasks of an earlier run of this agent that still run are adopted (docs/fencing.md §6): an agent
   // restarted within its lease disturbs nothing. A task with datasets is adopted only while its
   // supervisor's deadline has not passed, and the lease resumes from that deadline. Anything
   // else left in the sandboxes is stopped (the master has replaced it).
@@ -754,7 +754,7 @@ struct Agent::Impl {
     }
   }
 
-  // The lease ran out (DESIGN §6): kill every task that writes an exclusive dataset (its
+  // The lease ran out (docs/fencing.md §3): kill every task that writes an exclusive dataset (its
   // supervisor does so too, at the same deadline, even if this agent is stuck), then unmount
   // and detach every dataset. Other tasks keep running.
   void fence() {

@@ -1,6 +1,6 @@
-// The agent's shell (DESIGN §1, §5): registers with the master, heartbeats, executes launch
-// and kill commands through the ProcessExecutor and delivers status updates at least once.
-// Owned by `berth agent`'s main(); runs until stop() is called.
+// The agent's shell (docs/architecture.md §1, docs/protocol.md): registers with the master,
+// heartbeats, executes launch and kill commands through the ProcessExecutor and delivers status
+// updates at least once. Owned by `berth agent`'s main(); runs until stop() is called.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,6 @@
-// The agent's dataset convergence (DESIGN §7, Flocker's change calculator, flocker.md §1.4):
-// given what the master wants here and what this node has, the changes to make. Pure; the
-// agent's dataset loop discovers local state, calls this, and applies the result
+// The agent's dataset convergence (docs/protocol.md §6; Flocker's change calculator,
+// docs/compatibility.md §3.3): given what the master wants here and what this node has, the changes
+// to make. Pure; the agent's dataset loop discovers local state, calls this, and applies the result
 // idempotently, every heartbeat.
 #pragma once
 

@@ -1,6 +1,6 @@
-// The agent's dataset loop (DESIGN §7): level-triggered convergence of this node's datasets
-// towards the master's assignments, through the VolumeDriver of each dataset. Discovers local
-// state from the drivers on every pass, computes changes with compute_dataset_changes and
+// The agent's dataset loop (docs/protocol.md §6): level-triggered convergence of this node's
+// datasets towards the master's assignments, through the VolumeDriver of each dataset. Discovers
+// local state from the drivers on every pass, computes changes with compute_dataset_changes and
 // applies them; tasks and Docker mounts mark datasets in use so they are never detached
 // under a user. Thread-safe; converge() runs on the agent's dataset thread.
 #pragma once
@@ -55,9 +55,9 @@ class DatasetManager {
   void release(const std::string& dataset_id, const std::string& user);
   bool in_use(const std::string& dataset_id) const;
 
-  // Self-fencing (DESIGN §6): the lease ran out. Every user is dropped (their tasks are being
-  // killed) and every dataset attached here is unmounted and detached; converge() does nothing
-  // until unfence() (a new lease; the master hands out new epochs from there).
+  // Self-fencing (docs/fencing.md §3): the lease ran out. Every user is dropped (their tasks are
+  // being killed) and every dataset attached here is unmounted and detached; converge() does
+  // nothing until unfence() (a new lease; the master hands out new epochs from there).
   void fence();
   void unfence();
 

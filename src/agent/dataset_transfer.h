@@ -1,5 +1,5 @@
-// Moving `local` datasets between agents (DESIGN §7: "moves only by copying while both nodes
-// are up"). The agent of the node that holds the data answers, on its own HTTP port,
+// Moving `local` datasets between agents (docs/fencing.md §5: "moves only by copying while both
+// nodes are up"). The agent of the node that holds the data answers, on its own HTTP port,
 //
 //   GET /berth/v1/datasets/{dataset_id}/archive
 //   Authorization: Bearer <the cluster's join token>   (when the agents have one)

@@ -1,8 +1,8 @@
-// The Docker volume plugin's view of datasets on this agent (DESIGN §8): Docker volume names
-// are dataset names (metadata "name"). Get and List are answered from a cache refreshed with
-// the heartbeats; Create, Remove and a Mount that must move a dataset here go to the master's
-// Flocker API; a Mount then waits for the dataset loop to attach it. A mounted volume is in use,
-// so it is never detached under a container, and the master refuses to move it elsewhere.
+// The Docker volume plugin's view of datasets on this agent (docs/compatibility.md §4): Docker
+// volume names are dataset names (metadata "name"). Get and List are answered from a cache
+// refreshed with the heartbeats; Create, Remove and a Mount that must move a dataset here go to the
+// master's Flocker API; a Mount then waits for the dataset loop to attach it. A mounted volume is
+// in use, so it is never detached under a container, and the master refuses to move it elsewhere.
 #pragma once
 
 #include <map>

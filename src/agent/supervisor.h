@@ -1,7 +1,7 @@
-// The task supervisor (DESIGN §6): a small process per task that writes exclusive datasets.
-// It holds the lease deadline the agent last wrote to a file and SIGKILLs the task's whole tree
-// when the deadline passes, so the task dies on time even when its agent is paused, hung or
-// dead. It outlives the agent (its own session, not the agent's child) and ends when the task
+// The task supervisor (docs/fencing.md §3): a small process per task that writes exclusive
+// datasets. It holds the lease deadline the agent last wrote to a file and SIGKILLs the task's
+// whole tree when the deadline passes, so the task dies on time even when its agent is paused, hung
+// or dead. It outlives the agent (its own session, not the agent's child) and ends when the task
 // ends or the deadline file is removed. `berth supervise` runs it; the agent starts it.
 #pragma once
 

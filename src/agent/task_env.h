@@ -1,5 +1,5 @@
 // The environment a task sees: the app's `env` plus Marathon's variables
-// (marathon-api.md §2.2 "Port environment variables"). Pure; used by the agent's executors.
+// (docs/compatibility.md §2.2). Pure; used by the agent's executors.
 #pragma once
 
 #include <map>

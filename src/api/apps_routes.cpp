@@ -1,4 +1,4 @@
-// /v2/apps routes (marathon-api.md §1.1).
+// /v2/apps routes (docs/compatibility.md §2.1).
 #include "api/apps_routes.h"
 
 #include "api/responses.h"

@@ -1,4 +1,4 @@
-// GET /v2/events: Marathon's event stream as Server-Sent Events (marathon-api.md §4).
+// GET /v2/events: Marathon's event stream as Server-Sent Events (docs/compatibility.md §2.6).
 #pragma once
 
 #include "base/clock.h"

@@ -1,4 +1,4 @@
-// Flocker's v1 API (flocker.md §2): dataset configuration and state, nodes, version.
+// Flocker's v1 API (docs/compatibility.md §3.2): dataset configuration and state, nodes, version.
 // Errors are {"description": ...} as Flocker's clients expect.
 #pragma once
 

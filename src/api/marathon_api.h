@@ -1,6 +1,6 @@
-// The HTTP routes of the master: Marathon's v2 API (marathon-api.md §1), berth's own
-// /berth/v1 routes for nodes and the agent protocol (DESIGN §5, §10). Decode -> MasterCore
-// -> encode; HTTP status mapping lives here and nowhere else.
+// The HTTP routes of the master: Marathon's v2 API (docs/compatibility.md §2), berth's own
+// /berth/v1 routes for nodes and the agent protocol (docs/protocol.md, docs/compatibility.md §1).
+// Decode -> MasterCore -> encode; HTTP status mapping lives here and nowhere else.
 #pragma once
 
 #include "api/auth.h"

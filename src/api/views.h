@@ -1,4 +1,4 @@
-// JSON views of the master's state in Marathon's shapes (marathon-api.md §1, §5) and
+// JSON views of the master's state in Marathon's shapes (docs/compatibility.md §2.1, §2.7) and
 // berth's node view. Called by the API handlers under MasterCore's read lock.
 #pragma once
 

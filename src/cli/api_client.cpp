@@ -15,13 +15,12 @@ std::string ApiAnswer::header(const std::string& lower_name) const {
 ApiClient::ApiClient(std::string base_url, int timeout_ms, std::string token)
     : base_url_(std::move(base_url)), timeout_ms_(timeout_ms), token_(std::move(token)) {}
 
-Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& target,
-                                  const std::string& body) const {
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
-  auto response = http::request(base_url_, method, target, body, timeout_ms_, headers);
+namespace {
+
+// The master's answer as the commands see it, or "cannot reach" naming the master.
+Result<ApiAnswer> to_answer(const std::string& base_url, Result<http::ClientResponse> response) {
   if (!response.ok()) {
-    return make_error(response.error().code, "cannot reach the berth master at " + base_url_ +
+    return make_error(response.error().code, "cannot reach the berth master at " + base_url +
                                                  ": " + response.error().message);
   }
   ApiAnswer answer;
@@ -31,6 +30,24 @@ Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& 
   answer.json = json::parse_or_discarded(answer.body);
   if (answer.json.is_discarded()) answer.json = nullptr;
   return answer;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> ApiClient::auth_headers() const {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  return headers;
+}
+
+Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& target,
+                                  const std::string& body) const {
+  return to_answer(base_url_, http::request(base_url_, method, target, body, timeout_ms_, auth_headers()));
+}
+
+Result<ApiAnswer> ApiClient::stream(const std::string& target,
+                                    const std::function<bool(std::string_view)>& on_data) const {
+  return to_answer(base_url_, http::stream_get(base_url_, target, auth_headers(), on_data, timeout_ms_));
 }
 
 std::vector<std::string> describe_failure(const ApiAnswer& answer) {

@@ -3,7 +3,9 @@
 // Used by the command implementations in src/cli/ only.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -35,9 +37,16 @@ class ApiClient {
   Result<ApiAnswer> call(const std::string& method, const std::string& target,
                          const std::string& body = "") const;
 
+  // GET `target` as an event stream: the body goes to `on_data` as it arrives until the
+  // master ends it or `on_data` returns false. A status other than 200 is an answer with its
+  // body, as call() gives it; errors as call().
+  Result<ApiAnswer> stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
+
   const std::string& base_url() const { return base_url_; }
 
  private:
+  std::vector<std::pair<std::string, std::string>> auth_headers() const;
+
   std::string base_url_;
   int timeout_ms_;
   std::string token_;

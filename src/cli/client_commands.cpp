@@ -16,6 +16,7 @@
 #include "cli/command_context.h"
 #include "cli/dataset_commands.h"
 #include "cli/dataset_view.h"
+#include "cli/events_command.h"
 #include "cli/task_logs_command.h"
 #include "cli/task_node_commands.h"
 #include "cli/token_commands.h"
@@ -54,6 +55,12 @@ class CommandTree {
     add_node_commands();
     add_dataset_commands();
     add_token_commands();
+    CLI::App* stream = leaf(&root_, "events",
+                            "Print the master's events as they happen (/v2/events): tasks launched, lost, "
+                            "failed with their reason; deployments; health",
+                            [this](const CommandContext& c) { return events(c, events_); });
+    stream->add_option("--type", events_.types,
+                       "Only events of this type (repeatable), e.g. status_update_event, deployment_success");
   }
 
   CLI::App& root() { return root_; }
@@ -222,6 +229,7 @@ class CommandTree {
   int64_t instances_ = 0;
   bool scale_ = false;
   TaskLogsOptions logs_;
+  EventsOptions events_;
   int64_t tail_lines_ = -1;  // -1: no --tail
   ChangeOptions change_;
   bool all_ = false;

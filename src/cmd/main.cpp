@@ -1,5 +1,5 @@
-// `berth`: one binary, subcommands (DESIGN §1). Service commands (master, agent, up) are
-// parsed here; client commands (app, task, node) go to cli/.
+// `berth`: one binary, subcommands (docs/architecture.md §1). Service commands (master, agent, up)
+// are parsed here; client commands (app, task, node) go to cli/.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   using namespace berth;
   if (argc > 1) {
     std::string first = argv[1];
-    if (first == "app" || first == "task" || first == "node" || first == "dataset" || first == "token") {
+    if (first == "app" || first == "task" || first == "node" || first == "dataset" || first == "token" ||
+        first == "events") {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }

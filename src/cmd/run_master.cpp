@@ -122,8 +122,8 @@ int run_master(const MasterFlags& flags) {
     }
     spdlog::info("agents join with the token in {}", path);
   }
-  // DESIGN §6: an agent is declared lost only after its lease L plus a margin for clock drift,
-  // or its datasets could be handed over while it may still write them.
+  // docs/fencing.md §3: an agent is declared lost only after its lease L plus a margin for clock
+  // drift, or its datasets could be handed over while it may still write them.
   if (flags.lease_ms <= 0 || flags.heartbeat_interval_ms <= 0 || flags.heartbeat_interval_ms >= flags.lease_ms ||
       flags.lost_timeout_ms <= flags.lease_ms) {
     spdlog::error("unsafe timing: need 0 < --heartbeat-interval-ms ({}) < --lease-ms ({}) < --lost-timeout-ms ({}); "

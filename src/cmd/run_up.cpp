@@ -1,5 +1,5 @@
-// `berth up`: a whole cluster on loopback (DESIGN §1): one master and N agents as separate
-// processes, each in its own process group so that Ctrl-C reaches only `up`, which then
+// `berth up`: a whole cluster on loopback (docs/architecture.md §1): one master and N agents as
+// separate processes, each in its own process group so that Ctrl-C reaches only `up`, which then
 // stops the agents (they kill their tasks) and the master, in that order. No orphans.
 #include <fcntl.h>
 #include <signal.h>

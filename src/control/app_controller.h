@@ -1,8 +1,8 @@
-// The app controller's decisions (DESIGN §2, §3): given one app's desired state and its live
-// tasks, which tasks to kill and how many new instances to launch. Pure: called by the
+// The app controller's decisions (docs/architecture.md §4): given one app's desired state and its
+// live tasks, which tasks to kill and how many new instances to launch. Pure: called by the
 // master's reconcile loop with time passed in; unit-tested without sockets or sleeps.
-// Rolling restarts follow Marathon's TaskReplaceActor (marathon-api.md §3.3); scale-down
-// order follows its ScalingProposition (§3.4).
+// Rolling restarts follow Marathon's TaskReplaceActor (docs/compatibility.md §2.5); scale-down
+// order follows its ScalingProposition (same section).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The durable half of berth-counter, the Moby Counter demo app: every click is one JSON line
 // in <data_dir>/clicks.jsonl, written and fsync()ed before the click is acknowledged. The
-// original demo rewrote a whole JSON array with no fsync (flocker.md §0 point 6), so a crash
+// original demo rewrote a whole JSON array with no fsync (docs/compatibility.md §3.5), so a crash
 // could lose or empty it; this log can lose at most one unacknowledged, torn final line.
 //
 // decode_click_log() and encode_click_line() are pure; ClickLog is the shell that owns the

@@ -1,5 +1,5 @@
-// The HTTP face of berth-counter, the Moby Counter demo app (flocker.md §6.4): a page where
-// every click lands as a whale, and the JSON API the page uses. main.cpp serves handle() with
+// The HTTP face of berth-counter, the Moby Counter demo app (docs/compatibility.md §3.5): a page
+// where every click lands as a whale, and the JSON API the page uses. main.cpp serves handle() with
 // berth::http::serve; tests call it directly.
 //
 //   GET  /           the page, which names the node and task that served it

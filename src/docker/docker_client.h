@@ -1,5 +1,5 @@
-// DockerClient: the Docker Engine API over its unix socket (DESIGN §8,
-// shared/reference/docker.md §3), the part the agent's Docker executor needs: version
+// DockerClient: the Docker Engine API over its unix socket (docs/architecture.md §7,
+// docs/compatibility.md §5), the part the agent's Docker executor needs: version
 // negotiation, create/start/kill/remove/inspect/list/wait of containers, logs and image
 // inspection. Every call opens its own connection, so calls may run concurrently from any
 // thread and a long wait() never holds up anything else.

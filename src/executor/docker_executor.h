@@ -1,5 +1,6 @@
-// DockerExecutor: runs tasks as Docker containers on this node (DESIGN §8), through the
-// Engine API (docker::DockerClient). Used by the agent next to the ProcessExecutor. Thread-safe.
+// DockerExecutor: runs tasks as Docker containers on this node (docs/architecture.md §7), through
+// the Engine API (docker::DockerClient). Used by the agent next to the ProcessExecutor.
+// Thread-safe.
 //
 // Each task is one container named "berth-<task id>" and labelled org.berth.task (the task id)
 // and org.berth.agent (the owner, one per agent), so that a restarted agent finds its containers

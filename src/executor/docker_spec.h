@@ -1,4 +1,4 @@
-// The Docker Engine API create body of a task (DESIGN §8): how a Marathon app with
+// The Docker Engine API create body of a task (docs/compatibility.md §2.2): how a Marathon app with
 // container.type DOCKER becomes `POST /containers/create`, as Marathon passes it to
 // `docker run`. Pure (no I/O); the Docker executor sends the result with docker::DockerClient.
 //

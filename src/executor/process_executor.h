@@ -1,5 +1,5 @@
-// ProcessExecutor: runs tasks as process trees on this node (DESIGN §8). Used by the agent.
-// Each task gets its own sandbox directory, session (process group) and, where the cgroup v1
+// ProcessExecutor: runs tasks as process trees on this node (docs/architecture.md §7). Used by the
+// agent. Each task gets its own sandbox directory, session (process group) and, where the cgroup v1
 // memory controller is writable, its own memory cgroup with the app's `mem` as the limit.
 // Thread-safe.
 //
@@ -97,8 +97,8 @@ class ProcessExecutor {
   //   kInternal: the sandbox, the cgroup or fork/exec of /bin/sh failed.
   Result<int> launch(const ProcessSpec& spec);
 
-  // Takes over a task started by an earlier run of this agent (DESIGN §6: tasks outlive their
-  // agent). It is not our child: its end is seen by polling, and its exit status is unknown.
+  // Takes over a task started by an earlier run of this agent (docs/fencing.md §6: tasks outlive
+  // their agent). It is not our child: its end is seen by polling, and its exit status is unknown.
   // kNotFound when `pid` is not alive; kConflict when the task id is already tracked.
   Status adopt(const std::string& task_id, int pid, double mem_mib);
 

@@ -1,4 +1,4 @@
-// Marathon health checks (marathon-api.md §2.4), the pure part: the spec parsed from an app's
+// Marathon health checks (docs/compatibility.md §2.3), the pure part: the spec parsed from an app's
 // `healthChecks[]` entry, the port it probes, and HealthState, the per-task, per-check state
 // machine that turns probe outcomes into Marathon's `healthCheckResults` object and a kill
 // decision. No clock, socket or process here: time is a parameter. HealthChecker
@@ -47,11 +47,11 @@ ProbeKind probe_kind(const HealthCheckSpec& spec);
 // maxConsecutiveFailures = 0 means (see HealthState::should_kill).
 bool is_mesos_level(const HealthCheckSpec& spec);
 
-// Parses one Marathon health check object. Missing fields take the defaults of §2.4;
-// `command` is {"value": "..."} (a plain string is accepted too). kInvalidArgument names the
-// field and the offending value: an unknown protocol, a negative or non-integer number, a
-// port above 65535, a path not starting with '/', COMMAND without a command, an ipProtocol
-// other than IPv4/IPv6.
+// Parses one Marathon health check object. Missing fields take the defaults of
+// docs/compatibility.md §2.3; `command` is {"value": "..."} (a plain string is accepted too).
+// kInvalidArgument names the field and the offending value: an unknown protocol, a negative or
+// non-integer number, a port above 65535, a path not starting with '/', COMMAND without a command,
+// an ipProtocol other than IPv4/IPv6.
 Result<HealthCheckSpec> parse_health_check(const nlohmann::json& json);
 // Parses an app's whole `healthChecks` array; errors are prefixed with "healthChecks(i): ".
 Result<std::vector<HealthCheckSpec>> parse_health_checks(const nlohmann::json& json);
@@ -87,7 +87,7 @@ class HealthState {
 
   // True while the consecutive counted failures are at or above the kill threshold:
   // maxConsecutiveFailures, where 0 means never kill for HTTP/HTTPS/TCP and kill on the first
-  // counted failure for COMMAND and MESOS_* (§2.4). A success clears it.
+  // counted failure for COMMAND and MESOS_* (docs/compatibility.md §2.3). A success clears it.
   bool should_kill() const;
 
   // Marathon's healthCheckResults entry: {alive, consecutiveFailures, firstSuccess,

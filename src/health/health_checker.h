@@ -1,5 +1,5 @@
 // HealthChecker: the agent's shell around HealthState. It runs each registered task's health
-// checks (marathon-api.md §2.4) on a small thread pool, keeps one HealthState per task and
+// checks (docs/compatibility.md §2.3) on a small thread pool, keeps one HealthState per task and
 // check, and tells its owner when a task's health flips or a kill is due. The agent registers a
 // task when it starts running and unregisters it when it ends; the master learns results from
 // the agent's reports (results_json) and kills on its own say.

@@ -1,4 +1,4 @@
-// The three probes HealthChecker runs (marathon-api.md §2.4): one blocking attempt each,
+// The three probes HealthChecker runs (docs/compatibility.md §2.3): one blocking attempt each,
 // bounded by its timeout. Called from HealthChecker's worker threads; each call is independent
 // and thread-safe.
 #pragma once

@@ -12,6 +12,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+
 #include "http/http.h"
 #include "http/tls_contexts.h"
 
@@ -134,10 +136,13 @@ Result<ClientResponse> exchange(Stream& stream, asio::io_context& io, bhttp::req
 
 }  // namespace
 
-Result<ClientResponse> request(const std::string& base_url, const std::string& method,
-                               const std::string& target, const std::string& body, int timeout_ms,
-                               const std::vector<std::pair<std::string, std::string>>& headers,
-                               size_t max_response_bytes) {
+namespace {
+
+// Connects to `base_url` (TLS for https://), then runs `talk(stream, io)` on the connected
+// stream (a beast::tcp_stream or an ssl::stream over one) and shuts the connection down.
+template <class Talk>
+Result<ClientResponse> over_connection(const std::string& base_url, std::chrono::milliseconds deadline,
+                                       Talk&& talk) {
   BaseUrl url;
   if (!parse_base_url(base_url, &url)) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -158,7 +163,6 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
     auto endpoints = resolver.resolve(url.address(), url.port, ec);
     if (ec) return make_error(ErrorCode::kUnavailable, "cannot resolve " + url.host + ": " + ec.message());
     beast::tcp_stream stream(io);
-    auto deadline = std::chrono::milliseconds(timeout_ms);
     stream.expires_after(deadline);
     stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
     io.run();
@@ -167,21 +171,8 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                         "cannot connect to " + base_url + ": " + ec.message());
     }
     stream.socket().set_option(tcp::no_delay(true), ec);
-
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, url.host + ":" + url.port);
-    req.set(bhttp::field::user_agent, "berth");
-    req.set(bhttp::field::accept, "application/json");
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-      req.set(bhttp::field::content_type, "application/json");
-    }
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = body;
-    req.keep_alive(false);
-    req.prepare_payload();
-
     if (!url.tls) {
-      auto result = exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
+      auto result = talk(stream, io, url);
       stream.socket().shutdown(tcp::socket::shutdown_both, ec);
       return result;
     }
@@ -194,12 +185,96 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
     io.restart();
     io.run();
     if (ec) return handshake_error(tls_stream.native_handle(), base_url, ec);
-    auto result = exchange(tls_stream, io, req, deadline, max_response_bytes, base_url, method, target);
+    auto result = talk(tls_stream, io, url);
     beast::get_lowest_layer(tls_stream).socket().shutdown(tcp::socket::shutdown_both, ec);
     return result;
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kUnavailable, std::string("HTTP request failed: ") + e.what());
   }
+}
+
+bhttp::request<bhttp::string_body> make_request(const BaseUrl& url, const std::string& method,
+                                                const std::string& target, const std::string& body,
+                                                const std::vector<std::pair<std::string, std::string>>& headers) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, url.host + ":" + url.port);
+  req.set(bhttp::field::user_agent, "berth");
+  req.set(bhttp::field::accept, "application/json");
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    req.set(bhttp::field::content_type, "application/json");
+  }
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.body() = body;
+  req.keep_alive(false);
+  req.prepare_payload();
+  return req;
+}
+
+void run_io(asio::io_context& io) {
+  io.restart();
+  io.run();
+}
+
+}  // namespace
+
+Result<ClientResponse> request(const std::string& base_url, const std::string& method,
+                               const std::string& target, const std::string& body, int timeout_ms,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               size_t max_response_bytes) {
+  auto deadline = std::chrono::milliseconds(timeout_ms);
+  return over_connection(base_url, deadline, [&](auto& stream, asio::io_context& io, const BaseUrl& url) {
+    auto req = make_request(url, method, target, body, headers);
+    return exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
+  });
+}
+
+Result<ClientResponse> stream_get(const std::string& base_url, const std::string& target,
+                                  const std::vector<std::pair<std::string, std::string>>& headers,
+                                  const std::function<bool(std::string_view)>& on_data, int connect_timeout_ms) {
+  auto deadline = std::chrono::milliseconds(connect_timeout_ms);
+  return over_connection(base_url, deadline, [&](auto& stream, asio::io_context& io,
+                                                 const BaseUrl& url) -> Result<ClientResponse> {
+    auto req = make_request(url, "GET", target, "", headers);
+    req.set(bhttp::field::accept, "text/event-stream");
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(deadline);
+    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+    run_io(io);
+    if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + base_url + " failed: " + ec.message());
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);
+    bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
+    run_io(io);
+    if (ec) return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " + target + ": " + ec.message());
+    ClientResponse out;
+    out.status = static_cast<int>(parser.get().result_int());
+    for (auto& field : parser.get()) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(field.value());
+    }
+    constexpr size_t kMaxErrorBody = 1 << 20;
+    char chunk[16384];
+    // Once streaming, the stream is open-ended: no deadline, it ends when the server ends it.
+    beast::get_lowest_layer(stream).expires_never();
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = sizeof chunk;
+      bhttp::async_read_some(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
+      run_io(io);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated) break;
+      if (ec) return make_error(ErrorCode::kUnavailable, "the stream from " + base_url + " broke: " + ec.message());
+      std::string_view got(chunk, sizeof chunk - parser.get().body().size);
+      if (out.status != 200) {
+        out.body.append(got.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, out.body.size())));
+      } else if (!got.empty() && !on_data(got)) {
+        break;
+      }
+    }
+    return out;
+  });
 }
 
 }  // namespace berth::http

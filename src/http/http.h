@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -139,6 +140,16 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                                int timeout_ms = 10000,
                                const std::vector<std::pair<std::string, std::string>>& headers = {},
                                size_t max_response_bytes = kDefaultMaxResponseBytes);
+
+// GET `target` as an event stream: the answer's body goes to `on_data` piece by piece as it
+// arrives, until the server ends it or `on_data` returns false. No deadline once the header
+// has arrived (connecting and the header must come within connect_timeout_ms). Returns the
+// status and headers; for a status other than 200 the body (its first MiB) is in
+// ClientResponse::body and `on_data` is not called. Errors as request().
+Result<ClientResponse> stream_get(const std::string& base_url, const std::string& target,
+                                  const std::vector<std::pair<std::string, std::string>>& headers,
+                                  const std::function<bool(std::string_view)>& on_data,
+                                  int connect_timeout_ms = 10000);
 
 // The PEM file of CA certificates that https requests trust; empty (the default) = the
 // system's default verify paths. Process-wide: main() sets it once at startup, before any

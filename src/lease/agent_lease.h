@@ -1,4 +1,4 @@
-// AgentLease: the agent's half of the lease protocol (DESIGN §6) as a pure state machine.
+// AgentLease: the agent's half of the lease protocol (docs/fencing.md §3) as a pure state machine.
 // The agent's shell tells it when it sends a heartbeat and when an acknowledgment arrives,
 // and ticks it; it answers with the lease deadline and with the moment the node must fence
 // itself. It reads no clock: every time is the agent's monotonic time, passed in.

@@ -1,5 +1,5 @@
-// LeaseOptions: the timing of the lease protocol (DESIGN §6), shared by the agent's and the
-// master's halves so both read the same numbers.
+// LeaseOptions: the timing of the lease protocol (docs/fencing.md §3), shared by the agent's and
+// the master's halves so both read the same numbers.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
-// MasterLeases: the master's half of the lease protocol (DESIGN §6) as a pure state machine:
-// which agents are lost, and who holds each exclusive dataset under which epoch. The node
+// MasterLeases: the master's half of the lease protocol (docs/fencing.md §3) as a pure state
+// machine: which agents are lost, and who holds each exclusive dataset under which epoch. The node
 // controller feeds it received heartbeats and asks it before moving a dataset; the master's
 // shell persists datasets() and hands it back through restore_dataset() after a restart.
 // It reads no clock: every time is the master's monotonic time, passed in.

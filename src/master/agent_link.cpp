@@ -1,5 +1,5 @@
 // The agent side of MasterCore: registration with reconciliation, heartbeats, status
-// updates and the command outbox (DESIGN §5).
+// updates and the command outbox (docs/protocol.md).
 #include <algorithm>
 #include <set>
 

@@ -2,7 +2,7 @@
 // tell each agent what to attach. A dataset is assigned to its primary node for attaching only
 // once no other live node reports it attached, so a move detaches before it attaches.
 //
-// A `local` dataset's data lives on one node, so it moves by copying (DESIGN §7), and only
+// A `local` dataset's data lives on one node, so it moves by copying (docs/fencing.md §5), and only
 // while the node holding it and the new node are both up. The move records the holder in
 // `moving_from`; the old node detaches; the new node is assigned the dataset with `copy_from`
 // (the holder agent's HTTP address), fetches the archive, installs it and only then attaches.
@@ -321,6 +321,17 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
       out[d.dataset_id] = a;
     }
   }
+  // In the first lost_timeout after this master loaded its state, a node that held a dataset
+  // before the restart may not have registered again yet, and its lease may still run: no
+  // dataset is attached anew until every such node has re-registered or fenced itself
+  // (docs/fencing.md). What a node already reports attached stays attached.
+  bool in_restart_grace = clock_.mono_now() - loaded_at_ < options_.lost_timeout;
+  std::set<std::string> attached_here;
+  if (in_restart_grace && self != state_.agents.end()) {
+    for (const auto& r : self->second.datasets) {
+      if (r.attached) attached_here.insert(r.dataset_id);
+    }
+  }
   auto mine = state_.datasets_by_primary.find(agent_id);
   if (!agent_id.empty() && mine != state_.datasets_by_primary.end()) {
     for (const auto& id : mine->second) {
@@ -338,7 +349,7 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
       a.driver = d.driver;
       a.epoch = d.epoch;
       a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
-      a.attach = !d.deleted && !elsewhere;
+      a.attach = !d.deleted && !elsewhere && (!in_restart_grace || attached_here.count(id) > 0);
       a.destroy = d.deleted && !elsewhere;
       if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id && !d.deleted) {
         // Attached only with the data: from the holder while it is up, otherwise not at all.

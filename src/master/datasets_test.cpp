@@ -265,4 +265,98 @@ TEST_F(LocalMoves, DeletingADatasetMidCopyDestroysTheSourcesCopyToo) {
 }
 
 }  // namespace
+
+// After a master restart, a node that held a dataset may not have registered again yet while
+// its lease still runs: the restarted master attaches nothing anew until lost_timeout has
+// passed since it loaded, and keeps what a node reports attached.
+TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBack) {
+  MemoryStore store;
+  ManualClock clock;
+  CountingIds ids;
+  MasterOptions options;
+  options.join_token = "t";
+  options.lost_timeout = std::chrono::milliseconds(3000);
+  auto join = [&](MasterCore& core, const std::string& id) {
+    protocol::RegisterRequest r;
+    r.token = "t";
+    r.agent_id = id;
+    r.hostname = id.substr(0, 1);
+    ASSERT_TRUE(core.register_agent(r).ok());
+  };
+  auto beat = [&](MasterCore& core, const std::string& node, std::vector<protocol::DatasetReport> reports) {
+    protocol::Heartbeat hb;
+    hb.datasets = std::move(reports);
+    auto ack = core.heartbeat(node, hb);
+    EXPECT_TRUE(ack.ok()) << ack.error().message;
+    std::optional<protocol::DatasetAssignment> out;
+    if (ack.ok()) {
+      for (const auto& a : ack->datasets) out = a;
+    }
+    return out;
+  };
+  std::string id;
+  {
+    MasterCore before(options, store, clock, ids);
+    ASSERT_TRUE(before.load().ok());
+    join(before, kA);
+    join(before, kB);
+    clock.advance(std::chrono::seconds(4));
+    auto created = before.create_dataset({{"primary", kA}}, "");
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    id = created->dataset_id;
+    auto assigned = beat(before, kA, {});
+    ASSERT_TRUE(assigned && assigned->attach) << "a fresh dataset is attached once the grace has passed";
+    beat(before, kA, {attached(id, assigned->epoch)});
+  }
+  // The master restarts. Node B is back at once; node A, which has the dataset attached and
+  // whose lease may still run, is not yet.
+  MasterCore after(options, store, clock, ids);
+  ASSERT_TRUE(after.load().ok());
+  join(after, kB);
+  ASSERT_TRUE(after.update_dataset(id, {{"primary", kB}}, "").ok());
+  auto on_b = beat(after, kB, {});
+  ASSERT_TRUE(on_b);
+  EXPECT_FALSE(on_b->attach) << "attached on B while A may still write it";
+  clock.advance(std::chrono::milliseconds(2900));
+  EXPECT_FALSE(beat(after, kB, {})->attach);
+  clock.advance(std::chrono::milliseconds(200));  // A's lease has surely run out by now
+  EXPECT_TRUE(beat(after, kB, {})->attach);
+}
+
+TEST(RestartGrace, WhatANodeReportsAttachedStaysAttachedThroughARestart) {
+  MemoryStore store;
+  ManualClock clock;
+  CountingIds ids;
+  MasterOptions options;
+  options.join_token = "t";
+  options.lost_timeout = std::chrono::milliseconds(3000);
+  protocol::RegisterRequest r;
+  r.token = "t";
+  r.agent_id = kA;
+  r.hostname = "a";
+  std::string id;
+  uint64_t epoch = 0;
+  {
+    MasterCore before(options, store, clock, ids);
+    ASSERT_TRUE(before.load().ok());
+    ASSERT_TRUE(before.register_agent(r).ok());
+    clock.advance(std::chrono::seconds(4));
+    auto created = before.create_dataset({{"primary", kA}}, "");
+    ASSERT_TRUE(created.ok());
+    id = created->dataset_id;
+    auto ack = before.heartbeat(kA, {});
+    ASSERT_TRUE(ack.ok() && ack->datasets.size() == 1 && ack->datasets[0].attach);
+    epoch = ack->datasets[0].epoch;
+  }
+  MasterCore after(options, store, clock, ids);
+  ASSERT_TRUE(after.load().ok());
+  ASSERT_TRUE(after.register_agent(r).ok());
+  protocol::Heartbeat hb;
+  hb.datasets = {attached(id, epoch)};
+  auto ack = after.heartbeat(kA, hb);
+  ASSERT_TRUE(ack.ok());
+  ASSERT_EQ(ack->datasets.size(), 1u);
+  EXPECT_TRUE(ack->datasets[0].attach) << "a restart must not detach what runs";
+}
+
 }  // namespace berth::master

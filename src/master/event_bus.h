@@ -1,4 +1,4 @@
-// EventBus: Marathon's event stream (GET /v2/events, marathon-api.md §4) inside the master.
+// EventBus: Marathon's event stream (GET /v2/events, docs/compatibility.md §2.6) inside the master.
 // MasterCore publishes an event where its state changes; each SSE connection of the API
 // subscribes and drains its own queue from its HTTP thread.
 //

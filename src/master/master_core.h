@@ -84,7 +84,7 @@ class MasterCore {
   // The deployment ids that lock app `id`.
   std::vector<std::string> deployments_of(const MasterState& state, const std::string& id) const;
 
-  // --- datasets (Flocker v1, DESIGN §7); `if_tag` empty = unconditional ---
+  // --- datasets (docs/compatibility.md §3, docs/fencing.md §4); `if_tag` empty = unconditional ---
   Result<model::Dataset> create_dataset(const nlohmann::json& body, const std::string& if_tag);
   Result<model::Dataset> update_dataset(const std::string& id, const nlohmann::json& body,
                                         const std::string& if_tag);
@@ -98,7 +98,7 @@ class MasterCore {
   // The names of external volumes of `app` that another app already uses, for a 422.
   std::vector<std::string> volume_conflicts(const model::App& app) const;
 
-  // --- agents (DESIGN §5) ---
+  // --- agents (docs/protocol.md) ---
   Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
   Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb);
   Result<protocol::StatusAck> status(const std::string& agent_id, const protocol::StatusBatch& batch);
@@ -119,7 +119,7 @@ class MasterCore {
   // Wakes blocked long polls and closes every event stream (used at shutdown).
   void shutdown();
 
-  // --- events (GET /v2/events, marathon-api.md §4) ---
+  // --- events (GET /v2/events, docs/compatibility.md §2.6) ---
   // The bus SSE connections subscribe to. MasterCore publishes status updates, deployment
   // and health changes and app terminations on it itself.
   EventBus& events() { return events_; }
@@ -151,7 +151,7 @@ class MasterCore {
   Status check_tag(const std::string& if_tag) const;
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
-  // A `local` dataset moves by copying (DESIGN §7): ok when the node holding its data, its
+  // A `local` dataset moves by copying (docs/fencing.md §5): ok when the node holding its data, its
   // current primary and `target` are all up and the data is on the holder; kConflict naming
   // the node and the reason otherwise.
   Status check_local_move(const model::Dataset& dataset, const std::string& target) const;
@@ -167,8 +167,8 @@ class MasterCore {
   void place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
                         const std::vector<AgentRecord*>& agents);
   void send_ready_launches();
-  // Service routing (DESIGN §9): the table of service ports -> healthy tasks, pushed to every
-  // agent whenever it changes (and to an agent when it registers).
+  // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks, pushed
+  // to every agent whenever it changes (and to an agent when it registers).
   std::string routing_table() const;
   void push_routes_if_changed();
   void push_routes(AgentRecord& agent);

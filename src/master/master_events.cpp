@@ -1,4 +1,4 @@
-// MasterCore's events for GET /v2/events, in Marathon's shapes (marathon-api.md §4). Called
+// MasterCore's events for GET /v2/events, in Marathon's shapes (docs/compatibility.md §2.6). Called
 // under the master's lock where the state changes; each builds a small JSON object only when
 // someone listens, and publishing only appends to bounded queues.
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
 // The master's in-memory state: desired state loaded from the Store, observed state rebuilt
-// from agents (DESIGN §2). Owned by MasterCore and only touched under its lock.
+// from agents (docs/architecture.md §5). Owned by MasterCore and only touched under its lock.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
-// Dataset: Flocker's dataset configuration (flocker.md §1.2, §2) as berth stores it, plus
-// the epoch of DESIGN §6. Parsing follows Flocker's JSON schema for the v1 API; serialising
-// gives Flocker's shapes. Pure: ids are passed in. Used by the master's dataset API and
+// Dataset: Flocker's dataset configuration (docs/compatibility.md §3.1) as berth stores it, plus
+// the epoch of docs/fencing.md §2. Parsing follows Flocker's JSON schema for the v1 API;
+// serialising gives Flocker's shapes. Pure: ids are passed in. Used by the master's dataset API and
 // controller, and by the app model for external volumes.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The Docker volume plugin protocol v1 (shared/reference/docker.md §1) over a VolumeBackend.
+// The Docker volume plugin protocol v1 (docs/compatibility.md §4) over a VolumeBackend.
 // Every berth agent serves it at /run/docker/plugins/berth.sock (http::serve_unix), so
 // `docker run --volume-driver berth -v name:/data` and Marathon apps with dvdi volumes work.
 //
@@ -13,7 +13,7 @@
 // without calling the backend; an Unmount of an unknown id (a repeat, or one from before an
 // agent restart) succeeds without calling it. Ids whose Unmount never comes (Docker timed
 // out, daemon crash) stay active until the agent releases them through unmount() after
-// comparing active_mounts() with Docker's containers (reference §5.5).
+// comparing active_mounts() with Docker's containers (docs/compatibility.md §4.2).
 #pragma once
 
 #include <chrono>
@@ -35,7 +35,8 @@ struct PluginOptions {
   // sending its Unmount, so the answer must come well before that.
   std::chrono::milliseconds mount_budget = std::chrono::seconds(100);
   // HTTP status of replies that carry an Err. With 200 Docker shows the text as is; with 500
-  // it prefixes it with the method ("VolumeDriver.Mount: ..."). Both work (reference §1.5).
+  // it prefixes it with the method ("VolumeDriver.Mount: ..."). Both work (docs/compatibility.md
+  // §4.2).
   int error_status = 200;
   // Active mount ids one volume may have; further Mounts get an Err. Bounds the id sets
   // when Unmounts go missing.

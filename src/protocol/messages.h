@@ -1,4 +1,4 @@
-// The master <-> agent protocol (DESIGN §5): HTTP/1.1 + JSON. The agent calls the master:
+// The master <-> agent protocol (docs/protocol.md): HTTP/1.1 + JSON. The agent calls the master:
 //   POST /berth/v1/agents/register            RegisterRequest  -> RegisterResponse
 //   POST /berth/v1/agents/{id}/heartbeat      Heartbeat        -> HeartbeatAck (404: re-register)
 //   POST /berth/v1/agents/{id}/status         StatusBatch      -> StatusAck
@@ -75,7 +75,7 @@ struct RegisterResponse {
   std::string agent_secret;
 };
 
-// What an agent has of a dataset (DESIGN §7), reported with every heartbeat.
+// What an agent has of a dataset (docs/protocol.md §6), reported with every heartbeat.
 struct DatasetReport {
   std::string dataset_id;
   std::string driver;
@@ -136,7 +136,7 @@ struct StatusAck {
   std::vector<std::string> acked;
 };
 
-// A dataset a task uses, mounted at container_path (DESIGN §7).
+// A dataset a task uses, mounted at container_path (docs/architecture.md §6).
 struct VolumeMount {
   std::string dataset_id;
   std::string container_path;

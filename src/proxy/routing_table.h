@@ -1,5 +1,5 @@
-// The service routing table (DESIGN §9) and the pure decisions made on it: what changes
-// between two tables, and which backend a new connection goes to. The master computes a
+// The service routing table (docs/architecture.md §7) and the pure decisions made on it: what
+// changes between two tables, and which backend a new connection goes to. The master computes a
 // RoutingTable from the apps' service ports and healthy tasks and pushes it to every agent;
 // the agent's ServiceRouter (service_router.h) applies it. No sockets or clocks here: time
 // is a parameter.

@@ -1,5 +1,5 @@
-// ServiceRouter: the TCP service router every agent runs (DESIGN §9). It listens on each
-// app's service ports and forwards every accepted connection to one of the app's healthy
+// ServiceRouter: the TCP service router every agent runs (docs/architecture.md §7). It listens on
+// each app's service ports and forwards every accepted connection to one of the app's healthy
 // tasks, wherever they run, so clients keep one address while tasks move. The agent creates
 // one, calls start(), and calls apply() with every routing table the master pushes.
 //

@@ -1,4 +1,4 @@
-// Placement: the pure function that decides where new task instances run (DESIGN §4).
+// Placement: the pure function that decides where new task instances run (docs/architecture.md §4).
 // Called by the master's app controller once per reconcile pass and by bench/. It reads no
 // clock, mints no ids and does no I/O; the same input always gives the same output.
 #pragma once

@@ -1,7 +1,7 @@
-// SqliteStore: the embedded Store (DESIGN §11), one SQLite file in the master's data directory.
-// WAL mode with synchronous=FULL, so every write is on disk before the call returns and the
-// master may acknowledge it. Rows follow etcd: kv(key, value, create_rev, mod_rev, version) plus
-// a meta table holding the store revision; every write is one IMMEDIATE transaction. One
+// SqliteStore: the embedded Store (docs/architecture.md §5), one SQLite file in the master's data
+// directory. WAL mode with synchronous=FULL, so every write is on disk before the call returns and
+// the master may acknowledge it. Rows follow etcd: kv(key, value, create_rev, mod_rev, version)
+// plus a meta table holding the store revision; every write is one IMMEDIATE transaction. One
 // connection guarded by a mutex; statements are prepared once at open.
 #pragma once
 

@@ -1,6 +1,6 @@
-// Store: the master's durable key-value state (DESIGN §11), modelled on etcd: every key has
-// create/mod revisions and a version; the store has one revision counter that grows by one per
-// committed write or transaction. Nothing is acknowledged before it is durable.
+// Store: the master's durable key-value state (docs/architecture.md §5), modelled on etcd: every
+// key has create/mod revisions and a version; the store has one revision counter that grows by one
+// per committed write or transaction. Nothing is acknowledged before it is durable.
 // Implementations: SqliteStore (the embedded default) and MemoryStore (the fake for unit
 // tests); both pass tests/contract/store_contract_test.cpp. Thread-safe.
 //

@@ -1,4 +1,4 @@
-// RecordDir: the epoch records of one pool, as files every node sees (DESIGN §6).
+// RecordDir: the epoch records of one pool, as files every node sees (docs/fencing.md §2).
 //
 //   <dir>/<dataset id>.json   {"dataset_id", "size_bytes", "epoch", "attached_to"}
 //   <dir>/<dataset id>.lock   flock()ed while one operation on the dataset runs

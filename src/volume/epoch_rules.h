@@ -1,5 +1,5 @@
-// The epoch fence as pure decisions (DESIGN §6): given a dataset's recorded holder and epoch,
-// may this node attach it, or use its mount? Every driver, the in-memory fake included,
+// The epoch fence as pure decisions (docs/fencing.md §2): given a dataset's recorded holder and
+// epoch, may this node attach it, or use its mount? Every driver, the in-memory fake included,
 // applies these functions under its per-dataset lock, so the rules cannot drift between
 // drivers. No I/O here.
 #pragma once

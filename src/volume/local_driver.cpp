@@ -1,6 +1,6 @@
-// make_local_driver and copy_local_dataset: the `local` driver (DESIGN §7), a directory per
-// dataset on this node. Its epoch records live in `<node_dir>/.berth/`, so they fence only
-// callers on this node; a local dataset is never visible to two nodes in the first place.
+// make_local_driver and copy_local_dataset: the `local` driver (docs/architecture.md §6), a
+// directory per dataset on this node. Its epoch records live in `<node_dir>/.berth/`, so they fence
+// only callers on this node; a local dataset is never visible to two nodes in the first place.
 #include <algorithm>
 #include <memory>
 

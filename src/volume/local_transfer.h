@@ -1,4 +1,4 @@
-// Moving a `local` dataset to another node over the network (DESIGN §7: "moves only by
+// Moving a `local` dataset to another node over the network (docs/fencing.md §5: "moves only by
 // copying while both nodes are up"). The node that holds the data archives the dataset's
 // directory once it is detached there (archive_local_dataset); the new node installs that
 // archive in its own node directory (install_local_dataset) and only then attaches it. The

@@ -1,7 +1,7 @@
 // Loop devices and mounts, with system calls rather than losetup(8) and mount(8): attaching
 // and mounting this way costs well under a millisecond of CPU, where each of the two
-// programs costs several (docker.md §4.3 measured 7 ms and 11.5 ms). Used by LoopBackend and
-// by the tests' cleanup.
+// programs costs several (7 ms and 11.5 ms as measured: docs/architecture.md §6). Used by
+// LoopBackend and by the tests' cleanup.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// make_loop_driver: the `loop` driver (DESIGN §7). Images and records live in the shared
-// pool (`<pool>/<id>.img`, `<pool>/.berth/`); mounts are per node under `mount_dir`.
+// make_loop_driver: the `loop` driver (docs/architecture.md §6). Images and records live in the
+// shared pool (`<pool>/<id>.img`, `<pool>/.berth/`); mounts are per node under `mount_dir`.
 #include <memory>
 
 #include "volume/loop_backend.h"

@@ -1,5 +1,5 @@
-// make_shared_driver: the `shared` driver (DESIGN §7), a directory per dataset on a filesystem
-// every node mounts at the same path. Records live in `<pool>/.berth/`.
+// make_shared_driver: the `shared` driver (docs/architecture.md §6), a directory per dataset on a
+// filesystem every node mounts at the same path. Records live in `<pool>/.berth/`.
 #include <memory>
 
 #include "volume/directory_backend.h"

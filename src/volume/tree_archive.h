@@ -1,6 +1,6 @@
 // A directory tree as a tar stream (POSIX ustar, with pax headers for long names and large
-// ids), so a `local` dataset can travel from one node to another over HTTP (DESIGN §7). The
-// agent of the node holding the data archives it; the agent of the new node extracts it into
+// ids), so a `local` dataset can travel from one node to another over HTTP (docs/fencing.md §5).
+// The agent of the node holding the data archives it; the agent of the new node extracts it into
 // a fresh directory. Only what a task would notice is kept: contents, directories, symbolic
 // links, FIFOs, hard links, modes, modification times (seconds) and, as root, owners.
 #pragma once

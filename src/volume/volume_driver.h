@@ -1,10 +1,10 @@
-// VolumeDriver: where a dataset's data lives and how a node gets at it (DESIGN §7), after
-// Flocker's block-device contract (flocker.md §3.1): create, destroy, attach with an epoch,
-// detach, list, path. The agent's dataset loop calls it; every implementation and the
+// VolumeDriver: where a dataset's data lives and how a node gets at it (docs/architecture.md §6),
+// after Flocker's block-device contract (docs/compatibility.md §3.3): create, destroy, attach with
+// an epoch, detach, list, path. The agent's dataset loop calls it; every implementation and the
 // in-memory fake pass tests/contract/volume_contract_test.cpp.
 //
-// Epochs (DESIGN §6): each assignment of a dataset to a node carries an epoch that only grows.
-// The driver records the epoch on attach, in storage every node sees, and refuses an attach
+// Epochs (docs/fencing.md §2): each assignment of a dataset to a node carries an epoch that only
+// grows. The driver records the epoch on attach, in storage every node sees, and refuses an attach
 // (or a path lookup, i.e. a mount) with an older epoch than the recorded one, so a node coming
 // back from a partition cannot take its old dataset back. An attach with a *newer* epoch takes
 // the dataset over from whichever node held it (that node has been fenced).

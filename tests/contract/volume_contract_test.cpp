@@ -1,5 +1,6 @@
 // The VolumeDriver contract: every test in VolumeContract runs against the shared, loop,
-// local and in-memory drivers, so the fake cannot drift from the real ones (STYLE.md).
+// local and in-memory drivers, so the fake cannot drift from the real ones (docs/architecture.md
+// §8).
 //
 // Two "nodes" are two driver instances over one pool, as two machines would mount one shared
 // filesystem (for loop, each with its own mount directory). The local driver has no pool to

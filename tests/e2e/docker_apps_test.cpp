@@ -474,9 +474,9 @@ TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
   EXPECT_NE(mounts.output.find("bind   /mnt/mesos/sandbox;"), std::string::npos) << mounts.output;
 }
 
-// DESIGN §6 for containers: an agent paused past its lease (SIGSTOP) must have its container
-// with the exclusive dataset dead before the replacement on another node writes, killed by the
-// task's supervisor since the agent itself cannot act.
+// docs/fencing.md §3 for containers: an agent paused past its lease (SIGSTOP) must have its
+// container with the exclusive dataset dead before the replacement on another node writes, killed
+// by the task's supervisor since the agent itself cannot act.
 TEST(DockerApps, APausedAgentsContainerIsDeadBeforeItsReplacementWrites) {
   BERTH_REQUIRE_DOCKER();
   uint32_t first_port = 0;

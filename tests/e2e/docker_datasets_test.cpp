@@ -25,7 +25,7 @@ namespace {
 using e2e::run;
 
 // Fixed driver names (dockerd remembers every driver it used until it restarts; see
-// docker.md §1.8), serialised between runs by a lock file.
+// docs/compatibility.md §4.3), serialised between runs by a lock file.
 const char* kDriverA = "berth-e2e-a";
 const char* kDriverB = "berth-e2e-b";
 const char* kDaemonB = "unix:///run/bdb.sock";

@@ -122,8 +122,8 @@ class DockerPluginTest : public ::testing::Test {
 
     // One fixed driver name for every run, taken under a lock: dockerd caches each driver
     // it has used until it restarts, and every name lookup of a new volume then waits ~15 s
-    // for each cached driver whose socket is gone (docker.md §1.8). A name per run would pile
-    // those up; this way at most one is stale between runs, and a run revives it.
+    // for each cached driver whose socket is gone (docs/compatibility.md §4.3). A name per run
+    // would pile those up; this way at most one is stale between runs, and a run revives it.
     lock_fd_ = ::open("/tmp/berth-e2e.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ASSERT_GE(lock_fd_, 0) << "cannot open /tmp/berth-e2e.lock: " << std::strerror(errno);
     ASSERT_EQ(::flock(lock_fd_, LOCK_EX), 0) << std::strerror(errno);

@@ -1,7 +1,8 @@
-// Fencing under faults (DESIGN §6). A writer appends its task id to a log on its dataset five
+// Fencing under faults (docs/fencing.md). A writer appends its task id to a log on its dataset five
 // times a second; the checker fails on any interleaving of two writers. Cluster: heartbeats
 // every 0.2 s, lease L = 1 s, declared lost after 1.5 s.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -145,6 +146,18 @@ TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
   ASSERT_FALSE(dataset.empty());
   int first_index = cluster.agent_index(first.node_id);
   ASSERT_GT(first_index, 0);
+  // `berth events` follows the same failover live, as an operator would.
+  std::string events_out = cluster.dir() + "/events.out";
+  pid_t events = ::fork();
+  if (events == 0) {
+    FILE* out = std::freopen(events_out.c_str(), "w", stdout);
+    if (out == nullptr) ::_exit(127);
+    ::execl(BERTH_BINARY, BERTH_BINARY, "events", "--master", cluster.url().c_str(), "--token",
+            cluster.admin_token().c_str(), "--type", "status_update_event", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(events, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // subscribed before the kill
   cluster.kill_agent(first_index);
   Writer second = wait_for_replacement(cluster, "/explained", volume, first.task_id);
   ASSERT_FALSE(second.task_id.empty());
@@ -169,6 +182,14 @@ TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
                   {"dataset " + dataset + " attached at epoch 2", "task " + second.task_id + ": launching",
                    "task " + second.task_id + ": TASK_RUNNING"},
                   "agent-" + std::to_string(second_index) + ".log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(events, SIGTERM);
+  ::waitpid(events, nullptr, 0);
+  expect_in_order(file_lines(events_out),
+                  {"status_update_event task " + first.task_id + " of /explained on 127.0.0.1: TASK_LOST (agent " +
+                       first.node_id + " lost)",
+                   "status_update_event task " + second.task_id + " of /explained on 127.0.0.1: TASK_RUNNING"},
+                  "berth events");
 }
 
 TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {

@@ -1,6 +1,6 @@
-// A discrete-event simulation of the lease and fencing protocol (DESIGN §6): one master and
-// 2-4 agents on a virtual clock, each node's clock running at its own rate, messages over a
-// lossy network, and seeded faults (agent pauses and crashes, partitions, master restarts).
+// A discrete-event simulation of the lease and fencing protocol (docs/fencing.md §3, §7): one
+// master and 2-4 agents on a virtual clock, each node's clock running at its own rate, messages
+// over a lossy network, and seeded faults (agent pauses and crashes, partitions, master restarts).
 // Agents run lease::AgentLease, the master runs lease::MasterLeases, and every task that
 // writes a dataset runs under a supervisor that kills it at the deadline its agent last gave
 // it, even while the agent is paused or gone.
