@@ -542,7 +542,10 @@ struct Agent::Impl {
     ds.labels[kOwnerLabel] = container_owner(options.hostname, options.work_dir);
     ds.cpus = spec.cpus;
     ds.mem_mib = spec.mem;
-    ds.user = spec.user;
+    auto user = container_user(spec.user, task_user_policy());
+    if (!user) return fail(user.error().message);
+    ds.user = *user;
+    ds.allow_root = options.allow_root_tasks;
     ds.host_ports = spec.ports;
     ds.volume_driver = plugin_name.empty() ? "berth" : plugin_name;
     ds.volume_prefix = volume_prefix;
@@ -1116,7 +1119,7 @@ Status Agent::run() {
   spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
                o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", impl_->executor->isolation_summary());
-  spdlog::info("process tasks run as their app's user, else as {}; as root: {}",
+  spdlog::info("tasks (processes and containers) run as their app's user, else as {}; as root: {}",
                !o.default_task_user.empty() ? "'" + o.default_task_user + "'"
                : ::geteuid() == 0          ? std::string("'nobody'")
                                            : std::string("the agent's own user"),

@@ -99,10 +99,10 @@ int main(int argc, char** argv) {
   a->add_option("--http-port", agent.http_port, "The agent's HTTP port for task logs (0: any free port)")
       ->envname("BERTH_AGENT_HTTP_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
   a->add_option("--default-task-user", agent.default_task_user,
-                "User of process tasks whose app sets no `user` (default: nobody when the agent is root, "
-                "else the agent's own user)")
+                "User of tasks whose app sets no `user` (default: nobody when the agent is root, "
+                "else the agent's own user; containers get it as uid:gid)")
       ->envname("BERTH_DEFAULT_TASK_USER");
-  a->add_flag("--allow-root-tasks", agent.allow_root_tasks, "Let process tasks run as root (uid 0)")
+  a->add_flag("--allow-root-tasks", agent.allow_root_tasks, "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
       ->envname("BERTH_ALLOW_ROOT_TASKS");
   a->add_option("--tls-cert", agent.tls_cert, "PEM certificate: the agent's HTTP port serves HTTPS only")
       ->envname("BERTH_AGENT_TLS_CERT");

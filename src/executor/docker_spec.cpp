@@ -549,6 +549,24 @@ Status add_parameter(const DockerTaskSpec& spec, const Parameter& parameter,
   return {};
 }
 
+// On an agent that runs no task as root, a container may not be root on the host either.
+Status check_root(const DockerTaskSpec& spec, const Build& build) {
+  if (spec.allow_root) return {};
+  const std::string advice = ": this agent does not run tasks as root (start it with --allow-root-tasks)";
+  std::string user = build.config.value("User", "");
+  user = user.substr(0, user.find(':'));
+  if (user == "root" || user == "0") {
+    return make_error(ErrorCode::kPermissionDenied, "the container would run as user " + user + advice);
+  }
+  if (build.host.value("Privileged", false)) {
+    return make_error(ErrorCode::kPermissionDenied, "container.docker.privileged is true" + advice);
+  }
+  if (build.host.contains("CapAdd") && !build.host["CapAdd"].empty()) {
+    return make_error(ErrorCode::kPermissionDenied, "the cap-add parameter adds capabilities" + advice);
+  }
+  return {};
+}
+
 Status add_parameters(const DockerTaskSpec& spec, const std::vector<Parameter>& parameters,
                       Build& build) {
   // `docker run --volume-driver` applies to every named volume however the flags are ordered;
@@ -642,6 +660,7 @@ Result<DockerCreate> docker_create_body(const DockerTaskSpec& spec) {
   if (!parameters) return parameters.error();
   if (auto status = add_parameters(spec, *parameters, build); !status) return status.error();
   if (auto status = add_bind_mounts(spec, build); !status) return status.error();
+  if (auto status = check_root(spec, build); !status) return status.error();
 
   build.config["Env"] = environment(spec, build);
   build.config["Labels"] = labels(spec, build);

@@ -59,6 +59,9 @@ struct DockerTaskSpec {
   double cpus = 0;
   double mem_mib = 0;
   std::string user;  // the app's `user`; empty: the image's
+  // False on an agent without --allow-root-tasks: a container that would be root on the host
+  // (User root or 0 after the `user` parameter, privileged, added capabilities) is refused.
+  bool allow_root = true;
   // The host port of each portMappings entry that publishes one, in the order of
   // container.portMappings: every entry in bridge networking, those with a hostPort in container
   // networking (where empty means publish nothing). Empty in host networking.

@@ -87,6 +87,31 @@ const json kSeedDemo =
 
 // ---- the seed demo and the base body ----
 
+// ---- an agent that runs no task as root ----
+
+TEST(DockerCreateBody, AnAgentWithoutRootTasksRefusesEveryWayToRootOnTheHost) {
+  auto refused = [](DockerTaskSpec spec, const std::string& why) {
+    spec.allow_root = false;
+    Result<DockerCreate> result = docker_create_body(spec);
+    ASSERT_FALSE(result.ok()) << why << ": " << result->body_json;
+    EXPECT_EQ(result.error().code, ErrorCode::kPermissionDenied) << why;
+    EXPECT_NE(result.error().message.find("--allow-root-tasks"), std::string::npos) << result.error().message;
+  };
+  DockerTaskSpec root_user = spec_for(docker_app({}));
+  root_user.user = "root";
+  refused(root_user, "user root");
+  refused(with_parameters({{"user", "0:0"}}), "the user parameter wins over the app's user");
+  refused(spec_for(docker_app({{"privileged", true}})), "privileged");
+  refused(with_parameters({{"cap-add", "SYS_ADMIN"}}), "cap-add");
+
+  DockerTaskSpec fine = with_parameters({{"cap-drop", "ALL"}});
+  fine.user = "65534:65534";
+  fine.allow_root = false;
+  EXPECT_EQ(create(fine).body.value("User", ""), "65534:65534");
+  DockerTaskSpec allowed = spec_for(docker_app({{"privileged", true}}));
+  EXPECT_TRUE(create(allowed).host().value("Privileged", false)) << "allowed where the agent allows root";
+}
+
 TEST(DockerCreateBody, SeedDemoAppRunsOnTheBridgeWithItsVolumeThroughTheBerthPlugin) {
   DockerTaskSpec spec = spec_for({{"container", kSeedDemo}});
   spec.host_ports = {8080};

@@ -539,6 +539,28 @@ TEST_F(ProcessExecutorTest, ATaskWithoutAUserRunsAsNobodyOnARootAgentByDefault) 
   EXPECT_EQ(read_file(sandbox("default") / "stdout"), "nobody\n");
 }
 
+TEST(TaskUser, AContainerRunsAsTheAppsUserAndNeverAsRootUnlessAllowed) {
+  TaskUserPolicy strict{"", false, "agent-7"};
+  EXPECT_EQ(*container_user("postgres", strict), "postgres") << "a name is resolved by Docker, in the image";
+  EXPECT_EQ(*container_user("1000:1000", strict), "1000:1000");
+  for (const char* root : {"root", "0", "root:root", "0:0"}) {
+    auto refused = container_user(root, strict);
+    ASSERT_FALSE(refused.ok()) << root;
+    EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+    EXPECT_NE(refused.error().message.find("--allow-root-tasks"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("agent-7"), std::string::npos) << refused.error().message;
+  }
+  auto nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  EXPECT_EQ(*container_user("", strict), std::to_string(nobody->pw_uid) + ":" + std::to_string(nobody->pw_gid))
+      << "no user and no root: nobody, by number, so the image need not know the name";
+  TaskUserPolicy relaxed{"", true, "agent-7"};
+  EXPECT_EQ(*container_user("root", relaxed), "root");
+  EXPECT_EQ(*container_user("", relaxed), "") << "with root allowed, the image's own user";
+  TaskUserPolicy root_default{"root", false, "agent-7"};
+  EXPECT_FALSE(container_user("", root_default).ok()) << "a root default user is still root";
+}
+
 TEST(TaskUser, ANonRootAgentRunsTasksOnlyAsItself) {
   const passwd* nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);

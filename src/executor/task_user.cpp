@@ -127,6 +127,23 @@ Result<TaskUser> resolve_task_user(const std::string& requested, const TaskUserP
   return user;
 }
 
+Result<std::string> container_user(const std::string& requested, const TaskUserPolicy& policy) {
+  if (!requested.empty()) {
+    std::string who = requested.substr(0, requested.find(':'));
+    if ((who == "root" || who == "0") && !policy.allow_root) {
+      return make_error(ErrorCode::kPermissionDenied,
+                        "user " + quoted(requested) + " is root and the agent on " + policy.node_name +
+                            " does not run tasks as root: set the app's `user` to an unprivileged "
+                            "user, or start the agent with --allow-root-tasks");
+    }
+    return requested;
+  }
+  if (policy.allow_root) return std::string();
+  auto user = resolve_task_user("", policy, 0);
+  if (!user) return user.error();
+  return std::to_string(user->uid) + ":" + std::to_string(user->gid);
+}
+
 std::string command_as_user(const TaskUser& user, const std::string& command) {
   if (!user.switch_identity || user.uid == ::geteuid()) return command;
   std::string groups;

@@ -42,6 +42,14 @@ struct TaskUser {
 Result<TaskUser> resolve_task_user(const std::string& requested, const TaskUserPolicy& policy,
                                    uid_t agent_uid);
 
+// Docker's "User" for a container task of an agent running as root. The app's `user` goes as
+// given (Docker resolves a name in the image), refused with kPermissionDenied when it names
+// root ("root", "0", "root:..." or "0:...") and the policy does not allow root; a name that
+// is uid 0 only inside the image cannot be seen from here. With no `user`: "" (the image's own
+// user, as Docker runs it) when root is allowed, else the policy's default user (`nobody`
+// when unset) resolved on this host to "uid:gid", so images need not know the name.
+Result<std::string> container_user(const std::string& requested, const TaskUserPolicy& policy);
+
 // `command` (for /bin/sh -c) wrapped to run as `user` with /usr/bin/setpriv (util-linux), for
 // the agent's COMMAND health checks; `command` itself when `user` is the caller's own uid.
 std::string command_as_user(const TaskUser& user, const std::string& command);
