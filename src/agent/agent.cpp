@@ -1,10 +1,13 @@
 #include "agent/agent.h"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -800,6 +803,23 @@ struct Agent::Impl {
   // A task sees each dataset at its containerPath: bind-mounted in its own mount namespace
   // when the agent is root, otherwise linked into its sandbox; either way the real path is in
   // BERTH_VOLUME_<PATH> (e.g. BERTH_VOLUME_DATA for /data).
+  // A dataset whose top directory still belongs to root is given to the task's user when a
+  // task that is not root first uses it (as Mesos does with persistent volumes), so the task
+  // can write it. Only the top directory: what root wrote inside stays root's.
+  void give_to_task_user(const protocol::LaunchSpec& spec, const std::string& path) {
+    if (::geteuid() != 0) return;
+    auto user = resolve_task_user(spec.user, task_user_policy(), 0);
+    if (!user || !user->switch_identity || user->uid == 0) return;  // the launch reports a bad user
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || st.st_uid != 0) return;
+    if (::chown(path.c_str(), user->uid, user->gid) != 0) {
+      spdlog::warn("task {}: cannot give dataset directory {} to user {}: {}", spec.task_id, path, user->name,
+                   std::strerror(errno));
+    } else {
+      spdlog::info("task {}: dataset directory {} now belongs to user {}", spec.task_id, path, user->name);
+    }
+  }
+
   Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps) {
     std::error_code ec;
     std::filesystem::create_directories(sandbox, ec);
@@ -807,6 +827,7 @@ struct Agent::Impl {
       auto path = datasets->usable_path(v.dataset_id);
       if (!path) return make_error(path.error().code, "cannot use dataset " + v.dataset_id + ": " + path.error().message);
       datasets->acquire(v.dataset_id, spec.task_id);
+      give_to_task_user(spec, *path);
       std::string name;
       for (unsigned char c : v.container_path) {
         if (std::isalnum(c)) name.push_back(static_cast<char>(std::toupper(c)));

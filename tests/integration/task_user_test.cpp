@@ -1,6 +1,7 @@
 // Marathon's `user` with real processes: the master passes an app's user to the agent, which
 // runs the task and its COMMAND health checks as that user, or fails the task saying why.
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -71,6 +72,39 @@ TEST(TaskUser, AnAppsTaskAndItsCommandChecksRunAsTheAppsUser) {
     info = cluster.call("GET", "/v2/apps/as-nobody").body["app"];
     return info.value("tasksHealthy", 0) == 1;
   }, seconds(20))) << info.dump();
+}
+
+TEST(TaskUser, ATaskThatIsNotRootCanWriteItsDataset) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running tasks as another user needs a root agent";
+  const passwd* nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr) << "this machine has no user nobody";
+  Cluster cluster(1);
+  std::string volume = "as-nobody-" + std::to_string(::getpid());
+  nlohmann::json app = {
+      {"id", "/writes-as-nobody"},
+      {"cmd", "echo written-by-$(id -u) > /data/file && exec sleep 1000"},
+      {"user", "nobody"},
+      {"cpus", 0.1},
+      {"mem", 16},
+      {"container",
+       {{"type", "MESOS"},
+        {"volumes",
+         {{{"containerPath", "/data"},
+           {"mode", "RW"},
+           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+  auto created = cluster.call("POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  std::string path;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    auto state = cluster.call("GET", "/v1/state/datasets");
+    for (const auto& d : state.body) {
+      if (d.contains("path")) path = d["path"].get<std::string>();
+    }
+    return !path.empty() && read_file(path + "/file") == "written-by-" + std::to_string(nobody->pw_uid) + "\n";
+  }, seconds(20))) << "dataset at '" << path << "' holds: " << read_file(path + "/file");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody->pw_uid) << "the dataset's directory was given to the task's user";
 }
 
 TEST(TaskUser, AnUnknownUserFailsTheTaskNamingTheUserAndTheNode) {
