@@ -297,9 +297,9 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
                  {{"hostname", info.http_address},
                   {"task_launch_timeout", o.task_launch_timeout.count()},
                   {"max_instances_per_offer", 1000},
-                  {"agent_lost_timeout_ms", o.lost_timeout.count()},
-                  {"heartbeat_interval_ms", o.heartbeat_interval.count()},
-                  {"lease_ms", o.lease.count()}}},
+                  {"agent_lost_timeout_ms", o.timing.lost_after().count()},
+                  {"heartbeat_interval_ms", o.timing.heartbeat_interval.count()},
+                  {"lease_ms", o.timing.lease.count()}}},
                 {"zookeeper_config", {{"zk_max_versions", o.max_versions}}},
                 {"http_config", {{"http_port", std::stoi(info.http_address.substr(info.http_address.rfind(':') + 1))}}}});
     }

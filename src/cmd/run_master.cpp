@@ -124,11 +124,12 @@ int run_master(const MasterFlags& flags) {
   }
   // docs/fencing.md §3: an agent is declared lost only after its lease L plus a margin for clock
   // drift, or its datasets could be handed over while it may still write them.
-  if (flags.lease_ms <= 0 || flags.heartbeat_interval_ms <= 0 || flags.heartbeat_interval_ms >= flags.lease_ms ||
-      flags.lost_timeout_ms <= flags.lease_ms) {
-    spdlog::error("unsafe timing: need 0 < --heartbeat-interval-ms ({}) < --lease-ms ({}) < --lost-timeout-ms ({}); "
-                  "the default is 500 < 2500 < 3000 (lost = lease + a 0.5 s drift margin)",
-                  flags.heartbeat_interval_ms, flags.lease_ms, flags.lost_timeout_ms);
+  lease::LeaseOptions timing;
+  timing.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_interval_ms);
+  timing.lease = std::chrono::milliseconds(flags.lease_ms);
+  timing.margin = std::chrono::milliseconds(flags.lost_timeout_ms - flags.lease_ms);
+  if (Status safe = lease::check_timing(timing); !safe) {
+    spdlog::error("{}", safe.error().message);
     return 2;
   }
   auto store = open_sqlite_store(flags.data_dir + "/berth.db");
@@ -144,9 +145,7 @@ int run_master(const MasterFlags& flags) {
   master::MasterOptions options;
   options.join_token = token;
   options.log = [](const std::string& line) { spdlog::info("{}", line); };
-  options.heartbeat_interval = std::chrono::milliseconds(flags.heartbeat_interval_ms);
-  options.lease = std::chrono::milliseconds(flags.lease_ms);
-  options.lost_timeout = std::chrono::milliseconds(flags.lost_timeout_ms);
+  options.timing = timing;
   if (flags.task_launch_timeout_ms <= 0) {
     spdlog::error("--task-launch-timeout-ms must be positive, got {}", flags.task_launch_timeout_ms);
     return 2;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "base/result.h"
+
 namespace berth::lease {
 
 struct LeaseOptions {
@@ -19,5 +21,10 @@ struct LeaseOptions {
   // How long after the last received heartbeat the master declares an agent lost.
   std::chrono::milliseconds lost_after() const { return lease + margin; }
 };
+
+// The one check of these numbers (docs/fencing.md §3): 0 < heartbeat_interval < lease, and a
+// margin of at least a tenth of the lease (clock rates may differ by a few per cent) and at
+// least 100 ms. kInvalidArgument naming the master's flags otherwise.
+Status check_timing(const LeaseOptions& options);
 
 }  // namespace berth::lease

@@ -126,3 +126,30 @@ TEST(MasterLeases, RejectsEmptyNames) {
 
 }  // namespace
 }  // namespace berth::lease
+
+namespace berth::lease {
+namespace {
+
+TEST(CheckTiming, AcceptsTheDefaultsAndRefusesAnUnsafeMarginNamingTheFlags) {
+  EXPECT_TRUE(check_timing(LeaseOptions{}).ok());
+  LeaseOptions tight;
+  tight.margin = std::chrono::milliseconds(1);
+  auto refused = check_timing(tight);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("at least 250 ms"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("--lost-timeout-ms 2501"), std::string::npos) << refused.error().message;
+  LeaseOptions small;  // a short lease still needs 100 ms
+  small.heartbeat_interval = std::chrono::milliseconds(100);
+  small.lease = std::chrono::milliseconds(300);
+  small.margin = std::chrono::milliseconds(99);
+  EXPECT_FALSE(check_timing(small).ok());
+  small.margin = std::chrono::milliseconds(100);
+  EXPECT_TRUE(check_timing(small).ok());
+  LeaseOptions slow_heartbeat;
+  slow_heartbeat.heartbeat_interval = slow_heartbeat.lease;
+  EXPECT_FALSE(check_timing(slow_heartbeat).ok()) << "a heartbeat per lease leaves no room for one lost";
+}
+
+}  // namespace
+}  // namespace berth::lease

@@ -124,6 +124,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   agent.attributes = request.attributes;
   agent.registered_at = clock_.wall_now();
   agent.last_heartbeat = clock_.mono_now();
+  leases_.on_heartbeat_received(id, agent.last_heartbeat);
   agent.last_heartbeat_wall = clock_.wall_now();
   agent.lost = false;
   agent.must_register = false;
@@ -187,8 +188,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
-  response.heartbeat_interval_ms = options_.heartbeat_interval.count();
-  response.lease_ms = options_.lease.count();
+  response.heartbeat_interval_ms = options_.timing.heartbeat_interval.count();
+  response.lease_ms = options_.timing.lease.count();
   response.next_command_seq = seen_up_to;
   response.agent_secret = agent.secret;
   return response;
@@ -201,6 +202,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
     return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
   }
   it->second.last_heartbeat = clock_.mono_now();
+  leases_.on_heartbeat_received(agent_id, it->second.last_heartbeat);
   it->second.last_heartbeat_wall = clock_.wall_now();
   // A dataset this agent just released may be waiting for its new primary: tell it now.
   // Sets, not nested scans: an agent may report thousands of datasets twice a second.
@@ -231,7 +233,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   }
   // A task waiting for a dataset this report shows attached starts now, not at the next pass.
   send_ready_launches();
-  return protocol::HeartbeatAck{hb.seq, options_.lease.count(), assignments_for(agent_id)};
+  return protocol::HeartbeatAck{hb.seq, options_.timing.lease.count(), assignments_for(agent_id)};
 }
 
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {

@@ -325,7 +325,7 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
   // before the restart may not have registered again yet, and its lease may still run: no
   // dataset is attached anew until every such node has re-registered or fenced itself
   // (docs/fencing.md). What a node already reports attached stays attached.
-  bool in_restart_grace = clock_.mono_now() - loaded_at_ < options_.lost_timeout;
+  bool in_restart_grace = clock_.mono_now() - loaded_at_ < options_.timing.lost_after();
   std::set<std::string> attached_here;
   if (in_restart_grace && self != state_.agents.end()) {
     for (const auto& r : self->second.datasets) {

@@ -52,7 +52,7 @@ class LocalMoves : public ::testing::Test {
   void SetUp() override {
     MasterOptions options;
     options.join_token = "t";
-    options.lost_timeout = std::chrono::milliseconds(3000);
+    options.timing.margin = std::chrono::milliseconds(500);  // lost after 3000 ms
     core_ = std::make_unique<MasterCore>(options, store_, clock_, ids_);
     ASSERT_TRUE(core_->load().ok());
     join(kA, "node-a", "10.0.0.1", 7001);
@@ -275,7 +275,7 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
   CountingIds ids;
   MasterOptions options;
   options.join_token = "t";
-  options.lost_timeout = std::chrono::milliseconds(3000);
+  options.timing.margin = std::chrono::milliseconds(500);  // lost after 3000 ms
   auto join = [&](MasterCore& core, const std::string& id) {
     protocol::RegisterRequest r;
     r.token = "t";
@@ -329,7 +329,7 @@ TEST(RestartGrace, WhatANodeReportsAttachedStaysAttachedThroughARestart) {
   CountingIds ids;
   MasterOptions options;
   options.join_token = "t";
-  options.lost_timeout = std::chrono::milliseconds(3000);
+  options.timing.margin = std::chrono::milliseconds(500);  // lost after 3000 ms
   protocol::RegisterRequest r;
   r.token = "t";
   r.agent_id = kA;

@@ -31,7 +31,11 @@ DeploymentRecord deployment_from_json(const nlohmann::json& j) {
 }  // namespace
 
 MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSource& ids)
-    : options_(std::move(options)), store_(store), clock_(clock), ids_(ids) {}
+    : options_(std::move(options)),
+      store_(store),
+      clock_(clock),
+      ids_(ids),
+      leases_(options_.timing, clock.mono_now()) {}
 
 Status MasterCore::load() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -67,6 +71,7 @@ Status MasterCore::load() {
     state_.deployments[d.id] = d;
   }
   loaded_at_ = clock_.mono_now();
+  leases_ = lease::MasterLeases(options_.timing, loaded_at_);
   return {};
 }
 

@@ -15,6 +15,7 @@
 #include "base/ids.h"
 #include "base/result.h"
 #include <nlohmann/json_fwd.hpp>
+#include "lease/master_leases.h"
 #include "master/event_bus.h"
 #include "master/master_state.h"
 #include "store/store.h"
@@ -23,9 +24,8 @@ namespace berth::master {
 
 struct MasterOptions {
   std::string join_token;
-  std::chrono::milliseconds heartbeat_interval{500};
-  std::chrono::milliseconds lease{2500};
-  std::chrono::milliseconds lost_timeout{3000};  // lease + drift margin
+  // Heartbeat interval, lease and the margin after it: checked by lease::check_timing.
+  lease::LeaseOptions timing;
   size_t max_versions = 50;
   uint32_t service_port_min = 10000;
   uint32_t service_port_max = 20000;  // exclusive
@@ -191,6 +191,9 @@ class MasterCore {
   std::condition_variable commands_cv_;
   MasterState state_;
   MonoTime loaded_at_{};
+  // Which agents are lost: the lease protocol's master half (docs/fencing.md §3), started
+  // again by load().
+  lease::MasterLeases leases_;
   bool shutting_down_ = false;
   WallTime last_version_{};
   std::string routes_;  // the last routing table pushed, JSON text

@@ -47,7 +47,7 @@ void MasterCore::reconcile() {
 
   // 1. Agents that stopped heartbeating are lost; their tasks with them.
   for (auto& [id, agent] : state_.agents) {
-    if (agent.lost || now - agent.last_heartbeat <= options_.lost_timeout) continue;
+    if (agent.lost || !leases_.is_lost(id, now)) continue;
     agent.lost = true;
     agent.outbox.clear();
     std::vector<std::string> gone;
@@ -56,7 +56,7 @@ void MasterCore::reconcile() {
     }
     note("agent " + id + " (" + agent.hostname + ") lost: last heartbeat " +
          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat).count()) +
-         " ms ago (lost after " + std::to_string(options_.lost_timeout.count()) + " ms); " +
+         " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
          std::to_string(gone.size()) + " task(s) on it are lost");
     for (const auto& tid : gone) {
       record_terminal(state_.tasks[tid], protocol::kTaskLost, "agent " + id + " lost");
@@ -87,7 +87,7 @@ void MasterCore::reconcile() {
   }
 
   // 2. After a restart, wait for agents to re-register before changing anything.
-  if (now - loaded_at_ < options_.lost_timeout) return;
+  if (now - loaded_at_ < options_.timing.lost_after()) return;
 
   // 3. Per app: kills and launches.
   std::map<std::string, std::vector<control::TaskView>> live;
