@@ -309,7 +309,13 @@ TEST(Security, AFloodOfLongRequestsFromTheAgentsAddressCostsNoAgentItsLease) {
   // Held for several leases (1 s here): every agent stays active.
   std::this_thread::sleep_for(seconds(5));
   for (int fd : streams) ::close(fd);
-  auto nodes = cluster.call("GET", "/berth/v1/nodes");
+  // The master notices a closed stream when it next writes to it (an event or the 15 s
+  // keep-alive); until then this address stays busy.
+  ApiAnswer nodes;
+  ASSERT_TRUE(Cluster::eventually([&] {
+    nodes = cluster.call("GET", "/berth/v1/nodes");
+    return nodes.status == 200;
+  }, seconds(30))) << nodes.body.dump();
   ASSERT_EQ(nodes.body["nodes"].size(), 2u) << nodes.body.dump();
   for (const auto& n : nodes.body["nodes"]) {
     EXPECT_EQ(n.value("state", ""), "active") << n.dump();
