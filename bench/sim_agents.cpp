@@ -3,8 +3,9 @@
 // answered with TASK_RUNNING and a "kill" with TASK_KILLED, and a dataset assigned for
 // attaching is reported attached at its epoch. Each agent owns two threads: one heartbeats
 // (reporting its datasets), the other long-polls for commands and delivers status updates
-// (at least once, resent until acknowledged) between polls. Every call after registration
-// carries the agent secret of that registration; a 401 or 404 means "register again". With
+// (at least once, resent until acknowledged) between polls. Every call goes through the agent's
+// own HttpMasterLink (agent/http_master_link.h) and carries the agent secret of its
+// registration; a 401 or 404 (kRegisterAgain) means "register again". With
 // --no-poll the agents heartbeat but never fetch commands, so their outbox on the master only
 // grows: what a hung or partitioned agent costs the master. Runs until SIGINT or SIGTERM and
 // prints how many tasks and datasets it runs every few seconds.
@@ -22,20 +23,21 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/http_master_link.h"
 #include "base/clock.h"
-#include "http/http.h"
 #include "protocol/messages.h"
 
 namespace {
 
 using namespace berth;
 using namespace std::chrono_literals;
+using agent::AgentCredential;
+using agent::MasterLink;
 
 constexpr int kMaxAgents = 1000;
 constexpr size_t kMaxStatusBatch = 500;         // updates per POST /status
@@ -74,8 +76,8 @@ void sleep_unless_stopping(std::chrono::milliseconds d) {
 
 class SimAgent {
  public:
-  SimAgent(const Options& options, int index, Stats& stats)
-      : options_(options), hostname_(options.prefix + "-" + std::to_string(index)), stats_(stats) {}
+  SimAgent(const Options& options, MasterLink& master, int index, Stats& stats)
+      : options_(options), master_(master), hostname_(options.prefix + "-" + std::to_string(index)), stats_(stats) {}
 
   void run() {
     std::thread heartbeats([this] { heartbeat_loop(); });
@@ -100,30 +102,21 @@ class SimAgent {
         request.agent_id = agent_id_;
         for (const auto& [id, report] : tasks_) request.tasks.push_back(report);
       }
-      auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/register",
-                               nlohmann::json(request).dump(), 10000);
-      if (res && res->status == 200) {
-        auto body = nlohmann::json::parse(res->body, nullptr, false);
-        if (!body.is_discarded()) {
-          auto response = body.get<protocol::RegisterResponse>();
-          std::lock_guard<std::mutex> lock(mu_);
-          agent_id_ = response.agent_id;
-          secret_ = response.agent_secret;
-          last_seq_ = response.next_command_seq;
-          heartbeat_ms_ = std::max<int64_t>(response.heartbeat_interval_ms, 50);
-          registered_ = true;
-          stats_.registered++;
-          stats_.registrations++;
-          return true;
-        }
+      auto response = master_.register_agent(request);
+      if (response) {
+        std::lock_guard<std::mutex> lock(mu_);
+        agent_id_ = response->agent_id;
+        secret_ = response->agent_secret;
+        last_seq_ = response->next_command_seq;
+        heartbeat_ms_ = std::max<int64_t>(response->heartbeat_interval_ms, 50);
+        registered_ = true;
+        stats_.registered++;
+        stats_.registrations++;
+        return true;
       }
       stats_.request_failures++;
-      if (res && res->status == 401) {
-        std::fprintf(stderr, "%s: the master refused the join token: %s\n", hostname_.c_str(),
-                     res->body.c_str());
-      } else if (!res) {
-        std::fprintf(stderr, "%s: cannot reach the master at %s: %s\n", hostname_.c_str(),
-                     options_.master_url.c_str(), res.error().message.c_str());
+      if (response.error().code != ErrorCode::kInternal) {
+        std::fprintf(stderr, "%s: %s\n", hostname_.c_str(), response.error().message.c_str());
       }
       sleep_unless_stopping(500ms);
     }
@@ -136,20 +129,20 @@ class SimAgent {
     registered_ = false;
   }
 
-  // After a failed call: a 401 (no or a stale credential) or 404 (unknown, lost or asked to
-  // register again) is the master's "register again".
-  void note_failure(const Result<http::ClientResponse>& res) {
+  // After a failed call: kRegisterAgain (a 401 for no or a stale credential, a 404 for an
+  // agent unknown, lost or asked to register again) is the master's "register again".
+  void note_failure(const Error& error) {
     stats_.request_failures++;
-    if (res && (res->status == 401 || res->status == 404)) {
+    if (error.code == agent::kRegisterAgain) {
       stats_.refused++;
       mark_unregistered();
     }
   }
 
   // The agent's credential for calls after registration.
-  std::vector<std::pair<std::string, std::string>> auth_headers() {
+  AgentCredential credential() {
     std::lock_guard<std::mutex> lock(mu_);
-    return {{"Authorization", "Bearer " + secret_}};
+    return {agent_id_, secret_};
   }
 
   // What the master wants attached here, from a heartbeat answer or a "datasets" command.
@@ -180,12 +173,12 @@ class SimAgent {
   void heartbeat_loop() {
     uint64_t seq = 0;
     while (!g_stopping) {
-      std::string id;
+      AgentCredential who;
       int64_t interval_ms;
       bool registered;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        id = agent_id_;
+        who = {agent_id_, secret_};
         interval_ms = heartbeat_ms_;
         registered = registered_;
       }
@@ -198,18 +191,16 @@ class SimAgent {
         reported_attached_ = attached;
         // Generous: a slow answer should show as a slow master, not as a failed heartbeat.
         const auto sent = std::chrono::steady_clock::now();
-        auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/heartbeat",
-                                 nlohmann::json(hb).dump(), 10000, auth_headers());
+        auto ack = master_.heartbeat(who, hb, 10s);
         const int64_t took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::steady_clock::now() - sent).count();
         int64_t slowest = stats_.slowest_heartbeat_ms.load();
         while (took_ms > slowest && !stats_.slowest_heartbeat_ms.compare_exchange_weak(slowest, took_ms)) {
         }
-        if (res && res->status == 200) {
-          auto body = nlohmann::json::parse(res->body, nullptr, false);
-          if (!body.is_discarded()) set_assignments(body.get<protocol::HeartbeatAck>().datasets);
-        } else {
-          note_failure(res);
+        if (ack) {
+          set_assignments(std::move(ack->datasets));
+        } else if (ack.error().code != ErrorCode::kInternal) {
+          note_failure(ack.error());
         }
       }
       sleep_unless_stopping(std::chrono::milliseconds(interval_ms));
@@ -262,7 +253,7 @@ class SimAgent {
   }
 
   // Sends one batch of pending updates; forgets those acknowledged. False on failure.
-  bool flush_status(const std::string& id) {
+  bool flush_status(const AgentCredential& who) {
     protocol::StatusBatch batch;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -272,16 +263,12 @@ class SimAgent {
       }
     }
     if (batch.updates.empty()) return true;
-    auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + id + "/status",
-                             nlohmann::json(batch).dump(), 10000, auth_headers());
-    if (!res || res->status != 200) {
-      note_failure(res);
+    auto ack = master_.send_status(who, batch);
+    if (!ack) {
+      if (ack.error().code != ErrorCode::kInternal) note_failure(ack.error());
       return false;
     }
-    auto parsed = nlohmann::json::parse(res->body, nullptr, false);
-    if (parsed.is_discarded()) return false;
-    auto ack = parsed.get<protocol::StatusAck>();
-    std::set<std::string> acked(ack.acked.begin(), ack.acked.end());
+    std::set<std::string> acked(ack->acked.begin(), ack->acked.end());
     std::lock_guard<std::mutex> lock(mu_);
     std::deque<protocol::StatusUpdate> rest;
     for (auto& u : pending_) {
@@ -293,7 +280,7 @@ class SimAgent {
   }
 
   // Polls for commands once: a long poll when no update waits, a quick look otherwise.
-  bool poll_commands(const std::string& id) {
+  bool poll_commands(const AgentCredential& who) {
     uint64_t after;
     bool waiting_updates;
     {
@@ -302,24 +289,19 @@ class SimAgent {
       waiting_updates = !pending_.empty();
     }
     int wait_ms = waiting_updates ? 0 : kCommandWaitMs;
-    auto res = http::request(options_.master_url, "GET",
-                             "/berth/v1/agents/" + id + "/commands?after=" + std::to_string(after) +
-                                 "&wait_ms=" + std::to_string(wait_ms),
-                             "", wait_ms + 10000, auth_headers());
-    if (!res || res->status != 200) {
-      note_failure(res);
-      // 400: `after` is beyond what the master sent (it forgot this agent's commands); only
-      // a new registration tells the agent where the master's sequence stands.
-      if (res && res->status == 400) mark_unregistered();
+    auto batch = master_.poll_commands(who, after, std::chrono::milliseconds(wait_ms));
+    if (!batch) {
+      if (batch.error().code == ErrorCode::kInternal) return false;
+      note_failure(batch.error());
+      // `after` is beyond what the master sent (it forgot this agent's commands); only a new
+      // registration tells the agent where the master's sequence stands.
+      if (batch.error().code == ErrorCode::kInvalidArgument) mark_unregistered();
       return false;
     }
-    auto body = nlohmann::json::parse(res->body, nullptr, false);
-    if (body.is_discarded()) return false;
-    auto batch = body.get<protocol::CommandBatch>();
-    for (const auto& command : batch.commands) {
+    for (const auto& command : batch->commands) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (id != agent_id_ || command.seq <= last_seq_) continue;
+        if (who.agent_id != agent_id_ || command.seq <= last_seq_) continue;
       }
       execute(command);
       std::lock_guard<std::mutex> lock(mu_);
@@ -330,11 +312,11 @@ class SimAgent {
 
   void work_loop() {
     while (!g_stopping) {
-      std::string id;
+      AgentCredential who;
       bool registered;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        id = agent_id_;
+        who = {agent_id_, secret_};
         registered = registered_;
       }
       if (!registered) {
@@ -345,11 +327,12 @@ class SimAgent {
         sleep_unless_stopping(kRetryDelay);  // heartbeats only, from the other thread
         continue;
       }
-      if (!flush_status(id) || !poll_commands(id)) sleep_unless_stopping(kRetryDelay);
+      if (!flush_status(who) || !poll_commands(who)) sleep_unless_stopping(kRetryDelay);
     }
   }
 
   const Options& options_;
+  MasterLink& master_;  // shared by every simulated agent; thread-safe
   const std::string hostname_;
   Stats& stats_;
 
@@ -443,10 +426,16 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   Stats stats;
+  // Generous: a slow answer should show as a slow master, not as a failed call.
+  agent::HttpMasterLinkOptions link_options;
+  link_options.master_url = options.master_url;
+  link_options.request_timeout = 10s;
+  link_options.poll_slack = 10s;
+  agent::HttpMasterLink master(link_options);
   std::vector<std::unique_ptr<SimAgent>> agents;
   std::vector<std::thread> threads;
   for (int i = 0; i < options.agents; ++i) {
-    agents.push_back(std::make_unique<SimAgent>(options, i, stats));
+    agents.push_back(std::make_unique<SimAgent>(options, master, i, stats));
     threads.emplace_back([agent = agents.back().get()] { agent->run(); });
   }
   std::printf("sim-agents: started %d agents against %s%s\n", options.agents, options.master_url.c_str(),

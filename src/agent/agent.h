@@ -1,6 +1,8 @@
 // The agent's shell (docs/architecture.md §1, docs/protocol.md): registers with the master,
-// heartbeats, executes launch and kill commands through the ProcessExecutor and delivers status
-// updates at least once. Owned by `berth agent`'s main(); runs until stop() is called.
+// heartbeats, executes launch and kill commands through the ProcessExecutor (and the
+// DockerExecutor) and delivers status updates at least once. Owned by `berth agent`'s main();
+// runs until stop() is called. Its clock, id source, link to the master and executors come in
+// through AgentParts, so tests can run an agent against a FakeMasterLink.
 #pragma once
 
 #include <atomic>
@@ -9,7 +11,12 @@
 #include <memory>
 #include <string>
 
+#include "agent/master_link.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/result.h"
+#include "executor/docker_executor.h"
+#include "executor/process_executor.h"
 
 namespace berth::agent {
 
@@ -54,9 +61,26 @@ Result<std::map<std::string, std::string>> parse_attributes(const std::string& t
 // Parses "31000-32000".
 Status parse_port_range(const std::string& text, uint32_t* begin, uint32_t* end);
 
+// What an agent is built from. Every part is required.
+struct AgentParts {
+  // Timestamps of status updates, health checks and the lease. The lease deadline is also
+  // written for the tasks' supervisors (docs/fencing.md §3), which read the host's monotonic
+  // clock: an agent that runs tasks with datasets needs the SystemClock.
+  std::shared_ptr<Clock> clock;
+  std::shared_ptr<IdSource> ids;       // status update ids
+  std::unique_ptr<MasterLink> master;  // the agent's calls to the master
+  std::unique_ptr<ProcessExecutor> executor;
+  std::unique_ptr<DockerExecutor> docker;  // DOCKER tasks; fails them when Docker does not answer
+};
+
+// The real parts for `options`: the system clock, random ids, HttpMasterLink to
+// options.master_url, a ProcessExecutor with the options' memory cgroups and task users, and a
+// DockerExecutor on options.docker_socket (connected by Agent::run). Used by `berth agent`.
+AgentParts real_agent_parts(const AgentOptions& options);
+
 class Agent {
  public:
-  explicit Agent(AgentOptions options);
+  Agent(AgentOptions options, AgentParts parts);
   ~Agent();
   // Blocks until stop(); then kills every task it started and returns.
   Status run();

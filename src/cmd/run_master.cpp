@@ -253,7 +253,8 @@ int run_master(const MasterFlags& flags) {
 
 int run_agent(agent::AgentOptions options) {
   block_stop_signals();
-  agent::Agent agent(std::move(options));
+  agent::AgentParts parts = agent::real_agent_parts(options);
+  agent::Agent agent(std::move(options), std::move(parts));
   std::thread signals([&] {
     wait_for_stop_signal();
     agent.stop();

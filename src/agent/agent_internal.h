@@ -1,0 +1,172 @@
+// The agent's state and the declarations of its jobs, shared by the files that implement them
+// (docs/architecture.md §1, docs/protocol.md): master_session.cpp (registration, heartbeats,
+// the command poll and status delivery), task_runner.cpp (launches, kills, exits, containers),
+// task_health.cpp (health checks and their verdicts), fencing.cpp (lease updates and the fence),
+// adoption.cpp (tasks of an earlier run), agent_http.cpp (the agent's own HTTP port) and
+// agent.cpp (wiring, the dataset loop). Included by those files only.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/agent.h"
+#include "agent/dataset_manager.h"
+#include "agent/dataset_transfer.h"
+#include "agent/plugin_backend.h"
+#include "agent/task_logs.h"
+#include "executor/docker_spec.h"
+#include "health/health_checker.h"
+#include "http/http.h"
+#include "lease/agent_lease.h"
+#include "protocol/messages.h"
+#include "proxy/service_router.h"
+
+namespace berth::agent {
+
+// Where a container sees its sandbox (Mesos's path), and MESOS_SANDBOX says so.
+inline constexpr const char* kContainerSandbox = "/mnt/mesos/sandbox";
+
+struct LocalTask {
+  protocol::LaunchSpec spec;
+  std::string sandbox;
+  std::string state;
+  bool docker = false;        // runs as a container (DockerExecutor), not a process
+  bool starting = false;      // a container being created and started by a launcher thread
+  bool kill_pending = false;  // killed while starting: killed once started
+  int64_t kill_grace_ms = 0;
+  bool health_killed = false;  // killed for failing health checks: counts as a failure
+  std::string staged_at, started_at;
+};
+
+struct Agent::Impl {
+  AgentOptions options;
+  std::shared_ptr<Clock> clock;
+  std::shared_ptr<IdSource> ids;
+  std::unique_ptr<MasterLink> master;
+  std::unique_ptr<ProcessExecutor> executor;
+  std::unique_ptr<DockerExecutor> docker;
+  std::unique_ptr<DatasetTransfer> dataset_transfer;  // local datasets moving in and out
+  std::unique_ptr<DatasetManager> datasets;
+  // The volume plugin's name on this node ("berth" for /run/docker/plugins/berth.sock) and the
+  // prefix that makes its Docker volume names distinct from other agents' on the same dockerd.
+  std::string plugin_name;
+  std::string volume_prefix;
+  // Container launches, done by launcher threads without holding `mu` (a start takes ~0.5 s).
+  std::deque<std::string> docker_launches;
+  std::map<std::string, std::string> docker_warnings;  // task id -> its RUNNING message
+  std::map<std::string, std::string> docker_bodies;    // task id -> create body
+  std::unique_ptr<http::Server> http_server;           // task logs
+  lease::AgentLease lease;  // guarded by mu
+  bool fenced = false;      // the lease ran out; nothing exclusive runs until a new one
+  // Serialises fencing and the unfencing of a new lease: both the status and the heartbeat
+  // threads may see the lease run out, and a new lease must not be undone by a fence still
+  // finishing on the other thread.
+  std::mutex fence_mu;
+  std::string self_exe;
+  std::unique_ptr<health::HealthChecker> health;
+  std::unique_ptr<proxy::ServiceRouter> router;
+  // Health verdicts from the checker's thread, turned into status updates by the status loop
+  // (the checker's callback must not take `mu`).
+  std::mutex health_mu;
+  std::vector<health::HealthChange> health_changes;
+  std::unique_ptr<DatasetPluginBackend> plugin_backend;
+  std::unique_ptr<http::Server> plugin_server;
+  std::vector<protocol::DatasetAssignment> desired_datasets;
+  bool datasets_changed = false;
+  // Report dataset changes without waiting for the interval. Atomic: it is set from places
+  // that may hold `mu` (task launch and exit release datasets) or not.
+  std::atomic<bool> heartbeat_now{false};
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::condition_variable wake;
+  std::string agent_id;
+  // The secret the master gave this agent at registration (docs/security.md): every heartbeat,
+  // status update and command poll carries it, so nobody else can speak for this agent.
+  std::string agent_secret;
+  bool registered = false;
+  uint64_t last_seq = 0;
+  std::map<std::string, LocalTask> tasks;
+  std::deque<std::string> recent_commands;  // ids, bounded, for at-most-once execution
+  std::set<std::string> recent_command_set;
+  std::deque<protocol::StatusUpdate> pending;  // unacknowledged status updates
+  int64_t heartbeat_ms = 500;
+
+  Impl(AgentOptions o, AgentParts parts);
+
+  std::string id_file() const { return options.work_dir + "/agent-id"; }
+  TaskUserPolicy task_user_policy() const {
+    return TaskUserPolicy{options.default_task_user, options.allow_root_tasks, options.hostname};
+  }
+
+  // --- wiring (agent.cpp) ---
+  void start_datasets();
+  void start_plugin();
+  void start_router();
+  void start_http();
+  void log_start();
+  void dataset_loop();
+  void run_threads();
+  void shut_down();
+
+  // --- master session (master_session.cpp) ---
+  void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
+                    const std::string& message);
+  protocol::RegisterRequest registration();
+  bool register_with_master();
+  void on_registered(const protocol::RegisterResponse& response, size_t tasks_reported);
+  AgentCredential credential();
+  void mark_unregistered();
+  bool is_registered();
+  void heartbeat_loop();
+  void on_heartbeat_ack(protocol::HeartbeatAck ack);
+  void command_loop();
+  void execute(const protocol::Command& command);
+  void apply_routes(const std::string& routes);
+  void kill_command(const protocol::Command& command);
+  void status_loop();
+  bool deliver_status();
+
+  // --- tasks (task_runner.cpp) ---
+  Status kill_task(const LocalTask& task, const std::string& task_id, std::chrono::milliseconds grace);
+  ProcessSpec process_spec(const protocol::LaunchSpec& spec, const std::string& sandbox);
+  void launch(const protocol::LaunchSpec& spec);
+  bool hold_lease_for(const protocol::LaunchSpec& spec, const std::string& sandbox);
+  void launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox, LocalTask task);
+  Result<DockerTaskSpec> docker_task_spec(const protocol::LaunchSpec& spec, const std::string& sandbox);
+  void launcher_loop();
+  bool take_container_launch(std::string* task_id, std::string* body, std::string* sandbox);
+  void on_container_started(const std::string& task_id, const std::string& sandbox,
+                            const Result<DockerStarted>& started);
+  void give_to_task_user(const protocol::LaunchSpec& spec, const std::string& path);
+  Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps);
+  void release_volumes(const protocol::LaunchSpec& spec);
+  void reap();
+
+  // --- health (task_health.cpp) ---
+  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps, const std::string& container = "");
+  void on_health_change(const health::HealthChange& change);
+  void report_health();
+
+  // --- fencing (fencing.cpp) ---
+  void apply_lease_update(const lease::LeaseUpdate& update);
+  void fence();
+
+  // --- adoption (adoption.cpp) ---
+  void write_task_meta(const LocalTask& task, int pid, const std::string& container_id);
+  void adopt_previous_tasks();
+
+  // --- the agent's HTTP port (agent_http.cpp) ---
+  http::Response serve_http(const http::Request& request);
+  std::optional<TaskLogInfo> task_logs(const std::string& task_id);
+};
+
+}  // namespace berth::agent

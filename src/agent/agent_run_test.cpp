@@ -1,0 +1,157 @@
+// An Agent run against a FakeMasterLink, with a hand-set clock and counted ids: it registers,
+// heartbeats, starts a launched process task through the real ProcessExecutor and reports
+// TASK_RUNNING (and TASK_KILLED after a kill) through the link. The agent's loops and the task
+// are real threads and processes, so the test polls with generous deadlines; it sleeps for no
+// fixed time.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/fake_master_link.h"
+
+namespace berth::agent {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class CountingIds final : public IdSource {
+ public:
+  std::string uuid() override {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++n_);
+    return buf;
+  }
+  std::string secret() override { return "secret-" + std::to_string(++n_); }
+
+ private:
+  std::atomic<int> n_{0};
+};
+
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout = 30s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class AgentAgainstFakeMaster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "berth-agent-run-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    // Tasks run as `nobody` when the test runs as root: it must reach its sandbox.
+    fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  AgentOptions options() const {
+    AgentOptions o;
+    o.join_token = "join-token";
+    o.hostname = "fake-node";
+    o.address = "127.0.0.1";
+    o.work_dir = (dir_ / "work").string();
+    o.cpus = 1;
+    o.mem = 256;
+    o.disk = 1000;
+    o.memory_cgroup_root = (dir_ / "no-cgroup").string();
+    o.dataset_pool = (dir_ / "pool").string();
+    o.service_router = false;
+    o.docker_socket = (dir_ / "no-docker.sock").string();
+    fs::create_directories(o.dataset_pool);
+    return o;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning) {
+  AgentOptions o = options();
+  AgentParts parts = real_agent_parts(o);
+  auto clock = std::make_shared<ManualClock>();  // never advanced: the lease cannot run out
+  parts.clock = clock;
+  parts.ids = std::make_shared<CountingIds>();
+  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
+  FakeMasterLink* master = link.get();
+  parts.master = std::move(link);
+  Agent agent(o, std::move(parts));
+  Status ran;
+  std::thread runner([&] { ran = agent.run(); });
+
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  const std::string id = master->agents().front();
+  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 3; })) << "the agent does not heartbeat";
+  EXPECT_EQ(master->registration(id)->hostname, "fake-node");
+
+  protocol::LaunchSpec spec;
+  spec.task_id = "fake-app.task-1";
+  spec.app_id = "/fake-app";
+  spec.version = "2024-01-01T00:00:00.000Z";
+  spec.cmd = "sleep 60";
+  spec.cpus = 0.1;
+  spec.mem = 32;
+  spec.kill_grace_ms = 500;
+  ASSERT_TRUE(master->enqueue_launch(id, spec).ok());
+  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::kTaskRunning; }))
+      << "no TASK_RUNNING; the task reported: " << master->task_state(spec.task_id);
+  bool stamped = false;
+  for (const auto& u : master->status_updates(id)) {
+    if (u.task_id != spec.task_id || u.state != protocol::kTaskRunning) continue;
+    // Its id and time come from the parts the agent was given.
+    EXPECT_EQ(u.timestamp, format_iso8601(clock->wall_now()));
+    EXPECT_TRUE(u.update_id.starts_with("00000000-0000-4000-8000-")) << u.update_id;
+    stamped = true;
+  }
+  EXPECT_TRUE(stamped);
+  EXPECT_TRUE(fs::exists(dir_ / "work" / "sandboxes" / spec.task_id / ".berth-task.json"));
+
+  protocol::Command kill;
+  kill.type = "kill";
+  kill.task_id = spec.task_id;
+  kill.kill_grace_ms = 500;
+  ASSERT_TRUE(master->enqueue(id, kill).ok());
+  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::kTaskKilled; }))
+      << "no TASK_KILLED; the task reported: " << master->task_state(spec.task_id);
+
+  agent.stop();
+  runner.join();
+  EXPECT_TRUE(ran.ok()) << ran.error().message;
+}
+
+TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {
+  AgentOptions o = options();
+  AgentParts parts = real_agent_parts(o);
+  parts.clock = std::make_shared<ManualClock>();
+  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
+  FakeMasterLink* master = link.get();
+  parts.master = std::move(link);
+  Agent agent(o, std::move(parts));
+  std::thread runner([&] { (void)agent.run(); });
+
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  const std::string id = master->agents().front();
+  master->forget(id);
+  // It keeps its id (docs/protocol.md §2) and heartbeats again under its new registration.
+  EXPECT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 2; })) << "the agent did not come back";
+  EXPECT_EQ(master->agents(), std::vector<std::string>{id});
+
+  agent.stop();
+  runner.join();
+}
+
+}  // namespace
+}  // namespace berth::agent

@@ -1,0 +1,43 @@
+// HttpMasterLink: MasterLink over the master's HTTP API (docs/protocol.md §1). Each call is one
+// blocking request to `master_url`; calls after registration carry `Authorization: Bearer
+// <agent secret>`. With an https URL the master's certificate is checked against the CA file
+// the process set with http::set_client_ca_file() (`berth agent --ca-cert`). The agent and
+// bench/sim_agents.cpp use it.
+#pragma once
+
+#include <string>
+
+#include "agent/master_link.h"
+
+namespace berth::agent {
+
+struct HttpMasterLinkOptions {
+  std::string master_url = "http://127.0.0.1:8080";  // http://host:port or https://host:port
+  // How long registration and status deliveries may take.
+  std::chrono::milliseconds request_timeout{5000};
+  // A long poll may take its `wait` plus this much.
+  std::chrono::milliseconds poll_slack{8000};
+};
+
+class HttpMasterLink final : public MasterLink {
+ public:
+  explicit HttpMasterLink(HttpMasterLinkOptions options);
+
+  // Answers map to errors as MasterLink says: 401 to registration is kPermissionDenied;
+  // 404 and 401 to the other calls are kRegisterAgain; 400 to a poll is kInvalidArgument;
+  // no answer, a timeout or any other status is kUnavailable (the message carries the status
+  // and the master's message); an answer that does not parse is kInternal.
+  Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request) override;
+  Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+                                           std::chrono::milliseconds timeout) override;
+  Result<protocol::StatusAck> send_status(const AgentCredential& agent, const protocol::StatusBatch& batch) override;
+  Result<protocol::CommandBatch> poll_commands(const AgentCredential& agent, uint64_t after,
+                                               std::chrono::milliseconds wait) override;
+
+  const std::string& master_url() const { return options_.master_url; }
+
+ private:
+  HttpMasterLinkOptions options_;
+};
+
+}  // namespace berth::agent

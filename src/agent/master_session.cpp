@@ -1,0 +1,307 @@
+// The agent's session with the master (docs/protocol.md): registration, heartbeats that renew
+// the lease, the command long poll with at-most-once execution, and status delivery at least
+// once. Every call goes through the MasterLink; 404/401 (kRegisterAgain) makes the agent
+// register again.
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <thread>
+
+#include "agent/agent_internal.h"
+#include "json/bounded.h"
+
+namespace berth::agent {
+
+void Agent::Impl::queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
+                               const std::string& message) {
+  // Every state this agent reports, with its reason: the agent's half of a failover's story.
+  spdlog::info("task {}: {}{}", task_id, state, message.empty() ? "" : " (" + message + ")");
+  protocol::StatusUpdate u;
+  u.update_id = ids->uuid();
+  u.task_id = task_id;
+  u.app_id = app_id;
+  u.state = state;
+  u.message = message;
+  u.timestamp = format_iso8601(clock->wall_now());
+  pending.push_back(std::move(u));
+  if (pending.size() > 100000) pending.pop_front();  // bound: the oldest is superseded anyway
+  wake.notify_all();
+}
+
+protocol::RegisterRequest Agent::Impl::registration() {
+  protocol::RegisterRequest r;
+  r.token = options.join_token;
+  r.agent_id = agent_id;
+  r.hostname = options.hostname;
+  r.address = options.address;
+  r.resources.cpus = options.cpus;
+  r.resources.mem = options.mem;
+  r.resources.disk = options.disk;
+  r.resources.ports = {{options.port_begin, options.port_end}};
+  r.attributes = options.attributes;
+  r.http_port = http_server ? http_server->port() : 0;
+  r.http_tls = !options.tls_cert.empty();
+  for (const auto& [id, t] : tasks) {
+    protocol::TaskReport report;
+    report.task_id = id;
+    report.app_id = t.spec.app_id;
+    report.version = t.spec.version;
+    report.config_version = t.spec.config_version;
+    report.state = t.state;
+    report.ports = t.spec.ports;
+    report.cpus = t.spec.cpus;
+    report.mem = t.spec.mem;
+    report.disk = t.spec.disk;
+    report.staged_at = t.staged_at;
+    report.started_at = t.started_at;
+    for (const auto& v : t.spec.volumes) report.datasets.push_back(v.dataset_id);
+    r.tasks.push_back(report);
+  }
+  return r;
+}
+
+// Registers (or re-registers) until it succeeds or the agent stops.
+bool Agent::Impl::register_with_master() {
+  while (!stopping) {
+    protocol::RegisterRequest request;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      request = registration();
+    }
+    auto response = master->register_agent(request);
+    if (response) {
+      on_registered(*response, request.tasks.size());
+      return true;
+    }
+    if (response.error().code == ErrorCode::kPermissionDenied) {
+      spdlog::error("{}", response.error().message);
+    } else {
+      spdlog::warn("{}", response.error().message);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return false;
+}
+
+void Agent::Impl::on_registered(const protocol::RegisterResponse& response, size_t tasks_reported) {
+  std::lock_guard<std::mutex> lock(mu);
+  agent_id = response.agent_id;
+  agent_secret = response.agent_secret;
+  if (plugin_backend) plugin_backend->set_credential(agent_secret);
+  datasets->set_node_id(agent_id);
+  if (plugin_backend) plugin_backend->set_node_id(agent_id);
+  last_seq = response.next_command_seq;
+  heartbeat_ms = response.heartbeat_interval_ms;
+  registered = true;
+  std::ofstream(id_file()) << agent_id;
+  spdlog::info("registered with {} as agent {} ({} tasks reported)", options.master_url, agent_id, tasks_reported);
+  wake.notify_all();
+}
+
+AgentCredential Agent::Impl::credential() {
+  std::lock_guard<std::mutex> lock(mu);
+  return AgentCredential{agent_id, agent_secret};
+}
+
+void Agent::Impl::mark_unregistered() {
+  std::lock_guard<std::mutex> lock(mu);
+  registered = false;
+}
+
+bool Agent::Impl::is_registered() {
+  std::lock_guard<std::mutex> lock(mu);
+  return registered;
+}
+
+void Agent::Impl::heartbeat_loop() {
+  uint64_t seq = 0;
+  while (!stopping) {
+    if (!is_registered()) {
+      register_with_master();
+      continue;
+    }
+    AgentCredential who;
+    int64_t interval;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      who = AgentCredential{agent_id, agent_secret};
+      interval = heartbeat_ms;
+    }
+    protocol::Heartbeat hb;
+    hb.seq = ++seq;
+    hb.datasets = datasets->report();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      lease.on_heartbeat_sent(hb.seq, clock->mono_now());
+    }
+    auto ack = master->heartbeat(who, hb, std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
+    if (!ack && ack.error().code == kRegisterAgain) {
+      spdlog::info("the master does not know agent {}: registering again", who.agent_id);
+      mark_unregistered();
+      continue;
+    }
+    if (ack) {
+      on_heartbeat_ack(std::move(*ack));
+    } else if (ack.error().code == ErrorCode::kInternal) {
+      spdlog::warn("{}", ack.error().message);
+    }
+    if (plugin_backend && seq % 2 == 0) plugin_backend->refresh();
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now.load(); });
+    heartbeat_now = false;
+  }
+}
+
+void Agent::Impl::on_heartbeat_ack(protocol::HeartbeatAck ack) {
+  lease::LeaseUpdate update;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    update = lease.on_ack(ack.seq, std::chrono::milliseconds(ack.lease_ms), clock->mono_now());
+  }
+  apply_lease_update(update);
+  std::lock_guard<std::mutex> lock(mu);
+  desired_datasets = std::move(ack.datasets);
+  datasets_changed = true;
+  wake.notify_all();
+}
+
+void Agent::Impl::command_loop() {
+  while (!stopping) {
+    AgentCredential who;
+    uint64_t after;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      wake.wait_for(lock, std::chrono::milliseconds(200), [&] { return registered || stopping; });
+      if (!registered) continue;
+      who = AgentCredential{agent_id, agent_secret};
+      after = last_seq;
+    }
+    auto batch = master->poll_commands(who, after, std::chrono::milliseconds(2000));
+    if (!batch) {
+      if (batch.error().code == kRegisterAgain) mark_unregistered();
+      if (batch.error().code == ErrorCode::kInternal) {
+        spdlog::warn("{}", batch.error().message);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      continue;
+    }
+    for (const auto& command : batch->commands) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (who.agent_id != agent_id || command.seq <= last_seq) continue;
+      }
+      execute(command);
+      std::lock_guard<std::mutex> lock(mu);
+      last_seq = std::max(last_seq, command.seq);
+    }
+  }
+}
+
+void Agent::Impl::execute(const protocol::Command& command) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (recent_command_set.count(command.command_id)) return;
+  recent_command_set.insert(command.command_id);
+  recent_commands.push_back(command.command_id);
+  if (recent_commands.size() > 10000) {
+    recent_command_set.erase(recent_commands.front());
+    recent_commands.pop_front();
+  }
+  if (command.type == "launch" && command.launch) {
+    spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", command.launch->task_id,
+                 command.launch->app_id, command.launch->version, command.launch->volumes.size());
+    launch(*command.launch);
+  } else if (command.type == "routes") {
+    apply_routes(command.routes);
+  } else if (command.type == "datasets") {
+    desired_datasets = command.datasets;
+    datasets_changed = true;
+    wake.notify_all();
+  } else if (command.type == "kill") {
+    kill_command(command);
+  }
+}
+
+void Agent::Impl::apply_routes(const std::string& routes) {
+  if (!router) return;
+  auto table = proxy::routing_table_from_json(json::parse_or_discarded(routes));
+  if (!table) {
+    spdlog::warn("ignoring a routing table: {}", table.error().message);
+    return;
+  }
+  auto report = router->apply(*table);
+  for (const auto& failure : report.listen_failures) {
+    spdlog::warn("service port {}: {}", failure.service_port, failure.message);
+  }
+}
+
+// Called with `mu` held.
+void Agent::Impl::kill_command(const protocol::Command& command) {
+  spdlog::info("task {}: kill asked (grace {} ms)", command.task_id, command.kill_grace_ms);
+  auto it = tasks.find(command.task_id);
+  if (it == tasks.end()) {
+    queue_status(command.task_id, "", protocol::kTaskKilled, "task not known on this agent");
+    return;
+  }
+  if (it->second.starting) {
+    it->second.kill_pending = true;
+    it->second.kill_grace_ms = command.kill_grace_ms;
+    it->second.state = protocol::kTaskKilling;
+    return;
+  }
+  Status killed = kill_task(it->second, command.task_id, std::chrono::milliseconds(command.kill_grace_ms));
+  if (!killed) {
+    // Already exited; poll_exits reports it.
+    spdlog::debug("kill {}: {}", command.task_id, killed.error().message);
+  } else {
+    it->second.state = protocol::kTaskKilling;
+  }
+}
+
+void Agent::Impl::status_loop() {
+  while (!stopping) {
+    reap();
+    report_health();
+    lease::LeaseUpdate tick;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      tick = lease.tick(clock->mono_now());
+    }
+    if (tick.fence) fence();
+    if (!deliver_status()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Sends the oldest pending updates (waiting up to 50 ms for some) and forgets those the master
+// acknowledged. False when the master should be given a moment before the next try.
+bool Agent::Impl::deliver_status() {
+  protocol::StatusBatch batch;
+  AgentCredential who;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping || (registered && !pending.empty()); });
+    if (!registered || pending.empty()) return true;
+    who = AgentCredential{agent_id, agent_secret};
+    for (const auto& u : pending) {
+      batch.updates.push_back(u);
+      if (batch.updates.size() >= 500) break;
+    }
+  }
+  auto ack = master->send_status(who, batch);
+  if (!ack) {
+    if (ack.error().code == kRegisterAgain) mark_unregistered();
+    if (ack.error().code != ErrorCode::kInternal) return false;
+    spdlog::warn("{}", ack.error().message);
+    return true;
+  }
+  std::set<std::string> acked(ack->acked.begin(), ack->acked.end());
+  std::lock_guard<std::mutex> lock(mu);
+  std::deque<protocol::StatusUpdate> rest;
+  for (auto& u : pending) {
+    if (!acked.count(u.update_id)) rest.push_back(std::move(u));
+  }
+  pending.swap(rest);
+  return true;
+}
+
+}  // namespace berth::agent
