@@ -207,7 +207,7 @@ class SimAgent {
     }
   }
 
-  void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state) {
+  void queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state) {
     protocol::StatusUpdate u;
     u.update_id = hostname_ + "-" + std::to_string(++update_counter_);
     u.task_id = task_id;
@@ -220,15 +220,15 @@ class SimAgent {
 
   void execute(const protocol::Command& command) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (command.type == "launch" && command.launch) {
-      const protocol::LaunchSpec& spec = *command.launch;
+    if (const auto* launch = command.as<protocol::LaunchCommand>()) {
+      const protocol::LaunchSpec& spec = launch->spec;
       if (tasks_.count(spec.task_id)) return;  // idempotent
       protocol::TaskReport report;
       report.task_id = spec.task_id;
       report.app_id = spec.app_id;
       report.version = spec.version;
       report.config_version = spec.config_version;
-      report.state = protocol::kTaskRunning;
+      report.state = protocol::TaskState::kRunning;
       report.ports = spec.ports;
       report.cpus = spec.cpus;
       report.mem = spec.mem;
@@ -237,18 +237,18 @@ class SimAgent {
       tasks_.emplace(spec.task_id, report);
       stats_.running++;
       stats_.launches++;
-      queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning);
-    } else if (command.type == "kill") {
-      auto it = tasks_.find(command.task_id);
+      queue_status(spec.task_id, spec.app_id, protocol::TaskState::kRunning);
+    } else if (const auto* kill = command.as<protocol::KillCommand>()) {
+      auto it = tasks_.find(kill->task_id);
       std::string app_id = it == tasks_.end() ? "" : it->second.app_id;
       if (it != tasks_.end()) {
         tasks_.erase(it);
         stats_.running--;
       }
       stats_.kills++;
-      queue_status(command.task_id, app_id, protocol::kTaskKilled);
-    } else if (command.type == "datasets") {
-      assignments_ = command.datasets;
+      queue_status(kill->task_id, app_id, protocol::TaskState::kKilled);
+    } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
+      assignments_ = datasets->datasets;
     }
   }
 

@@ -36,9 +36,16 @@ void Agent::Impl::adopt_previous_tasks() {
     text << in.rdbuf();
     auto meta = json::parse_or_discarded(text.str());
     if (!meta.is_object() || !meta.contains("spec")) continue;
-    auto spec = meta["spec"].get<protocol::LaunchSpec>();
-    int pid = meta.value("pid", 0);
-    std::string container_id = meta.value("container_id", "");
+    auto read = protocol::decode_json<protocol::LaunchSpec>(meta["spec"]);
+    if (!read) {
+      spdlog::warn("{}: not adopted, its task file is damaged: {}", entry.path().string(), read.error().message);
+      continue;
+    }
+    const protocol::LaunchSpec& spec = *read;
+    const auto& pid_field = meta["pid"];
+    const auto& container_field = meta["container_id"];
+    int pid = pid_field.is_number_integer() ? pid_field.get<int>() : 0;
+    std::string container_id = container_field.is_string() ? container_field.get<std::string>() : "";
     bool is_container = !container_id.empty();
     if (is_container) {
       if (!docker || !docker->connected()) continue;
@@ -63,7 +70,7 @@ void Agent::Impl::adopt_previous_tasks() {
     task.docker = is_container;
     task.spec = spec;
     task.sandbox = sandbox;
-    task.state = protocol::kTaskRunning;
+    task.state = protocol::TaskState::kRunning;
     task.staged_at = meta.value("staged_at", "");
     task.started_at = meta.value("started_at", "");
     tasks[spec.task_id] = task;

@@ -37,7 +37,7 @@ inline constexpr const char* kContainerSandbox = "/mnt/mesos/sandbox";
 struct LocalTask {
   protocol::LaunchSpec spec;
   std::string sandbox;
-  std::string state;
+  protocol::TaskState state = protocol::TaskState::kStaging;
   bool docker = false;        // runs as a container (DockerExecutor), not a process
   bool starting = false;      // a container being created and started by a launcher thread
   bool kill_pending = false;  // killed while starting: killed once started
@@ -118,7 +118,7 @@ struct Agent::Impl {
   void shut_down();
 
   // --- master session (master_session.cpp) ---
-  void queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
+  void queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state,
                     const std::string& message);
   protocol::RegisterRequest registration();
   bool register_with_master();
@@ -131,7 +131,7 @@ struct Agent::Impl {
   void command_loop();
   void execute(const protocol::Command& command);
   void apply_routes(const std::string& routes);
-  void kill_command(const protocol::Command& command);
+  void kill_command(const protocol::KillCommand& command);
   void status_loop();
   bool deliver_status();
 

@@ -106,11 +106,11 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   spec.mem = 32;
   spec.kill_grace_ms = 500;
   ASSERT_TRUE(master->enqueue_launch(id, spec).ok());
-  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::kTaskRunning; }))
-      << "no TASK_RUNNING; the task reported: " << master->task_state(spec.task_id);
+  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kRunning; }))
+      << "no TASK_RUNNING; the task reported: " << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id)) : "nothing");
   bool stamped = false;
   for (const auto& u : master->status_updates(id)) {
-    if (u.task_id != spec.task_id || u.state != protocol::kTaskRunning) continue;
+    if (u.task_id != spec.task_id || u.state != protocol::TaskState::kRunning) continue;
     // Its id and time come from the parts the agent was given.
     EXPECT_EQ(u.timestamp, format_iso8601(clock->wall_now()));
     EXPECT_TRUE(u.update_id.starts_with("00000000-0000-4000-8000-")) << u.update_id;
@@ -120,12 +120,10 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   EXPECT_TRUE(fs::exists(dir_ / "work" / "sandboxes" / spec.task_id / ".berth-task.json"));
 
   protocol::Command kill;
-  kill.type = "kill";
-  kill.task_id = spec.task_id;
-  kill.kill_grace_ms = 500;
+  kill.body = protocol::KillCommand{spec.task_id, 500};
   ASSERT_TRUE(master->enqueue(id, kill).ok());
-  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::kTaskKilled; }))
-      << "no TASK_KILLED; the task reported: " << master->task_state(spec.task_id);
+  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kKilled; }))
+      << "no TASK_KILLED; the task reported: " << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id)) : "nothing");
 
   agent.stop();
   runner.join();

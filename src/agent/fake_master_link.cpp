@@ -82,10 +82,9 @@ Result<protocol::StatusAck> FakeMasterLink::send_status(const AgentCredential& a
     push_bounded((*record)->updates, update, kMaxUpdates);
     task_states_[update.task_id] = update.state;
     // Not launched by this master and still running: make sure it does not keep running.
-    if (!launched_.count(update.task_id) && !protocol::is_terminal_state(update.state)) {
+    if (!launched_.count(update.task_id) && !protocol::is_terminal(update.state)) {
       protocol::Command kill;
-      kill.type = "kill";
-      kill.task_id = update.task_id;
+      kill.body = protocol::KillCommand{update.task_id, 0};
       enqueue_locked(**record, std::move(kill));
     }
   }
@@ -131,14 +130,13 @@ Result<uint64_t> FakeMasterLink::enqueue(const std::string& agent_id, protocol::
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id);
-  if (command.type == "launch" && command.launch) launched_.insert(command.launch->task_id);
+  if (const auto* launch = command.as<protocol::LaunchCommand>()) launched_.insert(launch->spec.task_id);
   return enqueue_locked(it->second, std::move(command));
 }
 
 Result<uint64_t> FakeMasterLink::enqueue_launch(const std::string& agent_id, const protocol::LaunchSpec& spec) {
   protocol::Command command;
-  command.type = "launch";
-  command.launch = spec;
+  command.body = protocol::LaunchCommand{spec};
   return enqueue(agent_id, std::move(command));
 }
 
@@ -183,10 +181,11 @@ std::vector<protocol::StatusUpdate> FakeMasterLink::status_updates(const std::st
   return {it->second.updates.begin(), it->second.updates.end()};
 }
 
-std::string FakeMasterLink::task_state(const std::string& task_id) const {
+std::optional<protocol::TaskState> FakeMasterLink::task_state(const std::string& task_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = task_states_.find(task_id);
-  return it == task_states_.end() ? "" : it->second;
+  if (it == task_states_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace berth::agent

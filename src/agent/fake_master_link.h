@@ -60,8 +60,8 @@ class FakeMasterLink final : public MasterLink {
   // Status updates received from the agent, each update id once, in order of arrival (the
   // last 10000).
   std::vector<protocol::StatusUpdate> status_updates(const std::string& agent_id) const;
-  // The latest state reported for the task, or "" when none was.
-  std::string task_state(const std::string& task_id) const;
+  // The latest state reported for the task, if any was.
+  std::optional<protocol::TaskState> task_state(const std::string& task_id) const;
 
  private:
   struct AgentRecord {
@@ -85,7 +85,7 @@ class FakeMasterLink final : public MasterLink {
   std::map<std::string, AgentRecord> agents_;
   std::set<std::string> seen_updates_;             // update ids taken, for idempotence
   std::deque<std::string> seen_order_;             // the same ids, oldest first (bounded)
-  std::map<std::string, std::string> task_states_;  // task id -> latest reported state
+  std::map<std::string, protocol::TaskState> task_states_;  // task id -> latest reported state
   std::set<std::string> launched_;                  // task ids this master sent launches for
 };
 

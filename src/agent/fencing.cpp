@@ -40,7 +40,7 @@ void Agent::Impl::fence() {
     fenced = true;
     for (auto& [id, t] : tasks) {
       if (t.spec.volumes.empty()) continue;
-      t.state = protocol::kTaskKilling;
+      t.state = protocol::TaskState::kKilling;
       if (t.starting) {
         t.kill_pending = true;  // the launcher sees `fenced` and does not start it
         continue;

@@ -31,13 +31,9 @@ std::string master_message(const http::ClientResponse& response) {
 // Reads a message of the master: kInternal when the answer does not have its shape.
 template <typename Message>
 Result<Message> read_message(const std::string& text) {
-  auto body = json::parse(text);
-  if (!body) return make_error(ErrorCode::kInternal, "malformed message from the master: " + body.error().message);
-  try {
-    return body->get<Message>();
-  } catch (const nlohmann::json::exception& e) {
-    return make_error(ErrorCode::kInternal, std::string("malformed message from the master: ") + e.what());
-  }
+  auto message = protocol::decode<Message>(text);
+  if (!message) return make_error(ErrorCode::kInternal, "malformed message from the master: " + message.error().message);
+  return message;
 }
 
 // Maps the answer to a call made after registration to its message or error.

@@ -12,10 +12,10 @@
 
 namespace berth::agent {
 
-void Agent::Impl::queue_status(const std::string& task_id, const std::string& app_id, const std::string& state,
+void Agent::Impl::queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state,
                                const std::string& message) {
   // Every state this agent reports, with its reason: the agent's half of a failover's story.
-  spdlog::info("task {}: {}{}", task_id, state, message.empty() ? "" : " (" + message + ")");
+  spdlog::info("task {}: {}{}", task_id, protocol::to_string(state), message.empty() ? "" : " (" + message + ")");
   protocol::StatusUpdate u;
   u.update_id = ids->uuid();
   u.task_id = task_id;
@@ -207,18 +207,19 @@ void Agent::Impl::execute(const protocol::Command& command) {
     recent_command_set.erase(recent_commands.front());
     recent_commands.pop_front();
   }
-  if (command.type == "launch" && command.launch) {
-    spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", command.launch->task_id,
-                 command.launch->app_id, command.launch->version, command.launch->volumes.size());
-    launch(*command.launch);
-  } else if (command.type == "routes") {
-    apply_routes(command.routes);
-  } else if (command.type == "datasets") {
-    desired_datasets = command.datasets;
+  if (const auto* launch_command = command.as<protocol::LaunchCommand>()) {
+    const protocol::LaunchSpec& spec = launch_command->spec;
+    spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", spec.task_id, spec.app_id,
+                 spec.version, spec.volumes.size());
+    launch(spec);
+  } else if (const auto* routes = command.as<protocol::RoutesCommand>()) {
+    apply_routes(routes->table);
+  } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
+    desired_datasets = datasets->datasets;
     datasets_changed = true;
     wake.notify_all();
-  } else if (command.type == "kill") {
-    kill_command(command);
+  } else if (const auto* kill = command.as<protocol::KillCommand>()) {
+    kill_command(*kill);
   }
 }
 
@@ -236,25 +237,25 @@ void Agent::Impl::apply_routes(const std::string& routes) {
 }
 
 // Called with `mu` held.
-void Agent::Impl::kill_command(const protocol::Command& command) {
-  spdlog::info("task {}: kill asked (grace {} ms)", command.task_id, command.kill_grace_ms);
+void Agent::Impl::kill_command(const protocol::KillCommand& command) {
+  spdlog::info("task {}: kill asked (grace {} ms)", command.task_id, command.grace_ms);
   auto it = tasks.find(command.task_id);
   if (it == tasks.end()) {
-    queue_status(command.task_id, "", protocol::kTaskKilled, "task not known on this agent");
+    queue_status(command.task_id, "", protocol::TaskState::kKilled, "task not known on this agent");
     return;
   }
   if (it->second.starting) {
     it->second.kill_pending = true;
-    it->second.kill_grace_ms = command.kill_grace_ms;
-    it->second.state = protocol::kTaskKilling;
+    it->second.kill_grace_ms = command.grace_ms;
+    it->second.state = protocol::TaskState::kKilling;
     return;
   }
-  Status killed = kill_task(it->second, command.task_id, std::chrono::milliseconds(command.kill_grace_ms));
+  Status killed = kill_task(it->second, command.task_id, std::chrono::milliseconds(command.grace_ms));
   if (!killed) {
     // Already exited; poll_exits reports it.
     spdlog::debug("kill {}: {}", command.task_id, killed.error().message);
   } else {
-    it->second.state = protocol::kTaskKilling;
+    it->second.state = protocol::TaskState::kKilling;
   }
 }
 

@@ -77,11 +77,11 @@ void Agent::Impl::report_health() {
     u.health = change.healthy ? 1 : 0;
     u.health_results = results;
     pending.push_back(std::move(u));
-    if (change.should_kill && it->second.state != protocol::kTaskKilling) {
+    if (change.should_kill && it->second.state != protocol::TaskState::kKilling) {
       spdlog::info("task {} failed its health checks ({}): killing it", change.task_id, change.cause);
       if (!it->second.starting &&
           kill_task(it->second, change.task_id, std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
-        it->second.state = protocol::kTaskKilling;
+        it->second.state = protocol::TaskState::kKilling;
         it->second.health_killed = true;
       }
     }

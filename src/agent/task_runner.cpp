@@ -42,7 +42,7 @@ ProcessSpec Agent::Impl::process_spec(const protocol::LaunchSpec& spec, const st
 bool Agent::Impl::hold_lease_for(const protocol::LaunchSpec& spec, const std::string& sandbox) {
   auto deadline = lease.deadline();
   if (fenced || !deadline || lease.expired(clock->mono_now())) {
-    queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed,
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed,
                  "this node holds no lease: not starting a task with datasets");
     return false;
   }
@@ -50,7 +50,7 @@ bool Agent::Impl::hold_lease_for(const protocol::LaunchSpec& spec, const std::st
   std::filesystem::create_directories(sandbox, dir_ec);
   Status written = write_deadline_file(sandbox + "/.berth-lease-deadline", *deadline);
   if (!written) {
-    queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, written.error().message);
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, written.error().message);
     return false;
   }
   return true;
@@ -72,16 +72,16 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   Status volumes = attach_volumes(spec, sandbox, &ps);
   if (!volumes) {
     release_volumes(spec);
-    queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, volumes.error().message);
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, volumes.error().message);
     return;
   }
   auto pid = executor->launch(ps);
   if (!pid) {
     release_volumes(spec);
-    queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, pid.error().message);
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, pid.error().message);
     return;
   }
-  task.state = protocol::kTaskRunning;
+  task.state = protocol::TaskState::kRunning;
   task.started_at = format_iso8601(clock->wall_now());
   task.sandbox = sandbox;
   if (!spec.volumes.empty()) {
@@ -92,7 +92,7 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   }
   tasks[spec.task_id] = task;
   write_task_meta(task, *pid, "");
-  queue_status(spec.task_id, spec.app_id, protocol::kTaskRunning, "");
+  queue_status(spec.task_id, spec.app_id, protocol::TaskState::kRunning, "");
   if (!spec.health_checks.empty()) start_health_checks(spec, ps);
 }
 
@@ -135,7 +135,7 @@ void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::
     release_volumes(spec);
     std::error_code ec;
     std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
-    queue_status(spec.task_id, spec.app_id, protocol::kTaskFailed, message);
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, message);
   };
   auto ds = docker_task_spec(spec, sandbox);
   if (!ds) return fail(ds.error().message);
@@ -164,7 +164,7 @@ void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::
   task.docker = true;
   task.starting = true;
   task.sandbox = sandbox;
-  task.state = protocol::kTaskStarting;
+  task.state = protocol::TaskState::kStarting;
   task.started_at.clear();
   std::string warnings;
   for (const auto& w : body->warnings) warnings += (warnings.empty() ? "" : "; ") + w;
@@ -205,7 +205,7 @@ bool Agent::Impl::take_container_launch(std::string* task_id, std::string* body,
     std::string message = it->second.kill_pending ? "killed before its container started"
                                                    : "this node lost its lease before the container started";
     release_volumes(it->second.spec);
-    queue_status(id, it->second.spec.app_id, it->second.kill_pending ? protocol::kTaskKilled : protocol::kTaskFailed,
+    queue_status(id, it->second.spec.app_id, it->second.kill_pending ? protocol::TaskState::kKilled : protocol::TaskState::kFailed,
                  message);
     docker_warnings.erase(id);
     tasks.erase(it);
@@ -228,12 +228,12 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
     release_volumes(task.spec);
     std::error_code ec;
     std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
-    queue_status(task_id, task.spec.app_id, protocol::kTaskFailed, "docker: " + started.error().message);
+    queue_status(task_id, task.spec.app_id, protocol::TaskState::kFailed, "docker: " + started.error().message);
     tasks.erase(it);
     return;
   }
   task.starting = false;
-  task.state = protocol::kTaskRunning;
+  task.state = protocol::TaskState::kRunning;
   task.started_at = format_iso8601(clock->wall_now());
   if (!task.spec.volumes.empty() && started->pid > 0) {
     std::string cgroup = options.memory_cgroup_root + "/docker/" + started->container_id + "/cgroup.procs";
@@ -242,13 +242,13 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
     if (!supervised) spdlog::error("task {}: {}", task_id, supervised.error().message);
   }
   write_task_meta(task, started->pid, started->container_id);
-  queue_status(task_id, task.spec.app_id, protocol::kTaskRunning, warnings);
+  queue_status(task_id, task.spec.app_id, protocol::TaskState::kRunning, warnings);
   if (!task.spec.health_checks.empty()) {
     start_health_checks(task.spec, process_spec(task.spec, sandbox), started->container_id);
   }
   if (task.kill_pending || (!task.spec.volumes.empty() && fenced)) {
     (void)docker->kill(task_id, std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
-    task.state = protocol::kTaskKilling;
+    task.state = protocol::TaskState::kKilling;
   }
 }
 
@@ -316,10 +316,10 @@ void Agent::Impl::reap() {
     auto it = tasks.find(exit.task_id);
     std::string app_id = it == tasks.end() ? "" : it->second.spec.app_id;
     bool health_killed = it != tasks.end() && it->second.health_killed;
-    std::string state = health_killed                        ? protocol::kTaskFailed
-                        : exit.killed_by_us                  ? protocol::kTaskKilled
-                        : (!exit.signaled && exit.code == 0) ? protocol::kTaskFinished
-                                                             : protocol::kTaskFailed;
+    protocol::TaskState state = health_killed                        ? protocol::TaskState::kFailed
+                        : exit.killed_by_us                  ? protocol::TaskState::kKilled
+                        : (!exit.signaled && exit.code == 0) ? protocol::TaskState::kFinished
+                                                             : protocol::TaskState::kFailed;
     queue_status(exit.task_id, app_id, state,
                  health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
     health->unregister_task(exit.task_id);

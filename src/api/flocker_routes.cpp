@@ -9,11 +9,7 @@ http::Response description(int status, const std::string& text) {
   return json_response(status, {{"description", text}});
 }
 
-http::Response flocker_error(const Error& error) {
-  http::Response r = error_response(error);
-  r.body = json::dump({{"description", error.message}});
-  return r;
-}
+http::Response flocker_error(const Error& error) { return description(status_of(error.code), error.message); }
 
 // Flocker's dataset_config without berth's internal fields.
 nlohmann::json config_json(const model::Dataset& d) {

@@ -1,5 +1,7 @@
 #include "api/marathon_api.h"
 
+#include <charconv>
+
 #include "api/apps_routes.h"
 #include "api/events_routes.h"
 #include "api/flocker_routes.h"
@@ -20,7 +22,7 @@ http::Response handle_tasks(master::MasterCore& core, const http::Request& reque
     core.read([&](const master::MasterState& s) {
       for (const auto& [tid, task] : s.tasks) {
         if (!wanted.empty()) {
-          std::string short_state = task.state == protocol::kTaskRunning ? "running" : "staging";
+          std::string short_state = task.state == protocol::TaskState::kRunning ? "running" : "staging";
           if (!wanted.count(short_state)) continue;
         }
         tasks.push_back(task_json(s, task));
@@ -94,53 +96,69 @@ http::Response handle_queue(master::MasterCore& core, Clock& clock, const http::
   return message_response(404, "URI not found");
 }
 
+// `name` of the query as a non-negative integer (absent: `fallback`); nullopt when it is not one.
+std::optional<uint64_t> query_number(const http::Request& request, const char* name, uint64_t fallback) {
+  std::string text = request.query_value(name, "");
+  if (text.empty()) return fallback;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return n;
+}
+
+http::Response malformed_agent_message(const Error& error) {
+  return message_response(400, "malformed agent message: " + error.message);
+}
+
 http::Response handle_agent_protocol(master::MasterCore& core, const http::Request& request) {
   // /berth/v1/agents/register, /berth/v1/agents/{id}/{heartbeat|status|commands}
   const std::string prefix = "/berth/v1/agents/";
   std::string rest = request.path.substr(prefix.size());
-  try {
-    if (rest == "register" && request.method == "POST") {
-      auto body = json::parse(request.body);
-      if (!body) return message_response(400, "malformed agent message: " + body.error().message);
-      auto r = core.register_agent(body->get<protocol::RegisterRequest>());
-      if (!r) return error_response(r.error());
-      return json_response(200, *r);
+  if (rest == "register" && request.method == "POST") {
+    auto message = protocol::decode<protocol::RegisterRequest>(request.body);
+    if (!message) return malformed_agent_message(message.error());
+    auto r = core.register_agent(*message);
+    if (!r) return error_response(r.error());
+    return json_response(200, *r);
+  }
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos) return message_response(404, "URI not found");
+  std::string agent_id = rest.substr(0, slash);
+  std::string what = rest.substr(slash + 1);
+  // Only the agent itself, with the secret of its registration, speaks for it.
+  std::string authorization = request.header("authorization");
+  const std::string bearer = "Bearer ";
+  Status allowed = core.authenticate_agent(
+      agent_id, authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "");
+  if (!allowed) {
+    http::Response denied = error_response(allowed.error());
+    if (denied.status == 401) denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
+    return denied;
+  }
+  const std::string body = request.body.empty() ? std::string("{}") : request.body;
+  if (what == "heartbeat" && request.method == "POST") {
+    auto message = protocol::decode<protocol::Heartbeat>(body);
+    if (!message) return malformed_agent_message(message.error());
+    auto r = core.heartbeat(agent_id, *message);
+    if (!r) return error_response(r.error());
+    return json_response(200, *r);
+  }
+  if (what == "status" && request.method == "POST") {
+    auto message = protocol::decode<protocol::StatusBatch>(body);
+    if (!message) return malformed_agent_message(message.error());
+    auto r = core.status(agent_id, *message);
+    if (!r) return error_response(r.error());
+    return json_response(200, *r);
+  }
+  if (what == "commands" && request.method == "GET") {
+    auto after = query_number(request, "after", 0);
+    auto wait_ms = query_number(request, "wait_ms", 0);
+    if (!after || !wait_ms) {
+      return malformed_agent_message(make_error(ErrorCode::kInvalidArgument, "after and wait_ms must be non-negative integers"));
     }
-    size_t slash = rest.find('/');
-    if (slash == std::string::npos) return message_response(404, "URI not found");
-    std::string agent_id = rest.substr(0, slash);
-    std::string what = rest.substr(slash + 1);
-    // Only the agent itself, with the secret of its registration, speaks for it.
-    std::string authorization = request.header("authorization");
-    const std::string bearer = "Bearer ";
-    Status allowed = core.authenticate_agent(
-        agent_id, authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "");
-    if (!allowed) {
-      http::Response denied = error_response(allowed.error());
-      if (denied.status == 401) denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
-      return denied;
-    }
-    auto body = json::parse(request.body.empty() ? std::string("{}") : request.body);
-    if (!body) return message_response(400, "malformed agent message: " + body.error().message);
-    if (what == "heartbeat" && request.method == "POST") {
-      auto r = core.heartbeat(agent_id, body->get<protocol::Heartbeat>());
-      if (!r) return error_response(r.error());
-      return json_response(200, *r);
-    }
-    if (what == "status" && request.method == "POST") {
-      auto r = core.status(agent_id, body->get<protocol::StatusBatch>());
-      if (!r) return error_response(r.error());
-      return json_response(200, *r);
-    }
-    if (what == "commands" && request.method == "GET") {
-      uint64_t after = std::stoull(request.query_value("after", "0"));
-      int64_t wait_ms = std::min<int64_t>(std::stoll(request.query_value("wait_ms", "0")), 30000);
-      auto r = core.commands(agent_id, after, std::chrono::milliseconds(wait_ms));
-      if (!r) return error_response(r.error());
-      return json_response(200, *r);
-    }
-  } catch (const std::exception& e) {
-    return message_response(400, std::string("malformed agent message: ") + e.what());
+    auto r = core.commands(agent_id, *after, std::chrono::milliseconds(std::min<uint64_t>(*wait_ms, 30000)));
+    if (!r) return error_response(r.error());
+    return json_response(200, *r);
   }
   return message_response(404, "URI not found");
 }

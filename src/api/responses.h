@@ -20,10 +20,12 @@ inline http::Response message_response(int status, const std::string& message) {
   return json_response(status, {{"message", message}});
 }
 
-// Errors whose message is already a JSON body (409 lock details) are passed through.
-inline http::Response error_response(const Error& error) {
+// The one table from berth's error codes to the HTTP status of the master's APIs (Marathon's
+// /v2, berth's /berth/v1 and Flocker's /v1). A lock conflict lists the deployments holding it,
+// as Marathon does.
+inline int status_of(ErrorCode code) {
   int status = 500;
-  switch (error.code) {
+  switch (code) {
     case ErrorCode::kInvalidArgument: status = 400; break;
     case ErrorCode::kNotFound: status = 404; break;
     case ErrorCode::kConflict: status = 409; break;
@@ -33,13 +35,16 @@ inline http::Response error_response(const Error& error) {
     case ErrorCode::kNotAllowed: status = 405; break;
     case ErrorCode::kInternal: status = 500; break;
   }
-  if (!error.message.empty() && error.message.front() == '{') {
-    http::Response r;
-    r.status = status;
-    r.body = error.message;
-    return r;
+  return status;
+}
+
+inline http::Response error_response(const Error& error) {
+  if (!error.locked_by.empty()) {
+    nlohmann::json deployments = nlohmann::json::array();
+    for (const auto& id : error.locked_by) deployments.push_back({{"id", id}});
+    return json_response(status_of(error.code), {{"message", error.message}, {"deployments", deployments}});
   }
-  return message_response(status, error.message);
+  return message_response(status_of(error.code), error.message);
 }
 
 enum class JsonShape { kAny, kObject, kArray };

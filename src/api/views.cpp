@@ -51,7 +51,7 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
   nlohmann::json tasks = nlohmann::json::array();
   for (const auto& [tid, task] : state.tasks) {
     if (task.app_id != record.app.id) continue;
-    if (task.state == protocol::kTaskRunning) {
+    if (task.state == protocol::TaskState::kRunning) {
       ++running;
       if (task.healthy) (*task.healthy ? healthy : unhealthy)++;
     } else {

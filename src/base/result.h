@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace berth {
 
@@ -24,9 +25,12 @@ enum class ErrorCode {
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // kConflict on a locked object: the ids of the operations holding the lock (the deployments
+  // of an app), which the API lists so the caller can look at them or override with force.
+  std::vector<std::string> locked_by;
 };
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), {}}; }
 
 template <typename T>
 class [[nodiscard]] Result {

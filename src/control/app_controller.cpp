@@ -6,7 +6,7 @@
 namespace berth::control {
 namespace {
 
-bool is_running(const TaskView& t) { return t.state == "TASK_RUNNING"; }
+bool is_running(const TaskView& t) { return t.running; }
 
 // Scale-down order: staging/starting before running; among running, youngest first unless
 // OLDEST_FIRST.

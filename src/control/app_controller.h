@@ -14,7 +14,7 @@ namespace berth::control {
 struct TaskView {
   std::string task_id;
   std::string config_version;  // the app's lastConfigChangeAt when the task was launched
-  std::string state;           // TASK_STAGING, TASK_STARTING, TASK_RUNNING, TASK_KILLING
+  bool running = false;        // TASK_RUNNING (not staging, starting or killing)
   bool healthy = false;        // running and passing its health checks, if any
   bool kill_requested = false;
   int64_t staged_at_ms = 0;

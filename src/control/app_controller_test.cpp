@@ -10,8 +10,8 @@ TaskView task(std::string id, std::string config, std::string state = "TASK_RUNN
   TaskView t;
   t.task_id = std::move(id);
   t.config_version = std::move(config);
-  t.state = std::move(state);
-  t.healthy = t.state == "TASK_RUNNING";
+  t.running = state == "TASK_RUNNING";
+  t.healthy = t.running;
   t.started_at_ms = started;
   t.staged_at_ms = started;
   return t;

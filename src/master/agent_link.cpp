@@ -13,8 +13,8 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
   if (agent.must_register) return;  // its registration will be its truth
   // "datasets" and "routes" carry the whole desired state: a newer one replaces any the agent
   // has not fetched yet, so the outbox grows with the cluster, not with its history.
-  if (command.type == "datasets" || command.type == "routes") {
-    std::erase_if(agent.outbox, [&](const protocol::Command& queued) { return queued.type == command.type; });
+  if (command.as<protocol::DatasetsCommand>() || command.as<protocol::RoutesCommand>()) {
+    std::erase_if(agent.outbox, [&](const protocol::Command& queued) { return queued.body.index() == command.body.index(); });
   }
   if (agent.outbox.size() >= options_.max_outbox) {
     // An agent this far behind is not polling: forget the backlog and have it register again
@@ -26,10 +26,10 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
   }
   command.seq = agent.next_seq++;
   command.command_id = ids_.uuid();
-  if (command.type == "launch" && command.launch) {
-    note("task " + command.launch->task_id + ": launch sent to " + node_name(agent.id));
-  } else if (command.type == "kill") {
-    note("task " + command.task_id + ": kill sent to " + node_name(agent.id));
+  if (const auto* launch = command.as<protocol::LaunchCommand>()) {
+    note("task " + launch->spec.task_id + ": launch sent to " + node_name(agent.id));
+  } else if (const auto* kill = command.as<protocol::KillCommand>()) {
+    note("task " + kill->task_id + ": kill sent to " + node_name(agent.id));
   }
   agent.outbox.push_back(std::move(command));
   commands_cv_.notify_all();
@@ -79,15 +79,13 @@ void MasterCore::request_kill(TaskRecord& task) {
     grace_ms = static_cast<int64_t>(*app->second.app.task_kill_grace_period_seconds * 1000);
   }
   protocol::Command kill;
-  kill.type = "kill";
-  kill.task_id = task.id;
-  kill.kill_grace_ms = grace_ms;
+  kill.body = protocol::KillCommand{task.id, grace_ms};
   enqueue(agent->second, std::move(kill));
 }
 
-void MasterCore::record_terminal(TaskRecord& task, const std::string& state, const std::string& message) {
+void MasterCore::record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message) {
   auto app = state_.apps.find(task.app_id);
-  bool failure = state == protocol::kTaskFailed || state == protocol::kTaskFinished;
+  bool failure = state == protocol::TaskState::kFailed || state == protocol::TaskState::kFinished;
   if (app != state_.apps.end() && failure && !task.kill_requested) {
     AppRecord& record = app->second;
     control::BackoffPolicy policy{record.app.backoff_seconds, record.app.backoff_factor,
@@ -136,7 +134,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
 
   std::set<std::string> reported;
   for (const auto& t : request.tasks) {
-    if (protocol::is_terminal_state(t.state)) continue;
+    if (protocol::is_terminal(t.state)) continue;
     reported.insert(t.task_id);
     auto known = state_.tasks.find(t.task_id);
     if (known != state_.tasks.end()) {
@@ -148,8 +146,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     }
     if (agent.lost_task_ids.count(t.task_id)) {
       protocol::Command kill;
-      kill.type = "kill";
-      kill.task_id = t.task_id;
+      kill.body = protocol::KillCommand{t.task_id, 0};
       enqueue(agent, std::move(kill));
       continue;
     }
@@ -180,7 +177,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     if (task.agent_id == id && !reported.count(tid)) vanished.push_back(tid);
   }
   for (const auto& tid : vanished) {
-    record_terminal(state_.tasks[tid], protocol::kTaskLost, "not reported by its agent on re-registration");
+    record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "not reported by its agent on re-registration");
   }
   agent.lost_task_ids.clear();
   note("agent " + id + " registered" + again + ": " + agent.hostname + " at " + agent.address + ", reporting " +
@@ -248,10 +245,9 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
     auto it = state_.tasks.find(update.task_id);
     if (it == state_.tasks.end()) {
       // Not ours (any more): make sure it does not keep running.
-      if (!protocol::is_terminal_state(update.state)) {
+      if (!protocol::is_terminal(update.state)) {
         protocol::Command kill;
-        kill.type = "kill";
-        kill.task_id = update.task_id;
+        kill.body = protocol::KillCommand{update.task_id, 0};
         enqueue(agent->second, std::move(kill));
       }
       continue;
@@ -259,7 +255,7 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
     TaskRecord& task = it->second;
     if (task.agent_id != agent_id) continue;
     task.launch_sent_at.reset();
-    if (protocol::is_terminal_state(update.state)) {
+    if (protocol::is_terminal(update.state)) {
       record_terminal(task, update.state, update.message);
       continue;
     }
@@ -276,7 +272,7 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, cons
       auto results = json::parse(update.health_results, json::Limits{8, 64 << 10});
       if (results && results->is_array()) task.health_results = update.health_results;
     }
-    if (update.state == protocol::kTaskRunning && !task.started_at) {
+    if (update.state == protocol::TaskState::kRunning && !task.started_at) {
       WallTime at;
       task.started_at = parse_iso8601(update.timestamp, &at) ? at : clock_.wall_now();
     }
@@ -306,7 +302,9 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
         batch.commands.push_back(c);
         // A "datasets" command carries the agent's assignments as they are now (it was queued
         // empty: see push_assignments).
-        if (c.type == "datasets") batch.commands.back().datasets = assignments_for(agent_id);
+        if (auto* datasets = batch.commands.back().as<protocol::DatasetsCommand>()) {
+          datasets->datasets = assignments_for(agent_id);
+        }
         if (batch.commands.size() >= 1000) break;
       }
       return batch;

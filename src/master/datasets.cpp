@@ -142,7 +142,7 @@ void MasterCore::push_assignments(const std::string& agent_id) {
   // The list itself is computed when the agent fetches the command (see commands()): it is
   // then the newest, and a burst of dataset changes costs one list, not one per change.
   protocol::Command command;
-  command.type = "datasets";
+  command.body = protocol::DatasetsCommand{};
   enqueue(it->second, std::move(command));
 }
 

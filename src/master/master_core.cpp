@@ -48,8 +48,11 @@ Status MasterCore::load() {
     }
     auto parsed = model::restore_app(j);
     if (!parsed.app) {
-      return make_error(ErrorCode::kInternal, "stored app at " + kv.key + " no longer validates: " +
-                                                  model::validation_error_body(parsed.errors).dump());
+      std::string why;
+      for (const auto& e : parsed.errors) {
+        for (const auto& message : e.errors) why += (why.empty() ? "" : "; ") + e.path + ": " + message;
+      }
+      return make_error(ErrorCode::kInternal, "stored app at " + kv.key + " no longer validates: " + why);
     }
     AppRecord record;
     record.app = std::move(*parsed.app);
@@ -103,15 +106,11 @@ Status MasterCore::check_lock(const std::string& app_id, bool force, std::vector
   auto locking = deployments_of(state_, app_id);
   if (locking.empty()) return {};
   if (!force) {
-    nlohmann::json details = nlohmann::json::array();
-    for (const auto& id : locking) details.push_back({{"id", id}});
-    return make_error(ErrorCode::kConflict,
-                      nlohmann::json{{"message",
-                                      "App is locked by one or more deployments. Override with the "
-                                      "option '?force=true'. View details at '/v2/deployments/" +
-                                          locking.front() + "'."},
-                                     {"deployments", details}}
-                          .dump());
+    Error locked = make_error(ErrorCode::kConflict,
+                              "App is locked by one or more deployments. Override with the option "
+                              "'?force=true'. View details at '/v2/deployments/" + locking.front() + "'.");
+    locked.locked_by.assign(locking.begin(), locking.end());
+    return locked;
   }
   for (const auto& id : locking) {
     ops->push_back(StoreOp{StoreOp::Kind::kErase, deployment_key(id), "", std::nullopt});

@@ -142,7 +142,7 @@ class MasterCore {
   void assign_service_ports(model::App* app) const;
   void enqueue(AgentRecord& agent, protocol::Command command);
   void request_kill(TaskRecord& task);
-  void record_terminal(TaskRecord& task, const std::string& state, const std::string& message);
+  void record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message);
   void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
   std::string new_version();
   // The launch spec of a new task of `app` on `agent` with `ports` (no datasets yet).
@@ -173,7 +173,7 @@ class MasterCore {
   void push_routes_if_changed();
   void push_routes(AgentRecord& agent);
   // Event publishing (master_events.cpp); each is a no-op without subscribers.
-  void publish_status_update(const TaskRecord& task, const std::string& state,
+  void publish_status_update(const TaskRecord& task, protocol::TaskState state,
                              const std::string& message);
   void publish_health_change(const TaskRecord& task, bool alive);
   // deployment_info (started), deployment_success or deployment_failed (`reason` set).

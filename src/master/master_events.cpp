@@ -38,9 +38,9 @@ void MasterCore::publish_event(const std::string& type, const nlohmann::json& ev
   events_.publish(type, out.dump());
 }
 
-void MasterCore::publish_status_update(const TaskRecord& task, const std::string& state,
+void MasterCore::publish_status_update(const TaskRecord& task, protocol::TaskState state,
                                        const std::string& message) {
-  note("task " + task.id + " of " + task.app_id + " on " + node_name(task.agent_id) + ": " + state +
+  note("task " + task.id + " of " + task.app_id + " on " + node_name(task.agent_id) + ": " + protocol::to_string(state) +
        (message.empty() ? "" : " (" + message + ")"));
   if (!events_.has_subscribers()) return;
   nlohmann::json ips = nlohmann::json::array();

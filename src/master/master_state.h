@@ -25,7 +25,7 @@ struct TaskRecord {
   std::string agent_id;
   std::string host;
   std::vector<uint32_t> ports;
-  std::string state = protocol::kTaskStaging;
+  protocol::TaskState state = protocol::TaskState::kStaging;
   std::string version;
   std::string config_version;
   WallTime staged_at{};
@@ -74,7 +74,9 @@ struct AgentRecord {
 };
 
 struct TaskFailure {
-  std::string task_id, host, message, state, timestamp, version, agent_id;
+  std::string task_id, host, message;
+  protocol::TaskState state = protocol::TaskState::kFailed;
+  std::string timestamp, version, agent_id;
 };
 
 // Why an app's instances are waiting, for /v2/queue.

@@ -59,7 +59,7 @@ void MasterCore::reconcile() {
          " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
          std::to_string(gone.size()) + " task(s) on it are lost");
     for (const auto& tid : gone) {
-      record_terminal(state_.tasks[tid], protocol::kTaskLost, "agent " + id + " lost");
+      record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "agent " + id + " lost");
       if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);
     }
   }
@@ -77,11 +77,10 @@ void MasterCore::reconcile() {
     auto agent = state_.agents.find(task.agent_id);
     if (agent != state_.agents.end() && !agent->second.lost) {
       protocol::Command kill;
-      kill.type = "kill";
-      kill.task_id = tid;
+      kill.body = protocol::KillCommand{tid, 0};
       enqueue(agent->second, std::move(kill));
     }
-    record_terminal(task, protocol::kTaskFailed,
+    record_terminal(task, protocol::TaskState::kFailed,
                     "agent " + task.agent_id + " did not confirm the launch within " +
                         std::to_string(options_.task_launch_timeout.count()) + " ms");
   }
@@ -95,10 +94,10 @@ void MasterCore::reconcile() {
     control::TaskView v;
     v.task_id = tid;
     v.config_version = task.config_version;
-    v.state = task.state;
+    v.running = task.state == protocol::TaskState::kRunning;
     auto app = state_.apps.find(task.app_id);
     bool checked = app != state_.apps.end() && app_has_health_checks(app->second.app);
-    v.healthy = task.state == protocol::kTaskRunning && (!checked || task.healthy.value_or(false));
+    v.healthy = task.state == protocol::TaskState::kRunning && (!checked || task.healthy.value_or(false));
     v.kill_requested = task.kill_requested;
     v.staged_at_ms = wall_ms(task.staged_at);
     v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
@@ -236,7 +235,7 @@ std::string MasterCore::routing_table() const {
       if (service_port == 0) continue;
       nlohmann::json backends = nlohmann::json::array();
       for (const auto& [tid, task] : state_.tasks) {
-        if (task.app_id != app_id || task.state != protocol::kTaskRunning || task.kill_requested) continue;
+        if (task.app_id != app_id || task.state != protocol::TaskState::kRunning || task.kill_requested) continue;
         if (checked && !task.healthy.value_or(false)) continue;
         if (i >= task.ports.size()) continue;
         backends.push_back({{"host", task.host}, {"port", task.ports[i]}});
@@ -259,10 +258,10 @@ void MasterCore::push_routes_if_changed() {
 
 void MasterCore::push_routes(AgentRecord& agent) {
   protocol::Command command;
-  command.type = "routes";
-  command.routes = nlohmann::json{{"version", routes_version_},
-                                  {"routes", nlohmann::json::parse(routes_.empty() ? "[]" : routes_)}}
-                       .dump();
+  command.body = protocol::RoutesCommand{
+      nlohmann::json{{"version", routes_version_},
+                     {"routes", nlohmann::json::parse(routes_.empty() ? "[]" : routes_)}}
+          .dump()};
   enqueue(agent, std::move(command));
 }
 
@@ -369,8 +368,7 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
 
     protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
     protocol::Command launch;
-    launch.type = "launch";
-    launch.launch = spec;
+    launch.body = protocol::LaunchCommand{spec};
     enqueue(agent, std::move(launch));
     task.launch_sent_at = clock_.mono_now();
     state_.tasks.emplace(task.id, std::move(task));

@@ -202,8 +202,7 @@ void MasterCore::send_ready_launches() {
     }
     if (!ready) continue;
     protocol::Command launch;
-    launch.type = "launch";
-    launch.launch = *task.pending_launch;
+    launch.body = protocol::LaunchCommand{*task.pending_launch};
     task.pending_launch.reset();
     state_.tasks_pending_launch.erase(tid);
     task.message.clear();

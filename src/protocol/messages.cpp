@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "json/bounded.h"
+
 namespace berth::protocol {
 namespace {
 
@@ -80,10 +82,57 @@ T field(const json& object, const char* key, const T& fallback) {
 
 }  // namespace
 
-bool is_terminal_state(const std::string& state) {
-  return state == kTaskFinished || state == kTaskFailed || state == kTaskKilled ||
-         state == kTaskLost || state == "TASK_ERROR" || state == "TASK_DROPPED" ||
-         state == "TASK_GONE";
+namespace {
+
+constexpr std::pair<TaskState, const char*> kStateNames[] = {
+    {TaskState::kStaging, "TASK_STAGING"},   {TaskState::kStarting, "TASK_STARTING"},
+    {TaskState::kRunning, "TASK_RUNNING"},   {TaskState::kFinished, "TASK_FINISHED"},
+    {TaskState::kFailed, "TASK_FAILED"},     {TaskState::kKilling, "TASK_KILLING"},
+    {TaskState::kKilled, "TASK_KILLED"},     {TaskState::kLost, "TASK_LOST"},
+    {TaskState::kError, "TASK_ERROR"},       {TaskState::kDropped, "TASK_DROPPED"},
+    {TaskState::kGone, "TASK_GONE"},
+};
+
+}  // namespace
+
+const char* to_string(TaskState state) {
+  for (const auto& [s, name] : kStateNames) {
+    if (s == state) return name;
+  }
+  return "TASK_UNKNOWN";
+}
+
+std::optional<TaskState> parse_task_state(std::string_view name) {
+  for (const auto& [s, known] : kStateNames) {
+    if (name == known) return s;
+  }
+  return std::nullopt;
+}
+
+bool is_terminal(TaskState state) {
+  switch (state) {
+    case TaskState::kFinished:
+    case TaskState::kFailed:
+    case TaskState::kKilled:
+    case TaskState::kLost:
+    case TaskState::kError:
+    case TaskState::kDropped:
+    case TaskState::kGone:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void to_json(nlohmann::json& j, const TaskState& v) { j = to_string(v); }
+
+void from_json(const nlohmann::json& j, TaskState& v) {
+  if (!j.is_string()) {
+    throw json::type_error::create(302, std::string("a task state must be a string, but is ") + j.type_name(), &j);
+  }
+  auto state = parse_task_state(j.get_ref<const std::string&>());
+  if (!state) throw json::other_error::create(501, "unknown task state \"" + j.get<std::string>() + "\"", &j);
+  v = *state;
 }
 
 // Like NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT, but emitting the non-inline functions
@@ -158,26 +207,79 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.user = j.value("user", "");
 }
 
+const char* Command::type() const {
+  static constexpr const char* kNames[] = {"launch", "kill", "datasets", "routes"};
+  static_assert(std::variant_size_v<CommandBody> == std::size(kNames));
+  return kNames[body.index()];
+}
+
+// The wire form keeps the fields of each kind at the top level, beside "type" (docs/protocol.md
+// §4): {"seq":1,"command_id":"c1","type":"kill","task_id":"t","kill_grace_ms":3000}.
 void to_json(nlohmann::json& j, const Command& v) {
-  j = nlohmann::json{{"seq", v.seq}, {"command_id", v.command_id}, {"type", v.type}};
-  if (v.launch) j["launch"] = *v.launch;
-  if (!v.task_id.empty()) j["task_id"] = v.task_id;
-  if (v.kill_grace_ms) j["kill_grace_ms"] = v.kill_grace_ms;
-  if (v.type == "datasets") j["datasets"] = v.datasets;
-  if (v.type == "routes") j["routes"] = v.routes;
+  j = nlohmann::json{{"seq", v.seq}, {"command_id", v.command_id}, {"type", v.type()}};
+  if (const auto* launch = v.as<LaunchCommand>()) j["launch"] = launch->spec;
+  if (const auto* kill = v.as<KillCommand>()) {
+    j["task_id"] = kill->task_id;
+    j["kill_grace_ms"] = kill->grace_ms;
+  }
+  if (const auto* datasets = v.as<DatasetsCommand>()) j["datasets"] = datasets->datasets;
+  if (const auto* routes = v.as<RoutesCommand>()) j["routes"] = routes->table;
 }
 
 void from_json(const nlohmann::json& j, Command& v) {
   v.seq = field(j, "seq", uint64_t{0});
-  v.command_id = j.value("command_id", "");
-  v.type = j.value("type", "");
-  if (j.contains("launch")) v.launch = j["launch"].get<LaunchSpec>();
-  v.task_id = j.value("task_id", "");
-  v.kill_grace_ms = field(j, "kill_grace_ms", int64_t{0});
-  v.datasets = j.value("datasets", std::vector<DatasetAssignment>{});
-  v.routes = j.value("routes", "");
+  v.command_id = field(j, "command_id", std::string());
+  std::string type = field(j, "type", std::string());
+  if (type == "launch") {
+    if (!j.contains("launch")) throw json::other_error::create(501, "a launch command without \"launch\"", &j);
+    v.body = LaunchCommand{j.at("launch").get<LaunchSpec>()};
+  } else if (type == "kill") {
+    v.body = KillCommand{field(j, "task_id", std::string()), field(j, "kill_grace_ms", int64_t{0})};
+  } else if (type == "datasets") {
+    v.body = DatasetsCommand{field(j, "datasets", std::vector<DatasetAssignment>{})};
+  } else if (type == "routes") {
+    v.body = RoutesCommand{field(j, "routes", std::string())};
+  } else {
+    throw json::other_error::create(501, "unknown command type \"" + type + "\"", &j);
+  }
 }
 
 BERTH_JSON_DEFINE(CommandBatch, commands)
+
+template <typename T>
+Result<T> decode_json(const nlohmann::json& value) {
+  try {
+    return value.get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, e.what());
+  }
+}
+
+template <typename T>
+Result<T> decode(std::string_view text) {
+  auto parsed = berth::json::parse(text);
+  if (!parsed) return parsed.error();
+  return decode_json<T>(*parsed);
+}
+
+template <typename T>
+std::string encode(const T& message) {
+  return berth::json::dump(nlohmann::json(message));
+}
+
+#define BERTH_PROTOCOL_MESSAGE(T)                             \
+  template Result<T> decode_json<T>(const nlohmann::json&); \
+  template Result<T> decode<T>(std::string_view);           \
+  template std::string encode<T>(const T&);
+BERTH_PROTOCOL_MESSAGE(RegisterRequest)
+BERTH_PROTOCOL_MESSAGE(RegisterResponse)
+BERTH_PROTOCOL_MESSAGE(Heartbeat)
+BERTH_PROTOCOL_MESSAGE(HeartbeatAck)
+BERTH_PROTOCOL_MESSAGE(StatusBatch)
+BERTH_PROTOCOL_MESSAGE(StatusAck)
+BERTH_PROTOCOL_MESSAGE(LaunchSpec)
+BERTH_PROTOCOL_MESSAGE(Command)
+BERTH_PROTOCOL_MESSAGE(CommandBatch)
+#undef BERTH_PROTOCOL_MESSAGE
 
 }  // namespace berth::protocol

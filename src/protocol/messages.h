@@ -13,20 +13,37 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
+
+#include "base/result.h"
 
 namespace berth::protocol {
 
-inline constexpr const char* kTaskStaging = "TASK_STAGING";
-inline constexpr const char* kTaskStarting = "TASK_STARTING";
-inline constexpr const char* kTaskRunning = "TASK_RUNNING";
-inline constexpr const char* kTaskFinished = "TASK_FINISHED";
-inline constexpr const char* kTaskFailed = "TASK_FAILED";
-inline constexpr const char* kTaskKilling = "TASK_KILLING";
-inline constexpr const char* kTaskKilled = "TASK_KILLED";
-inline constexpr const char* kTaskLost = "TASK_LOST";
+// A task's state, as Mesos and Marathon name it; on the wire and in Marathon's API the name
+// ("TASK_RUNNING"). kError, kDropped and kGone come only from other components' reports.
+enum class TaskState {
+  kStaging,
+  kStarting,
+  kRunning,
+  kFinished,
+  kFailed,
+  kKilling,
+  kKilled,
+  kLost,
+  kError,
+  kDropped,
+  kGone,
+};
 
-bool is_terminal_state(const std::string& state);
+// "TASK_RUNNING" for kRunning, and so on.
+const char* to_string(TaskState state);
+// The state named `name`, if it is one.
+std::optional<TaskState> parse_task_state(std::string_view name);
+// A task in this state will not change again: finished, failed, killed, lost, error, dropped
+// or gone.
+bool is_terminal(TaskState state);
 
 struct PortRangeMsg {
   uint32_t begin = 0;
@@ -46,7 +63,7 @@ struct TaskReport {
   std::string app_id;
   std::string version;         // the app version the task was launched for
   std::string config_version;  // the app's lastConfigChangeAt at launch
-  std::string state;
+  TaskState state = TaskState::kStaging;
   std::vector<uint32_t> ports;
   double cpus = 0, mem = 0, disk = 0;
   std::string staged_at, started_at;  // ISO-8601, started_at empty until running
@@ -121,7 +138,7 @@ struct StatusUpdate {
   std::string update_id;
   std::string task_id;
   std::string app_id;
-  std::string state;
+  TaskState state = TaskState::kStaging;
   std::string message;
   std::string timestamp;  // ISO-8601, agent's wall clock
   int health = -1;              // -1: no verdict (or no checks), 0: unhealthy, 1: healthy
@@ -169,23 +186,50 @@ struct LaunchSpec {
   std::string user;
 };
 
+// What the master asks of an agent (docs/protocol.md §4). One kind per struct; a Command holds
+// one of them.
+struct LaunchCommand {
+  LaunchSpec spec;
+};
+
+struct KillCommand {
+  std::string task_id;
+  int64_t grace_ms = 0;
+};
+
+// The agent's whole assignment list, pushed when it changes so a move does not wait for the
+// next heartbeat.
+struct DatasetsCommand {
+  std::vector<DatasetAssignment> datasets;
+};
+
+// The whole routing table of the service router, as proxy::RoutingTable's JSON.
+struct RoutesCommand {
+  std::string table;
+};
+
+using CommandBody = std::variant<LaunchCommand, KillCommand, DatasetsCommand, RoutesCommand>;
+
 struct Command {
   uint64_t seq = 0;
   std::string command_id;
-  std::string type;  // "launch" | "kill" | "datasets" | "routes"
-  std::optional<LaunchSpec> launch;
-  std::string task_id;        // for kill
-  int64_t kill_grace_ms = 0;  // for kill
-  // For "datasets": the agent's whole assignment list, pushed when it changes so a move does
-  // not wait for the next heartbeat.
-  std::vector<DatasetAssignment> datasets;
-  std::string routes;  // for "routes": the whole routing table (proxy::RoutingTable JSON)
+  CommandBody body;
+
+  // "launch", "kill", "datasets" or "routes": the command's `type` on the wire.
+  const char* type() const;
+  // The body as T, or nullptr when it is another kind.
+  template <typename T>
+  T* as() { return std::get_if<T>(&body); }
+  template <typename T>
+  const T* as() const { return std::get_if<T>(&body); }
 };
 
 struct CommandBatch {
   std::vector<Command> commands;
 };
 
+void to_json(nlohmann::json& j, const TaskState& v);
+void from_json(const nlohmann::json& j, TaskState& v);
 void to_json(nlohmann::json& j, const PortRangeMsg& v);
 void from_json(const nlohmann::json& j, PortRangeMsg& v);
 void to_json(nlohmann::json& j, const AgentResources& v);
@@ -218,5 +262,17 @@ void to_json(nlohmann::json& j, const Command& v);
 void from_json(const nlohmann::json& j, Command& v);
 void to_json(nlohmann::json& j, const CommandBatch& v);
 void from_json(const nlohmann::json& j, CommandBatch& v);
+
+// A message of this protocol from its JSON text, read within json::parse's bounds (depth,
+// size). kInvalidArgument names what is wrong: not JSON, a field of the wrong type, a number
+// out of its field's range, an unknown command type or task state. Never throws.
+template <typename T>
+Result<T> decode(std::string_view text);
+// The same from parsed JSON.
+template <typename T>
+Result<T> decode_json(const nlohmann::json& value);
+// A message as JSON text.
+template <typename T>
+std::string encode(const T& message);
 
 }  // namespace berth::protocol

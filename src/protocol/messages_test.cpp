@@ -16,7 +16,7 @@ TEST(Messages, RegisterRequestRoundTrips) {
   r.attributes = {{"rack", "a"}};
   TaskReport t;
   t.task_id = "web.instance-1._app.1";
-  t.state = kTaskRunning;
+  t.state = TaskState::kRunning;
   t.ports = {31001};
   r.tasks.push_back(t);
   RegisterRequest back = nlohmann::json(r).get<RegisterRequest>();
@@ -25,22 +25,24 @@ TEST(Messages, RegisterRequestRoundTrips) {
   EXPECT_EQ(back.attributes.at("rack"), "a");
   ASSERT_EQ(back.tasks.size(), 1u);
   EXPECT_EQ(back.tasks[0].ports[0], 31001u);
+  EXPECT_EQ(back.tasks[0].state, TaskState::kRunning);
+  EXPECT_EQ(nlohmann::json(r)["tasks"][0]["state"], "TASK_RUNNING");
 }
 
 TEST(Messages, LaunchCommandKeepsCmdAbsentWhenArgsAreUsed) {
   Command c;
   c.seq = 7;
-  c.type = "launch";
   LaunchSpec spec;
   spec.task_id = "x";
   spec.args = {"sleep", "10"};
-  c.launch = spec;
+  c.body = LaunchCommand{spec};
   nlohmann::json j = c;
+  EXPECT_EQ(j["type"], "launch");
   EXPECT_FALSE(j["launch"].contains("cmd"));
   Command back = j.get<Command>();
-  ASSERT_TRUE(back.launch.has_value());
-  EXPECT_FALSE(back.launch->cmd.has_value());
-  EXPECT_EQ(back.launch->args.size(), 2u);
+  ASSERT_NE(back.as<LaunchCommand>(), nullptr);
+  EXPECT_FALSE(back.as<LaunchCommand>()->spec.cmd.has_value());
+  EXPECT_EQ(back.as<LaunchCommand>()->spec.args.size(), 2u);
   EXPECT_EQ(back.seq, 7u);
 }
 
@@ -80,10 +82,69 @@ TEST(Messages, ALocalDatasetMoveCarriesWhereToCopyFrom) {
 }
 
 TEST(Messages, TerminalStatesAreMesosTerminalStates) {
-  EXPECT_TRUE(is_terminal_state(kTaskFailed));
-  EXPECT_TRUE(is_terminal_state(kTaskLost));
-  EXPECT_FALSE(is_terminal_state(kTaskRunning));
-  EXPECT_FALSE(is_terminal_state(kTaskStaging));
+  EXPECT_TRUE(is_terminal(TaskState::kFailed));
+  EXPECT_TRUE(is_terminal(TaskState::kLost));
+  EXPECT_TRUE(is_terminal(TaskState::kGone));
+  EXPECT_FALSE(is_terminal(TaskState::kRunning));
+  EXPECT_FALSE(is_terminal(TaskState::kStaging));
+  EXPECT_FALSE(is_terminal(TaskState::kKilling));
+}
+
+TEST(Messages, TaskStatesTravelByTheirMesosNames) {
+  for (auto state : {TaskState::kStaging, TaskState::kStarting, TaskState::kRunning, TaskState::kFinished,
+                     TaskState::kFailed, TaskState::kKilling, TaskState::kKilled, TaskState::kLost,
+                     TaskState::kError, TaskState::kDropped, TaskState::kGone}) {
+    EXPECT_EQ(parse_task_state(to_string(state)), state) << to_string(state);
+  }
+  EXPECT_STREQ(to_string(TaskState::kKilled), "TASK_KILLED");
+  EXPECT_FALSE(parse_task_state("TASK_RUNNING ").has_value());
+  EXPECT_FALSE(parse_task_state("running").has_value());
+}
+
+TEST(Messages, EveryKindOfCommandRoundTripsWithItsWireType) {
+  std::vector<Command> commands(4);
+  commands[0].body = LaunchCommand{};
+  commands[1].body = KillCommand{"web.1", 5000};
+  DatasetAssignment a;
+  a.dataset_id = "d";
+  a.attach = true;
+  commands[2].body = DatasetsCommand{{a}};
+  commands[3].body = RoutesCommand{R"({"services":[]})"};
+  std::vector<std::string> types;
+  for (auto& c : commands) {
+    c.command_id = std::string("c-") + c.type();
+    auto back = decode<Command>(encode(c));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->body.index(), c.body.index());
+    EXPECT_EQ(back->command_id, c.command_id);
+    types.push_back(c.type());
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"launch", "kill", "datasets", "routes"}));
+  auto kill = decode<Command>(R"({"seq":3,"command_id":"k","type":"kill","task_id":"web.1","kill_grace_ms":5000})");
+  ASSERT_TRUE(kill.ok());
+  EXPECT_EQ(kill->as<KillCommand>()->task_id, "web.1");
+  EXPECT_EQ(kill->as<KillCommand>()->grace_ms, 5000);
+  EXPECT_EQ(decode<Command>(encode(commands[2]))->as<DatasetsCommand>()->datasets.at(0).dataset_id, "d");
+  EXPECT_EQ(decode<Command>(encode(commands[3]))->as<RoutesCommand>()->table, R"({"services":[]})");
+}
+
+// decode<T> is the one reader of protocol messages: every failure is an error naming the
+// problem, never an exception.
+TEST(Messages, DecodeTurnsEveryBadMessageIntoAnError) {
+  auto unknown = decode<Command>(R"({"seq":1,"type":"reboot"})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(unknown.error().message.find("unknown command type \"reboot\""), std::string::npos);
+  auto state = decode<StatusBatch>(R"({"updates":[{"update_id":"u","state":"TASK_ASLEEP"}]})");
+  ASSERT_FALSE(state.ok());
+  EXPECT_NE(state.error().message.find("unknown task state \"TASK_ASLEEP\""), std::string::npos);
+  EXPECT_FALSE(decode<Command>(R"({"type":"launch"})").ok());
+  EXPECT_FALSE(decode<Heartbeat>("not json").ok());
+  EXPECT_FALSE(decode<Heartbeat>(std::string(100, '[') + std::string(100, ']')).ok());
+  EXPECT_FALSE(decode<StatusBatch>(R"({"updates":[{"state":7}]})").ok());
+  auto fine = decode<StatusBatch>(R"({"updates":[{"update_id":"u","state":"TASK_FAILED"}]})");
+  ASSERT_TRUE(fine.ok());
+  EXPECT_EQ(fine->updates.at(0).state, TaskState::kFailed);
 }
 
 // Found by tests/fuzz/agent_messages: nlohmann converts a float to an integer field with a
@@ -93,17 +154,18 @@ TEST(Messages, NumbersAnIntegerFieldCannotHoldAreRefused) {
   EXPECT_THROW(read(R"({"commands":[{"seq":1e300}]})"), nlohmann::json::exception);
   EXPECT_THROW(read(R"({"commands":[{"seq":-1}]})"), nlohmann::json::exception);
   EXPECT_THROW(read(R"({"commands":[{"seq":18446744073709551616.0}]})"), nlohmann::json::exception);
-  EXPECT_THROW(read(R"({"commands":[{"launch":{"ports":[4294967296]}}]})"), nlohmann::json::exception);
-  EXPECT_THROW(read(R"({"commands":[{"kill_grace_ms":"5"}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"type":"launch","launch":{"ports":[4294967296]}}]})"), nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"type":"kill","kill_grace_ms":"5"}]})"), nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse(R"({"http_port":-5})").get<RegisterRequest>(), nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse(R"({"resources":{"ports":[{"begin":1.5e10}]}})").get<RegisterRequest>(),
                nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse("[1]").get<Heartbeat>(), nlohmann::json::exception);
 
-  CommandBatch batch = read(R"({"commands":[{"seq":18446744073709551615,"kill_grace_ms":-1,"launch":{"ports":[31000.0]}}]})");
+  CommandBatch batch = read(R"({"commands":[{"seq":18446744073709551615,"type":"kill","kill_grace_ms":-1},
+                                            {"type":"launch","launch":{"ports":[31000.0]}}]})");
   EXPECT_EQ(batch.commands[0].seq, 18446744073709551615u);
-  EXPECT_EQ(batch.commands[0].kill_grace_ms, -1);
-  EXPECT_EQ(batch.commands[0].launch->ports, std::vector<uint32_t>{31000});
+  EXPECT_EQ(batch.commands[0].as<KillCommand>()->grace_ms, -1);
+  EXPECT_EQ(batch.commands[1].as<LaunchCommand>()->spec.ports, std::vector<uint32_t>{31000});
   EXPECT_EQ(nlohmann::json::parse(R"({"lease_ms":-9223372036854775808})").get<RegisterResponse>().lease_ms,
             INT64_MIN);
 }

@@ -38,7 +38,7 @@ class MasterSide {
   // Makes the master queue a launch for the agent (the real master: by creating an app).
   virtual void queue_launch(const std::string& agent_id) = 0;
   // The state the master holds for the task ("" when it knows none).
-  virtual std::string task_state(const std::string& task_id) = 0;
+  virtual std::optional<protocol::TaskState> task_state(const std::string& task_id) = 0;
 };
 
 class FakeSide final : public MasterSide {
@@ -52,7 +52,7 @@ class FakeSide final : public MasterSide {
     spec.cmd = "sleep 1000";
     ASSERT_TRUE(link_.enqueue_launch(agent_id, spec).ok());
   }
-  std::string task_state(const std::string& task_id) override { return link_.task_state(task_id); }
+  std::optional<protocol::TaskState> task_state(const std::string& task_id) override { return link_.task_state(task_id); }
 
  private:
   FakeMasterLink link_;
@@ -116,8 +116,8 @@ class RealSide final : public MasterSide {
     ASSERT_TRUE(res.ok()) << res.error().message;
     ASSERT_EQ(res->status, 201) << res->body;
   }
-  std::string task_state(const std::string& task_id) override {
-    std::string state;
+  std::optional<protocol::TaskState> task_state(const std::string& task_id) override {
+    std::optional<protocol::TaskState> state;
     core_->read([&](const master::MasterState& s) {
       auto it = s.tasks.find(task_id);
       if (it != s.tasks.end()) state = it->second.state;
@@ -181,7 +181,7 @@ class MasterLinkContract : public ::testing::TestWithParam<SideFactory> {
     return link().heartbeat(agent, hb, 5s);
   }
 
-  static protocol::StatusUpdate update(const std::string& id, const std::string& task_id, const std::string& state) {
+  static protocol::StatusUpdate update(const std::string& id, const std::string& task_id, protocol::TaskState state) {
     protocol::StatusUpdate u;
     u.update_id = id;
     u.task_id = task_id;
@@ -205,7 +205,7 @@ class MasterLinkContract : public ::testing::TestWithParam<SideFactory> {
       for (const auto& c : batch->commands) {
         EXPECT_GT(c.seq, *after) << "a command at or before the acknowledged seq came back";
         *after = c.seq;
-        if (c.type == "launch" && c.launch && !launch) launch = c;
+        if (c.as<protocol::LaunchCommand>() && !launch) launch = c;
       }
       if (launch) return launch;
     }
@@ -277,7 +277,7 @@ TEST_P(MasterLinkContract, HeartbeatWithAWrongSecretAsksToRegisterAgain) {
 TEST_P(MasterLinkContract, StatusAndPollsOfAnUnknownAgentAskToRegisterAgain) {
   auto r = join();
   AgentCredential stranger{kUnknownAgent, r.agent_secret};
-  auto ack = link().send_status(stranger, protocol::StatusBatch{{update("u-1", "t-1", protocol::kTaskRunning)}});
+  auto ack = link().send_status(stranger, protocol::StatusBatch{{update("u-1", "t-1", protocol::TaskState::kRunning)}});
   ASSERT_FALSE(ack.ok());
   EXPECT_EQ(ack.error().code, kRegisterAgain) << ack.error().message;
   auto batch = link().poll_commands(AgentCredential{r.agent_id, "wrong"}, r.next_command_seq, 0ms);
@@ -292,7 +292,7 @@ TEST_P(MasterLinkContract, AQueuedLaunchArrivesOnceWithGrowingSeqs) {
   auto launch = wait_for_launch(who(r), &after);
   ASSERT_TRUE(launch.has_value());
   EXPECT_FALSE(launch->command_id.empty());
-  EXPECT_FALSE(launch->launch->task_id.empty());
+  EXPECT_FALSE(launch->as<protocol::LaunchCommand>()->spec.task_id.empty());
   // Asking for what follows acknowledges it: it never comes back.
   auto deadline = Clocked::now() + 1s;
   while (Clocked::now() < deadline) {
@@ -312,28 +312,28 @@ TEST_P(MasterLinkContract, StatusUpdatesAreAckedByIdAndResendingIsIdempotent) {
   side_->queue_launch(r.agent_id);
   auto launch = wait_for_launch(who(r), &after);
   ASSERT_TRUE(launch.has_value());
-  const std::string task = launch->launch->task_id;
-  auto running = update("update-running-1", task, protocol::kTaskRunning);
+  const std::string task = launch->as<protocol::LaunchCommand>()->spec.task_id;
+  auto running = update("update-running-1", task, protocol::TaskState::kRunning);
   auto ack = link().send_status(who(r), protocol::StatusBatch{{running}});
   ASSERT_TRUE(ack.ok()) << ack.error().message;
   EXPECT_EQ(ack->acked, std::vector<std::string>{"update-running-1"});
-  EXPECT_EQ(side_->task_state(task), protocol::kTaskRunning);
+  EXPECT_EQ(side_->task_state(task), protocol::TaskState::kRunning);
   // At least once: the same update again is acknowledged again and changes nothing.
   auto again = link().send_status(who(r), protocol::StatusBatch{{running}});
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->acked, std::vector<std::string>{"update-running-1"});
-  EXPECT_EQ(side_->task_state(task), protocol::kTaskRunning);
+  EXPECT_EQ(side_->task_state(task), protocol::TaskState::kRunning);
 }
 
 TEST_P(MasterLinkContract, ARunningUpdateOfATaskTheMasterNeverLaunchedGetsAKill) {
   auto r = join();
-  auto ack = link().send_status(who(r), protocol::StatusBatch{{update("u-stray", "stray.task", protocol::kTaskRunning)}});
+  auto ack = link().send_status(who(r), protocol::StatusBatch{{update("u-stray", "stray.task", protocol::TaskState::kRunning)}});
   ASSERT_TRUE(ack.ok()) << ack.error().message;
   EXPECT_EQ(ack->acked, std::vector<std::string>{"u-stray"});
   auto batch = link().poll_commands(who(r), r.next_command_seq, 2s);
   ASSERT_TRUE(batch.ok()) << batch.error().message;
   bool killed = false;
-  for (const auto& c : batch->commands) killed = killed || (c.type == "kill" && c.task_id == "stray.task");
+  for (const auto& c : batch->commands) killed = killed || (c.as<protocol::KillCommand>() && c.as<protocol::KillCommand>()->task_id == "stray.task");
   EXPECT_TRUE(killed);
 }
 
