@@ -213,6 +213,7 @@ void Agent::Impl::start_http() {
 void Agent::Impl::dataset_loop() {
   while (!stopping) {
     std::vector<protocol::DatasetAssignment> desired;
+    uint64_t desired_from = 0;
     {
       std::unique_lock<std::mutex> lock(mu);
       wake.wait_for(lock, std::chrono::seconds(2), [&] { return stopping || datasets_changed; });
@@ -220,9 +221,14 @@ void Agent::Impl::dataset_loop() {
       if (!registered) continue;
       datasets_changed = false;
       desired = desired_datasets;
+      desired_from = desired_seq;
     }
     auto before = datasets->report();
     datasets->converge(desired);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      applied_seq = std::max(applied_seq, desired_from);
+    }
     auto after = datasets->report();
     bool changed = before.size() != after.size();
     for (size_t i = 0; !changed && i < before.size(); ++i) {

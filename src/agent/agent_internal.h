@@ -81,6 +81,12 @@ struct Agent::Impl {
   std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
   bool datasets_changed = false;
+  // Heartbeats sent by this process; the heartbeat answer desired_datasets came from (or the
+  // newest one, when a "datasets" command replaced the list since); the one the dataset loop
+  // had fully converged when it last finished (Heartbeat::applied_seq, docs/fencing.md §4).
+  uint64_t heartbeat_seq = 0;
+  uint64_t desired_seq = 0;
+  uint64_t applied_seq = 0;
   // Report dataset changes without waiting for the interval. Atomic: it is set from places
   // that may hold `mu` (task launch and exit release datasets) or not.
   std::atomic<bool> heartbeat_now{false};

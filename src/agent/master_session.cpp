@@ -32,6 +32,7 @@ protocol::RegisterRequest Agent::Impl::registration() {
   protocol::RegisterRequest r;
   r.token = options.join_token;
   r.agent_id = agent_id;
+  r.heartbeat_seq = heartbeat_seq;
   r.hostname = options.hostname;
   r.address = options.address;
   r.resources.cpus = options.cpus;
@@ -114,7 +115,6 @@ bool Agent::Impl::is_registered() {
 }
 
 void Agent::Impl::heartbeat_loop() {
-  uint64_t seq = 0;
   while (!stopping) {
     if (!is_registered()) {
       register_with_master();
@@ -122,13 +122,16 @@ void Agent::Impl::heartbeat_loop() {
     }
     AgentCredential who;
     int64_t interval;
+    protocol::Heartbeat hb;
     {
       std::lock_guard<std::mutex> lock(mu);
       who = AgentCredential{agent_id, agent_secret};
       interval = heartbeat_ms;
+      hb.seq = ++heartbeat_seq;
+      // Taken before the report, so the report reflects at least these answers
+      // (docs/fencing.md §4).
+      hb.applied_seq = applied_seq;
     }
-    protocol::Heartbeat hb;
-    hb.seq = ++seq;
     hb.datasets = datasets->report();
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -145,7 +148,7 @@ void Agent::Impl::heartbeat_loop() {
     } else if (ack.error().code == ErrorCode::kInternal) {
       spdlog::warn("{}", ack.error().message);
     }
-    if (plugin_backend && seq % 2 == 0) plugin_backend->refresh();
+    if (plugin_backend && hb.seq % 2 == 0) plugin_backend->refresh();
     std::unique_lock<std::mutex> lock(mu);
     wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now.load(); });
     heartbeat_now = false;
@@ -160,7 +163,9 @@ void Agent::Impl::on_heartbeat_ack(protocol::HeartbeatAck ack) {
   }
   apply_lease_update(update);
   std::lock_guard<std::mutex> lock(mu);
+  if (ack.seq < desired_seq) return;
   desired_datasets = std::move(ack.datasets);
+  desired_seq = ack.seq;
   datasets_changed = true;
   wake.notify_all();
 }
@@ -215,8 +220,10 @@ void Agent::Impl::execute(const protocol::Command& command) {
   } else if (const auto* routes = command.as<protocol::RoutesCommand>()) {
     apply_routes(routes->table);
   } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
+    // It only lets go (docs/fencing.md §4): a heartbeat at once brings what to attach.
     desired_datasets = datasets->datasets;
     datasets_changed = true;
+    heartbeat_now = true;
     wake.notify_all();
   } else if (const auto* kill = command.as<protocol::KillCommand>()) {
     kill_command(*kill);

@@ -109,6 +109,15 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   }
   std::string id = request.agent_id.empty() ? ids_.uuid() : request.agent_id;
   auto before = state_.agents.find(id);
+  // A registration older than a heartbeat already taken from the same agent process is a late
+  // copy of an earlier attempt: it must not replace the registration in force.
+  if (before != state_.agents.end() && !before->second.lost && !before->second.must_register &&
+      !request.agent_id.empty() && request.heartbeat_seq > 0 &&
+      request.heartbeat_seq < before->second.heartbeat_seq) {
+    return make_error(ErrorCode::kConflict, "registration of agent " + id + " predates its heartbeat " +
+                                                std::to_string(before->second.heartbeat_seq) +
+                                                ": a newer registration is in force");
+  }
   const char* again = before == state_.agents.end() ? ""
                       : before->second.lost         ? " again after being lost"
                                                     : " again";
@@ -128,6 +137,10 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   agent.must_register = false;
   agent.secret = ids_.secret();
   agent.outbox.clear();  // the agent's report below is the truth from here on
+  // Heartbeats are numbered per agent process: this registration starts from its count. Grants
+  // from answers the process never sent for belong to a process that is gone.
+  agent.heartbeat_seq = request.heartbeat_seq;
+  for (auto& [dataset, seq] : agent.grants) seq = std::min(seq, request.heartbeat_seq);
   // Commands queued from here on (kills of tasks nobody wants, the routing table) are new to
   // the agent: it asks for those after this sequence number.
   const uint64_t seen_up_to = agent.next_seq - 1;
@@ -201,6 +214,21 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   it->second.last_heartbeat = clock_.mono_now();
   leases_.on_heartbeat_received(agent_id, it->second.last_heartbeat);
   it->second.last_heartbeat_wall = clock_.wall_now();
+  // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
+  // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
+  if (hb.seq > it->second.heartbeat_seq) {
+    it->second.heartbeat_seq = hb.seq;
+    take_dataset_reports(it->second, hb);
+  }
+  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), assignments_for(agent_id)};
+  for (const auto& a : ack.datasets) {
+    if (a.attach) state_.grant(it->second, a.dataset_id, hb.seq);
+  }
+  return ack;
+}
+
+void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb) {
+  const std::string& agent_id = agent.id;
   // A dataset this agent just released may be waiting for its new primary: tell it now.
   // Sets, not nested scans: an agent may report thousands of datasets twice a second.
   std::set<std::string> attached_now;
@@ -208,7 +236,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
     if (now.attached) attached_now.insert(now.dataset_id);
   }
   std::set<std::string> released, attached_before;
-  for (const auto& before : it->second.datasets) {
+  for (const auto& before : agent.datasets) {
     if (!before.attached) continue;
     attached_before.insert(before.dataset_id);
     if (!attached_now.count(before.dataset_id)) released.insert(before.dataset_id);
@@ -220,7 +248,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
     }
   }
   for (const auto& id : released) note("dataset " + id + " released by " + node_name(agent_id));
-  state_.set_dataset_reports(it->second, hb.datasets);
+  state_.set_dataset_reports(agent, hb.datasets);
+  state_.end_released_grants(agent, hb.applied_seq);
   finish_local_moves(agent_id);
   for (const auto& id : released) {
     auto d = state_.datasets.find(id);
@@ -230,7 +259,6 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   }
   // A task waiting for a dataset this report shows attached starts now, not at the next pass.
   send_ready_launches();
-  return protocol::HeartbeatAck{hb.seq, options_.timing.lease.count(), assignments_for(agent_id)};
 }
 
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {
@@ -302,8 +330,12 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
         batch.commands.push_back(c);
         // A "datasets" command carries the agent's assignments as they are now (it was queued
         // empty: see push_assignments).
+        // It grants nothing: attaching is granted only in heartbeat answers, whose application
+        // the agent confirms (docs/fencing.md §4); this list makes it let go of datasets at
+        // once and heartbeat for the rest.
         if (auto* datasets = batch.commands.back().as<protocol::DatasetsCommand>()) {
           datasets->datasets = assignments_for(agent_id);
+          for (auto& a : datasets->datasets) a.attach = false;
         }
         if (batch.commands.size() >= 1000) break;
       }

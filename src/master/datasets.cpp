@@ -87,6 +87,31 @@ void MasterState::set_dataset_reports(AgentRecord& agent, std::vector<protocol::
   }
 }
 
+void MasterState::grant(AgentRecord& agent, const std::string& dataset, uint64_t seq) {
+  uint64_t& granted = agent.grants[dataset];
+  granted = std::max(granted, seq);
+  granted_to[dataset].insert(agent.id);
+}
+
+void MasterState::end_released_grants(AgentRecord& agent, uint64_t applied_seq) {
+  std::set<std::string> attached;
+  for (const auto& r : agent.datasets) {
+    if (r.attached) attached.insert(r.dataset_id);
+  }
+  for (auto it = agent.grants.begin(); it != agent.grants.end();) {
+    if (applied_seq < it->second || attached.count(it->first)) {
+      ++it;
+      continue;
+    }
+    auto to = granted_to.find(it->first);
+    if (to != granted_to.end()) {
+      to->second.erase(agent.id);
+      if (to->second.empty()) granted_to.erase(to);
+    }
+    it = agent.grants.erase(it);
+  }
+}
+
 std::string MasterCore::configuration_tag(const MasterState& state) const {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(state.datasets_digest));
@@ -336,9 +361,12 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
   if (!agent_id.empty() && mine != state_.datasets_by_primary.end()) {
     for (const auto& id : mine->second) {
       const model::Dataset& d = state_.datasets.at(id);
+      // Held elsewhere: another live node reports it attached, or was granted it and has not
+      // shown since that it let go (docs/fencing.md §4).
       bool elsewhere = false;
-      auto on = state_.attached_on.find(id);
-      if (on != state_.attached_on.end()) {
+      for (const auto* holders : {&state_.attached_on, &state_.granted_to}) {
+        auto on = holders->find(id);
+        if (on == holders->end()) continue;
         for (const auto& holder : on->second) {
           auto h = state_.agents.find(holder);
           if (holder != agent_id && h != state_.agents.end() && !h->second.lost) elsewhere = true;

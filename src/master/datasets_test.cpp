@@ -78,6 +78,10 @@ class LocalMoves : public ::testing::Test {
   std::vector<protocol::DatasetAssignment> beat(const std::string& node,
                                                 std::vector<protocol::DatasetReport> datasets) {
     protocol::Heartbeat hb;
+    // Numbered as an agent numbers them, each sent after the answer to the one before was
+    // applied.
+    hb.seq = ++seqs_[node];
+    hb.applied_seq = hb.seq - 1;
     hb.datasets = std::move(datasets);
     auto ack = core_->heartbeat(node, hb);
     EXPECT_TRUE(ack.ok()) << ack.error().message;
@@ -132,6 +136,7 @@ class LocalMoves : public ::testing::Test {
   CountingIds ids_;
   std::unique_ptr<MasterCore> core_;
   std::map<std::string, std::vector<protocol::DatasetReport>> reports_;
+  std::map<std::string, uint64_t> seqs_;
 };
 
 TEST_F(LocalMoves, TheNewNodeCopiesFromTheOldOneWhichKeepsItsCopyUntilTheNewOneHasAttached) {
@@ -233,6 +238,11 @@ TEST_F(LocalMoves, MovingOnMidCopyCopiesFromTheSourceAndBackToItCopiesNothing) {
 
   ASSERT_TRUE(move(id, kA).ok());
   EXPECT_TRUE(dataset(id).moving_from.empty());
+  // C was granted the copy: until it shows it let go, A waits (docs/fencing.md §4).
+  std::optional<protocol::DatasetAssignment> early = find(beat(kA, reports_[kA]), id);
+  ASSERT_NE(early, std::nullopt);
+  EXPECT_FALSE(early->attach);
+  EXPECT_EQ(find(beat(kC, {}), id), std::nullopt);
   std::optional<protocol::DatasetAssignment> home = find(beat(kA, reports_[kA]), id);
   ASSERT_NE(home, std::nullopt);
   EXPECT_TRUE(home->attach);
@@ -269,6 +279,91 @@ TEST_F(LocalMoves, DeletingADatasetMidCopyDestroysTheSourcesCopyToo) {
 // After a master restart, a node that held a dataset may not have registered again yet while
 // its lease still runs: the restarted master attaches nothing anew until lost_timeout has
 // passed since it loaded, and keeps what a node reports attached.
+// Reports can be stale (docs/fencing.md §4): the two rules that keep one from letting a
+// dataset go to a second node. Same cluster as LocalMoves, with a shared dataset.
+class Grants : public LocalMoves {
+ protected:
+  // A heartbeat numbered by hand: `seq`, having applied answers up to `applied`.
+  std::vector<protocol::DatasetAssignment> beat_as(const std::string& node, uint64_t seq, uint64_t applied,
+                                                   std::vector<protocol::DatasetReport> datasets) {
+    protocol::Heartbeat hb;
+    hb.seq = seq;
+    hb.applied_seq = applied;
+    hb.datasets = std::move(datasets);
+    auto ack = core_->heartbeat(node, hb);
+    EXPECT_TRUE(ack.ok()) << ack.error().message;
+    return ack.ok() ? ack->datasets : std::vector<protocol::DatasetAssignment>{};
+  }
+
+  static protocol::DatasetReport shared_attached(const std::string& id, uint64_t epoch) {
+    protocol::DatasetReport r = attached(id, epoch);
+    r.driver = "shared";
+    r.local_copy = false;
+    return r;
+  }
+};
+
+TEST_F(Grants, AReportOlderThanOneAlreadyTakenIsNotTaken) {
+  auto created = core_->create_dataset({{"primary", kA}}, "");
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->dataset_id;
+  // Past the heartbeats of SetUp (seq 1 each).
+  auto granted = find(beat_as(kA, 10, 1, {}), id);
+  ASSERT_TRUE(granted && granted->attach);
+  beat_as(kA, 12, 10, {shared_attached(id, granted->epoch)});
+  // Heartbeat 11 was sent before the attach and arrives last: A still holds the dataset.
+  beat_as(kA, 11, 1, {});
+  ASSERT_TRUE(move(id, kB).ok());
+  auto waiting = find(beat(kB, {}), id);
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_FALSE(waiting->attach) << "a reordered heartbeat must not free a dataset attached on A";
+}
+
+TEST_F(Grants, AGrantHoldsUntilTheNodeShowsItLetGoAfterApplyingIt) {
+  auto created = core_->create_dataset({{"primary", kA}}, "");
+  ASSERT_TRUE(created.ok());
+  const std::string id = created->dataset_id;
+  auto granted = find(beat_as(kA, 10, 1, {}), id);
+  ASSERT_TRUE(granted && granted->attach);
+  // Sent before answer 10 was applied: A may be attaching right now.
+  beat_as(kA, 11, 1, {});
+  ASSERT_TRUE(move(id, kB).ok());
+  auto waiting = find(beat(kB, {}), id);
+  ASSERT_TRUE(waiting.has_value());
+  EXPECT_FALSE(waiting->attach) << "A was granted the dataset and has not shown it let go";
+  // A "datasets" command never grants, whatever it lists.
+  auto polled = core_->commands(kB, 0, std::chrono::milliseconds(0));
+  ASSERT_TRUE(polled.ok());
+  for (const auto& c : polled->commands) {
+    if (const auto* list = c.as<protocol::DatasetsCommand>()) {
+      for (const auto& a : list->datasets) EXPECT_FALSE(a.attach);
+    }
+  }
+  // A has applied the answer that no longer assigns it (seq 11) and has nothing attached.
+  EXPECT_EQ(find(beat_as(kA, 12, 11, {}), id), std::nullopt);
+  auto now = find(beat(kB, {}), id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_TRUE(now->attach);
+  EXPECT_EQ(now->epoch, granted->epoch + 1);
+}
+
+TEST_F(Grants, ALateCopyOfARegistrationIsRefused) {
+  beat_as(kA, 5, 1, {});
+  protocol::RegisterRequest late;
+  late.token = "t";
+  late.agent_id = kA;
+  late.hostname = "node-a";
+  late.heartbeat_seq = 3;
+  auto refused = core_->register_agent(late);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  // The registration in force still works.
+  EXPECT_EQ(beat_as(kA, 6, 5, {}).size(), 0u);
+  // A new agent process (no heartbeat sent yet) registers as usual.
+  late.heartbeat_seq = 0;
+  EXPECT_TRUE(core_->register_agent(late).ok());
+}
+
 TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBack) {
   MemoryStore store;
   ManualClock clock;
@@ -283,8 +378,11 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
     r.hostname = id.substr(0, 1);
     ASSERT_TRUE(core.register_agent(r).ok());
   };
+  std::map<std::string, uint64_t> seqs;
   auto beat = [&](MasterCore& core, const std::string& node, std::vector<protocol::DatasetReport> reports) {
     protocol::Heartbeat hb;
+    hb.seq = ++seqs[node];
+    hb.applied_seq = hb.seq - 1;
     hb.datasets = std::move(reports);
     auto ack = core.heartbeat(node, hb);
     EXPECT_TRUE(ack.ok()) << ack.error().message;
@@ -344,7 +442,9 @@ TEST(RestartGrace, WhatANodeReportsAttachedStaysAttachedThroughARestart) {
     auto created = before.create_dataset({{"primary", kA}}, "");
     ASSERT_TRUE(created.ok());
     id = created->dataset_id;
-    auto ack = before.heartbeat(kA, {});
+    protocol::Heartbeat first;
+    first.seq = 1;
+    auto ack = before.heartbeat(kA, first);
     ASSERT_TRUE(ack.ok() && ack->datasets.size() == 1 && ack->datasets[0].attach);
     epoch = ack->datasets[0].epoch;
   }
@@ -352,6 +452,8 @@ TEST(RestartGrace, WhatANodeReportsAttachedStaysAttachedThroughARestart) {
   ASSERT_TRUE(after.load().ok());
   ASSERT_TRUE(after.register_agent(r).ok());
   protocol::Heartbeat hb;
+  hb.seq = 2;
+  hb.applied_seq = 1;
   hb.datasets = {attached(id, epoch)};
   auto ack = after.heartbeat(kA, hb);
   ASSERT_TRUE(ack.ok());

@@ -140,6 +140,9 @@ class MasterCore {
                                            bool force);
   Status check_lock(const std::string& app_id, bool force, std::vector<StoreOp>* ops);
   void assign_service_ports(model::App* app) const;
+  // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
+  // finished, launches that were waiting for them.
+  void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
   void enqueue(AgentRecord& agent, protocol::Command command);
   void request_kill(TaskRecord& task);
   void record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message);

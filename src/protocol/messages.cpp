@@ -152,13 +152,13 @@ BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
 BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
                                                 state, ports, cpus, mem, disk, staged_at, started_at, datasets)
 BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
-                                                resources, attributes, tasks, http_port, http_tls)
+                                                resources, attributes, tasks, http_port, http_tls, heartbeat_seq)
 BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
                                                 lease_ms, next_command_seq, agent_secret)
 BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error, local_copy)
 BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy,
                   copy_from, copy_from_node)
-BERTH_JSON_DEFINE(Heartbeat, seq, datasets)
+BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,
                                                 message, timestamp, health, health_results)

@@ -80,6 +80,9 @@ struct RegisterRequest {
   std::vector<TaskReport> tasks;
   uint32_t http_port = 0;  // the agent's own HTTP port (task logs); 0: none
   bool http_tls = false;   // that port speaks HTTPS
+  // The seq of the last heartbeat this agent process sent (0 for a process that has sent
+  // none): a fresh process cannot be in the middle of attaching what an older one was granted.
+  uint64_t heartbeat_seq = 0;
 };
 
 struct RegisterResponse {
@@ -124,7 +127,11 @@ struct DatasetAssignment {
 };
 
 struct Heartbeat {
-  uint64_t seq = 0;
+  uint64_t seq = 0;  // grows with every heartbeat of one agent process
+  // The newest heartbeat answer (its seq) whose dataset assignments the agent had applied when
+  // it took `datasets`: a dataset granted in an answer up to this one and not reported
+  // attached has been let go (docs/fencing.md §4).
+  uint64_t applied_seq = 0;
   std::vector<DatasetReport> datasets;
 };
 

@@ -12,52 +12,18 @@
 #include "base/check.h"
 #include "lease/agent_lease.h"
 #include "lease/master_leases.h"
+#include "tests/sim/sim_support.h"
 
 namespace berth::sim {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
-using SimTime = nanoseconds;  // real time since the start of the run; no node sees it
 
 constexpr milliseconds kControllerInterval{100};
 constexpr double kRebalanceChance = 0.05;  // per dataset and controller pass
 constexpr double kShortDelayShare = 0.8;   // most messages arrive within kShortDelay
 constexpr milliseconds kShortDelay{50};
-
-// A seeded source whose results do not depend on the standard library's distributions.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : engine_(seed) {}
-  double unit() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  bool chance(double p) { return unit() < p; }
-  int index(int n) { return static_cast<int>(engine_() % static_cast<uint64_t>(n)); }
-  nanoseconds between(nanoseconds lo, nanoseconds hi) {
-    return lo + nanoseconds(static_cast<int64_t>(unit() * static_cast<double>((hi - lo).count())));
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
-
-// A node's monotonic clock: its own origin and its own rate against real time.
-struct NodeClock {
-  double rate = 1.0;
-  int64_t origin_ns = 0;
-
-  MonoTime local(SimTime t) const {
-    return MonoTime(nanoseconds(
-        origin_ns + static_cast<int64_t>(std::floor(static_cast<double>(t.count()) * rate))));
-  }
-  // The first real time at which this clock shows `at`.
-  SimTime real_at(MonoTime at) const {
-    double x = static_cast<double>(at.time_since_epoch().count() - origin_ns) / rate;
-    SimTime t(static_cast<int64_t>(std::ceil(x)));
-    while (t > SimTime(0) && local(t - SimTime(1)) >= at) t -= SimTime(1);
-    while (local(t) < at) t += SimTime(1);
-    return t;
-  }
-};
 
 struct Heartbeat {
   int agent = 0;
@@ -119,12 +85,6 @@ struct Later {
     return a.at != b.at ? a.at > b.at : a.order > b.order;
   }
 };
-
-std::string seconds_text(SimTime t) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6fs", static_cast<double>(t.count()) / 1e9);
-  return text;
-}
 
 class Simulation {
  public:
@@ -204,17 +164,11 @@ LeaseSimResult Simulation::run() {
   int agents = config_.agents > 0 ? config_.agents : 2 + rng_.index(3);
   int datasets = config_.datasets > 0 ? config_.datasets : 1 + rng_.index(agents);
   BERTH_CHECK(agents >= 2 && datasets >= 1);
-  auto random_clock = [this] {
-    NodeClock clock;
-    clock.rate = 1.0 + config_.max_drift * (2.0 * rng_.unit() - 1.0);
-    clock.origin_ns = rng_.between(nanoseconds(0), std::chrono::seconds(1000)).count();
-    return clock;
-  };
-  master_.clock = random_clock();
+  master_.clock = random_clock(rng_, config_.max_drift);
   for (int i = 0; i < agents; ++i) {
     agents_.push_back(AgentNode{});
     agents_[i].name = "agent-" + std::to_string(i);
-    agents_[i].clock = random_clock();
+    agents_[i].clock = random_clock(rng_, config_.max_drift);
     at(rng_.between(nanoseconds(0), config_.options.heartbeat_interval),
        [this, i] { start_agent(i); });
   }
