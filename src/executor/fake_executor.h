@@ -61,7 +61,8 @@ class FakeExecutor final : public Executor {
   // The next launch fails with `error`, leaving nothing running (a missing image, a bad user).
   void fail_next_launch(Error error);
   // Until called with true again, open() fails with kUnavailable and so does every launch,
-  // as when Docker does not answer. Kills with no grace still end their tasks.
+  // as when Docker does not answer. Kills with no grace still end their tasks (the fence);
+  // the signals of kills with a grace wait until it answers again.
   void set_backend_answers(bool answers);
   // Whether the machine's task with this pid runs, whoever tracks it (what `kill -0` tells).
   bool alive(int pid) const;

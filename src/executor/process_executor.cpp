@@ -150,7 +150,7 @@ struct ProcessExecutor::State {
 
   mutable std::mutex mu;
   std::map<std::string, Task> tasks;           // guarded by mu
-  std::vector<TaskExit> reaped;             // guarded by mu: exits not yet returned
+  std::vector<TaskExit> reaped;                // guarded by mu: exits not yet returned
   std::vector<std::string> cgroups_to_remove;  // guarded by mu: still busy at the last try
 
   // The whole tree: the process group, then the cgroup members outside it.
