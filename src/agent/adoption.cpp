@@ -9,7 +9,6 @@
 #include "agent/agent_internal.h"
 #include "agent/supervisor.h"
 #include "agent/task_env.h"
-#include "executor/leftovers.h"
 #include "json/bounded.h"
 
 namespace berth::agent {
@@ -47,25 +46,20 @@ void Agent::Impl::adopt_previous_tasks() {
     int pid = pid_field.is_number_integer() ? pid_field.get<int>() : 0;
     std::string container_id = container_field.is_string() ? container_field.get<std::string>() : "";
     bool is_container = !container_id.empty();
-    if (is_container) {
-      if (!docker || !docker->connected()) continue;
-    } else if (env_value(proc_entries(pid, "environ"), "MESOS_TASK_ID") != spec.task_id) {
-      continue;
-    }
+    if (is_container && !docker->ready()) continue;
     std::string sandbox = entry.path().string();
+    std::optional<MonoTime> deadline;
     if (!spec.volumes.empty()) {
       std::ifstream deadline_file(sandbox + "/.berth-lease-deadline");
       int64_t ns = 0;
       if (!(deadline_file >> ns)) continue;
-      MonoTime deadline{std::chrono::nanoseconds(ns)};
-      if (deadline <= clock->mono_now()) continue;  // its supervisor is stopping it
-      if (!resume_until || deadline > *resume_until) resume_until = deadline;
+      deadline = MonoTime{std::chrono::nanoseconds(ns)};
+      if (*deadline <= clock->mono_now()) continue;  // its supervisor is stopping it
     }
-    if (is_container) {
-      if (!docker->adopt(spec.task_id, container_id, sandbox)) continue;
-    } else if (!executor->adopt(spec.task_id, pid, spec.mem)) {
-      continue;
-    }
+    // The executor checks that the task still runs and is that task (not a reused pid).
+    Executor& runner = is_container ? *docker : *executor;
+    if (!runner.adopt(TaskAdoption{spec.task_id, sandbox, pid, container_id, spec.mem})) continue;
+    if (deadline && (!resume_until || *deadline > *resume_until)) resume_until = deadline;
     LocalTask task;
     task.docker = is_container;
     task.spec = spec;
@@ -85,10 +79,8 @@ void Agent::Impl::adopt_previous_tasks() {
     }
   }
   if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock->mono_now());
-  int stopped = kill_tasks_under(options.work_dir + "/sandboxes", adopted);
-  if (docker && docker->connected()) {
-    stopped += docker->remove_leftovers(std::vector<std::string>(adopted.begin(), adopted.end()));
-  }
+  int stopped = executor->stop_leftovers(adopted);
+  if (docker->ready()) stopped += docker->stop_leftovers(adopted);
   spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)", adopted.size(),
                stopped);
 }

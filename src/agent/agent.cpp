@@ -17,6 +17,8 @@
 #include "agent/agent_internal.h"
 #include "agent/http_master_link.h"
 #include "base/check.h"
+#include "executor/docker_executor.h"
+#include "executor/process_executor.h"
 #include "plugin/volume_plugin.h"
 
 namespace berth::agent {
@@ -98,6 +100,7 @@ AgentParts real_agent_parts(const AgentOptions& options) {
   eo.memory_cgroup_root = o.memory_cgroup_root;
   eo.cgroup_prefix = "berth-" + o.hostname;
   eo.task_users = TaskUserPolicy{o.default_task_user, o.allow_root_tasks, o.hostname};
+  eo.sandboxes_dir = o.work_dir + "/sandboxes";
   parts.executor = std::make_unique<ProcessExecutor>(eo);
   DockerExecutorOptions dopt;
   dopt.socket_path = o.docker_socket;
@@ -154,7 +157,7 @@ void Agent::Impl::log_start() {
   const auto& o = options;
   spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname, o.address, o.cpus,
                o.mem, o.disk, o.port_begin, o.port_end);
-  spdlog::info("isolation: {}", executor->isolation_summary());
+  spdlog::info("isolation: {}", executor->summary());
   spdlog::info("tasks (processes and containers) run as their app's user, else as {}; as root: {}",
                !o.default_task_user.empty() ? "'" + o.default_task_user + "'"
                : ::geteuid() == 0          ? std::string("'nobody'")
@@ -302,7 +305,7 @@ Status Agent::run() {
   impl_->log_start();
   impl_->start_plugin();
   impl_->start_router();
-  Status connected = impl_->docker->connect();
+  Status connected = impl_->docker->open();
   if (!connected) spdlog::info("DOCKER apps cannot run here: {}", connected.error().message);
   spdlog::info("{}", impl_->docker->summary());
   impl_->start_http();

@@ -1,8 +1,9 @@
 // The agent's shell (docs/architecture.md §1, docs/protocol.md): registers with the master,
-// heartbeats, executes launch and kill commands through the ProcessExecutor (and the
-// DockerExecutor) and delivers status updates at least once. Owned by `berth agent`'s main();
-// runs until stop() is called. Its clock, id source, link to the master and executors come in
-// through AgentParts, so tests can run an agent against a FakeMasterLink.
+// heartbeats, executes launch and kill commands through its executors (one for processes, one
+// for Docker containers) and delivers status updates at least once. Owned by `berth agent`'s
+// main(); runs until stop() is called. Its clock, id source, link to the master and executors
+// come in through AgentParts, so tests can run an agent against a FakeMasterLink and
+// FakeExecutors.
 #pragma once
 
 #include <atomic>
@@ -15,8 +16,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/result.h"
-#include "executor/docker_executor.h"
-#include "executor/process_executor.h"
+#include "executor/executor.h"
 
 namespace berth::agent {
 
@@ -69,13 +69,15 @@ struct AgentParts {
   std::shared_ptr<Clock> clock;
   std::shared_ptr<IdSource> ids;       // status update ids
   std::unique_ptr<MasterLink> master;  // the agent's calls to the master
-  std::unique_ptr<ProcessExecutor> executor;
-  std::unique_ptr<DockerExecutor> docker;  // DOCKER tasks; fails them when Docker does not answer
+  std::unique_ptr<Executor> executor;  // tasks without a container: launched with a ProcessSpec
+  // DOCKER tasks, launched with a DockerLaunch; they fail while it is not ready().
+  std::unique_ptr<Executor> docker;
 };
 
 // The real parts for `options`: the system clock, random ids, HttpMasterLink to
-// options.master_url, a ProcessExecutor with the options' memory cgroups and task users, and a
-// DockerExecutor on options.docker_socket (connected by Agent::run). Used by `berth agent`.
+// options.master_url, a ProcessExecutor with the options' memory cgroups, task users and
+// sandboxes, and a DockerExecutor on options.docker_socket (opened by Agent::run). Used by
+// `berth agent`.
 AgentParts real_agent_parts(const AgentOptions& options);
 
 class Agent {

@@ -1,5 +1,6 @@
 // The agent's own HTTP port (docs/protocol.md §7): task logs, relayed by the master, and the
 // archives of local datasets moving to another node.
+#include <algorithm>
 #include <filesystem>
 
 #include "agent/agent_internal.h"
@@ -60,8 +61,8 @@ std::optional<TaskLogInfo> Agent::Impl::task_logs(const std::string& task_id) {
     info.done = true;  // ended: its output is in the sandbox for good
     return info;
   }
-  if (docker_running && docker && docker->tracks(task_id)) {
-    DockerExecutor* executor_ptr = docker.get();
+  if (docker_running && docker && std::ranges::count(docker->running(), task_id) > 0) {
+    Executor* executor_ptr = docker.get();
     std::string out_path = info.stdout_path, err_path = info.stderr_path;
     info.read_stream = [executor_ptr, task_id, out_path, err_path](int stream) -> Result<std::string> {
       auto text = executor_ptr->logs(task_id, stream);

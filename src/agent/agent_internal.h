@@ -22,7 +22,9 @@
 #include "agent/dataset_transfer.h"
 #include "agent/plugin_backend.h"
 #include "agent/task_logs.h"
+#include "executor/docker_executor.h"
 #include "executor/docker_spec.h"
+#include "executor/task_user.h"
 #include "health/health_checker.h"
 #include "http/http.h"
 #include "lease/agent_lease.h"
@@ -51,8 +53,8 @@ struct Agent::Impl {
   std::shared_ptr<Clock> clock;
   std::shared_ptr<IdSource> ids;
   std::unique_ptr<MasterLink> master;
-  std::unique_ptr<ProcessExecutor> executor;
-  std::unique_ptr<DockerExecutor> docker;
+  std::unique_ptr<Executor> executor;  // process tasks
+  std::unique_ptr<Executor> docker;    // DOCKER tasks
   std::unique_ptr<DatasetTransfer> dataset_transfer;  // local datasets moving in and out
   std::unique_ptr<DatasetManager> datasets;
   // The volume plugin's name on this node ("berth" for /run/docker/plugins/berth.sock) and the
@@ -151,7 +153,7 @@ struct Agent::Impl {
   void launcher_loop();
   bool take_container_launch(std::string* task_id, std::string* body, std::string* sandbox);
   void on_container_started(const std::string& task_id, const std::string& sandbox,
-                            const Result<DockerStarted>& started);
+                            const Result<TaskStarted>& started);
   void give_to_task_user(const protocol::LaunchSpec& spec, const std::string& path);
   Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps);
   void release_volumes(const protocol::LaunchSpec& spec);

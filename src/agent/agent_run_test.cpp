@@ -1,8 +1,9 @@
 // An Agent run against a FakeMasterLink, with a hand-set clock and counted ids: it registers,
 // heartbeats, starts a launched process task through the real ProcessExecutor and reports
-// TASK_RUNNING (and TASK_KILLED after a kill) through the link. The agent's loops and the task
-// are real threads and processes, so the test polls with generous deadlines; it sleeps for no
-// fixed time.
+// TASK_RUNNING (and TASK_KILLED after a kill) through the link; with FakeExecutors it does the
+// same without forking, and reports how tasks end. The agent's loops (and the real task) are
+// real threads and processes, so the test polls with generous deadlines; it sleeps for no fixed
+// time.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/fake_master_link.h"
+#include "executor/fake_executor.h"
 
 namespace berth::agent {
 namespace {
@@ -128,6 +130,101 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   agent.stop();
   runner.join();
   EXPECT_TRUE(ran.ok()) << ran.error().message;
+}
+
+protocol::LaunchSpec sleeper(const std::string& task_id) {
+  protocol::LaunchSpec spec;
+  spec.task_id = task_id;
+  spec.app_id = "/fake-app";
+  spec.version = "2024-01-01T00:00:00.000Z";
+  spec.cmd = "sleep 60";
+  spec.cpus = 0.1;
+  spec.mem = 32;
+  spec.kill_grace_ms = 500;
+  return spec;
+}
+
+std::string state_of(FakeMasterLink* master, const std::string& task_id) {
+  auto state = master->task_state(task_id);
+  return state ? protocol::to_string(*state) : "nothing";
+}
+
+TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) {
+  AgentOptions o = options();
+  AgentParts parts = real_agent_parts(o);
+  auto clock = std::make_shared<ManualClock>();  // never advanced: the lease cannot run out
+  parts.clock = clock;
+  parts.ids = std::make_shared<CountingIds>();
+  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
+  FakeMasterLink* master = link.get();
+  parts.master = std::move(link);
+  auto processes = std::make_unique<FakeExecutor>(*clock);
+  auto containers = std::make_unique<FakeExecutor>(*clock);
+  FakeExecutor* executor = processes.get();
+  FakeExecutor* docker = containers.get();
+  parts.executor = std::move(processes);
+  parts.docker = std::move(containers);
+  Agent agent(o, std::move(parts));
+  std::thread runner([&] { (void)agent.run(); });
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  const std::string id = master->agents().front();
+
+  // A process task: the executor gets its spec, the master hears it runs.
+  protocol::LaunchSpec spec = sleeper("fake-app.process");
+  ASSERT_TRUE(master->enqueue_launch(id, spec).ok());
+  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kRunning; }))
+      << "no TASK_RUNNING; the task reported: " << state_of(master, spec.task_id);
+  auto launched = executor->launched(spec.task_id);
+  ASSERT_TRUE(launched.has_value());
+  const ProcessSpec* process = std::get_if<ProcessSpec>(&*launched);
+  ASSERT_NE(process, nullptr) << "a task without a container was not launched as a process";
+  EXPECT_EQ(process->cmd, "sleep 60");
+  EXPECT_EQ(process->env.at("MESOS_TASK_ID"), spec.task_id);
+  EXPECT_EQ(process->sandbox_dir, o.work_dir + "/sandboxes/" + spec.task_id);
+  EXPECT_TRUE(docker->running().empty());
+
+  // Killed with its grace: the fake ends on the SIGTERM, and the master hears TASK_KILLED.
+  protocol::Command kill;
+  kill.body = protocol::KillCommand{spec.task_id, 500};
+  ASSERT_TRUE(master->enqueue(id, kill).ok());
+  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kKilled; }))
+      << "no TASK_KILLED; the task reported: " << state_of(master, spec.task_id);
+  EXPECT_TRUE(executor->running().empty());
+
+  // Tasks that end by themselves: FINISHED with code 0, FAILED with the exit in the message.
+  protocol::LaunchSpec done = sleeper("fake-app.done"), failing = sleeper("fake-app.failing");
+  ASSERT_TRUE(master->enqueue_launch(id, done).ok());
+  ASSERT_TRUE(master->enqueue_launch(id, failing).ok());
+  ASSERT_TRUE(eventually([&] { return executor->running().size() == 2; })) << "the launches did not arrive";
+  ASSERT_TRUE(executor->finish(done.task_id, 0).ok());
+  ASSERT_TRUE(executor->finish(failing.task_id, 2).ok());
+  EXPECT_TRUE(eventually([&] { return master->task_state(done.task_id) == protocol::TaskState::kFinished; }))
+      << done.task_id << " reported " << state_of(master, done.task_id);
+  EXPECT_TRUE(eventually([&] { return master->task_state(failing.task_id) == protocol::TaskState::kFailed; }))
+      << failing.task_id << " reported " << state_of(master, failing.task_id);
+  bool said = false;
+  for (const auto& u : master->status_updates(id)) {
+    said = said || (u.task_id == failing.task_id && u.message == "exited with code 2");
+  }
+  EXPECT_TRUE(said) << "TASK_FAILED does not say how the task ended";
+
+  // A DOCKER task goes to the Docker executor, with its create body.
+  protocol::LaunchSpec boxed = sleeper("fake-app.boxed");
+  boxed.container = R"({"type":"DOCKER","docker":{"image":"berth/busybox","network":"HOST"}})";
+  ASSERT_TRUE(master->enqueue_launch(id, boxed).ok());
+  ASSERT_TRUE(eventually([&] { return master->task_state(boxed.task_id) == protocol::TaskState::kRunning; }))
+      << "no TASK_RUNNING; the container task reported: " << state_of(master, boxed.task_id);
+  auto container = docker->launched(boxed.task_id);
+  ASSERT_TRUE(container.has_value());
+  const DockerLaunch* body = std::get_if<DockerLaunch>(&*container);
+  ASSERT_NE(body, nullptr);
+  EXPECT_NE(body->create_body.find("berth/busybox"), std::string::npos) << body->create_body;
+  EXPECT_FALSE(executor->launched(boxed.task_id).has_value());
+
+  // Stopping the agent kills what still runs.
+  agent.stop();
+  runner.join();
+  EXPECT_TRUE(docker->running().empty());
 }
 
 TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {

@@ -75,10 +75,10 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
     queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, volumes.error().message);
     return;
   }
-  auto pid = executor->launch(ps);
-  if (!pid) {
+  auto started = executor->launch(ps);
+  if (!started) {
     release_volumes(spec);
-    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, pid.error().message);
+    queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed, started.error().message);
     return;
   }
   task.state = protocol::TaskState::kRunning;
@@ -87,11 +87,11 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   if (!spec.volumes.empty()) {
     std::string cgroup = options.memory_cgroup_root + "/berth-" + options.hostname + "/" + spec.task_id + "/cgroup.procs";
     if (::access(cgroup.c_str(), R_OK) != 0) cgroup.clear();
-    Status supervised = start_supervisor(self_exe, *pid, sandbox + "/.berth-lease-deadline", cgroup);
+    Status supervised = start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
     if (!supervised) spdlog::error("task {}: {}", spec.task_id, supervised.error().message);
   }
   tasks[spec.task_id] = task;
-  write_task_meta(task, *pid, "");
+  write_task_meta(task, started->pid, "");
   queue_status(spec.task_id, spec.app_id, protocol::TaskState::kRunning, "");
   if (!spec.health_checks.empty()) start_health_checks(spec, ps);
 }
@@ -183,7 +183,7 @@ void Agent::Impl::launcher_loop() {
     if (!take_container_launch(&task_id, &body, &sandbox)) return;
     if (task_id.empty()) continue;
     // Docker may have started after the agent: try again before giving up on the task.
-    if (!docker->connected()) (void)docker->connect();
+    if (!docker->ready()) (void)docker->open();
     auto started = docker->launch(DockerLaunch{task_id, sandbox, body});
     on_container_started(task_id, sandbox, started);
   }
@@ -217,7 +217,7 @@ bool Agent::Impl::take_container_launch(std::string* task_id, std::string* body,
 }
 
 void Agent::Impl::on_container_started(const std::string& task_id, const std::string& sandbox,
-                                       const Result<DockerStarted>& started) {
+                                       const Result<TaskStarted>& started) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = tasks.find(task_id);
   std::string warnings = docker_warnings[task_id];
@@ -307,7 +307,7 @@ void Agent::Impl::release_volumes(const protocol::LaunchSpec& spec) {
 
 // Turns the executors' exits into terminal status updates and frees what the tasks held.
 void Agent::Impl::reap() {
-  std::vector<ProcessExit> exits = executor->poll_exits();
+  std::vector<TaskExit> exits = executor->poll_exits();
   if (docker) {
     for (auto& exit : docker->poll_exits()) exits.push_back(std::move(exit));
   }

@@ -87,7 +87,7 @@ struct DockerExecutor::State {
   mutable std::mutex mu;
   std::condition_variable ended_cv;
   std::map<std::string, Tracked> tracked;
-  std::vector<ProcessExit> exits;
+  std::vector<TaskExit> exits;
   int active_watchers = 0;
   bool stopping = false;
 
@@ -116,11 +116,15 @@ struct DockerExecutor::State {
         killed = it->second.killed;
       }
     }
-    ProcessExit exit;
+    TaskExit exit;
     exit.task_id = task_id;
     exit.killed_by_us = killed;
     if (state) {
       exit.code = state->exit_code;
+      if (exit.code > 128 && exit.code < 160 && state->error.empty()) {
+        exit.signaled = true;
+        exit.code -= 128;
+      }
       exit.oom_killed = state->oom_killed;
       exit.message = exit_message(*state, killed);
       std::string out, err;
@@ -166,24 +170,30 @@ DockerExecutor::~DockerExecutor() {
   state_->ended_cv.wait_for(lock, std::chrono::seconds(3), [&] { return state_->active_watchers == 0; });
 }
 
-Status DockerExecutor::connect() {
+Status DockerExecutor::open() {
   Status connected = state_->client.connect();
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->connected = connected.ok();
   return connected;
 }
 
-bool DockerExecutor::connected() const {
+bool DockerExecutor::ready() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->connected;
 }
 
 std::string DockerExecutor::summary() const {
-  if (!connected()) return "docker: not available at " + state_->options.socket_path + " (DOCKER apps fail here)";
+  if (!ready()) return "docker: not available at " + state_->options.socket_path + " (DOCKER apps fail here)";
   return "docker: Engine API " + state_->client.api_version() + " at " + state_->options.socket_path;
 }
 
-Result<DockerStarted> DockerExecutor::launch(const DockerLaunch& launch) {
+Result<TaskStarted> DockerExecutor::launch(const TaskLaunch& task) {
+  const DockerLaunch* container = std::get_if<DockerLaunch>(&task);
+  if (container == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "task " + task_id_of(task) + ": this executor runs Docker containers, not processes");
+  }
+  const DockerLaunch& launch = *container;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->connected) {
@@ -211,7 +221,7 @@ Result<DockerStarted> DockerExecutor::launch(const DockerLaunch& launch) {
     return started.error();
   }
   auto inspected = state_->client.inspect_container(id);
-  DockerStarted result;
+  TaskStarted result;
   result.container_id = id;
   if (inspected) result.pid = inspected->pid;
   {
@@ -226,8 +236,10 @@ Result<DockerStarted> DockerExecutor::launch(const DockerLaunch& launch) {
   return result;
 }
 
-Result<DockerStarted> DockerExecutor::adopt(const std::string& task_id, const std::string& container_id,
-                                            const std::string& sandbox_dir) {
+Result<TaskStarted> DockerExecutor::adopt(const TaskAdoption& adoption) {
+  const std::string& task_id = adoption.task_id;
+  const std::string& container_id = adoption.container_id;
+  if (container_id.empty()) return make_error(ErrorCode::kNotFound, "task " + task_id + " has no container");
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (state_->tracked.count(task_id)) return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
@@ -241,12 +253,12 @@ Result<DockerStarted> DockerExecutor::adopt(const std::string& task_id, const st
   if (label == inspected->labels.end() || label->second != task_id) {
     return make_error(ErrorCode::kNotFound, "container " + container_id.substr(0, 12) + " does not run task " + task_id);
   }
-  DockerStarted result{container_id, inspected->pid};
+  TaskStarted result{inspected->pid, container_id};
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     State::Tracked t;
     t.container_id = container_id;
-    t.sandbox = sandbox_dir;
+    t.sandbox = adoption.sandbox_dir;
     t.pid = inspected->pid;
     state_->tracked[task_id] = t;
   }
@@ -254,15 +266,15 @@ Result<DockerStarted> DockerExecutor::adopt(const std::string& task_id, const st
   return result;
 }
 
-int DockerExecutor::remove_leftovers(const std::vector<std::string>& keep) {
-  if (!connected() || state_->options.owner.empty()) return 0;
+int DockerExecutor::stop_leftovers(const std::set<std::string>& keep) {
+  if (!ready() || state_->options.owner.empty()) return 0;
   auto containers = state_->client.list_containers(std::string(kOwnerLabel) + "=" + state_->options.owner);
   if (!containers) return 0;
   int removed = 0;
   for (const auto& c : *containers) {
     auto label = c.labels.find(kTaskLabel);
     std::string task = label == c.labels.end() ? "" : label->second;
-    if (std::find(keep.begin(), keep.end(), task) != keep.end()) continue;
+    if (keep.count(task)) continue;
     if (state_->client.remove_container(c.id)) ++removed;
   }
   return removed;
@@ -313,9 +325,9 @@ void DockerExecutor::kill_all_now() {
   });
 }
 
-std::vector<ProcessExit> DockerExecutor::poll_exits() {
+std::vector<TaskExit> DockerExecutor::poll_exits() {
   std::vector<std::pair<std::string, std::string>> due;
-  std::vector<ProcessExit> out;
+  std::vector<TaskExit> out;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto now = std::chrono::steady_clock::now();
@@ -339,11 +351,6 @@ std::vector<std::string> DockerExecutor::running() const {
     if (!t.ended) out.push_back(task);
   }
   return out;
-}
-
-bool DockerExecutor::tracks(const std::string& task_id) const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->tracked.count(task_id) > 0;
 }
 
 Result<std::string> DockerExecutor::logs(const std::string& task_id, int stream) {

@@ -4,7 +4,7 @@
 //
 // Each task is one container named "berth-<task id>" and labelled org.berth.task (the task id)
 // and org.berth.agent (the owner, one per agent), so that a restarted agent finds its containers
-// and re-adopts them (adopt) or removes them (remove_leftovers). A watcher thread per container
+// and re-adopts them (adopt) or removes them (stop_leftovers). A watcher thread per container
 // waits for its end; the exit is then inspected, its output saved to <sandbox>/stdout and
 // <sandbox>/stderr (the files `berth task logs` reads for ended tasks, as for process tasks) and
 // the container removed. kill() sends SIGTERM, then SIGKILL once `grace` has passed; a kill with
@@ -15,11 +15,12 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
-#include "executor/process_executor.h"
+#include "executor/executor.h"
 
 namespace berth {
 
@@ -41,55 +42,42 @@ struct DockerExecutorOptions {
   std::string owner;  // container_owner() of this agent
 };
 
-struct DockerLaunch {
-  std::string task_id;
-  std::string sandbox_dir;  // created if missing; receives stdout and stderr after the end
-  std::string create_body;  // the Engine API create body (docker_create_body), labels included
-};
-
-struct DockerStarted {
-  std::string container_id;
-  int pid = 0;  // host pid of the container's init
-};
-
-class DockerExecutor {
+class DockerExecutor final : public Executor {
  public:
   explicit DockerExecutor(DockerExecutorOptions options);
-  ~DockerExecutor();  // stops watching (the containers keep running: they outlive the agent)
+  ~DockerExecutor() override;  // stops watching (the containers keep running: they outlive the agent)
   DockerExecutor(const DockerExecutor&) = delete;
   DockerExecutor& operator=(const DockerExecutor&) = delete;
 
   // Negotiates the API version. kUnavailable when Docker does not answer (DOCKER tasks then fail
   // with this message).
-  Status connect();
-  bool connected() const;
-  std::string summary() const;  // for the agent's log, e.g. "docker: API 1.41 at /var/run/docker.sock"
+  Status open() override;
+  bool ready() const override;
+  std::string summary() const override;  // e.g. "docker: Engine API 1.41 at /var/run/docker.sock"
 
-  // Creates and starts the container; blocks for Docker (~0.5-0.7 s). On failure nothing is
-  // left: the container is removed and the error carries Docker's message (kNotFound for a
-  // missing image, kInternal for a failed start). kConflict when the task is already tracked.
-  Result<DockerStarted> launch(const DockerLaunch& launch);
-  // Takes over a running container of an earlier run of this agent. kNotFound when it is not
-  // running; kConflict when the task is tracked already.
-  Result<DockerStarted> adopt(const std::string& task_id, const std::string& container_id,
-                              const std::string& sandbox_dir);
-  // Removes this owner's containers whose task ids are not in `keep` (left by an earlier run
-  // and replaced by the master since). Returns how many were removed.
-  int remove_leftovers(const std::vector<std::string>& keep);
+  // Creates and starts the container of a DockerLaunch; blocks for Docker (~0.5-0.7 s). On
+  // failure nothing is left: the container is removed and the error carries Docker's message
+  // (kNotFound for a missing image, kInternal for a failed start). kConflict when the task is
+  // already tracked; kInvalidArgument for a process.
+  Result<TaskStarted> launch(const TaskLaunch& launch) override;
+  // Takes over the running container `adoption.container_id`, which must carry the task's
+  // label.
+  Result<TaskStarted> adopt(const TaskAdoption& adoption) override;
+  // Removes this owner's containers whose task ids are not in `keep`.
+  int stop_leftovers(const std::set<std::string>& keep) override;
 
-  // SIGTERM now and SIGKILL after `grace` (at once when grace <= 0). kNotFound for an unknown
-  // or ended task.
-  Status kill(const std::string& task_id, std::chrono::milliseconds grace);
-  // SIGKILLs every container and waits (at most 10 s) for their exits; used at agent shutdown.
-  void kill_all_now();
-  // Ended tasks, once each (pid 0; `code` is the container's exit code, 128 + N after signal N,
-  // and `message` Docker's error when it has one); also sends due SIGKILLs.
-  std::vector<ProcessExit> poll_exits();
-  // Task ids launched or adopted and not yet returned by poll_exits().
-  std::vector<std::string> running() const;
-  bool tracks(const std::string& task_id) const;
-  // The container's output so far (stream 1 = stdout, 2 = stderr) while it is tracked.
-  Result<std::string> logs(const std::string& task_id, int stream);
+  // See Executor::kill: with no grace the container's init is SIGKILLed directly (everything
+  // in its pid namespace dies with it), then Docker is told.
+  Status kill(const std::string& task_id, std::chrono::milliseconds grace) override;
+  // SIGKILLs every container and waits (at most 10 s) for their exits.
+  void kill_all_now() override;
+  // Ended tasks, once each (pid 0; `code` is the container's exit code, or the signal for
+  // 129-159, and `message` Docker's error when it has one); also sends due SIGKILLs.
+  std::vector<TaskExit> poll_exits() override;
+  // Task ids launched or adopted whose containers have not ended.
+  std::vector<std::string> running() const override;
+  // The container's output so far while it is tracked.
+  Result<std::string> logs(const std::string& task_id, int stream) override;
 
  private:
   struct State;

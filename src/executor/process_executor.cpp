@@ -11,10 +11,12 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
+#include "executor/leftovers.h"
 #include "executor/memory_cgroup.h"
 #include "executor/spawn.h"
 
@@ -116,11 +118,22 @@ Status share_sandbox(const std::string& sandbox, const TaskUser& user) {
   return {};
 }
 
+// Whether `pid` is a process that has not ended. A zombie has ended: an adopted task's parent
+// (init, or an earlier agent's process) may be slow to reap it.
+bool process_runs(int pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+}
+
 }  // namespace
 
 struct ProcessExecutor::State {
   struct Task {
     std::string task_id;
+    std::string sandbox_dir;
     int pid = 0;
     std::string cgroup;  // empty when the task has no memory cgroup
     double mem_mib = 0;
@@ -137,7 +150,7 @@ struct ProcessExecutor::State {
 
   mutable std::mutex mu;
   std::map<std::string, Task> tasks;           // guarded by mu
-  std::vector<ProcessExit> reaped;             // guarded by mu: exits not yet returned
+  std::vector<TaskExit> reaped;                // guarded by mu: exits not yet returned
   std::vector<std::string> cgroups_to_remove;  // guarded by mu: still busy at the last try
 
   // The whole tree: the process group, then the cgroup members outside it.
@@ -178,11 +191,11 @@ struct ProcessExecutor::State {
     for (auto it = tasks.begin(); it != tasks.end();) {
       Task& task = it->second;
       if (task.adopted) {
-        if (::kill(task.pid, 0) == 0) {
+        if (process_runs(task.pid)) {
           ++it;
           continue;
         }
-        ProcessExit exit;
+        TaskExit exit;
         exit.task_id = task.task_id;
         exit.pid = task.pid;
         exit.killed_by_us = task.killed_by_us;
@@ -202,7 +215,7 @@ struct ProcessExecutor::State {
         ++it;
         continue;
       }
-      ProcessExit exit;
+      TaskExit exit;
       exit.task_id = task.task_id;
       exit.pid = task.pid;
       exit.killed_by_us = task.killed_by_us;
@@ -271,7 +284,18 @@ std::string ProcessExecutor::isolation_summary() const { return state_->summary;
 
 bool ProcessExecutor::memory_limits_enforced() const { return !state_->cgroup_dir.empty(); }
 
-Result<int> ProcessExecutor::launch(const ProcessSpec& spec) {
+Result<TaskStarted> ProcessExecutor::launch(const TaskLaunch& launch) {
+  const ProcessSpec* spec = std::get_if<ProcessSpec>(&launch);
+  if (spec == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "task " + quoted(task_id_of(launch)) +
+                                                       ": this executor runs processes, not containers");
+  }
+  Result<int> pid = launch_process(*spec);
+  if (!pid) return pid.error();
+  return TaskStarted{*pid, ""};
+}
+
+Result<int> ProcessExecutor::launch_process(const ProcessSpec& spec) {
   if (Status valid = validate(spec); !valid) return valid.error();
   // Before the lock: the user database may be slow (NSS, LDAP).
   Result<TaskUser> user = resolve_task_user(spec.user, state_->options.task_users, ::geteuid());
@@ -348,6 +372,7 @@ Result<int> ProcessExecutor::launch(const ProcessSpec& spec) {
   }
   State::Task task;
   task.task_id = spec.task_id;
+  task.sandbox_dir = sandbox.string();
   task.pid = *pid;
   task.cgroup = cgroup;
   task.mem_mib = spec.mem_mib;
@@ -365,7 +390,7 @@ Status ProcessExecutor::kill(const std::string& task_id, std::chrono::millisecon
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   // An adopted task is not our child (waitid would say ECHILD): ask whether it still exists.
-  bool exited = task.adopted ? ::kill(task.pid, 0) != 0
+  bool exited = task.adopted ? !process_runs(task.pid)
                              : (::waitid(P_PID, task.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
                                 info.si_pid != 0);
   if (exited) {
@@ -407,24 +432,35 @@ void ProcessExecutor::kill_all_now() {
   state_->retry_cgroup_removal();
 }
 
-Status ProcessExecutor::adopt(const std::string& task_id, int pid, double mem_mib) {
+Result<TaskStarted> ProcessExecutor::adopt(const TaskAdoption& adoption) {
+  const std::string& task_id = adoption.task_id;
   std::lock_guard lock(state_->mu);
   if (state_->tasks.count(task_id)) return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
-  if (pid <= 0 || ::kill(pid, 0) != 0) return make_error(ErrorCode::kNotFound, "task " + task_id + " is not running");
+  // A pid alone may have been reused since: the process must still be that task.
+  if (!process_runs(adoption.pid) ||
+      env_value(proc_entries(adoption.pid, "environ"), "MESOS_TASK_ID") != task_id) {
+    return make_error(ErrorCode::kNotFound, "task " + task_id + " is not running");
+  }
   State::Task task;
   task.task_id = task_id;
-  task.pid = pid;
-  task.mem_mib = mem_mib;
+  task.sandbox_dir = adoption.sandbox_dir;
+  task.pid = adoption.pid;
+  task.mem_mib = adoption.mem_mib;
   task.adopted = true;
   if (!state_->cgroup_dir.empty()) {
     std::string cgroup = state_->cgroup_dir + "/" + task_id;
     if (::access(cgroup.c_str(), F_OK) == 0) task.cgroup = cgroup;
   }
   state_->tasks[task_id] = task;
-  return {};
+  return TaskStarted{adoption.pid, ""};
 }
 
-std::vector<ProcessExit> ProcessExecutor::poll_exits() {
+int ProcessExecutor::stop_leftovers(const std::set<std::string>& keep) {
+  if (state_->options.sandboxes_dir.empty()) return 0;
+  return kill_tasks_under(state_->options.sandboxes_dir, keep);
+}
+
+std::vector<TaskExit> ProcessExecutor::poll_exits() {
   std::lock_guard lock(state_->mu);
   state_->send_due_sigkills();
   state_->reap_exited();
@@ -440,23 +476,22 @@ std::vector<std::string> ProcessExecutor::running() const {
   return ids;
 }
 
-std::string describe_exit(bool signaled, int code, bool oom, double mem_mib) {
+Result<std::string> ProcessExecutor::logs(const std::string& task_id, int stream) {
+  std::string path;
+  {
+    std::lock_guard lock(state_->mu);
+    auto it = state_->tasks.find(task_id);
+    if (it == state_->tasks.end()) return make_error(ErrorCode::kNotFound, "no running task " + quoted(task_id));
+    path = it->second.sandbox_dir + (stream == 2 ? "/stderr" : "/stdout");
+  }
+  std::ifstream in(path, std::ios::binary);
   std::string text;
-  if (signaled) {
-    const char* name = sigabbrev_np(code);
-    text = "killed by signal " + std::to_string(code) +
-           (name != nullptr ? " (SIG" + std::string(name) + ")" : "");
-  } else {
-    text = "exited with code " + std::to_string(code);
+  char chunk[65536];
+  while (in && text.size() < kMaxTaskOutputBytes) {
+    in.read(chunk, static_cast<std::streamsize>(std::min(sizeof chunk, kMaxTaskOutputBytes - text.size())));
+    text.append(chunk, static_cast<size_t>(in.gcount()));
   }
-  if (oom) {
-    // The cgroup counts global OOM kills of its processes too, so this names the limit rather
-    // than claiming it was the cause.
-    std::ostringstream limit;
-    limit << mem_mib;
-    text += mem_mib > 0 ? "; OOM-killed (memory limit " + limit.str() + " MiB)" : "; OOM-killed";
-  }
-  return text;
+  return text;  // empty when nothing was written yet
 }
 
 }  // namespace berth

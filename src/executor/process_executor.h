@@ -14,45 +14,16 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "executor/executor.h"
 #include "executor/task_user.h"
 
 namespace berth {
-
-struct ProcessSpec {
-  std::string task_id;             // validated: [A-Za-z0-9._-]+ ; used in paths
-  std::string sandbox_dir;         // created if missing; stdout and stderr files go here
-  std::optional<std::string> cmd;  // run as /bin/sh -c cmd
-  std::vector<std::string> args;   // exec'd directly (args[0] looked up in PATH) when no cmd
-  std::map<std::string, std::string> env;  // the whole environment of the task
-  double mem_mib = 0;                      // 0 = no limit
-  // host path -> path inside the task: bind-mounted in a private mount namespace of the task
-  // (needs root). Targets are created if missing.
-  std::vector<std::pair<std::string, std::string>> bind_mounts;
-  // The user the task runs as, with that user's groups (Marathon's `user`); empty: the
-  // executor's default (ExecutorOptions::task_users).
-  std::string user;
-};
-
-struct ProcessExit {
-  std::string task_id;
-  int pid = 0;
-  bool signaled = false;
-  int code = 0;               // exit code, or signal number when signaled
-  bool killed_by_us = false;  // kill() was called for this task before it exited
-  bool oom_killed = false;    // its memory cgroup recorded an OOM kill
-  // Human-readable: "exited with code 3", "killed by signal 9 (SIGKILL)",
-  // "exited with code 137; OOM-killed (memory limit 16 MiB)" (sh reporting its killed child).
-  std::string message;
-};
-
-// "exited with code 3", "killed by signal 9 (SIGKILL)", with "; OOM-killed (memory limit
-// N MiB)" when `oom` (mem_mib 0: no limit given).
-std::string describe_exit(bool signaled, int code, bool oom, double mem_mib);
 
 struct ExecutorOptions {
   // Root of the cgroup v1 memory hierarchy; the executor uses <root>/<cgroup_prefix>/<task_id>.
@@ -62,9 +33,12 @@ struct ExecutorOptions {
   std::string cgroup_prefix = "berth";
   // Who tasks run as, and whether root is allowed (by default it is not).
   TaskUserPolicy task_users;
+  // The agent's sandboxes: stop_leftovers() stops the processes whose MESOS_SANDBOX lies under
+  // it. Empty: it finds none.
+  std::string sandboxes_dir;
 };
 
-class ProcessExecutor {
+class ProcessExecutor final : public Executor {
  public:
   // Probes the memory cgroup hierarchy and creates <root>/<prefix> when it is writable.
   explicit ProcessExecutor(ExecutorOptions options);
@@ -73,7 +47,7 @@ class ProcessExecutor {
   ProcessExecutor(ExecutorOptions options, const Clock& clock);
   // Kills every task still running (kill_all_now), removes their cgroups, and removes
   // <root>/<prefix> if it is empty. Exits not yet returned by poll_exits() are dropped.
-  ~ProcessExecutor();
+  ~ProcessExecutor() override;
   ProcessExecutor(const ProcessExecutor&) = delete;
   ProcessExecutor& operator=(const ProcessExecutor&) = delete;
 
@@ -83,45 +57,55 @@ class ProcessExecutor {
   std::string isolation_summary() const;
   bool memory_limits_enforced() const;
 
-  // Starts the task and returns its pid, once the program has been exec'd. `args[0]` is looked
-  // up in the PATH of spec.env (default "/bin:/usr/bin", as execvp), relative entries and
-  // relative paths from the sandbox. When the task runs as another user than the executor's,
-  // its sandbox becomes writable by that user's group, with the sticky bit, so the task can
-  // create files there but cannot remove or replace the agent's own (its lease deadline, its
-  // metadata, its stdout and stderr). Errors say what went wrong; nothing is left running:
+  Status open() override { return {}; }
+  bool ready() const override { return true; }
+  std::string summary() const override { return isolation_summary(); }
+
+  // Runs a ProcessSpec (see Executor::launch); the pid is known once the program has been
+  // exec'd. `args[0]` is looked up in the PATH of spec.env (default "/bin:/usr/bin", as
+  // execvp), relative entries and relative paths from the sandbox. When the task runs as
+  // another user than the executor's, its sandbox becomes writable by that user's group, with
+  // the sticky bit, so the task can create files there but cannot remove or replace the
+  // agent's own (its lease deadline, its metadata, its stdout and stderr). Errors say what
+  // went wrong; nothing is left running:
   //   kInvalidArgument: a bad spec (task id, neither cmd nor args, NUL bytes, "=" in an env
-  //     name, negative mem), a user that does not exist, or args[0] that cannot be executed
-  //     (not found, not executable); the latter is also appended to <sandbox>/stderr.
+  //     name, negative mem), a container launch, a user that does not exist, or args[0] that
+  //     cannot be executed (not found, not executable); the latter is also appended to
+  //     <sandbox>/stderr.
   //   kPermissionDenied: a user the policy refuses (see resolve_task_user).
   //   kConflict: a task with this id is running, or its cgroup exists with processes in it.
   //   kInternal: the sandbox, the cgroup or fork/exec of /bin/sh failed.
-  Result<int> launch(const ProcessSpec& spec);
+  Result<TaskStarted> launch(const TaskLaunch& launch) override;
 
-  // Takes over a task started by an earlier run of this agent (docs/fencing.md §6: tasks outlive
-  // their agent). It is not our child: its end is seen by polling, and its exit status is unknown.
-  // kNotFound when `pid` is not alive; kConflict when the task id is already tracked.
-  Status adopt(const std::string& task_id, int pid, double mem_mib);
+  // Takes over the process `adoption.pid` of an earlier run: it must be alive and carry
+  // MESOS_TASK_ID=<task id> in its environment. It is not our child: its end is seen by
+  // polling, and its exit status is unknown.
+  Result<TaskStarted> adopt(const TaskAdoption& adoption) override;
 
-  // SIGTERM to the whole tree now, SIGKILL to whatever remains after `grace` (at once when
-  // `grace` <= 0). Returns at once; the exit is reported by poll_exits(), which also sends the
-  // due SIGKILL. Calling it again only ever brings the SIGKILL forward. kNotFound for an
-  // unknown or already exited task.
-  Status kill(const std::string& task_id, std::chrono::milliseconds grace);
+  // SIGKILLs every process under options.sandboxes_dir whose task is not in `keep`.
+  int stop_leftovers(const std::set<std::string>& keep) override;
 
-  // Kills every task (SIGKILL to each tree) and waits for them, at most 5 s; used at agent
-  // shutdown. Their exits are returned by the next poll_exits(). Holds the lock throughout,
-  // so nothing is launched meanwhile.
-  void kill_all_now();
+  // See Executor::kill; the grace period is timed by the executor's clock.
+  Status kill(const std::string& task_id, std::chrono::milliseconds grace) override;
+
+  // Kills every task (SIGKILL to each tree) and waits for them, at most 5 s. Holds the lock
+  // throughout, so nothing is launched meanwhile.
+  void kill_all_now() override;
 
   // Reaps exited tasks and returns them once each. Also sends due SIGKILLs and retries the
-  // removal of cgroups that were still busy. Call it often. Only reaps the executor's own
-  // children (waitpid on each known pid), never -1.
-  std::vector<ProcessExit> poll_exits();
+  // removal of cgroups that were still busy. Only reaps the executor's own children (waitpid
+  // on each known pid), never -1.
+  std::vector<TaskExit> poll_exits() override;
 
   // Task ids launched and not yet returned by poll_exits().
-  std::vector<std::string> running() const;
+  std::vector<std::string> running() const override;
+
+  // Reads <sandbox>/stdout or <sandbox>/stderr of a known task.
+  Result<std::string> logs(const std::string& task_id, int stream) override;
 
  private:
+  Result<int> launch_process(const ProcessSpec& spec);
+
   struct State;
   std::unique_ptr<State> state_;
 };

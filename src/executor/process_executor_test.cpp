@@ -115,12 +115,12 @@ class ProcessExecutorTest : public ::testing::Test {
   fs::path sandbox(const std::string& id) const { return dir_ / "sandboxes" / id; }
 
   // Polls until `id` exits; other exits seen on the way are kept for later calls.
-  std::optional<ProcessExit> wait_for_exit(const std::string& id,
+  std::optional<TaskExit> wait_for_exit(const std::string& id,
                                            std::chrono::milliseconds timeout = 4s) {
-    std::optional<ProcessExit> found;
+    std::optional<TaskExit> found;
     eventually(
         [&] {
-          for (ProcessExit& exit : executor_->poll_exits()) seen_.push_back(std::move(exit));
+          for (TaskExit& exit : executor_->poll_exits()) seen_.push_back(std::move(exit));
           for (auto it = seen_.begin(); it != seen_.end(); ++it) {
             if (it->task_id == id) {
               found = *it;
@@ -136,12 +136,12 @@ class ProcessExecutorTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<ProcessExecutor> executor_;
-  std::vector<ProcessExit> seen_;
+  std::vector<TaskExit> seen_;
 };
 
 TEST_F(ProcessExecutorTest, RunsCmdThroughShAndAppendsItsOutputToSandboxFiles) {
   ASSERT_TRUE(executor_->launch(shell_spec("first", "echo out-$((1+1)); echo err >&2")).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("first");
+  std::optional<TaskExit> exit = wait_for_exit("first");
   ASSERT_TRUE(exit);
   EXPECT_FALSE(exit->signaled);
   EXPECT_EQ(exit->code, 0);
@@ -156,10 +156,10 @@ TEST_F(ProcessExecutorTest, RunsCmdThroughShAndAppendsItsOutputToSandboxFiles) {
 }
 
 TEST_F(ProcessExecutorTest, RunsTheTaskInItsOwnSessionAndSandbox) {
-  Result<int> pid = executor_->launch(shell_spec("session", "pwd; exec sleep 30"));
+  Result<TaskStarted> pid = executor_->launch(shell_spec("session", "pwd; exec sleep 30"));
   ASSERT_TRUE(pid.ok()) << pid.error().message;
-  EXPECT_EQ(::getsid(*pid), *pid);
-  EXPECT_EQ(::getpgid(*pid), *pid);
+  EXPECT_EQ(::getsid(pid->pid), pid->pid);
+  EXPECT_EQ(::getpgid(pid->pid), pid->pid);
   EXPECT_EQ(executor_->running(), std::vector<std::string>{"session"});
   EXPECT_TRUE(eventually([&] {
     return read_file(sandbox("session") / "stdout") == sandbox("session").string() + "\n";
@@ -177,7 +177,7 @@ TEST_F(ProcessExecutorTest, ExecsArgsDirectlyWithoutShellInterpretation) {
   // args[0] is looked up in the task's PATH, not the test's.
   spec.env = {{"PATH", "/nonexistent:/usr/bin:/bin"}, {"HOME", "/root"}};
   ASSERT_TRUE(executor_->launch(spec).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("args");
+  std::optional<TaskExit> exit = wait_for_exit("args");
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->code, 0);
   EXPECT_EQ(read_file(sandbox("args") / "stdout"), "$HOME a  b *\n");
@@ -198,7 +198,7 @@ TEST_F(ProcessExecutorTest, GivesTheTaskExactlyTheEnvironmentOfItsSpec) {
 
 TEST_F(ProcessExecutorTest, ReportsExitCodes) {
   ASSERT_TRUE(executor_->launch(shell_spec("three", "exit 3")).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("three");
+  std::optional<TaskExit> exit = wait_for_exit("three");
   ASSERT_TRUE(exit);
   EXPECT_FALSE(exit->signaled);
   EXPECT_EQ(exit->code, 3);
@@ -218,13 +218,13 @@ TEST_F(ProcessExecutorTest, ReportsSignalsEvenWhenTheAgentIgnoresOrBlocksThem) {
   sigaddset(&usr2, SIGUSR2);
   ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &previous_mask), 0);
 
-  Result<int> usr1_pid = executor_->launch(shell_spec("usr1", "kill -USR1 $$; exit 0"));
-  Result<int> usr2_pid = executor_->launch(shell_spec("usr2", "kill -USR2 $$; exit 0"));
+  Result<TaskStarted> usr1_pid = executor_->launch(shell_spec("usr1", "kill -USR1 $$; exit 0"));
+  Result<TaskStarted> usr2_pid = executor_->launch(shell_spec("usr2", "kill -USR2 $$; exit 0"));
   ::sigaction(SIGUSR1, &previous, nullptr);
   ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
   ASSERT_TRUE(usr1_pid.ok() && usr2_pid.ok());
 
-  std::optional<ProcessExit> exit = wait_for_exit("usr1");
+  std::optional<TaskExit> exit = wait_for_exit("usr1");
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exit->signaled);
   EXPECT_EQ(exit->code, SIGUSR1);
@@ -245,7 +245,7 @@ TEST_F(ProcessExecutorTest, DoesNotLeakTheAgentsFileDescriptors) {
   spec.task_id = "fds";
   spec.sandbox_dir = sandbox("fds").string();
   spec.args = {"/bin/ls", "/proc/self/fd"};
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ::close(leaky_fd);
   ASSERT_TRUE(pid.ok());
   ASSERT_TRUE(wait_for_exit("fds"));
@@ -261,7 +261,7 @@ TEST_F(ProcessExecutorTest, KillSendsSigtermFirst) {
                   .ok());
   ASSERT_TRUE(eventually([&] { return fs::exists(sandbox("term") / "ready"); }));
   ASSERT_TRUE(executor_->kill("term", 10s).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("term");
+  std::optional<TaskExit> exit = wait_for_exit("term");
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exit->killed_by_us);
   EXPECT_FALSE(exit->signaled) << exit->message;
@@ -285,7 +285,7 @@ TEST_F(ProcessExecutorTest, KillSendsSigkillOnlyAfterTheGracePeriod) {
   clock.advance(29s);
   EXPECT_FALSE(wait_for_exit("stubborn", 100ms));
   clock.advance(1s);
-  std::optional<ProcessExit> exit = wait_for_exit("stubborn");
+  std::optional<TaskExit> exit = wait_for_exit("stubborn");
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exit->killed_by_us);
   EXPECT_TRUE(exit->signaled);
@@ -298,7 +298,7 @@ TEST_F(ProcessExecutorTest, KillTakesDownGrandchildrenIncludingOnesInTheirOwnSes
     GTEST_SKIP() << "needs the task's memory cgroup to find a process that left the session ("
                  << executor_->isolation_summary() << ")";
   }
-  Result<int> pid =
+  Result<TaskStarted> pid =
       executor_->launch(shell_spec("tree",
                                    "sleep 60 & echo $! > child.pid; "
                                    "setsid sh -c 'echo $$ > escaped.pid; exec sleep 60' & wait"));
@@ -307,7 +307,7 @@ TEST_F(ProcessExecutorTest, KillTakesDownGrandchildrenIncludingOnesInTheirOwnSes
   int escaped = wait_for_pid_file(sandbox("tree") / "escaped.pid");
   ASSERT_GT(child, 0);
   ASSERT_GT(escaped, 0);
-  ASSERT_NE(::getsid(escaped), *pid) << "the escaped process is still in the task's session";
+  ASSERT_NE(::getsid(escaped), pid->pid) << "the escaped process is still in the task's session";
 
   ASSERT_TRUE(executor_->kill("tree", 2s).ok());
   ASSERT_TRUE(wait_for_exit("tree"));
@@ -318,7 +318,7 @@ TEST_F(ProcessExecutorTest, KillTakesDownGrandchildrenIncludingOnesInTheirOwnSes
 TEST_F(ProcessExecutorTest, KillsWhatIsLeftOfTheTreeWhenTheMainProcessExits) {
   ASSERT_TRUE(
       executor_->launch(shell_spec("leftover", "sleep 60 & echo $! > bg.pid; exit 0")).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("leftover");
+  std::optional<TaskExit> exit = wait_for_exit("leftover");
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->code, 0);
   EXPECT_FALSE(exit->killed_by_us);
@@ -333,15 +333,15 @@ TEST_F(ProcessExecutorTest, PutsTheTaskInItsOwnMemoryCgroupAndRemovesItAfterward
   }
   ProcessSpec spec = shell_spec("limited", "exec sleep 30");
   spec.mem_mib = 32;
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_TRUE(pid.ok()) << pid.error().message;
   std::string cgroup = cgroup_parent() + "/limited";
   EXPECT_EQ(read_file(cgroup + "/memory.limit_in_bytes"), "33554432\n");
-  EXPECT_NE(read_file("/proc/" + std::to_string(*pid) + "/cgroup")
+  EXPECT_NE(read_file("/proc/" + std::to_string(pid->pid) + "/cgroup")
                 .find(":memory:/" + options().cgroup_prefix + "/limited\n"),
             std::string::npos);
   ASSERT_TRUE(executor_->kill("limited", 2s).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("limited");
+  std::optional<TaskExit> exit = wait_for_exit("limited");
   ASSERT_TRUE(exit);
   EXPECT_FALSE(exit->oom_killed);
   EXPECT_TRUE(eventually([&] {
@@ -358,7 +358,7 @@ TEST_F(ProcessExecutorTest, KillsATaskThatExceedsItsMemoryLimitAndReportsTheOom)
   ProcessSpec spec = shell_spec("hungry", "head -c 64M /dev/zero | tail");
   spec.mem_mib = 16;
   ASSERT_TRUE(executor_->launch(spec).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("hungry");
+  std::optional<TaskExit> exit = wait_for_exit("hungry");
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exit->oom_killed) << exit->message;
   // sh reports the OOM-killed tail as 128 + SIGKILL.
@@ -401,7 +401,7 @@ TEST_F(ProcessExecutorTest, RejectsInvalidTaskIdsBeforeTouchingTheDisk) {
            "", ".", "..", "a/b", "../escape", "with space", "semi;colon", std::string(201, 'x')}) {
     ProcessSpec spec = shell_spec("valid", "exit 0");
     spec.task_id = id;
-    Result<int> pid = executor_->launch(spec);
+    Result<TaskStarted> pid = executor_->launch(spec);
     ASSERT_FALSE(pid.ok()) << "accepted '" << id << "'";
     EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(pid.error().message.find("'" + id.substr(0, 200)), std::string::npos)
@@ -414,7 +414,7 @@ TEST_F(ProcessExecutorTest, RejectsInvalidTaskIdsBeforeTouchingTheDisk) {
 TEST_F(ProcessExecutorTest, RejectsASpecWithNeitherCmdNorArgs) {
   ProcessSpec spec = shell_spec("nothing", "");
   spec.cmd.reset();
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(pid.error().message.find("neither cmd nor args"), std::string::npos);
@@ -432,7 +432,7 @@ TEST_F(ProcessExecutorTest, ReportsAProgramThatCannotBeFound) {
   spec.sandbox_dir = sandbox("missing").string();
   spec.args = {"berth-no-such-program", "--flag"};
   spec.env = {{"PATH", "/usr/bin:/bin"}};
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(pid.error().message,
@@ -450,7 +450,7 @@ TEST_F(ProcessExecutorTest, ReportsAProgramThatCannotBeFound) {
 
 TEST_F(ProcessExecutorTest, RejectsASecondTaskWithARunningId) {
   ASSERT_TRUE(executor_->launch(shell_spec("once", "exec sleep 30")).ok());
-  Result<int> again = executor_->launch(shell_spec("once", "exit 0"));
+  Result<TaskStarted> again = executor_->launch(shell_spec("once", "exit 0"));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
   Status unknown = executor_->kill("never-launched", 1s);
@@ -469,7 +469,7 @@ TEST_F(ProcessExecutorTest, RunsATaskAsItsUserWithThatUsersGroups) {
   ProcessSpec spec = shell_spec("as-nobody", "id -u; id -g; id -G; echo by-name >> stdout; touch made");
   spec.user = "nobody";
   ASSERT_TRUE(executor_->launch(spec).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("as-nobody");
+  std::optional<TaskExit> exit = wait_for_exit("as-nobody");
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->code, 0) << read_file(sandbox("as-nobody") / "stderr");
   std::string id = std::to_string(uid) + "\n" + std::to_string(gid) + "\n";
@@ -488,7 +488,7 @@ TEST_F(ProcessExecutorTest, ATaskCannotRemoveTheAgentsFilesFromItsSandbox) {
                                 "rm -f .berth-lease-deadline || rm -f stdout || exit 0; exit 3");
   spec.user = "nobody";
   ASSERT_TRUE(executor_->launch(spec).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("tamper");
+  std::optional<TaskExit> exit = wait_for_exit("tamper");
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->code, 0) << "the task replaced or removed a file of the agent";
   EXPECT_EQ(read_file(sandbox("tamper") / ".berth-lease-deadline"), "42\n");
@@ -499,7 +499,7 @@ TEST_F(ProcessExecutorTest, AnUnknownUserFailsNamingTheUserAndTheNode) {
   use_task_users({"", true, "agent-2"});
   ProcessSpec spec = shell_spec("unknown", "exit 0");
   spec.user = "berth-no-such-user";
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(pid.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(pid.error().message,
@@ -513,19 +513,19 @@ TEST_F(ProcessExecutorTest, RootIsRefusedUnlessAllowed) {
   use_task_users({"", false, "agent-2"});
   ProcessSpec spec = shell_spec("as-root", "exit 0");
   spec.user = "root";
-  Result<int> pid = executor_->launch(spec);
+  Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(pid.error().code, ErrorCode::kPermissionDenied);
   EXPECT_NE(pid.error().message.find("user 'root' is uid 0"), std::string::npos) << pid.error().message;
   EXPECT_NE(pid.error().message.find("--allow-root-tasks"), std::string::npos) << pid.error().message;
   // A default user that is root is refused too.
   use_task_users({"root", false, "agent-2"});
-  Result<int> default_root = executor_->launch(shell_spec("default-root", "exit 0"));
+  Result<TaskStarted> default_root = executor_->launch(shell_spec("default-root", "exit 0"));
   ASSERT_FALSE(default_root.ok());
   EXPECT_EQ(default_root.error().code, ErrorCode::kPermissionDenied);
   use_task_users({"", true, "agent-2"});
   ASSERT_TRUE(executor_->launch(spec).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("as-root");
+  std::optional<TaskExit> exit = wait_for_exit("as-root");
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->code, 0);
 }
@@ -534,7 +534,7 @@ TEST_F(ProcessExecutorTest, ATaskWithoutAUserRunsAsNobodyOnARootAgentByDefault) 
   if (::geteuid() != 0) GTEST_SKIP() << "a non-root executor runs tasks only as itself";
   use_task_users(TaskUserPolicy{});
   ASSERT_TRUE(executor_->launch(shell_spec("default", "id -un")).ok());
-  std::optional<ProcessExit> exit = wait_for_exit("default");
+  std::optional<TaskExit> exit = wait_for_exit("default");
   ASSERT_TRUE(exit);
   EXPECT_EQ(read_file(sandbox("default") / "stdout"), "nobody\n");
 }
@@ -599,9 +599,9 @@ TEST_F(ProcessExecutorTest, KillAllNowKillsEveryTaskAndReportsEachOnce) {
   ASSERT_TRUE(executor_->launch(shell_spec("two", "sleep 30 & wait")).ok());
   executor_->kill_all_now();
   EXPECT_TRUE(executor_->running().empty());
-  std::vector<ProcessExit> exits = executor_->poll_exits();
+  std::vector<TaskExit> exits = executor_->poll_exits();
   ASSERT_EQ(exits.size(), 2u);
-  for (const ProcessExit& exit : exits) {
+  for (const TaskExit& exit : exits) {
     EXPECT_TRUE(exit.killed_by_us);
     EXPECT_TRUE(exit.signaled);
     EXPECT_EQ(exit.code, SIGKILL);
@@ -614,11 +614,11 @@ TEST_F(ProcessExecutorTest, LaunchesAndReapsFromSeveralThreadsReportingEachExitO
   constexpr int kThreads = 4;
   constexpr int kTasksEach = 5;
   std::mutex mu;
-  std::vector<ProcessExit> exits;
+  std::vector<TaskExit> exits;
   auto collect = [&] {
-    std::vector<ProcessExit> polled = executor_->poll_exits();
+    std::vector<TaskExit> polled = executor_->poll_exits();
     std::lock_guard lock(mu);
-    for (ProcessExit& exit : polled) exits.push_back(std::move(exit));
+    for (TaskExit& exit : polled) exits.push_back(std::move(exit));
   };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -637,7 +637,7 @@ TEST_F(ProcessExecutorTest, LaunchesAndReapsFromSeveralThreadsReportingEachExitO
   }));
   collect();
   std::map<std::string, int> codes;
-  for (const ProcessExit& exit : exits) {
+  for (const TaskExit& exit : exits) {
     EXPECT_TRUE(codes.emplace(exit.task_id, exit.code).second) << exit.task_id << " twice";
   }
   ASSERT_EQ(codes.size(), static_cast<size_t>(kThreads * kTasksEach));
@@ -704,7 +704,7 @@ TEST(BindMounts, ATaskSeesItsVolumeAtItsContainerPathAndTheHostDoesNot) {
   spec.env = {{"PATH", "/usr/bin:/bin"}};
   spec.bind_mounts = {{volume, target}};
   ASSERT_TRUE(executor.launch(spec).ok());
-  std::vector<ProcessExit> exits;
+  std::vector<TaskExit> exits;
   for (int i = 0; i < 100 && exits.empty(); ++i) {
     exits = executor.poll_exits();
     if (exits.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
