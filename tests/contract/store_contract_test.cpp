@@ -532,6 +532,63 @@ INSTANTIATE_TEST_SUITE_P(AllStores, StoreContract, ::testing::Values(kSqlite, kE
                            return info.param.name;
                          });
 
+// What only EtcdStore can show: its endpoints and its key prefix.
+class EtcdStoreEndpoints : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (EtcdProcess::binary().empty()) GTEST_SKIP() << "no etcd binary (scripts/install-deps)";
+    std::string error;
+    etcd_ = SharedEtcd::get(&error);
+    ASSERT_NE(etcd_, nullptr) << error;
+  }
+  std::unique_ptr<Store> open(std::vector<std::string> endpoints, std::string prefix) {
+    Result<std::unique_ptr<EtcdStore>> store =
+        EtcdStore::open(EtcdStoreOptions{std::move(endpoints), std::move(prefix)});
+    if (!store.ok()) {
+      ADD_FAILURE() << store.error().message;
+      return nullptr;
+    }
+    return std::move(*store);
+  }
+
+  EtcdProcess* etcd_ = nullptr;
+};
+
+TEST_F(EtcdStoreEndpoints, ReadsAndWritesMoveOnFromAnEndpointThatCannotBeReached) {
+  // Nothing listens on port 1 of loopback, so connecting fails and the write never left.
+  std::unique_ptr<Store> store = open({"http://127.0.0.1:1", etcd_->client_url()}, "/failover/");
+  ASSERT_NE(store, nullptr);
+  const int64_t rev = ok_value(store->put("k", "v"));
+  const std::optional<KeyValue> kv = ok_value(store->get("k"));
+  ASSERT_TRUE(kv.has_value());
+  EXPECT_EQ(kv->mod_revision, rev);
+  EXPECT_EQ(ok_value(store->commit({put_op("k", "w", rev)})), rev + 1);
+}
+
+TEST_F(EtcdStoreEndpoints, ClustersWithDifferentPrefixesDoNotSeeEachOther) {
+  std::unique_ptr<Store> a = open({etcd_->client_url()}, "/cluster-a/");
+  std::unique_ptr<Store> ab = open({etcd_->client_url()}, "/cluster-ab/");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(ab, nullptr);
+  ok_value(a->put("apps/web", "a"));
+  ok_value(ab->put("apps/web", "ab"));
+  EXPECT_EQ(ok_value(a->get("apps/web"))->value, "a");
+  EXPECT_EQ(keys_of(ok_value(a->list(""))), std::vector<std::string>{"apps/web"});
+  EXPECT_TRUE(ok_value(a->erase("apps/web")));
+  EXPECT_EQ(ok_value(ab->get("apps/web"))->value, "ab");
+}
+
+TEST_F(EtcdStoreEndpoints, OpeningRefusesNoEndpointsAndPrefixesThatCouldOverlap) {
+  for (const EtcdStoreOptions& options :
+       {EtcdStoreOptions{{}, "/berth/"}, EtcdStoreOptions{{etcd_->client_url()}, ""},
+        EtcdStoreOptions{{etcd_->client_url()}, "/berth"},
+        EtcdStoreOptions{{"127.0.0.1:2379"}, "/berth/"}}) {
+    Result<std::unique_ptr<EtcdStore>> store = EtcdStore::open(options);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.error().code, ErrorCode::kInvalidArgument) << store.error().message;
+  }
+}
+
 // What only a file-backed store can show.
 class SqliteStoreFile : public ::testing::Test {
  protected:
