@@ -12,6 +12,9 @@ namespace {
 // Large enough for a range of many values of kMaxValueBytes, each a third larger as base64.
 constexpr size_t kMaxAnswerBytes = size_t{256} << 20;
 
+constexpr char kOutcomeUnknown[] =
+    "; etcd may or may not have committed this write: read the keys again before retrying";
+
 // http::request's messages for a request that never left: the endpoint could not be resolved
 // or connected to, so another endpoint may safely get it. The contract suite's
 // EtcdStoreEndpoints test fails if these words change.
@@ -157,10 +160,7 @@ Result<std::string> EtcdStore::call(std::string_view method, const std::string& 
       const Error& error = answer.error();
       if (error.code != ErrorCode::kUnavailable) return error;
       if (!read_only && !never_sent(error)) {
-        return make_error(ErrorCode::kUnavailable,
-                          error.message +
-                              "; etcd may or may not have committed this write: read the keys "
-                              "again before retrying");
+        return make_error(ErrorCode::kUnavailable, error.message + kOutcomeUnknown);
       }
       failures += "; " + error.message;
       continue;
@@ -170,7 +170,13 @@ Result<std::string> EtcdStore::call(std::string_view method, const std::string& 
       return std::move(answer->body);
     }
     Error error = etcd::read_error_answer(endpoint, target, answer->status, answer->body);
-    if (!read_only || error.code != ErrorCode::kUnavailable) return error;
+    if (error.code != ErrorCode::kUnavailable) return error;
+    if (!read_only) {
+      // E.g. "request timed out, possibly due to previous leader failure": the proposal may
+      // still commit.
+      error.message += kOutcomeUnknown;
+      return error;
+    }
     failures += "; " + error.message;
   }
   return make_error(ErrorCode::kUnavailable,

@@ -16,6 +16,9 @@
 //    transaction's operations (--max-txn-ops, 128 by default). A write past either fails with
 //    kInvalidArgument naming the flag; run etcd with --max-request-bytes=33554432 for values up
 //    to kMaxValueBytes (base64 makes them a third larger on the wire).
+//  - A write that etcd may have committed without saying so (no answer, or etcd's "request
+//    timed out" after its leader died) fails with kUnavailable and is not retried: the caller
+//    reads again. Nothing unacknowledged is reported as done, but such a write may be done.
 //  - Watches see the changes committed through this EtcdStore object, delivered on the
 //    committing thread after etcd acknowledged them, as SqliteStore does. Changes other
 //    processes make under the same prefix are not delivered.

@@ -270,8 +270,8 @@ Result<int64_t> read_header_revision(std::string_view answer) {
 Error read_error_answer(std::string_view endpoint, std::string_view method, int status,
                         std::string_view body) {
   const Json parsed = json::parse_or_discarded(body);
-  std::string message = "etcd at " + std::string(endpoint) + " refused " + std::string(method) +
-                        " (HTTP " + std::to_string(status) + ")";
+  std::string message = "etcd at " + std::string(endpoint) + " answered " + std::string(method) +
+                        " with HTTP " + std::to_string(status);
   const Json& text = member(parsed, "message");
   if (text.is_string()) message += ": " + text.get<std::string>();
   int64_t code = -1;

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "http/http.h"
 
 namespace berth::testing {
@@ -79,7 +81,7 @@ std::string EtcdProcess::binary() {
   return "";
 }
 
-std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error) {
+std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error, int members) {
   const std::string etcd = binary();
   if (etcd.empty()) {
     *error = "no etcd binary (apt-get install etcd-server, or set BERTH_ETCD)";
@@ -91,37 +93,77 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error) {
     *error = "mkdtemp failed";
     return nullptr;
   }
-  const std::string dir = made;
-  const std::string client = "http://127.0.0.1:" + std::to_string(free_port());
-  const std::string peer = "http://127.0.0.1:" + std::to_string(free_port());
-  const pid_t pid = spawn(etcd,
-                          {"--name", "berth-test", "--data-dir", dir + "/data",
-                           "--listen-client-urls", client, "--advertise-client-urls", client,
-                           "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                           "--initial-cluster", "berth-test=" + peer,
-                           "--max-request-bytes", "33554432", "--max-txn-ops", "1024"},
-                          dir + "/etcd.log");
-  std::unique_ptr<EtcdProcess> process(new EtcdProcess(pid, dir, client));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    Result<http::ClientResponse> answer =
-        http::request(client, "POST", "/v3/kv/range", R"({"key":"AA=="})", 1000);
-    if (answer.ok() && answer->status == 200) return process;
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
-      process->pid_ = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::unique_ptr<EtcdProcess> cluster(new EtcdProcess(made));
+  std::vector<std::string> peers;
+  std::string initial_cluster;
+  for (int i = 0; i < members; ++i) {
+    cluster->client_urls_.push_back("http://127.0.0.1:" + std::to_string(free_port()));
+    peers.push_back("http://127.0.0.1:" + std::to_string(free_port()));
+    initial_cluster += (i ? "," : "") + ("m" + std::to_string(i)) + "=" + peers.back();
   }
-  *error = "etcd at " + client + " did not start; its log:\n" + read_file(dir + "/etcd.log");
-  return nullptr;
+  for (int i = 0; i < members; ++i) {
+    const std::string name = "m" + std::to_string(i);
+    const std::string& client = cluster->client_urls_[i];
+    cluster->pids_.push_back(
+        spawn(etcd,
+              {"--name", name, "--data-dir", cluster->dir_ + "/" + name, "--listen-client-urls",
+               client, "--advertise-client-urls", client, "--listen-peer-urls", peers[i],
+               "--initial-advertise-peer-urls", peers[i], "--initial-cluster", initial_cluster,
+               "--initial-cluster-state", "new", "--max-request-bytes", "33554432",
+               "--max-txn-ops", "1024"},
+              cluster->dir_ + "/" + name + ".log"));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int i = 0; i < members; ++i) {
+    while (true) {
+      Result<http::ClientResponse> answer = http::request(
+          cluster->client_urls_[i], "POST", "/v3/kv/range", R"({"key":"AA=="})", 1000);
+      if (answer.ok() && answer->status == 200) break;
+      if (::waitpid(cluster->pids_[i], nullptr, WNOHANG) == cluster->pids_[i]) cluster->pids_[i] = -1;
+      if (cluster->pids_[i] < 0 || std::chrono::steady_clock::now() > deadline) {
+        *error = "etcd at " + cluster->client_urls_[i] + " did not start; the logs:\n" + cluster->logs();
+        return nullptr;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return cluster;
+}
+
+std::string EtcdProcess::logs() const {
+  std::string out;
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    const std::string log = dir_ + "/m" + std::to_string(i) + ".log";
+    out += "--- " + log + "\n" + read_file(log);
+  }
+  return out;
+}
+
+size_t EtcdProcess::leader() const {
+  for (size_t i = 0; i < client_urls_.size(); ++i) {
+    if (pids_[i] <= 0) continue;
+    Result<http::ClientResponse> answer =
+        http::request(client_urls_[i], "POST", "/v3/maintenance/status", "{}", 1000);
+    if (!answer.ok() || answer->status != 200) continue;
+    // maintenance/status answers {"header":{"member_id":"..."},"leader":"..."}.
+    const nlohmann::json status = nlohmann::json::parse(answer->body, nullptr, false);
+    if (status.is_object() && status.contains("leader") && status.contains("header") &&
+        status["header"].value("member_id", "") == status.value("leader", "-")) {
+      return i;
+    }
+  }
+  return 0;
+}
+
+void EtcdProcess::kill_member(size_t index) {
+  if (pids_.at(index) <= 0) return;
+  ::kill(pids_[index], SIGKILL);
+  ::waitpid(pids_[index], nullptr, 0);
+  pids_[index] = -1;
 }
 
 EtcdProcess::~EtcdProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  for (size_t i = 0; i < pids_.size(); ++i) kill_member(i);
   std::error_code ignored;
   fs::remove_all(dir_, ignored);
 }
