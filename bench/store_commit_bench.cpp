@@ -36,9 +36,10 @@ void report(const char* store, const char* shape, std::vector<double> ms) {
   const auto at = [&](double q) { return ms[static_cast<size_t>(q * (ms.size() - 1))]; };
   double sum = 0;
   for (double m : ms) sum += m;
-  std::printf("RESULT store=%s shape=%s commits=%zu median_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
-              "max_ms=%.2f commits_per_s=%.0f\n",
-              store, shape, ms.size(), at(0.5), at(0.9), at(0.99), ms.back(), 1000.0 * ms.size() / sum);
+  std::printf(
+      "RESULT store=%s shape=%s commits=%zu median_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
+      "max_ms=%.2f commits_per_s=%.0f\n",
+      store, shape, ms.size(), at(0.5), at(0.9), at(0.99), ms.back(), 1000.0 * ms.size() / sum);
 }
 
 // Times `commits` calls of write(i); false if one failed.
@@ -61,17 +62,20 @@ bool run(const char* name, Store& store, int commits) {
   const std::string small(1024, 's');
   const std::string spec(4096, 'a');
   int64_t cas_revision = store.put("bench/cas", "0").value();
-  return time_shape(name, "put", commits,
-                    [&](int i) { return store.put("bench/put/" + std::to_string(i % 16), small).ok(); }) &&
-         time_shape(name, "app", commits,
-                    [&](int i) {
-                      const std::string v = std::to_string(i);
-                      return store
-                          .commit({StoreOp{StoreOp::Kind::kPut, "/apps/bench", spec, std::nullopt},
-                                   StoreOp{StoreOp::Kind::kPut, "/versions/bench@" + v, spec, std::nullopt},
-                                   StoreOp{StoreOp::Kind::kPut, "/deployments/" + v, spec, std::nullopt}})
-                          .ok();
-                    }) &&
+  return time_shape(
+             name, "put", commits,
+             [&](int i) { return store.put("bench/put/" + std::to_string(i % 16), small).ok(); }) &&
+         time_shape(
+             name, "app", commits,
+             [&](int i) {
+               const std::string v = std::to_string(i);
+               return store
+                   .commit(
+                       {StoreOp{StoreOp::Kind::kPut, "/apps/bench", spec, std::nullopt},
+                        StoreOp{StoreOp::Kind::kPut, "/versions/bench@" + v, spec, std::nullopt},
+                        StoreOp{StoreOp::Kind::kPut, "/deployments/" + v, spec, std::nullopt}})
+                   .ok();
+             }) &&
          time_shape(name, "cas", commits, [&](int i) {
            berth::Result<int64_t> swapped =
                store.compare_and_swap("bench/cas", std::to_string(i + 1), cas_revision);
@@ -89,7 +93,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("berth-bench-store-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("berth-bench-store-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   bool ok = false;
   {

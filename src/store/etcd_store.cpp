@@ -53,9 +53,9 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(EtcdStoreOptions options) {
   std::unique_ptr<EtcdStore> store(new EtcdStore(std::move(options)));
   Result<int64_t> revision = store->revision();
   if (!revision.ok()) {
-    return make_error(revision.error().code,
-                      "cannot use etcd at " + joined(store->options_.endpoints) + ": " +
-                          revision.error().message);
+    return make_error(revision.error().code, "cannot use etcd at " +
+                                                 joined(store->options_.endpoints) + ": " +
+                                                 revision.error().message);
   }
   return store;
 }
@@ -179,9 +179,8 @@ Result<std::string> EtcdStore::call(std::string_view method, const std::string& 
     }
     failures += "; " + error.message;
   }
-  return make_error(ErrorCode::kUnavailable,
-                    "no etcd endpoint answered " + target + failures +
-                        "; check that etcd runs at " + joined(endpoints));
+  return make_error(ErrorCode::kUnavailable, "no etcd endpoint answered " + target + failures +
+                                                 "; check that etcd runs at " + joined(endpoints));
 }
 
 }  // namespace berth

@@ -27,9 +27,9 @@ int base64_digit(char c) {
 }
 
 Error malformed(std::string_view what) {
-  return make_error(ErrorCode::kInternal,
-                    "etcd's answer is not what etcd v3.4 sends (" + std::string(what) +
-                        "); is every --store endpoint an etcd client URL?");
+  return make_error(ErrorCode::kInternal, "etcd's answer is not what etcd v3.4 sends (" +
+                                              std::string(what) +
+                                              "); is every --store endpoint an etcd client URL?");
 }
 
 Result<Json> parse_object(std::string_view answer) {
@@ -82,9 +82,9 @@ Result<KeyValue> read_key_value(const Json& kv, std::string_view prefix) {
   Result<std::string> value = bytes_field(kv, "value");
   if (!value.ok()) return value.error();
   out.value = std::move(*value);
-  for (auto [name, field] : {std::pair{"create_revision", &out.create_revision},
-                             std::pair{"mod_revision", &out.mod_revision},
-                             std::pair{"version", &out.version}}) {
+  for (auto [name, field] :
+       {std::pair{"create_revision", &out.create_revision},
+        std::pair{"mod_revision", &out.mod_revision}, std::pair{"version", &out.version}}) {
     Result<int64_t> number = int64_field(kv, name);
     if (!number.ok()) return number.error();
     *field = *number;
@@ -235,7 +235,8 @@ Result<CommitPlan> read_txn_answer(const std::vector<StoreOp>& ops, std::string_
   Result<int64_t> revision = int64_field(member(*parsed, "header"), "revision");
   if (!revision.ok()) return revision.error();
   const Json& succeeded = member(*parsed, "succeeded");
-  if (!succeeded.is_null() && !succeeded.is_boolean()) return malformed("succeeded is not a boolean");
+  if (!succeeded.is_null() && !succeeded.is_boolean())
+    return malformed("succeeded is not a boolean");
   const Json& responses = member(*parsed, "responses");
   if (succeeded.is_boolean() && succeeded.get<bool>()) {
     return read_committed(ops, responses, *revision);
@@ -285,9 +286,11 @@ Error read_error_answer(std::string_view endpoint, std::string_view method, int 
   if (code == 4 || code == 14 || status == 503) error_code = ErrorCode::kUnavailable;
   if (code == 7 || code == 16) error_code = ErrorCode::kPermissionDenied;
   if (message.find("request is too large") != std::string::npos) {
-    message += "; etcd's --max-request-bytes bounds a write, values included (docs/architecture.md §5)";
+    message +=
+        "; etcd's --max-request-bytes bounds a write, values included (docs/architecture.md §5)";
   } else if (message.find("too many operations in txn") != std::string::npos) {
-    message += "; etcd's --max-txn-ops bounds the operations of one write (docs/architecture.md §5)";
+    message +=
+        "; etcd's --max-txn-ops bounds the operations of one write (docs/architecture.md §5)";
   }
   return make_error(error_code, std::move(message));
 }

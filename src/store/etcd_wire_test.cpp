@@ -69,7 +69,8 @@ TEST(EtcdWire, ACommittedTxnGivesChangesWithEtcdsRevisions) {
 TEST(EtcdWire, ATxnThatDeletedNothingKeepsTheRevision) {
   const std::vector<StoreOp> ops = {{StoreOp::Kind::kErase, "b", "", std::nullopt}};
   Result<CommitPlan> plan = read_txn_answer(
-      ops, R"({"header":{"revision":"3"},"succeeded":true,"responses":[{"response_delete_range":{}}]})");
+      ops,
+      R"({"header":{"revision":"3"},"succeeded":true,"responses":[{"response_delete_range":{}}]})");
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   EXPECT_EQ(plan->revision, 3);
   EXPECT_TRUE(plan->changes.empty());
@@ -96,7 +97,8 @@ TEST(EtcdWire, AnswersThatAreNotEtcdsAreInternalErrors) {
     ASSERT_FALSE(kvs.ok()) << bad;
     EXPECT_EQ(kvs.error().code, ErrorCode::kInternal) << bad;
   }
-  for (const char* bad : {"{}", R"({"header":{"revision":"x"}})", R"({"header":{"revision":[]}})"}) {
+  for (const char* bad :
+       {"{}", R"({"header":{"revision":"x"}})", R"({"header":{"revision":[]}})"}) {
     Result<int64_t> revision = read_header_revision(bad);
     ASSERT_FALSE(revision.ok()) << bad;
     EXPECT_EQ(revision.error().code, ErrorCode::kInternal) << bad;
@@ -111,8 +113,9 @@ TEST(EtcdWire, ErrorAnswersKeepEtcdsMessageAndNameTheFlagThatBoundsARequest) {
   EXPECT_EQ(too_large.code, ErrorCode::kInvalidArgument);
   EXPECT_NE(too_large.message.find("http://h:2379"), std::string::npos);
   EXPECT_NE(too_large.message.find("--max-request-bytes"), std::string::npos);
-  EXPECT_EQ(read_error_answer("e", "m", 503, R"({"message":"etcdserver: no leader","code":14})").code,
-            ErrorCode::kUnavailable);
+  EXPECT_EQ(
+      read_error_answer("e", "m", 503, R"({"message":"etcdserver: no leader","code":14})").code,
+      ErrorCode::kUnavailable);
   EXPECT_EQ(read_error_answer("e", "m", 401, "not json").code, ErrorCode::kInternal);
 }
 

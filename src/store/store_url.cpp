@@ -63,10 +63,13 @@ Result<StoreUrl> parse_etcd(std::string_view url, std::string_view rest) {
   }
   out.prefix = rest.substr(slash);
   if (out.prefix.find_first_not_of('/') == std::string::npos) {
-    return bad_url(url, "the key prefix is empty: give one after the hosts, e.g. /prod, or none "
-                        "for " + std::string(kDefaultEtcdPrefix));
+    return bad_url(url,
+                   "the key prefix is empty: give one after the hosts, e.g. /prod, or none "
+                   "for " +
+                       std::string(kDefaultEtcdPrefix));
   }
-  if (out.prefix.find_first_of("?#") != std::string::npos || out.prefix.find('\0') != std::string::npos) {
+  if (out.prefix.find_first_of("?#") != std::string::npos ||
+      out.prefix.find('\0') != std::string::npos) {
     return bad_url(url, "the key prefix '" + out.prefix + "' holds '?', '#' or a NUL byte");
   }
   if (!out.prefix.ends_with('/')) out.prefix += '/';

@@ -13,7 +13,8 @@ TEST(StoreUrl, SqliteNamesTheDatabaseFile) {
   ASSERT_TRUE(url.ok()) << url.error().message;
   EXPECT_EQ(url->kind, StoreUrl::Kind::kSqlite);
   EXPECT_EQ(url->sqlite_path, "/var/lib/berth/berth.db");
-  EXPECT_EQ(parse_store_url("sqlite://.berth/master/berth.db")->sqlite_path, ".berth/master/berth.db");
+  EXPECT_EQ(parse_store_url("sqlite://.berth/master/berth.db")->sqlite_path,
+            ".berth/master/berth.db");
 }
 
 TEST(StoreUrl, EtcdListsEveryHostWithItsPortAndTheDefaultPrefix) {

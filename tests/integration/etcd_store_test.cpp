@@ -1,9 +1,8 @@
 // `berth master --store etcd://...` against a real etcd: the master keeps its state there, so a
 // master started again (here on the same machine, with an empty data directory's worth of
 // state) finds the apps it was given. And bad --store URLs stop the master with a clear error.
-#include <sys/wait.h>
-
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -21,8 +20,8 @@ namespace {
 using std::chrono::seconds;
 
 std::string sleep_app(const std::string& id, int instances) {
-  return nlohmann::json{{"id", id}, {"cmd", "sleep 1000"}, {"cpus", 0.1}, {"mem", 16},
-                        {"instances", instances}, {"backoffSeconds", 0.2}}
+  return nlohmann::json{{"id", id},  {"cmd", "sleep 1000"},    {"cpus", 0.1},
+                        {"mem", 16}, {"instances", instances}, {"backoffSeconds", 0.2}}
       .dump();
 }
 
@@ -36,7 +35,8 @@ int64_t keys_in_etcd(const EtcdProcess& etcd, const std::string& prefix) {
       http::request(etcd.client_url(), "POST", "/v3/kv/range", request.dump());
   if (!answer.ok() || answer->status != 200) return -1;
   const nlohmann::json body = nlohmann::json::parse(answer->body, nullptr, false);
-  return body.is_object() && body.contains("count") ? std::stoll(body["count"].get<std::string>()) : 0;
+  return body.is_object() && body.contains("count") ? std::stoll(body["count"].get<std::string>())
+                                                    : 0;
 }
 
 // Runs `berth master` with args; its exit code and output.
@@ -69,7 +69,8 @@ TEST_F(EtcdMaster, AppsOutliveTheMasterBecauseTheyLiveInEtcd) {
   Cluster cluster(1, 1500, {}, {}, {"--store", "etcd://" + etcd_->host_port() + "/it"});
   auto created = cluster.call("POST", "/v2/apps", sleep_app("/kept", 1));
   ASSERT_EQ(created.status, 201) << created.body.dump();
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/kept").size() == 1; }, seconds(20)));
+  ASSERT_TRUE(
+      Cluster::eventually([&] { return cluster.running_tasks("/kept").size() == 1; }, seconds(20)));
   EXPECT_GT(keys_in_etcd(*etcd_, "/it/"), 0) << "the master's state must be in etcd";
   EXPECT_FALSE(std::filesystem::exists(cluster.dir() + "/master/berth.db"))
       << "with --store etcd:// the master must not write a SQLite store";
@@ -81,7 +82,8 @@ TEST_F(EtcdMaster, AppsOutliveTheMasterBecauseTheyLiveInEtcd) {
   EXPECT_EQ(app.body["app"]["id"], "/kept");
   EXPECT_EQ(app.body["app"]["instances"], 1);
   EXPECT_EQ(app.body["app"]["cmd"], "sleep 1000");
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/kept").size() == 1; }, seconds(20)));
+  EXPECT_TRUE(
+      Cluster::eventually([&] { return cluster.running_tasks("/kept").size() == 1; }, seconds(20)));
 }
 
 TEST(EtcdMasterFlags, BadStoreUrlsStopTheMasterSayingWhatIsWrong) {
@@ -100,7 +102,8 @@ TEST(EtcdMasterFlags, BadStoreUrlsStopTheMasterSayingWhatIsWrong) {
   // Nothing listens on port 1 of loopback.
   auto [down_code, down_output] = run_master(common + "'etcd://127.0.0.1:1'");
   EXPECT_EQ(down_code, 1) << down_output;
-  EXPECT_NE(down_output.find("cannot open the store etcd://127.0.0.1:1"), std::string::npos) << down_output;
+  EXPECT_NE(down_output.find("cannot open the store etcd://127.0.0.1:1"), std::string::npos)
+      << down_output;
   std::filesystem::remove_all(pattern);
 }
 

@@ -1,22 +1,21 @@
 #include "tests/support/etcd_process.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http/http.h"
 
@@ -48,7 +47,8 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
+            const std::string& log) {
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   // etcd must not outlive a test process that is killed before its teardown.
@@ -104,14 +104,28 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error, int members)
   for (int i = 0; i < members; ++i) {
     const std::string name = "m" + std::to_string(i);
     const std::string& client = cluster->client_urls_[i];
-    cluster->pids_.push_back(
-        spawn(etcd,
-              {"--name", name, "--data-dir", cluster->dir_ + "/" + name, "--listen-client-urls",
-               client, "--advertise-client-urls", client, "--listen-peer-urls", peers[i],
-               "--initial-advertise-peer-urls", peers[i], "--initial-cluster", initial_cluster,
-               "--initial-cluster-state", "new", "--max-request-bytes", "33554432",
-               "--max-txn-ops", "1024"},
-              cluster->dir_ + "/" + name + ".log"));
+    cluster->pids_.push_back(spawn(etcd,
+                                   {"--name",
+                                    name,
+                                    "--data-dir",
+                                    cluster->dir_ + "/" + name,
+                                    "--listen-client-urls",
+                                    client,
+                                    "--advertise-client-urls",
+                                    client,
+                                    "--listen-peer-urls",
+                                    peers[i],
+                                    "--initial-advertise-peer-urls",
+                                    peers[i],
+                                    "--initial-cluster",
+                                    initial_cluster,
+                                    "--initial-cluster-state",
+                                    "new",
+                                    "--max-request-bytes",
+                                    "33554432",
+                                    "--max-txn-ops",
+                                    "1024"},
+                                   cluster->dir_ + "/" + name + ".log"));
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (int i = 0; i < members; ++i) {
@@ -119,9 +133,11 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error, int members)
       Result<http::ClientResponse> answer = http::request(
           cluster->client_urls_[i], "POST", "/v3/kv/range", R"({"key":"AA=="})", 1000);
       if (answer.ok() && answer->status == 200) break;
-      if (::waitpid(cluster->pids_[i], nullptr, WNOHANG) == cluster->pids_[i]) cluster->pids_[i] = -1;
+      if (::waitpid(cluster->pids_[i], nullptr, WNOHANG) == cluster->pids_[i])
+        cluster->pids_[i] = -1;
       if (cluster->pids_[i] < 0 || std::chrono::steady_clock::now() > deadline) {
-        *error = "etcd at " + cluster->client_urls_[i] + " did not start; the logs:\n" + cluster->logs();
+        *error =
+            "etcd at " + cluster->client_urls_[i] + " did not start; the logs:\n" + cluster->logs();
         return nullptr;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
