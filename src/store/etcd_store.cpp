@@ -47,8 +47,8 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(EtcdStoreOptions options) {
   if (prefix.empty() || !prefix.ends_with('/') || prefix.find('\0') != std::string::npos) {
     return make_error(ErrorCode::kInvalidArgument,
                       "etcd key prefix '" + prefix +
-                          "' must be non-empty and end with '/', e.g. /berth/, so that two "
-                          "clusters' prefixes never overlap");
+                          "' must be non-empty and end with '/', e.g. /berth/, so that "
+                          "/prod/ and /prod2/ stay apart");
   }
   std::unique_ptr<EtcdStore> store(new EtcdStore(std::move(options)));
   Result<int64_t> revision = store->revision();

@@ -45,7 +45,8 @@ struct EtcdStoreOptions {
   // Client URLs of the etcd members, "http://host:port" or "https://host:port". A request
   // that cannot reach one member goes to the next.
   std::vector<std::string> endpoints;
-  // Prepended to every key; ends with '/' so that "/a/" and "/ab/" never overlap.
+  // Prepended to every key; ends with '/' so that "/a/" and "/ab/" never overlap. Clusters
+  // sharing an etcd must not nest their prefixes ("/a/" and "/a/b/").
   std::string prefix = "/berth/";
   int request_timeout_ms = 10000;
 };
