@@ -16,6 +16,9 @@ struct MasterFlags {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string data_dir = "./.berth/master";
+  // Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+  // (store/store_url.h). Empty: sqlite://<data_dir>/berth.db.
+  std::string store;
   std::string join_token;  // empty: read or create <data_dir>/join-token
   int64_t heartbeat_interval_ms = 500;
   int64_t lease_ms = 2500;

@@ -42,7 +42,12 @@ int main(int argc, char** argv) {
   auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
   m->add_option("--host", master.host, "Address to listen on")->envname("BERTH_HOST")->capture_default_str();
   m->add_option("--port", master.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
-  m->add_option("--data-dir", master.data_dir, "Where the store lives")->envname("BERTH_DATA_DIR")->capture_default_str();
+  m->add_option("--data-dir", master.data_dir, "Tokens, and the store unless --store says otherwise")
+      ->envname("BERTH_DATA_DIR")->capture_default_str();
+  m->add_option("--store", master.store,
+                "Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. "
+                "Default: sqlite://<data-dir>/berth.db")
+      ->envname("BERTH_STORE");
   m->add_option("--join-token", master.join_token, "Token agents must present")->envname("BERTH_JOIN_TOKEN");
   m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)->envname("BERTH_HEARTBEAT_INTERVAL_MS")->capture_default_str();
   m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();

@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "master/master_core.h"
 #include "store/store.h"
+#include "store/store_url.h"
 
 namespace berth::cmd {
 
@@ -77,6 +78,28 @@ Result<std::string> admin_token(const std::string& path, IdSource& ids) {
   return token;
 }
 
+// The --store URL, by default sqlite://<data-dir>/berth.db (docs/architecture.md §5).
+std::string store_url(const MasterFlags& flags) {
+  return flags.store.empty() ? "sqlite://" + flags.data_dir + "/berth.db" : flags.store;
+}
+
+// Opens the store `url` names; logs why and returns nullptr when it cannot.
+std::unique_ptr<Store> open_master_store(const std::string& url, const StoreUrl& parsed) {
+  Result<std::unique_ptr<Store>> store = open_store(parsed);
+  if (!store) {
+    spdlog::error("cannot open the store {}: {}", url, store.error().message);
+    return nullptr;
+  }
+  if (parsed.kind == StoreUrl::Kind::kSqlite) {
+    // A store written by an older master may have been created readable by all.
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      ::chmod((parsed.sqlite_path + suffix).c_str(), 0600);
+    }
+  }
+  spdlog::info("the master's state is in {}", url);
+  return std::move(*store);
+}
+
 }  // namespace
 
 int run_master(const MasterFlags& flags) {
@@ -86,6 +109,12 @@ int run_master(const MasterFlags& flags) {
   // cluster size (bench/master_memory_outbox.sh: 159 MB at 3,000 datasets, 44 MB with two).
   ::mallopt(M_ARENA_MAX, 2);
   block_stop_signals();
+  // A bad --store stops the master before it writes anything.
+  const Result<StoreUrl> parsed_store = parse_store_url(store_url(flags));
+  if (!parsed_store) {
+    spdlog::error("{}", parsed_store.error().message);
+    return 2;
+  }
   // The store, tokens and logs the master writes are its own (docs/security.md).
   ::umask(077);
   std::error_code ec;
@@ -132,15 +161,8 @@ int run_master(const MasterFlags& flags) {
     spdlog::error("{}", safe.error().message);
     return 2;
   }
-  auto store = open_sqlite_store(flags.data_dir + "/berth.db");
-  if (!store) {
-    spdlog::error("cannot open the store: {}", store.error().message);
-    return 1;
-  }
-  // A store written by an older master may have been created readable by all.
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    ::chmod((flags.data_dir + "/berth.db" + suffix).c_str(), 0600);
-  }
+  std::unique_ptr<Store> store = open_master_store(store_url(flags), *parsed_store);
+  if (!store) return 1;
   SystemClock clock;
   master::MasterOptions options;
   options.join_token = token;
@@ -167,13 +189,13 @@ int run_master(const MasterFlags& flags) {
                                ? (flags.host == "0.0.0.0" ? "127.0.0.1" : flags.host)
                                : flags.advertised_host;
   options.leader = advertised + ":" + std::to_string(flags.port);
-  master::MasterCore core(options, **store, clock, ids);
+  master::MasterCore core(options, *store, clock, ids);
   Status loaded = core.load();
   if (!loaded) {
     spdlog::error("cannot load state: {}", loaded.error().message);
     return 1;
   }
-  api::Authenticator auth(**store, clock, ids);
+  api::Authenticator auth(*store, clock, ids);
   Status tokens_loaded = auth.load();
   if (!tokens_loaded) {
     spdlog::error("cannot load API tokens: {}", tokens_loaded.error().message);

@@ -1,8 +1,17 @@
 // Store: the master's durable key-value state (docs/architecture.md §5), modelled on etcd: every
 // key has create/mod revisions and a version; the store has one revision counter that grows by one
 // per committed write or transaction. Nothing is acknowledged before it is durable.
-// Implementations: SqliteStore (the embedded default) and MemoryStore (the fake for unit
-// tests); both pass tests/contract/store_contract_test.cpp. Thread-safe.
+// Implementations: SqliteStore (the embedded default), EtcdStore (on an etcd cluster) and
+// MemoryStore (the fake for unit tests); all pass tests/contract/store_contract_test.cpp.
+// Thread-safe.
+//
+// Revisions. SqliteStore and MemoryStore start at revision 0 and count only their own commits.
+// EtcdStore's revision is etcd's: it starts at 1 and also counts writes that other clients make
+// to the etcd cluster (other key prefixes included). So callers may rely on this, and no more:
+// every committed change takes a revision greater than every earlier one, all changes of one
+// transaction share it, a commit that changes nothing takes none, and with no other writer the
+// next revision is exactly one more. Revisions order changes and serve as compare-and-swap
+// tokens; they do not count them.
 //
 // Keys are non-empty byte strings of at most kMaxKeyBytes with no NUL byte; values are any
 // bytes, at most kMaxValueBytes. A call that breaks these (a get or list prefix with a NUL
@@ -74,10 +83,12 @@ class Store {
   // transaction that changes nothing (no ops, or only erases of absent keys) keeps the
   // revision. Returns the store revision after the transaction.
   virtual Result<int64_t> commit(const std::vector<StoreOp>& ops) = 0;
-  // The current store revision (0 for an empty, never-written store).
+  // The current store revision: 0 for a never-written SqliteStore or MemoryStore; etcd's current
+  // revision (at least 1) for EtcdStore.
   virtual Result<int64_t> revision() = 0;
 
-  // Calls `callback` after each committed change to a key under prefix, in commit order, on
+  // Calls `callback` after each committed change to a key under prefix made through this Store
+  // object (EtcdStore does not see the writes of other clients of its etcd), in commit order, on
   // the committing thread, after the change is durable. The watch lasts until the returned
   // id is passed to unwatch(). A watch sees exactly the changes committed after watch()
   // returns, so "watch, then list" misses nothing (an event may repeat what the list already
