@@ -29,8 +29,8 @@ namespace {
 // The API credential of every call: "Authorization: Bearer <admin token>".
 std::vector<std::pair<std::string, std::string>> g_auth;
 
-Result<http::ClientResponse> call(const std::string& master, const std::string& method, const std::string& target,
-                                  const std::string& body = "") {
+Result<http::ClientResponse> call(const std::string& master, const std::string& method,
+                                  const std::string& target, const std::string& body = "") {
   return http::request(master, method, target, body, 5000, g_auth);
 }
 
@@ -45,7 +45,8 @@ std::pair<std::string, std::string> attached(const std::string& master, const st
   auto state = get(master, "/v1/state/datasets");
   if (!state.is_array()) return {};
   for (const auto& d : state) {
-    if (d.value("dataset_id", "") == id && d.contains("primary")) return {d["primary"], d.value("path", "")};
+    if (d.value("dataset_id", "") == id && d.contains("primary"))
+      return {d["primary"], d.value("path", "")};
   }
   return {};
 }
@@ -57,11 +58,16 @@ int main(int argc, char** argv) {
   int moves = 20, mib = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--master") master = argv[i + 1];
-    else if (flag == "--token-file") token_file = argv[i + 1];
-    else if (flag == "--moves") moves = std::stoi(argv[i + 1]);
-    else if (flag == "--mib") mib = std::stoi(argv[i + 1]);
-    else if (flag == "--driver") driver = argv[i + 1];
+    if (flag == "--master")
+      master = argv[i + 1];
+    else if (flag == "--token-file")
+      token_file = argv[i + 1];
+    else if (flag == "--moves")
+      moves = std::stoi(argv[i + 1]);
+    else if (flag == "--mib")
+      mib = std::stoi(argv[i + 1]);
+    else if (flag == "--driver")
+      driver = argv[i + 1];
   }
   std::string token;
   if (!token_file.empty()) {
@@ -74,7 +80,9 @@ int main(int argc, char** argv) {
     token = env;
   }
   if (token.empty()) {
-    std::fprintf(stderr, "the API needs a token: pass --token-file DATA_DIR/admin-token or set BERTH_TOKEN\n");
+    std::fprintf(
+        stderr,
+        "the API needs a token: pass --token-file DATA_DIR/admin-token or set BERTH_TOKEN\n");
     return 2;
   }
   g_auth = {{"Authorization", "Bearer " + token}};
@@ -84,11 +92,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string a = nodes[0]["uuid"], b = nodes[1]["uuid"];
-  nlohmann::json body = {{"primary", a}, {"driver", driver},
+  nlohmann::json body = {{"primary", a},
+                         {"driver", driver},
                          {"metadata", {{"name", "bench-move-" + std::to_string(::getpid())}}}};
   auto created = call(master, "POST", "/v1/configuration/datasets", body.dump());
   if (!created || created->status != 201) {
-    std::fprintf(stderr, "cannot create a dataset: %s\n", created ? created->body.c_str() : created.error().message.c_str());
+    std::fprintf(stderr, "cannot create a dataset: %s\n",
+                 created ? created->body.c_str() : created.error().message.c_str());
     return 1;
   }
   std::string id = nlohmann::json::parse(created->body)["dataset_id"];
@@ -110,9 +120,11 @@ int main(int argc, char** argv) {
   std::string to = b;
   for (int i = 0; i < moves; ++i) {
     auto start = Clock::now();
-    auto moved = call(master, "POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", to}}.dump());
+    auto moved = call(master, "POST", "/v1/configuration/datasets/" + id,
+                      nlohmann::json{{"primary", to}}.dump());
     if (!moved || moved->status != 200) {
-      std::fprintf(stderr, "move refused: %s\n", moved ? moved->body.c_str() : moved.error().message.c_str());
+      std::fprintf(stderr, "move refused: %s\n",
+                   moved ? moved->body.c_str() : moved.error().message.c_str());
       return 1;
     }
     while (attached(master, id).first != to) {
@@ -131,9 +143,12 @@ int main(int argc, char** argv) {
   auto destroyed = call(master, "DELETE", "/v1/configuration/datasets/" + id);
   (void)destroyed;
   std::sort(ms.begin(), ms.end());
-  std::printf("driver %s, %d moves of an idle dataset holding %d MiB between two agents\n", driver.c_str(), moves, mib);
-  std::printf("median %.1f ms   p90 %.1f ms   min %.1f ms   max %.1f ms   data after the moves: %ld bytes%s\n",
-              ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.front(), ms.back(), size,
-              size == static_cast<long>(mib) << 20 ? " (intact)" : " (DAMAGED)");
+  std::printf("driver %s, %d moves of an idle dataset holding %d MiB between two agents\n",
+              driver.c_str(), moves, mib);
+  std::printf(
+      "median %.1f ms   p90 %.1f ms   min %.1f ms   max %.1f ms   data after the moves: %ld "
+      "bytes%s\n",
+      ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.front(), ms.back(), size,
+      size == static_cast<long>(mib) << 20 ? " (intact)" : " (DAMAGED)");
   return size == static_cast<long>(mib) << 20 ? 0 : 1;
 }

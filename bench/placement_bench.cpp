@@ -96,7 +96,8 @@ std::vector<PlacementRequest> make_requests() {
 }
 
 // Applies a result to the snapshot, as the master would before its next pass.
-void apply(ClusterSnapshot& snapshot, const std::vector<PlacementRequest>& requests, const PlacementResult& result) {
+void apply(ClusterSnapshot& snapshot, const std::vector<PlacementRequest>& requests,
+           const PlacementResult& result) {
   for (const Assignment& a : result.assignments) {
     const PlacementRequest& r = requests[a.request_index];
     NodeView& node = snapshot.nodes[a.node_index];
@@ -105,7 +106,8 @@ void apply(ClusterSnapshot& snapshot, const std::vector<PlacementRequest>& reque
     node.disk_free -= r.disk;
     for (uint32_t port : a.ports) {
       std::vector<PortRange>& ranges = node.free_ports;
-      auto it = std::find_if(ranges.begin(), ranges.end(), [&](const PortRange& pr) { return port <= pr.end; });
+      auto it = std::find_if(ranges.begin(), ranges.end(),
+                             [&](const PortRange& pr) { return port <= pr.end; });
       if (it == ranges.end() || port < it->begin) std::abort();
       if (it->begin == it->end) {
         ranges.erase(it);
@@ -135,7 +137,8 @@ std::string verify(const ClusterSnapshot& snapshot, const std::vector<PlacementR
     nodes_of[a.request_index].push_back(a.node_index);
   }
   for (size_t n = 0; n < snapshot.nodes.size(); ++n) {
-    if (cpus[n] > snapshot.nodes[n].cpus_free + 1e-6 || mem[n] > snapshot.nodes[n].mem_free + 1e-6) {
+    if (cpus[n] > snapshot.nodes[n].cpus_free + 1e-6 ||
+        mem[n] > snapshot.nodes[n].mem_free + 1e-6) {
       return "node " + snapshot.nodes[n].id + " is overcommitted";
     }
   }
@@ -151,11 +154,14 @@ std::string verify(const ClusterSnapshot& snapshot, const std::vector<PlacementR
     for (const auto& [value, tasks] : per_value) {
       most = std::max(most, tasks);
       fewest = std::min(fewest, tasks);
-      if (c.op == "LIKE" && value.rfind("us-", 0) != 0) return requests[r].app_id + " runs in zone " + value;
-      if (c.op == "CLUSTER" && value != *c.value) return requests[r].app_id + " runs in zone " + value;
+      if (c.op == "LIKE" && value.rfind("us-", 0) != 0)
+        return requests[r].app_id + " runs in zone " + value;
+      if (c.op == "CLUSTER" && value != *c.value)
+        return requests[r].app_id + " runs in zone " + value;
     }
     if (c.op == "UNIQUE" && most > 1) return requests[r].app_id + " has two tasks on one host";
-    if (c.op == "MAX_PER" && most > 2) return requests[r].app_id + " has more than 2 tasks in a rack";
+    if (c.op == "MAX_PER" && most > 2)
+      return requests[r].app_id + " has more than 2 tasks in a rack";
     // 100 instances over 100 racks: one per rack.
     if (c.op == "GROUP_BY" && (most != 1 || per_value.size() != kRacks)) {
       return requests[r].app_id + " is spread unevenly over racks";
@@ -205,13 +211,17 @@ Run many_calls(ClusterSnapshot snapshot, const std::vector<PlacementRequest>& re
 }
 
 void report(const char* name, std::vector<Run> runs) {
-  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
+  std::sort(runs.begin(), runs.end(),
+            [](const Run& a, const Run& b) { return a.seconds < b.seconds; });
   const Run& best = runs.front();
   const Run& median = runs[runs.size() / 2];
-  std::printf("%-34s placed %llu/%llu  best %.1f ms (%.0f placements/s)  median %.1f ms (%.0f placements/s)\n", name,
-              static_cast<unsigned long long>(best.placed), static_cast<unsigned long long>(best.placed + best.unplaced),
-              best.seconds * 1e3, static_cast<double>(best.placed) / best.seconds, median.seconds * 1e3,
-              static_cast<double>(median.placed) / median.seconds);
+  std::printf(
+      "%-34s placed %llu/%llu  best %.1f ms (%.0f placements/s)  median %.1f ms (%.0f "
+      "placements/s)\n",
+      name, static_cast<unsigned long long>(best.placed),
+      static_cast<unsigned long long>(best.placed + best.unplaced), best.seconds * 1e3,
+      static_cast<double>(best.placed) / best.seconds, median.seconds * 1e3,
+      static_cast<double>(median.placed) / median.seconds);
 }
 
 }  // namespace
@@ -223,7 +233,8 @@ int main(int argc, char** argv) {
   if (runs < 1) runs = 1;
   ClusterSnapshot snapshot = make_cluster();
   std::vector<PlacementRequest> requests = make_requests();
-  std::printf("%d nodes, %d apps, %llu tasks, %d runs\n", kNodes, kApps, static_cast<unsigned long long>(kTasks), runs);
+  std::printf("%d nodes, %d apps, %llu tasks, %d runs\n", kNodes, kApps,
+              static_cast<unsigned long long>(kTasks), runs);
 
   std::string problem = verify(snapshot, requests, place(snapshot, requests));
   if (!problem.empty()) {

@@ -40,9 +40,9 @@ using agent::AgentCredential;
 using agent::MasterLink;
 
 constexpr int kMaxAgents = 1000;
-constexpr size_t kMaxStatusBatch = 500;         // updates per POST /status
-constexpr size_t kMaxPendingUpdates = 100000;   // per agent; the oldest is dropped beyond it
-constexpr int kCommandWaitMs = 2000;            // long-poll wait the master is asked for
+constexpr size_t kMaxStatusBatch = 500;        // updates per POST /status
+constexpr size_t kMaxPendingUpdates = 100000;  // per agent; the oldest is dropped beyond it
+constexpr int kCommandWaitMs = 2000;           // long-poll wait the master is asked for
 constexpr auto kRetryDelay = 200ms;
 
 struct Options {
@@ -61,9 +61,9 @@ struct Stats {
   std::atomic<int64_t> launches{0};
   std::atomic<int64_t> kills{0};
   std::atomic<int64_t> updates_acked{0};
-  std::atomic<int64_t> request_failures{0};  // unreachable, timed out or non-200
-  std::atomic<int64_t> refused{0};           // 401/404: the master asked for a new registration
-  std::atomic<int64_t> datasets_attached{0}; // reported attached in the last heartbeats
+  std::atomic<int64_t> request_failures{0};      // unreachable, timed out or non-200
+  std::atomic<int64_t> refused{0};               // 401/404: the master asked for a new registration
+  std::atomic<int64_t> datasets_attached{0};     // reported attached in the last heartbeats
   std::atomic<int64_t> slowest_heartbeat_ms{0};  // since the last report: how long the master took
 };
 
@@ -71,13 +71,17 @@ std::atomic<bool> g_stopping{false};
 
 void sleep_unless_stopping(std::chrono::milliseconds d) {
   auto deadline = std::chrono::steady_clock::now() + d;
-  while (!g_stopping && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  while (!g_stopping && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
 }
 
 class SimAgent {
  public:
   SimAgent(const Options& options, MasterLink& master, int index, Stats& stats)
-      : options_(options), master_(master), hostname_(options.prefix + "-" + std::to_string(index)), stats_(stats) {}
+      : options_(options),
+        master_(master),
+        hostname_(options.prefix + "-" + std::to_string(index)),
+        stats_(stats) {}
 
   void run() {
     std::thread heartbeats([this] { heartbeat_loop(); });
@@ -193,9 +197,11 @@ class SimAgent {
         const auto sent = std::chrono::steady_clock::now();
         auto ack = master_.heartbeat(who, hb, 10s);
         const int64_t took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now() - sent).count();
+                                    std::chrono::steady_clock::now() - sent)
+                                    .count();
         int64_t slowest = stats_.slowest_heartbeat_ms.load();
-        while (took_ms > slowest && !stats_.slowest_heartbeat_ms.compare_exchange_weak(slowest, took_ms)) {
+        while (took_ms > slowest &&
+               !stats_.slowest_heartbeat_ms.compare_exchange_weak(slowest, took_ms)) {
         }
         if (ack) {
           set_assignments(std::move(ack->datasets));
@@ -207,7 +213,8 @@ class SimAgent {
     }
   }
 
-  void queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state) {
+  void queue_status(const std::string& task_id, const std::string& app_id,
+                    protocol::TaskState state) {
     protocol::StatusUpdate u;
     u.update_id = hostname_ + "-" + std::to_string(++update_counter_);
     u.task_id = task_id;
@@ -398,14 +405,16 @@ bool parse_options(int argc, char** argv, Options* o) {
 }
 
 void report(Stats& s, int agents) {
-  std::printf("sim-agents: registered %lld/%d (registrations %lld) running %lld launches %lld kills %lld "
-              "acked %lld datasets %lld failures %lld refused %lld slowest-heartbeat-ms %lld\n",
-              static_cast<long long>(s.registered.load()), agents,
-              static_cast<long long>(s.registrations.load()), static_cast<long long>(s.running.load()),
-              static_cast<long long>(s.launches.load()), static_cast<long long>(s.kills.load()),
-              static_cast<long long>(s.updates_acked.load()), static_cast<long long>(s.datasets_attached.load()),
-              static_cast<long long>(s.request_failures.load()), static_cast<long long>(s.refused.load()),
-              static_cast<long long>(s.slowest_heartbeat_ms.exchange(0)));
+  std::printf(
+      "sim-agents: registered %lld/%d (registrations %lld) running %lld launches %lld kills %lld "
+      "acked %lld datasets %lld failures %lld refused %lld slowest-heartbeat-ms %lld\n",
+      static_cast<long long>(s.registered.load()), agents,
+      static_cast<long long>(s.registrations.load()), static_cast<long long>(s.running.load()),
+      static_cast<long long>(s.launches.load()), static_cast<long long>(s.kills.load()),
+      static_cast<long long>(s.updates_acked.load()),
+      static_cast<long long>(s.datasets_attached.load()),
+      static_cast<long long>(s.request_failures.load()), static_cast<long long>(s.refused.load()),
+      static_cast<long long>(s.slowest_heartbeat_ms.exchange(0)));
   std::fflush(stdout);
 }
 
@@ -438,8 +447,8 @@ int main(int argc, char** argv) {
     agents.push_back(std::make_unique<SimAgent>(options, master, i, stats));
     threads.emplace_back([agent = agents.back().get()] { agent->run(); });
   }
-  std::printf("sim-agents: started %d agents against %s%s\n", options.agents, options.master_url.c_str(),
-              options.no_poll ? " (--no-poll: heartbeats only)" : "");
+  std::printf("sim-agents: started %d agents against %s%s\n", options.agents,
+              options.master_url.c_str(), options.no_poll ? " (--no-poll: heartbeats only)" : "");
   std::fflush(stdout);
   timespec interval{options.report_interval_s, 0};
   while (true) {

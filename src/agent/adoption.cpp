@@ -1,9 +1,10 @@
 // Tasks that outlive their agent (docs/fencing.md §6): what a restarted agent needs to adopt a
 // task is written to its sandbox at launch, and read back by adopt_previous_tasks().
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "agent/agent_internal.h"
@@ -15,10 +16,15 @@ namespace berth::agent {
 
 // What a restarted agent needs to adopt a task (docs/fencing.md §6).
 void Agent::Impl::write_task_meta(const LocalTask& task, int pid, const std::string& container_id) {
-  nlohmann::json meta{{"spec", task.spec}, {"pid", pid}, {"staged_at", task.staged_at}, {"started_at", task.started_at}};
+  nlohmann::json meta{{"spec", task.spec},
+                      {"pid", pid},
+                      {"staged_at", task.staged_at},
+                      {"started_at", task.started_at}};
   if (!container_id.empty()) meta["container_id"] = container_id;
   Status written = write_sandbox_file(task.sandbox + "/.berth-task.json", meta.dump());
-  if (!written) spdlog::warn("task {}: not adoptable after a restart: {}", task.spec.task_id, written.error().message);
+  if (!written)
+    spdlog::warn("task {}: not adoptable after a restart: {}", task.spec.task_id,
+                 written.error().message);
 }
 
 // Tasks of an earlier run of this agent that still run are adopted (docs/fencing.md §6): an agent
@@ -29,7 +35,8 @@ void Agent::Impl::adopt_previous_tasks() {
   std::set<std::string> adopted;
   std::optional<MonoTime> resume_until;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(options.work_dir + "/sandboxes", ec)) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(options.work_dir + "/sandboxes", ec)) {
     std::ifstream in(entry.path() / ".berth-task.json");
     std::stringstream text;
     text << in.rdbuf();
@@ -37,14 +44,16 @@ void Agent::Impl::adopt_previous_tasks() {
     if (!meta.is_object() || !meta.contains("spec")) continue;
     auto read = protocol::decode_json<protocol::LaunchSpec>(meta["spec"]);
     if (!read) {
-      spdlog::warn("{}: not adopted, its task file is damaged: {}", entry.path().string(), read.error().message);
+      spdlog::warn("{}: not adopted, its task file is damaged: {}", entry.path().string(),
+                   read.error().message);
       continue;
     }
     const protocol::LaunchSpec& spec = *read;
     const auto& pid_field = meta["pid"];
     const auto& container_field = meta["container_id"];
     int pid = pid_field.is_number_integer() ? pid_field.get<int>() : 0;
-    std::string container_id = container_field.is_string() ? container_field.get<std::string>() : "";
+    std::string container_id =
+        container_field.is_string() ? container_field.get<std::string>() : "";
     bool is_container = !container_id.empty();
     if (is_container && !docker->ready()) continue;
     std::string sandbox = entry.path().string();
@@ -81,8 +90,8 @@ void Agent::Impl::adopt_previous_tasks() {
   if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock->mono_now());
   int stopped = executor->stop_leftovers(adopted);
   if (docker->ready()) stopped += docker->stop_leftovers(adopted);
-  spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)", adopted.size(),
-               stopped);
+  spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)",
+               adopted.size(), stopped);
 }
 
 }  // namespace berth::agent

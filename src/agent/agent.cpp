@@ -4,6 +4,7 @@
 // task_health.cpp, fencing.cpp, adoption.cpp and agent_http.cpp (agent/agent_internal.h).
 #include "agent/agent.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "agent/agent_internal.h"
@@ -28,7 +28,8 @@ Result<std::map<std::string, std::string>> parse_attributes(const std::string& t
   size_t start = 0;
   while (start < text.size()) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     size_t colon = item.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == item.size()) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -45,8 +46,9 @@ Status parse_port_range(const std::string& text, uint32_t* begin, uint32_t* end)
   unsigned b = 0, e = 0;
   char extra = 0;
   if (std::sscanf(text.c_str(), "%u-%u%c", &b, &e, &extra) != 2 || b == 0 || e > 65535 || b > e) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "invalid port range '" + text + "': expected BEGIN-END within 1-65535, e.g. 31000-32000");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "invalid port range '" + text + "': expected BEGIN-END within 1-65535, e.g. 31000-32000");
   }
   *begin = b;
   *end = e;
@@ -136,7 +138,8 @@ void Agent::Impl::start_datasets() {
   for (auto it = drivers.begin(); it != drivers.end();) {
     Status usable = it->second->available();
     if (!usable) {
-      spdlog::warn("dataset driver {} is not available here: {}", it->first, usable.error().message);
+      spdlog::warn("dataset driver {} is not available here: {}", it->first,
+                   usable.error().message);
       it = drivers.erase(it);
     } else {
       ++it;
@@ -155,13 +158,13 @@ void Agent::Impl::start_datasets() {
 
 void Agent::Impl::log_start() {
   const auto& o = options;
-  spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname, o.address, o.cpus,
-               o.mem, o.disk, o.port_begin, o.port_end);
+  spdlog::info("agent {} on {}: cpus {} mem {:.0f} MiB disk {:.0f} MiB ports {}-{}", o.hostname,
+               o.address, o.cpus, o.mem, o.disk, o.port_begin, o.port_end);
   spdlog::info("isolation: {}", executor->summary());
   spdlog::info("tasks (processes and containers) run as their app's user, else as {}; as root: {}",
                !o.default_task_user.empty() ? "'" + o.default_task_user + "'"
-               : ::geteuid() == 0          ? std::string("'nobody'")
-                                           : std::string("the agent's own user"),
+               : ::geteuid() == 0           ? std::string("'nobody'")
+                                            : std::string("the agent's own user"),
                o.allow_root_tasks ? "allowed" : "refused (--allow-root-tasks allows it)");
 }
 
@@ -172,7 +175,8 @@ void Agent::Impl::start_plugin() {
   plugin_name = std::filesystem::path(o.plugin_socket).stem().string();
   volume_prefix = o.plugin_volume_prefix;
   plugin_backend = std::make_unique<DatasetPluginBackend>(o.master_url, *datasets, volume_prefix);
-  auto server = http::serve_unix(o.plugin_socket, plugin::make_volume_plugin_handler(*plugin_backend));
+  auto server =
+      http::serve_unix(o.plugin_socket, plugin::make_volume_plugin_handler(*plugin_backend));
   if (!server) {
     spdlog::warn("Docker volume plugin not served: {}", server.error().message);
     plugin_backend.reset();
@@ -207,8 +211,8 @@ void Agent::Impl::start_http() {
     spdlog::warn("task logs not served: {}", server.error().message);
   } else {
     http_server = std::move(*server);
-    spdlog::info("task logs at {}://{}:{}/berth/v1/tasks/ID/logs", o.tls_cert.empty() ? "http" : "https", o.address,
-                 http_server->port());
+    spdlog::info("task logs at {}://{}:{}/berth/v1/tasks/ID/logs",
+                 o.tls_cert.empty() ? "http" : "https", o.address, http_server->port());
   }
 }
 
@@ -235,8 +239,8 @@ void Agent::Impl::dataset_loop() {
     auto after = datasets->report();
     bool changed = before.size() != after.size();
     for (size_t i = 0; !changed && i < before.size(); ++i) {
-      changed = before[i].dataset_id != after[i].dataset_id || before[i].attached != after[i].attached ||
-                before[i].epoch != after[i].epoch;
+      changed = before[i].dataset_id != after[i].dataset_id ||
+                before[i].attached != after[i].attached || before[i].epoch != after[i].epoch;
     }
     if (changed) {
       heartbeat_now = true;
@@ -285,7 +289,9 @@ Status Agent::run() {
   fill_identity(o);
   std::error_code ec;
   std::filesystem::create_directories(o.work_dir + "/sandboxes", ec);
-  if (ec) return make_error(ErrorCode::kInvalidArgument, "cannot create work directory " + o.work_dir + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot create work directory " + o.work_dir + ": " + ec.message());
   impl_->self_exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   if (o.cpus <= 0) o.cpus = std::max(1u, std::thread::hardware_concurrency());
   if (o.mem <= 0) o.mem = detect_mem_mib();
@@ -300,7 +306,8 @@ Status Agent::run() {
   // replacement is known healthy.
   ho.first_check_after = std::chrono::milliseconds(200);
   impl_->health = std::make_unique<health::HealthChecker>(
-      *impl_->clock, [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); }, ho);
+      *impl_->clock,
+      [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); }, ho);
   impl_->start_datasets();
   impl_->log_start();
   impl_->start_plugin();

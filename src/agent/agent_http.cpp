@@ -17,7 +17,8 @@ http::Response Agent::Impl::serve_http(const http::Request& request) {
       std::lock_guard<std::mutex> lock(mu);
       node = agent_id;
     }
-    return dataset_transfer->serve(request, node, [this](const std::string& id) { return datasets->in_use(id); });
+    return dataset_transfer->serve(request, node,
+                                   [this](const std::string& id) { return datasets->in_use(id); });
   }
   // Task logs can hold anything a task prints: only the master (which relays them to
   // authenticated API callers) and the other agents, all holding the join token, read them.
@@ -26,19 +27,23 @@ http::Response Agent::Impl::serve_http(const http::Request& request) {
     http::Response denied;
     denied.status = 401;
     denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
-    denied.body = R"({"message":"task logs need the cluster's join token (Authorization: Bearer); ask the master: GET /berth/v1/tasks/{id}/logs"})";
+    denied.body =
+        R"({"message":"task logs need the cluster's join token (Authorization: Bearer); ask the master: GET /berth/v1/tasks/{id}/logs"})";
     return denied;
   }
   struct Source final : TaskLogSource {
     Impl& impl;
     explicit Source(Impl& i) : impl(i) {}
-    std::optional<TaskLogInfo> find(const std::string& task_id) override { return impl.task_logs(task_id); }
+    std::optional<TaskLogInfo> find(const std::string& task_id) override {
+      return impl.task_logs(task_id);
+    }
   } source(*this);
   return task_logs_response(request, source);
 }
 
 std::optional<TaskLogInfo> Agent::Impl::task_logs(const std::string& task_id) {
-  if (task_id.empty() || task_id.find('/') != std::string::npos || task_id.find("..") != std::string::npos) {
+  if (task_id.empty() || task_id.find('/') != std::string::npos ||
+      task_id.find("..") != std::string::npos) {
     return std::nullopt;
   }
   std::string sandbox = options.work_dir + "/sandboxes/" + task_id;
@@ -64,12 +69,14 @@ std::optional<TaskLogInfo> Agent::Impl::task_logs(const std::string& task_id) {
   if (docker_running && docker && std::ranges::count(docker->running(), task_id) > 0) {
     Executor* executor_ptr = docker.get();
     std::string out_path = info.stdout_path, err_path = info.stderr_path;
-    info.read_stream = [executor_ptr, task_id, out_path, err_path](int stream) -> Result<std::string> {
+    info.read_stream = [executor_ptr, task_id, out_path,
+                        err_path](int stream) -> Result<std::string> {
       auto text = executor_ptr->logs(task_id, stream);
       if (text) return text;
       // Ended meanwhile: its output was saved to the sandbox.
       uint64_t size = 0;
-      auto saved = read_file_range(stream == kStderrStream ? err_path : out_path, 0, kMaxLogLengthBytes, &size);
+      auto saved = read_file_range(stream == kStderrStream ? err_path : out_path, 0,
+                                   kMaxLogLengthBytes, &size);
       if (saved) return saved;
       return text;
     };

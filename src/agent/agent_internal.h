@@ -53,8 +53,8 @@ struct Agent::Impl {
   std::shared_ptr<Clock> clock;
   std::shared_ptr<IdSource> ids;
   std::unique_ptr<MasterLink> master;
-  std::unique_ptr<Executor> executor;  // process tasks
-  std::unique_ptr<Executor> docker;    // DOCKER tasks
+  std::unique_ptr<Executor> executor;                 // process tasks
+  std::unique_ptr<Executor> docker;                   // DOCKER tasks
   std::unique_ptr<DatasetTransfer> dataset_transfer;  // local datasets moving in and out
   std::unique_ptr<DatasetManager> datasets;
   // The volume plugin's name on this node ("berth" for /run/docker/plugins/berth.sock) and the
@@ -66,8 +66,8 @@ struct Agent::Impl {
   std::map<std::string, std::string> docker_warnings;  // task id -> its RUNNING message
   std::map<std::string, std::string> docker_bodies;    // task id -> create body
   std::unique_ptr<http::Server> http_server;           // task logs
-  lease::AgentLease lease;  // guarded by mu
-  bool fenced = false;      // the lease ran out; nothing exclusive runs until a new one
+  lease::AgentLease lease;                             // guarded by mu
+  bool fenced = false;  // the lease ran out; nothing exclusive runs until a new one
   // Serialises fencing and the unfencing of a new lease: both the status and the heartbeat
   // threads may see the lease run out, and a new lease must not be undone by a fence still
   // finishing on the other thread.
@@ -126,8 +126,8 @@ struct Agent::Impl {
   void shut_down();
 
   // --- master session (master_session.cpp) ---
-  void queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state,
-                    const std::string& message);
+  void queue_status(const std::string& task_id, const std::string& app_id,
+                    protocol::TaskState state, const std::string& message);
   protocol::RegisterRequest registration();
   bool register_with_master();
   void on_registered(const protocol::RegisterResponse& response, size_t tasks_reported);
@@ -144,23 +144,28 @@ struct Agent::Impl {
   bool deliver_status();
 
   // --- tasks (task_runner.cpp) ---
-  Status kill_task(const LocalTask& task, const std::string& task_id, std::chrono::milliseconds grace);
+  Status kill_task(const LocalTask& task, const std::string& task_id,
+                   std::chrono::milliseconds grace);
   ProcessSpec process_spec(const protocol::LaunchSpec& spec, const std::string& sandbox);
   void launch(const protocol::LaunchSpec& spec);
   bool hold_lease_for(const protocol::LaunchSpec& spec, const std::string& sandbox);
-  void launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox, LocalTask task);
-  Result<DockerTaskSpec> docker_task_spec(const protocol::LaunchSpec& spec, const std::string& sandbox);
+  void launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox,
+                        LocalTask task);
+  Result<DockerTaskSpec> docker_task_spec(const protocol::LaunchSpec& spec,
+                                          const std::string& sandbox);
   void launcher_loop();
   bool take_container_launch(std::string* task_id, std::string* body, std::string* sandbox);
   void on_container_started(const std::string& task_id, const std::string& sandbox,
                             const Result<TaskStarted>& started);
   void give_to_task_user(const protocol::LaunchSpec& spec, const std::string& path);
-  Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps);
+  Status attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox,
+                        ProcessSpec* ps);
   void release_volumes(const protocol::LaunchSpec& spec);
   void reap();
 
   // --- health (task_health.cpp) ---
-  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps, const std::string& container = "");
+  void start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps,
+                           const std::string& container = "");
   void on_health_change(const health::HealthChange& change);
   void report_health();
 

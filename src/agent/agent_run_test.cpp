@@ -94,9 +94,11 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   Status ran;
   std::thread runner([&] { ran = agent.run(); });
 
-  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }))
+      << "the agent did not register";
   const std::string id = master->agents().front();
-  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 3; })) << "the agent does not heartbeat";
+  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 3; }))
+      << "the agent does not heartbeat";
   EXPECT_EQ(master->registration(id)->hostname, "fake-node");
 
   protocol::LaunchSpec spec;
@@ -108,8 +110,11 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   spec.mem = 32;
   spec.kill_grace_ms = 500;
   ASSERT_TRUE(master->enqueue_launch(id, spec).ok());
-  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kRunning; }))
-      << "no TASK_RUNNING; the task reported: " << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id)) : "nothing");
+  ASSERT_TRUE(eventually([&] {
+    return master->task_state(spec.task_id) == protocol::TaskState::kRunning;
+  })) << "no TASK_RUNNING; the task reported: "
+      << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id))
+                                           : "nothing");
   bool stamped = false;
   for (const auto& u : master->status_updates(id)) {
     if (u.task_id != spec.task_id || u.state != protocol::TaskState::kRunning) continue;
@@ -124,8 +129,11 @@ TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning
   protocol::Command kill;
   kill.body = protocol::KillCommand{spec.task_id, 500};
   ASSERT_TRUE(master->enqueue(id, kill).ok());
-  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kKilled; }))
-      << "no TASK_KILLED; the task reported: " << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id)) : "nothing");
+  EXPECT_TRUE(eventually([&] {
+    return master->task_state(spec.task_id) == protocol::TaskState::kKilled;
+  })) << "no TASK_KILLED; the task reported: "
+      << (master->task_state(spec.task_id) ? protocol::to_string(*master->task_state(spec.task_id))
+                                           : "nothing");
 
   agent.stop();
   runner.join();
@@ -166,14 +174,17 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
   parts.docker = std::move(containers);
   Agent agent(o, std::move(parts));
   std::thread runner([&] { (void)agent.run(); });
-  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }))
+      << "the agent did not register";
   const std::string id = master->agents().front();
 
   // A process task: the executor gets its spec, the master hears it runs.
   protocol::LaunchSpec spec = sleeper("fake-app.process");
   ASSERT_TRUE(master->enqueue_launch(id, spec).ok());
-  ASSERT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kRunning; }))
-      << "no TASK_RUNNING; the task reported: " << state_of(master, spec.task_id);
+  ASSERT_TRUE(eventually([&] {
+    return master->task_state(spec.task_id) == protocol::TaskState::kRunning;
+  })) << "no TASK_RUNNING; the task reported: "
+      << state_of(master, spec.task_id);
   auto launched = executor->launched(spec.task_id);
   ASSERT_TRUE(launched.has_value());
   const ProcessSpec* process = std::get_if<ProcessSpec>(&*launched);
@@ -187,21 +198,28 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
   protocol::Command kill;
   kill.body = protocol::KillCommand{spec.task_id, 500};
   ASSERT_TRUE(master->enqueue(id, kill).ok());
-  EXPECT_TRUE(eventually([&] { return master->task_state(spec.task_id) == protocol::TaskState::kKilled; }))
-      << "no TASK_KILLED; the task reported: " << state_of(master, spec.task_id);
+  EXPECT_TRUE(eventually([&] {
+    return master->task_state(spec.task_id) == protocol::TaskState::kKilled;
+  })) << "no TASK_KILLED; the task reported: "
+      << state_of(master, spec.task_id);
   EXPECT_TRUE(executor->running().empty());
 
   // Tasks that end by themselves: FINISHED with code 0, FAILED with the exit in the message.
   protocol::LaunchSpec done = sleeper("fake-app.done"), failing = sleeper("fake-app.failing");
   ASSERT_TRUE(master->enqueue_launch(id, done).ok());
   ASSERT_TRUE(master->enqueue_launch(id, failing).ok());
-  ASSERT_TRUE(eventually([&] { return executor->running().size() == 2; })) << "the launches did not arrive";
+  ASSERT_TRUE(eventually([&] { return executor->running().size() == 2; }))
+      << "the launches did not arrive";
   ASSERT_TRUE(executor->finish(done.task_id, 0).ok());
   ASSERT_TRUE(executor->finish(failing.task_id, 2).ok());
-  EXPECT_TRUE(eventually([&] { return master->task_state(done.task_id) == protocol::TaskState::kFinished; }))
-      << done.task_id << " reported " << state_of(master, done.task_id);
-  EXPECT_TRUE(eventually([&] { return master->task_state(failing.task_id) == protocol::TaskState::kFailed; }))
-      << failing.task_id << " reported " << state_of(master, failing.task_id);
+  EXPECT_TRUE(eventually([&] {
+    return master->task_state(done.task_id) == protocol::TaskState::kFinished;
+  })) << done.task_id
+      << " reported " << state_of(master, done.task_id);
+  EXPECT_TRUE(eventually([&] {
+    return master->task_state(failing.task_id) == protocol::TaskState::kFailed;
+  })) << failing.task_id
+      << " reported " << state_of(master, failing.task_id);
   bool said = false;
   for (const auto& u : master->status_updates(id)) {
     said = said || (u.task_id == failing.task_id && u.message == "exited with code 2");
@@ -212,8 +230,10 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
   protocol::LaunchSpec boxed = sleeper("fake-app.boxed");
   boxed.container = R"({"type":"DOCKER","docker":{"image":"berth/busybox","network":"HOST"}})";
   ASSERT_TRUE(master->enqueue_launch(id, boxed).ok());
-  ASSERT_TRUE(eventually([&] { return master->task_state(boxed.task_id) == protocol::TaskState::kRunning; }))
-      << "no TASK_RUNNING; the container task reported: " << state_of(master, boxed.task_id);
+  ASSERT_TRUE(eventually([&] {
+    return master->task_state(boxed.task_id) == protocol::TaskState::kRunning;
+  })) << "no TASK_RUNNING; the container task reported: "
+      << state_of(master, boxed.task_id);
   auto container = docker->launched(boxed.task_id);
   ASSERT_TRUE(container.has_value());
   const DockerLaunch* body = std::get_if<DockerLaunch>(&*container);
@@ -237,11 +257,13 @@ TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {
   Agent agent(o, std::move(parts));
   std::thread runner([&] { (void)agent.run(); });
 
-  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; })) << "the agent did not register";
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }))
+      << "the agent did not register";
   const std::string id = master->agents().front();
   master->forget(id);
   // It keeps its id (docs/protocol.md §2) and heartbeats again under its new registration.
-  EXPECT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 2; })) << "the agent did not come back";
+  EXPECT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 2; }))
+      << "the agent did not come back";
   EXPECT_EQ(master->agents(), std::vector<std::string>{id});
 
   agent.stop();

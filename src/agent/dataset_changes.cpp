@@ -5,8 +5,8 @@
 namespace berth::agent {
 namespace {
 
-DatasetChange change(DatasetChange::Kind kind, const std::string& dataset_id, const std::string& driver,
-                     uint64_t epoch, uint64_t size_bytes = 0) {
+DatasetChange change(DatasetChange::Kind kind, const std::string& dataset_id,
+                     const std::string& driver, uint64_t epoch, uint64_t size_bytes = 0) {
   DatasetChange c;
   c.kind = kind;
   c.dataset_id = dataset_id;
@@ -18,8 +18,9 @@ DatasetChange change(DatasetChange::Kind kind, const std::string& dataset_id, co
 
 }  // namespace
 
-std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::DatasetAssignment>& desired,
-                                                   const std::vector<LocalDataset>& local) {
+std::vector<DatasetChange> compute_dataset_changes(
+    const std::vector<protocol::DatasetAssignment>& desired,
+    const std::vector<LocalDataset>& local) {
   std::map<std::string, const protocol::DatasetAssignment*> wanted;
   for (const auto& d : desired) wanted[d.dataset_id] = &d;
   std::map<std::string, const LocalDataset*> have;
@@ -34,16 +35,19 @@ std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::D
     // A newer epoch for this node is a re-attach, which the driver does in place; unless the
     // data is to be copied in, which replaces what is here.
     if (w && w->attach && w->epoch > l.epoch && w->copy_from.empty()) keep = true;
-    if (!keep) detaches.push_back(change(DatasetChange::Kind::kDetach, l.dataset_id, l.driver, l.epoch));
+    if (!keep)
+      detaches.push_back(change(DatasetChange::Kind::kDetach, l.dataset_id, l.driver, l.epoch));
   }
   for (const auto& d : desired) {
     auto it = have.find(d.dataset_id);
     bool attached_now = it != have.end() && it->second->attached;
     if (d.attach && (!attached_now || it->second->epoch < d.epoch)) {
       if (d.copy_from.empty()) {
-        attaches.push_back(change(DatasetChange::Kind::kCreateAndAttach, d.dataset_id, d.driver, d.epoch, d.size_bytes));
+        attaches.push_back(change(DatasetChange::Kind::kCreateAndAttach, d.dataset_id, d.driver,
+                                  d.epoch, d.size_bytes));
       } else if (!(attached_now && it->second->in_use)) {
-        DatasetChange copy = change(DatasetChange::Kind::kCopyAndAttach, d.dataset_id, d.driver, d.epoch, d.size_bytes);
+        DatasetChange copy = change(DatasetChange::Kind::kCopyAndAttach, d.dataset_id, d.driver,
+                                    d.epoch, d.size_bytes);
         copy.copy_from = d.copy_from;
         copy.copy_from_node = d.copy_from_node;
         attaches.push_back(copy);

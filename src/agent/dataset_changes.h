@@ -46,7 +46,8 @@ struct DatasetChange {
 // the assigned epoch already; one attached here at an older epoch is detached first (its
 // data is stale next to the copy), unless in use, in which case nothing happens until it is
 // released.
-std::vector<DatasetChange> compute_dataset_changes(const std::vector<protocol::DatasetAssignment>& desired,
-                                                   const std::vector<LocalDataset>& local);
+std::vector<DatasetChange> compute_dataset_changes(
+    const std::vector<protocol::DatasetAssignment>& desired,
+    const std::vector<LocalDataset>& local);
 
 }  // namespace berth::agent

@@ -5,7 +5,8 @@
 namespace berth::agent {
 namespace {
 
-protocol::DatasetAssignment want(std::string id, uint64_t epoch, bool attach = true, bool destroy = false) {
+protocol::DatasetAssignment want(std::string id, uint64_t epoch, bool attach = true,
+                                 bool destroy = false) {
   protocol::DatasetAssignment a;
   a.dataset_id = std::move(id);
   a.driver = "shared";
@@ -114,12 +115,14 @@ TEST(DatasetChanges, AStaleAttachedCopyIsDetachedBeforeTheCopyComesIn) {
 }
 
 TEST(DatasetChanges, AStaleCopyInUseIsNeitherDetachedNorOverwritten) {
-  EXPECT_TRUE(compute_dataset_changes({moving_here("a", 4)}, {have("a", 2, true, /*in_use=*/true)}).empty());
+  EXPECT_TRUE(compute_dataset_changes({moving_here("a", 4)}, {have("a", 2, true, /*in_use=*/true)})
+                  .empty());
 }
 
 TEST(DatasetChanges, ADetachedLocalCopyIsKeptUntilItIsToBeDestroyed) {
   EXPECT_TRUE(compute_dataset_changes({}, {local_copy("a", 3)}).empty());
-  auto changes = compute_dataset_changes({want("a", 3, /*attach=*/false, /*destroy=*/true)}, {local_copy("a", 3)});
+  auto changes = compute_dataset_changes({want("a", 3, /*attach=*/false, /*destroy=*/true)},
+                                         {local_copy("a", 3)});
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].kind, Kind::kDestroy);
 }

@@ -63,7 +63,8 @@ void DatasetManager::fence() {
     if (!l.attached) continue;
     Status detached = drivers_[l.driver]->detach(l.dataset_id, node);
     if (!detached) {
-      spdlog::error("fencing: detaching dataset {} failed: {}", l.dataset_id, detached.error().message);
+      spdlog::error("fencing: detaching dataset {} failed: {}", l.dataset_id,
+                    detached.error().message);
     } else {
       spdlog::warn("fencing: dataset {} detached", l.dataset_id);
     }
@@ -123,7 +124,8 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
         // stands in for the data that lives on the other node. A download may take minutes;
         // a fence meanwhile must not wait for it (it touches nothing attached), but then
         // nothing is attached after it.
-        Status received = make_error(ErrorCode::kUnavailable, "this agent cannot fetch dataset copies");
+        Status received =
+            make_error(ErrorCode::kUnavailable, "this agent cannot fetch dataset copies");
         if (receiver_) {
           uint64_t fences_before = fences();
           converging.unlock();
@@ -137,8 +139,8 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
                                       " (retrying)";
           break;
         }
-        spdlog::info("dataset {} copied from node {} at {}", change.dataset_id, change.copy_from_node,
-                     change.copy_from);
+        spdlog::info("dataset {} copied from node {} at {}", change.dataset_id,
+                     change.copy_from_node, change.copy_from);
         attach(driver, change);
         break;
       }
@@ -202,11 +204,14 @@ Result<std::string> DatasetManager::usable_path(const std::string& dataset_id) c
   std::lock_guard<std::mutex> lock(mu_);
   auto it = reports_.find(dataset_id);
   if (it == reports_.end() || !it->second.attached) {
-    std::string why = it != reports_.end() && !it->second.error.empty() ? ": " + it->second.error : "";
-    return make_error(ErrorCode::kUnavailable, "dataset " + dataset_id + " is not attached on this node" + why);
+    std::string why =
+        it != reports_.end() && !it->second.error.empty() ? ": " + it->second.error : "";
+    return make_error(ErrorCode::kUnavailable,
+                      "dataset " + dataset_id + " is not attached on this node" + why);
   }
   auto driver = drivers_.find(it->second.driver);
-  if (driver == drivers_.end()) return make_error(ErrorCode::kUnavailable, "no driver " + it->second.driver);
+  if (driver == drivers_.end())
+    return make_error(ErrorCode::kUnavailable, "no driver " + it->second.driver);
   return driver->second->path(dataset_id, node_id_, it->second.epoch);
 }
 

@@ -43,7 +43,8 @@ protocol::DatasetAssignment moving_here(uint64_t epoch) {
 }
 
 // A copy: the reports are a temporary of the caller's.
-std::optional<protocol::DatasetReport> report_of(const std::vector<protocol::DatasetReport>& reports) {
+std::optional<protocol::DatasetReport> report_of(
+    const std::vector<protocol::DatasetReport>& reports) {
   for (const auto& r : reports) {
     if (r.dataset_id == kId) return r;
   }

@@ -46,7 +46,6 @@ bool never_in_use(const std::string&) { return false; }
 // The local directories of two nodes, "node-a" holding a dataset and "node-b" receiving it.
 class DatasetTransferTest : public testing::TwoLocalNodes {
  protected:
-
   void make_on_a(uint64_t epoch) {
     ASSERT_TRUE(a_->create(kId, kSize).ok());
     Result<std::string> path = a_->attach(kId, "node-a", epoch);
@@ -60,7 +59,6 @@ class DatasetTransferTest : public testing::TwoLocalNodes {
     fs::permissions(data / "orders.log", fs::perms(0640));
     ASSERT_TRUE(a_->detach(kId, "node-a").ok());
   }
-
 };
 
 TEST_F(DatasetTransferTest, RecognisesOnlyArchivePaths) {

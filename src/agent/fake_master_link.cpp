@@ -25,22 +25,27 @@ FakeMasterLink::FakeMasterLink(FakeMasterOptions options) : options_(std::move(o
 
 std::string FakeMasterLink::next_id() {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012llu", static_cast<unsigned long long>(++counter_));
+  std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012llu",
+                static_cast<unsigned long long>(++counter_));
   return buf;
 }
 
 Result<FakeMasterLink::AgentRecord*> FakeMasterLink::authenticate(const AgentCredential& agent) {
   auto it = agents_.find(agent.agent_id);
-  if (it == agents_.end()) return make_error(kRegisterAgain, "unknown agent " + agent.agent_id + ": register again");
+  if (it == agents_.end())
+    return make_error(kRegisterAgain, "unknown agent " + agent.agent_id + ": register again");
   if (it->second.secret.empty() || it->second.secret != agent.secret) {
-    return make_error(kRegisterAgain, "this call for agent " + agent.agent_id + " does not carry the agent's credential");
+    return make_error(kRegisterAgain, "this call for agent " + agent.agent_id +
+                                          " does not carry the agent's credential");
   }
   return &it->second;
 }
 
-Result<protocol::RegisterResponse> FakeMasterLink::register_agent(const protocol::RegisterRequest& request) {
+Result<protocol::RegisterResponse> FakeMasterLink::register_agent(
+    const protocol::RegisterRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (request.token != options_.join_token) return make_error(ErrorCode::kPermissionDenied, "invalid join token");
+  if (request.token != options_.join_token)
+    return make_error(ErrorCode::kPermissionDenied, "invalid join token");
   std::string id = request.agent_id.empty() ? next_id() : request.agent_id;
   AgentRecord& record = agents_[id];
   record.secret = "secret-" + next_id();
@@ -56,7 +61,8 @@ Result<protocol::RegisterResponse> FakeMasterLink::register_agent(const protocol
   return response;
 }
 
-Result<protocol::HeartbeatAck> FakeMasterLink::heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+Result<protocol::HeartbeatAck> FakeMasterLink::heartbeat(const AgentCredential& agent,
+                                                         const protocol::Heartbeat& hb,
                                                          std::chrono::milliseconds) {
   std::lock_guard<std::mutex> lock(mu_);
   auto record = authenticate(agent);
@@ -91,18 +97,21 @@ Result<protocol::StatusAck> FakeMasterLink::send_status(const AgentCredential& a
   return ack;
 }
 
-Result<protocol::CommandBatch> FakeMasterLink::poll_commands(const AgentCredential& agent, uint64_t after,
+Result<protocol::CommandBatch> FakeMasterLink::poll_commands(const AgentCredential& agent,
+                                                             uint64_t after,
                                                              std::chrono::milliseconds wait) {
   std::unique_lock<std::mutex> lock(mu_);
-  auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(wait, std::chrono::seconds(30));
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::min<std::chrono::milliseconds>(wait, std::chrono::seconds(30));
   while (true) {
     auto record = authenticate(agent);
     if (!record) return record.error();
     AgentRecord& r = **record;
     if (after >= r.next_seq) {
-      return make_error(ErrorCode::kInvalidArgument, "after=" + std::to_string(after) +
-                                                         " is beyond the last command sent to agent " +
-                                                         agent.agent_id + " (" + std::to_string(r.next_seq - 1) + ")");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "after=" + std::to_string(after) +
+                            " is beyond the last command sent to agent " + agent.agent_id + " (" +
+                            std::to_string(r.next_seq - 1) + ")");
     }
     while (!r.outbox.empty() && r.outbox.front().seq <= after) r.outbox.pop_front();
     if (!r.outbox.empty()) {
@@ -113,7 +122,8 @@ Result<protocol::CommandBatch> FakeMasterLink::poll_commands(const AgentCredenti
       }
       return batch;
     }
-    if (commands_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return protocol::CommandBatch{};
+    if (commands_cv_.wait_until(lock, deadline) == std::cv_status::timeout)
+      return protocol::CommandBatch{};
   }
 }
 
@@ -130,11 +140,13 @@ Result<uint64_t> FakeMasterLink::enqueue(const std::string& agent_id, protocol::
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id);
-  if (const auto* launch = command.as<protocol::LaunchCommand>()) launched_.insert(launch->spec.task_id);
+  if (const auto* launch = command.as<protocol::LaunchCommand>())
+    launched_.insert(launch->spec.task_id);
   return enqueue_locked(it->second, std::move(command));
 }
 
-Result<uint64_t> FakeMasterLink::enqueue_launch(const std::string& agent_id, const protocol::LaunchSpec& spec) {
+Result<uint64_t> FakeMasterLink::enqueue_launch(const std::string& agent_id,
+                                                const protocol::LaunchSpec& spec) {
   protocol::Command command;
   command.body = protocol::LaunchCommand{spec};
   return enqueue(agent_id, std::move(command));
@@ -160,7 +172,8 @@ std::vector<std::string> FakeMasterLink::agents() const {
   return ids;
 }
 
-std::optional<protocol::RegisterRequest> FakeMasterLink::registration(const std::string& agent_id) const {
+std::optional<protocol::RegisterRequest> FakeMasterLink::registration(
+    const std::string& agent_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return std::nullopt;
@@ -174,7 +187,8 @@ std::vector<protocol::Heartbeat> FakeMasterLink::heartbeats(const std::string& a
   return {it->second.heartbeats.begin(), it->second.heartbeats.end()};
 }
 
-std::vector<protocol::StatusUpdate> FakeMasterLink::status_updates(const std::string& agent_id) const {
+std::vector<protocol::StatusUpdate> FakeMasterLink::status_updates(
+    const std::string& agent_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return {};

@@ -32,10 +32,13 @@ class FakeMasterLink final : public MasterLink {
   explicit FakeMasterLink(FakeMasterOptions options = {});
 
   // MasterLink, answered from memory.
-  Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request) override;
-  Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+  Result<protocol::RegisterResponse> register_agent(
+      const protocol::RegisterRequest& request) override;
+  Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent,
+                                           const protocol::Heartbeat& hb,
                                            std::chrono::milliseconds timeout) override;
-  Result<protocol::StatusAck> send_status(const AgentCredential& agent, const protocol::StatusBatch& batch) override;
+  Result<protocol::StatusAck> send_status(const AgentCredential& agent,
+                                          const protocol::StatusBatch& batch) override;
   Result<protocol::CommandBatch> poll_commands(const AgentCredential& agent, uint64_t after,
                                                std::chrono::milliseconds wait) override;
 
@@ -49,7 +52,8 @@ class FakeMasterLink final : public MasterLink {
   // The master forgets the agent, as when it is declared lost: its calls ask it to register again.
   void forget(const std::string& agent_id);
   // What heartbeat answers assign the agent from now on.
-  void set_assignments(const std::string& agent_id, std::vector<protocol::DatasetAssignment> assignments);
+  void set_assignments(const std::string& agent_id,
+                       std::vector<protocol::DatasetAssignment> assignments);
 
   // Registered agents' ids, sorted.
   std::vector<std::string> agents() const;
@@ -83,10 +87,10 @@ class FakeMasterLink final : public MasterLink {
   std::condition_variable commands_cv_;
   uint64_t counter_ = 0;
   std::map<std::string, AgentRecord> agents_;
-  std::set<std::string> seen_updates_;             // update ids taken, for idempotence
-  std::deque<std::string> seen_order_;             // the same ids, oldest first (bounded)
+  std::set<std::string> seen_updates_;                      // update ids taken, for idempotence
+  std::deque<std::string> seen_order_;                      // the same ids, oldest first (bounded)
   std::map<std::string, protocol::TaskState> task_states_;  // task id -> latest reported state
-  std::set<std::string> launched_;                  // task ids this master sent launches for
+  std::set<std::string> launched_;  // task ids this master sent launches for
 };
 
 }  // namespace berth::agent

@@ -1,7 +1,8 @@
 // Self-fencing (docs/fencing.md §3): the agent acts on its lease's updates, and when the lease
 // runs out it kills every task writing an exclusive dataset and detaches the datasets.
-#include <algorithm>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <thread>
 
 #include "agent/agent_internal.h"
@@ -23,7 +24,8 @@ void Agent::Impl::apply_lease_update(const lease::LeaseUpdate& update) {
     auto deadline = lease.deadline();
     if (!deadline) return;
     for (const auto& [id, t] : tasks) {
-      if (!t.spec.volumes.empty()) (void)write_deadline_file(t.sandbox + "/.berth-lease-deadline", *deadline);
+      if (!t.spec.volumes.empty())
+        (void)write_deadline_file(t.sandbox + "/.berth-lease-deadline", *deadline);
     }
   }
 }
@@ -53,7 +55,8 @@ void Agent::Impl::fence() {
       }
     }
   }
-  spdlog::warn("lease expired without renewal: fenced {} task(s) with exclusive datasets", victims.size());
+  spdlog::warn("lease expired without renewal: fenced {} task(s) with exclusive datasets",
+               victims.size());
   // Detach only once they are dead: wait (bounded) for their exits.
   for (int i = 0; i < 200; ++i) {
     auto running = executor->running();
@@ -61,7 +64,8 @@ void Agent::Impl::fence() {
       for (auto& id : docker->running()) running.push_back(id);
     }
     bool any = false;
-    for (const auto& id : victims) any = any || std::find(running.begin(), running.end(), id) != running.end();
+    for (const auto& id : victims)
+      any = any || std::find(running.begin(), running.end(), id) != running.end();
     if (!any) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -13,7 +13,9 @@ namespace {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-Headers bearer(const AgentCredential& agent) { return {{"Authorization", "Bearer " + agent.secret}}; }
+Headers bearer(const AgentCredential& agent) {
+  return {{"Authorization", "Bearer " + agent.secret}};
+}
 
 int as_timeout_ms(std::chrono::milliseconds d) {
   return static_cast<int>(std::clamp<int64_t>(d.count(), 1, 24 * 3600 * 1000));
@@ -32,7 +34,9 @@ std::string master_message(const http::ClientResponse& response) {
 template <typename Message>
 Result<Message> read_message(const std::string& text) {
   auto message = protocol::decode<Message>(text);
-  if (!message) return make_error(ErrorCode::kInternal, "malformed message from the master: " + message.error().message);
+  if (!message)
+    return make_error(ErrorCode::kInternal,
+                      "malformed message from the master: " + message.error().message);
   return message;
 }
 
@@ -41,10 +45,12 @@ template <typename Message>
 Result<Message> session_answer(const std::string& master_url, const std::string& what,
                                const Result<http::ClientResponse>& res) {
   if (!res) {
-    return make_error(ErrorCode::kUnavailable, "cannot reach the master at " + master_url + ": " + res.error().message);
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot reach the master at " + master_url + ": " + res.error().message);
   }
   if (res->status == 200) return read_message<Message>(res->body);
-  std::string message = what + ": the master answered " + std::to_string(res->status) + ": " + master_message(*res);
+  std::string message =
+      what + ": the master answered " + std::to_string(res->status) + ": " + master_message(*res);
   if (res->status == 404 || res->status == 401) return make_error(kRegisterAgain, message);
   if (res->status == 400) return make_error(ErrorCode::kInvalidArgument, message);
   return make_error(ErrorCode::kUnavailable, message);
@@ -54,40 +60,47 @@ Result<Message> session_answer(const std::string& master_url, const std::string&
 
 HttpMasterLink::HttpMasterLink(HttpMasterLinkOptions options) : options_(std::move(options)) {}
 
-Result<protocol::RegisterResponse> HttpMasterLink::register_agent(const protocol::RegisterRequest& request) {
-  auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/register", nlohmann::json(request).dump(),
-                           as_timeout_ms(options_.request_timeout));
+Result<protocol::RegisterResponse> HttpMasterLink::register_agent(
+    const protocol::RegisterRequest& request) {
+  auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/register",
+                           nlohmann::json(request).dump(), as_timeout_ms(options_.request_timeout));
   if (!res) {
-    return make_error(ErrorCode::kUnavailable,
-                      "cannot reach the master at " + options_.master_url + ": " + res.error().message);
+    return make_error(ErrorCode::kUnavailable, "cannot reach the master at " + options_.master_url +
+                                                   ": " + res.error().message);
   }
   if (res->status == 200) return read_message<protocol::RegisterResponse>(res->body);
   if (res->status == 401) {
-    return make_error(ErrorCode::kPermissionDenied, "the master refused the join token: " + res->body);
+    return make_error(ErrorCode::kPermissionDenied,
+                      "the master refused the join token: " + res->body);
   }
-  return make_error(ErrorCode::kUnavailable, "registration: the master answered " + std::to_string(res->status) +
-                                                 ": " + master_message(*res));
+  return make_error(ErrorCode::kUnavailable, "registration: the master answered " +
+                                                 std::to_string(res->status) + ": " +
+                                                 master_message(*res));
 }
 
-Result<protocol::HeartbeatAck> HttpMasterLink::heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+Result<protocol::HeartbeatAck> HttpMasterLink::heartbeat(const AgentCredential& agent,
+                                                         const protocol::Heartbeat& hb,
                                                          std::chrono::milliseconds timeout) {
-  auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + agent.agent_id + "/heartbeat",
+  auto res = http::request(options_.master_url, "POST",
+                           "/berth/v1/agents/" + agent.agent_id + "/heartbeat",
                            nlohmann::json(hb).dump(), as_timeout_ms(timeout), bearer(agent));
   return session_answer<protocol::HeartbeatAck>(options_.master_url, "heartbeat", res);
 }
 
 Result<protocol::StatusAck> HttpMasterLink::send_status(const AgentCredential& agent,
                                                         const protocol::StatusBatch& batch) {
-  auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/" + agent.agent_id + "/status",
-                           nlohmann::json(batch).dump(), as_timeout_ms(options_.request_timeout), bearer(agent));
+  auto res = http::request(
+      options_.master_url, "POST", "/berth/v1/agents/" + agent.agent_id + "/status",
+      nlohmann::json(batch).dump(), as_timeout_ms(options_.request_timeout), bearer(agent));
   return session_answer<protocol::StatusAck>(options_.master_url, "status update", res);
 }
 
-Result<protocol::CommandBatch> HttpMasterLink::poll_commands(const AgentCredential& agent, uint64_t after,
+Result<protocol::CommandBatch> HttpMasterLink::poll_commands(const AgentCredential& agent,
+                                                             uint64_t after,
                                                              std::chrono::milliseconds wait) {
   auto res = http::request(options_.master_url, "GET",
-                           "/berth/v1/agents/" + agent.agent_id + "/commands?after=" + std::to_string(after) +
-                               "&wait_ms=" + std::to_string(wait.count()),
+                           "/berth/v1/agents/" + agent.agent_id + "/commands?after=" +
+                               std::to_string(after) + "&wait_ms=" + std::to_string(wait.count()),
                            "", as_timeout_ms(wait + options_.poll_slack), bearer(agent));
   return session_answer<protocol::CommandBatch>(options_.master_url, "command poll", res);
 }

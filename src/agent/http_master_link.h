@@ -27,10 +27,13 @@ class HttpMasterLink final : public MasterLink {
   // 404 and 401 to the other calls are kRegisterAgain; 400 to a poll is kInvalidArgument;
   // no answer, a timeout or any other status is kUnavailable (the message carries the status
   // and the master's message); an answer that does not parse is kInternal.
-  Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request) override;
-  Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+  Result<protocol::RegisterResponse> register_agent(
+      const protocol::RegisterRequest& request) override;
+  Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent,
+                                           const protocol::Heartbeat& hb,
                                            std::chrono::milliseconds timeout) override;
-  Result<protocol::StatusAck> send_status(const AgentCredential& agent, const protocol::StatusBatch& batch) override;
+  Result<protocol::StatusAck> send_status(const AgentCredential& agent,
+                                          const protocol::StatusBatch& batch) override;
   Result<protocol::CommandBatch> poll_commands(const AgentCredential& agent, uint64_t after,
                                                std::chrono::milliseconds wait) override;
 

@@ -38,18 +38,21 @@ class MasterLink {
   //   kPermissionDenied: the join token was refused (retrying will not help);
   //   kUnavailable: the master could not be reached or answered with a failure;
   //   kInternal: the answer did not have the protocol's shape.
-  virtual Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request) = 0;
+  virtual Result<protocol::RegisterResponse> register_agent(
+      const protocol::RegisterRequest& request) = 0;
 
   // Sends one heartbeat; `timeout` bounds the wait for the answer (an answer later than the
   // lease is of no use). The ack echoes hb.seq and carries the lease and the agent's dataset
   // assignments. Errors: kRegisterAgain, kUnavailable, kInternal as above.
-  virtual Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent, const protocol::Heartbeat& hb,
+  virtual Result<protocol::HeartbeatAck> heartbeat(const AgentCredential& agent,
+                                                   const protocol::Heartbeat& hb,
                                                    std::chrono::milliseconds timeout) = 0;
 
   // Delivers status updates (at most 500 per batch). The ack lists the update_ids the master
   // has taken; sending an update again is harmless. Errors: kRegisterAgain, kUnavailable,
   // kInternal.
-  virtual Result<protocol::StatusAck> send_status(const AgentCredential& agent, const protocol::StatusBatch& batch) = 0;
+  virtual Result<protocol::StatusAck> send_status(const AgentCredential& agent,
+                                                  const protocol::StatusBatch& batch) = 0;
 
   // Commands with seq > `after`, waiting up to `wait` (capped by the master at 30 s) when there
   // are none; an empty batch after the wait. Asking for `after` acknowledges every command up

@@ -12,10 +12,11 @@
 
 namespace berth::agent {
 
-void Agent::Impl::queue_status(const std::string& task_id, const std::string& app_id, protocol::TaskState state,
-                               const std::string& message) {
+void Agent::Impl::queue_status(const std::string& task_id, const std::string& app_id,
+                               protocol::TaskState state, const std::string& message) {
   // Every state this agent reports, with its reason: the agent's half of a failover's story.
-  spdlog::info("task {}: {}{}", task_id, protocol::to_string(state), message.empty() ? "" : " (" + message + ")");
+  spdlog::info("task {}: {}{}", task_id, protocol::to_string(state),
+               message.empty() ? "" : " (" + message + ")");
   protocol::StatusUpdate u;
   u.update_id = ids->uuid();
   u.task_id = task_id;
@@ -95,7 +96,8 @@ void Agent::Impl::on_registered(const protocol::RegisterResponse& response, size
   heartbeat_ms = response.heartbeat_interval_ms;
   registered = true;
   std::ofstream(id_file()) << agent_id;
-  spdlog::info("registered with {} as agent {} ({} tasks reported)", options.master_url, agent_id, tasks_reported);
+  spdlog::info("registered with {} as agent {} ({} tasks reported)", options.master_url, agent_id,
+               tasks_reported);
   wake.notify_all();
 }
 
@@ -137,7 +139,8 @@ void Agent::Impl::heartbeat_loop() {
       std::lock_guard<std::mutex> lock(mu);
       lease.on_heartbeat_sent(hb.seq, clock->mono_now());
     }
-    auto ack = master->heartbeat(who, hb, std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
+    auto ack = master->heartbeat(who, hb,
+                                 std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
     if (!ack && ack.error().code == kRegisterAgain) {
       spdlog::info("the master does not know agent {}: registering again", who.agent_id);
       mark_unregistered();
@@ -150,7 +153,8 @@ void Agent::Impl::heartbeat_loop() {
     }
     if (plugin_backend && hb.seq % 2 == 0) plugin_backend->refresh();
     std::unique_lock<std::mutex> lock(mu);
-    wake.wait_for(lock, std::chrono::milliseconds(interval), [&] { return stopping || heartbeat_now.load(); });
+    wake.wait_for(lock, std::chrono::milliseconds(interval),
+                  [&] { return stopping || heartbeat_now.load(); });
     heartbeat_now = false;
   }
 }
@@ -214,8 +218,8 @@ void Agent::Impl::execute(const protocol::Command& command) {
   }
   if (const auto* launch_command = command.as<protocol::LaunchCommand>()) {
     const protocol::LaunchSpec& spec = launch_command->spec;
-    spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", spec.task_id, spec.app_id,
-                 spec.version, spec.volumes.size());
+    spdlog::info("task {}: launching (app {} version {}, {} dataset volume(s))", spec.task_id,
+                 spec.app_id, spec.version, spec.volumes.size());
     launch(spec);
   } else if (const auto* routes = command.as<protocol::RoutesCommand>()) {
     apply_routes(routes->table);
@@ -257,7 +261,8 @@ void Agent::Impl::kill_command(const protocol::KillCommand& command) {
     it->second.state = protocol::TaskState::kKilling;
     return;
   }
-  Status killed = kill_task(it->second, command.task_id, std::chrono::milliseconds(command.grace_ms));
+  Status killed =
+      kill_task(it->second, command.task_id, std::chrono::milliseconds(command.grace_ms));
   if (!killed) {
     // Already exited; poll_exits reports it.
     spdlog::debug("kill {}: {}", command.task_id, killed.error().message);
@@ -287,7 +292,8 @@ bool Agent::Impl::deliver_status() {
   AgentCredential who;
   {
     std::unique_lock<std::mutex> lock(mu);
-    wake.wait_for(lock, std::chrono::milliseconds(50), [&] { return stopping || (registered && !pending.empty()); });
+    wake.wait_for(lock, std::chrono::milliseconds(50),
+                  [&] { return stopping || (registered && !pending.empty()); });
     if (!registered || pending.empty()) return true;
     who = AgentCredential{agent_id, agent_secret};
     for (const auto& u : pending) {

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "json/bounded.h"
 #include "http/http.h"
+#include "json/bounded.h"
 
 namespace berth::agent {
 namespace {
@@ -30,24 +30,35 @@ Result<uint64_t> parse_volume_size(const std::string& text) {
   }
   std::string unit = text.substr(used);
   double factor = 1;
-  if (unit == "" || unit == "B") factor = 1;
-  else if (unit == "K" || unit == "KiB" || unit == "k") factor = 1024.0;
-  else if (unit == "M" || unit == "MiB" || unit == "m") factor = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB" || unit == "g") factor = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TiB" || unit == "t") factor = 1024.0 * 1024 * 1024 * 1024;
-  else used = 0;
+  if (unit == "" || unit == "B")
+    factor = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    factor = 1024.0;
+  else if (unit == "M" || unit == "MiB" || unit == "m")
+    factor = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB" || unit == "g")
+    factor = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TiB" || unit == "t")
+    factor = 1024.0 * 1024 * 1024 * 1024;
+  else
+    used = 0;
   if (used == 0 || value <= 0) {
-    return make_error(ErrorCode::kInvalidArgument, "invalid size '" + text + "': use bytes or a K, M, G or T suffix, e.g. size=1G");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "invalid size '" + text + "': use bytes or a K, M, G or T suffix, e.g. size=1G");
   }
   return static_cast<uint64_t>(value * factor) / 1024 * 1024;
 }
 
 DatasetPluginBackend::DatasetPluginBackend(std::string master_url, DatasetManager& datasets,
                                            std::string volume_prefix)
-    : master_url_(std::move(master_url)), datasets_(datasets), volume_prefix_(std::move(volume_prefix)) {}
+    : master_url_(std::move(master_url)),
+      datasets_(datasets),
+      volume_prefix_(std::move(volume_prefix)) {}
 
 std::optional<std::string> DatasetPluginBackend::dataset_name(const std::string& volume) const {
-  if (volume.size() <= volume_prefix_.size() || volume.compare(0, volume_prefix_.size(), volume_prefix_) != 0) {
+  if (volume.size() <= volume_prefix_.size() ||
+      volume.compare(0, volume_prefix_.size(), volume_prefix_) != 0) {
     return std::nullopt;
   }
   return volume.substr(volume_prefix_.size());
@@ -64,8 +75,9 @@ void DatasetPluginBackend::set_credential(const std::string& agent_secret) {
 }
 
 Result<http::ClientResponse> DatasetPluginBackend::call_master(const std::string& method,
-                                                              const std::string& target,
-                                                              const std::string& body, int timeout_ms) {
+                                                               const std::string& target,
+                                                               const std::string& body,
+                                                               int timeout_ms) {
   std::string credential;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,11 +123,13 @@ plugin::PluginVolume DatasetPluginBackend::view(const std::string& name, const E
   return v;
 }
 
-Status DatasetPluginBackend::create(const std::string& name, const std::map<std::string, std::string>& options) {
+Status DatasetPluginBackend::create(const std::string& name,
+                                    const std::map<std::string, std::string>& options) {
   auto dataset = dataset_name(name);
   if (!dataset) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "volume names of this plugin start with '" + volume_prefix_ + "' (then the dataset name)");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "volume names of this plugin start with '" + volume_prefix_ + "' (then the dataset name)");
   }
   nlohmann::json body = {{"metadata", {{"name", *dataset}}}};
   for (const auto& [key, value] : options) {
@@ -126,7 +140,8 @@ Status DatasetPluginBackend::create(const std::string& name, const std::map<std:
     } else if (key == "driver") {
       body["driver"] = value;
     } else {
-      return make_error(ErrorCode::kInvalidArgument, "unknown option '" + key + "': berth volumes take size and driver");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "unknown option '" + key + "': berth volumes take size and driver");
     }
   }
   {
@@ -175,7 +190,8 @@ std::vector<plugin::PluginVolume> DatasetPluginBackend::list() {
   return out;
 }
 
-Result<std::string> DatasetPluginBackend::mount(const std::string& name, const std::string& mount_id,
+Result<std::string> DatasetPluginBackend::mount(const std::string& name,
+                                                const std::string& mount_id,
                                                 std::chrono::steady_clock::time_point deadline) {
   (void)mount_id;
   auto entry = lookup(name);
@@ -191,10 +207,11 @@ Result<std::string> DatasetPluginBackend::mount(const std::string& name, const s
   }
   if (entry->primary != me) {
     auto res = call_master("POST", "/v1/configuration/datasets/" + entry->dataset_id,
-                             nlohmann::json{{"primary", me}}.dump(), 10000);
+                           nlohmann::json{{"primary", me}}.dump(), 10000);
     if (!res) return res.error();
     if (res->status != 200) {
-      return make_error(ErrorCode::kConflict, "volume " + name + " cannot move to this node: " + describe(*res));
+      return make_error(ErrorCode::kConflict,
+                        "volume " + name + " cannot move to this node: " + describe(*res));
     }
     refresh();
   }
@@ -205,7 +222,8 @@ Result<std::string> DatasetPluginBackend::mount(const std::string& name, const s
     if (path) return *path;
     if (std::chrono::steady_clock::now() >= deadline) {
       datasets_.release(entry->dataset_id, "docker");
-      return make_error(ErrorCode::kUnavailable, "volume " + name + " is not attached here yet: " + path.error().message);
+      return make_error(ErrorCode::kUnavailable,
+                        "volume " + name + " is not attached here yet: " + path.error().message);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }

@@ -19,7 +19,8 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
  public:
   // Docker volume names are `volume_prefix` + the dataset's name ("" normally; agents sharing
   // one dockerd use distinct prefixes). Names without the prefix are unknown here.
-  DatasetPluginBackend(std::string master_url, DatasetManager& datasets, std::string volume_prefix = "");
+  DatasetPluginBackend(std::string master_url, DatasetManager& datasets,
+                       std::string volume_prefix = "");
 
   void set_node_id(const std::string& node_id);
   // The agent's secret from its registration: the master's Flocker API needs a credential.
@@ -27,7 +28,8 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
   // Re-reads the dataset configuration from the master (a few ms); called periodically.
   void refresh();
 
-  Status create(const std::string& name, const std::map<std::string, std::string>& options) override;
+  Status create(const std::string& name,
+                const std::map<std::string, std::string>& options) override;
   Status remove(const std::string& name) override;
   std::optional<plugin::PluginVolume> get(const std::string& name) override;
   std::vector<plugin::PluginVolume> list() override;

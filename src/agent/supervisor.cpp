@@ -21,7 +21,8 @@ bool read_deadline(const std::string& path, int64_t* ns) {
 }
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -60,13 +61,17 @@ Status write_sandbox_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-Status write_deadline_file(const std::string& path, std::chrono::steady_clock::time_point deadline) {
+Status write_deadline_file(const std::string& path,
+                           std::chrono::steady_clock::time_point deadline) {
   return write_sandbox_file(
-      path, std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count()) +
+      path, std::to_string(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch())
+                    .count()) +
                 "\n");
 }
 
-int run_supervisor(int task_pid, const std::string& deadline_file, const std::string& cgroup_procs) {
+int run_supervisor(int task_pid, const std::string& deadline_file,
+                   const std::string& cgroup_procs) {
   while (true) {
     if (::kill(task_pid, 0) != 0) {  // the task is gone
       std::fprintf(stderr, "berth supervise: task pid %d ended\n", task_pid);
@@ -76,12 +81,15 @@ int run_supervisor(int task_pid, const std::string& deadline_file, const std::st
     if (!read_deadline(deadline_file, &deadline)) {
       // Removed: the agent stopped supervising it (the task ended or was handed over).
       if (::access(deadline_file.c_str(), F_OK) != 0) {
-        std::fprintf(stderr, "berth supervise: %s removed: no longer supervising pid %d\n", deadline_file.c_str(), task_pid);
+        std::fprintf(stderr, "berth supervise: %s removed: no longer supervising pid %d\n",
+                     deadline_file.c_str(), task_pid);
         return 0;
       }
     } else if (now_ns() >= deadline) {
       kill_tree(task_pid, cgroup_procs);
-      std::fprintf(stderr, "berth supervise: lease deadline passed without renewal: killed task pid %d\n", task_pid);
+      std::fprintf(stderr,
+                   "berth supervise: lease deadline passed without renewal: killed task pid %d\n",
+                   task_pid);
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -107,8 +115,9 @@ Status start_supervisor(const std::string& self_exe, int task_pid, const std::st
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execl(self_exe.c_str(), self_exe.c_str(), "supervise", "--pid", pid_text.c_str(), "--deadline-file",
-            deadline_file.c_str(), "--cgroup-procs", cgroup_procs.c_str(), static_cast<char*>(nullptr));
+    ::execl(self_exe.c_str(), self_exe.c_str(), "supervise", "--pid", pid_text.c_str(),
+            "--deadline-file", deadline_file.c_str(), "--cgroup-procs", cgroup_procs.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::waitpid(child, nullptr, 0);

@@ -48,7 +48,9 @@ TEST(SandboxFile, ALinkPlantedAtTheTemporaryIsReplacedNotFollowed) {
 TEST(Supervisor, KillsTheTaskWhenTheDeadlinePassesWithoutRenewal) {
   pid_t task = start_sleeper();
   std::string file = temp_file();
-  ASSERT_TRUE(write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)).ok());
+  ASSERT_TRUE(
+      write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::milliseconds(200))
+          .ok());
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(run_supervisor(task, file, ""), 1);
   auto took = std::chrono::steady_clock::now() - start;
@@ -63,11 +65,14 @@ TEST(Supervisor, KillsTheTaskWhenTheDeadlinePassesWithoutRenewal) {
 TEST(Supervisor, KeepsTheTaskWhileTheDeadlineIsRenewed) {
   pid_t task = start_sleeper();
   std::string file = temp_file();
-  ASSERT_TRUE(write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)).ok());
+  ASSERT_TRUE(
+      write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::milliseconds(200))
+          .ok());
   std::thread renewer([&] {
     for (int i = 0; i < 10; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      (void)write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+      (void)write_deadline_file(file,
+                                std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
     }
     std::filesystem::remove(file);  // the agent stops supervising: the supervisor leaves
   });
@@ -82,7 +87,8 @@ TEST(Supervisor, KeepsTheTaskWhileTheDeadlineIsRenewed) {
 TEST(Supervisor, LeavesWhenTheTaskEnds) {
   pid_t task = start_sleeper();
   std::string file = temp_file();
-  ASSERT_TRUE(write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(
+      write_deadline_file(file, std::chrono::steady_clock::now() + std::chrono::seconds(30)).ok());
   ::kill(task, SIGKILL);
   ::waitpid(task, nullptr, 0);
   EXPECT_EQ(run_supervisor(task, file, ""), 0);

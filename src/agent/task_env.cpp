@@ -9,7 +9,8 @@ namespace {
 // PORT_<NAME> and MARATHON_APP_LABEL_<NAME>: upper case, anything else becomes '_'.
 std::string env_name(const std::string& raw) {
   std::string out;
-  for (unsigned char c : raw) out.push_back(std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_');
+  for (unsigned char c : raw)
+    out.push_back(std::isalnum(c) ? static_cast<char>(std::toupper(c)) : '_');
   return out;
 }
 

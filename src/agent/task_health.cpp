@@ -1,9 +1,8 @@
 // Marathon's health checks on this agent (docs/architecture.md §7): each task's checks are
 // registered with the HealthChecker, and its verdicts become status updates; a task that fails
 // too many is killed.
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "agent/agent_internal.h"
 #include "json/bounded.h"
@@ -12,7 +11,8 @@ namespace berth::agent {
 
 // `container`: a DOCKER task's container id. Its COMMAND checks run inside it, as Mesos's
 // Docker executor runs them (docker exec); HTTP and TCP checks reach its host ports.
-void Agent::Impl::start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps, const std::string& container) {
+void Agent::Impl::start_health_checks(const protocol::LaunchSpec& spec, const ProcessSpec& ps,
+                                      const std::string& container) {
   auto checks_json = json::parse_or_discarded(spec.health_checks);
   auto specs = health::parse_health_checks(checks_json);
   if (!specs) {
@@ -25,7 +25,8 @@ void Agent::Impl::start_health_checks(const protocol::LaunchSpec& spec, const Pr
       std::string quoted = "'";
       for (char c : check.command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
       quoted += "'";
-      check.command = "docker -H unix://" + options.docker_socket + " exec " + container + " /bin/sh -c " + quoted;
+      check.command = "docker -H unix://" + options.docker_socket + " exec " + container +
+                      " /bin/sh -c " + quoted;
     }
   } else {
     // A process task's COMMAND checks run as its user, like the task itself.
@@ -35,7 +36,8 @@ void Agent::Impl::start_health_checks(const protocol::LaunchSpec& spec, const Pr
       return;
     }
     for (auto& check : *specs) {
-      if (health::probe_kind(check) == health::ProbeKind::kCommand) check.command = command_as_user(*user, check.command);
+      if (health::probe_kind(check) == health::ProbeKind::kCommand)
+        check.command = command_as_user(*user, check.command);
     }
   }
   health::HealthTask t;
@@ -47,7 +49,8 @@ void Agent::Impl::start_health_checks(const protocol::LaunchSpec& spec, const Pr
   t.specs = *specs;
   t.started_at = clock->wall_now();
   Status registered = health->register_task(t);
-  if (!registered) spdlog::warn("task {}: health checks not run: {}", spec.task_id, registered.error().message);
+  if (!registered)
+    spdlog::warn("task {}: health checks not run: {}", spec.task_id, registered.error().message);
 }
 
 void Agent::Impl::on_health_change(const health::HealthChange& change) {
@@ -78,9 +81,11 @@ void Agent::Impl::report_health() {
     u.health_results = results;
     pending.push_back(std::move(u));
     if (change.should_kill && it->second.state != protocol::TaskState::kKilling) {
-      spdlog::info("task {} failed its health checks ({}): killing it", change.task_id, change.cause);
+      spdlog::info("task {} failed its health checks ({}): killing it", change.task_id,
+                   change.cause);
       if (!it->second.starting &&
-          kill_task(it->second, change.task_id, std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
+          kill_task(it->second, change.task_id,
+                    std::chrono::milliseconds(it->second.spec.kill_grace_ms))) {
         it->second.state = protocol::TaskState::kKilling;
         it->second.health_killed = true;
       }

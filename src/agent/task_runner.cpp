@@ -1,6 +1,7 @@
 // The agent's tasks (docs/architecture.md §7): launches as processes or Docker containers with
 // their datasets, kills, and exits turned into status updates. Container launches are done by
 // launcher threads, since Docker takes about half a second to start one.
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <spdlog/spdlog.h>
 
 #include "agent/agent_internal.h"
 #include "agent/supervisor.h"
@@ -17,13 +17,15 @@
 
 namespace berth::agent {
 
-Status Agent::Impl::kill_task(const LocalTask& task, const std::string& task_id, std::chrono::milliseconds grace) {
+Status Agent::Impl::kill_task(const LocalTask& task, const std::string& task_id,
+                              std::chrono::milliseconds grace) {
   if (task.docker) return docker->kill(task_id, grace);
   return executor->kill(task_id, grace);
 }
 
 // What the process executor needs to run (or health-check) a task of `spec` in `sandbox`.
-ProcessSpec Agent::Impl::process_spec(const protocol::LaunchSpec& spec, const std::string& sandbox) {
+ProcessSpec Agent::Impl::process_spec(const protocol::LaunchSpec& spec,
+                                      const std::string& sandbox) {
   ProcessSpec ps;
   ps.task_id = spec.task_id;
   ps.sandbox_dir = sandbox;
@@ -85,9 +87,11 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   task.started_at = format_iso8601(clock->wall_now());
   task.sandbox = sandbox;
   if (!spec.volumes.empty()) {
-    std::string cgroup = options.memory_cgroup_root + "/berth-" + options.hostname + "/" + spec.task_id + "/cgroup.procs";
+    std::string cgroup = options.memory_cgroup_root + "/berth-" + options.hostname + "/" +
+                         spec.task_id + "/cgroup.procs";
     if (::access(cgroup.c_str(), R_OK) != 0) cgroup.clear();
-    Status supervised = start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
+    Status supervised =
+        start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
     if (!supervised) spdlog::error("task {}: {}", spec.task_id, supervised.error().message);
   }
   tasks[spec.task_id] = task;
@@ -98,7 +102,8 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
 
 // The container of a DOCKER task, as docker_create_body takes it; fails for a user the policy
 // refuses.
-Result<DockerTaskSpec> Agent::Impl::docker_task_spec(const protocol::LaunchSpec& spec, const std::string& sandbox) {
+Result<DockerTaskSpec> Agent::Impl::docker_task_spec(const protocol::LaunchSpec& spec,
+                                                     const std::string& sandbox) {
   DockerTaskSpec ds;
   ds.task_id = spec.task_id;
   ds.container_json = spec.container;
@@ -130,7 +135,8 @@ Result<DockerTaskSpec> Agent::Impl::docker_task_spec(const protocol::LaunchSpec&
 
 // A DOCKER task (docs/architecture.md §7): its datasets are checked and held here, its create
 // body built, and a launcher thread creates and starts the container. Called with `mu` held.
-void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox, LocalTask task) {
+void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::string& sandbox,
+                                   LocalTask task) {
   auto fail = [&](const std::string& message) {
     release_volumes(spec);
     std::error_code ec;
@@ -144,7 +150,8 @@ void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::
   auto container = json::parse_or_discarded(spec.container);
   if (container.is_object() && container.contains("volumes") && container["volumes"].is_array()) {
     for (const auto& v : container["volumes"]) {
-      if (v.is_object() && v.contains("persistent")) persistent_paths.insert(v.value("containerPath", ""));
+      if (v.is_object() && v.contains("persistent"))
+        persistent_paths.insert(v.value("containerPath", ""));
     }
   }
   std::error_code ec;
@@ -153,13 +160,15 @@ void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::
     auto path = datasets->usable_path(v.dataset_id);
     if (!path) return fail("cannot use dataset " + v.dataset_id + ": " + path.error().message);
     datasets->acquire(v.dataset_id, spec.task_id);
-    if (persistent_paths.count(v.container_path)) ds->bind_mounts.push_back({*path, v.container_path});
+    if (persistent_paths.count(v.container_path))
+      ds->bind_mounts.push_back({*path, v.container_path});
   }
   auto body = docker_create_body(*ds);
   if (!body) return fail(body.error().message);
   if (!body->plugin_volumes.empty() && !plugin_server) {
-    return fail("this agent serves no Docker volume plugin (start it with --plugin-socket): cannot mount " +
-                body->plugin_volumes.front());
+    return fail(
+        "this agent serves no Docker volume plugin (start it with --plugin-socket): cannot mount " +
+        body->plugin_volumes.front());
   }
   task.docker = true;
   task.starting = true;
@@ -191,7 +200,8 @@ void Agent::Impl::launcher_loop() {
 
 // Waits for the next container launch. False when the agent stops; an empty task id when the
 // launch was dropped (killed or fenced before it started, reported here).
-bool Agent::Impl::take_container_launch(std::string* task_id, std::string* body, std::string* sandbox) {
+bool Agent::Impl::take_container_launch(std::string* task_id, std::string* body,
+                                        std::string* sandbox) {
   std::unique_lock<std::mutex> lock(mu);
   wake.wait(lock, [&] { return stopping || !docker_launches.empty(); });
   if (stopping) return false;
@@ -202,11 +212,14 @@ bool Agent::Impl::take_container_launch(std::string* task_id, std::string* body,
   auto it = tasks.find(id);
   if (it == tasks.end()) return true;
   if (it->second.kill_pending || (!it->second.spec.volumes.empty() && fenced)) {
-    std::string message = it->second.kill_pending ? "killed before its container started"
-                                                   : "this node lost its lease before the container started";
+    std::string message = it->second.kill_pending
+                              ? "killed before its container started"
+                              : "this node lost its lease before the container started";
     release_volumes(it->second.spec);
-    queue_status(id, it->second.spec.app_id, it->second.kill_pending ? protocol::TaskState::kKilled : protocol::TaskState::kFailed,
-                 message);
+    queue_status(
+        id, it->second.spec.app_id,
+        it->second.kill_pending ? protocol::TaskState::kKilled : protocol::TaskState::kFailed,
+        message);
     docker_warnings.erase(id);
     tasks.erase(it);
     return true;
@@ -228,7 +241,8 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
     release_volumes(task.spec);
     std::error_code ec;
     std::filesystem::remove(sandbox + "/.berth-lease-deadline", ec);
-    queue_status(task_id, task.spec.app_id, protocol::TaskState::kFailed, "docker: " + started.error().message);
+    queue_status(task_id, task.spec.app_id, protocol::TaskState::kFailed,
+                 "docker: " + started.error().message);
     tasks.erase(it);
     return;
   }
@@ -236,9 +250,11 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
   task.state = protocol::TaskState::kRunning;
   task.started_at = format_iso8601(clock->wall_now());
   if (!task.spec.volumes.empty() && started->pid > 0) {
-    std::string cgroup = options.memory_cgroup_root + "/docker/" + started->container_id + "/cgroup.procs";
+    std::string cgroup =
+        options.memory_cgroup_root + "/docker/" + started->container_id + "/cgroup.procs";
     if (::access(cgroup.c_str(), R_OK) != 0) cgroup.clear();
-    Status supervised = start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
+    Status supervised =
+        start_supervisor(self_exe, started->pid, sandbox + "/.berth-lease-deadline", cgroup);
     if (!supervised) spdlog::error("task {}: {}", task_id, supervised.error().message);
   }
   write_task_meta(task, started->pid, started->container_id);
@@ -247,7 +263,8 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
     start_health_checks(task.spec, process_spec(task.spec, sandbox), started->container_id);
   }
   if (task.kill_pending || (!task.spec.volumes.empty() && fenced)) {
-    (void)docker->kill(task_id, std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
+    (void)docker->kill(task_id,
+                       std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
     task.state = protocol::TaskState::kKilling;
   }
 }
@@ -265,25 +282,31 @@ void Agent::Impl::give_to_task_user(const protocol::LaunchSpec& spec, const std:
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || st.st_uid != 0) return;
   if (::chown(path.c_str(), user->uid, user->gid) != 0) {
-    spdlog::warn("task {}: cannot give dataset directory {} to user {}: {}", spec.task_id, path, user->name,
-                 std::strerror(errno));
+    spdlog::warn("task {}: cannot give dataset directory {} to user {}: {}", spec.task_id, path,
+                 user->name, std::strerror(errno));
   } else {
-    spdlog::info("task {}: dataset directory {} now belongs to user {}", spec.task_id, path, user->name);
+    spdlog::info("task {}: dataset directory {} now belongs to user {}", spec.task_id, path,
+                 user->name);
   }
 }
 
-Status Agent::Impl::attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox, ProcessSpec* ps) {
+Status Agent::Impl::attach_volumes(const protocol::LaunchSpec& spec, const std::string& sandbox,
+                                   ProcessSpec* ps) {
   std::error_code ec;
   std::filesystem::create_directories(sandbox, ec);
   for (const auto& v : spec.volumes) {
     auto path = datasets->usable_path(v.dataset_id);
-    if (!path) return make_error(path.error().code, "cannot use dataset " + v.dataset_id + ": " + path.error().message);
+    if (!path)
+      return make_error(path.error().code,
+                        "cannot use dataset " + v.dataset_id + ": " + path.error().message);
     datasets->acquire(v.dataset_id, spec.task_id);
     give_to_task_user(spec, *path);
     std::string name;
     for (unsigned char c : v.container_path) {
-      if (std::isalnum(c)) name.push_back(static_cast<char>(std::toupper(c)));
-      else if (!name.empty() && name.back() != '_') name.push_back('_');
+      if (std::isalnum(c))
+        name.push_back(static_cast<char>(std::toupper(c)));
+      else if (!name.empty() && name.back() != '_')
+        name.push_back('_');
     }
     while (!name.empty() && name.back() == '_') name.pop_back();
     ps->env["BERTH_VOLUME_" + (name.empty() ? std::string("ROOT") : name)] = *path;
@@ -291,10 +314,12 @@ Status Agent::Impl::attach_volumes(const protocol::LaunchSpec& spec, const std::
     if (absolute && ::geteuid() == 0) {
       ps->bind_mounts.push_back({*path, v.container_path});
     } else {
-      std::string relative = absolute ? v.container_path.substr(v.container_path.rfind('/') + 1) : v.container_path;
+      std::string relative =
+          absolute ? v.container_path.substr(v.container_path.rfind('/') + 1) : v.container_path;
       std::filesystem::create_symlink(*path, sandbox + "/" + relative, ec);
       if (ec && ec != std::errc::file_exists) {
-        return make_error(ErrorCode::kInternal, "cannot link dataset into the sandbox: " + ec.message());
+        return make_error(ErrorCode::kInternal,
+                          "cannot link dataset into the sandbox: " + ec.message());
       }
     }
   }
@@ -316,12 +341,14 @@ void Agent::Impl::reap() {
     auto it = tasks.find(exit.task_id);
     std::string app_id = it == tasks.end() ? "" : it->second.spec.app_id;
     bool health_killed = it != tasks.end() && it->second.health_killed;
-    protocol::TaskState state = health_killed                        ? protocol::TaskState::kFailed
-                        : exit.killed_by_us                  ? protocol::TaskState::kKilled
-                        : (!exit.signaled && exit.code == 0) ? protocol::TaskState::kFinished
-                                                             : protocol::TaskState::kFailed;
-    queue_status(exit.task_id, app_id, state,
-                 health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
+    protocol::TaskState state = health_killed       ? protocol::TaskState::kFailed
+                                : exit.killed_by_us ? protocol::TaskState::kKilled
+                                : (!exit.signaled && exit.code == 0)
+                                    ? protocol::TaskState::kFinished
+                                    : protocol::TaskState::kFailed;
+    queue_status(
+        exit.task_id, app_id, state,
+        health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
     health->unregister_task(exit.task_id);
     if (it != tasks.end()) {
       if (!it->second.spec.volumes.empty()) {

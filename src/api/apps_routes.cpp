@@ -8,7 +8,8 @@ namespace berth::api {
 namespace {
 
 http::Response deployment_response(int status, const master::DeploymentRef& ref) {
-  http::Response r = json_response(status, {{"deploymentId", ref.deployment_id}, {"version", ref.version}});
+  http::Response r =
+      json_response(status, {{"deploymentId", ref.deployment_id}, {"version", ref.version}});
   r.headers.push_back({"Marathon-Deployment-Id", ref.deployment_id});
   return r;
 }
@@ -51,15 +52,18 @@ std::vector<model::FieldError> volume_errors(master::MasterCore& core, const mod
   for (size_t i = 0; i < volumes.size(); ++i) {
     std::string path = "/container/volumes(" + std::to_string(i) + ")/external";
     if (volumes[i].provider != "dvdi") {
-      errors.push_back({path + "/provider", {"berth supports provider 'dvdi', got '" + volumes[i].provider + "'"}});
+      errors.push_back({path + "/provider",
+                        {"berth supports provider 'dvdi', got '" + volumes[i].provider + "'"}});
     }
     if (volumes[i].driver != "berth" && volumes[i].driver != "flocker") {
-      errors.push_back({path + "/options", {"dvdi/driver must be 'berth' (or its alias 'flocker'), got '" +
-                                            volumes[i].driver + "'"}});
+      errors.push_back({path + "/options",
+                        {"dvdi/driver must be 'berth' (or its alias 'flocker'), got '" +
+                         volumes[i].driver + "'"}});
     }
   }
   for (const auto& conflict : core.volume_conflicts(app)) {
-    errors.push_back({"/container/volumes", {"volume " + conflict + " is exclusive; use another name or shared: true"}});
+    errors.push_back({"/container/volumes",
+                      {"volume " + conflict + " is exclusive; use another name or shared: true"}});
   }
   return errors;
 }
@@ -123,7 +127,8 @@ Result<model::App> decode_update(master::MasterCore& core, const std::string& id
                                  const nlohmann::json& body, bool partial, bool must_exist,
                                  std::vector<model::FieldError>* errors) {
   auto current = current_app(core, id);
-  if (!current && must_exist) return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
+  if (!current && must_exist)
+    return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
   if (model::is_rollback_request(body)) {
     return core.app_version(id, body["version"].get<std::string>());
   }
@@ -204,14 +209,15 @@ http::Response bulk_update(master::MasterCore& core, const http::Request& reques
   return deployment_response(200, *first);
 }
 
-http::Response app_tasks(master::MasterCore& core, const http::Request& request, const std::string& id,
-                         const std::string& task_id) {
+http::Response app_tasks(master::MasterCore& core, const http::Request& request,
+                         const std::string& id, const std::string& task_id) {
   if (!current_app(core, id)) return not_found(id);
   if (request.method == "GET") {
     nlohmann::json tasks = nlohmann::json::array();
     core.read([&](const master::MasterState& s) {
       for (const auto& [tid, task] : s.tasks) {
-        if (task.app_id == id && (task_id.empty() || tid == task_id)) tasks.push_back(task_json(s, task));
+        if (task.app_id == id && (task_id.empty() || tid == task_id))
+          tasks.push_back(task_json(s, task));
       }
     });
     if (!task_id.empty()) {
@@ -235,7 +241,8 @@ http::Response app_tasks(master::MasterCore& core, const http::Request& request,
       ids.push_back(tid);
     }
   });
-  if (!task_id.empty() && ids.empty()) return message_response(404, "Task '" + task_id + "' does not exist");
+  if (!task_id.empty() && ids.empty())
+    return message_response(404, "Task '" + task_id + "' does not exist");
   std::vector<master::TaskRecord> killed;
   auto ref = core.kill_tasks(ids, scale, request.query_flag("force", false), &killed);
   if (!ref) return error_response(ref.error());
@@ -244,7 +251,8 @@ http::Response app_tasks(master::MasterCore& core, const http::Request& request,
   core.read([&](const master::MasterState& s) {
     for (const auto& t : killed) tasks.push_back(task_json(s, t));
   });
-  if (!task_id.empty()) return json_response(200, {{"task", tasks.empty() ? nlohmann::json() : tasks[0]}});
+  if (!task_id.empty())
+    return json_response(200, {{"task", tasks.empty() ? nlohmann::json() : tasks[0]}});
   return json_response(200, {{"tasks", tasks}});
 }
 
@@ -265,7 +273,8 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
   size_t start = 1;
   while (start <= rest.size()) {
     size_t slash = rest.find('/', start);
-    std::string seg = rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    std::string seg =
+        rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (!seg.empty()) segments.push_back(seg);
     if (slash == std::string::npos) break;
     start = slash + 1;
@@ -289,7 +298,8 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
       std::optional<std::string> info;
       core.read([&](const master::MasterState& s) {
         auto it = s.apps.find(id);
-        if (it != s.apps.end() && !it->second.deleting) info = app_info_text(core, s, it->second, true, true);
+        if (it != s.apps.end() && !it->second.deleting)
+          info = app_info_text(core, s, it->second, true, true);
       });
       if (!info) return not_found(id);
       http::Response r;

@@ -13,7 +13,9 @@ namespace {
 const std::string kTokenPrefix = "/tokens/";
 const std::string kBootstrapId = "admin";
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 std::optional<std::string> base64_decode(const std::string& in) {
   static const std::string kAlphabet =
@@ -52,9 +54,12 @@ std::string sha256_hex(const std::string& text) {
 
 std::string role_name(Role role) {
   switch (role) {
-    case Role::kViewer: return "viewer";
-    case Role::kOperator: return "operator";
-    case Role::kAdmin: return "admin";
+    case Role::kViewer:
+      return "viewer";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
   }
   return "viewer";
 }
@@ -87,7 +92,8 @@ Status Authenticator::load() {
       return make_error(ErrorCode::kInternal, "stored token at " + kv.key + " is not valid JSON");
     }
     auto role = parse_role(j->value("role", ""));
-    if (!role) return make_error(ErrorCode::kInternal, "stored token at " + kv.key + " has no valid role");
+    if (!role)
+      return make_error(ErrorCode::kInternal, "stored token at " + kv.key + " has no valid role");
     Entry entry;
     entry.info.id = j->value("id", "");
     entry.info.role = *role;
@@ -128,16 +134,20 @@ void Authenticator::set_agent_lookup(std::function<std::string(const std::string
   agent_lookup_ = std::move(lookup);
 }
 
-Result<std::pair<TokenInfo, std::string>> Authenticator::create(Role role, const std::string& name) {
-  if (name.size() > 200) return make_error(ErrorCode::kInvalidArgument, "a token's name is at most 200 bytes");
+Result<std::pair<TokenInfo, std::string>> Authenticator::create(Role role,
+                                                                const std::string& name) {
+  if (name.size() > 200)
+    return make_error(ErrorCode::kInvalidArgument, "a token's name is at most 200 bytes");
   TokenInfo info;
   info.id = ids_.uuid().substr(0, 8) + ids_.uuid().substr(0, 8);
   info.role = role;
   info.name = name;
   info.created = format_iso8601(clock_.wall_now());
   std::string secret = ids_.secret();
-  nlohmann::json record = {{"id", info.id},         {"role", role_name(role)},
-                           {"name", info.name},     {"created", info.created},
+  nlohmann::json record = {{"id", info.id},
+                           {"role", role_name(role)},
+                           {"name", info.name},
+                           {"created", info.created},
                            {"sha256", sha256_hex(secret)}};
   auto put = store_.compare_and_swap(kTokenPrefix + info.id, json::dump(record), 0);
   if (!put) return put.error();
@@ -157,10 +167,13 @@ Status Authenticator::revoke(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tokens_.find(id);
-    if (it == tokens_.end()) return make_error(ErrorCode::kNotFound, "no token with id '" + id + "'");
+    if (it == tokens_.end())
+      return make_error(ErrorCode::kNotFound, "no token with id '" + id + "'");
     if (it->second.info.name == "admin token file") {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "token '" + id + "' comes from the admin token file: remove the file and restart the master");
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "token '" + id +
+              "' comes from the admin token file: remove the file and restart the master");
     }
     // Forgotten first: from here on the token is refused, even if the store write below fails.
     tokens_.erase(it);
@@ -185,9 +198,10 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
   std::string header = request.header("authorization");
   if (disabled_) return Caller{Role::kAdmin, "anyone (--no-auth)", false};
   if (header.empty()) {
-    return make_error(ErrorCode::kPermissionDenied,
-                      "authentication required: send Authorization: Bearer <token> (berth token create) "
-                      "or HTTP Basic credentials");
+    return make_error(
+        ErrorCode::kPermissionDenied,
+        "authentication required: send Authorization: Bearer <token> (berth token create) "
+        "or HTTP Basic credentials");
   }
   auto space = header.find(' ');
   std::string scheme = header.substr(0, space);
@@ -205,7 +219,8 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
       std::string agent = lookup(value);
       if (!agent.empty()) return Caller{Role::kOperator, "agent " + agent, true};
     }
-    return make_error(ErrorCode::kPermissionDenied, "the bearer token is not valid (unknown or revoked)");
+    return make_error(ErrorCode::kPermissionDenied,
+                      "the bearer token is not valid (unknown or revoked)");
   }
   if (scheme == "basic") {
     auto decoded = base64_decode(value);
@@ -222,7 +237,8 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
         return Caller{Role::kAdmin, "user " + user, false};
       }
     }
-    // A token as the password, for clients that only speak Basic (marathon-lb's --auth-credentials).
+    // A token as the password, for clients that only speak Basic (marathon-lb's
+    // --auth-credentials).
     if (auto caller = token_caller(password)) return *caller;
     return make_error(ErrorCode::kPermissionDenied, "invalid HTTP Basic credentials");
   }
@@ -232,7 +248,8 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
 
 std::string Authenticator::challenge() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return basic_user_.empty() ? "Bearer realm=\"berth\"" : "Basic realm=\"berth\", Bearer realm=\"berth\"";
+  return basic_user_.empty() ? "Bearer realm=\"berth\""
+                             : "Basic realm=\"berth\", Bearer realm=\"berth\"";
 }
 
 }  // namespace berth::api

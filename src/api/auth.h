@@ -38,8 +38,8 @@ struct TokenInfo {
 
 struct Caller {
   Role role = Role::kViewer;
-  std::string who;       // "token <id>", "user <name>", "agent <id>"
-  bool agent = false;    // an agent's credential: the dataset API only
+  std::string who;     // "token <id>", "user <name>", "agent <id>"
+  bool agent = false;  // an agent's credential: the dataset API only
 };
 
 class Authenticator {

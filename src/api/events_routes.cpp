@@ -26,9 +26,12 @@ bool accepts_event_stream(const std::string& accept) {
 // One open stream. Its destruction (the server is done with the response) detaches it.
 class EventStream {
  public:
-  EventStream(master::MasterCore& core, Clock& clock, std::shared_ptr<master::EventSubscription> sub,
-              std::string remote)
-      : core_(core), clock_(clock), sub_(std::move(sub)), remote_(std::move(remote)),
+  EventStream(master::MasterCore& core, Clock& clock,
+              std::shared_ptr<master::EventSubscription> sub, std::string remote)
+      : core_(core),
+        clock_(clock),
+        sub_(std::move(sub)),
+        remote_(std::move(remote)),
         last_write_(clock.mono_now()) {}
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -42,7 +45,11 @@ class EventStream {
     auto events = sub_->take(kPollInterval);
     if (events.empty() && sub_->closed()) return false;
     for (const auto& event : events) {
-      chunk->append("event: ").append(event->type).append("\ndata: ").append(event->data).append("\n\n");
+      chunk->append("event: ")
+          .append(event->type)
+          .append("\ndata: ")
+          .append(event->data)
+          .append("\n\n");
     }
     MonoTime now = clock_.mono_now();
     if (chunk->empty() && now - last_write_ >= kEventKeepAlive) *chunk = ":\n\n";
@@ -63,10 +70,12 @@ class EventStream {
 http::Response handle_events(master::MasterCore& core, Clock& clock, const http::Request& request) {
   if (request.method != "GET") return message_response(405, "Method not allowed");
   if (!accepts_event_stream(request.header("accept"))) {
-    return message_response(405, "GET /v2/events answers text/event-stream only; send 'Accept: text/event-stream'");
+    return message_response(
+        405, "GET /v2/events answers text/event-stream only; send 'Accept: text/event-stream'");
   }
   std::set<std::string> types;
-  for (auto [it, end] = request.query.equal_range("event_type"); it != end; ++it) types.insert(it->second);
+  for (auto [it, end] = request.query.equal_range("event_type"); it != end; ++it)
+    types.insert(it->second);
   auto sub = core.events().subscribe(types);
   if (!sub) {
     return message_response(503, "Too many event stream subscribers (at most " +

@@ -9,7 +9,9 @@ http::Response description(int status, const std::string& text) {
   return json_response(status, {{"description", text}});
 }
 
-http::Response flocker_error(const Error& error) { return description(status_of(error.code), error.message); }
+http::Response flocker_error(const Error& error) {
+  return description(status_of(error.code), error.message);
+}
 
 // Flocker's dataset_config without berth's internal fields.
 nlohmann::json config_json(const model::Dataset& d) {
@@ -22,19 +24,23 @@ nlohmann::json config_json(const model::Dataset& d) {
 bool parse_flocker_body(const http::Request& request, nlohmann::json* body, http::Response* error) {
   auto parsed = json::parse(request.body.empty() ? std::string("{}") : request.body);
   if (!parsed) {
-    *error = description(400, "The provided JSON doesn't match the required schema: " + parsed.error().message);
+    *error = description(
+        400, "The provided JSON doesn't match the required schema: " + parsed.error().message);
     return false;
   }
   *body = std::move(*parsed);
   if (!body->is_object()) {
-    *error = description(400, "The provided JSON doesn't match the required schema: the body must be a JSON object");
+    *error = description(
+        400, "The provided JSON doesn't match the required schema: the body must be a JSON object");
     return false;
   }
   return true;
 }
 
 http::Response with_tag(master::MasterCore& core, http::Response r) {
-  core.read([&](const master::MasterState& s) { r.headers.push_back({"X-Configuration-Tag", core.configuration_tag(s)}); });
+  core.read([&](const master::MasterState& s) {
+    r.headers.push_back({"X-Configuration-Tag", core.configuration_tag(s)});
+  });
   return r;
 }
 
@@ -43,7 +49,8 @@ http::Response with_tag(master::MasterCore& core, http::Response r) {
 http::Response handle_flocker(master::MasterCore& core, const http::Request& request) {
   const std::string& path = request.path;
   const std::string if_tag = request.header("x-if-configuration-matches");
-  if (path == "/v1/version" && request.method == "GET") return json_response(200, {{"flocker", "1.15.0+berth"}});
+  if (path == "/v1/version" && request.method == "GET")
+    return json_response(200, {{"flocker", "1.15.0+berth"}});
 
   if (path == "/v1/configuration/datasets") {
     if (request.method == "GET") {
@@ -114,7 +121,8 @@ http::Response handle_flocker(master::MasterCore& core, const http::Request& req
     nlohmann::json list = nlohmann::json::array();
     core.read([&](const master::MasterState& s) {
       for (const auto& [id, agent] : s.agents) {
-        if (!agent.lost) list.push_back({{"host", agent.address}, {"uuid", id}, {"hostname", agent.hostname}});
+        if (!agent.lost)
+          list.push_back({{"host", agent.address}, {"uuid", id}, {"hostname", agent.hostname}});
       }
     });
     return json_response(200, list);

@@ -11,18 +11,23 @@
 namespace berth::api {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 http::Response handle_tasks(master::MasterCore& core, const http::Request& request) {
   if (request.path == "/v2/tasks" && request.method == "GET") {
     std::set<std::string> wanted;
-    for (auto [it, end] = request.query.equal_range("status"); it != end; ++it) wanted.insert(it->second);
-    for (auto [it, end] = request.query.equal_range("status[]"); it != end; ++it) wanted.insert(it->second);
+    for (auto [it, end] = request.query.equal_range("status"); it != end; ++it)
+      wanted.insert(it->second);
+    for (auto [it, end] = request.query.equal_range("status[]"); it != end; ++it)
+      wanted.insert(it->second);
     nlohmann::json tasks = nlohmann::json::array();
     core.read([&](const master::MasterState& s) {
       for (const auto& [tid, task] : s.tasks) {
         if (!wanted.empty()) {
-          std::string short_state = task.state == protocol::TaskState::kRunning ? "running" : "staging";
+          std::string short_state =
+              task.state == protocol::TaskState::kRunning ? "running" : "staging";
           if (!wanted.count(short_state)) continue;
         }
         tasks.push_back(task_json(s, task));
@@ -35,8 +40,9 @@ http::Response handle_tasks(master::MasterCore& core, const http::Request& reque
     http::Response error;
     if (!parse_body(request, &body, &error)) return error;
     if (!body.is_object() || !body.contains("ids") || !body["ids"].is_array()) {
-      return json_response(400, {{"message", "Invalid JSON"},
-                                 {"details", {{{"path", "/ids"}, {"errors", {"error.path.missing"}}}}}});
+      return json_response(400,
+                           {{"message", "Invalid JSON"},
+                            {"details", {{{"path", "/ids"}, {"errors", {"error.path.missing"}}}}}});
     }
     bool scale = request.query_flag("scale", false);
     if (scale && request.query_flag("wipe", false)) {
@@ -63,7 +69,8 @@ http::Response handle_tasks(master::MasterCore& core, const http::Request& reque
     auto ref = core.kill_tasks(ids, scale, request.query_flag("force", false), &killed);
     if (!ref) return error_response(ref.error());
     if (scale && *ref) {
-      http::Response r = json_response(200, {{"deploymentId", (*ref)->deployment_id}, {"version", (*ref)->version}});
+      http::Response r = json_response(
+          200, {{"deploymentId", (*ref)->deployment_id}, {"version", (*ref)->version}});
       r.headers.push_back({"Marathon-Deployment-Id", (*ref)->deployment_id});
       return r;
     }
@@ -97,7 +104,8 @@ http::Response handle_queue(master::MasterCore& core, Clock& clock, const http::
 }
 
 // `name` of the query as a non-negative integer (absent: `fallback`); nullopt when it is not one.
-std::optional<uint64_t> query_number(const http::Request& request, const char* name, uint64_t fallback) {
+std::optional<uint64_t> query_number(const http::Request& request, const char* name,
+                                     uint64_t fallback) {
   std::string text = request.query_value(name, "");
   if (text.empty()) return fallback;
   uint64_t n = 0;
@@ -132,7 +140,8 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
       agent_id, authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "");
   if (!allowed) {
     http::Response denied = error_response(allowed.error());
-    if (denied.status == 401) denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
+    if (denied.status == 401)
+      denied.headers.push_back({"WWW-Authenticate", "Bearer realm=\"berth-agent\""});
     return denied;
   }
   const std::string body = request.body.empty() ? std::string("{}") : request.body;
@@ -154,9 +163,11 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
     auto after = query_number(request, "after", 0);
     auto wait_ms = query_number(request, "wait_ms", 0);
     if (!after || !wait_ms) {
-      return malformed_agent_message(make_error(ErrorCode::kInvalidArgument, "after and wait_ms must be non-negative integers"));
+      return malformed_agent_message(make_error(ErrorCode::kInvalidArgument,
+                                                "after and wait_ms must be non-negative integers"));
     }
-    auto r = core.commands(agent_id, *after, std::chrono::milliseconds(std::min<uint64_t>(*wait_ms, 30000)));
+    auto r = core.commands(agent_id, *after,
+                           std::chrono::milliseconds(std::min<uint64_t>(*wait_ms, 30000)));
     if (!r) return error_response(r.error());
     return json_response(200, *r);
   }
@@ -168,7 +179,8 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
 http::Response forward_task_logs(master::MasterCore& core, const http::Request& request) {
   const std::string& path = request.path;
   const std::string suffix = "/logs";
-  if (path.size() <= 16 + suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
+  if (path.size() <= 16 + suffix.size() ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return message_response(404, "URI not found");
   }
   std::string task_id = path.substr(16, path.size() - 16 - suffix.size());
@@ -187,11 +199,15 @@ http::Response forward_task_logs(master::MasterCore& core, const http::Request& 
     }
     base = agent->second.http_base();
   });
-  if (base.empty()) return message_response(problem.find("does not exist") != std::string::npos ? 404 : 502, problem);
+  if (base.empty())
+    return message_response(problem.find("does not exist") != std::string::npos ? 404 : 502,
+                            problem);
   // The agent serves logs to holders of the cluster's join token only.
   auto answer = http::request(base, "GET", request.target, "", 10000,
                               {{"Authorization", "Bearer " + core.options().join_token}});
-  if (!answer) return message_response(502, "the agent at " + base + " did not answer: " + answer.error().message);
+  if (!answer)
+    return message_response(502,
+                            "the agent at " + base + " did not answer: " + answer.error().message);
   http::Response response;
   response.status = answer->status;
   auto type = answer->headers.find("content-type");
@@ -212,7 +228,8 @@ http::Response api_error(const std::string& path, int status, const std::string&
 // POST/GET /berth/v1/tokens, DELETE /berth/v1/tokens/{id} (admin only).
 http::Response handle_tokens(Authenticator& auth, const http::Request& request) {
   auto view = [](const TokenInfo& t) {
-    return nlohmann::json{{"id", t.id}, {"role", role_name(t.role)}, {"name", t.name}, {"created", t.created}};
+    return nlohmann::json{
+        {"id", t.id}, {"role", role_name(t.role)}, {"name", t.name}, {"created", t.created}};
   };
   if (request.path == "/berth/v1/tokens" && request.method == "GET") {
     nlohmann::json tokens = nlohmann::json::array();
@@ -231,7 +248,8 @@ http::Response handle_tokens(Authenticator& auth, const http::Request& request) 
       return message_response(422, "unknown role '" + body["role"].get<std::string>() +
                                        "': use admin, operator or viewer");
     }
-    std::string name = body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
+    std::string name =
+        body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
     auto created = auth.create(*role, name);
     if (!created) return error_response(created.error());
     nlohmann::json out = view(created->first);
@@ -247,8 +265,8 @@ http::Response handle_tokens(Authenticator& auth, const http::Request& request) 
   return message_response(405, "Method not allowed");
 }
 
-http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info, Authenticator& auth,
-                     const http::Request& request);
+http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                     Authenticator& auth, const http::Request& request);
 
 }  // namespace
 
@@ -280,23 +298,26 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
     return api_error(path, 403, "an agent's credential serves the dataset API (/v1/) only");
   }
   if (static_cast<int>(caller->role) < static_cast<int>(needed)) {
-    return api_error(path, 403, caller->who + " has role " + role_name(caller->role) + "; " +
-                                    request.method + " " + path + " needs " + role_name(needed));
+    return api_error(path, 403,
+                     caller->who + " has role " + role_name(caller->role) + "; " + request.method +
+                         " " + path + " needs " + role_name(needed));
   }
   return route(core, clock, info, auth, request);
 }
 
 namespace {
 
-http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info, Authenticator& auth,
-                     const http::Request& request) {
+http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                     Authenticator& auth, const http::Request& request) {
   const std::string& path = request.path;
   try {
-    if (path == "/berth/v1/tokens" || starts_with(path, "/berth/v1/tokens/")) return handle_tokens(auth, request);
+    if (path == "/berth/v1/tokens" || starts_with(path, "/berth/v1/tokens/"))
+      return handle_tokens(auth, request);
     if (path == "/v2/apps" || starts_with(path, "/v2/apps/")) return handle_apps(core, request);
     if (path == "/v2/events") return handle_events(core, clock, request);
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
-    if (path == "/v2/queue" || starts_with(path, "/v2/queue/")) return handle_queue(core, clock, request);
+    if (path == "/v2/queue" || starts_with(path, "/v2/queue/"))
+      return handle_queue(core, clock, request);
     if (path == "/v2/deployments" && request.method == "GET") {
       nlohmann::json body;
       core.read([&](const master::MasterState& s) { body = deployments_json(s); });
@@ -319,7 +340,9 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
                   {"heartbeat_interval_ms", o.timing.heartbeat_interval.count()},
                   {"lease_ms", o.timing.lease.count()}}},
                 {"zookeeper_config", {{"zk_max_versions", o.max_versions}}},
-                {"http_config", {{"http_port", std::stoi(info.http_address.substr(info.http_address.rfind(':') + 1))}}}});
+                {"http_config",
+                 {{"http_port",
+                   std::stoi(info.http_address.substr(info.http_address.rfind(':') + 1))}}}});
     }
     if (path == "/v2/leader" && request.method == "GET") {
       return json_response(200, {{"leader", info.http_address}});
@@ -332,12 +355,14 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
     if (starts_with(path, "/berth/v1/nodes/") && path.size() > 22 &&
         path.compare(path.size() - 6, 6, "/drain") == 0) {
       std::string id = path.substr(16, path.size() - 16 - 6);
-      if (request.method != "POST" && request.method != "DELETE") return message_response(405, "Method not allowed");
+      if (request.method != "POST" && request.method != "DELETE")
+        return message_response(405, "Method not allowed");
       Status drained = core.drain_node(id, request.method == "POST");
       if (!drained) return error_response(drained.error());
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
     }
-    if (starts_with(path, "/berth/v1/tasks/") && request.method == "GET") return forward_task_logs(core, request);
+    if (starts_with(path, "/berth/v1/tasks/") && request.method == "GET")
+      return forward_task_logs(core, request);
     if (starts_with(path, "/v1/")) return handle_flocker(core, request);
     return message_response(404, "URI not found");
   } catch (const std::exception& e) {

@@ -26,14 +26,30 @@ inline http::Response message_response(int status, const std::string& message) {
 inline int status_of(ErrorCode code) {
   int status = 500;
   switch (code) {
-    case ErrorCode::kInvalidArgument: status = 400; break;
-    case ErrorCode::kNotFound: status = 404; break;
-    case ErrorCode::kConflict: status = 409; break;
-    case ErrorCode::kUnavailable: status = 503; break;
-    case ErrorCode::kPermissionDenied: status = 401; break;
-    case ErrorCode::kPreconditionFailed: status = 412; break;
-    case ErrorCode::kNotAllowed: status = 405; break;
-    case ErrorCode::kInternal: status = 500; break;
+    case ErrorCode::kInvalidArgument:
+      status = 400;
+      break;
+    case ErrorCode::kNotFound:
+      status = 404;
+      break;
+    case ErrorCode::kConflict:
+      status = 409;
+      break;
+    case ErrorCode::kUnavailable:
+      status = 503;
+      break;
+    case ErrorCode::kPermissionDenied:
+      status = 401;
+      break;
+    case ErrorCode::kPreconditionFailed:
+      status = 412;
+      break;
+    case ErrorCode::kNotAllowed:
+      status = 405;
+      break;
+    case ErrorCode::kInternal:
+      status = 500;
+      break;
   }
   return status;
 }
@@ -42,7 +58,8 @@ inline http::Response error_response(const Error& error) {
   if (!error.locked_by.empty()) {
     nlohmann::json deployments = nlohmann::json::array();
     for (const auto& id : error.locked_by) deployments.push_back({{"id", id}});
-    return json_response(status_of(error.code), {{"message", error.message}, {"deployments", deployments}});
+    return json_response(status_of(error.code),
+                         {{"message", error.message}, {"deployments", deployments}});
   }
   return message_response(status_of(error.code), error.message);
 }
@@ -55,8 +72,9 @@ inline bool parse_body(const http::Request& request, nlohmann::json* out, http::
                        JsonShape shape = JsonShape::kAny) {
   auto parsed = json::parse(request.body);
   if (!parsed) {
-    *error = json_response(400, {{"message", "Invalid JSON"},
-                                 {"details", {{{"path", "/"}, {"errors", {parsed.error().message}}}}}});
+    *error =
+        json_response(400, {{"message", "Invalid JSON"},
+                            {"details", {{{"path", "/"}, {"errors", {parsed.error().message}}}}}});
     return false;
   }
   *out = std::move(*parsed);
@@ -64,8 +82,8 @@ inline bool parse_body(const http::Request& request, nlohmann::json* out, http::
   if (shape == JsonShape::kObject && !out->is_object()) expected = "error.expected.jsobject";
   if (shape == JsonShape::kArray && !out->is_array()) expected = "error.expected.jsarray";
   if (expected) {
-    *error = json_response(400, {{"message", "Invalid JSON"},
-                                 {"details", {{{"path", "/"}, {"errors", {expected}}}}}});
+    *error = json_response(
+        400, {{"message", "Invalid JSON"}, {"details", {{{"path", "/"}, {"errors", {expected}}}}}});
     return false;
   }
   return true;

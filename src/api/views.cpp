@@ -64,13 +64,15 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
   j["tasksHealthy"] = healthy;
   j["tasksUnhealthy"] = unhealthy;
   nlohmann::json deployments = nlohmann::json::array();
-  for (const auto& id : core.deployments_of(state, record.app.id)) deployments.push_back({{"id", id}});
+  for (const auto& id : core.deployments_of(state, record.app.id))
+    deployments.push_back({{"id", id}});
   j["deployments"] = deployments;
   if (with_tasks) j["tasks"] = tasks;
   if (with_failure && record.last_failure) {
     const auto& f = *record.last_failure;
-    j["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},       {"message", f.message},
-                            {"state", f.state},       {"taskId", f.task_id},  {"timestamp", f.timestamp},
+    j["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},
+                            {"message", f.message},   {"state", f.state},
+                            {"taskId", f.task_id},    {"timestamp", f.timestamp},
                             {"version", f.version},   {"slaveId", f.agent_id}};
   }
   return j;
@@ -106,7 +108,8 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
     nlohmann::json reasons = nlohmann::json::array();
     uint32_t declined_total = 0;
     for (const auto& [reason, count] : q.reason_counts) {
-      reasons.push_back({{"reason", reason}, {"declined", count}, {"processed", q.nodes_considered}});
+      reasons.push_back(
+          {{"reason", reason}, {"declined", count}, {"processed", q.nodes_considered}});
       declined_total = std::max(declined_total, count);
     }
     nlohmann::json item = {
@@ -125,21 +128,23 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
     // backoff.
     if (record.last_failure) {
       const auto& f = *record.last_failure;
-      item["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},   {"message", f.message},
-                                 {"state", f.state},       {"taskId", f.task_id}, {"timestamp", f.timestamp},
+      item["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},
+                                 {"message", f.message},   {"state", f.state},
+                                 {"taskId", f.task_id},    {"timestamp", f.timestamp},
                                  {"version", f.version}};
     }
     if (with_offers) {
       nlohmann::json offers = nlohmann::json::array();
       for (const auto& r : q.rejections) {
         auto agent = state.agents.find(r.node_id);
-        offers.push_back({{"offer",
-                           {{"id", r.node_id},
-                            {"agentId", r.node_id},
-                            {"hostname", agent == state.agents.end() ? "" : agent->second.hostname}}},
-                          {"reason", nlohmann::json::array({r.reason})},
-                          {"detail", r.detail},
-                          {"timestamp", format_iso8601(now)}});
+        offers.push_back(
+            {{"offer",
+              {{"id", r.node_id},
+               {"agentId", r.node_id},
+               {"hostname", agent == state.agents.end() ? "" : agent->second.hostname}}},
+             {"reason", nlohmann::json::array({r.reason})},
+             {"detail", r.detail},
+             {"timestamp", format_iso8601(now)}});
       }
       item["lastUnusedOffers"] = offers;
     }
@@ -179,11 +184,15 @@ nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
     }
     nlohmann::json ports = nlohmann::json::array();
     for (const auto& r : agent.resources.ports) ports.push_back({r.begin, r.end});
-    auto since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(mono_now - agent.last_heartbeat).count();
+    auto since_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(mono_now - agent.last_heartbeat)
+            .count();
     nodes.push_back({{"id", id},
                      {"hostname", agent.hostname},
                      {"address", agent.address},
-                     {"state", agent.lost ? "lost" : agent.draining ? "draining" : "active"},
+                     {"state", agent.lost       ? "lost"
+                               : agent.draining ? "draining"
+                                                : "active"},
                      {"resources",
                       {{"cpus", agent.resources.cpus},
                        {"mem", agent.resources.mem},

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define BERTH_CHECK(cond)                                                              \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::fprintf(stderr, "CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define BERTH_CHECK(cond)                                                             \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::fprintf(stderr, "CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                   \
+    }                                                                                 \
   } while (0)

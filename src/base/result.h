@@ -14,8 +14,8 @@ namespace berth {
 enum class ErrorCode {
   kInvalidArgument,  // bad input: names the offending value
   kNotFound,
-  kConflict,         // already exists, or locked
-  kUnavailable,      // a peer or resource is not reachable right now; retrying may help
+  kConflict,     // already exists, or locked
+  kUnavailable,  // a peer or resource is not reachable right now; retrying may help
   kPermissionDenied,
   kPreconditionFailed,  // a conditional write whose condition no longer holds (HTTP 412)
   kNotAllowed,          // the operation cannot apply to the object in its state (HTTP 405)
@@ -30,7 +30,9 @@ struct Error {
   std::vector<std::string> locked_by;
 };
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), {}}; }
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message), {}};
+}
 
 template <typename T>
 class [[nodiscard]] Result {

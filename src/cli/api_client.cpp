@@ -20,8 +20,8 @@ namespace {
 // The master's answer as the commands see it, or "cannot reach" naming the master.
 Result<ApiAnswer> to_answer(const std::string& base_url, Result<http::ClientResponse> response) {
   if (!response.ok()) {
-    return make_error(response.error().code, "cannot reach the berth master at " + base_url +
-                                                 ": " + response.error().message);
+    return make_error(response.error().code, "cannot reach the berth master at " + base_url + ": " +
+                                                 response.error().message);
   }
   ApiAnswer answer;
   answer.status = response->status;
@@ -42,12 +42,14 @@ std::vector<std::pair<std::string, std::string>> ApiClient::auth_headers() const
 
 Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& target,
                                   const std::string& body) const {
-  return to_answer(base_url_, http::request(base_url_, method, target, body, timeout_ms_, auth_headers()));
+  return to_answer(base_url_,
+                   http::request(base_url_, method, target, body, timeout_ms_, auth_headers()));
 }
 
 Result<ApiAnswer> ApiClient::stream(const std::string& target,
                                     const std::function<bool(std::string_view)>& on_data) const {
-  return to_answer(base_url_, http::stream_get(base_url_, target, auth_headers(), on_data, timeout_ms_));
+  return to_answer(base_url_,
+                   http::stream_get(base_url_, target, auth_headers(), on_data, timeout_ms_));
 }
 
 std::vector<std::string> describe_failure(const ApiAnswer& answer) {

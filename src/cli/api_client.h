@@ -5,11 +5,10 @@
 
 #include <functional>
 #include <map>
-#include <string_view>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -40,7 +39,8 @@ class ApiClient {
   // GET `target` as an event stream: the body goes to `on_data` as it arrives until the
   // master ends it or `on_data` returns false. A status other than 200 is an answer with its
   // body, as call() gives it; errors as call().
-  Result<ApiAnswer> stream(const std::string& target, const std::function<bool(std::string_view)>& on_data) const;
+  Result<ApiAnswer> stream(const std::string& target,
+                           const std::function<bool(std::string_view)>& on_data) const;
 
   const std::string& base_url() const { return base_url_; }
 

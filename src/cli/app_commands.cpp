@@ -23,14 +23,16 @@ std::string with_force(const std::string& target, bool force) {
 }
 
 // Reads the app definition; on failure says why on stderr and returns nullopt.
-std::optional<nlohmann::json> read_definition(const CommandContext& context, const std::string& file) {
+std::optional<nlohmann::json> read_definition(const CommandContext& context,
+                                              const std::string& file) {
   const std::string source = file == "-" ? "the app definition on stdin" : file;
   std::ifstream stream;
   std::istream* in = &context.env.input();
   if (file != "-") {
     stream.open(file, std::ios::binary);
     if (!stream) {
-      context.err << "cannot read the app definition " << file << ": " << std::strerror(errno) << "\n";
+      context.err << "cannot read the app definition " << file << ": " << std::strerror(errno)
+                  << "\n";
       return std::nullopt;
     }
     in = &stream;
@@ -53,8 +55,8 @@ std::optional<nlohmann::json> read_definition(const CommandContext& context, con
     return std::nullopt;
   }
   if (!definition.is_object()) {
-    context.err << source << " must be a JSON object (one app definition), not " << definition.type_name()
-                << "\n";
+    context.err << source << " must be a JSON object (one app definition), not "
+                << definition.type_name() << "\n";
     return std::nullopt;
   }
   return definition;
@@ -69,7 +71,8 @@ int finish_change(const CommandContext& context, const ApiAnswer& answer, const 
   std::string deployment_id = deployment_id_of(answer);
   if (options.no_wait || deployment_id.empty()) {
     if (!deployment_id.empty()) {
-      context.notes() << "started deployment " << deployment_id << " for " << app_id << suffix << "\n";
+      context.notes() << "started deployment " << deployment_id << " for " << app_id << suffix
+                      << "\n";
     } else {
       context.notes() << done << suffix << "\n";
     }
@@ -91,7 +94,8 @@ std::string command_text(const nlohmann::json& app) {
   if (!cmd.empty()) return cmd;
   if (app.contains("args") && app["args"].is_array() && !app["args"].empty()) {
     std::string joined;
-    for (const auto& arg : app["args"]) joined += (joined.empty() ? "" : " ") + scalar_text(arg, "");
+    for (const auto& arg : app["args"])
+      joined += (joined.empty() ? "" : " ") + scalar_text(arg, "");
     return joined;
   }
   if (app.contains("container") && app["container"].is_object()) {
@@ -150,8 +154,9 @@ void print_app_summary(std::ostream& out, const nlohmann::json& app) {
                  std::to_string(int_field(app, "tasksUnhealthy")) + " unhealthy";
   }
   line("INSTANCES", instances);
-  line("RESOURCES", "cpus " + number_field(app, "cpus", "0") + ", mem " + number_field(app, "mem", "0") +
-                        " MiB, disk " + number_field(app, "disk", "0") + " MiB");
+  line("RESOURCES", "cpus " + number_field(app, "cpus", "0") + ", mem " +
+                        number_field(app, "mem", "0") + " MiB, disk " +
+                        number_field(app, "disk", "0") + " MiB");
   line("CMD", command_text(app));
   line("CONSTRAINTS", constraints_text(app));
   line("LABELS", labels_text(app));
@@ -166,7 +171,8 @@ void print_app_summary(std::ostream& out, const nlohmann::json& app) {
 
 }  // namespace
 
-int app_deploy(const CommandContext& context, const std::string& file, const ChangeOptions& options) {
+int app_deploy(const CommandContext& context, const std::string& file,
+               const ChangeOptions& options) {
   auto definition = read_definition(context, file);
   if (!definition) return kExitFailure;
   std::string app_id = normalize_app_id(text_field(*definition, "id", ""));
@@ -178,8 +184,9 @@ int app_deploy(const CommandContext& context, const std::string& file, const Cha
   }
   ApiAnswer answer = std::move(posted).value();
   if (is_already_exists(answer) && app_id != "/") {
-    auto put = call_or_report(context, "PUT",
-                              with_force(app_target(app_id) + "?partialUpdate=false", options.force), body);
+    auto put = call_or_report(
+        context, "PUT", with_force(app_target(app_id) + "?partialUpdate=false", options.force),
+        body);
     if (!put) return kExitFailure;
     answer = std::move(*put);
   } else if (!answer.ok()) {
@@ -198,7 +205,8 @@ int app_list(const CommandContext& context) {
     return kExitOk;
   }
   std::vector<nlohmann::json> apps;
-  if (answer->json.is_object() && answer->json.contains("apps") && answer->json["apps"].is_array()) {
+  if (answer->json.is_object() && answer->json.contains("apps") &&
+      answer->json["apps"].is_array()) {
     apps.assign(answer->json["apps"].begin(), answer->json["apps"].end());
   }
   std::stable_sort(apps.begin(), apps.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
@@ -207,7 +215,8 @@ int app_list(const CommandContext& context) {
   Table table({"ID", "INSTANCES", "CPUS", "MEM", "CMD", "DEPLOYMENTS"});
   for (const auto& app : apps) {
     table.add_row({text_field(app, "id"),
-                   std::to_string(int_field(app, "tasksRunning")) + "/" + std::to_string(int_field(app, "instances")),
+                   std::to_string(int_field(app, "tasksRunning")) + "/" +
+                       std::to_string(int_field(app, "instances")),
                    number_field(app, "cpus"), number_field(app, "mem"),
                    truncate_cell(command_text(app), kCmdColumnWidth),
                    std::to_string(array_size(app, "deployments"))});
@@ -234,20 +243,24 @@ int app_scale(const CommandContext& context, const std::string& app_id, int64_t 
               const ChangeOptions& options) {
   std::string id = normalize_app_id(app_id);
   nlohmann::json body = {{"instances", instances}};
-  auto answer = call_or_report(context, "PUT", with_force(app_target(id), options.force), body.dump());
+  auto answer =
+      call_or_report(context, "PUT", with_force(app_target(id), options.force), body.dump());
   if (!answer) return kExitFailure;
   return finish_change(context, *answer, id, "scaling",
                        "scaled " + id + " to " + std::to_string(instances) + " instances", options);
 }
 
-int app_restart(const CommandContext& context, const std::string& app_id, const ChangeOptions& options) {
+int app_restart(const CommandContext& context, const std::string& app_id,
+                const ChangeOptions& options) {
   std::string id = normalize_app_id(app_id);
-  auto answer = call_or_report(context, "POST", with_force(app_target(id) + "/restart", options.force));
+  auto answer =
+      call_or_report(context, "POST", with_force(app_target(id) + "/restart", options.force));
   if (!answer) return kExitFailure;
   return finish_change(context, *answer, id, "restarting", "restarted " + id, options);
 }
 
-int app_destroy(const CommandContext& context, const std::string& app_id, const ChangeOptions& options) {
+int app_destroy(const CommandContext& context, const std::string& app_id,
+                const ChangeOptions& options) {
   std::string id = normalize_app_id(app_id);
   auto answer = call_or_report(context, "DELETE", with_force(app_target(id), options.force));
   if (!answer) return kExitFailure;

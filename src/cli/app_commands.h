@@ -19,12 +19,15 @@ struct ChangeOptions {
 
 // `file` is a path or "-" for the environment's input. POSTs the definition; when the app
 // already exists, PUTs it with partialUpdate=false so the app ends up exactly as the file says.
-int app_deploy(const CommandContext& context, const std::string& file, const ChangeOptions& options);
+int app_deploy(const CommandContext& context, const std::string& file,
+               const ChangeOptions& options);
 int app_list(const CommandContext& context);
 int app_show(const CommandContext& context, const std::string& app_id);
 int app_scale(const CommandContext& context, const std::string& app_id, int64_t instances,
               const ChangeOptions& options);
-int app_restart(const CommandContext& context, const std::string& app_id, const ChangeOptions& options);
-int app_destroy(const CommandContext& context, const std::string& app_id, const ChangeOptions& options);
+int app_restart(const CommandContext& context, const std::string& app_id,
+                const ChangeOptions& options);
+int app_destroy(const CommandContext& context, const std::string& app_id,
+                const ChangeOptions& options);
 
 }  // namespace berth::cli

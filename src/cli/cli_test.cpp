@@ -7,9 +7,8 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/client_commands.h"
 #include "cli/deployment_watch.h"
@@ -65,7 +64,8 @@ class FakeMarathon {
         std::lock_guard<std::mutex> lock(mutex_);
         requests_.push_back(request);
         auto it = routes_.find(request.method + " " + request.path);
-        if (it == routes_.end()) return json_response(404, {{"message", "no route " + request.path}});
+        if (it == routes_.end())
+          return json_response(404, {{"message", "no route " + request.path}});
         route = it->second;
       }
       return route(request);
@@ -81,7 +81,8 @@ class FakeMarathon {
     routes_[method_and_path] = std::move(route);
   }
   void on(const std::string& method_and_path, int status, const json& body) {
-    on(method_and_path, [status, body](const http::Request&) { return json_response(status, body); });
+    on(method_and_path,
+       [status, body](const http::Request&) { return json_response(status, body); });
   }
 
   std::vector<http::Request> requests(const std::string& method_and_path) const {
@@ -124,13 +125,18 @@ class CliTest : public ::testing::Test {
   FakeEnvironment environment_;
 };
 
-const json kWebApp = {{"id", "/web"},           {"cmd", "python3 -m http.server $PORT0"},
-                      {"instances", 5},         {"tasksRunning", 3},
-                      {"tasksStaged", 1},       {"cpus", 0.5},
-                      {"mem", 128},             {"deployments", json::array({{{"id", "d1"}}})},
+const json kWebApp = {{"id", "/web"},
+                      {"cmd", "python3 -m http.server $PORT0"},
+                      {"instances", 5},
+                      {"tasksRunning", 3},
+                      {"tasksStaged", 1},
+                      {"cpus", 0.5},
+                      {"mem", 128},
+                      {"deployments", json::array({{{"id", "d1"}}})},
                       {"version", "2024-01-02T03:04:05.000Z"}};
-const json kJobApp = {{"id", "/prod/api"}, {"cmd", "./api"}, {"instances", 2}, {"tasksRunning", 2},
-                      {"cpus", 1},         {"mem", 1024},    {"deployments", json::array()}};
+const json kJobApp = {{"id", "/prod/api"},           {"cmd", "./api"}, {"instances", 2},
+                      {"tasksRunning", 2},           {"cpus", 1},      {"mem", 1024},
+                      {"deployments", json::array()}};
 
 TEST_F(CliTest, AppListPrintsOneRowPerAppSortedById) {
   marathon_.on("GET /v2/apps", 200, {{"apps", {kWebApp, kJobApp}}});
@@ -155,8 +161,9 @@ TEST_F(CliTest, JsonPrintsTheApiAnswerInsteadOfATable) {
 TEST_F(CliTest, ValidationFailurePrintsTheMessageAndEachDetailAndFails) {
   marathon_.on("POST /v2/apps", 422,
                {{"message", "Object is not valid"},
-                {"details", {{{"path", "/cpus"}, {"errors", {"must be positive", "is required"}}},
-                             {{"path", "/id"}, {"errors", {"must not be the root"}}}}}});
+                {"details",
+                 {{{"path", "/cpus"}, {"errors", {"must be positive", "is required"}}},
+                  {{"path", "/id"}, {"errors", {"must not be the root"}}}}}});
   environment_.set_input(R"({"id":"/web","cpus":-1})");
   Outcome outcome = run({"app", "deploy", "-"});
   EXPECT_EQ(outcome.code, 1);
@@ -183,7 +190,8 @@ TEST_F(CliTest, UnreachableMasterFailsWithTheReason) {
   }
   Outcome outcome = run({"node", "list"}, closed_url);
   EXPECT_EQ(outcome.code, 1);
-  EXPECT_EQ(outcome.err.rfind("cannot reach the berth master at " + closed_url + ": ", 0), 0u) << outcome.err;
+  EXPECT_EQ(outcome.err.rfind("cannot reach the berth master at " + closed_url + ": ", 0), 0u)
+      << outcome.err;
   EXPECT_EQ(outcome.out, "");
 }
 
@@ -197,7 +205,8 @@ TEST_F(CliTest, MasterDefaultsToTheEnvironmentVariable) {
 
 TEST_F(CliTest, DeployFollowsTheDeploymentUntilItDisappears) {
   marathon_.on("POST /v2/apps", [](const http::Request&) {
-    http::Response response = json_response(201, {{"id", "/web"}, {"version", "v1"}, {"deployments", {{{"id", "d1"}}}}});
+    http::Response response =
+        json_response(201, {{"id", "/web"}, {"version", "v1"}, {"deployments", {{{"id", "d1"}}}}});
     response.headers.push_back({"Marathon-Deployment-Id", "d1"});
     return response;
   });
@@ -209,12 +218,17 @@ TEST_F(CliTest, DeployFollowsTheDeploymentUntilItDisappears) {
   });
   marathon_.on("GET /v2/apps/web", [&polls](const http::Request&) {
     int running = std::min(polls, 3);
-    return json_response(200, {{"app", {{"id", "/web"}, {"instances", 3}, {"tasksRunning", running}, {"tasksStaged", 1}}}});
+    return json_response(
+        200, {{"app",
+               {{"id", "/web"}, {"instances", 3}, {"tasksRunning", running}, {"tasksStaged", 1}}}});
   });
   marathon_.on("GET /v2/queue", [&polls](const http::Request&) {
-    json reasons = {{{"reason", "InsufficientCpus"}, {"declined", polls == 1 ? 3 : 0}, {"processed", 3}}};
-    return json_response(200, {{"queue", {{{"app", {{"id", "/web"}}},
-                                           {"processedOffersSummary", {{"rejectSummaryLastOffers", reasons}}}}}}});
+    json reasons = {
+        {{"reason", "InsufficientCpus"}, {"declined", polls == 1 ? 3 : 0}, {"processed", 3}}};
+    return json_response(
+        200, {{"queue",
+               {{{"app", {{"id", "/web"}}},
+                 {"processedOffersSummary", {{"rejectSummaryLastOffers", reasons}}}}}}});
   });
   environment_.set_input(R"({"id":"web","cmd":"sleep 1000","instances":3})");
   Outcome outcome = run({"app", "deploy", "-"});
@@ -229,16 +243,19 @@ TEST_F(CliTest, DeployFollowsTheDeploymentUntilItDisappears) {
   EXPECT_EQ(environment_.sleeps(), 3);
   auto posts = marathon_.requests("POST /v2/apps");
   ASSERT_EQ(posts.size(), 1u);
-  EXPECT_EQ(json::parse(posts[0].body), json::parse(R"({"id":"web","cmd":"sleep 1000","instances":3})"));
+  EXPECT_EQ(json::parse(posts[0].body),
+            json::parse(R"({"id":"web","cmd":"sleep 1000","instances":3})"));
 }
 
 TEST_F(CliTest, DeployGivesUpAfterTheTimeoutAndSaysSo) {
-  marathon_.on("POST /v2/apps", 201, {{"id", "/web"}, {"version", "v1"}, {"deployments", {{{"id", "d1"}}}}});
+  marathon_.on("POST /v2/apps", 201,
+               {{"id", "/web"}, {"version", "v1"}, {"deployments", {{{"id", "d1"}}}}});
   marathon_.on("GET /v2/deployments", 200, {{{"id", "d1"}}});
   environment_.set_input(R"({"id":"/web"})");
   Outcome outcome = run({"app", "deploy", "-", "--timeout", "5"});
   EXPECT_EQ(outcome.code, 1);
-  EXPECT_NE(outcome.err.find("timed out after 5s waiting for deployment d1 of /web"), std::string::npos)
+  EXPECT_NE(outcome.err.find("timed out after 5s waiting for deployment d1 of /web"),
+            std::string::npos)
       << outcome.err;
   EXPECT_EQ(environment_.sleeps(), 5);
 }
@@ -260,8 +277,10 @@ TEST_F(CliTest, DeployUpdatesWithPutWhenTheAppAlreadyExists) {
 }
 
 TEST_F(CliTest, DeployDoesNotOverrideALockedApp) {
-  marathon_.on("POST /v2/apps", 409,
-               {{"message", "App is locked by one or more deployments. Override with the option '?force=true'."}});
+  marathon_.on(
+      "POST /v2/apps", 409,
+      {{"message",
+        "App is locked by one or more deployments. Override with the option '?force=true'."}});
   environment_.set_input(R"({"id":"/web"})");
   Outcome outcome = run({"app", "deploy", "-"});
   EXPECT_EQ(outcome.code, 1);
@@ -273,7 +292,8 @@ TEST_F(CliTest, DeployRejectsAFileThatIsNotJson) {
   environment_.set_input("{not json");
   Outcome outcome = run({"app", "deploy", "-"});
   EXPECT_EQ(outcome.code, 1);
-  EXPECT_NE(outcome.err.find("the app definition on stdin is not valid JSON"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("the app definition on stdin is not valid JSON"), std::string::npos)
+      << outcome.err;
   EXPECT_TRUE(marathon_.requests("POST /v2/apps").empty());
 }
 
@@ -291,16 +311,22 @@ TEST_F(CliTest, ScaleWithNoWaitPutsTheInstanceCountAndReturns) {
 
 TEST_F(CliTest, ShowAcceptsIdsWithOrWithoutTheLeadingSlash) {
   json app = kWebApp;
-  app["tasks"] = {{{"id", "web.1"}, {"host", "node-a"}, {"ports", {31000, 31001}}, {"state", "TASK_RUNNING"},
-                   {"startedAt", "2024-01-02T03:04:06.000Z"}, {"healthCheckResults", {{{"alive", true}}}}}};
+  app["tasks"] = {{{"id", "web.1"},
+                   {"host", "node-a"},
+                   {"ports", {31000, 31001}},
+                   {"state", "TASK_RUNNING"},
+                   {"startedAt", "2024-01-02T03:04:06.000Z"},
+                   {"healthCheckResults", {{{"alive", true}}}}}};
   marathon_.on("GET /v2/apps/web", 200, {{"app", app}});
   for (const std::string id : {"web", "/web"}) {
     Outcome outcome = run({"app", "show", id});
     EXPECT_EQ(outcome.code, 0) << outcome.err;
     EXPECT_NE(outcome.out.find("ID            /web\n"), std::string::npos) << outcome.out;
-    EXPECT_NE(outcome.out.find("INSTANCES     3/5 running, 1 staged\n"), std::string::npos) << outcome.out;
-    EXPECT_NE(outcome.out.find("ID     HOST    PORTS        STATE         STARTED                   HEALTH\n"
-                               "web.1  node-a  31000,31001  TASK_RUNNING  2024-01-02T03:04:06.000Z  healthy\n"),
+    EXPECT_NE(outcome.out.find("INSTANCES     3/5 running, 1 staged\n"), std::string::npos)
+        << outcome.out;
+    EXPECT_NE(outcome.out.find(
+                  "ID     HOST    PORTS        STATE         STARTED                   HEALTH\n"
+                  "web.1  node-a  31000,31001  TASK_RUNNING  2024-01-02T03:04:06.000Z  healthy\n"),
               std::string::npos)
         << outcome.out;
   }
@@ -309,8 +335,12 @@ TEST_F(CliTest, ShowAcceptsIdsWithOrWithoutTheLeadingSlash) {
 
 TEST_F(CliTest, TaskListPrintsTheTasksOfOneApp) {
   marathon_.on("GET /v2/apps/prod/web/tasks", 200,
-               {{"tasks", {{{"id", "prod_web.1"}, {"appId", "/prod/web"}, {"host", "node-b"}, {"ports", json::array()},
-                            {"state", "TASK_STAGING"}}}}});
+               {{"tasks",
+                 {{{"id", "prod_web.1"},
+                   {"appId", "/prod/web"},
+                   {"host", "node-b"},
+                   {"ports", json::array()},
+                   {"state", "TASK_STAGING"}}}}});
   Outcome outcome = run({"task", "list", "/prod/web"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
   EXPECT_EQ(outcome.out,
@@ -333,11 +363,15 @@ TEST_F(CliTest, TaskKillPostsTheIdAndTheScaleFlag) {
 
 TEST_F(CliTest, NodeListShowsUsageAgainstCapacity) {
   marathon_.on("GET /berth/v1/nodes", 200,
-               {{"nodes", {{{"id", "n1"}, {"hostname", "node-a"}, {"state", "active"},
-                            {"resources", {{"cpus", 4}, {"mem", 8192}, {"disk", 100000}}},
-                            {"used", {{"cpus", 1.5}, {"mem", 512}, {"disk", 0}}},
-                            {"attributes", {{"rack", "r1"}, {"zone", "a"}}}, {"tasks", 3}},
-                           {{"id", "n2"}, {"hostname", "node-b"}, {"state", "lost"}, {"tasks", 0}}}}});
+               {{"nodes",
+                 {{{"id", "n1"},
+                   {"hostname", "node-a"},
+                   {"state", "active"},
+                   {"resources", {{"cpus", 4}, {"mem", 8192}, {"disk", 100000}}},
+                   {"used", {{"cpus", 1.5}, {"mem", 512}, {"disk", 0}}},
+                   {"attributes", {{"rack", "r1"}, {"zone", "a"}}},
+                   {"tasks", 3}},
+                  {{"id", "n2"}, {"hostname", "node-b"}, {"state", "lost"}, {"tasks", 0}}}}});
   Outcome outcome = run({"node", "list"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
   EXPECT_EQ(outcome.out,
@@ -356,8 +390,9 @@ TEST_F(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(run_client_command({"berth", "app"}, out, err, environment_), 2);
 }
 
-const json kBerthNodes = {{"nodes", {{{"id", "n1"}, {"hostname", "node-a"}, {"state", "draining"}},
-                                     {{"id", "n2"}, {"hostname", "node-b"}, {"state", "active"}}}}};
+const json kBerthNodes = {{"nodes",
+                           {{{"id", "n1"}, {"hostname", "node-a"}, {"state", "draining"}},
+                            {{"id", "n2"}, {"hostname", "node-b"}, {"state", "active"}}}}};
 
 TEST_F(CliTest, NodeDrainAcceptsAHostnameAndPostsToTheNodesDrainPath) {
   marathon_.on("GET /berth/v1/nodes", 200, kBerthNodes);
@@ -365,7 +400,8 @@ TEST_F(CliTest, NodeDrainAcceptsAHostnameAndPostsToTheNodesDrainPath) {
   marathon_.on("DELETE /berth/v1/nodes/n1/drain", 200, {{"id", "n1"}, {"draining", false}});
   Outcome drained = run({"node", "drain", "node-b"});
   EXPECT_EQ(drained.code, 0) << drained.err;
-  EXPECT_EQ(drained.out, "draining node-b (n2): no new tasks go there and its tasks move to other nodes\n");
+  EXPECT_EQ(drained.out,
+            "draining node-b (n2): no new tasks go there and its tasks move to other nodes\n");
   EXPECT_EQ(marathon_.requests("POST /berth/v1/nodes/n2/drain").size(), 1u);
   Outcome undrained = run({"node", "undrain", "n1"});
   EXPECT_EQ(undrained.code, 0) << undrained.err;
@@ -386,9 +422,9 @@ const std::string kUuidB = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
 const std::string kWebData = "11111111-2222-4333-8444-555555555555";
 const json kStateNodes = {{{"host", "10.0.0.1"}, {"uuid", kUuidA}, {"hostname", "node-a"}},
                           {{"host", "10.0.0.2"}, {"uuid", kUuidB}, {"hostname", "node-b"}}};
-const json kWebDataConfig = {{"dataset_id", kWebData}, {"primary", kUuidA}, {"deleted", false},
-                             {"metadata", {{"name", "web-data"}}}, {"maximum_size", 1073741824},
-                             {"driver", "shared"}};
+const json kWebDataConfig = {{"dataset_id", kWebData},     {"primary", kUuidA},
+                             {"deleted", false},           {"metadata", {{"name", "web-data"}}},
+                             {"maximum_size", 1073741824}, {"driver", "shared"}};
 
 TEST_F(CliTest, DatasetCreateSendsTheParsedSizeAndTheResolvedPrimary) {
   marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
@@ -398,9 +434,11 @@ TEST_F(CliTest, DatasetCreateSendsTheParsedSizeAndTheResolvedPrimary) {
     created["deleted"] = false;
     return json_response(201, created);
   });
-  Outcome outcome = run({"dataset", "create", "web-data", "--size", "512M", "--node", "node-b", "--driver", "loop"});
+  Outcome outcome = run(
+      {"dataset", "create", "web-data", "--size", "512M", "--node", "node-b", "--driver", "loop"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
-  EXPECT_EQ(outcome.out, "created dataset web-data (" + kWebData + ") on node-b, size 512.0M, driver loop\n");
+  EXPECT_EQ(outcome.out,
+            "created dataset web-data (" + kWebData + ") on node-b, size 512.0M, driver loop\n");
   auto posts = marathon_.requests("POST /v1/configuration/datasets");
   ASSERT_EQ(posts.size(), 1u);
   EXPECT_EQ(json::parse(posts[0].body), json({{"primary", kUuidB},
@@ -411,14 +449,16 @@ TEST_F(CliTest, DatasetCreateSendsTheParsedSizeAndTheResolvedPrimary) {
 
 TEST_F(CliTest, DatasetCreateWithoutANodePicksTheFirstActiveOne) {
   marathon_.on("GET /berth/v1/nodes", 200,
-               {{"nodes", {{{"id", kUuidA}, {"hostname", "node-a"}, {"state", "draining"}},
-                           {{"id", kUuidB}, {"hostname", "node-b"}, {"state", "active"}}}}});
+               {{"nodes",
+                 {{{"id", kUuidA}, {"hostname", "node-a"}, {"state", "draining"}},
+                  {{"id", kUuidB}, {"hostname", "node-b"}, {"state", "active"}}}}});
   marathon_.on("POST /v1/configuration/datasets", 201, kWebDataConfig);
   Outcome outcome = run({"dataset", "create", "web-data"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
   auto posts = marathon_.requests("POST /v1/configuration/datasets");
   ASSERT_EQ(posts.size(), 1u);
-  EXPECT_EQ(json::parse(posts[0].body), json({{"primary", kUuidB}, {"metadata", {{"name", "web-data"}}}}));
+  EXPECT_EQ(json::parse(posts[0].body),
+            json({{"primary", kUuidB}, {"metadata", {{"name", "web-data"}}}}));
 }
 
 TEST_F(CliTest, DatasetCreateWithABadSizeIsAUsageErrorAndSendsNothing) {
@@ -440,22 +480,30 @@ TEST_F(CliTest, FlockerDescriptionIsPrintedAndFails) {
 }
 
 TEST_F(CliTest, DatasetListJoinsConfigurationStateAndHostnames) {
-  json detached = {{"dataset_id", "99999999-2222-4333-8444-555555555555"}, {"primary", kUuidB}, {"deleted", false},
-                   {"metadata", {{"name", "db"}}}, {"maximum_size", 67108864}, {"driver", "local"}};
-  json gone = {{"dataset_id", "00000000-2222-4333-8444-555555555555"}, {"primary", kUuidB}, {"deleted", true},
+  json detached = {{"dataset_id", "99999999-2222-4333-8444-555555555555"},
+                   {"primary", kUuidB},
+                   {"deleted", false},
+                   {"metadata", {{"name", "db"}}},
+                   {"maximum_size", 67108864},
+                   {"driver", "local"}};
+  json gone = {{"dataset_id", "00000000-2222-4333-8444-555555555555"},
+               {"primary", kUuidB},
+               {"deleted", true},
                {"metadata", {{"name", "old"}}}};
   marathon_.on("GET /v1/configuration/datasets", 200, {kWebDataConfig, detached, gone});
-  marathon_.on("GET /v1/state/datasets", 200,
-               {{{"dataset_id", kWebData}, {"primary", kUuidA}, {"path", "/var/lib/berth/datasets/web"}},
-                {{"dataset_id", detached["dataset_id"]}, {"maximum_size", 67108864}}});
+  marathon_.on(
+      "GET /v1/state/datasets", 200,
+      {{{"dataset_id", kWebData}, {"primary", kUuidA}, {"path", "/var/lib/berth/datasets/web"}},
+       {{"dataset_id", detached["dataset_id"]}, {"maximum_size", 67108864}}});
   marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
   Outcome outcome = run({"dataset", "list"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
-  EXPECT_EQ(outcome.out,
-            "ID                                    NAME      SIZE   DRIVER  PRIMARY  ATTACHED  PATH\n"
-            "99999999-2222-4333-8444-555555555555  db        64.0M  local   node-b   -         -\n"
-            "11111111-2222-4333-8444-555555555555  web-data  1.0G   shared  node-a   node-a    "
-            "/var/lib/berth/datasets/web\n");
+  EXPECT_EQ(
+      outcome.out,
+      "ID                                    NAME      SIZE   DRIVER  PRIMARY  ATTACHED  PATH\n"
+      "99999999-2222-4333-8444-555555555555  db        64.0M  local   node-b   -         -\n"
+      "11111111-2222-4333-8444-555555555555  web-data  1.0G   shared  node-a   node-a    "
+      "/var/lib/berth/datasets/web\n");
   Outcome all = run({"dataset", "list", "--all"});
   EXPECT_NE(all.out.find("old (deleted)"), std::string::npos) << all.out;
 }
@@ -490,7 +538,8 @@ TEST_F(CliTest, DatasetMoveGivesUpAfterTheTimeout) {
   marathon_.on("GET /v1/configuration/datasets", 200, json::array({kWebDataConfig}));
   marathon_.on("GET /v1/state/nodes", 200, kStateNodes);
   marathon_.on("POST /v1/configuration/datasets/" + kWebData, 200, kWebDataConfig);
-  marathon_.on("GET /v1/state/datasets", 200, json::array({{{"dataset_id", kWebData}, {"primary", kUuidA}}}));
+  marathon_.on("GET /v1/state/datasets", 200,
+               json::array({{{"dataset_id", kWebData}, {"primary", kUuidA}}}));
   Outcome outcome = run({"dataset", "move", kWebData, "node-b", "--timeout", "1"});
   EXPECT_EQ(outcome.code, 1);
   EXPECT_NE(outcome.err.find("timed out after 1s waiting for dataset web-data to attach on node-b"),
@@ -507,14 +556,16 @@ TEST_F(CliTest, DatasetShowAndDestroyFindTheDatasetByName) {
   marathon_.on("DELETE /v1/configuration/datasets/" + kWebData, 200, kWebDataConfig);
   Outcome shown = run({"dataset", "show", "web-data"});
   EXPECT_EQ(shown.code, 0) << shown.err;
-  EXPECT_EQ(shown.out,
-            "ID        " + kWebData + "\n"
-            "NAME      web-data\n"
-            "SIZE      1.0G (1073741824 bytes)\n"
-            "DRIVER    shared\n"
-            "PRIMARY   node-a (" + kUuidA + ")\n"
-            "ATTACHED  node-a\n"
-            "PATH      /d/web\n");
+  EXPECT_EQ(shown.out, "ID        " + kWebData +
+                           "\n"
+                           "NAME      web-data\n"
+                           "SIZE      1.0G (1073741824 bytes)\n"
+                           "DRIVER    shared\n"
+                           "PRIMARY   node-a (" +
+                           kUuidA +
+                           ")\n"
+                           "ATTACHED  node-a\n"
+                           "PATH      /d/web\n");
   Outcome destroyed = run({"dataset", "destroy", "web-data"});
   EXPECT_EQ(destroyed.code, 0) << destroyed.err;
   EXPECT_EQ(marathon_.requests("DELETE /v1/configuration/datasets/" + kWebData).size(), 1u);
@@ -540,10 +591,12 @@ class FakeTaskLogs {
     if (script) script(requests_, *this);
     const std::string& text = request.query_value("stream") == "stderr" ? err : out;
     const int64_t offset = std::stoll(request.query_value("offset", "0"));
-    const uint64_t length = std::min<uint64_t>(std::stoull(request.query_value("length", "1048576")), max_answer_bytes);
+    const uint64_t length =
+        std::min<uint64_t>(std::stoull(request.query_value("length", "1048576")), max_answer_bytes);
     const uint64_t size = text.size();
     uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(offset, 0)), size);
-    if (offset < 0) start = static_cast<uint64_t>(-offset) >= size ? 0 : size - static_cast<uint64_t>(-offset);
+    if (offset < 0)
+      start = static_cast<uint64_t>(-offset) >= size ? 0 : size - static_cast<uint64_t>(-offset);
     http::Response response;
     response.content_type = "text/plain";
     response.body = text.substr(start, length);
@@ -571,7 +624,8 @@ std::string numbered_lines(int first, int last, size_t width = 0) {
 class TaskLogsTest : public CliTest {
  protected:
   TaskLogsTest() {
-    marathon_.on("GET /berth/v1/tasks/web.1/logs", [this](const http::Request& request) { return logs_.answer(request); });
+    marathon_.on("GET /berth/v1/tasks/web.1/logs",
+                 [this](const http::Request& request) { return logs_.answer(request); });
   }
 
   // The offset query of each request, in order.
@@ -608,7 +662,8 @@ TEST_F(TaskLogsTest, StderrReadsTheStderrStream) {
   Outcome outcome = run({"task", "logs", "web.1", "--stderr"});
   EXPECT_EQ(outcome.code, 0) << outcome.err;
   EXPECT_EQ(outcome.out, logs_.err);
-  EXPECT_EQ(marathon_.requests("GET /berth/v1/tasks/web.1/logs").at(0).query_value("stream"), "stderr");
+  EXPECT_EQ(marathon_.requests("GET /berth/v1/tasks/web.1/logs").at(0).query_value("stream"),
+            "stderr");
 }
 
 TEST_F(TaskLogsTest, AnEmptyStreamPrintsNothing) {
@@ -685,7 +740,8 @@ TEST_F(TaskLogsTest, TailAndFollowGoOnFromTheEndOfTheTail) {
 }
 
 TEST_F(TaskLogsTest, MasterRefusalsArePrintedAndFail) {
-  marathon_.on("GET /berth/v1/tasks/web.9/logs", 404, {{"message", "task web.9 is not on this node"}});
+  marathon_.on("GET /berth/v1/tasks/web.9/logs", 404,
+               {{"message", "task web.9 is not on this node"}});
   Outcome unknown = run({"task", "logs", "web.9"});
   EXPECT_EQ(unknown.code, 1);
   EXPECT_EQ(unknown.out, "");
@@ -738,18 +794,24 @@ TEST(DeploymentWatch, FindsTheDeploymentIdInHeaderOrBody) {
 }
 
 TEST(DeploymentWatch, QueueLineIgnoresOtherAppsAndReasonsWithoutDeclines) {
-  json queue = {{"queue",
-                 {{{"app", {{"id", "/other"}}},
-                   {"processedOffersSummary", {{"rejectSummaryLastOffers", {{{"reason", "InsufficientMemory"}, {"declined", 2}, {"processed", 2}}}}}}},
-                  {{"app", {{"id", "/web"}}},
-                   {"processedOffersSummary",
-                    {{"rejectSummaryLastOffers",
-                      {{{"reason", "UnfulfilledRole"}, {"declined", 0}, {"processed", 3}},
-                       {{"reason", "UnfulfilledConstraint"}, {"declined", 1}, {"processed", 3}}}}}}}}}};
+  json queue = {
+      {"queue",
+       {{{"app", {{"id", "/other"}}},
+         {"processedOffersSummary",
+          {{"rejectSummaryLastOffers",
+            {{{"reason", "InsufficientMemory"}, {"declined", 2}, {"processed", 2}}}}}}},
+        {{"app", {{"id", "/web"}}},
+         {"processedOffersSummary",
+          {{"rejectSummaryLastOffers",
+            {{{"reason", "UnfulfilledRole"}, {"declined", 0}, {"processed", 3}},
+             {{"reason", "UnfulfilledConstraint"}, {"declined", 1}, {"processed", 3}}}}}}}}}};
   EXPECT_EQ(queue_line(queue, "/web"), "waiting: UnfulfilledConstraint on 1/3 nodes");
   EXPECT_EQ(queue_line(queue, "/missing"), "");
-  json backoff = {{"queue", {{{"app", {{"id", "/web"}}}, {"delay", {{"timeLeftSeconds", 12}, {"overdue", false}}}}}}};
-  EXPECT_EQ(queue_line(backoff, "/web"), "waiting: backing off after failed launches, next attempt in 12s");
+  json backoff = {
+      {"queue",
+       {{{"app", {{"id", "/web"}}}, {"delay", {{"timeLeftSeconds", 12}, {"overdue", false}}}}}}};
+  EXPECT_EQ(queue_line(backoff, "/web"),
+            "waiting: backing off after failed launches, next attempt in 12s");
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ std::string text_field(const nlohmann::json& object, const char* key, const std:
 }
 
 std::string scalar_text(const nlohmann::json& value, const std::string& fallback) {
-  if (value.is_string()) return value.get<std::string>().empty() ? fallback : value.get<std::string>();
+  if (value.is_string())
+    return value.get<std::string>().empty() ? fallback : value.get<std::string>();
   if (value.is_number()) return number_text(value, fallback);
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
   return fallback;
@@ -54,7 +55,8 @@ std::string number_text(const nlohmann::json& value, const std::string& fallback
   return text.str();
 }
 
-std::string number_field(const nlohmann::json& object, const char* key, const std::string& fallback) {
+std::string number_field(const nlohmann::json& object, const char* key,
+                         const std::string& fallback) {
   if (!object.is_object() || !object.contains(key)) return fallback;
   return number_text(object[key], fallback);
 }

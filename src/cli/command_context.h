@@ -3,11 +3,10 @@
 // Built by client_commands.cpp after parsing; used by the *_commands.cpp files.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/api_client.h"
 #include "cli/client_environment.h"
@@ -45,10 +44,12 @@ void print_json(std::ostream& out, const ApiAnswer& answer);
 // Small formatting helpers for JSON fields that may be missing or of the wrong type.
 // A string, number or boolean as text; `fallback` for anything else or an empty string.
 std::string scalar_text(const nlohmann::json& value, const std::string& fallback = "-");
-std::string text_field(const nlohmann::json& object, const char* key, const std::string& fallback = "-");
+std::string text_field(const nlohmann::json& object, const char* key,
+                       const std::string& fallback = "-");
 // Numbers without trailing zeros: 0.5, 128, 1024.
 std::string number_text(const nlohmann::json& value, const std::string& fallback = "-");
-std::string number_field(const nlohmann::json& object, const char* key, const std::string& fallback = "-");
+std::string number_field(const nlohmann::json& object, const char* key,
+                         const std::string& fallback = "-");
 int64_t int_field(const nlohmann::json& object, const char* key, int64_t fallback = 0);
 // "31000,31001" for an array of numbers (or strings); "-" when empty or missing.
 std::string joined_field(const nlohmann::json& object, const char* key);

@@ -24,7 +24,8 @@ std::string deployment_id_of(const ApiAnswer& answer) {
   if (body.contains("deploymentId") && body["deploymentId"].is_string()) {
     return body["deploymentId"].get<std::string>();
   }
-  if (body.contains("deployments") && body["deployments"].is_array() && !body["deployments"].empty()) {
+  if (body.contains("deployments") && body["deployments"].is_array() &&
+      !body["deployments"].empty()) {
     return text_field(body["deployments"][0], "id", "");
   }
   return "";
@@ -63,8 +64,9 @@ std::string queue_line(const nlohmann::json& queue, const std::string& app_id) {
       int64_t declined = int_field(reject, "declined");
       if (declined <= 0) continue;
       if (!reasons.empty()) reasons += ", ";
-      reasons += text_field(reject, "reason", "unknown reason") + " on " + std::to_string(declined) +
-                 "/" + std::to_string(int_field(reject, "processed")) + " nodes";
+      reasons += text_field(reject, "reason", "unknown reason") + " on " +
+                 std::to_string(declined) + "/" + std::to_string(int_field(reject, "processed")) +
+                 " nodes";
     }
     if (!reasons.empty()) return "waiting: " + reasons;
     const auto delay = item.value("delay", nlohmann::json::object());
@@ -109,8 +111,8 @@ int wait_for_deployment(const CommandContext& context, const DeploymentWatch& wa
     if (context.env.now() >= deadline) {
       context.err << "timed out after " << watch.timeout.count() << "s waiting for deployment "
                   << watch.deployment_id << " of " << watch.app_id
-                  << "; it continues on the master. Follow it with `berth app show "
-                  << watch.app_id << "`, or give more time with --timeout\n";
+                  << "; it continues on the master. Follow it with `berth app show " << watch.app_id
+                  << "`, or give more time with --timeout\n";
       return kExitFailure;
     }
     context.env.sleep_for(watch.poll_interval);

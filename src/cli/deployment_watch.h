@@ -4,9 +4,8 @@
 #pragma once
 
 #include <chrono>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/api_client.h"
 #include "cli/command_context.h"

@@ -9,15 +9,19 @@ namespace {
 std::string plan_apps(const nlohmann::json& plan) {
   std::string apps;
   if (plan.is_object() && plan.contains("affectedApps") && plan["affectedApps"].is_array()) {
-    for (const auto& app : plan["affectedApps"]) apps += (apps.empty() ? "" : ",") + scalar_text(app);
+    for (const auto& app : plan["affectedApps"])
+      apps += (apps.empty() ? "" : ",") + scalar_text(app);
   }
   return apps.empty() ? "-" : apps;
 }
 
 std::string plan_action(const nlohmann::json& plan) {
-  if (!plan.is_object() || !plan.contains("steps") || !plan["steps"].is_array() || plan["steps"].empty()) return "-";
+  if (!plan.is_object() || !plan.contains("steps") || !plan["steps"].is_array() ||
+      plan["steps"].empty())
+    return "-";
   const auto& step = plan["steps"][0];
-  if (!step.is_object() || !step.contains("actions") || !step["actions"].is_array() || step["actions"].empty()) {
+  if (!step.is_object() || !step.contains("actions") || !step["actions"].is_array() ||
+      step["actions"].empty()) {
     return "-";
   }
   return text_field(step["actions"][0], "action");
@@ -40,7 +44,8 @@ std::vector<SseParser::Event> SseParser::feed(std::string_view piece) {
     if (line.front() == ':') continue;  // a comment: the keep-alive
     size_t colon = line.find(':');
     std::string_view field = line.substr(0, colon);
-    std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    std::string_view value =
+        colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     if (field == "event") {
       current_.type = std::string(value);
@@ -63,14 +68,19 @@ std::string describe_event(const std::string& type, const nlohmann::json& data) 
     if (!message.empty()) what += " (" + message + ")";
   } else if (type == "health_status_changed_event") {
     bool alive = data.is_object() && data.value("alive", false);
-    what = "task " + text_field(data, "taskId") + " of " + text_field(data, "appId") + (alive ? " healthy" : " unhealthy");
+    what = "task " + text_field(data, "taskId") + " of " + text_field(data, "appId") +
+           (alive ? " healthy" : " unhealthy");
   } else if (type == "deployment_info") {
-    const nlohmann::json plan = data.is_object() && data.contains("plan") ? data["plan"] : nlohmann::json();
-    what = "deployment " + text_field(plan, "id") + " started: " + plan_action(plan) + " " + plan_apps(plan);
+    const nlohmann::json plan =
+        data.is_object() && data.contains("plan") ? data["plan"] : nlohmann::json();
+    what = "deployment " + text_field(plan, "id") + " started: " + plan_action(plan) + " " +
+           plan_apps(plan);
   } else if (type == "deployment_success" || type == "deployment_failed") {
-    const nlohmann::json plan = data.is_object() && data.contains("plan") ? data["plan"] : nlohmann::json();
-    what = "deployment " + text_field(data, "id") + (type == "deployment_success" ? " succeeded: " : " failed: ") +
-           plan_action(plan) + " " + plan_apps(plan);
+    const nlohmann::json plan =
+        data.is_object() && data.contains("plan") ? data["plan"] : nlohmann::json();
+    what = "deployment " + text_field(data, "id") +
+           (type == "deployment_success" ? " succeeded: " : " failed: ") + plan_action(plan) + " " +
+           plan_apps(plan);
     std::string reason = text_field(data, "reason", "");
     if (!reason.empty()) what += " (" + reason + ")";
   } else if (type == "api_post_event") {
@@ -89,7 +99,8 @@ std::string describe_event(const std::string& type, const nlohmann::json& data) 
 int events(const CommandContext& context, const EventsOptions& options) {
   std::string target = "/v2/events";
   for (size_t i = 0; i < options.types.size(); ++i) {
-    target += (i == 0 ? "?" : "&") + std::string("event_type=") + http::percent_encode(options.types[i]);
+    target +=
+        (i == 0 ? "?" : "&") + std::string("event_type=") + http::percent_encode(options.types[i]);
   }
   SseParser parser;
   auto answer = context.api.stream(target, [&](std::string_view piece) {
@@ -98,7 +109,8 @@ int events(const CommandContext& context, const EventsOptions& options) {
         context.out << event.data << "\n";
       } else {
         nlohmann::json data = json::parse_or_discarded(event.data);
-        context.out << describe_event(event.type, data.is_discarded() ? nlohmann::json() : data) << "\n";
+        context.out << describe_event(event.type, data.is_discarded() ? nlohmann::json() : data)
+                    << "\n";
       }
       context.out.flush();
     }

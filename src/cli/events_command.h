@@ -3,10 +3,9 @@
 // reason; deployments; health) as it happens.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/command_context.h"
 

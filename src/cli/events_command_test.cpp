@@ -28,18 +28,28 @@ TEST(SseParser, EventsSplitAnywhereComeOutWholeAndKeepAlivesAreSkipped) {
 }
 
 TEST(DescribeEvent, ATaskStateChangeReadsAsOneLineWithItsReason) {
-  nlohmann::json data = {{"timestamp", "2026-12-04T00:17:43.035Z"}, {"taskId", "web.1"}, {"appId", "/web"},
-                         {"host", "10.0.0.2"}, {"taskStatus", "TASK_LOST"}, {"message", "agent a1 lost"}};
+  nlohmann::json data = {{"timestamp", "2026-12-04T00:17:43.035Z"},
+                         {"taskId", "web.1"},
+                         {"appId", "/web"},
+                         {"host", "10.0.0.2"},
+                         {"taskStatus", "TASK_LOST"},
+                         {"message", "agent a1 lost"}};
   EXPECT_EQ(describe_event("status_update_event", data),
-            "2026-12-04T00:17:43.035Z status_update_event task web.1 of /web on 10.0.0.2: TASK_LOST (agent a1 lost)");
+            "2026-12-04T00:17:43.035Z status_update_event task web.1 of /web on 10.0.0.2: "
+            "TASK_LOST (agent a1 lost)");
   nlohmann::json failed = {{"timestamp", "t"},
                            {"id", "d1"},
                            {"reason", "overridden"},
-                           {"plan", {{"affectedApps", {"/web"}}, {"steps", {{{"actions", {{{"action", "ScaleApplication"}}}}}}}}}};
-  EXPECT_EQ(describe_event("deployment_failed", failed), "t deployment_failed deployment d1 failed: ScaleApplication /web (overridden)");
-  EXPECT_EQ(describe_event("some_new_event", {{"timestamp", "t"}, {"eventType", "some_new_event"}, {"x", 1}}),
+                           {"plan",
+                            {{"affectedApps", {"/web"}},
+                             {"steps", {{{"actions", {{{"action", "ScaleApplication"}}}}}}}}}};
+  EXPECT_EQ(describe_event("deployment_failed", failed),
+            "t deployment_failed deployment d1 failed: ScaleApplication /web (overridden)");
+  EXPECT_EQ(describe_event("some_new_event",
+                           {{"timestamp", "t"}, {"eventType", "some_new_event"}, {"x", 1}}),
             "t some_new_event {\"x\":1}");
-  EXPECT_EQ(describe_event("status_update_event", nullptr), "- status_update_event task - of - on -: -")
+  EXPECT_EQ(describe_event("status_update_event", nullptr),
+            "- status_update_event task - of - on -: -")
       << "malformed data still prints a line";
 }
 

@@ -11,8 +11,8 @@ namespace {
 bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 size_t display_width(const std::string& text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(),
-                                           [](char c) { return !is_continuation_byte(c); }));
+  return static_cast<size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation_byte(c); }));
 }
 
 }  // namespace
@@ -51,7 +51,8 @@ std::string Table::render() const {
 
 std::string truncate_cell(const std::string& text, size_t max_width) {
   std::string flat = text;
-  std::replace_if(flat.begin(), flat.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  std::replace_if(
+      flat.begin(), flat.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   if (display_width(flat) <= max_width) return flat;
   const std::string ellipsis = "...";
   size_t keep = max_width > ellipsis.size() ? max_width - ellipsis.size() : 0;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "cli/table.h"
+
+#include <gtest/gtest.h>
 
 namespace berth::cli {
 

@@ -27,7 +27,8 @@ std::string usage_text(const nlohmann::json& node, const char* resource) {
 }
 
 std::string attributes_text(const nlohmann::json& node) {
-  if (!node.contains("attributes") || !node["attributes"].is_object() || node["attributes"].empty()) {
+  if (!node.contains("attributes") || !node["attributes"].is_object() ||
+      node["attributes"].empty()) {
     return "-";
   }
   std::string text;
@@ -39,7 +40,8 @@ std::string attributes_text(const nlohmann::json& node) {
 
 }  // namespace
 
-std::string render_tasks(const nlohmann::json& tasks, bool with_app_column, bool with_health_column) {
+std::string render_tasks(const nlohmann::json& tasks, bool with_app_column,
+                         bool with_health_column) {
   std::vector<std::string> headers = {"ID"};
   if (with_app_column) headers.push_back("APP");
   for (const char* header : {"HOST", "PORTS", "STATE", "STARTED"}) headers.push_back(header);
@@ -85,7 +87,8 @@ int task_kill(const CommandContext& context, const std::string& task_id, bool sc
   }
   std::string deployment_id = deployment_id_of(*answer);
   context.out << "killed task " << task_id;
-  if (!deployment_id.empty()) context.out << "; its app scales down in deployment " << deployment_id;
+  if (!deployment_id.empty())
+    context.out << "; its app scales down in deployment " << deployment_id;
   context.out << "\n";
   return kExitOk;
 }
@@ -102,8 +105,8 @@ int node_list(const CommandContext& context) {
                                               : nlohmann::json::array();
   for (const auto& node : nodes) {
     table.add_row({text_field(node, "id"), text_field(node, "hostname"), text_field(node, "state"),
-                   usage_text(node, "cpus"), usage_text(node, "mem"), number_field(node, "tasks", "0"),
-                   attributes_text(node)});
+                   usage_text(node, "cpus"), usage_text(node, "mem"),
+                   number_field(node, "tasks", "0"), attributes_text(node)});
   }
   context.out << table.render();
   return kExitOk;
@@ -129,7 +132,8 @@ int node_drain(const CommandContext& context, const std::string& node, bool drai
     return kExitOk;
   }
   if (drain) {
-    context.out << "draining " << name << ": no new tasks go there and its tasks move to other nodes\n";
+    context.out << "draining " << name
+                << ": no new tasks go there and its tasks move to other nodes\n";
   } else {
     context.out << name << " takes new tasks again\n";
   }

@@ -1,11 +1,10 @@
 // `berth task ...` and `berth node ...`: list and kill tasks through /v2/tasks, list, drain
-// and undrain nodes through /berth/v1/nodes. Called by client_commands.cpp once the command line is parsed;
-// each function returns the process exit code (kExitOk or kExitFailure).
+// and undrain nodes through /berth/v1/nodes. Called by client_commands.cpp once the command line is
+// parsed; each function returns the process exit code (kExitOk or kExitFailure).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/command_context.h"
 
@@ -24,6 +23,7 @@ int node_list(const CommandContext& context);
 int node_drain(const CommandContext& context, const std::string& node, bool drain);
 
 // The task table shared with `berth app show`: ID, [APP,] HOST, PORTS, STATE, STARTED[, HEALTH].
-std::string render_tasks(const nlohmann::json& tasks, bool with_app_column, bool with_health_column);
+std::string render_tasks(const nlohmann::json& tasks, bool with_app_column,
+                         bool with_health_column);
 
 }  // namespace berth::cli

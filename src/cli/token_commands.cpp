@@ -14,7 +14,8 @@ int token_create(const CommandContext& context, const std::string& role, const s
     return kExitOk;
   }
   context.out << text_field(answer->json, "token") << "\n";
-  context.err << "token " << text_field(answer->json, "id") << " with role " << text_field(answer->json, "role")
+  context.err << "token " << text_field(answer->json, "id") << " with role "
+              << text_field(answer->json, "role")
               << ": this is the only time it is shown. Use it as BERTH_TOKEN=... or --token, or in "
                  "'Authorization: Bearer ...'\n";
   return kExitOk;
@@ -28,8 +29,9 @@ int token_list(const CommandContext& context) {
     return kExitOk;
   }
   Table table({"ID", "ROLE", "NAME", "CREATED"});
-  const auto tokens = answer->json.is_object() ? answer->json.value("tokens", nlohmann::json::array())
-                                               : nlohmann::json::array();
+  const auto tokens = answer->json.is_object()
+                          ? answer->json.value("tokens", nlohmann::json::array())
+                          : nlohmann::json::array();
   for (const auto& token : tokens) {
     table.add_row({text_field(token, "id"), text_field(token, "role"), text_field(token, "name"),
                    text_field(token, "created")});

@@ -30,7 +30,7 @@ struct MasterFlags {
   // The admin token: read from this file, or created there (mode 0600) when it is missing.
   // Empty: <data_dir>/admin-token.
   std::string admin_token_file;
-  std::string http_credentials;  // Marathon's USER:PASSWORD for HTTP Basic (admin)
+  std::string http_credentials;   // Marathon's USER:PASSWORD for HTTP Basic (admin)
   std::string tls_cert, tls_key;  // PEM files; both set: HTTPS only
   bool insecure = false;          // allow listening beyond loopback without TLS
   // No credentials for API clients (agents still authenticate): loopback only, for
@@ -62,8 +62,8 @@ struct DemoFlags {
   std::string data_dir = "./.berth";  // for the cluster it starts when none answers
   uint16_t service_port = 10080;
   int clicks = 20;
-  bool keep = false;  // leave a cluster it started running
-  int rounds = 1;     // kills in a row (the killed node is started again between rounds)
+  bool keep = false;    // leave a cluster it started running
+  int rounds = 1;       // kills in a row (the killed node is started again between rounds)
   bool docker = false;  // run the counter as a DOCKER app (image berth/counter, `make images`)
 };
 

@@ -1,11 +1,11 @@
 // `berth`: one binary, subcommands (docs/architecture.md §1). Service commands (master, agent, up)
 // are parsed here; client commands (app, task, node) go to cli/.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "agent/supervisor.h"
 #include "cli/client_commands.h"
@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
   using namespace berth;
   if (argc > 1) {
     std::string first = argv[1];
-    if (first == "app" || first == "task" || first == "node" || first == "dataset" || first == "token" ||
-        first == "events") {
+    if (first == "app" || first == "task" || first == "node" || first == "dataset" ||
+        first == "token" || first == "events") {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
@@ -40,54 +40,86 @@ int main(int argc, char** argv) {
 
   cmd::MasterFlags master;
   auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
-  m->add_option("--host", master.host, "Address to listen on")->envname("BERTH_HOST")->capture_default_str();
+  m->add_option("--host", master.host, "Address to listen on")
+      ->envname("BERTH_HOST")
+      ->capture_default_str();
   m->add_option("--port", master.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
-  m->add_option("--data-dir", master.data_dir, "Tokens, and the store unless --store says otherwise")
-      ->envname("BERTH_DATA_DIR")->capture_default_str();
+  m->add_option("--data-dir", master.data_dir,
+                "Tokens, and the store unless --store says otherwise")
+      ->envname("BERTH_DATA_DIR")
+      ->capture_default_str();
   m->add_option("--store", master.store,
                 "Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. "
                 "Default: sqlite://<data-dir>/berth.db")
       ->envname("BERTH_STORE");
-  m->add_option("--join-token", master.join_token, "Token agents must present")->envname("BERTH_JOIN_TOKEN");
-  m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)->envname("BERTH_HEARTBEAT_INTERVAL_MS")->capture_default_str();
+  m->add_option("--join-token", master.join_token, "Token agents must present")
+      ->envname("BERTH_JOIN_TOKEN");
+  m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)
+      ->envname("BERTH_HEARTBEAT_INTERVAL_MS")
+      ->capture_default_str();
   m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
-  m->add_option("--dataset-driver", master.dataset_driver, "Driver of datasets that do not name one")
-      ->envname("BERTH_DATASET_DRIVER")->check(CLI::IsMember({"shared", "loop", "local"}))->capture_default_str();
-  m->add_option("--service-ports", master.service_ports, "Range for service ports of apps that ask for 0")
-      ->envname("BERTH_SERVICE_PORTS")->capture_default_str();
-  m->add_option("--lost-timeout-ms", master.lost_timeout_ms, "Declare an agent lost after this long without a heartbeat")
-      ->envname("BERTH_LOST_TIMEOUT_MS")->capture_default_str();
+  m->add_option("--dataset-driver", master.dataset_driver,
+                "Driver of datasets that do not name one")
+      ->envname("BERTH_DATASET_DRIVER")
+      ->check(CLI::IsMember({"shared", "loop", "local"}))
+      ->capture_default_str();
+  m->add_option("--service-ports", master.service_ports,
+                "Range for service ports of apps that ask for 0")
+      ->envname("BERTH_SERVICE_PORTS")
+      ->capture_default_str();
+  m->add_option("--lost-timeout-ms", master.lost_timeout_ms,
+                "Declare an agent lost after this long without a heartbeat")
+      ->envname("BERTH_LOST_TIMEOUT_MS")
+      ->capture_default_str();
   m->add_option("--task-launch-timeout-ms", master.task_launch_timeout_ms,
                 "Fail (and replace) a launch its agent has not confirmed after this long")
-      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")->capture_default_str();
+      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")
+      ->capture_default_str();
   m->add_option("--admin-token-file", master.admin_token_file,
-                "File holding the admin API token; created (mode 0600) if missing. Default: <data-dir>/admin-token")
+                "File holding the admin API token; created (mode 0600) if missing. Default: "
+                "<data-dir>/admin-token")
       ->envname("BERTH_ADMIN_TOKEN_FILE");
-  m->add_option("--http-credentials", master.http_credentials,
-                "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
+  m->add_option(
+       "--http-credentials", master.http_credentials,
+       "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
       ->envname("BERTH_HTTP_CREDENTIALS");
-  m->add_option("--tls-cert", master.tls_cert, "PEM certificate: serve HTTPS only")->envname("BERTH_TLS_CERT");
-  m->add_option("--tls-key", master.tls_key, "PEM private key of --tls-cert")->envname("BERTH_TLS_KEY");
+  m->add_option("--tls-cert", master.tls_cert, "PEM certificate: serve HTTPS only")
+      ->envname("BERTH_TLS_CERT");
+  m->add_option("--tls-key", master.tls_key, "PEM private key of --tls-cert")
+      ->envname("BERTH_TLS_KEY");
   m->add_flag("--insecure", master.insecure,
               "Allow listening beyond loopback without TLS (logs a warning every minute)")
       ->envname("BERTH_INSECURE");
   m->add_flag("--no-auth", master.no_auth,
-              "Serve API clients without credentials (loopback only; for benchmarks against authenticated calls)");
+              "Serve API clients without credentials (loopback only; for benchmarks against "
+              "authenticated calls)");
 
   agent::AgentOptions agent;
   std::string ports = "31000-32000";
   std::string attributes;
   auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
-  a->add_option("--master", agent.master_url, "Master URL")->envname("BERTH_MASTER")->capture_default_str();
-  a->add_option("--join-token", agent.join_token, "The master's join token")->envname("BERTH_JOIN_TOKEN");
-  a->add_option("--hostname", agent.hostname, "Host name reported to the master")->envname("BERTH_HOSTNAME");
-  a->add_option("--address", agent.address, "Address where tasks are reachable")->envname("BERTH_ADDRESS");
-  a->add_option("--work-dir", agent.work_dir, "Sandboxes and agent state")->envname("BERTH_WORK_DIR")->required();
+  a->add_option("--master", agent.master_url, "Master URL")
+      ->envname("BERTH_MASTER")
+      ->capture_default_str();
+  a->add_option("--join-token", agent.join_token, "The master's join token")
+      ->envname("BERTH_JOIN_TOKEN");
+  a->add_option("--hostname", agent.hostname, "Host name reported to the master")
+      ->envname("BERTH_HOSTNAME");
+  a->add_option("--address", agent.address, "Address where tasks are reachable")
+      ->envname("BERTH_ADDRESS");
+  a->add_option("--work-dir", agent.work_dir, "Sandboxes and agent state")
+      ->envname("BERTH_WORK_DIR")
+      ->required();
   a->add_option("--cpus", agent.cpus, "CPUs to offer (default: detected)")->envname("BERTH_CPUS");
-  a->add_option("--mem", agent.mem, "Memory in MiB to offer (default: detected)")->envname("BERTH_MEM");
-  a->add_option("--disk", agent.disk, "Disk in MiB to offer (default: detected)")->envname("BERTH_DISK");
-  a->add_option("--ports", ports, "Port range for tasks")->envname("BERTH_PORTS")->capture_default_str();
-  a->add_option("--attributes", attributes, "Attributes, e.g. rack:a,zone:1")->envname("BERTH_ATTRIBUTES");
+  a->add_option("--mem", agent.mem, "Memory in MiB to offer (default: detected)")
+      ->envname("BERTH_MEM");
+  a->add_option("--disk", agent.disk, "Disk in MiB to offer (default: detected)")
+      ->envname("BERTH_DISK");
+  a->add_option("--ports", ports, "Port range for tasks")
+      ->envname("BERTH_PORTS")
+      ->capture_default_str();
+  a->add_option("--attributes", attributes, "Attributes, e.g. rack:a,zone:1")
+      ->envname("BERTH_ATTRIBUTES");
   a->add_option("--memory-cgroup-root", agent.memory_cgroup_root)->capture_default_str();
   a->add_option("--dataset-pool", agent.dataset_pool,
                 "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
@@ -97,49 +129,73 @@ int main(int argc, char** argv) {
                 "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
       ->envname("BERTH_PLUGIN_SOCKET");
   a->add_option("--plugin-volume-prefix", agent.plugin_volume_prefix,
-                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents sharing one dockerd)")
+                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents "
+                "sharing one dockerd)")
       ->envname("BERTH_PLUGIN_VOLUME_PREFIX");
   a->add_option("--docker-socket", agent.docker_socket, "Docker Engine API socket for DOCKER apps")
-      ->envname("BERTH_DOCKER_SOCKET")->capture_default_str();
-  a->add_option("--http-port", agent.http_port, "The agent's HTTP port for task logs (0: any free port)")
-      ->envname("BERTH_AGENT_HTTP_PORT")->check(CLI::Range(0, 65535))->capture_default_str();
+      ->envname("BERTH_DOCKER_SOCKET")
+      ->capture_default_str();
+  a->add_option("--http-port", agent.http_port,
+                "The agent's HTTP port for task logs (0: any free port)")
+      ->envname("BERTH_AGENT_HTTP_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   a->add_option("--default-task-user", agent.default_task_user,
                 "User of tasks whose app sets no `user` (default: nobody when the agent is root, "
                 "else the agent's own user; containers get it as uid:gid)")
       ->envname("BERTH_DEFAULT_TASK_USER");
-  a->add_flag("--allow-root-tasks", agent.allow_root_tasks, "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
+  a->add_flag(
+       "--allow-root-tasks", agent.allow_root_tasks,
+       "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
       ->envname("BERTH_ALLOW_ROOT_TASKS");
-  a->add_option("--tls-cert", agent.tls_cert, "PEM certificate: the agent's HTTP port serves HTTPS only")
+  a->add_option("--tls-cert", agent.tls_cert,
+                "PEM certificate: the agent's HTTP port serves HTTPS only")
       ->envname("BERTH_AGENT_TLS_CERT");
-  a->add_option("--tls-key", agent.tls_key, "PEM private key of --tls-cert")->envname("BERTH_AGENT_TLS_KEY");
+  a->add_option("--tls-key", agent.tls_key, "PEM private key of --tls-cert")
+      ->envname("BERTH_AGENT_TLS_KEY");
   std::string ca_cert;
-  a->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify the master and other agents (https://)")
+  a->add_option("--ca-cert", ca_cert,
+                "PEM CA certificate to verify the master and other agents (https://)")
       ->envname("BERTH_CA_CERT");
-  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")->envname("BERTH_CA_CERT");
+  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")
+      ->envname("BERTH_CA_CERT");
 
   cmd::UpFlags up;
   auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
   u->add_option("--agents", up.agents, "Number of agents")->capture_default_str();
-  u->add_option("--data-dir", up.data_dir, "State and logs")->envname("BERTH_DATA_DIR")->capture_default_str();
+  u->add_option("--data-dir", up.data_dir, "State and logs")
+      ->envname("BERTH_DATA_DIR")
+      ->capture_default_str();
   u->add_option("--port", up.port, "The master's HTTP port")->capture_default_str();
-  u->add_flag("--tls", up.tls, "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
+  u->add_flag("--tls", up.tls,
+              "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
 
   cmd::DemoFlags demo;
-  auto* d = app.add_subcommand("demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
-  d->add_option("--master", demo.master, "Master URL")->envname("BERTH_MASTER")->capture_default_str();
-  d->add_option("--data-dir", demo.data_dir, "State of the cluster it starts when none answers")->capture_default_str();
-  d->add_option("--service-port", demo.service_port, "The counter's service port")->capture_default_str();
+  auto* d = app.add_subcommand(
+      "demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
+  d->add_option("--master", demo.master, "Master URL")
+      ->envname("BERTH_MASTER")
+      ->capture_default_str();
+  d->add_option("--data-dir", demo.data_dir, "State of the cluster it starts when none answers")
+      ->capture_default_str();
+  d->add_option("--service-port", demo.service_port, "The counter's service port")
+      ->capture_default_str();
   d->add_option("--clicks", demo.clicks, "Clicks to post before the kill")->capture_default_str();
-  d->add_option("--ca-cert", ca_cert, "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
+  d->add_option("--ca-cert", ca_cert,
+                "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
       ->envname("BERTH_CA_CERT");
   d->add_flag("--keep", demo.keep, "Leave a cluster the demo started running");
-  d->add_flag("--docker", demo.docker, "Run the counter as a Docker container (image berth/counter: make images)");
-  d->add_option("--rounds", demo.rounds, "Kills in a row, with p50/p99 per phase (the failover benchmark)")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+  d->add_flag("--docker", demo.docker,
+              "Run the counter as a Docker container (image berth/counter: make images)");
+  d->add_option("--rounds", demo.rounds,
+                "Kills in a row, with p50/p99 per phase (the failover benchmark)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
 
   int supervise_pid = 0;
   std::string supervise_file, supervise_procs;
-  auto* sv = app.add_subcommand("supervise", "(internal) Hold a task's lease deadline; started by agents");
+  auto* sv =
+      app.add_subcommand("supervise", "(internal) Hold a task's lease deadline; started by agents");
   sv->add_option("--pid", supervise_pid)->required();
   sv->add_option("--deadline-file", supervise_file)->required();
   sv->add_option("--cgroup-procs", supervise_procs);

@@ -136,7 +136,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
   pid_t started_up = -1;
   if (!http::request(master, "GET", "/ping", "", 1000).ok()) {
     std::string port = master.substr(master.rfind(':') + 1);
-    std::cout << "no berth master at " << master << ": starting `berth up` (state in " << flags.data_dir << ")\n";
+    std::cout << "no berth master at " << master << ": starting `berth up` (state in "
+              << flags.data_dir << ")\n";
     std::cout.flush();
     std::error_code ec;
     std::filesystem::create_directories(flags.data_dir + "/logs", ec);
@@ -160,7 +161,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
   auto deadline = Clock::now() + std::chrono::seconds(60);
   while (active_nodes(master) < 2) {
     if (Clock::now() > deadline) {
-      std::cerr << "berth demo: needs a cluster with at least two active nodes at " << master << "\n";
+      std::cerr << "berth demo: needs a cluster with at least two active nodes at " << master
+                << "\n";
       stop_up();
       return 1;
     }
@@ -178,23 +180,33 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       {"portDefinitions", {{{"port", flags.service_port}, {"name", "http"}}}},
       {"upgradeStrategy", {{"minimumHealthCapacity", 0}, {"maximumOverCapacity", 0}}},
       {"healthChecks",
-       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
-         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}},
+       {{{"protocol", "HTTP"},
+         {"path", "/v1/ping"},
+         {"portIndex", 0},
+         {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1},
+         {"timeoutSeconds", 1},
+         {"maxConsecutiveFailures", 3}}}},
       {"container",
        {{"type", "MESOS"},
         {"volumes",
          {{{"containerPath", "/data"},
            {"mode", "RW"},
-           {"external", {{"name", "berth-demo-clicks"}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
+           {"external",
+            {{"name", "berth-demo-clicks"},
+             {"provider", "dvdi"},
+             {"options", {{"dvdi/driver", "berth"}}}}}}}}}}};
   const std::string app_name = flags.docker ? "berth-demo-docker" : "berth-demo";
   const std::string dataset_name = app_name + "-clicks";
   if (flags.docker) {
     // The seed demo's shape: berth-counter's image FROM scratch in Docker's bridge network,
     // its clicks on a dataset through the berth volume plugin.
     docker::DockerClient docker_client;
-    auto image = docker_client.connect().ok() ? docker_client.image_exists("berth/counter") : Result<bool>(false);
+    auto image = docker_client.connect().ok() ? docker_client.image_exists("berth/counter")
+                                              : Result<bool>(false);
     if (!image || !*image) {
-      std::cerr << "berth demo --docker: the image berth/counter is missing (or Docker is not running): run `make images`\n";
+      std::cerr << "berth demo --docker: the image berth/counter is missing (or Docker is not "
+                   "running): run `make images`\n";
       stop_up();
       return 1;
     }
@@ -209,14 +221,21 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
           {"docker",
            {{"image", "berth/counter"},
             {"network", "BRIDGE"},
-            {"portMappings", {{{"containerPort", 80}, {"hostPort", 0}, {"servicePort", flags.service_port}, {"name", "http"}}}},
+            {"portMappings",
+             {{{"containerPort", 80},
+               {"hostPort", 0},
+               {"servicePort", flags.service_port},
+               {"name", "http"}}}},
             {"parameters",
-             {{{"key", "volume-driver"}, {"value", "berth"}}, {{"key", "volume"}, {"value", dataset_name + ":/data"}}}}}}}},
+             {{{"key", "volume-driver"}, {"value", "berth"}},
+              {{"key", "volume"}, {"value", dataset_name + ":/data"}}}}}}}},
     };
   }
-  auto put = http::request(master, "PUT", "/v2/apps/" + app_name + "?force=true", app.dump(), 10000, auth_headers());
+  auto put = http::request(master, "PUT", "/v2/apps/" + app_name + "?force=true", app.dump(), 10000,
+                           auth_headers());
   if (!put || (put->status != 200 && put->status != 201)) {
-    std::cerr << "berth demo: deploying the counter failed: " << (put ? put->body : put.error().message) << "\n";
+    std::cerr << "berth demo: deploying the counter failed: "
+              << (put ? put->body : put.error().message) << "\n";
     stop_up();
     return 1;
   }
@@ -247,7 +266,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
   for (int i = 0; i < flags.clicks; ++i) {
     nlohmann::json click = {{"x", 40 + (i * 37) % 600}, {"y", 40 + (i * 53) % 400}};
     auto r = http::request(via, "POST", "/v1/clicks", click.dump(), 5000);
-    if (r && r->status == 201) acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
+    if (r && r->status == 201)
+      acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
   }
   auto before = get_json(via, "/v1/clicks");
   size_t total_before = before.is_array() ? before.size() : 0;
@@ -256,7 +276,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
 
   std::string dataset_id;
   for (const auto& d : get_json(master, "/v1/configuration/datasets")) {
-    if (d["metadata"].value("name", "") == dataset_name && !d.value("deleted", false)) dataset_id = d["dataset_id"];
+    if (d["metadata"].value("name", "") == dataset_name && !d.value("deleted", false))
+      dataset_id = d["dataset_id"];
   }
   std::vector<Phases> rounds;
   int rc = 0;
@@ -269,12 +290,14 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
     }
     AgentProcess agent;
     if (!find_agent(master, hostname, &agent)) {
-      std::cerr << "berth demo: cannot find the agent process of node " << hostname << " on this machine\n";
+      std::cerr << "berth demo: cannot find the agent process of node " << hostname
+                << " on this machine\n";
       rc = 1;
       break;
     }
     if (flags.rounds > 1) std::printf("round %d: ", round);
-    std::printf("killing node %s: its agent (pid %d) and its tasks, SIGKILL\n", hostname.c_str(), agent.pid);
+    std::printf("killing node %s: its agent (pid %d) and its tasks, SIGKILL\n", hostname.c_str(),
+                agent.pid);
     std::fflush(stdout);
     // The client's view: requests through the same address, each waiting up to 20 s; the first
     // that a new task answers after the kill ends the outage.
@@ -288,7 +311,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
     std::thread client([&] {
       while (first_ok < 0 && seconds_since(t0) < 60) {
         auto r = http::request(via, "GET", "/v1/ping", "", 20000);
-        if (r && r->status == 200 && nlohmann::json::parse(r->body, nullptr, false).value("task", "") != old_task) {
+        if (r && r->status == 200 &&
+            nlohmann::json::parse(r->body, nullptr, false).value("task", "") != old_task) {
           first_ok = seconds_since(t0);
         } else {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -307,7 +331,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       }
       if (p.attached < 0) {
         for (const auto& d : get_json(master, "/v1/state/datasets")) {
-          if (d["dataset_id"] == dataset_id && d.contains("primary") && d["primary"].get<std::string>() != node_id) {
+          if (d["dataset_id"] == dataset_id && d.contains("primary") &&
+              d["primary"].get<std::string>() != node_id) {
             p.attached = now;
             new_node = d["primary"];
           }
@@ -316,9 +341,11 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       auto info = get_json(master, "/v2/apps/" + app_name);
       if (info.is_object()) {
         for (const auto& t : info["app"]["tasks"]) {
-          if (t["id"].get<std::string>() == old_task || t.value("state", "") != "TASK_RUNNING") continue;
+          if (t["id"].get<std::string>() == old_task || t.value("state", "") != "TASK_RUNNING")
+            continue;
           if (p.running < 0) p.running = now;
-          if (p.healthy < 0 && !t["healthCheckResults"].empty() && t["healthCheckResults"][0].value("alive", false)) {
+          if (p.healthy < 0 && !t["healthCheckResults"].empty() &&
+              t["healthCheckResults"][0].value("alive", false)) {
             p.healthy = now;
             new_task = t;
           }
@@ -335,9 +362,11 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       if (n["id"].get<std::string>() == new_node) new_host = n["hostname"].get<std::string>();
     }
     auto line = [](const std::string& what, double at) {
-      std::printf("  %-56s %s\n", what.c_str(), at < 0 ? "never" : (std::to_string(at).substr(0, 5) + " s").c_str());
+      std::printf("  %-56s %s\n", what.c_str(),
+                  at < 0 ? "never" : (std::to_string(at).substr(0, 5) + " s").c_str());
     };
-    std::printf("timeline (from the kill; %d task processes of the node killed with it):\n", tasks_killed);
+    std::printf("timeline (from the kill; %d task processes of the node killed with it):\n",
+                tasks_killed);
     line("killed", 0);
     line("declared lost by the master", p.lost);
     line("dataset attached on " + new_host, p.attached);
@@ -355,13 +384,13 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       if (!present.count(id)) missing.push_back(id);
     }
     if (p.first_ok < 0 || !missing.empty() || acknowledged.empty() || new_task.is_null()) {
-      std::printf("FAILED: %zu of %zu acknowledged clicks are missing%s\n", missing.size(), acknowledged.size(),
-                  p.first_ok < 0 ? "; the service never answered again" : "");
+      std::printf("FAILED: %zu of %zu acknowledged clicks are missing%s\n", missing.size(),
+                  acknowledged.size(), p.first_ok < 0 ? "; the service never answered again" : "");
       rc = 1;
       break;
     }
-    std::printf("all %zu acknowledged clicks are there: none lost (the log holds %zu)\n", acknowledged.size(),
-                present.size());
+    std::printf("all %zu acknowledged clicks are there: none lost (the log holds %zu)\n",
+                acknowledged.size(), present.size());
     std::fflush(stdout);
     task = new_task;
     if (round < flags.rounds) {
@@ -374,8 +403,10 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       for (int i = 0; i < 5; ++i) {
-        auto r = http::request(via, "POST", "/v1/clicks", nlohmann::json{{"x", 10 * i}, {"y", round}}.dump(), 5000);
-        if (r && r->status == 201) acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
+        auto r = http::request(via, "POST", "/v1/clicks",
+                               nlohmann::json{{"x", 10 * i}, {"y", round}}.dump(), 5000);
+        if (r && r->status == 201)
+          acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
       }
     }
   }
@@ -385,8 +416,8 @@ int run_demo(const DemoFlags& flags, const std::string& self_exe) {
       for (const auto& r : rounds) {
         if (r.*field >= 0) v.push_back(r.*field);
       }
-      std::printf("  %-34s p50 %.2f s   p99 %.2f s   max %.2f s\n", what, percentile(v, 0.5), percentile(v, 0.99),
-                  v.empty() ? -1.0 : *std::max_element(v.begin(), v.end()));
+      std::printf("  %-34s p50 %.2f s   p99 %.2f s   max %.2f s\n", what, percentile(v, 0.5),
+                  percentile(v, 0.99), v.empty() ? -1.0 : *std::max_element(v.begin(), v.end()));
     };
     std::printf("failover over %zu kills (from SIGKILL):\n", rounds.size());
     summary("declared lost", &Phases::lost);

@@ -1,16 +1,16 @@
 #include <fcntl.h>
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "api/marathon_api.h"
@@ -70,7 +70,9 @@ Result<std::string> admin_token(const std::string& path, IdSource& ids) {
   }
   token = "admin." + ids.secret();
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(ErrorCode::kUnavailable, "cannot create " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot create " + path + ": " + std::strerror(errno));
   std::string line = token + "\n";
   bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::close(fd);
@@ -133,9 +135,10 @@ int run_master(const MasterFlags& flags) {
     return 2;
   }
   if (!is_loopback(flags.host) && !tls && !flags.insecure) {
-    spdlog::error("refusing to listen on {} without TLS: anyone on the network could read tokens and "
-                  "data. Give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure",
-                  flags.host);
+    spdlog::error(
+        "refusing to listen on {} without TLS: anyone on the network could read tokens and "
+        "data. Give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure",
+        flags.host);
     return 2;
   }
   RandomIdSource ids;
@@ -147,7 +150,8 @@ int run_master(const MasterFlags& flags) {
       token = ids.uuid();
       std::ofstream out(path);
       out << token << "\n";
-      std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+      std::filesystem::permissions(
+          path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
     }
     spdlog::info("agents join with the token in {}", path);
   }
@@ -169,7 +173,8 @@ int run_master(const MasterFlags& flags) {
   options.log = [](const std::string& line) { spdlog::info("{}", line); };
   options.timing = timing;
   if (flags.task_launch_timeout_ms <= 0) {
-    spdlog::error("--task-launch-timeout-ms must be positive, got {}", flags.task_launch_timeout_ms);
+    spdlog::error("--task-launch-timeout-ms must be positive, got {}",
+                  flags.task_launch_timeout_ms);
     return 2;
   }
   options.task_launch_timeout = std::chrono::milliseconds(flags.task_launch_timeout_ms);
@@ -177,9 +182,10 @@ int run_master(const MasterFlags& flags) {
   {
     unsigned begin = 0, end = 0;
     char extra = 0;
-    if (std::sscanf(flags.service_ports.c_str(), "%u-%u%c", &begin, &end, &extra) != 2 || begin == 0 ||
-        end > 65536 || begin >= end) {
-      spdlog::error("invalid --service-ports '{}': expected BEGIN-END, e.g. 10000-20000", flags.service_ports);
+    if (std::sscanf(flags.service_ports.c_str(), "%u-%u%c", &begin, &end, &extra) != 2 ||
+        begin == 0 || end > 65536 || begin >= end) {
+      spdlog::error("invalid --service-ports '{}': expected BEGIN-END, e.g. 10000-20000",
+                    flags.service_ports);
       return 2;
     }
     options.service_port_min = begin;
@@ -216,18 +222,21 @@ int run_master(const MasterFlags& flags) {
       return 2;
     }
   }
-  auth.set_agent_lookup([&core](const std::string& secret) { return core.agent_with_secret(secret); });
+  auth.set_agent_lookup(
+      [&core](const std::string& secret) { return core.agent_with_secret(secret); });
   if (flags.no_auth) {
     if (!is_loopback(flags.host)) {
-      spdlog::error("--no-auth serves anyone as admin: allowed on a loopback address only, not {}", flags.host);
+      spdlog::error("--no-auth serves anyone as admin: allowed on a loopback address only, not {}",
+                    flags.host);
       return 2;
     }
     spdlog::warn("--no-auth: API clients need no credential (agents still do)");
     auth.disable();
   }
-  spdlog::info("API clients authenticate: the admin token is in {} (Authorization: Bearer <token>; "
-               "berth token create makes more)",
-               admin_token_file);
+  spdlog::info(
+      "API clients authenticate: the admin token is in {} (Authorization: Bearer <token>; "
+      "berth token create makes more)",
+      admin_token_file);
   api::ApiInfo info;
   info.http_address = options.leader;
   http::ServerOptions server_options;
@@ -240,7 +249,8 @@ int run_master(const MasterFlags& flags) {
   // the handler at once, so it cannot hold a reserved slot.
   server_options.reserved_busy_connections = 128;
   server_options.reserved = [](const http::Request& request) {
-    return request.path.starts_with("/berth/v1/agents/") && !request.header("authorization").empty();
+    return request.path.starts_with("/berth/v1/agents/") &&
+           !request.header("authorization").empty();
   };
   auto server = http::serve(server_options, [&](const http::Request& request) {
     return api::handle_request(core, clock, info, auth, request);
@@ -249,16 +259,18 @@ int run_master(const MasterFlags& flags) {
     spdlog::error("{}", server.error().message);
     return 1;
   }
-  spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})", tls ? "https" : "http", advertised,
-               (*server)->port(), flags.data_dir);
+  spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})",
+               tls ? "https" : "http", advertised, (*server)->port(), flags.data_dir);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
     auto warned = std::chrono::steady_clock::now() - std::chrono::minutes(2);
     while (!stopping) {
       core.reconcile();
-      if (!is_loopback(flags.host) && !tls && std::chrono::steady_clock::now() - warned >= std::chrono::minutes(1)) {
-        spdlog::warn("--insecure: serving plain HTTP on {}; tokens and data cross the network unencrypted",
-                     flags.host);
+      if (!is_loopback(flags.host) && !tls &&
+          std::chrono::steady_clock::now() - warned >= std::chrono::minutes(1)) {
+        spdlog::warn(
+            "--insecure: serving plain HTTP on {}; tokens and data cross the network unencrypted",
+            flags.host);
         warned = std::chrono::steady_clock::now();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

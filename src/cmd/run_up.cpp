@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "base/ids.h"
+#include "cmd/commands.h"
 #include "executor/docker_executor.h"
 #include "executor/leftovers.h"
-#include "cmd/commands.h"
 #include "http/http.h"
 #include "http/tls_files.h"
 
@@ -30,8 +30,8 @@ struct Child {
   pid_t pid = -1;
 };
 
-pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const std::string& log_path,
-            const std::vector<std::string>& extra_env) {
+pid_t spawn(const std::string& exe, const std::vector<std::string>& args,
+            const std::string& log_path, const std::vector<std::string>& extra_env) {
   std::vector<std::string> argv_storage = {exe};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -89,13 +89,15 @@ void stop_child(const Child& child, std::chrono::milliseconds grace) {
 // Only root can serve it where Docker looks (/run/docker/plugins).
 std::string plugin_socket(uint32_t port, int agent) {
   if (::geteuid() != 0) return "";
-  return "/run/docker/plugins/berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".sock";
+  return "/run/docker/plugins/berth-up-" + std::to_string(port) + "-" + std::to_string(agent) +
+         ".sock";
 }
 
 // Agents sharing one dockerd name the same dataset differently: Docker keeps one driver per
 // volume name.
 std::string plugin_prefix(uint32_t port, int agent) {
-  return ::geteuid() != 0 ? "" : "berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".";
+  return ::geteuid() != 0 ? ""
+                          : "berth-up-" + std::to_string(port) + "-" + std::to_string(agent) + ".";
 }
 
 }  // namespace
@@ -118,12 +120,14 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   if (flags.tls) {
     Status pki = http::write_test_pki(tls_dir, {});
     if (!pki) {
-      std::cerr << "berth up: cannot make certificates in " << tls_dir << ": " << pki.error().message << "\n";
+      std::cerr << "berth up: cannot make certificates in " << tls_dir << ": "
+                << pki.error().message << "\n";
       return 1;
     }
     http::set_client_ca_file(tls_dir + "/ca.pem");
   }
-  std::string url = std::string(flags.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(flags.port);
+  std::string url =
+      std::string(flags.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(flags.port);
   if (http::request(url, "GET", "/ping", "", 500).ok()) {
     std::cerr << "berth up: something already answers on " << url
               << " (another berth up?). Stop it or pass --port.\n";
@@ -135,16 +139,26 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
 
   // The admin token lives beside the cluster's state (the CLI finds it there); the master
   // creates it on first start. Tasks of other users still reach their sandboxes below.
-  std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_exec |
-                                             std::filesystem::perms::others_exec,
+  std::filesystem::permissions(data_dir,
+                               std::filesystem::perms::owner_all |
+                                   std::filesystem::perms::group_exec |
+                                   std::filesystem::perms::others_exec,
                                std::filesystem::perm_options::replace, ec);
   const std::string admin_token_file = data_dir + "/admin-token";
-  std::vector<std::string> master_args = {"master", "--host", "127.0.0.1", "--port", std::to_string(flags.port),
-                                          "--data-dir", data_dir + "/master", "--admin-token-file", admin_token_file};
+  std::vector<std::string> master_args = {"master",
+                                          "--host",
+                                          "127.0.0.1",
+                                          "--port",
+                                          std::to_string(flags.port),
+                                          "--data-dir",
+                                          data_dir + "/master",
+                                          "--admin-token-file",
+                                          admin_token_file};
   // With --tls every hop is HTTPS: CLI and agents to the master, the master and agents to agents.
   std::vector<std::string> tls_args;
   if (flags.tls) {
-    tls_args = {"--tls-cert", tls_dir + "/cert.pem", "--tls-key", tls_dir + "/key.pem", "--ca-cert", tls_dir + "/ca.pem"};
+    tls_args = {"--tls-cert",         tls_dir + "/cert.pem", "--tls-key",
+                tls_dir + "/key.pem", "--ca-cert",           tls_dir + "/ca.pem"};
   }
   master_args.insert(master_args.end(), tls_args.begin(), tls_args.end());
   Child master{"master", spawn(self_exe, master_args, data_dir + "/logs/master.log", token_env)};
@@ -156,8 +170,9 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     auto strays = signal_agents_under(data_dir, SIGTERM);
     for (int i = 0; i < 150 && !strays.empty(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      strays.erase(std::remove_if(strays.begin(), strays.end(), [](int pid) { return ::kill(pid, 0) != 0; }),
-                   strays.end());
+      strays.erase(
+          std::remove_if(strays.begin(), strays.end(), [](int pid) { return ::kill(pid, 0) != 0; }),
+          strays.end());
     }
     for (int pid : strays) ::kill(pid, SIGKILL);
     stop_child(master, std::chrono::seconds(10));
@@ -191,11 +206,27 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     // may be taken by any outgoing connection at any time).
     uint32_t per_agent = (32768 - 31000) / static_cast<uint32_t>(flags.agents);
     uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * per_agent;
-    std::vector<std::string> args = {"agent", "--master", url, "--hostname", name, "--address", "127.0.0.1",
-                                     "--work-dir", data_dir + "/" + name, "--dataset-pool", data_dir + "/pool", "--ports",
-                                     std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1), "--attributes",
-                                     "node:" + std::to_string(i), "--plugin-socket", plugin_socket(flags.port, i),
-                                     "--plugin-volume-prefix", plugin_prefix(flags.port, i), "--allow-root-tasks"};
+    std::vector<std::string> args = {
+        "agent",
+        "--master",
+        url,
+        "--hostname",
+        name,
+        "--address",
+        "127.0.0.1",
+        "--work-dir",
+        data_dir + "/" + name,
+        "--dataset-pool",
+        data_dir + "/pool",
+        "--ports",
+        std::to_string(begin) + "-" + std::to_string(begin + per_agent - 1),
+        "--attributes",
+        "node:" + std::to_string(i),
+        "--plugin-socket",
+        plugin_socket(flags.port, i),
+        "--plugin-volume-prefix",
+        plugin_prefix(flags.port, i),
+        "--allow-root-tasks"};
     // A single-machine cluster for development: apps without a `user` run as the one who
     // started it, root included, as they always did. An app's `user` is still honoured.
     if (::geteuid() == 0) args.insert(args.end(), {"--default-task-user", "root"});
@@ -217,8 +248,8 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
     if (active < flags.agents) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (active < flags.agents) {
-    std::cerr << "berth up: only " << active << " of " << flags.agents
-              << " agents registered; see " << data_dir << "/logs/\n";
+    std::cerr << "berth up: only " << active << " of " << flags.agents << " agents registered; see "
+              << data_dir << "/logs/\n";
     shutdown();
     return 1;
   }
@@ -227,8 +258,10 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
             << "  API (Marathon v2):  " << url << "/v2/apps\n"
             << "  CLI:                export BERTH_MASTER=" << url << "\n"
             << "  admin token:        " << admin_token_file
-            << " (the CLI reads it; curl -H \"Authorization: Bearer $(cat " << admin_token_file << ")\")\n"
-            << (flags.tls ? "  TLS:                CA certificate " + tls_dir + "/ca.pem (the CLI reads it; curl --cacert)\n"
+            << " (the CLI reads it; curl -H \"Authorization: Bearer $(cat " << admin_token_file
+            << ")\")\n"
+            << (flags.tls ? "  TLS:                CA certificate " + tls_dir +
+                                "/ca.pem (the CLI reads it; curl --cacert)\n"
                           : std::string())
             << "  state and logs:     " << data_dir << " (logs/*.log)\n"
             << "  isolation:          "
@@ -252,7 +285,8 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
         } else {
           int status;
           if (waitpid(c.pid, &status, WNOHANG) == c.pid) {
-            std::cerr << "berth up: " << c.name << " exited; see " << data_dir << "/logs/" << c.name << ".log\n";
+            std::cerr << "berth up: " << c.name << " exited; see " << data_dir << "/logs/" << c.name
+                      << ".log\n";
             reported[i] = true;
           }
         }

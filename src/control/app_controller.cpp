@@ -50,7 +50,8 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
 
   // Rolling replacement of old-config tasks.
   int64_t min_healthy = static_cast<int64_t>(std::ceil(n * app.minimum_health_capacity - 1e-9));
-  int64_t max_capacity = static_cast<int64_t>(std::floor(n * (1 + app.maximum_over_capacity) + 1e-9));
+  int64_t max_capacity =
+      static_cast<int64_t>(std::floor(n * (1 + app.maximum_over_capacity) + 1e-9));
   int64_t healthy = 0;
   for (auto* t : fresh) healthy += t->healthy ? 1 : 0;
   for (auto* t : old) healthy += t->healthy ? 1 : 0;
@@ -95,7 +96,8 @@ bool app_converged(const AppView& app, const std::vector<TaskView>& live) {
   if (app.deleting) return live.empty();
   if (live.size() != app.instances) return false;
   for (const auto& t : live) {
-    if (t.kill_requested || t.config_version != app.config_version || !is_running(t) || !t.healthy) return false;
+    if (t.kill_requested || t.config_version != app.config_version || !is_running(t) || !t.healthy)
+      return false;
   }
   return true;
 }

@@ -33,8 +33,9 @@ TEST(AppController, LaunchesMissingInstances) {
 }
 
 TEST(AppController, ScalesDownYoungestRunningFirstAndStagingBeforeRunning) {
-  auto plan = plan_app(app(1), {task("old", "v1", "TASK_RUNNING", 10), task("young", "v1", "TASK_RUNNING", 20),
-                                task("staging", "v1", "TASK_STAGING", 30)});
+  auto plan = plan_app(
+      app(1), {task("old", "v1", "TASK_RUNNING", 10), task("young", "v1", "TASK_RUNNING", 20),
+               task("staging", "v1", "TASK_STAGING", 30)});
   ASSERT_EQ(plan.kill.size(), 2u);
   EXPECT_EQ(plan.kill[0], "staging");
   EXPECT_EQ(plan.kill[1], "young");
@@ -44,7 +45,8 @@ TEST(AppController, ScalesDownYoungestRunningFirstAndStagingBeforeRunning) {
 TEST(AppController, OldestFirstKillSelectionKillsTheOldest) {
   AppView a = app(1);
   a.oldest_first = true;
-  auto plan = plan_app(a, {task("old", "v1", "TASK_RUNNING", 10), task("young", "v1", "TASK_RUNNING", 20)});
+  auto plan =
+      plan_app(a, {task("old", "v1", "TASK_RUNNING", 10), task("young", "v1", "TASK_RUNNING", 20)});
   ASSERT_EQ(plan.kill.size(), 1u);
   EXPECT_EQ(plan.kill[0], "old");
 }

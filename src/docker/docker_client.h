@@ -29,10 +29,10 @@ struct ContainerState {
   std::string image;   // as given at create
   std::string status;  // created, running, paused, restarting, removing, exited, dead
   bool running = false;
-  int pid = 0;         // host pid of the container's init; 0 when not running
+  int pid = 0;  // host pid of the container's init; 0 when not running
   int exit_code = 0;
   bool oom_killed = false;
-  std::string error;   // State.Error, e.g. why a start failed
+  std::string error;                    // State.Error, e.g. why a start failed
   std::string started_at, finished_at;  // RFC 3339 as Docker gives them
   std::map<std::string, std::string> labels;
   // "8080/tcp" -> host ports bound for it (from NetworkSettings.Ports; inspect only)
@@ -47,7 +47,8 @@ struct WaitResult {
 // Splits Docker's multiplexed log stream (8-byte headers: stream 1 = stdout, 2 = stderr, then
 // a big-endian uint32 length) into stdout and stderr. Bytes of an incomplete last frame are
 // left in `*rest` (when given) so a streaming reader can prepend them to the next chunk.
-void demux_logs(const std::string& stream, std::string* out, std::string* err, std::string* rest = nullptr);
+void demux_logs(const std::string& stream, std::string* out, std::string* err,
+                std::string* rest = nullptr);
 
 class DockerClient {
  public:
@@ -83,7 +84,8 @@ class DockerClient {
   Status logs(const std::string& id, std::string* out, std::string* err);
   // The same with follow=1: calls `chunk(stream, data)` (stream 1 = stdout, 2 = stderr) as
   // output arrives until the container stops, `chunk` returns false, or `timeout` passes.
-  Status follow_logs(const std::string& id, const std::function<bool(int, const std::string&)>& chunk,
+  Status follow_logs(const std::string& id,
+                     const std::function<bool(int, const std::string&)>& chunk,
                      std::chrono::milliseconds timeout);
   // GET /images/{name}/json: true when the image exists locally, false on 404.
   Result<bool> image_exists(const std::string& image);

@@ -29,7 +29,8 @@ std::string exit_message(const docker::ContainerState& state, bool killed_by_us)
     text = "exited with code " + std::to_string(state.exit_code);
   }
   if (state.oom_killed) text += "; OOM-killed (memory limit)";
-  if (killed_by_us && state.error.empty() && state.exit_code == 0) text += " after being asked to stop";
+  if (killed_by_us && state.error.empty() && state.exit_code == 0)
+    text += " after being asked to stop";
   return text;
 }
 
@@ -65,7 +66,8 @@ int remove_containers_under(const std::string& dir, const std::string& socket_pa
   int removed = 0;
   for (const auto& c : *containers) {
     auto owner = c.labels.find(kOwnerLabel);
-    if (owner == c.labels.end() || owner->second.find("@" + dir + "/") == std::string::npos) continue;
+    if (owner == c.labels.end() || owner->second.find("@" + dir + "/") == std::string::npos)
+      continue;
     if (client.remove_container(c.id)) ++removed;
   }
   return removed;
@@ -103,7 +105,8 @@ struct DockerExecutor::State {
       auto waited = client.wait_container(container_id, std::chrono::seconds(2));
       if (waited) break;
       if (waited.error().code == ErrorCode::kNotFound) break;  // removed behind our back
-      if (waited.error().code != ErrorCode::kUnavailable) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (waited.error().code != ErrorCode::kUnavailable)
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     auto state = client.inspect_container(container_id);
     std::string sandbox;
@@ -135,7 +138,8 @@ struct DockerExecutor::State {
       (void)client.remove_container(container_id);
     } else {
       exit.code = -1;
-      exit.message = "container " + container_id.substr(0, 12) + " is gone: " + state.error().message;
+      exit.message =
+          "container " + container_id.substr(0, 12) + " is gone: " + state.error().message;
     }
     std::lock_guard<std::mutex> lock(mu);
     auto it = tracked.find(task_id);
@@ -167,7 +171,8 @@ DockerExecutor::~DockerExecutor() {
   std::unique_lock<std::mutex> lock(state_->mu);
   state_->stopping = true;
   // A watcher notices within one wait (2 s); one that is still saving output finishes on its own.
-  state_->ended_cv.wait_for(lock, std::chrono::seconds(3), [&] { return state_->active_watchers == 0; });
+  state_->ended_cv.wait_for(lock, std::chrono::seconds(3),
+                            [&] { return state_->active_watchers == 0; });
 }
 
 Status DockerExecutor::open() {
@@ -183,22 +188,26 @@ bool DockerExecutor::ready() const {
 }
 
 std::string DockerExecutor::summary() const {
-  if (!ready()) return "docker: not available at " + state_->options.socket_path + " (DOCKER apps fail here)";
-  return "docker: Engine API " + state_->client.api_version() + " at " + state_->options.socket_path;
+  if (!ready())
+    return "docker: not available at " + state_->options.socket_path + " (DOCKER apps fail here)";
+  return "docker: Engine API " + state_->client.api_version() + " at " +
+         state_->options.socket_path;
 }
 
 Result<TaskStarted> DockerExecutor::launch(const TaskLaunch& task) {
   const DockerLaunch* container = std::get_if<DockerLaunch>(&task);
   if (container == nullptr) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "task " + task_id_of(task) + ": this executor runs Docker containers, not processes");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "task " + task_id_of(task) + ": this executor runs Docker containers, not processes");
   }
   const DockerLaunch& launch = *container;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->connected) {
-      return make_error(ErrorCode::kUnavailable, "Docker is not available on this node (nothing answers on " +
-                                                     state_->options.socket_path + "): cannot run a DOCKER container");
+      return make_error(ErrorCode::kUnavailable,
+                        "Docker is not available on this node (nothing answers on " +
+                            state_->options.socket_path + "): cannot run a DOCKER container");
     }
     if (state_->tracked.count(launch.task_id)) {
       return make_error(ErrorCode::kConflict, "task " + launch.task_id + " is already running");
@@ -239,19 +248,23 @@ Result<TaskStarted> DockerExecutor::launch(const TaskLaunch& task) {
 Result<TaskStarted> DockerExecutor::adopt(const TaskAdoption& adoption) {
   const std::string& task_id = adoption.task_id;
   const std::string& container_id = adoption.container_id;
-  if (container_id.empty()) return make_error(ErrorCode::kNotFound, "task " + task_id + " has no container");
+  if (container_id.empty())
+    return make_error(ErrorCode::kNotFound, "task " + task_id + " has no container");
   {
     std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->tracked.count(task_id)) return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
+    if (state_->tracked.count(task_id))
+      return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
   }
   auto inspected = state_->client.inspect_container(container_id);
   if (!inspected) return inspected.error();
   if (!inspected->running) {
-    return make_error(ErrorCode::kNotFound, "container " + container_id.substr(0, 12) + " is not running");
+    return make_error(ErrorCode::kNotFound,
+                      "container " + container_id.substr(0, 12) + " is not running");
   }
   auto label = inspected->labels.find(kTaskLabel);
   if (label == inspected->labels.end() || label->second != task_id) {
-    return make_error(ErrorCode::kNotFound, "container " + container_id.substr(0, 12) + " does not run task " + task_id);
+    return make_error(ErrorCode::kNotFound,
+                      "container " + container_id.substr(0, 12) + " does not run task " + task_id);
   }
   TaskStarted result{inspected->pid, container_id};
   {
@@ -268,7 +281,8 @@ Result<TaskStarted> DockerExecutor::adopt(const TaskAdoption& adoption) {
 
 int DockerExecutor::stop_leftovers(const std::set<std::string>& keep) {
   if (!ready() || state_->options.owner.empty()) return 0;
-  auto containers = state_->client.list_containers(std::string(kOwnerLabel) + "=" + state_->options.owner);
+  auto containers =
+      state_->client.list_containers(std::string(kOwnerLabel) + "=" + state_->options.owner);
   if (!containers) return 0;
   int removed = 0;
   for (const auto& c : *containers) {
@@ -358,7 +372,8 @@ Result<std::string> DockerExecutor::logs(const std::string& task_id, int stream)
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto it = state_->tracked.find(task_id);
-    if (it == state_->tracked.end()) return make_error(ErrorCode::kNotFound, "task " + task_id + " is not running here");
+    if (it == state_->tracked.end())
+      return make_error(ErrorCode::kNotFound, "task " + task_id + " is not running here");
     id = it->second.container_id;
   }
   std::string out, err;

@@ -32,10 +32,12 @@ inline constexpr const char* kOwnerLabel = "org.berth.agent";  // container_owne
 // restarts and distinct from other agents sharing the dockerd.
 std::string container_owner(const std::string& hostname, const std::string& work_dir);
 // Host pids of the inits of `owner`'s running containers (to kill a whole node at once).
-std::vector<int> container_pids(const std::string& owner, const std::string& socket_path = "/var/run/docker.sock");
+std::vector<int> container_pids(const std::string& owner,
+                                const std::string& socket_path = "/var/run/docker.sock");
 // Removes every container whose owner's work directory lies under `dir` (agents of a `berth up`
 // or a test cluster that died without removing them). Returns how many.
-int remove_containers_under(const std::string& dir, const std::string& socket_path = "/var/run/docker.sock");
+int remove_containers_under(const std::string& dir,
+                            const std::string& socket_path = "/var/run/docker.sock");
 
 struct DockerExecutorOptions {
   std::string socket_path = "/var/run/docker.sock";
@@ -45,7 +47,8 @@ struct DockerExecutorOptions {
 class DockerExecutor final : public Executor {
  public:
   explicit DockerExecutor(DockerExecutorOptions options);
-  ~DockerExecutor() override;  // stops watching (the containers keep running: they outlive the agent)
+  ~DockerExecutor()
+      override;  // stops watching (the containers keep running: they outlive the agent)
   DockerExecutor(const DockerExecutor&) = delete;
   DockerExecutor& operator=(const DockerExecutor&) = delete;
 

@@ -552,17 +552,20 @@ Status add_parameter(const DockerTaskSpec& spec, const Parameter& parameter,
 // On an agent that runs no task as root, a container may not be root on the host either.
 Status check_root(const DockerTaskSpec& spec, const Build& build) {
   if (spec.allow_root) return {};
-  const std::string advice = ": this agent does not run tasks as root (start it with --allow-root-tasks)";
+  const std::string advice =
+      ": this agent does not run tasks as root (start it with --allow-root-tasks)";
   std::string user = build.config.value("User", "");
   user = user.substr(0, user.find(':'));
   if (user == "root" || user == "0") {
-    return make_error(ErrorCode::kPermissionDenied, "the container would run as user " + user + advice);
+    return make_error(ErrorCode::kPermissionDenied,
+                      "the container would run as user " + user + advice);
   }
   if (build.host.value("Privileged", false)) {
     return make_error(ErrorCode::kPermissionDenied, "container.docker.privileged is true" + advice);
   }
   if (build.host.contains("CapAdd") && !build.host["CapAdd"].empty()) {
-    return make_error(ErrorCode::kPermissionDenied, "the cap-add parameter adds capabilities" + advice);
+    return make_error(ErrorCode::kPermissionDenied,
+                      "the cap-add parameter adds capabilities" + advice);
   }
   return {};
 }

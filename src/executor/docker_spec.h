@@ -50,8 +50,9 @@ namespace berth {
 
 struct DockerTaskSpec {
   std::string task_id;
-  std::string container_json;  // the app's normalised `container` object (type DOCKER), as JSON text
-  std::string networks_json;   // the app's normalised `networks` array, as JSON text
+  std::string
+      container_json;         // the app's normalised `container` object (type DOCKER), as JSON text
+  std::string networks_json;  // the app's normalised `networks` array, as JSON text
   std::optional<std::string> cmd;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;     // the task's complete environment
@@ -78,8 +79,9 @@ struct DockerTaskSpec {
 };
 
 struct DockerCreate {
-  std::string body_json;              // the create body
-  std::vector<std::string> warnings;  // e.g. forcePullImage ignored; shown in the task's status message
+  std::string body_json;  // the create body
+  std::vector<std::string>
+      warnings;  // e.g. forcePullImage ignored; shown in the task's status message
   // Docker volume names (prefix included) the container mounts through the berth plugin.
   std::vector<std::string> plugin_volumes;
 };

@@ -95,7 +95,8 @@ TEST(DockerCreateBody, AnAgentWithoutRootTasksRefusesEveryWayToRootOnTheHost) {
     Result<DockerCreate> result = docker_create_body(spec);
     ASSERT_FALSE(result.ok()) << why << ": " << result->body_json;
     EXPECT_EQ(result.error().code, ErrorCode::kPermissionDenied) << why;
-    EXPECT_NE(result.error().message.find("--allow-root-tasks"), std::string::npos) << result.error().message;
+    EXPECT_NE(result.error().message.find("--allow-root-tasks"), std::string::npos)
+        << result.error().message;
   };
   DockerTaskSpec root_user = spec_for(docker_app({}));
   root_user.user = "root";
@@ -109,7 +110,8 @@ TEST(DockerCreateBody, AnAgentWithoutRootTasksRefusesEveryWayToRootOnTheHost) {
   fine.allow_root = false;
   EXPECT_EQ(create(fine).body.value("User", ""), "65534:65534");
   DockerTaskSpec allowed = spec_for(docker_app({{"privileged", true}}));
-  EXPECT_TRUE(create(allowed).host().value("Privileged", false)) << "allowed where the agent allows root";
+  EXPECT_TRUE(create(allowed).host().value("Privileged", false))
+      << "allowed where the agent allows root";
 }
 
 TEST(DockerCreateBody, SeedDemoAppRunsOnTheBridgeWithItsVolumeThroughTheBerthPlugin) {

@@ -27,7 +27,8 @@ std::vector<std::string> proc_entries(int pid, const char* file) {
   return out;
 }
 
-std::optional<std::string> env_value(const std::vector<std::string>& environ, const std::string& name) {
+std::optional<std::string> env_value(const std::vector<std::string>& environ,
+                                     const std::string& name) {
   std::string prefix = name + "=";
   for (const auto& entry : environ) {
     if (entry.rfind(prefix, 0) == 0) return entry.substr(prefix.size());

@@ -18,7 +18,8 @@ void for_each_process(const std::function<void(int pid)>& visit);
 // process is gone or not readable.
 std::vector<std::string> proc_entries(int pid, const char* file);
 // The value of NAME in environ entries ("NAME=value"), or nullopt.
-std::optional<std::string> env_value(const std::vector<std::string>& environ, const std::string& name);
+std::optional<std::string> env_value(const std::vector<std::string>& environ,
+                                     const std::string& name);
 
 // SIGKILLs every process whose MESOS_SANDBOX lies under `dir`, except those whose
 // MESOS_TASK_ID is in `keep`; returns how many it signalled.

@@ -138,7 +138,7 @@ struct ProcessExecutor::State {
     std::string cgroup;  // empty when the task has no memory cgroup
     double mem_mib = 0;
     bool killed_by_us = false;
-    bool adopted = false;  // started by an earlier agent: not our child
+    bool adopted = false;                // started by an earlier agent: not our child
     std::optional<MonoTime> sigkill_at;  // a due SIGKILL, from kill()
   };
 
@@ -287,8 +287,9 @@ bool ProcessExecutor::memory_limits_enforced() const { return !state_->cgroup_di
 Result<TaskStarted> ProcessExecutor::launch(const TaskLaunch& launch) {
   const ProcessSpec* spec = std::get_if<ProcessSpec>(&launch);
   if (spec == nullptr) {
-    return make_error(ErrorCode::kInvalidArgument, "task " + quoted(task_id_of(launch)) +
-                                                       ": this executor runs processes, not containers");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "task " + quoted(task_id_of(launch)) + ": this executor runs processes, not containers");
   }
   Result<int> pid = launch_process(*spec);
   if (!pid) return pid.error();
@@ -300,7 +301,8 @@ Result<int> ProcessExecutor::launch_process(const ProcessSpec& spec) {
   // Before the lock: the user database may be slow (NSS, LDAP).
   Result<TaskUser> user = resolve_task_user(spec.user, state_->options.task_users, ::geteuid());
   if (!user) {
-    return make_error(user.error().code, "task " + quoted(spec.task_id) + ": " + user.error().message);
+    return make_error(user.error().code,
+                      "task " + quoted(spec.task_id) + ": " + user.error().message);
   }
   std::lock_guard lock(state_->mu);
   if (state_->tasks.count(spec.task_id) != 0) {
@@ -317,7 +319,8 @@ Result<int> ProcessExecutor::launch_process(const ProcessSpec& spec) {
                           spec.sandbox_dir + ": " + (ec ? ec.message() : "not a directory"));
   }
   if (Status shared = share_sandbox(sandbox.string(), *user); !shared) {
-    return make_error(shared.error().code, "task " + quoted(spec.task_id) + ": " + shared.error().message);
+    return make_error(shared.error().code,
+                      "task " + quoted(spec.task_id) + ": " + shared.error().message);
   }
 
   SpawnRequest request;
@@ -390,9 +393,10 @@ Status ProcessExecutor::kill(const std::string& task_id, std::chrono::millisecon
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   // An adopted task is not our child (waitid would say ECHILD): ask whether it still exists.
-  bool exited = task.adopted ? !process_runs(task.pid)
-                             : (::waitid(P_PID, task.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-                                info.si_pid != 0);
+  bool exited = task.adopted
+                    ? !process_runs(task.pid)
+                    : (::waitid(P_PID, task.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+                       info.si_pid != 0);
   if (exited) {
     return make_error(ErrorCode::kNotFound,
                       "task " + quoted(task_id) + " has already exited; poll_exits() reports how");
@@ -435,7 +439,8 @@ void ProcessExecutor::kill_all_now() {
 Result<TaskStarted> ProcessExecutor::adopt(const TaskAdoption& adoption) {
   const std::string& task_id = adoption.task_id;
   std::lock_guard lock(state_->mu);
-  if (state_->tasks.count(task_id)) return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
+  if (state_->tasks.count(task_id))
+    return make_error(ErrorCode::kConflict, "task " + task_id + " is already tracked");
   // A pid alone may have been reused since: the process must still be that task.
   if (!process_runs(adoption.pid) ||
       env_value(proc_entries(adoption.pid, "environ"), "MESOS_TASK_ID") != task_id) {
@@ -481,14 +486,16 @@ Result<std::string> ProcessExecutor::logs(const std::string& task_id, int stream
   {
     std::lock_guard lock(state_->mu);
     auto it = state_->tasks.find(task_id);
-    if (it == state_->tasks.end()) return make_error(ErrorCode::kNotFound, "no running task " + quoted(task_id));
+    if (it == state_->tasks.end())
+      return make_error(ErrorCode::kNotFound, "no running task " + quoted(task_id));
     path = it->second.sandbox_dir + (stream == 2 ? "/stderr" : "/stdout");
   }
   std::ifstream in(path, std::ios::binary);
   std::string text;
   char chunk[65536];
   while (in && text.size() < kMaxTaskOutputBytes) {
-    in.read(chunk, static_cast<std::streamsize>(std::min(sizeof chunk, kMaxTaskOutputBytes - text.size())));
+    in.read(chunk, static_cast<std::streamsize>(
+                       std::min(sizeof chunk, kMaxTaskOutputBytes - text.size())));
     text.append(chunk, static_cast<size_t>(in.gcount()));
   }
   return text;  // empty when nothing was written yet

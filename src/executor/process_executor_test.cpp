@@ -116,7 +116,7 @@ class ProcessExecutorTest : public ::testing::Test {
 
   // Polls until `id` exits; other exits seen on the way are kept for later calls.
   std::optional<TaskExit> wait_for_exit(const std::string& id,
-                                           std::chrono::milliseconds timeout = 4s) {
+                                        std::chrono::milliseconds timeout = 4s) {
     std::optional<TaskExit> found;
     eventually(
         [&] {
@@ -466,7 +466,8 @@ TEST_F(ProcessExecutorTest, RunsATaskAsItsUserWithThatUsersGroups) {
   ASSERT_NE(nobody, nullptr) << "this machine has no user nobody";
   uid_t uid = nobody->pw_uid;
   gid_t gid = nobody->pw_gid;
-  ProcessSpec spec = shell_spec("as-nobody", "id -u; id -g; id -G; echo by-name >> stdout; touch made");
+  ProcessSpec spec =
+      shell_spec("as-nobody", "id -u; id -g; id -G; echo by-name >> stdout; touch made");
   spec.user = "nobody";
   ASSERT_TRUE(executor_->launch(spec).ok());
   std::optional<TaskExit> exit = wait_for_exit("as-nobody");
@@ -516,8 +517,10 @@ TEST_F(ProcessExecutorTest, RootIsRefusedUnlessAllowed) {
   Result<TaskStarted> pid = executor_->launch(spec);
   ASSERT_FALSE(pid.ok());
   EXPECT_EQ(pid.error().code, ErrorCode::kPermissionDenied);
-  EXPECT_NE(pid.error().message.find("user 'root' is uid 0"), std::string::npos) << pid.error().message;
-  EXPECT_NE(pid.error().message.find("--allow-root-tasks"), std::string::npos) << pid.error().message;
+  EXPECT_NE(pid.error().message.find("user 'root' is uid 0"), std::string::npos)
+      << pid.error().message;
+  EXPECT_NE(pid.error().message.find("--allow-root-tasks"), std::string::npos)
+      << pid.error().message;
   // A default user that is root is refused too.
   use_task_users({"root", false, "agent-2"});
   Result<TaskStarted> default_root = executor_->launch(shell_spec("default-root", "exit 0"));
@@ -541,18 +544,22 @@ TEST_F(ProcessExecutorTest, ATaskWithoutAUserRunsAsNobodyOnARootAgentByDefault) 
 
 TEST(TaskUser, AContainerRunsAsTheAppsUserAndNeverAsRootUnlessAllowed) {
   TaskUserPolicy strict{"", false, "agent-7"};
-  EXPECT_EQ(*container_user("postgres", strict), "postgres") << "a name is resolved by Docker, in the image";
+  EXPECT_EQ(*container_user("postgres", strict), "postgres")
+      << "a name is resolved by Docker, in the image";
   EXPECT_EQ(*container_user("1000:1000", strict), "1000:1000");
   for (const char* root : {"root", "0", "root:root", "0:0"}) {
     auto refused = container_user(root, strict);
     ASSERT_FALSE(refused.ok()) << root;
     EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
-    EXPECT_NE(refused.error().message.find("--allow-root-tasks"), std::string::npos) << refused.error().message;
-    EXPECT_NE(refused.error().message.find("agent-7"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("--allow-root-tasks"), std::string::npos)
+        << refused.error().message;
+    EXPECT_NE(refused.error().message.find("agent-7"), std::string::npos)
+        << refused.error().message;
   }
   auto nobody = ::getpwnam("nobody");
   ASSERT_NE(nobody, nullptr);
-  EXPECT_EQ(*container_user("", strict), std::to_string(nobody->pw_uid) + ":" + std::to_string(nobody->pw_gid))
+  EXPECT_EQ(*container_user("", strict),
+            std::to_string(nobody->pw_uid) + ":" + std::to_string(nobody->pw_gid))
       << "no user and no root: nobody, by number, so the image need not know the name";
   TaskUserPolicy relaxed{"", true, "agent-7"};
   EXPECT_EQ(*container_user("root", relaxed), "root");
@@ -573,9 +580,10 @@ TEST(TaskUser, ANonRootAgentRunsTasksOnlyAsItself) {
   Result<TaskUser> other = resolve_task_user("root", {"", true, "agent-2"}, agent);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, ErrorCode::kPermissionDenied);
-  EXPECT_EQ(other.error().message,
-            "cannot run a task as user 'root': the agent on agent-2 runs as 'nobody', not root, "
-            "and can only run tasks as that user; run the agent as root or change the app's `user`");
+  EXPECT_EQ(
+      other.error().message,
+      "cannot run a task as user 'root': the agent on agent-2 runs as 'nobody', not root, "
+      "and can only run tasks as that user; run the agent as root or change the app's `user`");
 }
 
 TEST(TaskUser, AHealthCheckCommandWrappedForTheUserRunsAsTheUser) {
@@ -676,7 +684,8 @@ TEST(Leftovers, KillsOnlyProcessesWhoseSandboxIsUnderTheDirectory) {
   int status = 0;
   ASSERT_EQ(::waitpid(inside, &status, 0), inside);
   EXPECT_TRUE(WIFSIGNALED(status));
-  EXPECT_EQ(::waitpid(outside, &status, WNOHANG), 0) << "a process outside the directory was killed";
+  EXPECT_EQ(::waitpid(outside, &status, WNOHANG), 0)
+      << "a process outside the directory was killed";
   ::kill(outside, SIGKILL);
   ::waitpid(outside, &status, 0);
   std::filesystem::remove_all(dir);
@@ -700,7 +709,8 @@ TEST(BindMounts, ATaskSeesItsVolumeAtItsContainerPathAndTheHostDoesNot) {
   ProcessSpec spec;
   spec.task_id = "bind-task";
   spec.sandbox_dir = dir + "/sandbox";
-  spec.cmd = "echo written-inside > " + target + "/file && grep -q " + target + " /proc/self/mountinfo";
+  spec.cmd =
+      "echo written-inside > " + target + "/file && grep -q " + target + " /proc/self/mountinfo";
   spec.env = {{"PATH", "/usr/bin:/bin"}};
   spec.bind_mounts = {{volume, target}};
   ASSERT_TRUE(executor.launch(spec).ok());

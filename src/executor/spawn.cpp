@@ -34,9 +34,9 @@ struct ChildPlan {
   const char* sandbox_dir;
   char* const* argv;
   char* const* envp;
-  const char* const* candidates;  // null-terminated
-  char** sh_argv;                 // {"sh", <candidate>, argv[1..], null} for ENOEXEC
-  const char* const* mkdirs;      // null-terminated: every directory of every bind target
+  const char* const* candidates;    // null-terminated
+  char** sh_argv;                   // {"sh", <candidate>, argv[1..], null} for ENOEXEC
+  const char* const* mkdirs;        // null-terminated: every directory of every bind target
   const char* const* bind_sources;  // null-terminated, paired with bind_targets
   const char* const* bind_targets;
   bool switch_identity;
@@ -61,6 +61,23 @@ bool dup_to(int from, int to) {
   return true;
 }
 
+// In the forked child: a private mount namespace with the task's bind mounts.
+void bind_mounts(ChildPlan& plan) {
+  if (::unshare(CLONE_NEWNS) < 0) fail_in_child(plan, ChildStage::kMount, errno);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+    fail_in_child(plan, ChildStage::kMount, errno);
+  }
+  for (const char* const* dir = plan.mkdirs; *dir != nullptr; ++dir) {
+    if (::mkdir(*dir, 0755) < 0 && errno != EEXIST) fail_in_child(plan, ChildStage::kMount, errno);
+  }
+  for (size_t i = 0; plan.bind_sources[i] != nullptr; ++i) {
+    if (::mount(plan.bind_sources[i], plan.bind_targets[i], nullptr, MS_BIND | MS_REC, nullptr) <
+        0) {
+      fail_in_child(plan, ChildStage::kMount, errno);
+    }
+  }
+}
+
 // Runs in the forked child: async-signal-safe calls only.
 [[noreturn]] void run_child(ChildPlan& plan) {
   // Handlers the agent installed mean nothing after exec, but ignored signals would stay
@@ -80,20 +97,7 @@ bool dup_to(int from, int to) {
   if (plan.cgroup_procs_fd >= 0 && ::write(plan.cgroup_procs_fd, "0", 1) != 1) {
     fail_in_child(plan, ChildStage::kJoinCgroup, errno);
   }
-  if (plan.bind_sources[0] != nullptr) {
-    if (::unshare(CLONE_NEWNS) < 0) fail_in_child(plan, ChildStage::kMount, errno);
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
-      fail_in_child(plan, ChildStage::kMount, errno);
-    }
-    for (const char* const* dir = plan.mkdirs; *dir != nullptr; ++dir) {
-      if (::mkdir(*dir, 0755) < 0 && errno != EEXIST) fail_in_child(plan, ChildStage::kMount, errno);
-    }
-    for (size_t i = 0; plan.bind_sources[i] != nullptr; ++i) {
-      if (::mount(plan.bind_sources[i], plan.bind_targets[i], nullptr, MS_BIND | MS_REC, nullptr) < 0) {
-        fail_in_child(plan, ChildStage::kMount, errno);
-      }
-    }
-  }
+  if (plan.bind_sources[0] != nullptr) bind_mounts(plan);
   if (!dup_to(plan.stdin_fd, 0) || !dup_to(plan.stdout_fd, 1) || !dup_to(plan.stderr_fd, 2)) {
     fail_in_child(plan, ChildStage::kStdio, errno);
   }
@@ -152,7 +156,8 @@ int above_stdio(int fd) {
 }
 
 int open_output(const std::string& path) {
-  return above_stdio(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
+  return above_stdio(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644));
 }
 
 std::vector<char*> pointers(const std::vector<std::string>& strings) {
@@ -246,7 +251,7 @@ Result<int> spawn_task_process(const SpawnRequest& request) {
   sh_argv.push_back(nullptr);
   std::vector<std::string> dirs, sources, targets;
   for (const auto& [from, to] : request.bind_mounts) {
-    for (size_t slash = to.find('/', 1); ; slash = to.find('/', slash + 1)) {
+    for (size_t slash = to.find('/', 1);; slash = to.find('/', slash + 1)) {
       dirs.push_back(to.substr(0, slash));
       if (slash == std::string::npos) break;
     }

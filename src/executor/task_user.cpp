@@ -34,13 +34,15 @@ Result<std::optional<PasswdEntry>> lookup(const std::string* name, uid_t uid) {
   for (;;) {
     passwd entry{};
     passwd* found = nullptr;
-    int rc = name != nullptr ? ::getpwnam_r(name->c_str(), &entry, buffer.data(), buffer.size(), &found)
-                             : ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+    int rc = name != nullptr
+                 ? ::getpwnam_r(name->c_str(), &entry, buffer.data(), buffer.size(), &found)
+                 : ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
     if (rc == ERANGE && buffer.size() < kMaxPasswdBufferBytes) {
       buffer.resize(buffer.size() * 2);
       continue;
     }
-    if (found != nullptr) return std::optional<PasswdEntry>(PasswdEntry{entry.pw_name, entry.pw_uid, entry.pw_gid});
+    if (found != nullptr)
+      return std::optional<PasswdEntry>(PasswdEntry{entry.pw_name, entry.pw_uid, entry.pw_gid});
     // getpwnam_r(3): these too mean "not found" on some systems.
     if (rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM) {
       return std::optional<PasswdEntry>();
@@ -55,7 +57,8 @@ Result<std::vector<gid_t>> supplementary_groups(const PasswdEntry& user) {
   std::vector<gid_t> groups(count);
   while (::getgrouplist(user.name.c_str(), user.gid, groups.data(), &count) < 0) {
     if (count <= static_cast<int>(groups.size()) || count > kMaxGroups) {
-      return make_error(ErrorCode::kInternal, "cannot read the groups of user " + quoted(user.name));
+      return make_error(ErrorCode::kInternal,
+                        "cannot read the groups of user " + quoted(user.name));
     }
     groups.resize(count);
   }
@@ -132,7 +135,8 @@ Result<std::string> container_user(const std::string& requested, const TaskUserP
     std::string who = requested.substr(0, requested.find(':'));
     if ((who == "root" || who == "0") && !policy.allow_root) {
       return make_error(ErrorCode::kPermissionDenied,
-                        "user " + quoted(requested) + " is root and the agent on " + policy.node_name +
+                        "user " + quoted(requested) + " is root and the agent on " +
+                            policy.node_name +
                             " does not run tasks as root: set the app's `user` to an unprivileged "
                             "user, or start the agent with --allow-root-tasks");
     }

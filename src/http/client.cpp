@@ -5,14 +5,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 
 #include "http/http.h"
 #include "http/tls_contexts.h"
@@ -31,7 +30,8 @@ struct BaseUrl {
   std::string host;  // as written, e.g. "[::1]", for the Host header
   std::string port;
   std::string address() const {  // for the resolver and certificate checks
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      return host.substr(1, host.size() - 2);
     return host;
   }
 };
@@ -68,7 +68,8 @@ bool expect_peer_name(SSL* ssl_handle, const std::string& address) {
          SSL_set_tlsext_host_name(ssl_handle, address.c_str()) == 1;
 }
 
-Error handshake_error(SSL* ssl_handle, const std::string& base_url, const boost::system::error_code& ec) {
+Error handshake_error(SSL* ssl_handle, const std::string& base_url,
+                      const boost::system::error_code& ec) {
   long verify = SSL_get_verify_result(ssl_handle);
   if (verify != X509_V_OK) {
     return make_error(ErrorCode::kUnavailable,
@@ -88,7 +89,8 @@ Error handshake_error(SSL* ssl_handle, const std::string& base_url, const boost:
 
 // Sends `req` on a connected `stream` and reads the answer, each step within `deadline`.
 template <class Stream>
-Result<ClientResponse> exchange(Stream& stream, asio::io_context& io, bhttp::request<bhttp::string_body>& req,
+Result<ClientResponse> exchange(Stream& stream, asio::io_context& io,
+                                bhttp::request<bhttp::string_body>& req,
                                 std::chrono::milliseconds deadline, size_t max_response_bytes,
                                 const std::string& base_url, const std::string& method,
                                 const std::string& target) {
@@ -100,7 +102,9 @@ Result<ClientResponse> exchange(Stream& stream, asio::io_context& io, bhttp::req
   beast::get_lowest_layer(stream).expires_after(deadline);
   bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
   run();
-  if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + base_url + " failed: " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kUnavailable,
+                      "sending to " + base_url + " failed: " + ec.message());
 
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
@@ -114,9 +118,9 @@ Result<ClientResponse> exchange(Stream& stream, asio::io_context& io, bhttp::req
     parser.put_eof(ec);
   }
   if (ec == bhttp::error::body_limit) {
-    return make_error(ErrorCode::kUnavailable,
-                      "the answer from " + base_url + " for " + method + " " + target +
-                          " is larger than " + std::to_string(max_response_bytes) + " bytes");
+    return make_error(ErrorCode::kUnavailable, "the answer from " + base_url + " for " + method +
+                                                   " " + target + " is larger than " +
+                                                   std::to_string(max_response_bytes) + " bytes");
   }
   if (ec) {
     return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for " + method +
@@ -141,12 +145,13 @@ namespace {
 // Connects to `base_url` (TLS for https://), then runs `talk(stream, io)` on the connected
 // stream (a beast::tcp_stream or an ssl::stream over one) and shuts the connection down.
 template <class Talk>
-Result<ClientResponse> over_connection(const std::string& base_url, std::chrono::milliseconds deadline,
-                                       Talk&& talk) {
+Result<ClientResponse> over_connection(const std::string& base_url,
+                                       std::chrono::milliseconds deadline, Talk&& talk) {
   BaseUrl url;
   if (!parse_base_url(base_url, &url)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "invalid URL '" + base_url + "': expected http://host:port or https://host:port");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "invalid URL '" + base_url + "': expected http://host:port or https://host:port");
   }
   std::shared_ptr<ssl::context> tls;
   if (url.tls) {
@@ -161,10 +166,13 @@ Result<ClientResponse> over_connection(const std::string& base_url, std::chrono:
     tcp::resolver resolver(io);
     boost::system::error_code ec;
     auto endpoints = resolver.resolve(url.address(), url.port, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, "cannot resolve " + url.host + ": " + ec.message());
+    if (ec)
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot resolve " + url.host + ": " + ec.message());
     beast::tcp_stream stream(io);
     stream.expires_after(deadline);
-    stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+    stream.async_connect(endpoints,
+                         [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
     io.run();
     if (ec) {
       return make_error(ErrorCode::kUnavailable,
@@ -178,10 +186,12 @@ Result<ClientResponse> over_connection(const std::string& base_url, std::chrono:
     }
     ssl::stream<beast::tcp_stream> tls_stream(std::move(stream), *tls);
     if (!expect_peer_name(tls_stream.native_handle(), url.address())) {
-      return make_error(ErrorCode::kInvalidArgument, "cannot check TLS peer name '" + url.host + "'");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "cannot check TLS peer name '" + url.host + "'");
     }
     beast::get_lowest_layer(tls_stream).expires_after(deadline);
-    tls_stream.async_handshake(ssl::stream_base::client, [&](boost::system::error_code e) { ec = e; });
+    tls_stream.async_handshake(ssl::stream_base::client,
+                               [&](boost::system::error_code e) { ec = e; });
     io.restart();
     io.run();
     if (ec) return handshake_error(tls_stream.native_handle(), base_url, ec);
@@ -193,9 +203,9 @@ Result<ClientResponse> over_connection(const std::string& base_url, std::chrono:
   }
 }
 
-bhttp::request<bhttp::string_body> make_request(const BaseUrl& url, const std::string& method,
-                                                const std::string& target, const std::string& body,
-                                                const std::vector<std::pair<std::string, std::string>>& headers) {
+bhttp::request<bhttp::string_body> make_request(
+    const BaseUrl& url, const std::string& method, const std::string& target,
+    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers) {
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
   req.set(bhttp::field::host, url.host + ":" + url.port);
   req.set(bhttp::field::user_agent, "berth");
@@ -222,59 +232,73 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                                const std::vector<std::pair<std::string, std::string>>& headers,
                                size_t max_response_bytes) {
   auto deadline = std::chrono::milliseconds(timeout_ms);
-  return over_connection(base_url, deadline, [&](auto& stream, asio::io_context& io, const BaseUrl& url) {
-    auto req = make_request(url, method, target, body, headers);
-    return exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
-  });
+  return over_connection(
+      base_url, deadline, [&](auto& stream, asio::io_context& io, const BaseUrl& url) {
+        auto req = make_request(url, method, target, body, headers);
+        return exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
+      });
 }
 
 Result<ClientResponse> stream_get(const std::string& base_url, const std::string& target,
                                   const std::vector<std::pair<std::string, std::string>>& headers,
-                                  const std::function<bool(std::string_view)>& on_data, int connect_timeout_ms) {
+                                  const std::function<bool(std::string_view)>& on_data,
+                                  int connect_timeout_ms) {
   auto deadline = std::chrono::milliseconds(connect_timeout_ms);
-  return over_connection(base_url, deadline, [&](auto& stream, asio::io_context& io,
-                                                 const BaseUrl& url) -> Result<ClientResponse> {
-    auto req = make_request(url, "GET", target, "", headers);
-    req.set(bhttp::field::accept, "text/event-stream");
-    boost::system::error_code ec;
-    beast::get_lowest_layer(stream).expires_after(deadline);
-    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
-    run_io(io);
-    if (ec) return make_error(ErrorCode::kUnavailable, "sending to " + base_url + " failed: " + ec.message());
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::buffer_body> parser;
-    parser.body_limit(boost::none);
-    bhttp::async_read_header(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
-    run_io(io);
-    if (ec) return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " + target + ": " + ec.message());
-    ClientResponse out;
-    out.status = static_cast<int>(parser.get().result_int());
-    for (auto& field : parser.get()) {
-      std::string name(field.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers[name] = std::string(field.value());
-    }
-    constexpr size_t kMaxErrorBody = 1 << 20;
-    char chunk[16384];
-    // Once streaming, the stream is open-ended: no deadline, it ends when the server ends it.
-    beast::get_lowest_layer(stream).expires_never();
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk;
-      parser.get().body().size = sizeof chunk;
-      bhttp::async_read_some(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
-      run_io(io);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated) break;
-      if (ec) return make_error(ErrorCode::kUnavailable, "the stream from " + base_url + " broke: " + ec.message());
-      std::string_view got(chunk, sizeof chunk - parser.get().body().size);
-      if (out.status != 200) {
-        out.body.append(got.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, out.body.size())));
-      } else if (!got.empty() && !on_data(got)) {
-        break;
-      }
-    }
-    return out;
-  });
+  return over_connection(
+      base_url, deadline,
+      [&](auto& stream, asio::io_context& io, const BaseUrl& url) -> Result<ClientResponse> {
+        auto req = make_request(url, "GET", target, "", headers);
+        req.set(bhttp::field::accept, "text/event-stream");
+        boost::system::error_code ec;
+        beast::get_lowest_layer(stream).expires_after(deadline);
+        bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec)
+          return make_error(ErrorCode::kUnavailable,
+                            "sending to " + base_url + " failed: " + ec.message());
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(boost::none);
+        bhttp::async_read_header(stream, buffer, parser,
+                                 [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec)
+          return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " +
+                                                         target + ": " + ec.message());
+        ClientResponse out;
+        out.status = static_cast<int>(parser.get().result_int());
+        for (auto& field : parser.get()) {
+          std::string name(field.name_string());
+          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          out.headers[name] = std::string(field.value());
+        }
+        constexpr size_t kMaxErrorBody = 1 << 20;
+        char chunk[16384];
+        // Once streaming, the stream is open-ended: no deadline, it ends when the server ends it.
+        beast::get_lowest_layer(stream).expires_never();
+        while (!parser.is_done()) {
+          parser.get().body().data = chunk;
+          parser.get().body().size = sizeof chunk;
+          bhttp::async_read_some(stream, buffer, parser,
+                                 [&](boost::system::error_code e, size_t) { ec = e; });
+          run_io(io);
+          if (ec == bhttp::error::need_buffer) ec = {};
+          if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+              ec == ssl::error::stream_truncated)
+            break;
+          if (ec)
+            return make_error(ErrorCode::kUnavailable,
+                              "the stream from " + base_url + " broke: " + ec.message());
+          std::string_view got(chunk, sizeof chunk - parser.get().body().size);
+          if (out.status != 200) {
+            out.body.append(
+                got.substr(0, kMaxErrorBody - std::min(kMaxErrorBody, out.body.size())));
+          } else if (!got.empty() && !on_data(got)) {
+            break;
+          }
+        }
+        return out;
+      });
 }
 
 }  // namespace berth::http

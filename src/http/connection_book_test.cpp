@@ -16,7 +16,8 @@ ConnectionBook::Limits small_limits() {
 }
 
 // Adds connections the way the engine does: make room, close the victims, add.
-void connect(ConnectionBook& book, uint64_t id, const std::string& client, std::vector<uint64_t>* evicted) {
+void connect(ConnectionBook& book, uint64_t id, const std::string& client,
+             std::vector<uint64_t>* evicted) {
   while (true) {
     auto room = book.make_room(client);
     if (room.kind == ConnectionBook::Room::kAdmit) break;
@@ -127,7 +128,8 @@ TEST(ConnectionBook, ReservedSlotsServeOnlyTheRequestsAllowedThemAndAreGivenBack
   EXPECT_EQ(book.reserved_busy_count(), 0u);
   book.remove(1);
   connect(book, 7, "a", &evicted);
-  EXPECT_TRUE(book.try_busy(7, true)) << "within the limits a reserved request takes an ordinary slot";
+  EXPECT_TRUE(book.try_busy(7, true))
+      << "within the limits a reserved request takes an ordinary slot";
   EXPECT_EQ(book.reserved_busy_count(), 0u);
   EXPECT_EQ(book.busy_count("a"), 2u);
   EXPECT_TRUE(evicted.empty());

@@ -50,10 +50,10 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr size_t kHeaderLimitBytes = 64 * 1024;
-constexpr size_t kTlsReadBytes = 4096;       // one read of a keep-alive TLS connection
-constexpr size_t kDrainBytes = 4096;         // one read while lingering before a close
-constexpr milliseconds kAnswerLimit{1000};   // to write an error answer (408, 413, 503...)
-constexpr milliseconds kLingerLimit{1000};   // to let the peer read it before we close
+constexpr size_t kTlsReadBytes = 4096;      // one read of a keep-alive TLS connection
+constexpr size_t kDrainBytes = 4096;        // one read while lingering before a close
+constexpr milliseconds kAnswerLimit{1000};  // to write an error answer (408, 413, 503...)
+constexpr milliseconds kLingerLimit{1000};  // to let the peer read it before we close
 constexpr milliseconds kStreamStall{kStreamStallLimitMs};
 constexpr milliseconds kWorkerIdleExit{10000};
 
@@ -83,8 +83,9 @@ std::string head_text(const Response& response, unsigned version, bool keep_aliv
   for (const auto& [name, value] : response.headers) head.set(name, value);
   if (content_length) head.content_length(*content_length);
   head.keep_alive(keep_alive);
-  std::string text = "HTTP/" + std::to_string(version / 10) + "." + std::to_string(version % 10) + " " +
-                     std::to_string(response.status) + " " + std::string(head.reason()) + "\r\n";
+  std::string text = "HTTP/" + std::to_string(version / 10) + "." + std::to_string(version % 10) +
+                     " " + std::to_string(response.status) + " " + std::string(head.reason()) +
+                     "\r\n";
   for (const auto& field : head) {
     text.append(field.name_string());
     text += ": ";
@@ -113,7 +114,8 @@ Response call_handler(const Handler& handler, const Request& request) {
   try {
     return handler(request);
   } catch (const std::exception& e) {
-    return Response{500, "application/json", {}, json_message(std::string("internal error: ") + e.what())};
+    return Response{
+        500, "application/json", {}, json_message(std::string("internal error: ") + e.what())};
   }
 }
 
@@ -151,7 +153,8 @@ struct EngineCore {
         tls(std::move(t)),
         book(ConnectionBook::Limits{o.max_connections, o.max_idle_connections,
                                     o.max_idle_connections_per_client, o.max_busy_connections,
-                                    o.max_busy_connections_per_client, o.reserved_busy_connections}),
+                                    o.max_busy_connections_per_client,
+                                    o.reserved_busy_connections}),
         pool(o.max_busy_connections + o.reserved_busy_connections, kWorkerIdleExit) {}
 
   const ServerOptions options;
@@ -160,8 +163,8 @@ struct EngineCore {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable drained;
-  size_t live = 0;  // sessions not yet destroyed, guarded by mu
-  ConnectionBook book;                                            // I/O thread only
+  size_t live = 0;      // sessions not yet destroyed, guarded by mu
+  ConnectionBook book;  // I/O thread only
   std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> open;  // I/O thread only
   uint64_t next_id = 1;                                           // I/O thread only
   WorkerPool pool;
@@ -180,8 +183,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
  public:
   template <class... Args>
   Session(EngineCore& core, uint64_t id, std::string remote, Args&&... stream_args)
-      : core_(core), id_(id), remote_(std::move(remote)), stream_(std::forward<Args>(stream_args)...),
-        timer_(core.io), fd_(lowest().native_handle()) {
+      : core_(core),
+        id_(id),
+        remote_(std::move(remote)),
+        stream_(std::forward<Args>(stream_args)...),
+        timer_(core.io),
+        fd_(lowest().native_handle()) {
     std::lock_guard<std::mutex> lock(core_.mu);
     ++core_.live;
   }
@@ -237,11 +244,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       return;
     }
     timer_.expires_after(limit);
-    timer_.async_wait([weak = this->weak_from_this(), generation = timer_generation_](error_code ec) {
-      auto session = weak.lock();
-      if (ec || !session || session->timer_generation_ != generation) return;
-      session->on_timeout();
-    });
+    timer_.async_wait(
+        [weak = this->weak_from_this(), generation = timer_generation_](error_code ec) {
+          auto session = weak.lock();
+          if (ec || !session || session->timer_generation_ != generation) return;
+          session->on_timeout();
+        });
   }
 
   void disarm() {
@@ -261,7 +269,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   // --- reading a request ----------------------------------------------------------------
   void wait_readable() {
-    lowest().async_wait(asio::socket_base::wait_read, [s = self()](error_code ec) { s->on_readable(ec); });
+    lowest().async_wait(asio::socket_base::wait_read,
+                        [s = self()](error_code ec) { s->on_readable(ec); });
   }
 
   void on_readable(error_code ec) {
@@ -281,10 +290,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void detect_tls() {
     unsigned char first = 0;
     ssize_t n = ::recv(fd_, &first, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return wait_readable();
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return wait_readable();
     if (n <= 0) return close();
     if (first != 0x16) {
-      return answer_and_close(400, "this port speaks HTTPS only: use an https:// URL", /*raw=*/true);
+      return answer_and_close(400, "this port speaks HTTPS only: use an https:// URL",
+                              /*raw=*/true);
     }
     if constexpr (kTls) {
       stream_.async_handshake(ssl::stream_base::server, [s = self()](error_code ec) {
@@ -299,13 +310,14 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   void wait_next_request() {
     if constexpr (kTls) {
       // TLS may already hold the next request's bytes, so read rather than wait on the socket.
-      stream_.async_read_some(buffer_.prepare(kTlsReadBytes), [s = self()](error_code ec, size_t n) {
-        if (s->closed()) return;
-        if (ec) return s->close();
-        s->buffer_.commit(n);
-        s->arm(s->core_.options.header_timeout, Phase::kHeader);
-        s->read_header();
-      });
+      stream_.async_read_some(buffer_.prepare(kTlsReadBytes),
+                              [s = self()](error_code ec, size_t n) {
+                                if (s->closed()) return;
+                                if (ec) return s->close();
+                                s->buffer_.commit(n);
+                                s->arm(s->core_.options.header_timeout, Phase::kHeader);
+                                s->read_header();
+                              });
     } else {
       wait_readable();
     }
@@ -315,7 +327,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     parser_.emplace();
     parser_->body_limit(core_.options.max_body_bytes);
     parser_->header_limit(kHeaderLimitBytes);
-    bhttp::async_read_header(stream_, buffer_, *parser_, [s = self()](error_code ec, size_t) { s->on_header(ec); });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [s = self()](error_code ec, size_t) { s->on_header(ec); });
   }
 
   void on_header(error_code ec) {
@@ -436,11 +449,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool write_from_worker(std::string head, std::string body) {
     std::promise<bool> written;
     std::future<bool> result = written.get_future();
-    asio::post(core_.io, [s = self(), &written, head = std::move(head), body = std::move(body)]() mutable {
-      s->out_head_ = std::move(head);
-      s->out_body_ = std::move(body);
-      s->write_out(false, kStreamStall, [&written](bool ok) { written.set_value(ok); });
-    });
+    asio::post(core_.io,
+               [s = self(), &written, head = std::move(head), body = std::move(body)]() mutable {
+                 s->out_head_ = std::move(head);
+                 s->out_body_ = std::move(body);
+                 s->write_out(false, kStreamStall, [&written](bool ok) { written.set_value(ok); });
+               });
     return result.get();
   }
 
@@ -579,7 +593,8 @@ template <class Stream, class... Args>
 void admit(EngineCore& core, const std::string& client, std::string remote, Args&&... stream_args) {
   if (core.stopping || !make_room(core, client)) return;  // the caller's socket closes
   uint64_t id = core.next_id++;
-  auto session = std::make_shared<Session<Stream>>(core, id, std::move(remote), std::forward<Args>(stream_args)...);
+  auto session = std::make_shared<Session<Stream>>(core, id, std::move(remote),
+                                                   std::forward<Args>(stream_args)...);
   core.book.add(id, client);
   core.open.emplace(id, session);
   session->start();
@@ -613,7 +628,8 @@ void ConnectionEngine::adopt(tcp::socket socket) {
   std::string remote = client + ":" + std::to_string(peer.port());
   socket.set_option(tcp::no_delay(true), ec);
   if (core_->tls) {
-    admit<ssl::stream<tcp::socket>>(*core_, client, std::move(remote), std::move(socket), *core_->tls);
+    admit<ssl::stream<tcp::socket>>(*core_, client, std::move(remote), std::move(socket),
+                                    *core_->tls);
   } else {
     admit<tcp::socket>(*core_, client, std::move(remote), std::move(socket));
   }

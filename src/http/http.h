@@ -40,10 +40,10 @@ struct Response {
   std::string body;
   // Set for a streamed answer (Server-Sent Events); `body` is then ignored. The server sends
   // the status line and headers with `Connection: close` and no Content-Length, then calls
-  // `stream` on a worker thread that stays with the connection again and again and writes each chunk it appends as
-  // soon as it returns. `stream` may block, but should return within about a second (with
-  // nothing appended if it has nothing) so the server can notice a client that went away or
-  // its own stop. Returning false ends the response and closes the connection. The server
+  // `stream` on a worker thread that stays with the connection again and again and writes each
+  // chunk it appends as soon as it returns. `stream` may block, but should return within about a
+  // second (with nothing appended if it has nothing) so the server can notice a client that went
+  // away or its own stop. Returning false ends the response and closes the connection. The server
   // stops calling it and destroys the Response when the client disconnects, a write fails or
   // stalls for kStreamStallLimitMs: state captured by `stream` learns of the end by being
   // destroyed.
@@ -65,13 +65,13 @@ inline constexpr std::chrono::milliseconds kDefaultBodyTimeout{30000};
 // A duration of zero means no limit.
 struct ServerOptions {
   std::string host = "0.0.0.0";
-  uint16_t port = 0;                  // 0 = any free port
+  uint16_t port = 0;  // 0 = any free port
   // Open connections of every kind. A new connection past any idle limit below, or past
   // this one, closes the oldest idle connection of its own client IP if that client is at
   // max_idle_connections_per_client, else the oldest idle connection overall; with none idle
   // it is closed at once. So a fresh client is served while a flood churns its own sockets.
   size_t max_connections = 4096;
-  size_t max_body_bytes = 8 << 20;    // larger bodies get 413
+  size_t max_body_bytes = 8 << 20;  // larger bodies get 413
   size_t max_idle_connections = 1024;
   size_t max_idle_connections_per_client = 256;
   // A complete request past these gets 503 at once and its connection is closed.
@@ -168,9 +168,9 @@ void set_client_ca_file(std::string path);
 // atomically. kConflict when another process answers on `socket_path` or the path is not a
 // socket; kInvalidArgument when the path is too long for a unix socket. port() returns 0;
 // stop() (and destruction) stops, joins and removes the socket file if it is still ours.
-Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
-                                           size_t max_body_bytes = 1 << 20,
-                                           std::chrono::milliseconds header_timeout = kDefaultHeaderTimeout,
-                                           std::chrono::milliseconds body_timeout = kDefaultBodyTimeout);
+Result<std::unique_ptr<Server>> serve_unix(
+    const std::string& socket_path, Handler handler, size_t max_body_bytes = 1 << 20,
+    std::chrono::milliseconds header_timeout = kDefaultHeaderTimeout,
+    std::chrono::milliseconds body_timeout = kDefaultBodyTimeout);
 
 }  // namespace berth::http

@@ -1,11 +1,12 @@
+#include "http/http.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,8 +17,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-
-#include "http/http.h"
 
 namespace berth::http {
 namespace {
@@ -40,7 +39,8 @@ class RawConnection {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && send(request);
+    connected_ =
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && send(request);
   }
   explicit RawConnection(int connected_fd) : fd_(connected_fd), connected_(fd_ >= 0) {}
   RawConnection(const RawConnection&) = delete;
@@ -48,7 +48,8 @@ class RawConnection {
   ~RawConnection() { close(); }
   bool connected() const { return connected_; }
   bool send(const std::string& data) {
-    return data.empty() || ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+    return data.empty() ||
+           ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
   void close() {
     if (fd_ >= 0) ::close(fd_);
@@ -77,7 +78,8 @@ class RawConnection {
  private:
   bool read_some(std::chrono::steady_clock::time_point deadline) {
     if (closed_by_peer_) return false;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) <= 0) return false;
     char buf[4096];
@@ -117,7 +119,8 @@ Response echo_path(const Request& request) {
 TEST(Url, SplitsAndDecodesPathAndQuery) {
   std::string path;
   std::multimap<std::string, std::string> query;
-  split_target("/v2/apps/prod%2Fweb?embed=apps.tasks&embed=apps.counts&force=true&x=a%20b", &path, &query);
+  split_target("/v2/apps/prod%2Fweb?embed=apps.tasks&embed=apps.counts&force=true&x=a%20b", &path,
+               &query);
   EXPECT_EQ(path, "/v2/apps/prod/web");
   EXPECT_EQ(query.count("embed"), 2u);
   EXPECT_EQ(query.find("force")->second, "true");
@@ -191,7 +194,8 @@ TEST(Server, StreamsChunksAsTheProducerHandsThemOver) {
     res.stream = [&](std::string* chunk) {
       std::unique_lock<std::mutex> lock(mu);
       if (sent == 3) return false;
-      if (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return sent < released; })) return true;
+      if (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return sent < released; }))
+        return true;
       *chunk = "chunk-" + std::to_string(++sent) + "\n";
       return true;
     };
@@ -248,7 +252,8 @@ TEST(Server, AStreamProducerLearnsThatTheClientWentAway) {
   while (!*ended && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_TRUE(*ended) << "the producer was still called " << calls << " times after the client left";
+  EXPECT_TRUE(*ended) << "the producer was still called " << calls
+                      << " times after the client left";
 }
 
 TEST(Server, StopEndsAnOpenStream) {
@@ -328,7 +333,8 @@ TEST(Server, AFloodFromOneAddressLeavesIdleSocketsOfOtherAddressesOpen) {
     ASSERT_TRUE(other.back()->connected());
   }
   std::vector<std::unique_ptr<RawConnection>> flood;
-  for (int i = 0; i < 2000; ++i) flood.push_back(std::make_unique<RawConnection>((*server)->port()));
+  for (int i = 0; i < 2000; ++i)
+    flood.push_back(std::make_unique<RawConnection>((*server)->port()));
   EXPECT_TRUE(flood.front()->wait_closed(2000));
   for (auto& connection : other) EXPECT_FALSE(connection->closed_now());
   // And they still work.
@@ -382,7 +388,8 @@ TEST(Server, CutsOffASlowlorisAtTheHeaderDeadline) {
   ASSERT_TRUE(cut_off) << "a byte every 200 ms kept the connection for " << took << " ms";
   EXPECT_GE(took, 900);
   EXPECT_LT(took, 2000);
-  std::cout << "slowloris (a byte every 200 ms) cut off after " << took << " ms (deadline 1000 ms)\n";
+  std::cout << "slowloris (a byte every 200 ms) cut off after " << took
+            << " ms (deadline 1000 ms)\n";
 }
 
 TEST(Server, AnswersABodyThatDoesNotArriveWith408) {
@@ -390,7 +397,8 @@ TEST(Server, AnswersABodyThatDoesNotArriveWith408) {
   options.body_timeout = std::chrono::milliseconds(300);
   auto server = serve(options, echo_path);
   ASSERT_TRUE(server.ok());
-  RawConnection partial((*server)->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  RawConnection partial((*server)->port(),
+                        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
   ASSERT_TRUE(partial.wait_closed(5000));
   EXPECT_NE(partial.received().find("HTTP/1.1 408"), std::string::npos) << partial.received();
   EXPECT_NE(partial.received().find("body"), std::string::npos) << partial.received();
@@ -407,7 +415,8 @@ TEST(Server, ServesSeveralRequestsOnOneKeepAliveConnectionThenClosesItWhenIdle) 
   ASSERT_TRUE(connection.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(connection.read_until("/two", 2000)) << connection.received();
   // Pipelined: both requests in one write.
-  ASSERT_TRUE(connection.send("GET /three HTTP/1.1\r\nHost: x\r\n\r\nGET /four HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(connection.send(
+      "GET /three HTTP/1.1\r\nHost: x\r\n\r\nGET /four HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(connection.read_until("/four", 2000)) << connection.received();
   EXPECT_NE(connection.received().find("/three"), std::string::npos);
   auto idle_since = Clock::now();
@@ -416,11 +425,15 @@ TEST(Server, ServesSeveralRequestsOnOneKeepAliveConnectionThenClosesItWhenIdle) 
 }
 
 TEST(Server, AnswersCurlsExpectContinueRightAway) {
-  auto server = serve({"127.0.0.1", 0}, [](const Request& r) { return Response{200, "text/plain", {}, r.body}; });
+  auto server = serve({"127.0.0.1", 0}, [](const Request& r) {
+    return Response{200, "text/plain", {}, r.body};
+  });
   ASSERT_TRUE(server.ok());
-  RawConnection connection((*server)->port(),
-                           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
-  ASSERT_TRUE(connection.read_until("HTTP/1.1 100 Continue\r\n\r\n", 2000)) << connection.received();
+  RawConnection connection(
+      (*server)->port(),
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(connection.read_until("HTTP/1.1 100 Continue\r\n\r\n", 2000))
+      << connection.received();
   ASSERT_TRUE(connection.send("hello"));
   EXPECT_TRUE(connection.read_until("\r\n\r\nhello", 2000)) << connection.received();
 }

@@ -33,8 +33,7 @@ void raise_open_file_limit() {
 
 class TcpServer final : public Server {
  public:
-  TcpServer(const ServerOptions& options, Handler handler,
-            std::shared_ptr<asio::ssl::context> tls)
+  TcpServer(const ServerOptions& options, Handler handler, std::shared_ptr<asio::ssl::context> tls)
       : options_(options),
         engine_(options, std::move(handler), std::move(tls)),
         acceptor_(engine_.io()),
@@ -45,7 +44,9 @@ class TcpServer final : public Server {
   Status start() {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, "invalid listen address '" + options_.host + "'");
+    if (ec)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "invalid listen address '" + options_.host + "'");
     tcp::endpoint endpoint(address, options_.port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
@@ -53,7 +54,8 @@ class TcpServer final : public Server {
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return make_error(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
-                                                     std::to_string(options_.port) + ": " + ec.message());
+                                                     std::to_string(options_.port) + ": " +
+                                                     ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     accept_next();

@@ -38,7 +38,7 @@ std::string reason(const boost::system::error_code& ec) {
 }  // namespace
 
 Result<std::shared_ptr<ssl::context>> make_server_tls_context(const std::string& cert_file,
-                                                             const std::string& key_file) {
+                                                              const std::string& key_file) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
   context->set_options(kContextOptions, ec);
@@ -46,25 +46,26 @@ Result<std::shared_ptr<ssl::context>> make_server_tls_context(const std::string&
   SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   context->use_certificate_chain_file(cert_file, ec);
   if (ec) {
-    return make_error(ErrorCode::kInvalidArgument, "cannot use TLS certificate file '" + cert_file +
-                                                       "': " + reason(ec) +
-                                                       "; give a PEM certificate chain, server first");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot use TLS certificate file '" + cert_file + "': " + reason(ec) +
+                          "; give a PEM certificate chain, server first");
   }
   context->use_private_key_file(key_file, ssl::context::pem, ec);
   if (ec && ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
-    return make_error(ErrorCode::kInvalidArgument, "TLS key file '" + key_file +
-                                                       "' does not match the certificate in '" +
-                                                       cert_file + "'");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "TLS key file '" + key_file + "' does not match the certificate in '" + cert_file + "'");
   }
   if (ec) {
-    return make_error(ErrorCode::kInvalidArgument, "cannot use TLS key file '" + key_file + "': " +
-                                                       reason(ec) + "; give an unencrypted PEM private key");
+    return make_error(ErrorCode::kInvalidArgument, "cannot use TLS key file '" + key_file +
+                                                       "': " + reason(ec) +
+                                                       "; give an unencrypted PEM private key");
   }
   if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
     ERR_clear_error();
-    return make_error(ErrorCode::kInvalidArgument, "TLS key file '" + key_file +
-                                                       "' does not match the certificate in '" +
-                                                       cert_file + "'");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "TLS key file '" + key_file + "' does not match the certificate in '" + cert_file + "'");
   }
   return context;
 }

@@ -18,8 +18,8 @@ namespace berth::http::internal {
 // A TLS 1.2+ server context serving the chain in `cert_file` with the key in `key_file`.
 // kInvalidArgument naming the file and OpenSSL's reason when either is unusable or they do
 // not match.
-Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
-                                                                          const std::string& key_file);
+Result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls_context(
+    const std::string& cert_file, const std::string& key_file);
 
 // The process's client context: TLS 1.2+, peers verified against the configured CA file.
 // kInvalidArgument when that file cannot be loaded.

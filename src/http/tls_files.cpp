@@ -44,7 +44,8 @@ Error openssl_error(const std::string& step) {
 
 bool is_ip(const std::string& name) {
   unsigned char buf[16];
-  return ::inet_pton(AF_INET, name.c_str(), buf) == 1 || ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+  return ::inet_pton(AF_INET, name.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
 bool add_extension(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
@@ -63,14 +64,17 @@ Result<Cert> make_certificate(const std::string& common_name, EVP_PKEY* key, X50
   unsigned char serial[16];
   if (RAND_bytes(serial, sizeof serial) != 1) return openssl_error("draw a serial number");
   serial[0] &= 0x7f;  // positive
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial_number(BN_bin2bn(serial, sizeof serial, nullptr), BN_free);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial_number(
+      BN_bin2bn(serial, sizeof serial, nullptr), BN_free);
   bool ok = serial_number && X509_set_version(cert.get(), 2) == 1 &&
             BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(cert.get())) != nullptr &&
             X509_gmtime_adj(X509_getm_notBefore(cert.get()), -kBackdateSeconds) != nullptr &&
             X509_gmtime_adj(X509_getm_notAfter(cert.get()), kValiditySeconds) != nullptr &&
             X509_set_pubkey(cert.get(), key) == 1;
   X509_NAME* name = X509_get_subject_name(cert.get());
-  auto text = [](const std::string& s) { return reinterpret_cast<const unsigned char*>(s.c_str()); };
+  auto text = [](const std::string& s) {
+    return reinterpret_cast<const unsigned char*>(s.c_str());
+  };
   ok = ok && X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, text("berth"), -1, -1, 0) == 1 &&
        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, text(common_name), -1, -1, 0) == 1 &&
        X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : name) == 1;
@@ -80,7 +84,8 @@ Result<Cert> make_certificate(const std::string& common_name, EVP_PKEY* key, X50
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer ? issuer : cert.get(), cert.get(), nullptr, nullptr, 0);
   const bool ca = issuer == nullptr;
-  ok = add_extension(cert.get(), &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE") &&
+  ok = add_extension(cert.get(), &ctx, NID_basic_constraints,
+                     ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE") &&
        add_extension(cert.get(), &ctx, NID_key_usage,
                      ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature") &&
        add_extension(cert.get(), &ctx, NID_subject_key_identifier, "hash") &&
@@ -102,7 +107,8 @@ Status write_private_file(const std::string& path, const std::function<bool(BIO*
   ::unlink(temp.c_str());
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    return make_error(ErrorCode::kUnavailable, "cannot write '" + temp + "': " + std::strerror(errno));
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot write '" + temp + "': " + std::strerror(errno));
   }
   ::fchmod(fd, 0600);  // whatever the umask
   BIO* bio = BIO_new_fd(fd, BIO_CLOSE);
@@ -120,7 +126,8 @@ Status write_private_file(const std::string& path, const std::function<bool(BIO*
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     std::string reason = std::strerror(errno);
     ::unlink(temp.c_str());
-    return make_error(ErrorCode::kUnavailable, "cannot rename '" + temp + "' to '" + path + "': " + reason);
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot rename '" + temp + "' to '" + path + "': " + reason);
   }
   return {};
 }
@@ -142,8 +149,8 @@ Status write_test_pki(const std::string& dir, const std::vector<std::string>& na
   std::string sans = "IP:127.0.0.1,IP:::1,DNS:localhost";
   for (const auto& name : names) {
     if (name.empty() || name.find_first_of(", \t\r\n") != std::string::npos) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "invalid certificate name '" + name + "': give an IP address or a DNS name");
+      return make_error(ErrorCode::kInvalidArgument, "invalid certificate name '" + name +
+                                                         "': give an IP address or a DNS name");
     }
     if (!seen.insert(name).second) continue;
     sans += (is_ip(name) ? ",IP:" : ",DNS:") + name;
@@ -152,7 +159,8 @@ Status write_test_pki(const std::string& dir, const std::vector<std::string>& na
   std::filesystem::create_directories(dir, fs_ec);
   if (fs_ec || ::chmod(dir.c_str(), 0700) != 0) {
     std::string reason = fs_ec ? fs_ec.message() : std::strerror(errno);
-    return make_error(ErrorCode::kUnavailable, "cannot create private directory '" + dir + "': " + reason);
+    return make_error(ErrorCode::kUnavailable,
+                      "cannot create private directory '" + dir + "': " + reason);
   }
 
   Key ca_key(EVP_EC_gen("P-256"), EVP_PKEY_free);

@@ -1,9 +1,8 @@
 // HTTPS end to end on loopback: certificates from write_test_pki, the server with
 // ServerOptions::tls_*, the client with set_client_ca_file.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -114,7 +113,8 @@ TEST_F(TlsFixture, AClientWithoutTheRightCaFailsWithACertificateVerificationErro
   auto wrong = request(url, "GET", "/", "", 5000);
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.error().code, ErrorCode::kUnavailable);
-  EXPECT_NE(wrong.error().message.find("certificate verification"), std::string::npos) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("certificate verification"), std::string::npos)
+      << wrong.error().message;
   std::filesystem::remove_all(other);
 
   set_client_ca_file(dir_ + "/ca.pem");
@@ -124,10 +124,13 @@ TEST_F(TlsFixture, AClientWithoutTheRightCaFailsWithACertificateVerificationErro
 TEST_F(TlsFixture, AClientRefusesACertificateThatDoesNotNameTheAddress) {
   auto server = serve(tls_options("127.0.0.2"), echo_path);  // its certificate names 127.0.0.1
   ASSERT_TRUE(server.ok()) << server.error().message;
-  auto got = request("https://127.0.0.2:" + std::to_string((*server)->port()), "GET", "/", "", 5000);
+  auto got =
+      request("https://127.0.0.2:" + std::to_string((*server)->port()), "GET", "/", "", 5000);
   ASSERT_FALSE(got.ok());
-  EXPECT_NE(got.error().message.find("certificate verification"), std::string::npos) << got.error().message;
-  EXPECT_NE(got.error().message.find("IP address mismatch"), std::string::npos) << got.error().message;
+  EXPECT_NE(got.error().message.find("certificate verification"), std::string::npos)
+      << got.error().message;
+  EXPECT_NE(got.error().message.find("IP address mismatch"), std::string::npos)
+      << got.error().message;
 }
 
 TEST_F(TlsFixture, PlainHttpToTheTlsPortGetsAnAnswerSayingSoAndTheServerKeepsServing) {
@@ -148,7 +151,8 @@ TEST_F(TlsFixture, PlainHttpToTheTlsPortGetsAnAnswerSayingSoAndTheServerKeepsSer
 TEST_F(TlsFixture, AnHttpsClientToAPlainServerFailsCleanly) {
   auto server = serve({"127.0.0.1", 0}, echo_path);
   ASSERT_TRUE(server.ok());
-  auto got = request("https://127.0.0.1:" + std::to_string((*server)->port()), "GET", "/", "", 5000);
+  auto got =
+      request("https://127.0.0.1:" + std::to_string((*server)->port()), "GET", "/", "", 5000);
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, ErrorCode::kUnavailable);
   EXPECT_NE(got.error().message.find("TLS handshake"), std::string::npos) << got.error().message;
@@ -217,7 +221,8 @@ TEST(Tls, ServeRejectsUnusableCertificateFiles) {
   auto missing = serve(options, echo_path);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(missing.error().message.find("missing.pem"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("missing.pem"), std::string::npos)
+      << missing.error().message;
 
   options.tls_key_file = "";
   auto half = serve(options, echo_path);
@@ -228,7 +233,8 @@ TEST(Tls, ServeRejectsUnusableCertificateFiles) {
   options.tls_key_file = other + "/key.pem";
   auto mismatched = serve(options, echo_path);
   ASSERT_FALSE(mismatched.ok());
-  EXPECT_NE(mismatched.error().message.find("does not match"), std::string::npos) << mismatched.error().message;
+  EXPECT_NE(mismatched.error().message.find("does not match"), std::string::npos)
+      << mismatched.error().message;
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(other);
 }

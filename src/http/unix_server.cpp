@@ -192,10 +192,11 @@ class UnixServer final : public Server {
 }  // namespace
 
 Result<std::unique_ptr<Server>> serve_unix(const std::string& socket_path, Handler handler,
-                                           size_t max_body_bytes, std::chrono::milliseconds header_timeout,
+                                           size_t max_body_bytes,
+                                           std::chrono::milliseconds header_timeout,
                                            std::chrono::milliseconds body_timeout) {
-  auto server = std::make_unique<UnixServer>(socket_path, std::move(handler),
-                                             unix_options(max_body_bytes, header_timeout, body_timeout));
+  auto server = std::make_unique<UnixServer>(
+      socket_path, std::move(handler), unix_options(max_body_bytes, header_timeout, body_timeout));
   Status started = server->start();
   if (!started) return started.error();
   return std::unique_ptr<Server>(std::move(server));

@@ -71,7 +71,8 @@ void split_target(const std::string& target, std::string* path,
   size_t start = 0;
   while (start <= rest.size()) {
     size_t amp = rest.find('&', start);
-    std::string part = rest.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    std::string part =
+        rest.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
     if (!part.empty()) {
       size_t eq = part.find('=');
       if (eq == std::string::npos) {

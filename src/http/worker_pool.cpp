@@ -45,7 +45,8 @@ void WorkerPool::run() {
     if (tasks_.empty()) {
       if (shutting_down_) break;
       ++waiting_;
-      bool woken = work_.wait_for(lock, idle_exit_, [this] { return !tasks_.empty() || shutting_down_; });
+      bool woken =
+          work_.wait_for(lock, idle_exit_, [this] { return !tasks_.empty() || shutting_down_; });
       --waiting_;
       if (!woken) break;
       continue;

@@ -17,7 +17,9 @@ size_t nesting_depth(std::string_view text, size_t stop_after) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > deepest) {
@@ -29,7 +31,8 @@ size_t nesting_depth(std::string_view text, size_t stop_after) {
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return deepest;
@@ -37,13 +40,14 @@ size_t nesting_depth(std::string_view text, size_t stop_after) {
 
 Result<nlohmann::json> parse(std::string_view text, const Limits& limits) {
   if (text.size() > limits.max_bytes) {
-    return make_error(ErrorCode::kInvalidArgument, "JSON document of " + std::to_string(text.size()) +
+    return make_error(ErrorCode::kInvalidArgument, "JSON document of " +
+                                                       std::to_string(text.size()) +
                                                        " bytes is larger than the limit of " +
                                                        std::to_string(limits.max_bytes) + " bytes");
   }
   if (nesting_depth(text, limits.max_depth) > limits.max_depth) {
-    return make_error(ErrorCode::kInvalidArgument, "JSON nested deeper than " +
-                                                       std::to_string(limits.max_depth) + " levels");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
   }
   try {
     return nlohmann::json::parse(text.begin(), text.end());
@@ -52,7 +56,8 @@ Result<nlohmann::json> parse(std::string_view text, const Limits& limits) {
     // nlohmann's messages start with "[json.exception.parse_error.101] "; keep the useful part.
     size_t bracket = what.find("] ");
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
-    if (what.find("UTF-8") != std::string::npos || what.find("invalid string") != std::string::npos) {
+    if (what.find("UTF-8") != std::string::npos ||
+        what.find("invalid string") != std::string::npos) {
       return make_error(ErrorCode::kInvalidArgument, "invalid JSON (text must be UTF-8): " + what);
     }
     return make_error(ErrorCode::kInvalidArgument, "invalid JSON: " + what);

@@ -15,7 +15,7 @@
 namespace berth::json {
 
 struct Limits {
-  size_t max_depth = 64;              // nesting of arrays and objects
+  size_t max_depth = 64;               // nesting of arrays and objects
   size_t max_bytes = size_t{8} << 20;  // the text's length
 };
 

@@ -137,8 +137,10 @@ TEST(CheckTiming, AcceptsTheDefaultsAndRefusesAnUnsafeMarginNamingTheFlags) {
   auto refused = check_timing(tight);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(refused.error().message.find("at least 250 ms"), std::string::npos) << refused.error().message;
-  EXPECT_NE(refused.error().message.find("--lost-timeout-ms 2501"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("at least 250 ms"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("--lost-timeout-ms 2501"), std::string::npos)
+      << refused.error().message;
   LeaseOptions small;  // a short lease still needs 100 ms
   small.heartbeat_interval = std::chrono::milliseconds(100);
   small.lease = std::chrono::milliseconds(300);
@@ -148,7 +150,8 @@ TEST(CheckTiming, AcceptsTheDefaultsAndRefusesAnUnsafeMarginNamingTheFlags) {
   EXPECT_TRUE(check_timing(small).ok());
   LeaseOptions slow_heartbeat;
   slow_heartbeat.heartbeat_interval = slow_heartbeat.lease;
-  EXPECT_FALSE(check_timing(slow_heartbeat).ok()) << "a heartbeat per lease leaves no room for one lost";
+  EXPECT_FALSE(check_timing(slow_heartbeat).ok())
+      << "a heartbeat per lease leaves no room for one lost";
 }
 
 }  // namespace

@@ -14,7 +14,9 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
   // "datasets" and "routes" carry the whole desired state: a newer one replaces any the agent
   // has not fetched yet, so the outbox grows with the cluster, not with its history.
   if (command.as<protocol::DatasetsCommand>() || command.as<protocol::RoutesCommand>()) {
-    std::erase_if(agent.outbox, [&](const protocol::Command& queued) { return queued.body.index() == command.body.index(); });
+    std::erase_if(agent.outbox, [&](const protocol::Command& queued) {
+      return queued.body.index() == command.body.index();
+    });
   }
   if (agent.outbox.size() >= options_.max_outbox) {
     // An agent this far behind is not polling: forget the backlog and have it register again
@@ -41,7 +43,8 @@ std::string MasterCore::node_name(const std::string& agent_id) const {
   return it->second.hostname + " (" + agent_id + ")";
 }
 
-Status MasterCore::authenticate_agent(const std::string& agent_id, const std::string& secret) const {
+Status MasterCore::authenticate_agent(const std::string& agent_id,
+                                      const std::string& secret) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.agents.find(agent_id);
   if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
@@ -83,26 +86,33 @@ void MasterCore::request_kill(TaskRecord& task) {
   enqueue(agent->second, std::move(kill));
 }
 
-void MasterCore::record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message) {
+void MasterCore::record_terminal(TaskRecord& task, protocol::TaskState state,
+                                 const std::string& message) {
   auto app = state_.apps.find(task.app_id);
   bool failure = state == protocol::TaskState::kFailed || state == protocol::TaskState::kFinished;
   if (app != state_.apps.end() && failure && !task.kill_requested) {
     AppRecord& record = app->second;
     control::BackoffPolicy policy{record.app.backoff_seconds, record.app.backoff_factor,
                                   record.app.max_launch_delay_seconds};
-    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         clock_.mono_now().time_since_epoch()).count();
+    int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono_now().time_since_epoch())
+            .count();
     record.backoff = control::backoff_after_failure(record.backoff, policy, now_ms);
     auto agent = state_.agents.find(task.agent_id);
-    record.last_failure = TaskFailure{task.id, task.host, message, state,
-                                      format_iso8601(clock_.wall_now()), task.version,
+    record.last_failure = TaskFailure{task.id,
+                                      task.host,
+                                      message,
+                                      state,
+                                      format_iso8601(clock_.wall_now()),
+                                      task.version,
                                       agent == state_.agents.end() ? task.agent_id : agent->first};
   }
   publish_status_update(task, state, message);
   state_.tasks.erase(task.id);
 }
 
-Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::RegisterRequest& request) {
+Result<protocol::RegisterResponse> MasterCore::register_agent(
+    const protocol::RegisterRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);
   if (request.token != options_.join_token) {
     return make_error(ErrorCode::kPermissionDenied, "invalid join token");
@@ -114,7 +124,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   if (before != state_.agents.end() && !before->second.lost && !before->second.must_register &&
       !request.agent_id.empty() && request.heartbeat_seq > 0 &&
       request.heartbeat_seq < before->second.heartbeat_seq) {
-    return make_error(ErrorCode::kConflict, "registration of agent " + id + " predates its heartbeat " +
+    return make_error(ErrorCode::kConflict, "registration of agent " + id +
+                                                " predates its heartbeat " +
                                                 std::to_string(before->second.heartbeat_seq) +
                                                 ": a newer registration is in force");
   }
@@ -190,11 +201,12 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
     if (task.agent_id == id && !reported.count(tid)) vanished.push_back(tid);
   }
   for (const auto& tid : vanished) {
-    record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "not reported by its agent on re-registration");
+    record_terminal(state_.tasks[tid], protocol::TaskState::kLost,
+                    "not reported by its agent on re-registration");
   }
   agent.lost_task_ids.clear();
-  note("agent " + id + " registered" + again + ": " + agent.hostname + " at " + agent.address + ", reporting " +
-       std::to_string(reported.size()) + " task(s)");
+  note("agent " + id + " registered" + again + ": " + agent.hostname + " at " + agent.address +
+       ", reporting " + std::to_string(reported.size()) + " task(s)");
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
@@ -205,7 +217,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(const protocol::Re
   return response;
 }
 
-Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb) {
+Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id,
+                                                     const protocol::Heartbeat& hb) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.agents.find(agent_id);
   if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
@@ -261,7 +274,8 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
   send_ready_launches();
 }
 
-Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id, const protocol::StatusBatch& batch) {
+Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
+                                               const protocol::StatusBatch& batch) {
   std::lock_guard<std::mutex> lock(mu_);
   auto agent = state_.agents.find(agent_id);
   if (agent == state_.agents.end() || agent->second.lost || agent->second.must_register) {
@@ -319,8 +333,9 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
     }
     if (after >= it->second.next_seq) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "after=" + std::to_string(after) + " is beyond the last command sent to agent " +
-                            agent_id + " (" + std::to_string(it->second.next_seq - 1) + ")");
+                        "after=" + std::to_string(after) +
+                            " is beyond the last command sent to agent " + agent_id + " (" +
+                            std::to_string(it->second.next_seq - 1) + ")");
     }
     auto& outbox = it->second.outbox;
     while (!outbox.empty() && outbox.front().seq <= after) outbox.pop_front();

@@ -70,10 +70,12 @@ void MasterState::put_dataset(const model::Dataset& dataset) {
   }
   datasets_by_primary[dataset.primary].insert(dataset.dataset_id);
   datasets_digest += configuration_digest(dataset);
-  if (const std::string* name = live_name(dataset)) live_datasets_by_name[*name].insert(dataset.dataset_id);
+  if (const std::string* name = live_name(dataset))
+    live_datasets_by_name[*name].insert(dataset.dataset_id);
 }
 
-void MasterState::set_dataset_reports(AgentRecord& agent, std::vector<protocol::DatasetReport> reports) {
+void MasterState::set_dataset_reports(AgentRecord& agent,
+                                      std::vector<protocol::DatasetReport> reports) {
   for (const auto& r : agent.datasets) {
     if (!r.attached) continue;
     auto on = attached_on.find(r.dataset_id);
@@ -132,9 +134,11 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
   std::string previous;
   auto it = state_.datasets.find(dataset.dataset_id);
   auto name = dataset.metadata.find("name");
-  std::string what = "dataset " + dataset.dataset_id + (name == dataset.metadata.end() ? "" : " (" + name->second + ")");
+  std::string what = "dataset " + dataset.dataset_id +
+                     (name == dataset.metadata.end() ? "" : " (" + name->second + ")");
   if (it == state_.datasets.end()) {
-    note(what + " created on " + (dataset.primary.empty() ? "no node yet" : node_name(dataset.primary)) + " (" +
+    note(what + " created on " +
+         (dataset.primary.empty() ? "no node yet" : node_name(dataset.primary)) + " (" +
          dataset.driver + ")");
   } else {
     previous = it->second.primary;
@@ -142,8 +146,8 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
     if (dataset.deleted && !old.deleted) note(what + " deleted");
     if (dataset.primary != old.primary || dataset.epoch != old.epoch) {
       note(what + " primary " + (old.primary.empty() ? "none" : node_name(old.primary)) + " -> " +
-           (dataset.primary.empty() ? "none" : node_name(dataset.primary)) + ", epoch " + std::to_string(old.epoch) +
-           " -> " + std::to_string(dataset.epoch) +
+           (dataset.primary.empty() ? "none" : node_name(dataset.primary)) + ", epoch " +
+           std::to_string(old.epoch) + " -> " + std::to_string(dataset.epoch) +
            (dataset.moving_from.empty() ? "" : ", copying from " + node_name(dataset.moving_from)));
     }
   }
@@ -171,7 +175,8 @@ void MasterCore::push_assignments(const std::string& agent_id) {
   enqueue(it->second, std::move(command));
 }
 
-Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body, const std::string& if_tag) {
+Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body,
+                                                  const std::string& if_tag) {
   std::lock_guard<std::mutex> lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
@@ -181,14 +186,15 @@ Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body, co
     return make_error(ErrorCode::kConflict, "The provided dataset_id is already in use.");
   }
   if (!state_.agents.count(parsed->primary)) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "primary " + parsed->primary + " is not a node of this cluster (see /v1/state/nodes)");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "primary " + parsed->primary + " is not a node of this cluster (see /v1/state/nodes)");
   }
   auto name = parsed->metadata.find("name");
   if (name != parsed->metadata.end()) {
     if (const model::Dataset* other = dataset_named(name->second)) {
-      return make_error(ErrorCode::kConflict,
-                        "a dataset named '" + name->second + "' already exists: " + other->dataset_id);
+      return make_error(ErrorCode::kConflict, "a dataset named '" + name->second +
+                                                  "' already exists: " + other->dataset_id);
     }
   }
   return persist_dataset(*parsed);
@@ -201,20 +207,23 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
   if (!tag) return tag.error();
   auto it = state_.datasets.find(id);
   if (it == state_.datasets.end()) return make_error(ErrorCode::kNotFound, "Dataset not found.");
-  if (it->second.deleted) return make_error(ErrorCode::kNotAllowed, "The dataset has been deleted.");
+  if (it->second.deleted)
+    return make_error(ErrorCode::kNotAllowed, "The dataset has been deleted.");
   auto update = model::parse_dataset_update(body);
   if (!update) return update.error();
   model::Dataset next = it->second;
   if (update->primary && *update->primary != next.primary) {
     if (!state_.agents.count(*update->primary)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "primary " + *update->primary + " is not a node of this cluster (see /v1/state/nodes)");
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "primary " + *update->primary + " is not a node of this cluster (see /v1/state/nodes)");
     }
     for (const auto& [tid, task] : state_.tasks) {
       for (const auto& used : task.datasets) {
         if (used == id) {
-          return make_error(ErrorCode::kConflict, "dataset " + id + " is in use by task " + tid +
-                                                      "; it moves with its app (change the app instead)");
+          return make_error(ErrorCode::kConflict,
+                            "dataset " + id + " is in use by task " + tid +
+                                "; it moves with its app (change the app instead)");
         }
       }
     }
@@ -222,8 +231,9 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
       if (aid == *update->primary || agent.lost) continue;
       for (const auto& r : agent.datasets) {
         if (r.dataset_id == id && r.in_use) {
-          return make_error(ErrorCode::kConflict, "dataset " + id + " is in exclusive use on node " +
-                                                      agent.hostname + " (a task or a container uses it)");
+          return make_error(ErrorCode::kConflict,
+                            "dataset " + id + " is in exclusive use on node " + agent.hostname +
+                                " (a task or a container uses it)");
         }
       }
     }
@@ -241,7 +251,8 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
   return persist_dataset(next);
 }
 
-Result<model::Dataset> MasterCore::delete_dataset(const std::string& id, const std::string& if_tag) {
+Result<model::Dataset> MasterCore::delete_dataset(const std::string& id,
+                                                  const std::string& if_tag) {
   std::lock_guard<std::mutex> lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
@@ -251,7 +262,8 @@ Result<model::Dataset> MasterCore::delete_dataset(const std::string& id, const s
   for (const auto& [tid, task] : state_.tasks) {
     for (const auto& used : task.datasets) {
       if (used == id) {
-        return make_error(ErrorCode::kConflict, "dataset " + id + " is in use by task " + tid + "; destroy its app first");
+        return make_error(ErrorCode::kConflict, "dataset " + id + " is in use by task " + tid +
+                                                    "; destroy its app first");
       }
     }
   }
@@ -259,7 +271,8 @@ Result<model::Dataset> MasterCore::delete_dataset(const std::string& id, const s
     if (agent.lost) continue;
     for (const auto& r : agent.datasets) {
       if (r.dataset_id == id && r.in_use) {
-        return make_error(ErrorCode::kConflict, "dataset " + id + " is in use on node " + agent.hostname);
+        return make_error(ErrorCode::kConflict,
+                          "dataset " + id + " is in use on node " + agent.hostname);
       }
     }
   }
@@ -278,30 +291,36 @@ Status MasterCore::check_local_move(const model::Dataset& d, const std::string& 
     return it != state_.agents.end() && !it->second.lost;
   };
   const std::string holder = d.moving_from.empty() ? d.primary : d.moving_from;
-  const std::string cannot = "cannot move dataset " + d.dataset_id + " to node " + name(target) + ": ";
+  const std::string cannot =
+      "cannot move dataset " + d.dataset_id + " to node " + name(target) + ": ";
   if (!up(holder)) {
-    return make_error(ErrorCode::kConflict,
-                      cannot + "it uses the local driver and its data lives only on node " + name(holder) +
-                          ", which is down (lost); a local dataset moves only by copying while both nodes "
-                          "are up. Bring node " + name(holder) + " back, then move it");
+    return make_error(
+        ErrorCode::kConflict,
+        cannot + "it uses the local driver and its data lives only on node " + name(holder) +
+            ", which is down (lost); a local dataset moves only by copying while both nodes "
+            "are up. Bring node " +
+            name(holder) + " back, then move it");
   }
   if (d.primary != holder && d.primary != target && !up(d.primary)) {
-    return make_error(ErrorCode::kConflict,
-                      cannot + "it uses the local driver and is being copied to node " + name(d.primary) +
-                          ", which is down (lost) and may hold a copy of its data; bring that node back, "
-                          "then move it");
+    return make_error(
+        ErrorCode::kConflict,
+        cannot + "it uses the local driver and is being copied to node " + name(d.primary) +
+            ", which is down (lost) and may hold a copy of its data; bring that node back, "
+            "then move it");
   }
   if (!up(target)) {
-    return make_error(ErrorCode::kConflict,
-                      cannot + "that node is down (lost), and a local dataset's data lives only on node " +
-                          name(holder) + ": it moves only by copying while both nodes are up. Bring node " +
-                          name(target) + " back or choose another node");
+    return make_error(
+        ErrorCode::kConflict,
+        cannot + "that node is down (lost), and a local dataset's data lives only on node " +
+            name(holder) + ": it moves only by copying while both nodes are up. Bring node " +
+            name(target) + " back or choose another node");
   }
   if (target != holder && !reports_copy(state_.agents.at(holder), d.dataset_id)) {
-    return make_error(ErrorCode::kConflict,
-                      cannot + "it uses the local driver and node " + name(holder) +
-                          " has no data of it yet (it is not attached there); wait until /v1/state/datasets "
-                          "shows it on that node, then move it");
+    return make_error(
+        ErrorCode::kConflict,
+        cannot + "it uses the local driver and node " + name(holder) +
+            " has no data of it yet (it is not attached there); wait until /v1/state/datasets "
+            "shows it on that node, then move it");
   }
   return {};
 }
@@ -312,18 +331,21 @@ void MasterCore::finish_local_moves(const std::string& agent_id) {
   for (const auto& r : agent.datasets) {
     if (!r.attached) continue;
     auto d = state_.datasets.find(r.dataset_id);
-    if (d == state_.datasets.end() || d->second.moving_from.empty() || d->second.primary != agent_id) continue;
+    if (d == state_.datasets.end() || d->second.moving_from.empty() ||
+        d->second.primary != agent_id)
+      continue;
     if (r.epoch == d->second.epoch) done.emplace(d->first, d->second);
   }
   for (auto& [id, d] : done) {
     std::string source = d.moving_from;
     d.moving_from.clear();
     if (!persist_dataset(d)) continue;  // tried again with the next heartbeat
-    push_assignments(source);  // its copy goes now
+    push_assignments(source);           // its copy goes now
   }
 }
 
-std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::string& agent_id) const {
+std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(
+    const std::string& agent_id) const {
   // From the indexes in MasterState: the cost is this agent's datasets and reports, not the
   // cluster's (each of a hundred agents asks a few times a second).
   std::map<std::string, protocol::DatasetAssignment> out;  // by dataset id
@@ -336,7 +358,8 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
       auto it = state_.datasets.find(r.dataset_id);
       if (it == state_.datasets.end()) continue;
       const model::Dataset& d = it->second;
-      if (d.primary == agent_id || d.driver != "local" || (!d.deleted && d.moving_from == agent_id)) continue;
+      if (d.primary == agent_id || d.driver != "local" || (!d.deleted && d.moving_from == agent_id))
+        continue;
       protocol::DatasetAssignment a;
       a.dataset_id = d.dataset_id;
       a.driver = d.driver;
@@ -379,7 +402,8 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(const std::
       a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
       a.attach = !d.deleted && !elsewhere && (!in_restart_grace || attached_here.count(id) > 0);
       a.destroy = d.deleted && !elsewhere;
-      if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id && !d.deleted) {
+      if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id &&
+          !d.deleted) {
         // Attached only with the data: from the holder while it is up, otherwise not at all.
         auto source = state_.agents.find(d.moving_from);
         if (source == state_.agents.end() || source->second.lost || source->second.http_port == 0) {

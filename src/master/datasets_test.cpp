@@ -284,7 +284,8 @@ TEST_F(LocalMoves, DeletingADatasetMidCopyDestroysTheSourcesCopyToo) {
 class Grants : public LocalMoves {
  protected:
   // A heartbeat numbered by hand: `seq`, having applied answers up to `applied`.
-  std::vector<protocol::DatasetAssignment> beat_as(const std::string& node, uint64_t seq, uint64_t applied,
+  std::vector<protocol::DatasetAssignment> beat_as(const std::string& node, uint64_t seq,
+                                                   uint64_t applied,
                                                    std::vector<protocol::DatasetReport> datasets) {
     protocol::Heartbeat hb;
     hb.seq = seq;
@@ -379,7 +380,8 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
     ASSERT_TRUE(core.register_agent(r).ok());
   };
   std::map<std::string, uint64_t> seqs;
-  auto beat = [&](MasterCore& core, const std::string& node, std::vector<protocol::DatasetReport> reports) {
+  auto beat = [&](MasterCore& core, const std::string& node,
+                  std::vector<protocol::DatasetReport> reports) {
     protocol::Heartbeat hb;
     hb.seq = ++seqs[node];
     hb.applied_seq = hb.seq - 1;
@@ -403,7 +405,8 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
     ASSERT_TRUE(created.ok()) << created.error().message;
     id = created->dataset_id;
     auto assigned = beat(before, kA, {});
-    ASSERT_TRUE(assigned && assigned->attach) << "a fresh dataset is attached once the grace has passed";
+    ASSERT_TRUE(assigned && assigned->attach)
+        << "a fresh dataset is attached once the grace has passed";
     beat(before, kA, {attached(id, assigned->epoch)});
   }
   // The master restarts. Node B is back at once; node A, which has the dataset attached and

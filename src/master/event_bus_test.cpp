@@ -22,8 +22,9 @@ TEST(EventBus, DeliversOnlyTheRequestedTypesInOrder) {
   bus.publish("api_post_event", R"({"a":1})");
   bus.publish("status_update_event", R"({"b":2})");
   bus.publish("deployment_success", R"({"c":3})");
-  EXPECT_EQ(types_of(all->take(milliseconds(0))),
-            (std::vector<std::string>{"api_post_event", "status_update_event", "deployment_success"}));
+  EXPECT_EQ(
+      types_of(all->take(milliseconds(0))),
+      (std::vector<std::string>{"api_post_event", "status_update_event", "deployment_success"}));
   auto got = some->take(milliseconds(0));
   EXPECT_EQ(types_of(got), (std::vector<std::string>{"status_update_event", "deployment_success"}));
   EXPECT_EQ(got[0]->data, R"({"b":2})");
@@ -40,7 +41,8 @@ TEST(EventBus, AFullQueueDropsThatSubscriberAndNoOther) {
   bus.publish("status_update_event", "{}");
   EXPECT_TRUE(slow->closed());
   EXPECT_TRUE(slow->overflowed());
-  EXPECT_TRUE(slow->take(milliseconds(0)).empty()) << "a dropped stream must not deliver a partial tail";
+  EXPECT_TRUE(slow->take(milliseconds(0)).empty())
+      << "a dropped stream must not deliver a partial tail";
   EXPECT_EQ(bus.subscriber_count(), 1u);
   bus.publish("deployment_info", "{}");
   EXPECT_FALSE(picky->closed());

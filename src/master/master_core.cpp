@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "json/bounded.h"
 #include "base/check.h"
+#include "json/bounded.h"
 
 namespace berth::master {
 namespace {
@@ -16,7 +16,10 @@ std::string versions_prefix(const std::string& id) { return "/versions" + id + "
 std::string deployment_key(const std::string& id) { return "/deployments/" + id; }
 
 nlohmann::json deployment_to_json(const DeploymentRecord& d) {
-  return {{"id", d.id}, {"version", d.version}, {"affectedApps", d.affected_apps}, {"action", d.action}};
+  return {{"id", d.id},
+          {"version", d.version},
+          {"affectedApps", d.affected_apps},
+          {"action", d.action}};
 }
 
 DeploymentRecord deployment_from_json(const nlohmann::json& j) {
@@ -50,9 +53,11 @@ Status MasterCore::load() {
     if (!parsed.app) {
       std::string why;
       for (const auto& e : parsed.errors) {
-        for (const auto& message : e.errors) why += (why.empty() ? "" : "; ") + e.path + ": " + message;
+        for (const auto& message : e.errors)
+          why += (why.empty() ? "" : "; ") + e.path + ": " + message;
       }
-      return make_error(ErrorCode::kInternal, "stored app at " + kv.key + " no longer validates: " + why);
+      return make_error(ErrorCode::kInternal,
+                        "stored app at " + kv.key + " no longer validates: " + why);
     }
     AppRecord record;
     record.app = std::move(*parsed.app);
@@ -62,7 +67,9 @@ Status MasterCore::load() {
   if (!datasets) return datasets.error();
   for (const auto& kv : *datasets) {
     auto d = model::dataset_from_json(json::parse_or_discarded(kv.value));
-    if (!d) return make_error(ErrorCode::kInternal, "stored dataset at " + kv.key + ": " + d.error().message);
+    if (!d)
+      return make_error(ErrorCode::kInternal,
+                        "stored dataset at " + kv.key + ": " + d.error().message);
     state_.put_dataset(*d);
   }
   auto deployments = store_.list("/deployments/");
@@ -97,7 +104,9 @@ std::vector<std::string> MasterCore::deployments_of(const MasterState& state,
 std::string MasterCore::new_version() {
   WallTime now = clock_.wall_now();
   auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
-  if (ms <= last_version_) ms = std::chrono::time_point_cast<std::chrono::milliseconds>(last_version_) + std::chrono::milliseconds(1);
+  if (ms <= last_version_)
+    ms = std::chrono::time_point_cast<std::chrono::milliseconds>(last_version_) +
+         std::chrono::milliseconds(1);
   last_version_ = ms;
   return format_iso8601(ms);
 }
@@ -108,7 +117,8 @@ Status MasterCore::check_lock(const std::string& app_id, bool force, std::vector
   if (!force) {
     Error locked = make_error(ErrorCode::kConflict,
                               "App is locked by one or more deployments. Override with the option "
-                              "'?force=true'. View details at '/v2/deployments/" + locking.front() + "'.");
+                              "'?force=true'. View details at '/v2/deployments/" +
+                                  locking.front() + "'.");
     locked.locked_by.assign(locking.begin(), locking.end());
     return locked;
   }
@@ -140,8 +150,8 @@ void MasterCore::assign_service_ports(model::App* app) const {
   model::set_service_ports(*app, ports);
 }
 
-Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, const std::string& action,
-                                                     bool force) {
+Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given,
+                                                     const std::string& action, bool force) {
   std::vector<StoreOp> ops;
   Status locked = check_lock(given.id, force, &ops);
   if (!locked) return locked.error();
@@ -170,7 +180,10 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   bool scale_only = had_record && app.version_info.last_config_change_at ==
                                       existing->second.app.version_info.last_config_change_at;
   std::string what = action;
-  if (action.empty()) what = !had_record ? "StartApplication" : scale_only ? "ScaleApplication" : "RestartApplication";
+  if (action.empty())
+    what = !had_record  ? "StartApplication"
+           : scale_only ? "ScaleApplication"
+                        : "RestartApplication";
 
   DeploymentRecord deployment;
   deployment.id = ids_.uuid();
@@ -181,10 +194,12 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   std::string body = model::app_to_json(app).dump();
   std::vector<model::Dataset> new_datasets = missing_datasets(app);
   for (const auto& d : new_datasets) {
-    ops.push_back(StoreOp{StoreOp::Kind::kPut, "/datasets/" + d.dataset_id, model::dataset_to_json(d).dump(), std::nullopt});
+    ops.push_back(StoreOp{StoreOp::Kind::kPut, "/datasets/" + d.dataset_id,
+                          model::dataset_to_json(d).dump(), std::nullopt});
   }
   ops.push_back(StoreOp{StoreOp::Kind::kPut, app_key(app.id), body, std::nullopt});
-  ops.push_back(StoreOp{StoreOp::Kind::kPut, versions_prefix(app.id) + app.version, body, std::nullopt});
+  ops.push_back(
+      StoreOp{StoreOp::Kind::kPut, versions_prefix(app.id) + app.version, body, std::nullopt});
   ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(deployment.id),
                         deployment_to_json(deployment).dump(), std::nullopt});
   // Keep at most max_versions versions.
@@ -201,10 +216,12 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given, co
   drop_overridden_deployments(ops);
   for (const auto& d : new_datasets) {
     state_.put_dataset(d);
-    note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " + app.id + " (" + d.driver + ")");
+    note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " + app.id +
+         " (" + d.driver + ")");
   }
   AppRecord& record = state_.apps[app.id];
-  bool config_changed = !had_record || record.app.version_info.last_config_change_at != app.version_info.last_config_change_at;
+  bool config_changed = !had_record || record.app.version_info.last_config_change_at !=
+                                           app.version_info.last_config_change_at;
   record.app = std::move(app);
   record.deleting = false;
   if (config_changed) record.backoff = {};  // a new version resets the launch delay
@@ -255,7 +272,8 @@ Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) 
   ops.push_back(StoreOp{StoreOp::Kind::kErase, app_key(id), "", std::nullopt});
   auto versions = store_.list(versions_prefix(id));
   if (versions) {
-    for (const auto& kv : *versions) ops.push_back(StoreOp{StoreOp::Kind::kErase, kv.key, "", std::nullopt});
+    for (const auto& kv : *versions)
+      ops.push_back(StoreOp{StoreOp::Kind::kErase, kv.key, "", std::nullopt});
   }
   ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(deployment.id),
                         deployment_to_json(deployment).dump(), std::nullopt});
@@ -268,9 +286,9 @@ Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) 
   return DeploymentRef{deployment.id, deployment.version};
 }
 
-Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(const std::vector<std::string>& task_ids,
-                                                            bool scale, bool force,
-                                                            std::vector<TaskRecord>* killed) {
+Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(
+    const std::vector<std::string>& task_ids, bool scale, bool force,
+    std::vector<TaskRecord>* killed) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& id : task_ids) {
     if (!state_.tasks.count(id)) {
@@ -311,7 +329,8 @@ Result<std::vector<std::string>> MasterCore::app_versions(const std::string& id)
   if (!versions) return versions.error();
   std::vector<std::string> out;
   size_t prefix = versions_prefix(id).size();
-  for (auto it = versions->rbegin(); it != versions->rend(); ++it) out.push_back(it->key.substr(prefix));
+  for (auto it = versions->rbegin(); it != versions->rend(); ++it)
+    out.push_back(it->key.substr(prefix));
   return out;
 }
 
@@ -319,11 +338,13 @@ Result<model::App> MasterCore::app_version(const std::string& id, const std::str
   auto kv = store_.get(versions_prefix(id) + version);
   if (!kv) return kv.error();
   if (!kv->has_value()) {
-    return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist in version " + version);
+    return make_error(ErrorCode::kNotFound,
+                      "App '" + id + "' does not exist in version " + version);
   }
   nlohmann::json j = json::parse_or_discarded((*kv)->value);
   auto parsed = model::restore_app(j);
-  if (!parsed.app) return make_error(ErrorCode::kInternal, "stored version of " + id + " does not validate");
+  if (!parsed.app)
+    return make_error(ErrorCode::kInternal, "stored version of " + id + " does not validate");
   return std::move(*parsed.app);
 }
 

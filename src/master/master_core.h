@@ -8,13 +8,13 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/result.h"
-#include <nlohmann/json_fwd.hpp>
 #include "lease/master_leases.h"
 #include "master/event_bus.h"
 #include "master/master_state.h"
@@ -52,7 +52,8 @@ struct DeploymentRef {
 scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
 // The host ports placement assigned (fixed ones first, then dynamic) in the order of the app's
 // ports: portDefinitions, or the portMappings that publish a host port.
-std::vector<uint32_t> ports_in_app_order(const model::App& app, const std::vector<uint32_t>& assigned);
+std::vector<uint32_t> ports_in_app_order(const model::App& app,
+                                         const std::vector<uint32_t>& assigned);
 
 class MasterCore {
  public:
@@ -100,8 +101,10 @@ class MasterCore {
 
   // --- agents (docs/protocol.md) ---
   Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
-  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const protocol::Heartbeat& hb);
-  Result<protocol::StatusAck> status(const std::string& agent_id, const protocol::StatusBatch& batch);
+  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id,
+                                           const protocol::Heartbeat& hb);
+  Result<protocol::StatusAck> status(const std::string& agent_id,
+                                     const protocol::StatusBatch& batch);
   // Waits up to `wait` for commands with seq > after.
   // kInvalidArgument when `after` is beyond the last command sent: reading never consumes
   // commands the agent has not executed.

@@ -40,8 +40,8 @@ void MasterCore::publish_event(const std::string& type, const nlohmann::json& ev
 
 void MasterCore::publish_status_update(const TaskRecord& task, protocol::TaskState state,
                                        const std::string& message) {
-  note("task " + task.id + " of " + task.app_id + " on " + node_name(task.agent_id) + ": " + protocol::to_string(state) +
-       (message.empty() ? "" : " (" + message + ")"));
+  note("task " + task.id + " of " + task.app_id + " on " + node_name(task.agent_id) + ": " +
+       protocol::to_string(state) + (message.empty() ? "" : " (" + message + ")"));
   if (!events_.has_subscribers()) return;
   nlohmann::json ips = nlohmann::json::array();
   if (is_ipv4_literal(task.host)) ips.push_back({{"ipAddress", task.host}, {"protocol", "IPv4"}});

@@ -51,7 +51,8 @@ struct AgentRecord {
   bool http_tls = false;   // ... which speaks HTTPS
   // "http://address:port" or "https://...": where the master and other agents reach it.
   std::string http_base() const {
-    return std::string(http_tls ? "https://" : "http://") + address + ":" + std::to_string(http_port);
+    return std::string(http_tls ? "https://" : "http://") + address + ":" +
+           std::to_string(http_port);
   }
   protocol::AgentResources resources;
   std::map<std::string, std::string> attributes;
@@ -59,8 +60,8 @@ struct AgentRecord {
   MonoTime last_heartbeat{};
   WallTime last_heartbeat_wall{};
   bool lost = false;
-  bool draining = false;  // no new tasks; its tasks are moved elsewhere
-  std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
+  bool draining = false;                          // no new tasks; its tasks are moved elsewhere
+  std::deque<protocol::Command> outbox;           // sent until the agent asks for later ones
   std::vector<protocol::DatasetReport> datasets;  // as of its newest heartbeat
   // The newest heartbeat processed for this agent: one that arrives later but is older
   // (reordered, or a retry) still proves the agent alive, but its reports are not taken

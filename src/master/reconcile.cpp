@@ -55,7 +55,9 @@ void MasterCore::reconcile() {
       if (task.agent_id == id) gone.push_back(tid);
     }
     note("agent " + id + " (" + agent.hostname + ") lost: last heartbeat " +
-         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat).count()) +
+         std::to_string(
+             std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat)
+                 .count()) +
          " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
          std::to_string(gone.size()) + " task(s) on it are lost");
     for (const auto& tid : gone) {
@@ -97,7 +99,8 @@ void MasterCore::reconcile() {
     v.running = task.state == protocol::TaskState::kRunning;
     auto app = state_.apps.find(task.app_id);
     bool checked = app != state_.apps.end() && app_has_health_checks(app->second.app);
-    v.healthy = task.state == protocol::TaskState::kRunning && (!checked || task.healthy.value_or(false));
+    v.healthy =
+        task.state == protocol::TaskState::kRunning && (!checked || task.healthy.value_or(false));
     v.kill_requested = task.kill_requested;
     v.staged_at_ms = wall_ms(task.staged_at);
     v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
@@ -207,7 +210,8 @@ scheduler::PlacementRequest placement_request(const model::App& app, uint32_t co
   return r;
 }
 
-std::vector<uint32_t> ports_in_app_order(const model::App& app, const std::vector<uint32_t>& assigned) {
+std::vector<uint32_t> ports_in_app_order(const model::App& app,
+                                         const std::vector<uint32_t>& assigned) {
   if (model::network_mode(app) == "host") return assigned;
   std::vector<model::PortMapping> mappings = model::port_mappings(app);
   size_t fixed = 0;
@@ -235,12 +239,15 @@ std::string MasterCore::routing_table() const {
       if (service_port == 0) continue;
       nlohmann::json backends = nlohmann::json::array();
       for (const auto& [tid, task] : state_.tasks) {
-        if (task.app_id != app_id || task.state != protocol::TaskState::kRunning || task.kill_requested) continue;
+        if (task.app_id != app_id || task.state != protocol::TaskState::kRunning ||
+            task.kill_requested)
+          continue;
         if (checked && !task.healthy.value_or(false)) continue;
         if (i >= task.ports.size()) continue;
         backends.push_back({{"host", task.host}, {"port", task.ports[i]}});
       }
-      routes.push_back({{"service_port", service_port}, {"app_id", app_id}, {"backends", backends}});
+      routes.push_back(
+          {{"service_port", service_port}, {"app_id", app_id}, {"backends", backends}});
     }
   }
   return routes.dump();
@@ -266,7 +273,7 @@ void MasterCore::push_routes(AgentRecord& agent) {
 }
 
 protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::string& task_id,
-                                            const std::vector<uint32_t>& ports) const {
+                                             const std::vector<uint32_t>& ports) const {
   protocol::LaunchSpec spec;
   spec.task_id = task_id;
   spec.app_id = app.id;
@@ -294,14 +301,16 @@ protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::s
   if (extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty()) {
     spec.health_checks = extra["healthChecks"].dump();
   }
-  if (extra.is_object() && extra.contains("container") && extra["container"].value("type", "") == "DOCKER") {
+  if (extra.is_object() && extra.contains("container") &&
+      extra["container"].value("type", "") == "DOCKER") {
     spec.container = extra["container"].dump();
     spec.networks = extra.contains("networks") ? extra["networks"].dump() : "[]";
   }
   return spec;
 }
 
-void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms) {
+void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted,
+                               int64_t now_ms) {
   (void)now_ms;
   scheduler::ClusterSnapshot snapshot;
   std::vector<AgentRecord*> agents;

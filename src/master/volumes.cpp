@@ -73,12 +73,14 @@ std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) con
 Status MasterCore::drain_node(const std::string& agent_id, bool drain) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.agents.find(agent_id);
-  if (it == state_.agents.end()) return make_error(ErrorCode::kNotFound, "Node '" + agent_id + "' does not exist");
+  if (it == state_.agents.end())
+    return make_error(ErrorCode::kNotFound, "Node '" + agent_id + "' does not exist");
   it->second.draining = drain;
   return {};
 }
 
-void MasterCore::place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
+void MasterCore::place_volume_app(const std::string& app_id,
+                                  const scheduler::ClusterSnapshot& snapshot,
                                   const std::vector<AgentRecord*>& agents) {
   AppRecord& record = state_.apps[app_id];
   const model::App& app = record.app;
@@ -162,7 +164,8 @@ void MasterCore::place_volume_app(const std::string& app_id, const scheduler::Cl
 void MasterCore::send_ready_launches() {
   // Ids leave the set when their task is gone or launched (tasks_pending_launch may name
   // tasks that have since been removed).
-  std::vector<std::string> pending(state_.tasks_pending_launch.begin(), state_.tasks_pending_launch.end());
+  std::vector<std::string> pending(state_.tasks_pending_launch.begin(),
+                                   state_.tasks_pending_launch.end());
   for (const auto& tid : pending) {
     auto found = state_.tasks.find(tid);
     if (found == state_.tasks.end() || !found->second.pending_launch) {

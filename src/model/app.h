@@ -11,11 +11,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "model/json_value.h"
 
@@ -39,7 +38,7 @@ struct ConstraintSpec {
 };
 
 struct PortDefinition {
-  uint32_t port = 0;  // 0: the master picks a port when it deploys the app
+  uint32_t port = 0;             // 0: the master picks a port when it deploys the app
   std::string protocol = "tcp";  // tcp, udp or udp,tcp
   std::optional<std::string> name;
   std::map<std::string, std::string> labels;
@@ -53,7 +52,7 @@ struct UpgradeStrategy {
 };
 
 struct VersionInfo {
-  std::string last_scaling_at;        // ISO-8601, like App::version
+  std::string last_scaling_at;  // ISO-8601, like App::version
   std::string last_config_change_at;
   bool operator==(const VersionInfo&) const = default;
 };
@@ -63,9 +62,20 @@ struct VersionInfo {
 // fetch, unreachableStrategy, secrets. Present when given (or implied): container,
 // acceptedResourceRoles, residency, role, tty, check, executorResources, resourceLimits.
 inline constexpr const char* kKeptFields[] = {
-    "container", "networks",  "healthChecks", "readinessChecks",   "fetch",
-    "unreachableStrategy",    "secrets",      "acceptedResourceRoles", "residency",
-    "role",      "tty",       "check",        "executorResources", "resourceLimits",
+    "container",
+    "networks",
+    "healthChecks",
+    "readinessChecks",
+    "fetch",
+    "unreachableStrategy",
+    "secrets",
+    "acceptedResourceRoles",
+    "residency",
+    "role",
+    "tty",
+    "check",
+    "executorResources",
+    "resourceLimits",
 };
 
 struct App {
@@ -92,8 +102,8 @@ struct App {
   double max_launch_delay_seconds = 300;
   std::string kill_selection = "YOUNGEST_FIRST";  // or OLDEST_FIRST
   std::optional<double> task_kill_grace_period_seconds;
-  std::string user;      // empty: unset
-  std::string executor;  // "" (default), "//cmd" or a path
+  std::string user;                       // empty: unset
+  std::string executor;                   // "" (default), "//cmd" or a path
   std::vector<std::string> dependencies;  // absolute app or group ids
   std::string version;                    // ISO-8601 timestamp of this definition
   VersionInfo version_info;

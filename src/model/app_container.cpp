@@ -27,7 +27,8 @@ json parse_network_list(const json& value, ErrorList& errors) {
       auto text = read_string(*mode, path + "/mode", errors);
       if (!text) continue;
       if (!is_network_mode(*text)) {
-        errors.add(path + "/mode", "got " + quote(*text) + ", expected one of host, container/bridge, container");
+        errors.add(path + "/mode",
+                   "got " + quote(*text) + ", expected one of host, container/bridge, container");
         continue;
       }
       network["mode"] = *text;
@@ -76,7 +77,9 @@ void validate_networks(const json& networks, ErrorList& errors) {
                (host == 0 && bridge <= 1 && container == 0) ||
                (host == 0 && bridge == 0 && container > 0);
   if (!valid) {
-    errors.add("/networks", "May specify a single host network, single bridge network, or else 1-to-n container networks");
+    errors.add("/networks",
+               "May specify a single host network, single bridge network, or else 1-to-n container "
+               "networks");
   }
 }
 
@@ -90,7 +93,8 @@ json networks_from_docker_network(const json& network, const json* ip_address, E
   if (*mode == "USER") {
     json entry = {{"mode", kContainerMode}};
     if (ip_address != nullptr && ip_address->is_object()) {
-      if (const json* name = member(*ip_address, "networkName"); name != nullptr && name->is_string()) {
+      if (const json* name = member(*ip_address, "networkName");
+          name != nullptr && name->is_string()) {
         entry["name"] = *name;
       }
     }
@@ -162,14 +166,16 @@ json normalize_port_mapping(const json& entry, const std::string& path, const st
     out["protocol"] = "tcp";
   }
   if (const json* name = member(entry, "name")) read_string(*name, path + "/name", errors);
-  if (const json* labels = member(entry, "labels")) read_string_map(*labels, path + "/labels", errors);
+  if (const json* labels = member(entry, "labels"))
+    read_string_map(*labels, path + "/labels", errors);
   if (const json* names = member(entry, "networkNames")) {
     read_string_array(*names, path + "/networkNames", errors);
   }
   return out;
 }
 
-void normalize_port_mappings(json& container, const std::string& mode, ExtraFacts& facts, ErrorList& errors) {
+void normalize_port_mappings(json& container, const std::string& mode, ExtraFacts& facts,
+                             ErrorList& errors) {
   const std::string path = "/container/portMappings";
   const json* mappings = member(container, "portMappings");
   if (mode == kHostMode) {
@@ -237,7 +243,8 @@ void normalize_volumes(json& container, ExtraFacts& facts, ErrorList& errors) {
 }
 
 // container.docker: checks the image and moves the legacy network and portMappings out.
-void normalize_docker(json& container, const std::string& type, ExtraFacts& facts, ErrorList& errors) {
+void normalize_docker(json& container, const std::string& type, ExtraFacts& facts,
+                      ErrorList& errors) {
   const std::string path = "/container/docker";
   const json* docker_in = member(container, "docker");
   if (docker_in == nullptr) {
@@ -260,7 +267,8 @@ void normalize_docker(json& container, const std::string& type, ExtraFacts& fact
   docker.erase("network");  // already translated into `networks`
   if (const json* mappings = member(docker, "portMappings")) {
     if (member(container, "portMappings") != nullptr) {
-      errors.add("/container", "cannot specify both container.portMappings and container.docker.portMappings");
+      errors.add("/container",
+                 "cannot specify both container.portMappings and container.docker.portMappings");
     } else {
       container["portMappings"] = *mappings;
     }
@@ -297,7 +305,8 @@ void normalize_docker(json& container, const std::string& type, ExtraFacts& fact
   }
   container["docker"] = std::move(docker);
   // `volume-driver=berth` parameters put datasets under the app, like dvdi volumes.
-  if (type == "DOCKER" && !docker_parameter_volumes(container).empty()) facts.external_volumes = true;
+  if (type == "DOCKER" && !docker_parameter_volumes(container).empty())
+    facts.external_volumes = true;
 }
 
 }  // namespace
@@ -313,7 +322,9 @@ std::vector<ExternalVolume> docker_parameter_volumes(const json& container) {
     if (!parameter.is_object()) continue;
     const json* key_json = member(parameter, "key");
     const json* value_json = member(parameter, "value");
-    if (key_json == nullptr || value_json == nullptr || !key_json->is_string() || !value_json->is_string()) continue;
+    if (key_json == nullptr || value_json == nullptr || !key_json->is_string() ||
+        !value_json->is_string())
+      continue;
     std::string key = key_json->get<std::string>();
     std::string value = value_json->get<std::string>();
     if (key == "volume-driver") driver = value;
@@ -347,7 +358,8 @@ ExtraFacts normalize_networks_and_container(const json& body, json& extra, Error
   const json* container_in = member(body, "container");
   const json* legacy_network = nullptr;
   if (container_in != nullptr && container_in->is_object()) {
-    if (const json* docker = member(*container_in, "docker"); docker != nullptr && docker->is_object()) {
+    if (const json* docker = member(*container_in, "docker");
+        docker != nullptr && docker->is_object()) {
       legacy_network = member(*docker, "network");
     }
   }

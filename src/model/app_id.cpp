@@ -32,13 +32,15 @@ std::optional<std::string> app_id_error(const std::string& id) {
   for (const std::string& segment : segments) {
     if (!detail::is_id_segment(segment)) {
       std::string where = segments.size() == 1 ? "" : " in " + detail::quote(id);
-      return detail::quote(segment) + where + " must fully match regular expression '" + kSegmentPattern + "'";
+      return detail::quote(segment) + where + " must fully match regular expression '" +
+             kSegmentPattern + "'";
     }
   }
   const std::string& last = segments.back();
   if (last == "restart" || last == "tasks" || last == "versions" || last == "." || last == "..") {
     return detail::quote(id) +
-           " must not end with any of the following reserved keywords: restart, tasks, versions, ., ..";
+           " must not end with any of the following reserved keywords: restart, tasks, versions, "
+           "., ..";
   }
   return std::nullopt;
 }

@@ -20,7 +20,8 @@ json seconds_value(double seconds) {
 }
 
 json port_definition_json(const PortDefinition& definition) {
-  json out = {{"port", definition.port}, {"protocol", definition.protocol}, {"labels", definition.labels}};
+  json out = {
+      {"port", definition.port}, {"protocol", definition.protocol}, {"labels", definition.labels}};
   if (definition.name) out["name"] = *definition.name;
   return out;
 }
@@ -29,7 +30,8 @@ const json* extra_member(const App& app, const char* key) { return member(app.ex
 
 // True when dropping one field of `current_json` (app_to_json(current)) and parsing again
 // gives `current` back: the field holds the default the rest of the definition implies.
-bool holds_default(const App& current, const json& current_json, const std::function<void(json&)>& drop) {
+bool holds_default(const App& current, const json& current_json,
+                   const std::function<void(json&)>& drop) {
   json candidate = current_json;
   drop(candidate);
   ParseOutcome outcome = restore_app(candidate);
@@ -40,14 +42,18 @@ bool holds_default(const App& current, const json& current_json, const std::func
 // `patch` does not set, so parsing recomputes them for the updated definition (adding a
 // volume turns the default upgradeStrategy into {0.5, 0}; leaving host networking drops the
 // default port definition).
-void drop_derived_defaults(const App& current, const json& current_json, const json& patch, json& merged) {
-  for (const char* key : {"upgradeStrategy", "unreachableStrategy", "portDefinitions", "residency"}) {
+void drop_derived_defaults(const App& current, const json& current_json, const json& patch,
+                           json& merged) {
+  for (const char* key :
+       {"upgradeStrategy", "unreachableStrategy", "portDefinitions", "residency"}) {
     if (member(patch, key) != nullptr || !merged.contains(key)) continue;
     if (holds_default(current, current_json, [key](json& j) { j.erase(key); })) merged.erase(key);
   }
   const json* container = member(current_json, "container");
-  if (member(patch, "container") == nullptr && container != nullptr && container->contains("portMappings")) {
-    if (holds_default(current, current_json, [](json& j) { j["container"].erase("portMappings"); })) {
+  if (member(patch, "container") == nullptr && container != nullptr &&
+      container->contains("portMappings")) {
+    if (holds_default(current, current_json,
+                      [](json& j) { j["container"].erase("portMappings"); })) {
       merged["container"].erase("portMappings");
     }
   }
@@ -59,10 +65,12 @@ bool present(const json& patch, const char* key) { return member(patch, key) != 
 void drop_replaced_fields(const json& patch, json& merged) {
   if (present(patch, "cmd") && !present(patch, "args")) merged.erase("args");
   if (present(patch, "args") && !present(patch, "cmd")) merged.erase("cmd");
-  if (present(patch, "ports") && !present(patch, "portDefinitions")) merged.erase("portDefinitions");
+  if (present(patch, "ports") && !present(patch, "portDefinitions"))
+    merged.erase("portDefinitions");
   if (present(patch, "uris") && !present(patch, "fetch")) merged.erase("fetch");
   bool legacy_network = present(patch, "ipAddress");
-  if (const json* container = member(patch, "container"); container != nullptr && container->is_object()) {
+  if (const json* container = member(patch, "container");
+      container != nullptr && container->is_object()) {
     if (const json* docker = member(*container, "docker"); docker != nullptr) {
       legacy_network = legacy_network || member(*docker, "network") != nullptr;
     }
@@ -172,8 +180,10 @@ bool is_rollback_request(const nlohmann::json& body) {
   return true;
 }
 
-ParseOutcome merge_app(const App& current, const nlohmann::json& patch, const std::string& version_timestamp) {
-  if (!patch.is_object()) return ParseOutcome{std::nullopt, {FieldError{"/", {"error.expected.jsobject"}}}};
+ParseOutcome merge_app(const App& current, const nlohmann::json& patch,
+                       const std::string& version_timestamp) {
+  if (!patch.is_object())
+    return ParseOutcome{std::nullopt, {FieldError{"/", {"error.expected.jsobject"}}}};
   json current_json = app_to_json(current);
   json merged = current_json;
   merged.erase("version");
@@ -247,10 +257,12 @@ std::vector<ExternalVolume> external_volumes(const App& app) {
     entry.mode = string_or(volume, "mode", "RW");
     entry.name = string_or(*external, "name", "");
     entry.provider = string_or(*external, "provider", "dvdi");
-    if (const json* shared = member(*external, "shared"); shared != nullptr && shared->is_boolean()) {
+    if (const json* shared = member(*external, "shared");
+        shared != nullptr && shared->is_boolean()) {
       entry.shared = shared->get<bool>();
     }
-    if (const json* options = member(*external, "options"); options != nullptr && options->is_object()) {
+    if (const json* options = member(*external, "options");
+        options != nullptr && options->is_object()) {
       for (const auto& [key, value] : options->items()) {
         if (value.is_string()) entry.options[key] = value.get<std::string>();
       }
@@ -309,7 +321,8 @@ void set_service_ports(App& app, const std::vector<uint32_t>& ports) {
   if (!extra.is_object() || !extra.contains("container")) return;
   json& mappings = extra["container"]["portMappings"];
   if (!mappings.is_array()) return;
-  for (size_t i = 0; i < ports.size() && i < mappings.size(); ++i) mappings[i]["servicePort"] = ports[i];
+  for (size_t i = 0; i < ports.size() && i < mappings.size(); ++i)
+    mappings[i]["servicePort"] = ports[i];
 }
 
 std::vector<ExternalVolume> dataset_volumes(const App& app) {

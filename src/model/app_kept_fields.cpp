@@ -40,7 +40,8 @@ void integer_with_default(json& out, const json& object, const char* key, int64_
   }
   std::string field_path = path + "/" + key;
   auto number = read_int(*value, field_path, errors);
-  if (number && *number < 0) errors.add(field_path, expected_at_least(static_cast<double>(*number), 0));
+  if (number && *number < 0)
+    errors.add(field_path, expected_at_least(static_cast<double>(*number), 0));
 }
 
 void string_with_default(json& out, const json& object, const char* key, const char* fallback,
@@ -62,7 +63,8 @@ void bool_with_default(json& out, const json& object, const char* key, bool fall
 }
 
 constexpr const char* kPortIndexError =
-    "Health check port indices must address an element of the ports array or container port mappings.";
+    "Health check port indices must address an element of the ports array or container port "
+    "mappings.";
 
 json normalize_health_check(const json& check, const std::string& path, const PortsView& ports,
                             const ExtraFacts& facts, ErrorList& errors) {
@@ -72,11 +74,13 @@ json normalize_health_check(const json& check, const std::string& path, const Po
   if (const json* value = member(check, "protocol")) {
     auto text = read_string(*value, path + "/protocol", errors);
     if (!text) return json();
-    static const std::set<std::string> kProtocols = {"HTTP",       "HTTPS",       "TCP",      "COMMAND",
-                                                     "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
+    static const std::set<std::string> kProtocols = {
+        "HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"};
     if (kProtocols.count(*text) == 0) {
-      errors.add(path + "/protocol",
-                 "got " + quote(*text) + ", expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
+      errors.add(
+          path + "/protocol",
+          "got " + quote(*text) +
+              ", expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
       return json();
     }
     protocol = *text;
@@ -87,9 +91,11 @@ json normalize_health_check(const json& check, const std::string& path, const Po
   integer_with_default(out, check, "timeoutSeconds", 20, path, errors);
   integer_with_default(out, check, "maxConsecutiveFailures", 3, path, errors);
   integer_with_default(out, check, "delaySeconds", 15, path, errors);
-  bool http = protocol == "HTTP" || protocol == "HTTPS" || protocol == "MESOS_HTTP" || protocol == "MESOS_HTTPS";
+  bool http = protocol == "HTTP" || protocol == "HTTPS" || protocol == "MESOS_HTTP" ||
+              protocol == "MESOS_HTTPS";
   if (http) string_with_default(out, check, "path", "/", path, errors);
-  if (protocol == "HTTP" || protocol == "HTTPS") bool_with_default(out, check, "ignoreHttp1xx", false, path, errors);
+  if (protocol == "HTTP" || protocol == "HTTPS")
+    bool_with_default(out, check, "ignoreHttp1xx", false, path, errors);
   if (protocol == "COMMAND") {
     const json* command = member(check, "command");
     if (command == nullptr) {
@@ -105,11 +111,14 @@ json normalize_health_check(const json& check, const std::string& path, const Po
     return out;
   }
   string_with_default(out, check, "ipProtocol", "IPv4", path, errors);
-  std::string ip_protocol = out["ipProtocol"].is_string() ? out["ipProtocol"].get<std::string>() : "IPv4";
+  std::string ip_protocol =
+      out["ipProtocol"].is_string() ? out["ipProtocol"].get<std::string>() : "IPv4";
   if (ip_protocol != "IPv4" && ip_protocol != "IPv6") {
     errors.add(path + "/ipProtocol", "got " + quote(ip_protocol) + ", expected one of IPv4, IPv6");
   } else if (ip_protocol == "IPv6" && !(protocol.rfind("MESOS_", 0) == 0 && facts.docker_engine)) {
-    errors.add(path, "IPv6 can only be used for container type DOCKER and Mesos http/https/tcp health checks");
+    errors.add(
+        path,
+        "IPv6 can only be used for container type DOCKER and Mesos http/https/tcp health checks");
   }
   const json* port = member(check, "port");
   if (port != nullptr) read_port(*port, path + "/port", errors);
@@ -135,7 +144,8 @@ json normalize_health_checks(const json& body, const PortsView& ports, const Ext
   if (checks == nullptr || !expect_array(*checks, "/healthChecks", errors)) return out;
   int mesos_checks = 0;
   for (size_t i = 0; i < checks->size(); ++i) {
-    json check = normalize_health_check((*checks)[i], element_path("/healthChecks", i), ports, facts, errors);
+    json check = normalize_health_check((*checks)[i], element_path("/healthChecks", i), ports,
+                                        facts, errors);
     if (check.is_null()) continue;
     if (check["protocol"].get<std::string>().rfind("MESOS_", 0) == 0) ++mesos_checks;
     out.push_back(std::move(check));
@@ -151,7 +161,8 @@ json normalize_readiness_check(const json& check, const std::string& path, const
   string_with_default(out, check, "name", "readinessCheck", path, errors);
   string_with_default(out, check, "protocol", "HTTP", path, errors);
   if (out["protocol"].is_string() && out["protocol"] != "HTTP" && out["protocol"] != "HTTPS") {
-    errors.add(path + "/protocol", "got " + quote(out["protocol"].get<std::string>()) + ", expected one of HTTP, HTTPS");
+    errors.add(path + "/protocol", "got " + quote(out["protocol"].get<std::string>()) +
+                                       ", expected one of HTTP, HTTPS");
   }
   string_with_default(out, check, "path", "/", path, errors);
   string_with_default(out, check, "portName", "http-api", path, errors);
@@ -171,8 +182,8 @@ json normalize_readiness_check(const json& check, const std::string& path, const
     double interval = out["intervalSeconds"].get<double>();
     double timeout = out["timeoutSeconds"].get<double>();
     if (timeout >= interval) {
-      errors.add(path + "/timeoutSeconds",
-                 "got " + format_number(timeout) + ", expected less than " + format_number(interval));
+      errors.add(path + "/timeoutSeconds", "got " + format_number(timeout) +
+                                               ", expected less than " + format_number(interval));
     }
   }
   if (out["portName"].is_string()) {
@@ -192,16 +203,19 @@ json normalize_readiness_checks(const json& body, const PortsView& ports, ErrorL
     errors.add("/readinessChecks", expected_at_most(static_cast<double>(checks->size()), 1));
   }
   for (size_t i = 0; i < checks->size(); ++i) {
-    json check = normalize_readiness_check((*checks)[i], element_path("/readinessChecks", i), ports, errors);
+    json check =
+        normalize_readiness_check((*checks)[i], element_path("/readinessChecks", i), ports, errors);
     if (!check.is_null()) out.push_back(std::move(check));
   }
   return out;
 }
 
 bool is_archive(const std::string& uri) {
-  for (const char* extension : {".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"}) {
+  for (const char* extension :
+       {".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"}) {
     std::string ext = extension;
-    if (uri.size() >= ext.size() && uri.compare(uri.size() - ext.size(), ext.size(), ext) == 0) return true;
+    if (uri.size() >= ext.size() && uri.compare(uri.size() - ext.size(), ext.size(), ext) == 0)
+      return true;
   }
   return false;
 }
@@ -220,7 +234,8 @@ json normalize_fetch(const json& body, ErrorList& errors) {
         auto text = read_string(*uri, path + "/uri", errors);
         if (text && text->empty()) errors.add(path + "/uri", "must not be empty");
         if (text && text->size() > 1024) {
-          errors.add(path + "/uri", "is " + std::to_string(text->size()) + " characters long, expected at most 1024");
+          errors.add(path + "/uri", "is " + std::to_string(text->size()) +
+                                        " characters long, expected at most 1024");
         }
       } else {
         errors.add(path + "/uri", "error.path.missing");
@@ -228,7 +243,8 @@ json normalize_fetch(const json& body, ErrorList& errors) {
       bool_with_default(item, entry, "extract", true, path, errors);
       bool_with_default(item, entry, "executable", false, path, errors);
       bool_with_default(item, entry, "cache", false, path, errors);
-      if (const json* dest = member(entry, "destPath")) read_string(*dest, path + "/destPath", errors);
+      if (const json* dest = member(entry, "destPath"))
+        read_string(*dest, path + "/destPath", errors);
       out.push_back(std::move(item));
     }
   }
@@ -241,7 +257,8 @@ json normalize_fetch(const json& body, ErrorList& errors) {
   }
   if (fetch != nullptr) return out;
   for (const std::string& uri : *list) {
-    out.push_back({{"uri", uri}, {"extract", is_archive(uri)}, {"executable", false}, {"cache", false}});
+    out.push_back(
+        {{"uri", uri}, {"extract", is_archive(uri)}, {"executable", false}, {"cache", false}});
   }
   return out;
 }
@@ -252,7 +269,9 @@ json normalize_unreachable_strategy(const json& body, const ExtraFacts& facts, E
   if (strategy == nullptr) return default_unreachable_strategy(facts.persistent_volumes);
   if (strategy->is_string() && *strategy == "disabled") return *strategy;
   if (!strategy->is_object()) {
-    errors.add(path, "must be \"disabled\" or an object with inactiveAfterSeconds and expungeAfterSeconds");
+    errors.add(
+        path,
+        "must be \"disabled\" or an object with inactiveAfterSeconds and expungeAfterSeconds");
     return json();
   }
   json out = without_nulls(*strategy);
@@ -262,7 +281,8 @@ json normalize_unreachable_strategy(const json& body, const ExtraFacts& facts, E
       out["inactiveAfterSeconds"].get<double>() > out["expungeAfterSeconds"].get<double>()) {
     errors.add(path, "inactiveAfterSeconds must be less than or equal to expungeAfterSeconds");
   }
-  if (facts.persistent_volumes) errors.add(path, "unreachableStrategy must be disabled for resident tasks");
+  if (facts.persistent_volumes)
+    errors.add(path, "unreachableStrategy must be disabled for resident tasks");
   return out;
 }
 
@@ -314,7 +334,8 @@ void normalize_other_kept_fields(const json& body, const App& app, const ExtraFa
   extra["secrets"] = normalize_secrets(body, errors);
   if (const json* residency = member(body, "residency")) {
     if (expect_object(*residency, "/residency", errors)) extra["residency"] = *residency;
-    if (!facts.persistent_volumes) errors.add("/", "App must contain persistent volumes and define residency");
+    if (!facts.persistent_volumes)
+      errors.add("/", "App must contain persistent volumes and define residency");
   } else if (facts.persistent_volumes) {
     extra["residency"] = default_residency();
   }

@@ -82,7 +82,8 @@ void parse_resources(const json& body, App& app, ErrorList& errors) {
 }
 
 void parse_env_and_labels(const json& body, App& app, ErrorList& errors) {
-  if (const json* env = member(body, "env"); env != nullptr && expect_object(*env, "/env", errors)) {
+  if (const json* env = member(body, "env");
+      env != nullptr && expect_object(*env, "/env", errors)) {
     for (const auto& [name, value] : env->items()) {
       std::string path = "/env/" + name;
       if (value.is_string()) {
@@ -159,12 +160,14 @@ void parse_ports(const json& body, const ExtraFacts& facts, App& app, ErrorList&
       value != nullptr && expect_array(*value, "/portDefinitions", errors)) {
     definitions.emplace();
     for (size_t i = 0; i < value->size(); ++i) {
-      auto definition = parse_port_definition((*value)[i], element_path("/portDefinitions", i), errors);
+      auto definition =
+          parse_port_definition((*value)[i], element_path("/portDefinitions", i), errors);
       if (definition) definitions->push_back(std::move(*definition));
     }
   }
   std::optional<std::vector<PortDefinition>> legacy;
-  if (const json* value = member(body, "ports"); value != nullptr && expect_array(*value, "/ports", errors)) {
+  if (const json* value = member(body, "ports");
+      value != nullptr && expect_array(*value, "/ports", errors)) {
     legacy.emplace();
     std::set<uint32_t> seen;
     for (size_t i = 0; i < value->size(); ++i) {
@@ -214,8 +217,10 @@ void parse_strategies(const json& body, const ExtraFacts& facts, App& app, Error
       default_upgrade_strategy(facts.persistent_volumes || facts.external_volumes, single_instance);
   if (const json* strategy = member(body, "upgradeStrategy");
       strategy != nullptr && expect_object(*strategy, "/upgradeStrategy", errors)) {
-    read_capacity(*strategy, "minimumHealthCapacity", app.upgrade_strategy.minimum_health_capacity, errors);
-    read_capacity(*strategy, "maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity, errors);
+    read_capacity(*strategy, "minimumHealthCapacity", app.upgrade_strategy.minimum_health_capacity,
+                  errors);
+    read_capacity(*strategy, "maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity,
+                  errors);
   }
   read_bounded_number(body, "backoffSeconds", 0, app.backoff_seconds, errors);
   read_bounded_number(body, "backoffFactor", 1, app.backoff_factor, errors);
@@ -234,7 +239,8 @@ void parse_strategies(const json& body, const ExtraFacts& facts, App& app, Error
       if (*text == "YOUNGEST_FIRST" || *text == "OLDEST_FIRST") {
         app.kill_selection = *text;
       } else {
-        errors.add("/killSelection", "got " + quote(*text) + ", expected one of YOUNGEST_FIRST, OLDEST_FIRST");
+        errors.add("/killSelection",
+                   "got " + quote(*text) + ", expected one of YOUNGEST_FIRST, OLDEST_FIRST");
       }
     }
   }

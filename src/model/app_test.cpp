@@ -1,8 +1,9 @@
 // Parsing, normalisation and validation of app definitions.
+#include "model/app.h"
+
 #include <string>
 #include <vector>
 
-#include "model/app.h"
 #include "model/app_test_support.h"
 
 namespace berth::model {
@@ -58,7 +59,9 @@ TEST(AppDefaults, CanonicalJsonShowsEveryDefaultExplicitly) {
       {"fetch", json::array()},
       {"secrets", json::object()},
       {"networks", json::array({{{"mode", "host"}}})},
-      {"portDefinitions", json::array({{{"port", 0}, {"name", "default"}, {"protocol", "tcp"}, {"labels", json::object()}}})},
+      {"portDefinitions",
+       json::array(
+           {{{"port", 0}, {"name", "default"}, {"protocol", "tcp"}, {"labels", json::object()}}})},
       {"requirePorts", false},
       {"backoffSeconds", 1},
       {"backoffFactor", 1.15},
@@ -121,7 +124,8 @@ TEST(AppIds, SegmentsMustMatchMarathonsPattern) {
     std::string message = error_for(minimal({{"id", id}}), "/id");
     EXPECT_THAT(message, HasSubstr("must fully match regular expression")) << id;
   }
-  EXPECT_THAT(*app_id_error("/prod/My_App"), HasSubstr("'My_App' in '/prod/My_App' must fully match"));
+  EXPECT_THAT(*app_id_error("/prod/My_App"),
+              HasSubstr("'My_App' in '/prod/My_App' must fully match"));
 }
 
 TEST(AppIds, VeryLongIdsAreCheckedWithoutExhaustingTheStack) {
@@ -133,7 +137,8 @@ TEST(AppIds, VeryLongIdsAreCheckedWithoutExhaustingTheStack) {
 
 TEST(AppIds, LastSegmentMustNotBeAReservedWord) {
   for (const char* id : {"restart", "/foo/tasks", "versions", "foo/.", "foo/.."}) {
-    EXPECT_THAT(error_for(minimal({{"id", id}}), "/id"), HasSubstr("must not end with any of the following reserved keywords"))
+    EXPECT_THAT(error_for(minimal({{"id", id}}), "/id"),
+                HasSubstr("must not end with any of the following reserved keywords"))
         << id;
   }
   EXPECT_EQ(app_id_error("/tasks/web"), std::nullopt);
@@ -219,11 +224,14 @@ TEST(AppNumbers, InstancesAndGpusMustBeIntegers) {
 }
 
 TEST(AppNumbers, BackoffBoundsAreEnforced) {
-  EXPECT_EQ(error_for(minimal({{"backoffSeconds", -1}}), "/backoffSeconds"), "got -1, expected 0 or more");
-  EXPECT_EQ(error_for(minimal({{"backoffFactor", 0.5}}), "/backoffFactor"), "got 0.5, expected 1 or more");
+  EXPECT_EQ(error_for(minimal({{"backoffSeconds", -1}}), "/backoffSeconds"),
+            "got -1, expected 0 or more");
+  EXPECT_EQ(error_for(minimal({{"backoffFactor", 0.5}}), "/backoffFactor"),
+            "got 0.5, expected 1 or more");
   EXPECT_EQ(error_for(minimal({{"maxLaunchDelaySeconds", -3}}), "/maxLaunchDelaySeconds"),
             "got -3, expected 0 or more");
-  App app = parse_valid(minimal({{"backoffSeconds", 0}, {"backoffFactor", 1.0}, {"maxLaunchDelaySeconds", 3600}}));
+  App app = parse_valid(
+      minimal({{"backoffSeconds", 0}, {"backoffFactor", 1.0}, {"maxLaunchDelaySeconds", 3600}}));
   EXPECT_EQ(app.backoff_factor, 1.0);
   EXPECT_EQ(app.max_launch_delay_seconds, 3600.0);
 }
@@ -242,12 +250,15 @@ TEST(AppNumbers, UpgradeStrategyValuesMustBeBetweenZeroAndOne) {
 TEST(AppNumbers, KillSelectionMustBeAKnownValue) {
   EXPECT_EQ(error_for(minimal({{"killSelection", "RANDOM"}}), "/killSelection"),
             "got 'RANDOM', expected one of YOUNGEST_FIRST, OLDEST_FIRST");
-  EXPECT_EQ(parse_valid(minimal({{"killSelection", "OLDEST_FIRST"}})).kill_selection, "OLDEST_FIRST");
+  EXPECT_EQ(parse_valid(minimal({{"killSelection", "OLDEST_FIRST"}})).kill_selection,
+            "OLDEST_FIRST");
 }
 
 TEST(AppNumbers, TaskKillGracePeriodIsOptionalAndNotNegative) {
   EXPECT_FALSE(parse_valid(minimal()).task_kill_grace_period_seconds.has_value());
-  EXPECT_EQ(parse_valid(minimal({{"taskKillGracePeriodSeconds", 30}})).task_kill_grace_period_seconds, 30.0);
+  EXPECT_EQ(
+      parse_valid(minimal({{"taskKillGracePeriodSeconds", 30}})).task_kill_grace_period_seconds,
+      30.0);
   EXPECT_EQ(error_for(minimal({{"taskKillGracePeriodSeconds", -1}}), "/taskKillGracePeriodSeconds"),
             "got -1, expected 0 or more");
 }
@@ -260,14 +271,19 @@ TEST(AppTypes, WrongJsonTypesAreReportedWithMarathonsCodes) {
   EXPECT_EQ(error_for(minimal({{"instances", "3"}}), "/instances"), "error.expected.jsnumber");
   EXPECT_EQ(error_for(minimal({{"cmd", 5}}), "/cmd"), "error.expected.jsstring");
   EXPECT_EQ(error_for({{"id", "x"}, {"args", "sleep"}}, "/args"), "error.expected.jsarray");
-  EXPECT_EQ(error_for({{"id", "x"}, {"args", {"sleep", 1}}}, "/args(1)"), "error.expected.jsstring");
+  EXPECT_EQ(error_for({{"id", "x"}, {"args", {"sleep", 1}}}, "/args(1)"),
+            "error.expected.jsstring");
   EXPECT_EQ(error_for(minimal({{"env", 5}}), "/env"), "error.expected.jsobject");
   EXPECT_EQ(error_for(minimal({{"env", {{"A", 1}}}}), "/env/A"), "error.expected.jsstring");
-  EXPECT_EQ(error_for(minimal({{"labels", {{"a", true}}}}), "/labels/a"), "error.expected.jsstring");
-  EXPECT_EQ(error_for(minimal({{"requirePorts", "yes"}}), "/requirePorts"), "error.expected.jsboolean");
+  EXPECT_EQ(error_for(minimal({{"labels", {{"a", true}}}}), "/labels/a"),
+            "error.expected.jsstring");
+  EXPECT_EQ(error_for(minimal({{"requirePorts", "yes"}}), "/requirePorts"),
+            "error.expected.jsboolean");
   EXPECT_EQ(error_for(minimal({{"constraints", "x"}}), "/constraints"), "error.expected.jsarray");
-  EXPECT_EQ(error_for(minimal({{"upgradeStrategy", 1}}), "/upgradeStrategy"), "error.expected.jsobject");
-  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"intervalSeconds", "60"}}}}}), "/healthChecks(0)/intervalSeconds"),
+  EXPECT_EQ(error_for(minimal({{"upgradeStrategy", 1}}), "/upgradeStrategy"),
+            "error.expected.jsobject");
+  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"intervalSeconds", "60"}}}}}),
+                      "/healthChecks(0)/intervalSeconds"),
             "error.expected.jsnumber");
 }
 
@@ -308,11 +324,13 @@ TEST(AppEnv, SecretReferencesAreKeptApartFromPlainValues) {
 // Constraints
 
 TEST(AppConstraints, OperatorIsCaseInsensitiveAndNormalisedToUpperCase) {
-  App app = parse_valid(minimal({{"constraints", {{"hostname", "unique"}, {"rack", "Group_By", "3"}}}}));
+  App app =
+      parse_valid(minimal({{"constraints", {{"hostname", "unique"}, {"rack", "Group_By", "3"}}}}));
   ASSERT_EQ(app.constraints.size(), 2u);
   EXPECT_EQ(app.constraints[0], (ConstraintSpec{"hostname", "UNIQUE", std::nullopt}));
   EXPECT_EQ(app.constraints[1], (ConstraintSpec{"rack", "GROUP_BY", "3"}));
-  EXPECT_EQ(app_to_json(app)["constraints"], json::parse(R"([["hostname","UNIQUE"],["rack","GROUP_BY","3"]])"));
+  EXPECT_EQ(app_to_json(app)["constraints"],
+            json::parse(R"([["hostname","UNIQUE"],["rack","GROUP_BY","3"]])"));
 }
 
 TEST(AppConstraints, EveryOperatorAcceptsItsValidForms) {
@@ -333,19 +351,27 @@ std::string constraint_error(const json& constraint) {
 
 TEST(AppConstraints, InvalidConstraintsGetMarathonsMessages) {
   EXPECT_EQ(constraint_error({"hostname"}), "Each constraint must have either 2 or 3 fields");
-  EXPECT_EQ(constraint_error({"hostname", "UNIQUE", "a", "b"}), "Each constraint must have either 2 or 3 fields");
+  EXPECT_EQ(constraint_error({"hostname", "UNIQUE", "a", "b"}),
+            "Each constraint must have either 2 or 3 fields");
   EXPECT_EQ(constraint_error({"hostname", "FOO"}),
-            "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE or IS");
+            "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, "
+            "UNLIKE or IS");
   EXPECT_EQ(constraint_error({"hostname", "UNIQUE", "x"}), "UNIQUE does not accept a value");
-  EXPECT_EQ(constraint_error({"hostname", "LIKE"}), "LIKE and UNLIKE require a non-empty, regular expression value");
-  EXPECT_EQ(constraint_error({"hostname", "UNLIKE", ""}), "LIKE and UNLIKE require a non-empty, regular expression value");
-  EXPECT_EQ(constraint_error({"hostname", "LIKE", "[a-"}), "'[a-' is not a valid regular expression: missing ]: [a-");
+  EXPECT_EQ(constraint_error({"hostname", "LIKE"}),
+            "LIKE and UNLIKE require a non-empty, regular expression value");
+  EXPECT_EQ(constraint_error({"hostname", "UNLIKE", ""}),
+            "LIKE and UNLIKE require a non-empty, regular expression value");
+  EXPECT_EQ(constraint_error({"hostname", "LIKE", "[a-"}),
+            "'[a-' is not a valid regular expression: missing ]: [a-");
   EXPECT_EQ(constraint_error({"hostname", "MAX_PER"}), "MAX_PER requires an integer value");
   EXPECT_EQ(constraint_error({"hostname", "MAX_PER", "two"}), "MAX_PER requires an integer value");
-  EXPECT_EQ(constraint_error({"rack", "GROUP_BY", "1.5"}), "GROUP BY must define an integer value or else no value at all");
-  EXPECT_THAT(constraint_error({"zone", "IS", "a b"}), HasSubstr("IS only supports Mesos text and float values"));
+  EXPECT_EQ(constraint_error({"rack", "GROUP_BY", "1.5"}),
+            "GROUP BY must define an integer value or else no value at all");
+  EXPECT_THAT(constraint_error({"zone", "IS", "a b"}),
+              HasSubstr("IS only supports Mesos text and float values"));
   EXPECT_EQ(constraint_error({"", "UNIQUE"}), "missing field for constraint declaration");
-  EXPECT_EQ(constraint_error({"hostname", "MAX_PER", "9999999999"}), "MAX_PER requires an integer value");
+  EXPECT_EQ(constraint_error({"hostname", "MAX_PER", "9999999999"}),
+            "MAX_PER requires an integer value");
 }
 
 // Patterns run on RE2 (linear time), so what it cannot run is refused when the app is posted,
@@ -359,13 +385,15 @@ TEST(AppConstraints, PatternsTheLinearTimeEngineCannotRunAreRefused) {
             "(backreferences and lookaround are not supported)");
   EXPECT_THAT(constraint_error({"hostname", "LIKE", "\\pL{1000}"}),
               HasSubstr("is not a valid regular expression: it compiles to more than 1024 KiB"));
-  App app = parse_valid(minimal({{"constraints", json::array({json::array({"hostname", "LIKE", "(((.*)*)*)*x"})})}}));
+  App app = parse_valid(
+      minimal({{"constraints", json::array({json::array({"hostname", "LIKE", "(((.*)*)*)*x"})})}}));
   EXPECT_EQ(app.constraints[0], (ConstraintSpec{"hostname", "LIKE", "(((.*)*)*)*x"}));
 }
 
 TEST(AppConstraints, IntegerValuesFollowJavasParseInt) {
-  App app = parse_valid(minimal({{"constraints", json::array({json::array({"a", "MAX_PER", "+2"}),
-                                                              json::array({"b", "GROUP_BY", "-2147483648"})})}}));
+  App app = parse_valid(
+      minimal({{"constraints", json::array({json::array({"a", "MAX_PER", "+2"}),
+                                            json::array({"b", "GROUP_BY", "-2147483648"})})}}));
   EXPECT_EQ(app.constraints.size(), 2u);
   EXPECT_EQ(constraint_error({"a", "MAX_PER", "2147483648"}), "MAX_PER requires an integer value");
 }
@@ -374,16 +402,19 @@ TEST(AppConstraints, OverlongLikePatternsAreRejected) {
   std::string pattern = std::string(60000, '(') + "a" + std::string(60000, ')');
   EXPECT_EQ(constraint_error({"hostname", "LIKE", pattern}),
             "is 120001 characters long; LIKE and UNLIKE patterns may have at most 1024");
-  App app = parse_valid(minimal({{"constraints", json::array({json::array({"zone", "IS", std::string(100000, 'z')})})}}));
+  App app = parse_valid(minimal(
+      {{"constraints", json::array({json::array({"zone", "IS", std::string(100000, 'z')})})}}));
   EXPECT_EQ(app.constraints.size(), 1u);
 }
 
 TEST(AppConstraints, ErrorsNameTheOffendingConstraintsIndex) {
-  json constraints = json::array({json::array({"hostname", "UNIQUE"}), json::array({"hostname", "BOGUS"})});
+  json constraints =
+      json::array({json::array({"hostname", "UNIQUE"}), json::array({"hostname", "BOGUS"})});
   ParseOutcome outcome = parse(minimal({{"constraints", constraints}}));
   EXPECT_TRUE(errors_at(outcome, "/constraints(0)").empty());
   EXPECT_EQ(errors_at(outcome, "/constraints(1)").size(), 1u);
-  EXPECT_EQ(error_for(minimal({{"constraints", json::array({json::array({"hostname", 5})})}}), "/constraints(0)(1)"),
+  EXPECT_EQ(error_for(minimal({{"constraints", json::array({json::array({"hostname", 5})})}}),
+                      "/constraints(0)(1)"),
             "error.expected.jsstring");
 }
 
@@ -414,24 +445,35 @@ TEST(AppPorts, DuplicateLegacyPortsAreRejected) {
 }
 
 TEST(AppPorts, PortDefinitionFieldsAreValidated) {
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 70000}}}}}), "/portDefinitions(0)/port"),
-            "got 70000, expected between 0 and 65535");
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}, {"protocol", "sctp"}}}}}), "/portDefinitions(0)/protocol"),
+  EXPECT_EQ(
+      error_for(minimal({{"portDefinitions", {{{"port", 70000}}}}}), "/portDefinitions(0)/port"),
+      "got 70000, expected between 0 and 65535");
+  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}, {"protocol", "sctp"}}}}}),
+                      "/portDefinitions(0)/protocol"),
             "must be one of tcp, udp, udp,tcp");
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}, {"name", "Bad_Name"}}}}}), "/portDefinitions(0)/name"),
+  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}, {"name", "Bad_Name"}}}}}),
+                      "/portDefinitions(0)/name"),
             "must fully match regular expression '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'");
-  App app = parse_valid(minimal({{"portDefinitions", {{{"port", 53}, {"protocol", "udp,tcp"}, {"name", "dns"},
-                                                       {"labels", {{"VIP_0", "1.2.3.4:53"}}}}}}}));
-  EXPECT_EQ(app.port_definitions[0], (PortDefinition{53, "udp,tcp", "dns", {{"VIP_0", "1.2.3.4:53"}}}));
+  App app = parse_valid(minimal({{"portDefinitions",
+                                  {{{"port", 53},
+                                    {"protocol", "udp,tcp"},
+                                    {"name", "dns"},
+                                    {"labels", {{"VIP_0", "1.2.3.4:53"}}}}}}}));
+  EXPECT_EQ(app.port_definitions[0],
+            (PortDefinition{53, "udp,tcp", "dns", {{"VIP_0", "1.2.3.4:53"}}}));
 }
 
 TEST(AppPorts, PortNamesAndNonZeroPortsMustBeUnique) {
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 1}, {"name", "a"}}, {{"port", 2}, {"name", "a"}}}}}),
+  EXPECT_EQ(error_for(minimal({{"portDefinitions",
+                                {{{"port", 1}, {"name", "a"}}, {{"port", 2}, {"name", "a"}}}}}),
                       "/portDefinitions"),
             "Port names must be unique.");
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}}, {{"port", 80}}}}}), "/portDefinitions"),
+  EXPECT_EQ(error_for(minimal({{"portDefinitions", {{{"port", 80}}, {{"port", 80}}}}}),
+                      "/portDefinitions"),
             "Ports must be unique.");
-  EXPECT_EQ(parse_valid(minimal({{"portDefinitions", {{{"port", 0}}, {{"port", 0}}}}})).port_definitions.size(), 2u);
+  EXPECT_EQ(parse_valid(minimal({{"portDefinitions", {{{"port", 0}}, {{"port", 0}}}}}))
+                .port_definitions.size(),
+            2u);
 }
 
 TEST(AppPorts, EmptyPortDefinitionsAreKept) {
@@ -462,8 +504,9 @@ TEST(AppContainers, LegacyDockerNetworkBecomesNetworks) {
   const json& container = extra(app)["container"];
   EXPECT_FALSE(container["docker"].contains("network"));
   EXPECT_FALSE(container["docker"].contains("portMappings"));
-  EXPECT_EQ(container["portMappings"],
-            json::parse(R"([{"containerPort":8080,"hostPort":0,"servicePort":9000,"protocol":"tcp"}])"));
+  EXPECT_EQ(
+      container["portMappings"],
+      json::parse(R"([{"containerPort":8080,"hostPort":0,"servicePort":9000,"protocol":"tcp"}])"));
   EXPECT_EQ(container["docker"]["privileged"], false);
   EXPECT_EQ(container["docker"]["forcePullImage"], false);
   EXPECT_EQ(container["docker"]["parameters"], json::array());
@@ -473,35 +516,44 @@ TEST(AppContainers, LegacyDockerNetworkBecomesNetworks) {
 TEST(AppContainers, BridgeNetworkingGetsTheDefaultPortMapping) {
   App app = parse_valid(json::parse(R"({"id":"web","networks":[{"mode":"container/bridge"}],
       "container":{"docker":{"image":"nginx"}}})"));
-  EXPECT_EQ(extra(app)["container"]["portMappings"],
-            json::parse(R"([{"containerPort":0,"hostPort":0,"servicePort":0,"protocol":"tcp","name":"default"}])"));
+  EXPECT_EQ(
+      extra(app)["container"]["portMappings"],
+      json::parse(
+          R"([{"containerPort":0,"hostPort":0,"servicePort":0,"protocol":"tcp","name":"default"}])"));
 }
 
 TEST(AppContainers, InvalidNetworkCombinationsAreRejected) {
   json both = json::parse(R"({"id":"x","networks":[{"mode":"host"}],
       "container":{"docker":{"image":"nginx","network":"HOST"}}})");
   EXPECT_EQ(error_for(both, "/"), "must not specify both container.docker.network and networks");
-  EXPECT_EQ(error_for(minimal({{"networks", {{{"mode", "host"}}, {{"mode", "container/bridge"}}}}}), "/networks"),
-            "May specify a single host network, single bridge network, or else 1-to-n container networks");
+  EXPECT_EQ(error_for(minimal({{"networks", {{{"mode", "host"}}, {{"mode", "container/bridge"}}}}}),
+                      "/networks"),
+            "May specify a single host network, single bridge network, or else 1-to-n container "
+            "networks");
   EXPECT_EQ(error_for(minimal({{"networks", {{{"mode", "bogus"}}}}}), "/networks(0)/mode"),
             "got 'bogus', expected one of host, container/bridge, container");
-  json wrong = json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"OVERLAY"}}})");
-  EXPECT_THAT(error_for(wrong, "/container/docker/network"), HasSubstr("expected one of BRIDGE, HOST, NONE, USER"));
+  json wrong =
+      json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"OVERLAY"}}})");
+  EXPECT_THAT(error_for(wrong, "/container/docker/network"),
+              HasSubstr("expected one of BRIDGE, HOST, NONE, USER"));
 }
 
 // The legacy NONE is Docker's own "none" network, which `networks` names as a container network.
 TEST(AppContainers, LegacyNoneNetworkIsDockersNoneNetwork) {
-  auto outcome = parse_app(json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"NONE"}}})"),
-                           ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+  auto outcome = parse_app(
+      json::parse(R"({"id":"x","container":{"docker":{"image":"nginx","network":"NONE"}}})"),
+      ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
   ASSERT_TRUE(outcome.app) << outcome.errors.size();
-  EXPECT_EQ(outcome.app->extra.get()["networks"], json::parse(R"([{"mode":"container","name":"none"}])"));
+  EXPECT_EQ(outcome.app->extra.get()["networks"],
+            json::parse(R"([{"mode":"container","name":"none"}])"));
   EXPECT_EQ(network_mode(*outcome.app), "container");
 }
 
 // Volumes of the berth driver given as docker parameters (the seed demo's shape) are datasets
 // of the app, with Marathon's rules for exclusive volumes.
 TEST(AppContainers, DockerParameterVolumesOfTheBerthDriverAreDatasets) {
-  json body = json::parse(R"({"id":"counter","container":{"type":"DOCKER","docker":{"image":"berth/counter",
+  json body =
+      json::parse(R"({"id":"counter","container":{"type":"DOCKER","docker":{"image":"berth/counter",
       "network":"BRIDGE","portMappings":[{"containerPort":80,"hostPort":8080}],
       "parameters":[{"key":"volume-driver","value":"flocker"},{"key":"volume","value":"clicks:/data:ro"},
                     {"key":"volume","value":"/host/logs:/logs"}]}}})");
@@ -516,7 +568,8 @@ TEST(AppContainers, DockerParameterVolumesOfTheBerthDriverAreDatasets) {
   EXPECT_TRUE(has_external_volumes(*outcome.app));
   EXPECT_EQ(outcome.app->upgrade_strategy.maximum_over_capacity, 0);
   body["instances"] = 2;
-  EXPECT_EQ(error_for(body, "/instances"), "Number of instances is limited to 1 when declaring DVDI volumes");
+  EXPECT_EQ(error_for(body, "/instances"),
+            "Number of instances is limited to 1 when declaring DVDI volumes");
   // Another driver's volumes are not berth's business.
   body["instances"] = 1;
   body["container"]["docker"]["parameters"][0]["value"] = "rexray";
@@ -527,10 +580,11 @@ TEST(AppContainers, DockerParameterVolumesOfTheBerthDriverAreDatasets) {
 
 // Service ports live in portDefinitions (host networking) or portMappings (other modes).
 TEST(AppContainers, ServicePortsFollowTheNetworkMode) {
-  auto bridge = parse_app(json::parse(R"({"id":"b","container":{"type":"DOCKER","docker":{"image":"i"},
+  auto bridge =
+      parse_app(json::parse(R"({"id":"b","container":{"type":"DOCKER","docker":{"image":"i"},
       "portMappings":[{"containerPort":80,"servicePort":10001},{"containerPort":81,"hostPort":31000}]},
       "networks":[{"mode":"container/bridge"}]})"),
-                          ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
+                ParseOptions{"/", std::nullopt, "2026-01-01T00:00:00.000Z"});
   ASSERT_TRUE(bridge.app);
   EXPECT_EQ(service_ports(*bridge.app), (std::vector<uint32_t>{10001, 0}));
   auto mappings = port_mappings(*bridge.app);
@@ -565,8 +619,9 @@ TEST(AppContainers, DockerContainerNeedsAnImage) {
 }
 
 TEST(AppContainers, GpusAreRejectedWithTheDockerContainerizer) {
-  EXPECT_EQ(error_for(minimal({{"gpus", 1}, {"container", {{"docker", {{"image", "cuda"}}}}}}), "/"),
-            "GPU resources only work with the Mesos containerizer");
+  EXPECT_EQ(
+      error_for(minimal({{"gpus", 1}, {"container", {{"docker", {{"image", "cuda"}}}}}}), "/"),
+      "GPU resources only work with the Mesos containerizer");
   EXPECT_EQ(parse_valid(minimal({{"gpus", 1}})).gpus, 1);
 }
 
@@ -626,13 +681,16 @@ TEST(AppVolumes, PersistentVolumesMakeTheAppResident) {
   EXPECT_EQ(app.upgrade_strategy, (UpgradeStrategy{0.5, 0.0}));
   EXPECT_EQ(extra(app)["unreachableStrategy"], "disabled");
   EXPECT_EQ(extra(app)["residency"],
-            json::parse(R"({"relaunchEscalationTimeoutSeconds":3600,"taskLostBehavior":"WAIT_FOREVER"})"));
+            json::parse(
+                R"({"relaunchEscalationTimeoutSeconds":3600,"taskLostBehavior":"WAIT_FOREVER"})"));
   body["unreachableStrategy"] = {{"inactiveAfterSeconds", 60}, {"expungeAfterSeconds", 120}};
-  EXPECT_EQ(error_for(body, "/unreachableStrategy"), "unreachableStrategy must be disabled for resident tasks");
+  EXPECT_EQ(error_for(body, "/unreachableStrategy"),
+            "unreachableStrategy must be disabled for resident tasks");
 }
 
 TEST(AppVolumes, HostVolumesRoundTripUnchanged) {
-  json volume = json::parse(R"({"containerPath":"/var/log/app","hostPath":"logs","mode":"RW","extra":{"k":1}})");
+  json volume = json::parse(
+      R"({"containerPath":"/var/log/app","hostPath":"logs","mode":"RW","extra":{"k":1}})");
   App app = parse_valid(minimal({{"container", {{"type", "MESOS"}, {"volumes", {volume}}}}}));
   EXPECT_EQ(app_to_json(app)["container"]["volumes"], json::array({volume}));
   EXPECT_FALSE(has_external_volumes(app));
@@ -650,47 +708,59 @@ TEST(AppHealthChecks, HttpCheckGetsMarathonsDefaults) {
 }
 
 TEST(AppHealthChecks, CommandCheckNeedsACommandAndNoPort) {
-  App app = parse_valid(minimal({{"portDefinitions", json::array()},
-                                 {"healthChecks", {{{"protocol", "COMMAND"}, {"command", {{"value", "true"}}}}}}}));
+  App app = parse_valid(
+      minimal({{"portDefinitions", json::array()},
+               {"healthChecks", {{{"protocol", "COMMAND"}, {"command", {{"value", "true"}}}}}}}));
   const json& check = extra(app)["healthChecks"][0];
   EXPECT_FALSE(check.contains("portIndex"));
   EXPECT_FALSE(check.contains("path"));
   EXPECT_EQ(check["intervalSeconds"], 60);
-  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"protocol", "COMMAND"}}}}}), "/healthChecks(0)/command"),
+  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"protocol", "COMMAND"}}}}}),
+                      "/healthChecks(0)/command"),
             "error.path.missing");
 }
 
 TEST(AppHealthChecks, PortIndexMustAddressAPort) {
   const char* message =
-      "Health check port indices must address an element of the ports array or container port mappings.";
-  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"portIndex", 1}}}}}), "/healthChecks(0)"), message);
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", json::array()}, {"healthChecks", {json::object()}}}),
-                      "/healthChecks(0)"),
+      "Health check port indices must address an element of the ports array or container port "
+      "mappings.";
+  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"portIndex", 1}}}}}), "/healthChecks(0)"),
             message);
-  App explicit_port = parse_valid(minimal({{"portDefinitions", json::array()}, {"healthChecks", {{{"port", 8080}}}}}));
+  EXPECT_EQ(
+      error_for(minimal({{"portDefinitions", json::array()}, {"healthChecks", {json::object()}}}),
+                "/healthChecks(0)"),
+      message);
+  App explicit_port = parse_valid(
+      minimal({{"portDefinitions", json::array()}, {"healthChecks", {{{"port", 8080}}}}}));
   EXPECT_FALSE(extra(explicit_port)["healthChecks"][0].contains("portIndex"));
 }
 
 TEST(AppHealthChecks, AtMostOneMesosHealthCheck) {
   json checks = {{{"protocol", "MESOS_HTTP"}}, {{"protocol", "MESOS_TCP"}}};
-  EXPECT_EQ(error_for(minimal({{"healthChecks", checks}}), "/"), "AppDefinition can contain at most one Mesos health check");
-  EXPECT_EQ(error_for(minimal({{"healthChecks", {{{"protocol", "SMTP"}}}}}), "/healthChecks(0)/protocol"),
-            "got 'SMTP', expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
+  EXPECT_EQ(error_for(minimal({{"healthChecks", checks}}), "/"),
+            "AppDefinition can contain at most one Mesos health check");
+  EXPECT_EQ(
+      error_for(minimal({{"healthChecks", {{{"protocol", "SMTP"}}}}}), "/healthChecks(0)/protocol"),
+      "got 'SMTP', expected one of HTTP, HTTPS, TCP, COMMAND, MESOS_HTTP, MESOS_HTTPS, MESOS_TCP");
 }
 
 TEST(AppReadinessChecks, ReadinessCheckGetsDefaultsAndMustNameAPort) {
   json ports = {{{"port", 0}, {"name", "http-api"}}};
-  App app = parse_valid(minimal({{"portDefinitions", ports}, {"readinessChecks", {json::object()}}}));
-  EXPECT_EQ(extra(app)["readinessChecks"][0],
-            json::parse(R"({"name":"readinessCheck","protocol":"HTTP","path":"/","portName":"http-api",
+  App app =
+      parse_valid(minimal({{"portDefinitions", ports}, {"readinessChecks", {json::object()}}}));
+  EXPECT_EQ(
+      extra(app)["readinessChecks"][0],
+      json::parse(R"({"name":"readinessCheck","protocol":"HTTP","path":"/","portName":"http-api",
                             "intervalSeconds":30,"timeoutSeconds":10,"httpStatusCodesForReady":[200],
                             "preserveLastResponse":false})"));
-  EXPECT_EQ(error_for(minimal({{"readinessChecks", {json::object()}}}), "/readinessChecks(0)/portName"),
-            "No port definition reference for portName http-api");
-  EXPECT_EQ(error_for(minimal({{"portDefinitions", ports},
-                               {"readinessChecks", {{{"intervalSeconds", 5}, {"timeoutSeconds", 5}}}}}),
-                      "/readinessChecks(0)/timeoutSeconds"),
-            "got 5, expected less than 5");
+  EXPECT_EQ(
+      error_for(minimal({{"readinessChecks", {json::object()}}}), "/readinessChecks(0)/portName"),
+      "No port definition reference for portName http-api");
+  EXPECT_EQ(
+      error_for(minimal({{"portDefinitions", ports},
+                         {"readinessChecks", {{{"intervalSeconds", 5}, {"timeoutSeconds", 5}}}}}),
+                "/readinessChecks(0)/timeoutSeconds"),
+      "got 5, expected less than 5");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -698,8 +768,9 @@ TEST(AppReadinessChecks, ReadinessCheckGetsDefaultsAndMustNameAPort) {
 
 TEST(AppFetch, LegacyUrisBecomeFetchEntries) {
   App app = parse_valid(minimal({{"uris", {"https://x/app.tgz", "https://x/run.sh"}}}));
-  EXPECT_EQ(extra(app)["fetch"],
-            json::parse(R"([{"uri":"https://x/app.tgz","extract":true,"executable":false,"cache":false},
+  EXPECT_EQ(
+      extra(app)["fetch"],
+      json::parse(R"([{"uri":"https://x/app.tgz","extract":true,"executable":false,"cache":false},
                             {"uri":"https://x/run.sh","extract":false,"executable":false,"cache":false}])"));
   EXPECT_FALSE(app_to_json(app).contains("uris"));
   EXPECT_EQ(error_for(minimal({{"uris", {"a"}}, {"fetch", {{{"uri", "b"}}}}}), "/uris"),
@@ -707,20 +778,27 @@ TEST(AppFetch, LegacyUrisBecomeFetchEntries) {
 }
 
 TEST(AppFetch, FetchEntriesGetDefaults) {
-  App app = parse_valid(minimal({{"fetch", {{{"uri", "https://x/a.zip"}, {"destPath", "b.zip"}}}}}));
-  EXPECT_EQ(extra(app)["fetch"][0],
-            json::parse(R"({"uri":"https://x/a.zip","destPath":"b.zip","extract":true,"executable":false,"cache":false})"));
+  App app =
+      parse_valid(minimal({{"fetch", {{{"uri", "https://x/a.zip"}, {"destPath", "b.zip"}}}}}));
+  EXPECT_EQ(
+      extra(app)["fetch"][0],
+      json::parse(
+          R"({"uri":"https://x/a.zip","destPath":"b.zip","extract":true,"executable":false,"cache":false})"));
 }
 
 TEST(AppUnreachable, InactiveMustNotExceedExpunge) {
-  EXPECT_EQ(error_for(minimal({{"unreachableStrategy", {{"inactiveAfterSeconds", 60}, {"expungeAfterSeconds", 30}}}}),
+  EXPECT_EQ(error_for(minimal({{"unreachableStrategy",
+                                {{"inactiveAfterSeconds", 60}, {"expungeAfterSeconds", 30}}}}),
                       "/unreachableStrategy"),
             "inactiveAfterSeconds must be less than or equal to expungeAfterSeconds");
-  EXPECT_EQ(extra(parse_valid(minimal({{"unreachableStrategy", "disabled"}})))["unreachableStrategy"], "disabled");
+  EXPECT_EQ(
+      extra(parse_valid(minimal({{"unreachableStrategy", "disabled"}})))["unreachableStrategy"],
+      "disabled");
 }
 
 TEST(AppDependencies, RelativeDependenciesAreSiblingsOfTheApp) {
-  App app = parse_valid({{"id", "/prod/web"}, {"cmd", "c"}, {"dependencies", {"db", "/infra/log", "../x"}}});
+  App app = parse_valid(
+      {{"id", "/prod/web"}, {"cmd", "c"}, {"dependencies", {"db", "/infra/log", "../x"}}});
   EXPECT_EQ(app.dependencies, (std::vector<std::string>{"/prod/db", "/infra/log", "/x"}));
   EXPECT_THAT(error_for(minimal({{"dependencies", {"Bad"}}}), "/dependencies(0)"),
               HasSubstr("must fully match regular expression"));

@@ -1,12 +1,12 @@
 // Helpers shared by the model's app tests.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "model/app.h"
 

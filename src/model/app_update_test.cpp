@@ -74,7 +74,9 @@ TEST(AppChanges, OnlyAnInstancesChangeIsAScaleOnlyChange) {
 // Partial updates
 
 App current_app() {
-  return parse_valid(minimal({{"cpus", 0.5}, {"labels", {{"team", "core"}}}, {"env", {{"A", "1"}}},
+  return parse_valid(minimal({{"cpus", 0.5},
+                              {"labels", {{"team", "core"}}},
+                              {"env", {{"A", "1"}}},
                               {"constraints", json::array({json::array({"hostname", "UNIQUE"})})},
                               {"healthChecks", {json::object()}}}));
 }
@@ -96,7 +98,8 @@ TEST(AppMerge, PatchReplacesOnlyTheFieldsItNames) {
 }
 
 TEST(AppMerge, IdNeverChanges) {
-  ParseOutcome outcome = merge_app(current_app(), {{"id", "/other"}, {"cmd", "sleep 2"}}, kLaterVersion);
+  ParseOutcome outcome =
+      merge_app(current_app(), {{"id", "/other"}, {"cmd", "sleep 2"}}, kLaterVersion);
   ASSERT_TRUE(outcome.app.has_value());
   EXPECT_EQ(outcome.app->id, "/x");
   EXPECT_EQ(outcome.app->cmd, "sleep 2");
@@ -126,19 +129,22 @@ TEST(AppMerge, ArgsInAPatchReplaceTheCurrentCmd) {
 
 TEST(AppMerge, DefaultsThatDependOnOtherFieldsAreRecomputed) {
   App current = parse_valid(minimal());
-  json volume = json::parse(R"({"type":"MESOS","volumes":[{"containerPath":"/d","external":{"name":"v"}}]})");
+  json volume =
+      json::parse(R"({"type":"MESOS","volumes":[{"containerPath":"/d","external":{"name":"v"}}]})");
   ParseOutcome with_volume = merge_app(current, {{"container", volume}}, kLaterVersion);
   ASSERT_TRUE(with_volume.app.has_value()) << validation_error_body(with_volume.errors).dump();
   EXPECT_EQ(with_volume.app->upgrade_strategy, (UpgradeStrategy{0.5, 0}));
 
-  ParseOutcome bridged = merge_app(current, {{"networks", {{{"mode", "container/bridge"}}}}}, kLaterVersion);
+  ParseOutcome bridged =
+      merge_app(current, {{"networks", {{{"mode", "container/bridge"}}}}}, kLaterVersion);
   ASSERT_TRUE(bridged.app.has_value()) << validation_error_body(bridged.errors).dump();
   EXPECT_TRUE(bridged.app->port_definitions.empty());
 }
 
 TEST(AppMerge, ChosenValuesAreNotReplacedByDefaults) {
   App current = parse_valid(minimal({{"upgradeStrategy", {{"minimumHealthCapacity", 0.9}}}}));
-  json volume = json::parse(R"({"type":"MESOS","volumes":[{"containerPath":"/d","external":{"name":"v"}}]})");
+  json volume =
+      json::parse(R"({"type":"MESOS","volumes":[{"containerPath":"/d","external":{"name":"v"}}]})");
   ParseOutcome outcome = merge_app(current, {{"container", volume}}, kLaterVersion);
   EXPECT_THAT(errors_at(outcome, "/upgradeStrategy/maximumOverCapacity"),
               ElementsAre("got 1, expected 0 for apps with persistent or external volumes"));
@@ -201,13 +207,16 @@ TEST(AppRoundTrip, RichDefinitionSurvivesSerialisationAndParsing) {
 TEST(AppRoundTrip, ExtraHoldsOnlyTheDocumentedKeptFields) {
   App app = parse_valid(json::parse(kRichApp));
   for (const auto& [key, value] : extra(app).items()) {
-    EXPECT_NE(std::find(std::begin(kKeptFields), std::end(kKeptFields), key), std::end(kKeptFields)) << key;
+    EXPECT_NE(std::find(std::begin(kKeptFields), std::end(kKeptFields), key), std::end(kKeptFields))
+        << key;
   }
-  EXPECT_EQ(extra(app).size(), 9u);  // the six always present, container, acceptedResourceRoles, tty
+  EXPECT_EQ(extra(app).size(),
+            9u);  // the six always present, container, acceptedResourceRoles, tty
 }
 
 TEST(AppRoundTrip, HostNetworkingDefinitionSurvivesSerialisationAndParsing) {
-  App app = parse_valid(json::parse(R"({"id":"web","args":["serve"],"user":"nobody","requirePorts":true,
+  App app =
+      parse_valid(json::parse(R"({"id":"web","args":["serve"],"user":"nobody","requirePorts":true,
       "portDefinitions":[{"port":8080,"name":"http","labels":{"a":"b"}},{"port":0,"protocol":"udp"}],
       "healthChecks":[{"protocol":"MESOS_HTTP","portIndex":1,"path":"/health"}],
       "container":{"type":"MESOS","docker":{"image":"busybox"}},

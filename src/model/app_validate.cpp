@@ -20,11 +20,13 @@ std::string upper(std::string text) {
 }
 
 // The message for a value that does not suit the operator, or nullopt.
-std::optional<std::string> constraint_value_error(const std::string& op, const std::optional<std::string>& value) {
+std::optional<std::string> constraint_value_error(const std::string& op,
+                                                  const std::optional<std::string>& value) {
   if (op == "UNIQUE") {
     if (value) return "UNIQUE does not accept a value";
   } else if (op == "GROUP_BY") {
-    if (value && !is_int32_text(*value)) return "GROUP BY must define an integer value or else no value at all";
+    if (value && !is_int32_text(*value))
+      return "GROUP BY must define an integer value or else no value at all";
   } else if (op == "MAX_PER") {
     if (!value || !is_int32_text(*value)) return "MAX_PER requires an integer value";
   } else if (op == "LIKE" || op == "UNLIKE") {
@@ -87,7 +89,8 @@ void validate_single_instance(const App& app, ErrorList& errors) {
 
 }  // namespace
 
-std::optional<ConstraintSpec> parse_constraint(const json& value, const std::string& path, ErrorList& errors) {
+std::optional<ConstraintSpec> parse_constraint(const json& value, const std::string& path,
+                                               ErrorList& errors) {
   auto parts = read_string_array(value, path, errors);
   if (!parts) return std::nullopt;
   if (parts->size() < 2 || parts->size() > 3) {
@@ -118,7 +121,8 @@ void validate_app_rules(const App& app, const ExtraFacts& facts, ErrorList& erro
   bool args = app.args.has_value() && !app.args->empty();
   bool runnable_container = facts.has_container && facts.container_has_image;
   if (!((cmd != args) || (!(cmd && args) && runnable_container))) {
-    errors.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
+    errors.add("/",
+               "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
   }
   if (app.cmd && app.cmd->empty()) errors.add("/cmd", "must not be an empty string");
   validate_port_definitions(app, facts, errors);
@@ -126,7 +130,8 @@ void validate_app_rules(const App& app, const ExtraFacts& facts, ErrorList& erro
     errors.add("/", "GPU resources only work with the Mesos containerizer");
   }
   if (facts.docker_engine && facts.container_networks > 1) {
-    errors.add("/", "may only specify a single container network when using the Docker container engine");
+    errors.add(
+        "/", "may only specify a single container network when using the Docker container engine");
   }
   validate_volume_rules(app, facts, errors);
   validate_single_instance(app, errors);

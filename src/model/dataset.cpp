@@ -5,21 +5,26 @@
 namespace berth::model {
 namespace {
 
-Error invalid(const std::string& message) { return make_error(ErrorCode::kInvalidArgument, message); }
+Error invalid(const std::string& message) {
+  return make_error(ErrorCode::kInvalidArgument, message);
+}
 
 Result<std::map<std::string, std::string>> parse_metadata(const nlohmann::json& j) {
   if (!j.is_object()) return invalid("metadata must be an object of strings, got " + j.dump());
-  if (j.size() > 16) return invalid("metadata has " + std::to_string(j.size()) + " keys; at most 16 are allowed");
+  if (j.size() > 16)
+    return invalid("metadata has " + std::to_string(j.size()) + " keys; at most 16 are allowed");
   std::map<std::string, std::string> out;
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().empty() || it.key().size() > 256) {
       return invalid("metadata key '" + it.key().substr(0, 64) + "' must be 1 to 256 characters");
     }
     if (!it.value().is_string()) {
-      return invalid("metadata value of '" + it.key() + "' must be a string, got " + it.value().dump());
+      return invalid("metadata value of '" + it.key() + "' must be a string, got " +
+                     it.value().dump());
     }
     std::string value = it.value().get<std::string>();
-    if (value.size() > 256) return invalid("metadata value of '" + it.key() + "' is longer than 256 characters");
+    if (value.size() > 256)
+      return invalid("metadata value of '" + it.key() + "' is longer than 256 characters");
     out[it.key()] = value;
   }
   return out;
@@ -61,16 +66,20 @@ Status validate_maximum_size(uint64_t size) {
 
 Result<Dataset> parse_dataset_create(const nlohmann::json& body, const std::string& generated_id,
                                      const std::string& default_driver) {
-  if (!body.is_object()) return invalid("The provided JSON doesn't match the required schema: expected an object");
+  if (!body.is_object())
+    return invalid("The provided JSON doesn't match the required schema: expected an object");
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& k = it.key();
-    if (k != "primary" && k != "dataset_id" && k != "maximum_size" && k != "metadata" && k != "driver") {
-      return invalid("unknown field '" + k + "': allowed are primary, dataset_id, maximum_size, metadata, driver");
+    if (k != "primary" && k != "dataset_id" && k != "maximum_size" && k != "metadata" &&
+        k != "driver") {
+      return invalid("unknown field '" + k +
+                     "': allowed are primary, dataset_id, maximum_size, metadata, driver");
     }
   }
   Dataset d;
   d.driver = default_driver;
-  if (!body.contains("primary") || !body["primary"].is_string() || !is_uuid(body["primary"].get<std::string>())) {
+  if (!body.contains("primary") || !body["primary"].is_string() ||
+      !is_uuid(body["primary"].get<std::string>())) {
     return invalid("primary is required and must be a node UUID, got " +
                    (body.contains("primary") ? body["primary"].dump() : std::string("nothing")));
   }
@@ -94,7 +103,8 @@ Result<Dataset> parse_dataset_create(const nlohmann::json& body, const std::stri
     d.metadata = *md;
   }
   if (body.contains("driver")) {
-    if (!body["driver"].is_string()) return invalid("driver must be a string, got " + body["driver"].dump());
+    if (!body["driver"].is_string())
+      return invalid("driver must be a string, got " + body["driver"].dump());
     std::string drv = body["driver"].get<std::string>();
     if (drv != "shared" && drv != "loop" && drv != "local") {
       return invalid("unknown driver '" + drv + "': use shared, loop or local");
@@ -106,7 +116,8 @@ Result<Dataset> parse_dataset_create(const nlohmann::json& body, const std::stri
 }
 
 Result<DatasetUpdate> parse_dataset_update(const nlohmann::json& body) {
-  if (!body.is_object()) return invalid("The provided JSON doesn't match the required schema: expected an object");
+  if (!body.is_object())
+    return invalid("The provided JSON doesn't match the required schema: expected an object");
   DatasetUpdate u;
   for (auto it = body.begin(); it != body.end(); ++it) {
     if (it.key() == "primary") {
@@ -120,31 +131,35 @@ Result<DatasetUpdate> parse_dataset_update(const nlohmann::json& body) {
       if (!*size) return invalid("maximum_size cannot be removed");
       u.maximum_size = *size;
     } else {
-      return invalid("field '" + it.key() + "' cannot be changed: only primary and maximum_size can");
+      return invalid("field '" + it.key() +
+                     "' cannot be changed: only primary and maximum_size can");
     }
   }
   return u;
 }
 
 nlohmann::json dataset_to_json(const Dataset& d) {
-  nlohmann::json j = {{"dataset_id", d.dataset_id}, {"primary", d.primary},
-                      {"deleted", d.deleted},       {"metadata", d.metadata},
-                      {"driver", d.driver},         {"epoch", d.epoch}};
+  nlohmann::json j = {{"dataset_id", d.dataset_id}, {"primary", d.primary}, {"deleted", d.deleted},
+                      {"metadata", d.metadata},     {"driver", d.driver},   {"epoch", d.epoch}};
   if (d.maximum_size) j["maximum_size"] = *d.maximum_size;
   if (!d.moving_from.empty()) j["moving_from"] = d.moving_from;
   return j;
 }
 
 Result<Dataset> dataset_from_json(const nlohmann::json& j) {
-  if (!j.is_object() || !j.contains("dataset_id")) return invalid("stored dataset lacks dataset_id");
+  if (!j.is_object() || !j.contains("dataset_id"))
+    return invalid("stored dataset lacks dataset_id");
   // berth wrote the copy, but a damaged one must come back as an error: nlohmann's value()
   // throws on a wrong type, and casts a float into `epoch` with undefined behaviour.
   Dataset d;
   auto damaged = [&](const std::string& key, const char* expected) {
-    return invalid("stored dataset " + d.dataset_id + " is damaged: " + key + " is not " + expected);
+    return invalid("stored dataset " + d.dataset_id + " is damaged: " + key + " is not " +
+                   expected);
   };
-  const std::pair<const char*, std::string*> strings[] = {
-      {"dataset_id", &d.dataset_id}, {"primary", &d.primary}, {"driver", &d.driver}, {"moving_from", &d.moving_from}};
+  const std::pair<const char*, std::string*> strings[] = {{"dataset_id", &d.dataset_id},
+                                                          {"primary", &d.primary},
+                                                          {"driver", &d.driver},
+                                                          {"moving_from", &d.moving_from}};
   for (const auto& [key, out] : strings) {
     auto it = j.find(key);
     if (it == j.end()) continue;
@@ -166,7 +181,8 @@ Result<Dataset> dataset_from_json(const nlohmann::json& j) {
       d.metadata[key] = value.get<std::string>();
     }
   }
-  if (j.contains("maximum_size") && j["maximum_size"].is_number_unsigned()) d.maximum_size = j["maximum_size"].get<uint64_t>();
+  if (j.contains("maximum_size") && j["maximum_size"].is_number_unsigned())
+    d.maximum_size = j["maximum_size"].get<uint64_t>();
   return d;
 }
 

@@ -14,7 +14,7 @@
 
 namespace berth::model {
 
-inline constexpr uint64_t kMinimumDatasetSize = 67108864;  // 64 MiB, Flocker's minimum
+inline constexpr uint64_t kMinimumDatasetSize = 67108864;    // 64 MiB, Flocker's minimum
 inline constexpr uint64_t kDefaultDatasetSize = 1073741824;  // 1 GiB when none is given
 
 struct Dataset {

@@ -12,7 +12,8 @@ const char* kId = "11111111-2222-4333-8444-555555555555";
 
 TEST(Dataset, CreateTakesFlockersFieldsAndGeneratesAnId) {
   auto d = parse_dataset_create(
-      {{"primary", kNode}, {"maximum_size", 67108864}, {"metadata", {{"name", "db"}}}}, kId, "shared");
+      {{"primary", kNode}, {"maximum_size", 67108864}, {"metadata", {{"name", "db"}}}}, kId,
+      "shared");
   ASSERT_TRUE(d.ok()) << d.error().message;
   EXPECT_EQ(d->dataset_id, kId);
   EXPECT_EQ(d->primary, kNode);
@@ -76,10 +77,14 @@ TEST(Dataset, ADamagedStoredCopyIsAnErrorNamingTheField) {
   };
   EXPECT_EQ(message(R"({"dataset_id":{"name":"db"},"epoch":3})"),
             "stored dataset  is damaged: dataset_id is not a string");
-  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":1e300})"), "stored dataset d1 is damaged: epoch is not a whole number");
-  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":-1})"), "stored dataset d1 is damaged: epoch is not a whole number");
-  EXPECT_EQ(message(R"({"dataset_id":"d1","primary":null})"), "stored dataset d1 is damaged: primary is not a string");
-  EXPECT_EQ(message(R"({"dataset_id":"d1","deleted":"no"})"), "stored dataset d1 is damaged: deleted is not true or false");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":1e300})"),
+            "stored dataset d1 is damaged: epoch is not a whole number");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","epoch":-1})"),
+            "stored dataset d1 is damaged: epoch is not a whole number");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","primary":null})"),
+            "stored dataset d1 is damaged: primary is not a string");
+  EXPECT_EQ(message(R"({"dataset_id":"d1","deleted":"no"})"),
+            "stored dataset d1 is damaged: deleted is not true or false");
   EXPECT_EQ(message(R"({"dataset_id":"d1","metadata":{"name":1}})"),
             "stored dataset d1 is damaged: metadata name is not a string");
   auto minimal = read(R"({"dataset_id":"d1"})");

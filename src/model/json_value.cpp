@@ -1,16 +1,17 @@
 #include "model/json_value.h"
 
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace berth::model {
 
 JsonValue::JsonValue() : value_(std::make_unique<nlohmann::json>()) {}
-JsonValue::JsonValue(const nlohmann::json& value) : value_(std::make_unique<nlohmann::json>(value)) {}
+JsonValue::JsonValue(const nlohmann::json& value)
+    : value_(std::make_unique<nlohmann::json>(value)) {}
 JsonValue::JsonValue(nlohmann::json&& value)
     : value_(std::make_unique<nlohmann::json>(std::move(value))) {}
-JsonValue::JsonValue(const JsonValue& other) : value_(std::make_unique<nlohmann::json>(*other.value_)) {}
+JsonValue::JsonValue(const JsonValue& other)
+    : value_(std::make_unique<nlohmann::json>(*other.value_)) {}
 JsonValue::JsonValue(JsonValue&& other) noexcept
     : value_(std::make_unique<nlohmann::json>(std::move(*other.value_))) {}
 

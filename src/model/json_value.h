@@ -4,7 +4,6 @@
 #pragma once
 
 #include <memory>
-
 #include <nlohmann/json_fwd.hpp>
 
 namespace berth::model {

@@ -34,7 +34,8 @@ const json* member(const json& object, std::string_view key) {
   return &*it;
 }
 
-std::optional<std::string> read_string(const json& value, const std::string& path, ErrorList& errors) {
+std::optional<std::string> read_string(const json& value, const std::string& path,
+                                       ErrorList& errors) {
   if (!value.is_string()) {
     errors.add(path, "error.expected.jsstring");
     return std::nullopt;
@@ -93,7 +94,8 @@ bool expect_object(const json& value, const std::string& path, ErrorList& errors
   return false;
 }
 
-std::optional<std::vector<std::string>> read_string_array(const json& value, const std::string& path,
+std::optional<std::vector<std::string>> read_string_array(const json& value,
+                                                          const std::string& path,
                                                           ErrorList& errors) {
   if (!expect_array(value, path, errors)) return std::nullopt;
   std::vector<std::string> out;
@@ -193,7 +195,8 @@ bool is_id_segment(std::string_view text) {
   size_t start = 0;
   while (true) {
     size_t dot = text.find('.', start);
-    std::string_view label = text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    std::string_view label =
+        text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (!is_dns_label(label)) return false;
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
@@ -202,8 +205,8 @@ bool is_id_segment(std::string_view text) {
 
 bool is_mesos_literal(std::string_view text) {
   for (char c : text) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '/' || c == '.' || c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '/' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -212,7 +215,8 @@ bool is_mesos_literal(std::string_view text) {
 bool is_executor(std::string_view text) {
   if (text.empty() || text == "//cmd") return true;
   if (text.front() == '/') text.remove_prefix(1);
-  return !text.empty() && text.front() != '/' && text.back() != '/' && text.find("//") == std::string_view::npos;
+  return !text.empty() && text.front() != '/' && text.back() != '/' &&
+         text.find("//") == std::string_view::npos;
 }
 
 bool is_int32_text(std::string_view text) {

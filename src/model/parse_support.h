@@ -5,12 +5,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "model/app.h"
 
@@ -37,14 +36,16 @@ std::string element_path(const std::string& array_path, size_t index);
 const json* member(const json& object, std::string_view key);
 
 // Each reader returns the value, or nullopt after adding the JSON type error at `path`.
-std::optional<std::string> read_string(const json& value, const std::string& path, ErrorList& errors);
+std::optional<std::string> read_string(const json& value, const std::string& path,
+                                       ErrorList& errors);
 std::optional<double> read_number(const json& value, const std::string& path, ErrorList& errors);
 // An integral number within [INT32_MIN, INT32_MAX] ("error.expected.int" otherwise).
 std::optional<int64_t> read_int(const json& value, const std::string& path, ErrorList& errors);
 std::optional<bool> read_bool(const json& value, const std::string& path, ErrorList& errors);
 bool expect_array(const json& value, const std::string& path, ErrorList& errors);
 bool expect_object(const json& value, const std::string& path, ErrorList& errors);
-std::optional<std::vector<std::string>> read_string_array(const json& value, const std::string& path,
+std::optional<std::vector<std::string>> read_string_array(const json& value,
+                                                          const std::string& path,
                                                           ErrorList& errors);
 std::optional<std::map<std::string, std::string>> read_string_map(const json& value,
                                                                   const std::string& path,
@@ -93,8 +94,8 @@ struct ExtraFacts {
   std::string network_mode = kHostMode;
   int container_networks = 0;
   bool has_container = false;
-  bool docker_engine = false;         // container.type == DOCKER
-  bool container_has_image = false;   // a docker image: enough to run without cmd or args
+  bool docker_engine = false;        // container.type == DOCKER
+  bool container_has_image = false;  // a docker image: enough to run without cmd or args
   bool persistent_volumes = false;
   bool external_volumes = false;
   std::vector<std::string> port_mapping_names;

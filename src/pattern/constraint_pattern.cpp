@@ -14,7 +14,9 @@ namespace {
 std::string quote(std::string_view pattern) {
   constexpr size_t kShown = 64;
   size_t cut = std::min(pattern.size(), kShown);
-  while (cut < pattern.size() && cut > 0 && (static_cast<unsigned char>(pattern[cut]) & 0xC0) == 0x80) --cut;
+  while (cut < pattern.size() && cut > 0 &&
+         (static_cast<unsigned char>(pattern[cut]) & 0xC0) == 0x80)
+    --cut;
   std::string quoted = "'";
   quoted.append(pattern.substr(0, cut));
   quoted.append(cut < pattern.size() ? "...'" : "'");
@@ -30,7 +32,8 @@ std::string reason(const RE2& refused) {
     case RE2::ErrorBadEscape:
     case RE2::ErrorBadPerlOp:
       return refused.error() + " (backreferences and lookaround are not supported)";
-    default: return refused.error();
+    default:
+      return refused.error();
   }
 }
 
@@ -38,18 +41,21 @@ std::string reason(const RE2& refused) {
 
 Result<ConstraintPattern> ConstraintPattern::compile(std::string_view pattern) {
   if (pattern.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "LIKE and UNLIKE require a non-empty, regular expression value");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "LIKE and UNLIKE require a non-empty, regular expression value");
   }
   if (pattern.size() > kMaxPatternLength) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "is " + std::to_string(pattern.size()) + " characters long; LIKE and UNLIKE patterns may have at most " +
+                      "is " + std::to_string(pattern.size()) +
+                          " characters long; LIKE and UNLIKE patterns may have at most " +
                           std::to_string(kMaxPatternLength));
   }
   RE2::Options options;
   options.set_log_errors(false);  // the error goes back to the user, not to stderr
   options.set_max_mem(kMaxMemoryBytes);
   options.set_never_capture(true);  // only whether it matches counts
-  auto compiled = std::make_unique<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+  auto compiled =
+      std::make_unique<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
   if (!compiled->ok()) {
     return make_error(ErrorCode::kInvalidArgument,
                       quote(pattern) + " is not a valid regular expression: " + reason(*compiled));
@@ -57,7 +63,8 @@ Result<ConstraintPattern> ConstraintPattern::compile(std::string_view pattern) {
   return ConstraintPattern(std::move(compiled));
 }
 
-ConstraintPattern::ConstraintPattern(std::unique_ptr<const RE2> compiled) : compiled_(std::move(compiled)) {}
+ConstraintPattern::ConstraintPattern(std::unique_ptr<const RE2> compiled)
+    : compiled_(std::move(compiled)) {}
 ConstraintPattern::ConstraintPattern(ConstraintPattern&&) noexcept = default;
 ConstraintPattern& ConstraintPattern::operator=(ConstraintPattern&&) noexcept = default;
 ConstraintPattern::~ConstraintPattern() = default;

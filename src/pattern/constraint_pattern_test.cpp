@@ -45,7 +45,9 @@ TEST(ConstraintPattern, RefusesBackreferencesAndLookaroundWithAReason) {
   EXPECT_EQ(refusal("(a)\\1"),
             "'(a)\\1' is not a valid regular expression: invalid escape sequence: \\1 "
             "(backreferences and lookaround are not supported)");
-  EXPECT_THAT(refusal("web(?=1)"), HasSubstr("'web(?=1)' is not a valid regular expression: invalid perl operator: (?="));
+  EXPECT_THAT(
+      refusal("web(?=1)"),
+      HasSubstr("'web(?=1)' is not a valid regular expression: invalid perl operator: (?="));
   EXPECT_THAT(refusal("(?<!a)b"), HasSubstr("is not a valid regular expression"));
   EXPECT_EQ(refusal("[a-"), "'[a-' is not a valid regular expression: missing ]: [a-");
 }
@@ -59,10 +61,14 @@ TEST(ConstraintPattern, RefusesPatternsBeyondItsBounds) {
               HasSubstr("is not a valid regular expression: it compiles to more than 1024 KiB"));
   // A long refused pattern is cut in the message so a huge field does not make a huge answer.
   std::string long_bad = std::string(200, 'a') + "(";
-  EXPECT_EQ(refusal(long_bad).find("'" + std::string(64, 'a') + "...' is not a valid regular expression"), 0u);
+  EXPECT_EQ(
+      refusal(long_bad).find("'" + std::string(64, 'a') + "...' is not a valid regular expression"),
+      0u);
   // ...and cut between characters, never inside one: "é" is two bytes, bytes 63 and 64 here.
   std::string accented = std::string(63, 'a') + "\xc3\xa9(";
-  EXPECT_EQ(refusal(accented).find("'" + std::string(63, 'a') + "...' is not a valid regular expression"), 0u);
+  EXPECT_EQ(
+      refusal(accented).find("'" + std::string(63, 'a') + "...' is not a valid regular expression"),
+      0u);
 }
 
 TEST(ConstraintPattern, StaysUsableAfterAMove) {

@@ -44,12 +44,14 @@ class Body {
     }
     Result<json> parsed = berth::json::parse(text);
     if (!parsed.ok()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "request body for " + method + " is not a JSON object: " + parsed.error().message);
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "request body for " + method + " is not a JSON object: " + parsed.error().message);
     }
     if (!parsed->is_object()) {
-      return make_error(ErrorCode::kInvalidArgument, "request body for " + method +
-                                                         " is not a JSON object: '" + text.substr(0, 200) + "'");
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "request body for " + method + " is not a JSON object: '" + text.substr(0, 200) + "'");
     }
     return Body(method, std::move(parsed).value());
   }
@@ -87,8 +89,9 @@ class Body {
       return make_error(ErrorCode::kInvalidArgument, "\"Opts\" must be an object of strings");
     for (const auto& [key, value] : it->items()) {
       if (!value.is_string()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "option '" + key + "' must be a string, got " + berth::json::dump(value).substr(0, 200));
+        return make_error(ErrorCode::kInvalidArgument, "option '" + key +
+                                                           "' must be a string, got " +
+                                                           berth::json::dump(value).substr(0, 200));
       }
       options[key] = value.get<std::string>();
     }
@@ -132,9 +135,12 @@ http::Response VolumePlugin::handle(const http::Request& request) {
   const std::string& path = request.path;
   // berth::json::dump, because messages quote what Docker sent cut to a length, which can
   // split a UTF-8 sequence; nlohmann's own dump would throw on it.
-  auto reply = [](const json& body) { return http::Response{200, "application/json", {}, berth::json::dump(body)}; };
+  auto reply = [](const json& body) {
+    return http::Response{200, "application/json", {}, berth::json::dump(body)};
+  };
   auto fail = [this](const std::string& message) {
-    return http::Response{options_.error_status, "application/json", {}, berth::json::dump(json{{"Err", message}})};
+    return http::Response{
+        options_.error_status, "application/json", {}, berth::json::dump(json{{"Err", message}})};
   };
   auto fail_error = [&](const Error& error) { return fail(error.message); };
 
@@ -149,11 +155,8 @@ http::Response VolumePlugin::handle(const http::Request& request) {
                                                   "/VolumeDriver.Mount",  "/VolumeDriver.Unmount",
                                                   "/VolumeDriver.Path",   "/VolumeDriver.Get"};
   if (!kWithName.count(path)) {
-    return http::Response{
-        404,
-        "application/json",
-        {},
-        berth::json::dump(json{{"Err", "unknown endpoint '" + path + "'; this plugin implements VolumeDriver"}})};
+    json err{{"Err", "unknown endpoint '" + path + "'; this plugin implements VolumeDriver"}};
+    return http::Response{404, "application/json", {}, berth::json::dump(err)};
   }
 
   auto body = Body::parse(path.substr(1), request.body);

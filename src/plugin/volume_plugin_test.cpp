@@ -329,7 +329,8 @@ TEST_F(VolumePluginTest, EmptyBodyFromADockerRetryGetsErrAndChangesNothing) {
 TEST_F(VolumePluginTest, ErrorsQuotingBytesThatAreNotUtf8AreStillJson) {
   DockerLikeConnection docker(socket_);
   // 254 letters then "é": the name is cut to 255 bytes, inside the "é".
-  Reply cut = docker.post("/VolumeDriver.Create", json{{"Name", std::string(254, 'a') + "\xc3\xa9"}});
+  Reply cut =
+      docker.post("/VolumeDriver.Create", json{{"Name", std::string(254, 'a') + "\xc3\xa9"}});
   ASSERT_TRUE(cut.body.is_object());
   EXPECT_NE(cut.body["Err"].get<std::string>().find("invalid volume name"), std::string::npos);
   Reply decoded = docker.post("/VolumeDriver.%FF", std::string("{}"));

@@ -44,10 +44,12 @@ T checked_integer(const json& value) {
     // T's range as doubles, both exact: [-2^digits, 2^digits) for signed, [0, 2^digits) else.
     double whole = std::trunc(value.get<double>());
     double bound = std::ldexp(1.0, Limits::digits);
-    if (!(whole < bound && whole >= (Limits::is_signed ? -bound : 0.0))) throw out_of_range(value.dump());
+    if (!(whole < bound && whole >= (Limits::is_signed ? -bound : 0.0)))
+      throw out_of_range(value.dump());
     return static_cast<T>(whole);
   }
-  throw json::type_error::create(302, std::string("type must be number, but is ") + value.type_name(), &value);
+  throw json::type_error::create(
+      302, std::string("type must be number, but is ") + value.type_name(), &value);
 }
 
 // `value` as T: like value.get<T>(), with the integer checks above for integers and vectors
@@ -58,7 +60,8 @@ T checked(const json& value) {
     return checked_integer<T>(value);
   } else if constexpr (IsVector<T>::value) {
     if (!value.is_array()) {
-      throw json::type_error::create(302, std::string("type must be array, but is ") + value.type_name(), &value);
+      throw json::type_error::create(
+          302, std::string("type must be array, but is ") + value.type_name(), &value);
     }
     T out;
     out.reserve(value.size());
@@ -74,7 +77,8 @@ T checked(const json& value) {
 template <typename T>
 T field(const json& object, const char* key, const T& fallback) {
   if (!object.is_object()) {
-    throw json::type_error::create(306, std::string("cannot use value() with ") + object.type_name(), &object);
+    throw json::type_error::create(
+        306, std::string("cannot use value() with ") + object.type_name(), &object);
   }
   auto it = object.find(key);
   return it == object.end() ? fallback : checked<T>(*it);
@@ -85,11 +89,11 @@ T field(const json& object, const char* key, const T& fallback) {
 namespace {
 
 constexpr std::pair<TaskState, const char*> kStateNames[] = {
-    {TaskState::kStaging, "TASK_STAGING"},   {TaskState::kStarting, "TASK_STARTING"},
-    {TaskState::kRunning, "TASK_RUNNING"},   {TaskState::kFinished, "TASK_FINISHED"},
-    {TaskState::kFailed, "TASK_FAILED"},     {TaskState::kKilling, "TASK_KILLING"},
-    {TaskState::kKilled, "TASK_KILLED"},     {TaskState::kLost, "TASK_LOST"},
-    {TaskState::kError, "TASK_ERROR"},       {TaskState::kDropped, "TASK_DROPPED"},
+    {TaskState::kStaging, "TASK_STAGING"}, {TaskState::kStarting, "TASK_STARTING"},
+    {TaskState::kRunning, "TASK_RUNNING"}, {TaskState::kFinished, "TASK_FINISHED"},
+    {TaskState::kFailed, "TASK_FAILED"},   {TaskState::kKilling, "TASK_KILLING"},
+    {TaskState::kKilled, "TASK_KILLED"},   {TaskState::kLost, "TASK_LOST"},
+    {TaskState::kError, "TASK_ERROR"},     {TaskState::kDropped, "TASK_DROPPED"},
     {TaskState::kGone, "TASK_GONE"},
 };
 
@@ -128,52 +132,62 @@ void to_json(nlohmann::json& j, const TaskState& v) { j = to_string(v); }
 
 void from_json(const nlohmann::json& j, TaskState& v) {
   if (!j.is_string()) {
-    throw json::type_error::create(302, std::string("a task state must be a string, but is ") + j.type_name(), &j);
+    throw json::type_error::create(
+        302, std::string("a task state must be a string, but is ") + j.type_name(), &j);
   }
   auto state = parse_task_state(j.get_ref<const std::string&>());
-  if (!state) throw json::other_error::create(501, "unknown task state \"" + j.get<std::string>() + "\"", &j);
+  if (!state)
+    throw json::other_error::create(501, "unknown task state \"" + j.get<std::string>() + "\"", &j);
   v = *state;
 }
 
 // Like NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT, but emitting the non-inline functions
 // declared in messages.h and reading fields with field() (integers checked). Missing fields
 // keep their defaults, so older and newer peers talk.
-#define BERTH_JSON_FROM(v1) nlohmann_json_t.v1 = field(nlohmann_json_j, #v1, nlohmann_json_default_obj.v1);
-#define BERTH_JSON_DEFINE(Type, ...)                                                     \
-  void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {           \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))             \
-  }                                                                                      \
-  void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) {         \
-    const Type nlohmann_json_default_obj{};                                              \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(BERTH_JSON_FROM, __VA_ARGS__))              \
+#define BERTH_JSON_FROM(v1) \
+  nlohmann_json_t.v1 = field(nlohmann_json_j, #v1, nlohmann_json_default_obj.v1);
+#define BERTH_JSON_DEFINE(Type, ...)                                             \
+  void to_json(nlohmann::json& nlohmann_json_j, const Type& nlohmann_json_t) {   \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))     \
+  }                                                                              \
+  void from_json(const nlohmann::json& nlohmann_json_j, Type& nlohmann_json_t) { \
+    const Type nlohmann_json_default_obj{};                                      \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(BERTH_JSON_FROM, __VA_ARGS__))      \
   }
 BERTH_JSON_DEFINE(PortRangeMsg, begin, end)
 BERTH_JSON_DEFINE(AgentResources, cpus, mem, disk, ports)
-BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version,
-                                                state, ports, cpus, mem, disk, staged_at, started_at, datasets)
-BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address,
-                                                resources, attributes, tasks, http_port, http_tls, heartbeat_seq)
-BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms,
-                                                lease_ms, next_command_seq, agent_secret)
-BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error, local_copy)
+BERTH_JSON_DEFINE(TaskReport, task_id, app_id, version, config_version, state, ports, cpus, mem,
+                  disk, staged_at, started_at, datasets)
+BERTH_JSON_DEFINE(RegisterRequest, token, agent_id, hostname, address, resources, attributes, tasks,
+                  http_port, http_tls, heartbeat_seq)
+BERTH_JSON_DEFINE(RegisterResponse, agent_id, heartbeat_interval_ms, lease_ms, next_command_seq,
+                  agent_secret)
+BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_use, error,
+                  local_copy)
 BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy,
                   copy_from, copy_from_node)
 BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
-BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state,
-                                                message, timestamp, health, health_results)
+BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state, message, timestamp, health,
+                  health_results)
 BERTH_JSON_DEFINE(StatusBatch, updates)
 BERTH_JSON_DEFINE(StatusAck, acked)
 
 BERTH_JSON_DEFINE(VolumeMount, dataset_id, container_path, host_path, mode, epoch)
 
 void to_json(nlohmann::json& j, const LaunchSpec& v) {
-  j = nlohmann::json{{"task_id", v.task_id},     {"app_id", v.app_id},
-                     {"version", v.version},     {"config_version", v.config_version},
-                     {"args", v.args},           {"env", v.env},
-                     {"labels", v.labels},       {"cpus", v.cpus},
-                     {"mem", v.mem},             {"disk", v.disk},
-                     {"ports", v.ports},         {"port_names", v.port_names},
+  j = nlohmann::json{{"task_id", v.task_id},
+                     {"app_id", v.app_id},
+                     {"version", v.version},
+                     {"config_version", v.config_version},
+                     {"args", v.args},
+                     {"env", v.env},
+                     {"labels", v.labels},
+                     {"cpus", v.cpus},
+                     {"mem", v.mem},
+                     {"disk", v.disk},
+                     {"ports", v.ports},
+                     {"port_names", v.port_names},
                      {"kill_grace_ms", v.kill_grace_ms},
                      {"volumes", v.volumes},
                      {"health_checks", v.health_checks}};
@@ -231,7 +245,8 @@ void from_json(const nlohmann::json& j, Command& v) {
   v.command_id = field(j, "command_id", std::string());
   std::string type = field(j, "type", std::string());
   if (type == "launch") {
-    if (!j.contains("launch")) throw json::other_error::create(501, "a launch command without \"launch\"", &j);
+    if (!j.contains("launch"))
+      throw json::other_error::create(501, "a launch command without \"launch\"", &j);
     v.body = LaunchCommand{j.at("launch").get<LaunchSpec>()};
   } else if (type == "kill") {
     v.body = KillCommand{field(j, "task_id", std::string()), field(j, "kill_grace_ms", int64_t{0})};
@@ -267,7 +282,7 @@ std::string encode(const T& message) {
   return berth::json::dump(nlohmann::json(message));
 }
 
-#define BERTH_PROTOCOL_MESSAGE(T)                             \
+#define BERTH_PROTOCOL_MESSAGE(T)                           \
   template Result<T> decode_json<T>(const nlohmann::json&); \
   template Result<T> decode<T>(std::string_view);           \
   template std::string encode<T>(const T&);

@@ -74,7 +74,7 @@ struct RegisterRequest {
   std::string token;
   std::string agent_id;  // empty on first registration; the previous id on re-registration
   std::string hostname;
-  std::string address;   // where the agent's tasks are reachable
+  std::string address;  // where the agent's tasks are reachable
   AgentResources resources;
   std::map<std::string, std::string> attributes;
   std::vector<TaskReport> tasks;
@@ -147,9 +147,9 @@ struct StatusUpdate {
   std::string app_id;
   TaskState state = TaskState::kStaging;
   std::string message;
-  std::string timestamp;  // ISO-8601, agent's wall clock
-  int health = -1;              // -1: no verdict (or no checks), 0: unhealthy, 1: healthy
-  std::string health_results;   // Marathon's healthCheckResults array, as JSON text
+  std::string timestamp;       // ISO-8601, agent's wall clock
+  int health = -1;             // -1: no verdict (or no checks), 0: unhealthy, 1: healthy
+  std::string health_results;  // Marathon's healthCheckResults array, as JSON text
 };
 
 struct StatusBatch {
@@ -177,7 +177,7 @@ struct LaunchSpec {
   std::string config_version;
   std::optional<std::string> cmd;
   std::vector<std::string> args;
-  std::map<std::string, std::string> env;     // the app's env; the agent adds Marathon's
+  std::map<std::string, std::string> env;  // the app's env; the agent adds Marathon's
   std::map<std::string, std::string> labels;
   double cpus = 0, mem = 0, disk = 0;
   std::vector<uint32_t> ports;
@@ -226,9 +226,13 @@ struct Command {
   const char* type() const;
   // The body as T, or nullptr when it is another kind.
   template <typename T>
-  T* as() { return std::get_if<T>(&body); }
+  T* as() {
+    return std::get_if<T>(&body);
+  }
   template <typename T>
-  const T* as() const { return std::get_if<T>(&body); }
+  const T* as() const {
+    return std::get_if<T>(&body);
+  }
 };
 
 struct CommandBatch {

@@ -91,9 +91,10 @@ TEST(Messages, TerminalStatesAreMesosTerminalStates) {
 }
 
 TEST(Messages, TaskStatesTravelByTheirMesosNames) {
-  for (auto state : {TaskState::kStaging, TaskState::kStarting, TaskState::kRunning, TaskState::kFinished,
-                     TaskState::kFailed, TaskState::kKilling, TaskState::kKilled, TaskState::kLost,
-                     TaskState::kError, TaskState::kDropped, TaskState::kGone}) {
+  for (auto state :
+       {TaskState::kStaging, TaskState::kStarting, TaskState::kRunning, TaskState::kFinished,
+        TaskState::kFailed, TaskState::kKilling, TaskState::kKilled, TaskState::kLost,
+        TaskState::kError, TaskState::kDropped, TaskState::kGone}) {
     EXPECT_EQ(parse_task_state(to_string(state)), state) << to_string(state);
   }
   EXPECT_STREQ(to_string(TaskState::kKilled), "TASK_KILLED");
@@ -120,11 +121,13 @@ TEST(Messages, EveryKindOfCommandRoundTripsWithItsWireType) {
     types.push_back(c.type());
   }
   EXPECT_EQ(types, (std::vector<std::string>{"launch", "kill", "datasets", "routes"}));
-  auto kill = decode<Command>(R"({"seq":3,"command_id":"k","type":"kill","task_id":"web.1","kill_grace_ms":5000})");
+  auto kill = decode<Command>(
+      R"({"seq":3,"command_id":"k","type":"kill","task_id":"web.1","kill_grace_ms":5000})");
   ASSERT_TRUE(kill.ok());
   EXPECT_EQ(kill->as<KillCommand>()->task_id, "web.1");
   EXPECT_EQ(kill->as<KillCommand>()->grace_ms, 5000);
-  EXPECT_EQ(decode<Command>(encode(commands[2]))->as<DatasetsCommand>()->datasets.at(0).dataset_id, "d");
+  EXPECT_EQ(decode<Command>(encode(commands[2]))->as<DatasetsCommand>()->datasets.at(0).dataset_id,
+            "d");
   EXPECT_EQ(decode<Command>(encode(commands[3]))->as<RoutesCommand>()->table, R"({"services":[]})");
 }
 
@@ -154,19 +157,26 @@ TEST(Messages, NumbersAnIntegerFieldCannotHoldAreRefused) {
   EXPECT_THROW(read(R"({"commands":[{"seq":1e300}]})"), nlohmann::json::exception);
   EXPECT_THROW(read(R"({"commands":[{"seq":-1}]})"), nlohmann::json::exception);
   EXPECT_THROW(read(R"({"commands":[{"seq":18446744073709551616.0}]})"), nlohmann::json::exception);
-  EXPECT_THROW(read(R"({"commands":[{"type":"launch","launch":{"ports":[4294967296]}}]})"), nlohmann::json::exception);
-  EXPECT_THROW(read(R"({"commands":[{"type":"kill","kill_grace_ms":"5"}]})"), nlohmann::json::exception);
-  EXPECT_THROW(nlohmann::json::parse(R"({"http_port":-5})").get<RegisterRequest>(), nlohmann::json::exception);
-  EXPECT_THROW(nlohmann::json::parse(R"({"resources":{"ports":[{"begin":1.5e10}]}})").get<RegisterRequest>(),
+  EXPECT_THROW(read(R"({"commands":[{"type":"launch","launch":{"ports":[4294967296]}}]})"),
                nlohmann::json::exception);
+  EXPECT_THROW(read(R"({"commands":[{"type":"kill","kill_grace_ms":"5"}]})"),
+               nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse(R"({"http_port":-5})").get<RegisterRequest>(),
+               nlohmann::json::exception);
+  EXPECT_THROW(
+      nlohmann::json::parse(R"({"resources":{"ports":[{"begin":1.5e10}]}})").get<RegisterRequest>(),
+      nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse("[1]").get<Heartbeat>(), nlohmann::json::exception);
 
-  CommandBatch batch = read(R"({"commands":[{"seq":18446744073709551615,"type":"kill","kill_grace_ms":-1},
+  CommandBatch batch =
+      read(R"({"commands":[{"seq":18446744073709551615,"type":"kill","kill_grace_ms":-1},
                                             {"type":"launch","launch":{"ports":[31000.0]}}]})");
   EXPECT_EQ(batch.commands[0].seq, 18446744073709551615u);
   EXPECT_EQ(batch.commands[0].as<KillCommand>()->grace_ms, -1);
   EXPECT_EQ(batch.commands[1].as<LaunchCommand>()->spec.ports, std::vector<uint32_t>{31000});
-  EXPECT_EQ(nlohmann::json::parse(R"({"lease_ms":-9223372036854775808})").get<RegisterResponse>().lease_ms,
+  EXPECT_EQ(nlohmann::json::parse(R"({"lease_ms":-9223372036854775808})")
+                .get<RegisterResponse>()
+                .lease_ms,
             INT64_MIN);
 }
 

@@ -449,7 +449,8 @@ std::string ServiceRouter::Core::open_listener(const Route& route) {
   // With share_ports, several routers of one host (the agents of `berth up`) listen on the same
   // service port and the kernel spreads connections over them; when one dies the others carry on.
   if (!ec && options_.share_ports) {
-    listener->acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    listener->acceptor.set_option(
+        asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
   }
   if (!ec) listener->acceptor.bind(endpoint, ec);
   if (!ec) listener->acceptor.listen(asio::socket_base::max_listen_connections, ec);

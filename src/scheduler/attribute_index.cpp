@@ -37,7 +37,7 @@ uint32_t AttributeIndex::field(const std::string& name) {
 // full, so probing ends.
 size_t AttributeIndex::slot_of(const Field& f, std::string_view text) {
   const size_t mask = f.slots.size() - 1;
-  size_t slot = std::hash<std::string_view>{}(text) & mask;
+  size_t slot = std::hash<std::string_view>{}(text)&mask;
   while (f.slots[slot] >= 0 && f.texts[f.slots[slot]] != text) slot = (slot + 1) & mask;
   return slot;
 }
@@ -61,7 +61,8 @@ NodeList& AttributeIndex::nodes_with(uint32_t field, int32_t value) {
   if (!f.lists_built) {
     f.lists.resize(f.texts.size());
     for (uint32_t node = 0; node < f.column.size(); ++node) {
-      if (f.column[node] != kNoValue && pool_.alive(node)) f.lists[f.column[node]].nodes.push_back(node);
+      if (f.column[node] != kNoValue && pool_.alive(node))
+        f.lists[f.column[node]].nodes.push_back(node);
     }
     f.lists_built = true;
   }

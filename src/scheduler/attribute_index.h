@@ -58,7 +58,7 @@ class AttributeIndex {
 
  private:
   struct Field {
-    std::string name;             // "hostname" for either spelling
+    std::string name;  // "hostname" for either spelling
     bool hostname = false;
     std::vector<int32_t> column;  // node -> value id
     // Texts point into the snapshot, which outlives the call, so interning copies nothing.
@@ -66,8 +66,8 @@ class AttributeIndex {
     // Open addressing, value ids by hash of their text; -1 marks an empty slot. A node-based
     // map would allocate once per distinct hostname on every call.
     std::vector<int32_t> slots;
-    std::vector<NodeList> lists;       // value -> nodes; empty until first asked for
-    std::vector<uint32_t> alive;       // value -> alive nodes; empty until first asked for
+    std::vector<NodeList> lists;  // value -> nodes; empty until first asked for
+    std::vector<uint32_t> alive;  // value -> alive nodes; empty until first asked for
     bool lists_built = false;
     bool alive_built = false;
     size_t value_cursor = 0;

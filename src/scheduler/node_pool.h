@@ -59,8 +59,8 @@ class NodePool {
     double cpus = 0;
     double mem = 0;
     double disk = 0;
-    uint64_t ports = 0;    // number of free ports
-    int32_t ranges = -1;   // index into owned_ranges_ once ports were taken, else the snapshot's
+    uint64_t ports = 0;   // number of free ports
+    int32_t ranges = -1;  // index into owned_ranges_ once ports were taken, else the snapshot's
     bool alive = false;
   };
 

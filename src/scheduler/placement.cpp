@@ -131,7 +131,8 @@ class Placer {
     const PlacementRequest& request = requests_[r];
     RequestOutcome& outcome = result_.outcomes[r];
     if (request.count == 0) return;
-    demand_ = Demand{request.cpus, request.mem, request.disk, request.dynamic_ports, request.fixed_ports};
+    demand_ =
+        Demand{request.cpus, request.mem, request.disk, request.dynamic_ports, request.fixed_ports};
     std::vector<uint32_t>& app_nodes = app_nodes_[request.app_id];
     constraints_.begin(request.constraints, app_nodes);
     for (uint32_t k = 0; k < request.count; ++k) {
@@ -251,7 +252,8 @@ class Placer {
 
 }  // namespace
 
-PlacementResult place(const ClusterSnapshot& snapshot, const std::vector<PlacementRequest>& requests) {
+PlacementResult place(const ClusterSnapshot& snapshot,
+                      const std::vector<PlacementRequest>& requests) {
   return Placer(snapshot, requests).run();
 }
 

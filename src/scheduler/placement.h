@@ -31,8 +31,8 @@ struct NodeView {
   std::string hostname;
   std::map<std::string, std::string> attributes;
   double cpus_free = 0;
-  double mem_free = 0;   // MiB
-  double disk_free = 0;  // MiB
+  double mem_free = 0;                // MiB
+  double disk_free = 0;               // MiB
   std::vector<PortRange> free_ports;  // sorted, disjoint
   bool schedulable = true;            // false while draining or lost
 };
@@ -54,8 +54,8 @@ struct PlacementRequest {
   double cpus = 0;
   double mem = 0;
   double disk = 0;
-  uint32_t dynamic_ports = 0;          // host ports picked from the node's free ranges
-  std::vector<uint32_t> fixed_ports;   // host ports that must be free on the node
+  uint32_t dynamic_ports = 0;         // host ports picked from the node's free ranges
+  std::vector<uint32_t> fixed_ports;  // host ports that must be free on the node
   std::vector<Constraint> constraints;
   uint32_t count = 1;
 };
@@ -107,6 +107,7 @@ struct PlacementResult {
 // its remaining instances are unplaced; later requests are still tried. Costs: about
 // O(nodes + snapshot.placed) to set up, O(1) node checks per placement in the common case, and
 // O(nodes) per request that leaves instances unplaced (the rejection list).
-PlacementResult place(const ClusterSnapshot& snapshot, const std::vector<PlacementRequest>& requests);
+PlacementResult place(const ClusterSnapshot& snapshot,
+                      const std::vector<PlacementRequest>& requests);
 
 }  // namespace berth::scheduler

@@ -31,7 +31,8 @@ NodeView make_node(const std::string& name, std::map<std::string, std::string> a
   return node;
 }
 
-PlacementRequest make_request(const std::string& app, uint32_t count, std::vector<Constraint> constraints = {}) {
+PlacementRequest make_request(const std::string& app, uint32_t count,
+                              std::vector<Constraint> constraints = {}) {
   PlacementRequest request;
   request.app_id = app;
   request.cpus = 0.1;
@@ -41,7 +42,9 @@ PlacementRequest make_request(const std::string& app, uint32_t count, std::vecto
   return request;
 }
 
-Constraint constraint(const std::string& field, const std::string& op) { return Constraint{field, op, std::nullopt}; }
+Constraint constraint(const std::string& field, const std::string& op) {
+  return Constraint{field, op, std::nullopt};
+}
 Constraint constraint(const std::string& field, const std::string& op, const std::string& value) {
   return Constraint{field, op, value};
 }
@@ -51,7 +54,8 @@ ClusterSnapshot racked_cluster(int racks, int per_rack) {
   ClusterSnapshot snapshot;
   for (int r = 1; r <= racks; ++r) {
     for (int i = 0; i < per_rack; ++i) {
-      snapshot.nodes.push_back(make_node(numbered("n", snapshot.nodes.size()), {{"rack", numbered("r", r)}}));
+      snapshot.nodes.push_back(
+          make_node(numbered("n", snapshot.nodes.size()), {{"rack", numbered("r", r)}}));
     }
   }
   return snapshot;
@@ -63,10 +67,12 @@ std::vector<int> tasks_per_node(const PlacementResult& result, size_t nodes) {
   return counts;
 }
 
-std::map<std::string, int> tasks_per_attribute(const PlacementResult& result, const ClusterSnapshot& snapshot,
+std::map<std::string, int> tasks_per_attribute(const PlacementResult& result,
+                                               const ClusterSnapshot& snapshot,
                                                const std::string& attribute) {
   std::map<std::string, int> counts;
-  for (const Assignment& a : result.assignments) ++counts[snapshot.nodes[a.node_index].attributes.at(attribute)];
+  for (const Assignment& a : result.assignments)
+    ++counts[snapshot.nodes[a.node_index].attributes.at(attribute)];
   return counts;
 }
 
@@ -256,40 +262,48 @@ TEST(Placement, NeverHandsOutAPortTwice) {
 
 TEST(Placement, HostnameUniquePutsAtMostOneTaskOnEachHost) {
   ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("hostname", "UNIQUE")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 4, {constraint("hostname", "UNIQUE")})});
   const RequestOutcome& outcome = result.outcomes[0];
   EXPECT_EQ(outcome.placed, 3u);
   EXPECT_EQ(outcome.unplaced, 1u);
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{1, 1, 1}));
   EXPECT_EQ(outcome.reason_counts.at("UnfulfilledConstraint"), 3u);
-  EXPECT_EQ(rejection_for(outcome, "b").detail, "hostname:UNIQUE: hostname b.example already runs a task of this app");
+  EXPECT_EQ(rejection_for(outcome, "b").detail,
+            "hostname:UNIQUE: hostname b.example already runs a task of this app");
 }
 
 TEST(Placement, UniqueCountsTasksAlreadyRunning) {
-  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {{"/web", 1}, {"/other", 0}}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("@hostname", "UNIQUE")})});
+  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")},
+                           {{"/web", 1}, {"/other", 0}}};
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("@hostname", "UNIQUE")})});
   EXPECT_EQ(result.outcomes[0].placed, 2u);
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{1, 0, 1}));
 }
 
 TEST(Placement, UniqueOnAnAttributePutsOneTaskPerValue) {
   ClusterSnapshot snapshot = racked_cluster(3, 4);
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("rack", "UNIQUE")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 4, {constraint("rack", "UNIQUE")})});
   EXPECT_EQ(result.outcomes[0].placed, 3u);
-  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r1", 1}, {"r2", 1}, {"r3", 1}}));
+  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
+            (std::map<std::string, int>{{"r1", 1}, {"r2", 1}, {"r3", 1}}));
 }
 
 TEST(Placement, UniqueRejectsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 1, {constraint("rack", "UNIQUE")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 1, {constraint("rack", "UNIQUE")})});
   EXPECT_EQ(result.outcomes[0].unplaced, 1u);
   EXPECT_EQ(result.outcomes[0].rejections[0].detail, "rack:UNIQUE: node has no attribute rack");
 }
 
 TEST(Placement, CountsTasksPlacedByAnEarlierRequestForTheSameApp) {
   ClusterSnapshot snapshot{{make_node("a"), make_node("b")}, {}};
-  std::vector<PlacementRequest> requests = {make_request("/web", 1, {constraint("hostname", "UNIQUE")}),
-                                            make_request("/web", 2, {constraint("hostname", "UNIQUE")})};
+  std::vector<PlacementRequest> requests = {
+      make_request("/web", 1, {constraint("hostname", "UNIQUE")}),
+      make_request("/web", 2, {constraint("hostname", "UNIQUE")})};
   PlacementResult result = place(snapshot, requests);
   EXPECT_EQ(result.outcomes[0].placed, 1u);
   EXPECT_EQ(result.outcomes[1].placed, 1u);
@@ -301,7 +315,8 @@ TEST(Placement, CountsTasksPlacedByAnEarlierRequestForTheSameApp) {
 
 TEST(Placement, ClusterWithAValueUsesOnlyNodesWithThatValue) {
   ClusterSnapshot snapshot = racked_cluster(3, 2);
-  PlacementResult result = place(snapshot, {make_request("/web", 5, {constraint("rack", "CLUSTER", "r2")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 5, {constraint("rack", "CLUSTER", "r2")})});
   EXPECT_EQ(result.outcomes[0].placed, 5u);
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r2", 5}}));
 }
@@ -309,7 +324,8 @@ TEST(Placement, ClusterWithAValueUsesOnlyNodesWithThatValue) {
 TEST(Placement, ClusterWithAnUnknownValueRejectsEveryNode) {
   ClusterSnapshot snapshot = racked_cluster(2, 1);
   snapshot.nodes.push_back(make_node("bare"));
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("rack", "CLUSTER", "r9")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("rack", "CLUSTER", "r9")})});
   const RequestOutcome& outcome = result.outcomes[0];
   EXPECT_EQ(outcome.unplaced, 2u);
   EXPECT_EQ(outcome.rejections.size(), 3u);
@@ -319,7 +335,8 @@ TEST(Placement, ClusterWithAnUnknownValueRejectsEveryNode) {
 
 TEST(Placement, ClusterWithoutAValueKeepsEveryTaskOnTheFirstValueChosen) {
   ClusterSnapshot snapshot = racked_cluster(3, 2);
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("rack", "CLUSTER")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 4, {constraint("rack", "CLUSTER")})});
   EXPECT_EQ(result.outcomes[0].placed, 4u);
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack").size(), 1u);
 }
@@ -327,7 +344,8 @@ TEST(Placement, ClusterWithoutAValueKeepsEveryTaskOnTheFirstValueChosen) {
 TEST(Placement, ClusterWithoutAValueFollowsTasksAlreadyRunning) {
   ClusterSnapshot snapshot = racked_cluster(3, 2);
   snapshot.placed = {{"/web", 5}};  // n5 is in r3
-  PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("rack", "CLUSTER", "")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 3, {constraint("rack", "CLUSTER", "")})});
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r3", 3}}));
 
   snapshot.nodes[4].cpus_free = 0;
@@ -345,7 +363,8 @@ TEST(Placement, GroupBySpreadsTasksEvenlyAcrossValues) {
   for (const char* rack : {"r1", "r1", "r1", "r2", "r3", "r3"}) {
     snapshot.nodes.push_back(make_node(numbered("n", snapshot.nodes.size()), {{"rack", rack}}));
   }
-  PlacementResult result = place(snapshot, {make_request("/web", 6, {constraint("rack", "GROUP_BY")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 6, {constraint("rack", "GROUP_BY")})});
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
             (std::map<std::string, int>{{"r1", 2}, {"r2", 2}, {"r3", 2}}));
 }
@@ -353,23 +372,28 @@ TEST(Placement, GroupBySpreadsTasksEvenlyAcrossValues) {
 TEST(Placement, GroupByFillsTheValuesWithFewestExistingTasksFirst) {
   ClusterSnapshot snapshot = racked_cluster(3, 2);
   snapshot.placed = {{"/web", 0}, {"/web", 1}};  // two tasks in r1
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("rack", "GROUP_BY")})});
-  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r2", 1}, {"r3", 1}}));
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("rack", "GROUP_BY")})});
+  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
+            (std::map<std::string, int>{{"r2", 1}, {"r3", 1}}));
 }
 
 TEST(Placement, GroupBySkipsValuesThatCannotTakeTheTask) {
   ClusterSnapshot snapshot = racked_cluster(3, 2);
   snapshot.nodes[0].cpus_free = 0;  // r1 is full
   snapshot.nodes[1].cpus_free = 0.05;
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("rack", "GROUP_BY")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 4, {constraint("rack", "GROUP_BY")})});
   EXPECT_EQ(result.outcomes[0].placed, 4u);
-  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r2", 2}, {"r3", 2}}));
+  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
+            (std::map<std::string, int>{{"r2", 2}, {"r3", 2}}));
 }
 
 TEST(Placement, GroupByKeepsSpreadingWhenAValueFillsUpMidway) {
   ClusterSnapshot snapshot = racked_cluster(3, 1);
   snapshot.nodes[0].cpus_free = 0.2;  // r1 takes two tasks
-  PlacementResult result = place(snapshot, {make_request("/web", 8, {constraint("rack", "GROUP_BY")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 8, {constraint("rack", "GROUP_BY")})});
   EXPECT_EQ(result.outcomes[0].placed, 8u);
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
             (std::map<std::string, int>{{"r1", 2}, {"r2", 3}, {"r3", 3}}));
@@ -379,12 +403,14 @@ TEST(Placement, GroupBySpreadsOverTheValuesOtherConstraintsAllow) {
   ClusterSnapshot snapshot;
   for (int i = 0; i < 12; ++i) {
     int rack = i % 6;
-    snapshot.nodes.push_back(
-        make_node(numbered("n", i), {{"rack", numbered("r", rack)}, {"zone", rack < 3 ? "z1" : "z2"}}));
+    snapshot.nodes.push_back(make_node(
+        numbered("n", i), {{"rack", numbered("r", rack)}, {"zone", rack < 3 ? "z1" : "z2"}}));
   }
   // Racks r0..r2 are in z1, whose nodes may not be used; they must not hold back r3..r5.
-  PlacementResult result = place(
-      snapshot, {make_request("/web", 12, {constraint("zone", "CLUSTER", "z2"), constraint("rack", "GROUP_BY")})});
+  PlacementResult result =
+      place(snapshot,
+            {make_request("/web", 12,
+                          {constraint("zone", "CLUSTER", "z2"), constraint("rack", "GROUP_BY")})});
   EXPECT_EQ(result.outcomes[0].placed, 12u);
   EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
             (std::map<std::string, int>{{"r3", 4}, {"r4", 4}, {"r5", 4}}));
@@ -392,38 +418,47 @@ TEST(Placement, GroupBySpreadsOverTheValuesOtherConstraintsAllow) {
 
 TEST(Placement, GroupByWithAnExpectedCountFillsThatManyValuesFirst) {
   ClusterSnapshot snapshot = racked_cluster(2, 2);
-  PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("rack", "GROUP_BY", "3")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 3, {constraint("rack", "GROUP_BY", "3")})});
   EXPECT_EQ(result.outcomes[0].placed, 2u);
   EXPECT_EQ(result.outcomes[0].unplaced, 1u);
   EXPECT_EQ(rejection_for(result.outcomes[0], "n0").detail,
-            "rack:GROUP_BY:3: rack r1 already runs a task of this app and only 2 of 3 expected values are in use");
+            "rack:GROUP_BY:3: rack r1 already runs a task of this app and only 2 of 3 expected "
+            "values are in use");
 
   result = place(snapshot, {make_request("/web", 4, {constraint("rack", "GROUP_BY", "2")})});
-  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r1", 2}, {"r2", 2}}));
+  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
+            (std::map<std::string, int>{{"r1", 2}, {"r2", 2}}));
 }
 
 TEST(Placement, GroupByOnHostnameEvensOutTasksPerNode) {
-  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {{"/web", 0}, {"/web", 0}, {"/web", 1}}};
-  PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("hostname", "GROUP_BY")})});
+  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")},
+                           {{"/web", 0}, {"/web", 0}, {"/web", 1}}};
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 3, {constraint("hostname", "GROUP_BY")})});
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{0, 1, 2}));
 }
 
 TEST(Placement, GroupByRejectsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare"), make_node("racked", {{"rack", "r1"}})}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 3, {constraint("rack", "GROUP_BY")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 3, {constraint("rack", "GROUP_BY")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{0, 3}));
 
   snapshot.nodes[1].cpus_free = 0;
   result = place(snapshot, {make_request("/web", 1, {constraint("rack", "GROUP_BY")})});
-  EXPECT_EQ(rejection_for(result.outcomes[0], "bare").detail, "rack:GROUP_BY: node has no attribute rack");
+  EXPECT_EQ(rejection_for(result.outcomes[0], "bare").detail,
+            "rack:GROUP_BY: node has no attribute rack");
   EXPECT_EQ(rejection_for(result.outcomes[0], "racked").reason, "InsufficientCpus");
 }
 
 // ---- LIKE / UNLIKE ----
 
 TEST(Placement, LikeMatchesTheWholeValue) {
-  ClusterSnapshot snapshot{{make_node("a", {{"zone", "us-east-1"}}), make_node("b", {{"zone", "eu-west-1"}})}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("zone", "LIKE", "us-east-.*")})});
+  ClusterSnapshot snapshot{
+      {make_node("a", {{"zone", "us-east-1"}}), make_node("b", {{"zone", "eu-west-1"}})}, {}};
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("zone", "LIKE", "us-east-.*")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{2, 0}));
 
   result = place(snapshot, {make_request("/web", 1, {constraint("zone", "LIKE", "us-east")})});
@@ -433,14 +468,16 @@ TEST(Placement, LikeMatchesTheWholeValue) {
 
 TEST(Placement, LikeRejectsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 1, {constraint("zone", "LIKE", ".*")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 1, {constraint("zone", "LIKE", ".*")})});
   EXPECT_EQ(result.outcomes[0].unplaced, 1u);
   EXPECT_EQ(result.outcomes[0].rejections[0].detail, "zone:LIKE:.*: node has no attribute zone");
 }
 
 TEST(Placement, LikeOnHostnameMatchesTheHostname) {
   ClusterSnapshot snapshot{{make_node("web1"), make_node("db1"), make_node("web2")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("hostname", "LIKE", "web[0-9]+\\.example")})});
+  PlacementResult result = place(
+      snapshot, {make_request("/web", 4, {constraint("hostname", "LIKE", "web[0-9]+\\.example")})});
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{2, 0, 2}));
 }
 
@@ -452,25 +489,31 @@ TEST(Placement, BacktrackingPatternsAnswerOnLongHostnames) {
   NodeView ending = make_node("b");
   ending.hostname = std::string(29, 'a') + "x";
   ClusterSnapshot snapshot{{plain, ending}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("hostname", "LIKE", "(((.*)*)*)*x")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("hostname", "LIKE", "(((.*)*)*)*x")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{0, 2}));
-  result = place(snapshot, {make_request("/web", 2, {constraint("hostname", "UNLIKE", "(((.*)*)*)*x")})});
+  result = place(snapshot,
+                 {make_request("/web", 2, {constraint("hostname", "UNLIKE", "(((.*)*)*)*x")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{2, 0}));
 }
 
 TEST(Placement, UnlikeExcludesMatchingValues) {
-  ClusterSnapshot snapshot{{make_node("a", {{"zone", "us-east-1"}}), make_node("b", {{"zone", "eu-west-1"}})}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("zone", "UNLIKE", "us-.*")})});
+  ClusterSnapshot snapshot{
+      {make_node("a", {{"zone", "us-east-1"}}), make_node("b", {{"zone", "eu-west-1"}})}, {}};
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("zone", "UNLIKE", "us-.*")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{0, 2}));
 
   snapshot.nodes[1].cpus_free = 0;
   result = place(snapshot, {make_request("/web", 1, {constraint("zone", "UNLIKE", "us-.*")})});
-  EXPECT_EQ(rejection_for(result.outcomes[0], "a").detail, "zone:UNLIKE:us-.*: zone is us-east-1, which matches");
+  EXPECT_EQ(rejection_for(result.outcomes[0], "a").detail,
+            "zone:UNLIKE:us-.*: zone is us-east-1, which matches");
 }
 
 TEST(Placement, UnlikeAcceptsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare"), make_node("b", {{"zone", "us-east-1"}})}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("zone", "UNLIKE", "us-.*")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("zone", "UNLIKE", "us-.*")})});
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{2, 0}));
 }
 
@@ -479,51 +522,61 @@ TEST(Placement, UnlikeAcceptsNodesWithoutTheAttribute) {
 TEST(Placement, MaxPerCapsTasksOnEachValue) {
   ClusterSnapshot snapshot = racked_cluster(2, 3);
   snapshot.placed = {{"/web", 0}};
-  PlacementResult result = place(snapshot, {make_request("/web", 4, {constraint("rack", "MAX_PER", "2")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 4, {constraint("rack", "MAX_PER", "2")})});
   const RequestOutcome& outcome = result.outcomes[0];
   EXPECT_EQ(outcome.placed, 3u);
   EXPECT_EQ(outcome.unplaced, 1u);
-  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"), (std::map<std::string, int>{{"r1", 1}, {"r2", 2}}));
+  EXPECT_EQ(tasks_per_attribute(result, snapshot, "rack"),
+            (std::map<std::string, int>{{"r1", 1}, {"r2", 2}}));
   EXPECT_EQ(outcome.reason_counts.at("UnfulfilledConstraint"), 6u);
-  EXPECT_EQ(rejection_for(outcome, "n4").detail, "rack:MAX_PER:2: rack r2 already runs 2 tasks of this app");
+  EXPECT_EQ(rejection_for(outcome, "n4").detail,
+            "rack:MAX_PER:2: rack r2 already runs 2 tasks of this app");
 }
 
 TEST(Placement, MaxPerOnHostnameCapsTasksOnEachNode) {
   ClusterSnapshot snapshot{{make_node("a"), make_node("b")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 5, {constraint("hostname", "MAX_PER", "2")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 5, {constraint("hostname", "MAX_PER", "2")})});
   EXPECT_EQ(result.outcomes[0].placed, 4u);
   EXPECT_EQ(tasks_per_node(result, 2), (std::vector<int>{2, 2}));
 }
 
 TEST(Placement, MaxPerRejectsNodesWithoutTheAttribute) {
   ClusterSnapshot snapshot{{make_node("bare")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 1, {constraint("rack", "MAX_PER", "1")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 1, {constraint("rack", "MAX_PER", "1")})});
   EXPECT_EQ(result.outcomes[0].rejections[0].detail, "rack:MAX_PER:1: node has no attribute rack");
 }
 
 TEST(Placement, IsRequiresAnExactMatch) {
-  ClusterSnapshot snapshot{{make_node("a", {{"rack", "r10"}}), make_node("b", {{"rack", "r1"}}), make_node("bare")}, {}};
-  PlacementResult result = place(snapshot, {make_request("/web", 2, {constraint("rack", "IS", "r1")})});
+  ClusterSnapshot snapshot{
+      {make_node("a", {{"rack", "r10"}}), make_node("b", {{"rack", "r1"}}), make_node("bare")}, {}};
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 2, {constraint("rack", "IS", "r1")})});
   EXPECT_EQ(tasks_per_node(result, 3), (std::vector<int>{0, 2, 0}));
 
   snapshot.nodes[1].cpus_free = 0;
   result = place(snapshot, {make_request("/web", 1, {constraint("rack", "IS", "r1")})});
   EXPECT_EQ(rejection_for(result.outcomes[0], "a").detail, "rack:IS:r1: rack is r10");
   EXPECT_EQ(rejection_for(result.outcomes[0], "b").reason, "InsufficientCpus");
-  EXPECT_EQ(rejection_for(result.outcomes[0], "bare").detail, "rack:IS:r1: node has no attribute rack");
+  EXPECT_EQ(rejection_for(result.outcomes[0], "bare").detail,
+            "rack:IS:r1: node has no attribute rack");
 }
 
 TEST(Placement, RejectsEveryNodeForAMalformedConstraint) {
   ClusterSnapshot snapshot{{make_node("a", {{"rack", "r1"}})}, {}};
-  std::vector<PlacementRequest> requests = {make_request("/a", 1, {constraint("rack", "MAX_PER", "two")}),
-                                            make_request("/b", 1, {constraint("rack", "LIKE", "(")}),
-                                            make_request("/c", 1, {constraint("rack", "NEAR")})};
+  std::vector<PlacementRequest> requests = {
+      make_request("/a", 1, {constraint("rack", "MAX_PER", "two")}),
+      make_request("/b", 1, {constraint("rack", "LIKE", "(")}),
+      make_request("/c", 1, {constraint("rack", "NEAR")})};
   PlacementResult result = place(snapshot, requests);
   for (const RequestOutcome& outcome : result.outcomes) {
     EXPECT_EQ(outcome.unplaced, 1u);
     EXPECT_EQ(outcome.reason_counts.at("UnfulfilledConstraint"), 1u);
   }
-  EXPECT_EQ(result.outcomes[0].rejections[0].detail, "rack:MAX_PER:two: MAX_PER requires an integer value");
+  EXPECT_EQ(result.outcomes[0].rejections[0].detail,
+            "rack:MAX_PER:two: MAX_PER requires an integer value");
   EXPECT_EQ(result.outcomes[1].rejections[0].detail,
             "rack:LIKE:(: '(' is not a valid regular expression: missing ): (");
 }
@@ -531,21 +584,23 @@ TEST(Placement, RejectsEveryNodeForAMalformedConstraint) {
 // ---- outcomes ----
 
 TEST(Placement, StopsAtTheFirstInstanceThatDoesNotFitAndReportsEveryNode) {
-  ClusterSnapshot snapshot{{make_node("draining"), make_node("small"), make_node("tiny-mem"), make_node("r1", {{"rack", "r1"}})},
+  ClusterSnapshot snapshot{{make_node("draining"), make_node("small"), make_node("tiny-mem"),
+                            make_node("r1", {{"rack", "r1"}})},
                            {}};
   snapshot.nodes[0].schedulable = false;
   snapshot.nodes[1].cpus_free = 0;
   snapshot.nodes[2].mem_free = 8;
   snapshot.nodes[3].cpus_free = 0.25;
-  PlacementResult result = place(snapshot, {make_request("/web", 5, {constraint("rack", "UNLIKE", "r2")})});
+  PlacementResult result =
+      place(snapshot, {make_request("/web", 5, {constraint("rack", "UNLIKE", "r2")})});
   const RequestOutcome& outcome = result.outcomes[0];
   EXPECT_EQ(outcome.placed, 2u);
   EXPECT_EQ(outcome.unplaced, 3u);
   EXPECT_EQ(result.assignments.size(), 2u);
   ASSERT_EQ(outcome.rejections.size(), 4u);
-  EXPECT_EQ(outcome.reason_counts, (std::map<std::string, uint32_t>{{"InsufficientCpus", 2},
-                                                                    {"InsufficientMemory", 1},
-                                                                    {"NodeUnschedulable", 1}}));
+  EXPECT_EQ(outcome.reason_counts,
+            (std::map<std::string, uint32_t>{
+                {"InsufficientCpus", 2}, {"InsufficientMemory", 1}, {"NodeUnschedulable", 1}}));
   EXPECT_EQ(rejection_for(outcome, "r1").detail, "needs 0.1 cpus, 0.05 free");
 }
 
@@ -575,12 +630,14 @@ Scenario random_scenario(uint32_t seed) {
   for (int i = 0; i < nodes; ++i) {
     std::map<std::string, std::string> attributes;
     if (pick(5) != 0) attributes["rack"] = numbered("r", pick(6));
-    if (pick(4) != 0) attributes["zone"] = pick(2) ? numbered("us-", pick(3)) : numbered("eu-", pick(3));
+    if (pick(4) != 0)
+      attributes["zone"] = pick(2) ? numbered("us-", pick(3)) : numbered("eu-", pick(3));
     NodeView node = make_node(numbered("n", i), attributes);
     node.cpus_free = pick(9) * 0.5;
     node.mem_free = 256.0 * pick(9);
     uint32_t begin = 31000 + static_cast<uint32_t>(pick(5));
-    node.free_ports = {{begin, begin + static_cast<uint32_t>(pick(6))}, {31010, 31010 + static_cast<uint32_t>(pick(4))}};
+    node.free_ports = {{begin, begin + static_cast<uint32_t>(pick(6))},
+                       {31010, 31010 + static_cast<uint32_t>(pick(4))}};
     node.schedulable = pick(10) != 0;
     s.snapshot.nodes.push_back(node);
   }
@@ -598,7 +655,8 @@ Scenario random_scenario(uint32_t seed) {
   int apps = 1 + pick(8);
   for (int i = 0; i < 2 * apps; ++i) {
     int app = pick(apps);
-    PlacementRequest r = make_request(numbered("/app", app), static_cast<uint32_t>(pick(12)), mixes[app % mixes.size()]);
+    PlacementRequest r = make_request(numbered("/app", app), static_cast<uint32_t>(pick(12)),
+                                      mixes[app % mixes.size()]);
     r.cpus = 0.25 * (1 + pick(3));
     r.mem = 64.0 * pick(4);
     r.dynamic_ports = static_cast<uint32_t>(pick(3));
@@ -648,8 +706,9 @@ TEST(Placement, NeverOvercommitsAndHonoursConstraintsOnRandomClusters) {
       ASSERT_EQ(a.ports.size(), r.fixed_ports.size() + r.dynamic_ports);
       for (uint32_t p : a.ports) {
         ASSERT_TRUE(ports[a.node_index].insert(p).second) << "port " << p << " given twice";
-        bool in_range = std::any_of(node.free_ports.begin(), node.free_ports.end(),
-                                    [&](const PortRange& pr) { return p >= pr.begin && p <= pr.end; });
+        bool in_range =
+            std::any_of(node.free_ports.begin(), node.free_ports.end(),
+                        [&](const PortRange& pr) { return p >= pr.begin && p <= pr.end; });
         ASSERT_TRUE(in_range) << p;
       }
       int on_host = ++per_host[{r.app_id, a.node_index}];

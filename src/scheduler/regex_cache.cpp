@@ -3,7 +3,8 @@
 namespace berth::scheduler {
 
 uint32_t RegexCache::table(const std::string& pattern, uint32_t field) {
-  auto [pattern_it, new_pattern] = pattern_ids_.try_emplace(pattern, static_cast<uint32_t>(patterns_.size()));
+  auto [pattern_it, new_pattern] =
+      pattern_ids_.try_emplace(pattern, static_cast<uint32_t>(patterns_.size()));
   if (new_pattern) patterns_.push_back(pattern::ConstraintPattern::compile(pattern));
   uint32_t pattern_id = pattern_it->second;
   uint64_t key = (uint64_t{pattern_id} << 32) | field;

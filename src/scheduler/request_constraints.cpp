@@ -68,7 +68,9 @@ void RequestConstraints::compile(const Constraint& source, CompiledConstraint& c
     }
   } else {
     c.op = Op::kInvalid;
-    c.problem = "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE or IS";
+    c.problem =
+        "operator must be one of the following UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER, UNLIKE or "
+        "IS";
   }
 }
 
@@ -108,23 +110,35 @@ void RequestConstraints::begin(const std::vector<Constraint>& constraints,
     const CompiledConstraint& c = constraints_[i];
     bool hostname = index_.is_hostname(c.field);
     switch (c.op) {
-      case Op::kInvalid: if (invalid < 0) invalid = i; break;
-      case Op::kGroupBy: if (group < 0) group = i; break;
-      case Op::kIs: if (fixed < 0) fixed = i; break;
+      case Op::kInvalid:
+        if (invalid < 0) invalid = i;
+        break;
+      case Op::kGroupBy:
+        if (group < 0) group = i;
+        break;
+      case Op::kIs:
+        if (fixed < 0) fixed = i;
+        break;
       case Op::kCluster:
         if (c.has_value && fixed < 0) fixed = i;
         if (!c.has_value && cluster_any_ < 0) cluster_any_ = i;
         break;
-      case Op::kLike: if (!hostname && like < 0) like = i; break;
+      case Op::kLike:
+        if (!hostname && like < 0) like = i;
+        break;
       case Op::kUnique:
-      case Op::kMaxPer: if (!hostname && counted < 0) counted = i; break;
-      case Op::kUnlike: break;
+      case Op::kMaxPer:
+        if (!hostname && counted < 0) counted = i;
+        break;
+      case Op::kUnlike:
+        break;
     }
   }
   primary_ = invalid >= 0 ? invalid : group >= 0 ? group : fixed;
   fallback_ = Driver{};
   int walked = like >= 0 ? like : counted;
-  if (walked >= 0) fallback_ = Driver{Driver::Kind::kValues, walked, constraints_[walked].field, kNoValue};
+  if (walked >= 0)
+    fallback_ = Driver{Driver::Kind::kValues, walked, constraints_[walked].field, kNoValue};
   if (primary_ >= 0 && primary_ == group) {
     value_driver_ = group;
   } else if (primary_ < 0) {
@@ -177,11 +191,16 @@ bool RequestConstraints::accepts(int i, int32_t value) {
   if (!candidate(i, value)) return false;
   const CompiledConstraint& c = constraints_[i];
   switch (c.op) {
-    case Op::kGroupBy: return group_accepts(c, value);
-    case Op::kLike: return regexes_.matches(c.regex, value);
-    case Op::kUnique: return count(c.field, value) == 0;
-    case Op::kMaxPer: return count(c.field, value) < c.limit;
-    default: return true;
+    case Op::kGroupBy:
+      return group_accepts(c, value);
+    case Op::kLike:
+      return regexes_.matches(c.regex, value);
+    case Op::kUnique:
+      return count(c.field, value) == 0;
+    case Op::kMaxPer:
+      return count(c.field, value) < c.limit;
+    default:
+      return true;
   }
 }
 
@@ -262,8 +281,12 @@ int RequestConstraints::first_unmet(uint32_t node) {
     }
     bool met = true;
     switch (c.op) {
-      case Op::kUnique: met = count(c.field, v) == 0; break;
-      case Op::kMaxPer: met = count(c.field, v) < c.limit; break;
+      case Op::kUnique:
+        met = count(c.field, v) == 0;
+        break;
+      case Op::kMaxPer:
+        met = count(c.field, v) < c.limit;
+        break;
       case Op::kCluster:
         if (c.has_value) {
           met = v == c.target;
@@ -272,11 +295,21 @@ int RequestConstraints::first_unmet(uint32_t node) {
           met = u == 0 || (u == 1 && touched_[c.field][0] == v);
         }
         break;
-      case Op::kIs: met = v == c.target; break;
-      case Op::kLike: met = regexes_.matches(c.regex, v); break;
-      case Op::kUnlike: met = !regexes_.matches(c.regex, v); break;
-      case Op::kGroupBy: met = group_accepts(c, v); break;
-      case Op::kInvalid: met = false; break;
+      case Op::kIs:
+        met = v == c.target;
+        break;
+      case Op::kLike:
+        met = regexes_.matches(c.regex, v);
+        break;
+      case Op::kUnlike:
+        met = !regexes_.matches(c.regex, v);
+        break;
+      case Op::kGroupBy:
+        met = group_accepts(c, v);
+        break;
+      case Op::kInvalid:
+        met = false;
+        break;
     }
     if (!met) return i;
   }
@@ -297,12 +330,14 @@ std::string RequestConstraints::describe(int i, uint32_t node) {
     case Op::kUnique:
       return name + ": " + field + " " + text + " already runs a task of this app";
     case Op::kMaxPer:
-      return name + ": " + field + " " + text + " already runs " + std::to_string(count(c.field, v)) + " tasks of this app";
+      return name + ": " + field + " " + text + " already runs " +
+             std::to_string(count(c.field, v)) + " tasks of this app";
     case Op::kCluster:
       if (c.has_value) return name + ": " + field + " is " + text;
-      if (used(c.field) > 1) return name + ": tasks of this app already run on several values of " + field;
-      return name + ": tasks of this app run on " + field + " " + std::string(index_.text(c.field, touched_[c.field][0])) +
-             ", this node's is " + text;
+      if (used(c.field) > 1)
+        return name + ": tasks of this app already run on several values of " + field;
+      return name + ": tasks of this app run on " + field + " " +
+             std::string(index_.text(c.field, touched_[c.field][0])) + ", this node's is " + text;
     case Op::kIs:
     case Op::kLike:
       return name + ": " + field + " is " + text;
@@ -311,11 +346,12 @@ std::string RequestConstraints::describe(int i, uint32_t node) {
     case Op::kGroupBy:
       if (c.limit > 0 && used(c.field) < c.limit) {
         return name + ": " + field + " " + text + " already runs a task of this app and only " +
-               std::to_string(used(c.field)) + " of " + std::to_string(c.limit) + " expected values are in use";
+               std::to_string(used(c.field)) + " of " + std::to_string(c.limit) +
+               " expected values are in use";
       }
       return name + ": " + field + " " + text + " runs " + std::to_string(count(c.field, v)) +
-             " tasks of this app, the fewest on a usable " +
-             field + " is " + std::to_string(c.level);
+             " tasks of this app, the fewest on a usable " + field + " is " +
+             std::to_string(c.level);
     case Op::kInvalid:
       break;
   }

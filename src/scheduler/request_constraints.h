@@ -21,11 +21,11 @@ struct CompiledConstraint {
   const Constraint* source = nullptr;
   Op op = Op::kInvalid;
   uint32_t field = 0;
-  bool has_value = false;       // CLUSTER: a value was given
-  int32_t target = kNoValue;    // CLUSTER with a value, IS: the value id (kNoValue: no node has it)
-  uint32_t limit = 0;           // MAX_PER: n; GROUP_BY: expected number of values (0: not given)
-  uint32_t regex = 0;           // LIKE, UNLIKE: RegexCache table
-  std::string problem;          // kInvalid: what is wrong with the constraint
+  bool has_value = false;     // CLUSTER: a value was given
+  int32_t target = kNoValue;  // CLUSTER with a value, IS: the value id (kNoValue: no node has it)
+  uint32_t limit = 0;         // MAX_PER: n; GROUP_BY: expected number of values (0: not given)
+  uint32_t regex = 0;         // LIKE, UNLIKE: RegexCache table
+  std::string problem;        // kInvalid: what is wrong with the constraint
   // GROUP_BY: the fewest tasks of the app on any candidate value, and how many candidate
   // values have exactly that many. A candidate value has an alive node and was not found
   // unable to take this request.
@@ -49,7 +49,8 @@ struct Driver {
 class RequestConstraints {
  public:
   // `index` and `regexes` must outlive this object.
-  RequestConstraints(AttributeIndex& index, RegexCache& regexes) : index_(index), regexes_(regexes) {}
+  RequestConstraints(AttributeIndex& index, RegexCache& regexes)
+      : index_(index), regexes_(regexes) {}
 
   // Compiles `constraints` (which must outlive the request) and counts the app's tasks on
   // `app_nodes`. Ends the previous request if there was one.
@@ -92,13 +93,13 @@ class RequestConstraints {
   AttributeIndex& index_;
   RegexCache& regexes_;
   std::vector<CompiledConstraint> constraints_;
-  std::vector<uint32_t> count_fields_;            // distinct fields that need counts
-  std::vector<std::vector<uint32_t>> counts_;     // field -> value -> tasks of the app
-  std::vector<std::vector<int32_t>> touched_;     // field -> values with tasks, first first
-  std::vector<uint8_t> pruned_;                   // value of the kValues driver's field -> pruned
-  int primary_ = -1;        // GROUP_BY, CLUSTER with a value, IS or an invalid constraint
-  int cluster_any_ = -1;    // CLUSTER without a value
-  int value_driver_ = -1;   // the constraint whose values a kValues driver walks
+  std::vector<uint32_t> count_fields_;         // distinct fields that need counts
+  std::vector<std::vector<uint32_t>> counts_;  // field -> value -> tasks of the app
+  std::vector<std::vector<int32_t>> touched_;  // field -> values with tasks, first first
+  std::vector<uint8_t> pruned_;                // value of the kValues driver's field -> pruned
+  int primary_ = -1;       // GROUP_BY, CLUSTER with a value, IS or an invalid constraint
+  int cluster_any_ = -1;   // CLUSTER without a value
+  int value_driver_ = -1;  // the constraint whose values a kValues driver walks
   Driver fallback_;
   uint64_t levels_version_ = 0;
 };

@@ -17,7 +17,6 @@ namespace fs = std::filesystem;
 
 fs::path normal(const std::string& dir) { return fs::absolute(dir).lexically_normal(); }
 
-
 // Replaces `to_dir/<id>` with a copy of `from_dir/<id>`. The copy is made beside the target
 // under a temporary name and renamed into place, so the target is never half copied.
 Status replace_with_copy(const fs::path& from_data, const fs::path& to_data,

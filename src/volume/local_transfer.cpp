@@ -16,7 +16,6 @@ namespace fs = std::filesystem;
 
 fs::path normal(const std::string& dir) { return fs::absolute(dir).lexically_normal(); }
 
-
 Error attached_here(const std::string& dataset_id, const EpochRecord& record) {
   return make_error(ErrorCode::kConflict, "dataset " + dataset_id + " is attached to node \"" +
                                               *record.holder + "\" at epoch " +

@@ -22,7 +22,6 @@ constexpr uint64_t kNoLimit = uint64_t{1} << 30;
 // Two nodes' local directories, as the agents of node "a" and node "b" have them.
 class LocalTransfer : public testing::TwoLocalNodes {
  protected:
-
   // A dataset on node a, written to at `epoch` and detached again.
   void make_on_a(uint64_t epoch, const std::string& contents) {
     ASSERT_TRUE(a_->create(kId, kSize).ok());
@@ -33,7 +32,6 @@ class LocalTransfer : public testing::TwoLocalNodes {
     std::ofstream(fs::path(*path) / "nested" / "deeper" / "note") << "nested";
     ASSERT_TRUE(a_->detach(kId, "a").ok());
   }
-
 };
 
 TEST_F(LocalTransfer, ACopyCarriesTheDataSizeAndEpochAndAttachesOnlyAtANewerEpoch) {

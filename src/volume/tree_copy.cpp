@@ -117,7 +117,8 @@ Status copy_tree(const fs::path& from, const fs::path& to) { return copy_entry(f
 Status remove_tree(const std::filesystem::path& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
-  if (ec) return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kInternal, "cannot remove " + path.string() + ": " + ec.message());
   return {};
 }
 

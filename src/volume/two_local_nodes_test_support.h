@@ -19,7 +19,8 @@ namespace berth::testing {
 class TwoLocalNodes : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "berth-transfer-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "berth-transfer-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     root_ = pattern;
     a_ = make_local_driver(dir("a"));

@@ -52,7 +52,9 @@ class FakeSide final : public MasterSide {
     spec.cmd = "sleep 1000";
     ASSERT_TRUE(link_.enqueue_launch(agent_id, spec).ok());
   }
-  std::optional<protocol::TaskState> task_state(const std::string& task_id) override { return link_.task_state(task_id); }
+  std::optional<protocol::TaskState> task_state(const std::string& task_id) override {
+    return link_.task_state(task_id);
+  }
 
  private:
   FakeMasterLink link_;
@@ -111,8 +113,9 @@ class RealSide final : public MasterSide {
   }
   MasterLink& link() override { return *link_; }
   void queue_launch(const std::string&) override {
-    auto res = http::request(url_, "POST", "/v2/apps",
-                             R"({"id":"/contract","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":1})");
+    auto res =
+        http::request(url_, "POST", "/v2/apps",
+                      R"({"id":"/contract","cmd":"sleep 1000","cpus":0.1,"mem":16,"instances":1})");
     ASSERT_TRUE(res.ok()) << res.error().message;
     ASSERT_EQ(res->status, 201) << res->body;
   }
@@ -173,7 +176,9 @@ class MasterLinkContract : public ::testing::TestWithParam<SideFactory> {
     return r.ok() ? *r : protocol::RegisterResponse{};
   }
 
-  static AgentCredential who(const protocol::RegisterResponse& r) { return {r.agent_id, r.agent_secret}; }
+  static AgentCredential who(const protocol::RegisterResponse& r) {
+    return {r.agent_id, r.agent_secret};
+  }
 
   Result<protocol::HeartbeatAck> beat(const AgentCredential& agent, uint64_t seq) {
     protocol::Heartbeat hb;
@@ -181,7 +186,8 @@ class MasterLinkContract : public ::testing::TestWithParam<SideFactory> {
     return link().heartbeat(agent, hb, 5s);
   }
 
-  static protocol::StatusUpdate update(const std::string& id, const std::string& task_id, protocol::TaskState state) {
+  static protocol::StatusUpdate update(const std::string& id, const std::string& task_id,
+                                       protocol::TaskState state) {
     protocol::StatusUpdate u;
     u.update_id = id;
     u.task_id = task_id;
@@ -277,7 +283,8 @@ TEST_P(MasterLinkContract, HeartbeatWithAWrongSecretAsksToRegisterAgain) {
 TEST_P(MasterLinkContract, StatusAndPollsOfAnUnknownAgentAskToRegisterAgain) {
   auto r = join();
   AgentCredential stranger{kUnknownAgent, r.agent_secret};
-  auto ack = link().send_status(stranger, protocol::StatusBatch{{update("u-1", "t-1", protocol::TaskState::kRunning)}});
+  auto ack = link().send_status(
+      stranger, protocol::StatusBatch{{update("u-1", "t-1", protocol::TaskState::kRunning)}});
   ASSERT_FALSE(ack.ok());
   EXPECT_EQ(ack.error().code, kRegisterAgain) << ack.error().message;
   auto batch = link().poll_commands(AgentCredential{r.agent_id, "wrong"}, r.next_command_seq, 0ms);
@@ -300,7 +307,8 @@ TEST_P(MasterLinkContract, AQueuedLaunchArrivesOnceWithGrowingSeqs) {
     ASSERT_TRUE(batch.ok()) << batch.error().message;
     for (const auto& c : batch->commands) {
       EXPECT_GT(c.seq, after);
-      EXPECT_NE(c.command_id, launch->command_id) << "the launch came back after it was acknowledged";
+      EXPECT_NE(c.command_id, launch->command_id)
+          << "the launch came back after it was acknowledged";
       after = c.seq;
     }
   }
@@ -327,13 +335,17 @@ TEST_P(MasterLinkContract, StatusUpdatesAreAckedByIdAndResendingIsIdempotent) {
 
 TEST_P(MasterLinkContract, ARunningUpdateOfATaskTheMasterNeverLaunchedGetsAKill) {
   auto r = join();
-  auto ack = link().send_status(who(r), protocol::StatusBatch{{update("u-stray", "stray.task", protocol::TaskState::kRunning)}});
+  auto ack = link().send_status(
+      who(r),
+      protocol::StatusBatch{{update("u-stray", "stray.task", protocol::TaskState::kRunning)}});
   ASSERT_TRUE(ack.ok()) << ack.error().message;
   EXPECT_EQ(ack->acked, std::vector<std::string>{"u-stray"});
   auto batch = link().poll_commands(who(r), r.next_command_seq, 2s);
   ASSERT_TRUE(batch.ok()) << batch.error().message;
   bool killed = false;
-  for (const auto& c : batch->commands) killed = killed || (c.as<protocol::KillCommand>() && c.as<protocol::KillCommand>()->task_id == "stray.task");
+  for (const auto& c : batch->commands)
+    killed = killed || (c.as<protocol::KillCommand>() &&
+                        c.as<protocol::KillCommand>()->task_id == "stray.task");
   EXPECT_TRUE(killed);
 }
 
@@ -363,11 +375,12 @@ TEST_P(MasterLinkContract, PollingAfterTheLastCommandSentIsRefused) {
   EXPECT_EQ(batch.error().code, ErrorCode::kInvalidArgument) << batch.error().message;
 }
 
-INSTANTIATE_TEST_SUITE_P(Links, MasterLinkContract,
-                         ::testing::Values(SideFactory{"Fake", [] { return std::unique_ptr<MasterSide>(new FakeSide); }},
-                                           SideFactory{"HttpToRealMaster",
-                                                       [] { return std::unique_ptr<MasterSide>(new RealSide); }}),
-                         [](const ::testing::TestParamInfo<SideFactory>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Links, MasterLinkContract,
+    ::testing::Values(SideFactory{"Fake", [] { return std::unique_ptr<MasterSide>(new FakeSide); }},
+                      SideFactory{"HttpToRealMaster",
+                                  [] { return std::unique_ptr<MasterSide>(new RealSide); }}),
+    [](const ::testing::TestParamInfo<SideFactory>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace berth::agent

@@ -4,10 +4,9 @@
 // killed container is replaced; a missing image ends as TASK_FAILED with Docker's message and
 // is retried no faster than its backoff; a restarted agent adopts its containers without
 // restarting them; task logs come from the container.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <set>
 #include <string>
@@ -32,10 +31,14 @@ void require_counter_image() {
   static bool built = false;
   if (built) return;
   if (std::string(BERTH_COUNTER_STATIC).empty()) {
-    if (e2e::in_ci()) FAIL() << "this build has no static berth-counter (CI=true: a failure, not a skip)";
-    GTEST_SKIP() << "this build (with sanitizers) has no static berth-counter for the berth/counter image";
+    if (e2e::in_ci())
+      FAIL() << "this build has no static berth-counter (CI=true: a failure, not a skip)";
+    GTEST_SKIP()
+        << "this build (with sanitizers) has no static berth-counter for the berth/counter image";
   }
-  auto result = e2e::run(std::string(BERTH_SOURCE_DIR) + "/scripts/build-images --counter " + BERTH_COUNTER_STATIC, 300);
+  auto result = e2e::run(
+      std::string(BERTH_SOURCE_DIR) + "/scripts/build-images --counter " + BERTH_COUNTER_STATIC,
+      300);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   built = true;
 }
@@ -55,15 +58,20 @@ std::string shared_ports(uint32_t* first) {
 std::map<int, std::vector<std::string>> agent_flags(int agents, const std::string& ports) {
   std::map<int, std::vector<std::string>> flags;
   for (int i = 1; i <= agents; ++i) {
-    flags[i] = {"--plugin-socket", plugin_socket(i), "--plugin-volume-prefix", "e2e-apps-" + std::to_string(i) + ".",
-                "--ports", ports};
+    flags[i] = {"--plugin-socket",
+                plugin_socket(i),
+                "--plugin-volume-prefix",
+                "e2e-apps-" + std::to_string(i) + ".",
+                "--ports",
+                ports};
   }
   return flags;
 }
 
 // The owner label of agent `index`'s containers.
 std::string owner_of(Cluster& cluster, int index) {
-  return container_owner(cluster.agent_hostname(index), cluster.dir() + "/agent-" + std::to_string(index));
+  return container_owner(cluster.agent_hostname(index),
+                         cluster.dir() + "/agent-" + std::to_string(index));
 }
 
 std::vector<docker::ContainerState> containers_of(const std::string& owner) {
@@ -124,12 +132,19 @@ TEST(DockerApps, SeedDemoAppFailsOverWithEveryClick) {
         {"docker",
          {{"image", "berth/counter"},
           {"network", "BRIDGE"},
-          {"portMappings", {{{"containerPort", 80}, {"hostPort", host_port}, {"servicePort", service_port}}}},
+          {"portMappings",
+           {{{"containerPort", 80}, {"hostPort", host_port}, {"servicePort", service_port}}}},
           {"parameters",
-           {{{"key", "volume-driver"}, {"value", "flocker"}}, {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
+           {{{"key", "volume-driver"}, {"value", "flocker"}},
+            {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
       {"healthChecks",
-       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
-         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}},
+       {{{"protocol", "HTTP"},
+         {"path", "/v1/ping"},
+         {"portIndex", 0},
+         {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1},
+         {"timeoutSeconds", 1},
+         {"maxConsecutiveFailures", 3}}}},
   };
   auto created = cluster.call("POST", "/v2/apps", app.dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
@@ -143,7 +158,8 @@ TEST(DockerApps, SeedDemoAppFailsOverWithEveryClick) {
         if (tasks.status != 200 || tasks.body["tasks"].empty()) return false;
         task = tasks.body["tasks"][0];
         return task["state"] == "TASK_RUNNING" && !task["healthCheckResults"].empty() &&
-               task["healthCheckResults"][0].value("alive", false) && get(via, "/v1/ping").is_object();
+               task["healthCheckResults"][0].value("alive", false) &&
+               get(via, "/v1/ping").is_object();
       },
       seconds(60)))
       << cluster.call("GET", "/v2/apps/moby-counter?embed=apps.lastTaskFailure").body.dump();
@@ -160,7 +176,8 @@ TEST(DockerApps, SeedDemoAppFailsOverWithEveryClick) {
 
   std::set<int64_t> acknowledged;
   for (int i = 0; i < 40; ++i) {
-    auto r = http::request(via, "POST", "/v1/clicks", nlohmann::json{{"x", i}, {"y", 2 * i}}.dump(), 5000);
+    auto r = http::request(via, "POST", "/v1/clicks", nlohmann::json{{"x", i}, {"y", 2 * i}}.dump(),
+                           5000);
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, 201) << r->body;
     acknowledged.insert(nlohmann::json::parse(r->body)["id"].get<int64_t>());
@@ -181,18 +198,21 @@ TEST(DockerApps, SeedDemoAppFailsOverWithEveryClick) {
       seconds(60)))
       << "the app did not come back; logs in " << cluster.dir();
   double failover = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("docker failover: first answer through the service port %.2f s after the kill\n", failover);
+  std::printf("docker failover: first answer through the service port %.2f s after the kill\n",
+              failover);
   EXPECT_NE(cluster.agent_index(moved["slaveId"].get<std::string>()), first);
   auto clicks = get(via, "/v1/clicks");
   ASSERT_TRUE(clicks.is_array());
   std::set<int64_t> present;
   for (const auto& c : clicks) present.insert(c["id"].get<int64_t>());
-  for (int64_t id : acknowledged) EXPECT_TRUE(present.count(id)) << "click " << id << " was acknowledged and lost";
+  for (int64_t id : acknowledged)
+    EXPECT_TRUE(present.count(id)) << "click " << id << " was acknowledged and lost";
   // New clicks land on the same data.
   auto more = http::request(via, "POST", "/v1/clicks", R"({"x":1,"y":1})", 5000);
   ASSERT_TRUE(more.ok());
   EXPECT_EQ(more->status, 201);
-  EXPECT_EQ(nlohmann::json::parse(more->body)["id"].get<int64_t>(), static_cast<int64_t>(acknowledged.size()) + 1);
+  EXPECT_EQ(nlohmann::json::parse(more->body)["id"].get<int64_t>(),
+            static_cast<int64_t>(acknowledged.size()) + 1);
 }
 
 TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
@@ -201,11 +221,14 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
   Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
   nlohmann::json app = {
       {"id", "/docker-sleeper"},
-      {"cmd", "echo started $MESOS_TASK_ID; echo to-stderr >&2; trap 'exit 0' TERM; while true; do sleep 1; done"},
+      {"cmd",
+       "echo started $MESOS_TASK_ID; echo to-stderr >&2; trap 'exit 0' TERM; while true; do sleep "
+       "1; done"},
       {"cpus", 0.1},
       {"mem", 32},
       {"backoffSeconds", 0.5},
-      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}, {"forcePullImage", true}}}}},
+      {"container",
+       {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}, {"forcePullImage", true}}}}},
       {"networks", {{{"mode", "host"}}}},
   };
   auto created = cluster.call("POST", "/v2/apps", app.dump());
@@ -222,19 +245,24 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
   // No registry is reachable: forcePullImage is accepted, and the task says it was ignored.
   auto first_view = cluster.call("GET", "/v2/apps/docker-sleeper/tasks");
   ASSERT_EQ(first_view.body["tasks"].size(), 1u);
-  EXPECT_NE(first_view.body["tasks"][0].value("message", "").find("forcePullImage ignored"), std::string::npos)
+  EXPECT_NE(first_view.body["tasks"][0].value("message", "").find("forcePullImage ignored"),
+            std::string::npos)
       << first_view.body.dump();
   // Its output, through the master from the agent, while it runs.
   std::string logs;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stdout", "", 5000, cluster.admin_headers());
+        auto r = http::request(cluster.url(), "GET",
+                               "/berth/v1/tasks/" + first_task + "/logs?stream=stdout", "", 5000,
+                               cluster.admin_headers());
         logs = r ? r->body : "";
         return r && r->status == 200 && logs.find("started " + first_task) != std::string::npos;
       },
       seconds(10)))
       << logs;
-  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stderr", "", 5000, cluster.admin_headers());
+  auto err =
+      http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs?stream=stderr",
+                    "", 5000, cluster.admin_headers());
   ASSERT_TRUE(err.ok());
   EXPECT_NE(err->body.find("to-stderr"), std::string::npos) << err->body;
 
@@ -254,20 +282,23 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
   auto failure = cluster.call("GET", "/v2/apps/docker-sleeper?embed=apps.lastTaskFailure");
   EXPECT_EQ(failure.body["app"]["lastTaskFailure"]["taskId"], first_task);
   EXPECT_EQ(failure.body["app"]["lastTaskFailure"]["state"], "TASK_FAILED");
-  EXPECT_NE(failure.body["app"]["lastTaskFailure"]["message"].get<std::string>().find("137"), std::string::npos)
+  EXPECT_NE(failure.body["app"]["lastTaskFailure"]["message"].get<std::string>().find("137"),
+            std::string::npos)
       << failure.body.dump();
   containers = containers_of(owner_of(cluster, 1));
   ASSERT_EQ(containers.size(), 1u) << "the killed container is removed, its replacement runs";
   EXPECT_NE(containers[0].id, killed_id);
   // The ended task's output stays readable, saved from the container before its removal.
-  auto ended = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs", "", 5000, cluster.admin_headers());
+  auto ended = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + first_task + "/logs", "",
+                             5000, cluster.admin_headers());
   if (ended && ended->status == 200) {
     EXPECT_NE(ended->body.find("started " + first_task), std::string::npos);
     EXPECT_EQ(ended->headers["x-berth-task-done"], "true");
   }
   // Deleting the app stops and removes its container.
   ASSERT_EQ(cluster.call("DELETE", "/v2/apps/docker-sleeper").status, 200);
-  EXPECT_TRUE(Cluster::eventually([&] { return containers_of(owner_of(cluster, 1)).empty(); }, seconds(30)));
+  EXPECT_TRUE(Cluster::eventually([&] { return containers_of(owner_of(cluster, 1)).empty(); },
+                                  seconds(30)));
 }
 
 TEST(DockerApps, MissingImageFailsWithDockersMessageAndBacksOff) {
@@ -280,7 +311,9 @@ TEST(DockerApps, MissingImageFailsWithDockersMessageAndBacksOff) {
       {"mem", 32},
       {"backoffSeconds", 2},
       {"backoffFactor", 2},
-      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/does-not-exist:1.0"}, {"forcePullImage", true}}}}},
+      {"container",
+       {{"type", "DOCKER"},
+        {"docker", {{"image", "berth/does-not-exist:1.0"}, {"forcePullImage", true}}}}},
   };
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   // Every failed launch, told apart by its task id, for 9 s.
@@ -306,7 +339,8 @@ TEST(DockerApps, MissingImageFailsWithDockersMessageAndBacksOff) {
   EXPECT_GE(failed.size(), 2u);
   EXPECT_LE(failed.size(), 4u) << "launches retried faster than the backoff";
   ASSERT_TRUE(queue.is_object()) << "the app waits in the queue";
-  EXPECT_NE(queue["lastTaskFailure"]["message"].get<std::string>().find("No such image"), std::string::npos)
+  EXPECT_NE(queue["lastTaskFailure"]["message"].get<std::string>().find("No such image"),
+            std::string::npos)
       << queue.dump();
   EXPECT_TRUE(cluster.running_tasks("/no-such-image").empty());
 }
@@ -337,7 +371,8 @@ TEST(DockerApps, RestartedAgentAdoptsItsContainersWithoutRestartingThem) {
   std::map<std::string, std::string> started;  // container id -> StartedAt
   docker::DockerClient client;
   ASSERT_TRUE(client.connect().ok());
-  for (const auto& c : containers_of(owner_of(cluster, 1))) started[c.id] = client.inspect_container(c.id)->started_at;
+  for (const auto& c : containers_of(owner_of(cluster, 1)))
+    started[c.id] = client.inspect_container(c.id)->started_at;
   ASSERT_EQ(started.size(), 2u);
 
   cluster.kill_agent(1);  // the agent alone; its containers keep running
@@ -385,8 +420,12 @@ TEST(DockerApps, CommandHealthChecksRunInsideTheContainer) {
       {"mem", 32},
       {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}},
       {"healthChecks",
-       {{{"protocol", "COMMAND"}, {"command", {{"value", "test -f '" + marker + "'"}}}, {"delaySeconds", 0},
-         {"gracePeriodSeconds", 30}, {"intervalSeconds", 1}, {"timeoutSeconds", 5}}}},
+       {{{"protocol", "COMMAND"},
+         {"command", {{"value", "test -f '" + marker + "'"}}},
+         {"delaySeconds", 0},
+         {"gracePeriodSeconds", 30},
+         {"intervalSeconds", 1},
+         {"timeoutSeconds", 5}}}},
   };
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   nlohmann::json task;
@@ -426,7 +465,8 @@ TEST(DockerApps, AContainerThatCannotStartFailsWithDockersReason) {
       },
       seconds(30)));
   EXPECT_EQ(failure["state"], "TASK_FAILED");
-  EXPECT_NE(failure["message"].get<std::string>().find("/no/such/program"), std::string::npos) << failure.dump();
+  EXPECT_NE(failure["message"].get<std::string>().find("/no/such/program"), std::string::npos)
+      << failure.dump();
   EXPECT_TRUE(containers_of(owner_of(cluster, 1)).empty()) << "the failed container is removed";
 }
 
@@ -448,7 +488,10 @@ TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
         {"volumes",
          {{{"containerPath", "/data"},
            {"mode", "RW"},
-           {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "flocker"}}}}}}}}}},
+           {"external",
+            {{"name", volume},
+             {"provider", "dvdi"},
+             {"options", {{"dvdi/driver", "flocker"}}}}}}}}}},
   };
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   std::string task, proof;
@@ -467,8 +510,13 @@ TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
       << cluster.call("GET", "/v2/apps/dvdi-writer?embed=apps.lastTaskFailure").body.dump();
   EXPECT_EQ(proof, "written-by-" + task);
   // Docker mounted it as a volume of this agent's plugin.
-  auto mounts = e2e::run("docker inspect -f '{{range .Mounts}}{{.Type}} {{.Driver}} {{.Name}} {{.Destination}};{{end}}' berth-" + task, 30);
-  EXPECT_NE(mounts.output.find("volume berth-e2e-apps-1 e2e-apps-1." + volume + " /data;"), std::string::npos)
+  auto mounts = e2e::run(
+      "docker inspect -f '{{range .Mounts}}{{.Type}} {{.Driver}} {{.Name}} "
+      "{{.Destination}};{{end}}' berth-" +
+          task,
+      30);
+  EXPECT_NE(mounts.output.find("volume berth-e2e-apps-1 e2e-apps-1." + volume + " /data;"),
+            std::string::npos)
       << mounts.output;
   // The sandbox is where Mesos puts it, and MESOS_SANDBOX says so.
   EXPECT_NE(mounts.output.find("bind   /mnt/mesos/sandbox;"), std::string::npos) << mounts.output;
@@ -493,7 +541,8 @@ TEST(DockerApps, APausedAgentsContainerIsDeadBeforeItsReplacementWrites) {
          {{"image", "berth/busybox"},
           {"network", "NONE"},
           {"parameters",
-           {{{"key", "volume-driver"}, {"value", "berth"}}, {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
+           {{{"key", "volume-driver"}, {"value", "berth"}},
+            {{"key", "volume"}, {"value", volume + ":/data"}}}}}}}},
   };
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   std::string first_task, first_node, log;

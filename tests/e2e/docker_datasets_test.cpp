@@ -4,12 +4,11 @@
 // 2's plugin (driver berth-e2e-b). Data written through one node is there through the other; a
 // volume in use on one node is refused on the other with a clear message.
 #include <fcntl.h>
-#include <sys/file.h>
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <cstdio>
@@ -47,15 +46,19 @@ class SecondDaemon {
       ::dup2(log, 2);
       // nsenter joins only the network namespace (`ip netns exec` would remount /sys and hide
       // the cgroup hierarchies dockerd needs).
-      ::execlp("nsenter", "nsenter", "--net=/run/netns/berth-e2e-b", "dockerd", "--data-root", "/var/lib/berth-e2e-docker-b", "--exec-root", "/run/bdb",
-               "--pidfile", "/run/bdb.pid", "-H", kDaemonB, "--bridge=none", "--iptables=false",
+      ::execlp("nsenter", "nsenter", "--net=/run/netns/berth-e2e-b", "dockerd", "--data-root",
+               "/var/lib/berth-e2e-docker-b", "--exec-root", "/run/bdb", "--pidfile",
+               "/run/bdb.pid", "-H", kDaemonB, "--bridge=none", "--iptables=false",
                "--ip-masq=false", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 120; ++i) {
       if (run(std::string("docker -H ") + kDaemonB + " info", 10).exit_code == 0) {
-        auto loaded = run(std::string("sh -c 'docker save berth/busybox | docker -H ") + kDaemonB + " load'", 120);
-        if (loaded.exit_code != 0) *error = "loading berth/busybox into the second daemon failed: " + loaded.output;
+        auto loaded =
+            run(std::string("sh -c 'docker save berth/busybox | docker -H ") + kDaemonB + " load'",
+                120);
+        if (loaded.exit_code != 0)
+          *error = "loading berth/busybox into the second daemon failed: " + loaded.output;
         return loaded.exit_code == 0;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -88,12 +91,15 @@ TEST(DockerDatasets, DataWrittenOnOneNodeIsSeenOnAnotherAndConcurrentUseIsRefuse
   SecondDaemon daemon_b;
   std::string daemon_error;
   ASSERT_TRUE(daemon_b.start(&daemon_error)) << daemon_error;
-  Cluster cluster(2, 1500,
-                  {{1, {"--plugin-socket", std::string("/run/docker/plugins/") + kDriverA + ".sock"}},
-                   {2, {"--plugin-socket", std::string("/run/docker/plugins/") + kDriverB + ".sock"}}});
+  Cluster cluster(
+      2, 1500,
+      {{1, {"--plugin-socket", std::string("/run/docker/plugins/") + kDriverA + ".sock"}},
+       {2, {"--plugin-socket", std::string("/run/docker/plugins/") + kDriverB + ".sock"}}});
   std::string volume = "e2e-ds-" + std::to_string(::getpid());
-  std::string a = std::string(" --network none --volume-driver ") + kDriverA + " -v " + volume + ":/data ";
-  std::string b = std::string(" --network none --volume-driver ") + kDriverB + " -v " + volume + ":/data ";
+  std::string a =
+      std::string(" --network none --volume-driver ") + kDriverA + " -v " + volume + ":/data ";
+  std::string b =
+      std::string(" --network none --volume-driver ") + kDriverB + " -v " + volume + ":/data ";
   std::string docker_b = std::string("docker -H ") + kDaemonB;
 
   auto created = run(std::string("docker volume create -d ") + kDriverA + " " + volume);
@@ -129,10 +135,12 @@ TEST(DockerDatasets, DataWrittenOnOneNodeIsSeenOnAnotherAndConcurrentUseIsRefuse
 
   auto removed = run(std::string("docker volume rm ") + volume, 60);
   EXPECT_EQ(removed.exit_code, 0) << removed.output;
-  EXPECT_TRUE(Cluster::eventually([&] {
-    auto datasets = cluster.call("GET", "/v1/configuration/datasets");
-    return datasets.body.size() == 1 && datasets.body[0]["deleted"].get<bool>();
-  }, std::chrono::seconds(5)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        auto datasets = cluster.call("GET", "/v1/configuration/datasets");
+        return datasets.body.size() == 1 && datasets.body[0]["deleted"].get<bool>();
+      },
+      std::chrono::seconds(5)));
   ::close(lock_fd);
 }
 

@@ -25,7 +25,8 @@ inline CommandResult run(const std::string& command, int timeout_seconds = 150) 
   if (!pipe) return result;
   std::array<char, 4096> chunk;
   size_t n;
-  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0) result.output.append(chunk.data(), n);
+  while ((n = std::fread(chunk.data(), 1, chunk.size(), pipe)) > 0)
+    result.output.append(chunk.data(), n);
   int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -47,11 +48,11 @@ inline bool in_ci() { return std::getenv("CI") && std::string(std::getenv("CI"))
 }  // namespace berth::e2e
 
 // In a test body: skips (or fails under CI=true) when Docker or the test image is missing.
-#define BERTH_REQUIRE_DOCKER()                                                               \
-  do {                                                                                       \
-    std::string berth_missing = ::berth::e2e::docker_missing();                              \
-    if (!berth_missing.empty()) {                                                            \
+#define BERTH_REQUIRE_DOCKER()                                                                   \
+  do {                                                                                           \
+    std::string berth_missing = ::berth::e2e::docker_missing();                                  \
+    if (!berth_missing.empty()) {                                                                \
       if (::berth::e2e::in_ci()) FAIL() << berth_missing << " (CI=true: a failure, not a skip)"; \
-      GTEST_SKIP() << berth_missing;                                                         \
-    }                                                                                        \
+      GTEST_SKIP() << berth_missing;                                                             \
+    }                                                                                            \
   } while (0)

@@ -171,8 +171,8 @@ TEST_F(DockerPluginTest, DockerCreatesMountsListsAndRemovesAVolumeThroughThePlug
   ASSERT_EQ(inspected.exit_code, 0) << inspected.output;
   EXPECT_EQ(trim(inspected.output), driver_ + " global");
 
-  CommandResult wrote = run("docker run --rm --network none --volume-driver " + driver_ + " -v " + volume_ +
-                            ":/data berth/busybox sh -c 'echo hi > /data/f'");
+  CommandResult wrote = run("docker run --rm --network none --volume-driver " + driver_ + " -v " +
+                            volume_ + ":/data berth/busybox sh -c 'echo hi > /data/f'");
   ASSERT_EQ(wrote.exit_code, 0) << wrote.output;
   std::ifstream file(data / "f");
   std::stringstream content;
@@ -182,8 +182,8 @@ TEST_F(DockerPluginTest, DockerCreatesMountsListsAndRemovesAVolumeThroughThePlug
   EXPECT_EQ(backend_->unmounts, backend_->mounts);  // the handler released every Docker mount id
   EXPECT_TRUE(plugin_->active_mounts().empty());
 
-  CommandResult readback = run("docker run --rm --network none --volume-driver " + driver_ + " -v " + volume_ +
-                               ":/data berth/busybox cat /data/f");
+  CommandResult readback = run("docker run --rm --network none --volume-driver " + driver_ +
+                               " -v " + volume_ + ":/data berth/busybox cat /data/f");
   ASSERT_EQ(readback.exit_code, 0) << readback.output;
   EXPECT_EQ(readback.output, "hi\n");
 
@@ -206,8 +206,8 @@ TEST_F(DockerPluginTest, DockerCreatesMountsListsAndRemovesAVolumeThroughThePlug
 TEST_F(DockerPluginTest, DockerShowsTheBackendsMountRefusalToTheUser) {
   ASSERT_EQ(run("docker volume create -d " + driver_ + " " + volume_).exit_code, 0);
   backend_->refuse_mounts("volume '" + volume_ + "' is in exclusive use on node n2");
-  CommandResult failed = run("docker run --rm --network none --volume-driver " + driver_ + " -v " + volume_ +
-                             ":/data berth/busybox true");
+  CommandResult failed = run("docker run --rm --network none --volume-driver " + driver_ + " -v " +
+                             volume_ + ":/data berth/busybox true");
   EXPECT_EQ(failed.exit_code, 125) << failed.output;
   EXPECT_NE(failed.output.find("volume '" + volume_ + "' is in exclusive use on node n2"),
             std::string::npos)

@@ -23,13 +23,17 @@ void check_outcome(const model::ParseOutcome& outcome) {
   fuzz::require(json::parse(json::dump(stored)).ok(), "the stored JSON of an app parses");
   model::ParseOutcome restored = model::restore_app(stored);
   fuzz::require(restored.app.has_value(), "the store's copy of a valid app restores");
-  fuzz::require(restored.app && *restored.app == *outcome.app, "restore_app(app_to_json(app)) == app");
+  fuzz::require(restored.app && *restored.app == *outcome.app,
+                "restore_app(app_to_json(app)) == app");
 }
 
 const model::App& existing_app() {
   static const model::App app = [] {
-    nlohmann::json body = {{"id", "/prod/web"}, {"cmd", "sleep 100"}, {"instances", 2},
-                           {"constraints", nlohmann::json::array({nlohmann::json::array({"hostname", "UNIQUE"})})}};
+    nlohmann::json body = {
+        {"id", "/prod/web"},
+        {"cmd", "sleep 100"},
+        {"instances", 2},
+        {"constraints", nlohmann::json::array({nlohmann::json::array({"hostname", "UNIQUE"})})}};
     model::ParseOptions options;
     options.version = kVersion;
     return model::parse_app(body, options).app.value();

@@ -17,13 +17,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::require(json::parse(json::dump(stored)).ok(), "the stored JSON of a dataset parses");
     Result<model::Dataset> restored = model::dataset_from_json(stored);
     fuzz::require(restored.ok(), "the store's copy of a created dataset reads back");
-    fuzz::require(restored.ok() && *restored == *created, "dataset_from_json(dataset_to_json(d)) == d");
+    fuzz::require(restored.ok() && *restored == *created,
+                  "dataset_from_json(dataset_to_json(d)) == d");
   } else {
     fuzz::require(!created.error().message.empty(), "a refusal says why");
   }
 
   Result<model::DatasetUpdate> update = model::parse_dataset_update(*body);
-  if (update.ok() && update->maximum_size) (void)model::validate_maximum_size(*update->maximum_size);
+  if (update.ok() && update->maximum_size)
+    (void)model::validate_maximum_size(*update->maximum_size);
 
   Result<model::Dataset> stored = model::dataset_from_json(*body);
   if (stored.ok()) json::dump(model::dataset_to_json(*stored));

@@ -14,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (data[0] % 8) {
     case 0: {
       std::optional<std::string> version = docker::negotiate_api_version(body);
-      if (version) fuzz::require(docker::negotiate_api_version(*version) == version, "a negotiated version is stable");
+      if (version)
+        fuzz::require(docker::negotiate_api_version(*version) == version,
+                      "a negotiated version is stable");
       break;
     }
     case 1: {
@@ -22,11 +24,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::require(!message.empty(), "an error message is never empty");
       break;
     }
-    case 2: (void)docker::parse_create_answer(body); break;
-    case 3: (void)docker::parse_inspect_answer(body); break;
-    case 4: (void)docker::parse_list_answer(body); break;
-    case 5: (void)docker::parse_wait_answer(body); break;
-    case 6: (void)docker::exit_code_from_status_text(body); break;
+    case 2:
+      (void)docker::parse_create_answer(body);
+      break;
+    case 3:
+      (void)docker::parse_inspect_answer(body);
+      break;
+    case 4:
+      (void)docker::parse_list_answer(body);
+      break;
+    case 5:
+      (void)docker::parse_wait_answer(body);
+      break;
+    case 6:
+      (void)docker::exit_code_from_status_text(body);
+      break;
     case 7: {
       // The stream arrives in pieces whose size the stream's first byte sets.
       size_t piece = body.empty() ? 1 : 1 + static_cast<unsigned char>(body[0]) % 16;
@@ -43,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::require(delivered <= body.size(), "the demuxer delivers no more than it got");
       std::string out, err, rest;
       docker::demux_logs(body, &out, &err, &rest);
-      fuzz::require(out.size() + err.size() + rest.size() <= body.size(), "demux_logs keeps no more than it got");
+      fuzz::require(out.size() + err.size() + rest.size() <= body.size(),
+                    "demux_logs keeps no more than it got");
       break;
     }
   }

@@ -39,8 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (received == bytes.size()) {
         // The end of the stream, as beast::http::read reports it: put_eof only after some
         // bytes of a message, else end_of_stream (the peer closed between requests).
-        if (parser.got_some()) parser.put_eof(ec);
-        else ec = bhttp::error::end_of_stream;
+        if (parser.got_some())
+          parser.put_eof(ec);
+        else
+          ec = bhttp::error::end_of_stream;
         break;
       }
       received = std::min(received + piece, bytes.size());

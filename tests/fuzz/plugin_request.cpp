@@ -18,8 +18,10 @@ using namespace berth;
 // Volumes in a map; "fail" in Create's options makes the backend refuse, so error paths run.
 class MemoryBackend final : public plugin::VolumeBackend {
  public:
-  Status create(const std::string& name, const std::map<std::string, std::string>& options) override {
-    if (options.count("fail")) return make_error(ErrorCode::kInvalidArgument, "option fail for " + name);
+  Status create(const std::string& name,
+                const std::map<std::string, std::string>& options) override {
+    if (options.count("fail"))
+      return make_error(ErrorCode::kInvalidArgument, "option fail for " + name);
     volumes_.emplace(name, options);
     return {};
   }
@@ -37,7 +39,8 @@ class MemoryBackend final : public plugin::VolumeBackend {
     for (const auto& entry : volumes_) out.push_back(volume(entry.first));
     return out;
   }
-  Result<std::string> mount(const std::string& name, const std::string&, std::chrono::steady_clock::time_point) override {
+  Result<std::string> mount(const std::string& name, const std::string&,
+                            std::chrono::steady_clock::time_point) override {
     if (!volumes_.count(name)) return make_error(ErrorCode::kNotFound, "no such volume: " + name);
     mounted_.insert(name);
     return "/fake/" + name;
@@ -47,7 +50,8 @@ class MemoryBackend final : public plugin::VolumeBackend {
     return {};
   }
   Result<std::string> path(const std::string& name) override {
-    if (!mounted_.count(name)) return make_error(ErrorCode::kUnavailable, name + " is not mounted here");
+    if (!mounted_.count(name))
+      return make_error(ErrorCode::kUnavailable, name + " is not mounted here");
     return "/fake/" + name;
   }
 
@@ -92,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Everything still mounted goes through the release path an agent uses at reconciliation.
   for (const auto& [name, ids] : plugin.active_mounts()) {
-    for (const std::string& id : ids) fuzz::require(plugin.unmount(name, id).ok(), "releasing a mount id succeeds");
+    for (const std::string& id : ids)
+      fuzz::require(plugin.unmount(name, id).ok(), "releasing a mount id succeeds");
   }
   fuzz::require(plugin.active_mounts().empty(), "no mount id is left after releasing them all");
   return 0;

@@ -62,7 +62,8 @@ bool is_zombie(pid_t pid) {
 
 }  // namespace
 
-Cluster::Cluster(int agents, int64_t lost_timeout_ms, std::map<int, std::vector<std::string>> agent_args,
+Cluster::Cluster(int agents, int64_t lost_timeout_ms,
+                 std::map<int, std::vector<std::string>> agent_args,
                  std::map<int, std::pair<std::string, std::string>> agent_netns,
                  std::vector<std::string> master_args)
     : lost_timeout_ms_(lost_timeout_ms),
@@ -140,10 +141,24 @@ void Cluster::start_master() {
   // Every address: an agent in a network namespace of the test reaches it over a veth pair.
   // Every address, so plain HTTP needs --insecure (the tests' own namespaces only).
   std::vector<std::string> args = {
-      "master", "--host", "0.0.0.0", "--insecure", "--port", std::to_string(port_), "--data-dir",
-      dir_ + "/master", "--admin-token-file", dir_ + "/admin-token", "--heartbeat-interval-ms", "200",
-      "--lease-ms", std::to_string(lost_timeout_ms_ - 500), "--lost-timeout-ms", std::to_string(lost_timeout_ms_),
-      "--service-ports", std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)};
+      "master",
+      "--host",
+      "0.0.0.0",
+      "--insecure",
+      "--port",
+      std::to_string(port_),
+      "--data-dir",
+      dir_ + "/master",
+      "--admin-token-file",
+      dir_ + "/admin-token",
+      "--heartbeat-interval-ms",
+      "200",
+      "--lease-ms",
+      std::to_string(lost_timeout_ms_ - 500),
+      "--lost-timeout-ms",
+      std::to_string(lost_timeout_ms_),
+      "--service-ports",
+      std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)};
   args.insert(args.end(), master_args_.begin(), master_args_.end());
   master_ = spawn(args, dir_ + "/master.log");
   if (!eventually([&] { return http::request(url_, "GET", "/ping", "", 500).ok(); },
@@ -159,18 +174,34 @@ void Cluster::kill_master() {
 }
 
 std::string Cluster::agent_hostname(int index) const {
-  return "it" + std::to_string(::getpid()) + "-" + std::to_string(port_) + "-agent-" + std::to_string(index);
+  return "it" + std::to_string(::getpid()) + "-" + std::to_string(port_) + "-agent-" +
+         std::to_string(index);
 }
 
 void Cluster::start_agent(int index) {
   // Task ports stay below Linux's ephemeral range (32768-60999), where a port may be taken by
   // any outgoing connection; 25 per agent, a block per cluster.
-  uint32_t begin = 12000 + static_cast<uint32_t>(port_ % 80) * 100 + static_cast<uint32_t>(index - 1) * 25;
-  std::vector<std::string> args = {"agent", "--master", url_, "--hostname", agent_hostname(index), "--address",
-                          "127.0.0.1", "--work-dir", dir_ + "/agent-" + std::to_string(index), "--ports",
-                          std::to_string(begin) + "-" + std::to_string(begin + 24), "--cpus", "4",
-                          "--mem", "4096", "--attributes", "node:" + std::to_string(index),
-                          "--dataset-pool", dir_ + "/pool"};
+  uint32_t begin =
+      12000 + static_cast<uint32_t>(port_ % 80) * 100 + static_cast<uint32_t>(index - 1) * 25;
+  std::vector<std::string> args = {"agent",
+                                   "--master",
+                                   url_,
+                                   "--hostname",
+                                   agent_hostname(index),
+                                   "--address",
+                                   "127.0.0.1",
+                                   "--work-dir",
+                                   dir_ + "/agent-" + std::to_string(index),
+                                   "--ports",
+                                   std::to_string(begin) + "-" + std::to_string(begin + 24),
+                                   "--cpus",
+                                   "4",
+                                   "--mem",
+                                   "4096",
+                                   "--attributes",
+                                   "node:" + std::to_string(index),
+                                   "--dataset-pool",
+                                   dir_ + "/pool"};
   const auto& extra_args = agent_args_[index];
   if (std::find(extra_args.begin(), extra_args.end(), "--ports") != extra_args.end()) {
     auto ports = std::find(args.begin(), args.end(), "--ports");
@@ -180,7 +211,8 @@ void Cluster::start_agent(int index) {
   args.push_back("--allow-root-tasks");
   bool own_default_user =
       std::find(extra_args.begin(), extra_args.end(), "--default-task-user") != extra_args.end();
-  if (::geteuid() == 0 && !own_default_user) args.insert(args.end(), {"--default-task-user", "root"});
+  if (::geteuid() == 0 && !own_default_user)
+    args.insert(args.end(), {"--default-task-user", "root"});
   for (const auto& extra : extra_args) args.push_back(extra);
   auto netns = agent_netns_.find(index);
   if (netns != agent_netns_.end()) {
@@ -208,7 +240,8 @@ void Cluster::kill_agent(int index) {
   agents_[index] = -1;
 }
 
-ApiAnswer Cluster::call(const std::string& method, const std::string& target, const std::string& body,
+ApiAnswer Cluster::call(const std::string& method, const std::string& target,
+                        const std::string& body,
                         const std::vector<std::pair<std::string, std::string>>& headers) {
   auto all = headers;
   bool own = std::any_of(headers.begin(), headers.end(), [](const auto& h) {
@@ -224,7 +257,8 @@ ApiAnswer Cluster::call(const std::string& method, const std::string& target, co
   return answer;
 }
 
-bool Cluster::eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+bool Cluster::eventually(const std::function<bool()>& condition,
+                         std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (condition()) return true;

@@ -43,14 +43,14 @@ class Cluster {
   }
 
   void start_master();
-  void kill_master();   // SIGKILL
+  void kill_master();           // SIGKILL
   void start_agent(int index);  // 1-based
   // Agent `index` runs in network namespace `netns` (made by the caller) and reaches the master
   // at `master_url` (e.g. over a veth pair); call before the agent starts.
   void set_agent_netns(int index, const std::string& netns, const std::string& master_url) {
     agent_netns_[index] = {netns, master_url};
   }
-  void kill_agent(int index);   // SIGKILL, the agent process alone
+  void kill_agent(int index);  // SIGKILL, the agent process alone
   std::string agent_hostname(int index) const;
   pid_t agent_pid(int index) const { return agents_.at(index); }
   // The 1-based index of the agent whose node id is `node_id`, or 0.

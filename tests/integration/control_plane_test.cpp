@@ -1,13 +1,12 @@
 // The core control plane with real processes: a master and agents started from the `berth`
 // binary on loopback, apps that run real `sleep` processes, real SIGKILLs.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -23,8 +22,8 @@ namespace {
 using std::chrono::seconds;
 
 std::string sleep_app(const std::string& id, int instances) {
-  return nlohmann::json{{"id", id}, {"cmd", "sleep 1000"}, {"cpus", 0.1}, {"mem", 16},
-                        {"instances", instances}, {"backoffSeconds", 0.2}}
+  return nlohmann::json{{"id", id},  {"cmd", "sleep 1000"},    {"cpus", 0.1},
+                        {"mem", 16}, {"instances", instances}, {"backoffSeconds", 0.2}}
       .dump();
 }
 
@@ -36,7 +35,8 @@ TEST(ControlPlane, FiveInstancesRunAcrossThreeAgents) {
   ASSERT_EQ(created.status, 201) << created.body.dump();
   EXPECT_FALSE(created.headers["marathon-deployment-id"].empty());
   EXPECT_EQ(created.body["id"], "/spread");
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/spread").size() == 5; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/spread").size() == 5; },
+                                  seconds(20)));
   std::set<std::string> agents;
   for (const auto& t : cluster.running_tasks("/spread")) {
     agents.insert(t["slaveId"].get<std::string>());
@@ -47,7 +47,8 @@ TEST(ControlPlane, FiveInstancesRunAcrossThreeAgents) {
   }
   EXPECT_EQ(agents.size(), 3u);
   // The deployment finishes once every instance runs.
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto app = cluster.call("GET", "/v2/apps/spread");
   EXPECT_EQ(app.body["app"]["tasksRunning"], 5);
 }
@@ -55,17 +56,23 @@ TEST(ControlPlane, FiveInstancesRunAcrossThreeAgents) {
 TEST(ControlPlane, ScalesUpAndDown) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/scaled", 2)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 2; }, seconds(20)));
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 2; },
+                                  seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto up = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 6})");
   ASSERT_EQ(up.status, 200) << up.body.dump();
   EXPECT_TRUE(up.body.contains("deploymentId"));
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 6; }, seconds(20)));
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/scaled").size() == 6; },
+                                  seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto down = cluster.call("PUT", "/v2/apps/scaled", R"({"instances": 1})");
   ASSERT_EQ(down.status, 200);
   ASSERT_TRUE(Cluster::eventually(
-      [&] { return cluster.running_tasks("/scaled").size() == 1 && cluster.live_task_processes() <= 2; },
+      [&] {
+        return cluster.running_tasks("/scaled").size() == 1 && cluster.live_task_processes() <= 2;
+      },
       seconds(20)));
   // A scale-only change keeps the surviving task and bumps lastScalingAt only.
   auto app = cluster.call("GET", "/v2/apps/scaled").body["app"];
@@ -77,8 +84,10 @@ TEST(ControlPlane, ScalesUpAndDown) {
 TEST(ControlPlane, AKilledTaskIsReplaced) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/phoenix", 2)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/phoenix").size() == 2; }, seconds(20)));
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/phoenix").size() == 2; },
+                                  seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   std::string victim = cluster.running_tasks("/phoenix")[0]["id"];
   auto pids = cluster.task_pids(victim);
   ASSERT_FALSE(pids.empty());
@@ -104,23 +113,28 @@ TEST(ControlPlane, AKilledTaskIsReplaced) {
   ASSERT_EQ(killed.status, 200) << killed.body.dump();
   EXPECT_EQ(killed.body["task"]["id"].get<std::string>(), second);
   ASSERT_TRUE(Cluster::eventually(
-      [&] { return cluster.task_pids(second).empty() && cluster.running_tasks("/phoenix").size() == 2; },
+      [&] {
+        return cluster.task_pids(second).empty() && cluster.running_tasks("/phoenix").size() == 2;
+      },
       seconds(20)));
 }
 
 TEST(ControlPlane, ASigkilledAgentsTasksAreReplacedOnTheOthers) {
   Cluster cluster(3, 1500);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/survivor", 6)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/survivor").size() == 6; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/survivor").size() == 6; },
+                                  seconds(20)));
   std::string dead_agent;
   auto nodes = cluster.call("GET", "/berth/v1/nodes");
   for (const auto& n : nodes.body["nodes"]) {
-    if (n["hostname"].get<std::string>() == cluster.agent_hostname(2)) dead_agent = n["id"].get<std::string>();
+    if (n["hostname"].get<std::string>() == cluster.agent_hostname(2))
+      dead_agent = n["id"].get<std::string>();
   }
   ASSERT_FALSE(dead_agent.empty()) << nodes.body.dump() << " wanted " << cluster.agent_hostname(2);
   std::vector<std::string> orphaned;
   for (const auto& t : cluster.running_tasks("/survivor")) {
-    if (t["slaveId"].get<std::string>() == dead_agent) orphaned.push_back(t["id"].get<std::string>());
+    if (t["slaveId"].get<std::string>() == dead_agent)
+      orphaned.push_back(t["id"].get<std::string>());
   }
   ASSERT_FALSE(orphaned.empty());
   cluster.kill_agent(2);
@@ -161,7 +175,8 @@ TEST(ControlPlane, ASigkilledMasterRestartsWithItsStateAndAdoptsRunningTasks) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/steady", 3)).status, 201);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/group/other", 1)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
   ASSERT_EQ(cluster.call("PUT", "/v2/apps/group/other", R"({"cmd": "sleep 999"})").status, 200);
   ASSERT_TRUE(Cluster::eventually(
       [&] {
@@ -170,8 +185,10 @@ TEST(ControlPlane, ASigkilledMasterRestartsWithItsStateAndAdoptsRunningTasks) {
       },
       seconds(20)));
   std::map<std::string, std::vector<pid_t>> before;
-  for (const auto& t : cluster.running_tasks("/steady")) before[t["id"]] = cluster.task_pids(t["id"]);
-  for (const auto& t : cluster.running_tasks("/group/other")) before[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/steady"))
+    before[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/group/other"))
+    before[t["id"]] = cluster.task_pids(t["id"]);
   auto versions_before = cluster.call("GET", "/v2/apps/group/other/versions").body;
   auto app_before = cluster.call("GET", "/v2/apps/group/other").body["app"];
 
@@ -186,8 +203,10 @@ TEST(ControlPlane, ASigkilledMasterRestartsWithItsStateAndAdoptsRunningTasks) {
   EXPECT_EQ(app_after["version"], app_before["version"]);
   EXPECT_EQ(app_after["cmd"], "sleep 999");
   std::map<std::string, std::vector<pid_t>> after;
-  for (const auto& t : cluster.running_tasks("/steady")) after[t["id"]] = cluster.task_pids(t["id"]);
-  for (const auto& t : cluster.running_tasks("/group/other")) after[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/steady"))
+    after[t["id"]] = cluster.task_pids(t["id"]);
+  for (const auto& t : cluster.running_tasks("/group/other"))
+    after[t["id"]] = cluster.task_pids(t["id"]);
   EXPECT_EQ(after, before) << "tasks were restarted or lost across the master restart";
 }
 
@@ -198,7 +217,8 @@ TEST(ControlPlane, BadInputGetsMarathonsErrorsAndChangesNothing) {
   EXPECT_EQ(malformed.body["message"], "Invalid JSON");
   EXPECT_TRUE(malformed.body["details"].is_array());
 
-  auto invalid = cluster.call("POST", "/v2/apps", R"({"id": "Bad_Id", "cmd": "sleep 1", "cpus": -1})");
+  auto invalid =
+      cluster.call("POST", "/v2/apps", R"({"id": "Bad_Id", "cmd": "sleep 1", "cpus": -1})");
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(invalid.body["message"], "Object is not valid");
   std::set<std::string> paths;
@@ -206,11 +226,13 @@ TEST(ControlPlane, BadInputGetsMarathonsErrorsAndChangesNothing) {
   EXPECT_TRUE(paths.count("/id")) << invalid.body.dump();
   EXPECT_TRUE(paths.count("/cpus")) << invalid.body.dump();
 
-  auto bad_constraint = cluster.call("POST", "/v2/apps",
-                                     R"({"id": "c", "cmd": "sleep 1", "constraints": [["hostname", "NEAR"]]})");
+  auto bad_constraint =
+      cluster.call("POST", "/v2/apps",
+                   R"({"id": "c", "cmd": "sleep 1", "constraints": [["hostname", "NEAR"]]})");
   EXPECT_EQ(bad_constraint.status, 422);
 
-  auto wrong_type = cluster.call("POST", "/v2/apps", R"({"id": "t", "cmd": "sleep 1", "instances": "many"})");
+  auto wrong_type =
+      cluster.call("POST", "/v2/apps", R"({"id": "t", "cmd": "sleep 1", "instances": "many"})");
   EXPECT_EQ(wrong_type.status, 422);
 
   EXPECT_EQ(cluster.call("GET", "/v2/apps").body["apps"].size(), 0u);
@@ -243,17 +265,21 @@ TEST(ControlPlane, LockedAppAnswers409UnlessForced) {
   EXPECT_TRUE(locked.body["deployments"].is_array());
   auto forced = cluster.call("PUT", "/v2/apps/huge?force=true", R"({"cpus": 0.1})");
   EXPECT_EQ(forced.status, 200) << forced.body.dump();
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/huge").size() == 1; }, seconds(20)));
+  ASSERT_TRUE(
+      Cluster::eventually([&] { return cluster.running_tasks("/huge").size() == 1; }, seconds(20)));
 }
 
 TEST(ControlPlane, QueueShowsWhyInstancesWait) {
   Cluster cluster(2);
-  ASSERT_EQ(cluster.call("POST", "/v2/apps",
-                         R"({"id": "picky", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
+  ASSERT_EQ(
+      cluster
+          .call("POST", "/v2/apps",
+                R"({"id": "picky", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
                              "constraints": [["hostname", "UNIQUE"]]})")
-                .status,
-            201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/picky").size() == 2; }, seconds(20)));
+          .status,
+      201);
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/picky").size() == 2; },
+                                  seconds(20)));
   nlohmann::json queue;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
@@ -275,22 +301,26 @@ TEST(ControlPlane, QueueShowsWhyInstancesWait) {
 TEST(ControlPlane, DestroyingAnAppStopsItsTasks) {
   Cluster cluster(2);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/doomed", 3)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/doomed").size() == 3; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/doomed").size() == 3; },
+                                  seconds(20)));
   auto deleted = cluster.call("DELETE", "/v2/apps/doomed");
   ASSERT_EQ(deleted.status, 200);
   EXPECT_TRUE(deleted.body.contains("deploymentId"));
   EXPECT_EQ(cluster.call("GET", "/v2/apps/doomed").status, 404);
   ASSERT_TRUE(Cluster::eventually([&] { return cluster.live_task_processes() == 0; }, seconds(20)));
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
 }
 
 TEST(ControlPlane, RestartReplacesEveryTaskWithTheSameDefinition) {
   Cluster cluster(2);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/fresh", 2)).status, 201);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/fresh").size() == 2; }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.running_tasks("/fresh").size() == 2; },
+                                  seconds(20)));
   std::set<std::string> old_ids;
   for (const auto& t : cluster.running_tasks("/fresh")) old_ids.insert(t["id"]);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   auto restarted = cluster.call("POST", "/v2/apps/fresh/restart");
   ASSERT_EQ(restarted.status, 200);
   ASSERT_TRUE(Cluster::eventually(
@@ -323,8 +353,9 @@ TEST(ControlPlane, PortMappingsGetServicePortsThatLastAcrossUpdates) {
         {"container",
          {{"type", "DOCKER"},
           {"docker", {{"image", "berth/busybox"}, {"network", "BRIDGE"}}},
-          {"portMappings", {{{"containerPort", 80}, {"hostPort", 0}, {"servicePort", service_port}},
-                            {{"containerPort", 81}, {"hostPort", 0}, {"servicePort", 0}}}}}}};
+          {"portMappings",
+           {{{"containerPort", 80}, {"hostPort", 0}, {"servicePort", service_port}},
+            {{"containerPort", 81}, {"hostPort", 0}, {"servicePort", 0}}}}}}};
   };
   auto first = cluster.call("POST", "/v2/apps", bridge_app("/bridge-a", 0).dump());
   ASSERT_EQ(first.status, 201) << first.body.dump();
@@ -335,14 +366,17 @@ TEST(ControlPlane, PortMappingsGetServicePortsThatLastAcrossUpdates) {
   EXPECT_NE(a0, a1);
   EXPECT_NE(a1, 0u);
   // Another app with 0 gets other ports; a fixed one is kept as given.
-  auto second = cluster.call("POST", "/v2/apps", bridge_app("/bridge-b", cluster.service_port_begin() + 50).dump());
+  auto second = cluster.call("POST", "/v2/apps",
+                             bridge_app("/bridge-b", cluster.service_port_begin() + 50).dump());
   ASSERT_EQ(second.status, 201) << second.body.dump();
-  EXPECT_EQ(second.body["container"]["portMappings"][0]["servicePort"], cluster.service_port_begin() + 50);
+  EXPECT_EQ(second.body["container"]["portMappings"][0]["servicePort"],
+            cluster.service_port_begin() + 50);
   uint32_t b1 = second.body["container"]["portMappings"][1]["servicePort"];
   EXPECT_NE(b1, a0);
   EXPECT_NE(b1, a1);
   // An update that says 0 again keeps the assigned ports.
-  auto update = cluster.call("PUT", "/v2/apps/bridge-a?force=true", bridge_app("/bridge-a", 0).dump());
+  auto update =
+      cluster.call("PUT", "/v2/apps/bridge-a?force=true", bridge_app("/bridge-a", 0).dump());
   ASSERT_EQ(update.status, 200) << update.body.dump();
   auto after = cluster.call("GET", "/v2/apps/bridge-a");
   EXPECT_EQ(after.body["app"]["container"]["portMappings"][0]["servicePort"], a0);
@@ -352,8 +386,10 @@ TEST(ControlPlane, PortMappingsGetServicePortsThatLastAcrossUpdates) {
 // `berth task logs`: the master relays to the task's agent, which serves the sandbox files.
 TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
   Cluster cluster(1);
-  nlohmann::json app = {{"id", "/talker"}, {"cmd", "echo hello from $MESOS_TASK_ID; echo oops >&2; sleep 1000"},
-                        {"cpus", 0.1}, {"mem", 16}};
+  nlohmann::json app = {{"id", "/talker"},
+                        {"cmd", "echo hello from $MESOS_TASK_ID; echo oops >&2; sleep 1000"},
+                        {"cpus", 0.1},
+                        {"mem", 16}};
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   std::string task;
   ASSERT_TRUE(Cluster::eventually(
@@ -367,7 +403,9 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
   http::ClientResponse out;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        auto r = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stdout", "", 5000, cluster.admin_headers());
+        auto r =
+            http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stdout",
+                          "", 5000, cluster.admin_headers());
         if (!r || r->status != 200) return false;
         out = *r;
         return out.body.find("hello from " + task) != std::string::npos;
@@ -375,18 +413,22 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
       seconds(10)));
   EXPECT_EQ(out.headers["x-berth-task-done"], "false");
   EXPECT_EQ(out.headers["x-berth-log-offset"], std::to_string(out.body.size()));
-  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stderr", "", 5000, cluster.admin_headers());
+  auto err = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?stream=stderr",
+                           "", 5000, cluster.admin_headers());
   ASSERT_TRUE(err.ok());
   EXPECT_NE(err->body.find("oops"), std::string::npos);
   // From an offset: only what follows.
-  auto tail = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?offset=6", "", 5000, cluster.admin_headers());
+  auto tail = http::request(cluster.url(), "GET", "/berth/v1/tasks/" + task + "/logs?offset=6", "",
+                            5000, cluster.admin_headers());
   ASSERT_TRUE(tail.ok());
   EXPECT_EQ(tail->body, out.body.substr(6));
-  auto unknown = http::request(cluster.url(), "GET", "/berth/v1/tasks/no-such-task/logs", "", 5000, cluster.admin_headers());
+  auto unknown = http::request(cluster.url(), "GET", "/berth/v1/tasks/no-such-task/logs", "", 5000,
+                               cluster.admin_headers());
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->status, 404);
   // The CLI prints the same bytes.
-  std::string cli = std::string(BERTH_BINARY) + " task logs " + task + " --master " + cluster.url() + " --token " + cluster.admin_token();
+  std::string cli = std::string(BERTH_BINARY) + " task logs " + task + " --master " +
+                    cluster.url() + " --token " + cluster.admin_token();
   FILE* pipe = ::popen(cli.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string printed;
@@ -400,20 +442,27 @@ TEST(ControlPlane, TaskLogsComeFromTheAgentThroughTheMaster) {
 // tasks); the master retries after the app's backoff.
 TEST(ControlPlane, ADockerAppOnANodeWithoutDockerFailsAndSaysWhy) {
   Cluster cluster(1, 1500, {{1, {"--docker-socket", "/nonexistent/docker.sock"}}});
-  nlohmann::json app = {{"id", "/needs-docker"}, {"cpus", 0.1}, {"mem", 16}, {"backoffSeconds", 5},
-                        {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}}};
+  nlohmann::json app = {
+      {"id", "/needs-docker"},
+      {"cpus", 0.1},
+      {"mem", 16},
+      {"backoffSeconds", 5},
+      {"container", {{"type", "DOCKER"}, {"docker", {{"image", "berth/busybox"}}}}}};
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   nlohmann::json failure;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        failure = cluster.call("GET", "/v2/apps/needs-docker?embed=apps.lastTaskFailure").body["app"]["lastTaskFailure"];
+        failure = cluster.call("GET", "/v2/apps/needs-docker?embed=apps.lastTaskFailure")
+                      .body["app"]["lastTaskFailure"];
         return failure.is_object();
       },
       seconds(20)));
   EXPECT_EQ(failure["state"], "TASK_FAILED");
-  EXPECT_NE(failure["message"].get<std::string>().find("Docker is not available on this node"), std::string::npos)
+  EXPECT_NE(failure["message"].get<std::string>().find("Docker is not available on this node"),
+            std::string::npos)
       << failure.dump();
-  EXPECT_NE(failure["message"].get<std::string>().find("/nonexistent/docker.sock"), std::string::npos);
+  EXPECT_NE(failure["message"].get<std::string>().find("/nonexistent/docker.sock"),
+            std::string::npos);
   EXPECT_TRUE(cluster.running_tasks("/needs-docker").empty());
 }
 
@@ -432,7 +481,8 @@ class EventStreamClient {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+    std::string request = "GET " + target +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
                           "Authorization: Bearer " + token + "\r\n\r\n";
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
       ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL);
@@ -443,17 +493,24 @@ class EventStreamClient {
   // Waits for the response headers; true when they say 200 and text/event-stream. Once they
   // are here the master has subscribed this stream.
   bool attached(std::chrono::milliseconds timeout) {
-    if (!read_until([&] { return buffer_.find("\r\n\r\n") != std::string::npos; }, timeout)) return false;
+    if (!read_until([&] { return buffer_.find("\r\n\r\n") != std::string::npos; }, timeout))
+      return false;
     size_t end = buffer_.find("\r\n\r\n");
     headers_ = buffer_.substr(0, end);
     buffer_.erase(0, end + 4);
-    return headers_.rfind("HTTP/1.1 200", 0) == 0 && headers_.find("text/event-stream") != std::string::npos;
+    return headers_.rfind("HTTP/1.1 200", 0) == 0 &&
+           headers_.find("text/event-stream") != std::string::npos;
   }
 
   // Reads messages until `done` holds for the ones received so far or `timeout` passes.
   bool read_until_messages(const std::function<bool(const std::vector<Message>&)>& done,
                            std::chrono::milliseconds timeout) {
-    return read_until([&] { parse(); return done(messages_); }, timeout);
+    return read_until(
+        [&] {
+          parse();
+          return done(messages_);
+        },
+        timeout);
   }
   const std::vector<Message>& messages() const { return messages_; }
   const std::string& headers() const { return headers_; }
@@ -462,7 +519,8 @@ class EventStreamClient {
   bool read_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!done()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -485,7 +543,8 @@ class EventStreamClient {
       size_t start = 0;
       while (start <= block.size()) {
         size_t nl = block.find('\n', start);
-        std::string line = block.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        std::string line =
+            block.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         if (line.rfind("event: ", 0) == 0) m.type = line.substr(7);
         if (line.rfind("data: ", 0) == 0) data = line.substr(6);
         if (nl == std::string::npos) break;
@@ -505,19 +564,26 @@ class EventStreamClient {
 
 TEST(ControlPlane, EventStreamDeliversTheRequestedEventsOnly) {
   Cluster cluster(1);
-  EventStreamClient events(cluster.url(), "/v2/events?event_type=status_update_event&event_type=api_post_event",
+  EventStreamClient events(cluster.url(),
+                           "/v2/events?event_type=status_update_event&event_type=api_post_event",
                            cluster.admin_token());
   ASSERT_TRUE(events.attached(seconds(5))) << events.headers();
-  ASSERT_EQ(cluster.call("POST", "/v2/apps", R"({"id":"/evented","cmd":"sleep 1000","cpus":0.1,"mem":16})").status, 201);
+  ASSERT_EQ(
+      cluster
+          .call("POST", "/v2/apps", R"({"id":"/evented","cmd":"sleep 1000","cpus":0.1,"mem":16})")
+          .status,
+      201);
   auto api_post = [](const EventStreamClient::Message& m) {
     return m.type == "api_post_event" && m.data["appDefinition"]["id"] == "/evented";
   };
   auto running = [](const EventStreamClient::Message& m) {
-    return m.type == "status_update_event" && m.data["taskStatus"] == "TASK_RUNNING" && m.data["appId"] == "/evented";
+    return m.type == "status_update_event" && m.data["taskStatus"] == "TASK_RUNNING" &&
+           m.data["appId"] == "/evented";
   };
   bool both = events.read_until_messages(
       [&](const std::vector<EventStreamClient::Message>& ms) {
-        return std::any_of(ms.begin(), ms.end(), api_post) && std::any_of(ms.begin(), ms.end(), running);
+        return std::any_of(ms.begin(), ms.end(), api_post) &&
+               std::any_of(ms.begin(), ms.end(), running);
       },
       seconds(10));
   std::string seen;

@@ -20,7 +20,8 @@ using std::chrono::seconds;
 std::string node_id(Cluster& cluster, int index) {
   auto nodes = cluster.call("GET", "/berth/v1/nodes");
   for (const auto& n : nodes.body["nodes"]) {
-    if (n["hostname"].get<std::string>() == cluster.agent_hostname(index)) return n["id"].get<std::string>();
+    if (n["hostname"].get<std::string>() == cluster.agent_hostname(index))
+      return n["id"].get<std::string>();
   }
   return "";
 }
@@ -61,9 +62,10 @@ TEST(Datasets, CreateAttachMoveWithDataAndDestroy) {
   auto nodes = cluster.call("GET", "/v1/state/nodes");
   EXPECT_EQ(nodes.body.size(), 2u);
 
-  auto created = cluster.call("POST", "/v1/configuration/datasets",
-                              nlohmann::json{{"primary", a}, {"maximum_size", 67108864},
-                                             {"metadata", {{"name", "orders"}}}}.dump());
+  auto created = cluster.call(
+      "POST", "/v1/configuration/datasets",
+      nlohmann::json{{"primary", a}, {"maximum_size", 67108864}, {"metadata", {{"name", "orders"}}}}
+          .dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string id = created.body["dataset_id"];
   EXPECT_EQ(created.body["primary"].get<std::string>(), a);
@@ -80,14 +82,16 @@ TEST(Datasets, CreateAttachMoveWithDataAndDestroy) {
   std::string path_a = on_a["path"];
   { std::ofstream(path_a + "/ledger") << "acknowledged-1\n"; }
 
-  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", b}}.dump());
+  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + id,
+                            nlohmann::json{{"primary", b}}.dump());
   ASSERT_EQ(moved.status, 200) << moved.body.dump();
   EXPECT_EQ(moved.body["primary"].get<std::string>(), b);
   nlohmann::json on_b;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
         on_b = state_of(cluster, id);
-        return !on_b.is_null() && on_b.contains("primary") && on_b["primary"].get<std::string>() == b;
+        return !on_b.is_null() && on_b.contains("primary") &&
+               on_b["primary"].get<std::string>() == b;
       },
       seconds(10)));
   std::ifstream in(on_b["path"].get<std::string>() + "/ledger");
@@ -102,7 +106,8 @@ TEST(Datasets, CreateAttachMoveWithDataAndDestroy) {
   ASSERT_EQ(deleted.status, 200);
   EXPECT_EQ(deleted.body["deleted"], true);
   EXPECT_TRUE(Cluster::eventually([&] { return state_of(cluster, id).is_null(); }, seconds(10)));
-  auto after_delete = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", a}}.dump());
+  auto after_delete = cluster.call("POST", "/v1/configuration/datasets/" + id,
+                                   nlohmann::json{{"primary", a}}.dump());
   EXPECT_EQ(after_delete.status, 405);
   EXPECT_EQ(after_delete.body["description"], "The dataset has been deleted.");
 }
@@ -110,12 +115,14 @@ TEST(Datasets, CreateAttachMoveWithDataAndDestroy) {
 TEST(Datasets, BadNamesSizesAndIdsGetClearErrorsAndChangeNothing) {
   Cluster cluster(1);
   std::string a = node_id(cluster, 1);
-  auto tag_before = cluster.call("GET", "/v1/configuration/datasets").headers["x-configuration-tag"];
+  auto tag_before =
+      cluster.call("GET", "/v1/configuration/datasets").headers["x-configuration-tag"];
   auto expect_400 = [&](const nlohmann::json& body, const std::string& mentions) {
     auto r = cluster.call("POST", "/v1/configuration/datasets", body.dump());
     EXPECT_EQ(r.status, 400) << body.dump() << " -> " << r.body.dump();
     ASSERT_TRUE(r.body.contains("description"));
-    EXPECT_NE(r.body["description"].get<std::string>().find(mentions), std::string::npos) << r.body.dump();
+    EXPECT_NE(r.body["description"].get<std::string>().find(mentions), std::string::npos)
+        << r.body.dump();
   };
   expect_400({{"primary", a}, {"maximum_size", 1000}}, "maximum_size");
   expect_400({{"primary", a}, {"maximum_size", 67108865}}, "1024");
@@ -126,21 +133,29 @@ TEST(Datasets, BadNamesSizesAndIdsGetClearErrorsAndChangeNothing) {
   expect_400({{"primary", a}, {"metadata", {{"name", std::string(300, 'x')}}}}, "256");
   auto malformed = cluster.call("POST", "/v1/configuration/datasets", "{nope");
   EXPECT_EQ(malformed.status, 400);
-  EXPECT_EQ(cluster.call("POST", "/v1/configuration/datasets/11111111-2222-4333-8444-555555555555",
-                         nlohmann::json{{"primary", a}}.dump()).status, 404);
+  EXPECT_EQ(cluster
+                .call("POST", "/v1/configuration/datasets/11111111-2222-4333-8444-555555555555",
+                      nlohmann::json{{"primary", a}}.dump())
+                .status,
+            404);
   EXPECT_TRUE(cluster.call("GET", "/v1/configuration/datasets").body.empty());
-  EXPECT_EQ(cluster.call("GET", "/v1/configuration/datasets").headers["x-configuration-tag"], tag_before);
+  EXPECT_EQ(cluster.call("GET", "/v1/configuration/datasets").headers["x-configuration-tag"],
+            tag_before);
 
   // Conditional writes: a stale tag is refused with 412.
-  auto ok = cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump());
+  auto ok =
+      cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump());
   ASSERT_EQ(ok.status, 201);
   auto tag = cluster.call("GET", "/v1/configuration/datasets").headers["x-configuration-tag"];
-  auto stale = cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump(),
-                            {{"X-If-Configuration-Matches", tag_before}});
+  auto stale =
+      cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump(),
+                   {{"X-If-Configuration-Matches", tag_before}});
   EXPECT_EQ(stale.status, 412);
-  EXPECT_NE(stale.body["description"].get<std::string>().find("Tag doesn't match"), std::string::npos);
-  auto fresh = cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump(),
-                            {{"X-If-Configuration-Matches", tag}});
+  EXPECT_NE(stale.body["description"].get<std::string>().find("Tag doesn't match"),
+            std::string::npos);
+  auto fresh =
+      cluster.call("POST", "/v1/configuration/datasets", nlohmann::json{{"primary", a}}.dump(),
+                   {{"X-If-Configuration-Matches", tag}});
   EXPECT_EQ(fresh.status, 201);
   EXPECT_EQ(cluster.call("GET", "/v1/configuration/datasets").body.size(), 2u);
 }
@@ -152,8 +167,11 @@ TEST(Datasets, ALocalDatasetMovesByCopyingWhileBothNodesAreUp) {
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   auto created = cluster.call("POST", "/v1/configuration/datasets",
-                              nlohmann::json{{"primary", a}, {"driver", "local"}, {"maximum_size", 67108864},
-                                             {"metadata", {{"name", "ledger"}}}}.dump());
+                              nlohmann::json{{"primary", a},
+                                             {"driver", "local"},
+                                             {"maximum_size", 67108864},
+                                             {"metadata", {{"name", "ledger"}}}}
+                                  .dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string id = created.body["dataset_id"];
   EXPECT_EQ(created.body["driver"], "local");
@@ -177,7 +195,8 @@ TEST(Datasets, ALocalDatasetMovesByCopyingWhileBothNodesAreUp) {
   fs::create_symlink("wal/0001", path_a / "db" / "current");
   fs::permissions(path_a / "ledger", fs::perms(0600));
 
-  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", b}}.dump());
+  auto moved = cluster.call("POST", "/v1/configuration/datasets/" + id,
+                            nlohmann::json{{"primary", b}}.dump());
   ASSERT_EQ(moved.status, 200) << moved.body.dump();
   EXPECT_EQ(moved.body["primary"].get<std::string>(), b);
   EXPECT_FALSE(moved.body.contains("moving_from"));
@@ -185,7 +204,8 @@ TEST(Datasets, ALocalDatasetMovesByCopyingWhileBothNodesAreUp) {
   ASSERT_TRUE(Cluster::eventually(
       [&] {
         on_b = state_of(cluster, id);
-        return !on_b.is_null() && on_b.contains("primary") && on_b["primary"].get<std::string>() == b;
+        return !on_b.is_null() && on_b.contains("primary") &&
+               on_b["primary"].get<std::string>() == b;
       },
       seconds(20)))
       << "last state: " << on_b.dump();
@@ -200,7 +220,8 @@ TEST(Datasets, ALocalDatasetMovesByCopyingWhileBothNodesAreUp) {
   // Node 1's copy goes once node 2 has the dataset attached; node 2 alone reports it.
   EXPECT_TRUE(Cluster::eventually([&] { return !fs::exists(path_a); }, seconds(10)))
       << path_a << " is still there";
-  EXPECT_FALSE(fs::exists(fs::path(cluster.dir()) / "agent-1" / "datasets" / ".berth" / (id + ".json")));
+  EXPECT_FALSE(
+      fs::exists(fs::path(cluster.dir()) / "agent-1" / "datasets" / ".berth" / (id + ".json")));
   int entries = 0;
   auto state = cluster.call("GET", "/v1/state/datasets");
   for (const auto& d : state.body) entries += d["dataset_id"] == id;
@@ -210,7 +231,8 @@ TEST(Datasets, ALocalDatasetMovesByCopyingWhileBothNodesAreUp) {
   cluster.kill_agent(1);
   ASSERT_TRUE(Cluster::eventually([&] { return node_state(cluster, a) == "lost"; }, seconds(10)))
       << cluster.call("GET", "/berth/v1/nodes").body.dump();
-  auto refused = cluster.call("POST", "/v1/configuration/datasets/" + id, nlohmann::json{{"primary", a}}.dump());
+  auto refused = cluster.call("POST", "/v1/configuration/datasets/" + id,
+                              nlohmann::json{{"primary", a}}.dump());
   EXPECT_EQ(refused.status, 409) << refused.body.dump();
   std::string why = refused.body.value("description", "");
   EXPECT_NE(why.find(cluster.agent_hostname(1)), std::string::npos) << why;

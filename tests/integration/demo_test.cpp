@@ -2,10 +2,10 @@
 // tasks, SIGKILL), the app comes back elsewhere with its dataset, clients reach it at the same
 // service port, and not one acknowledged click is lost.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
-#include <sys/wait.h>
 
 #include "tests/integration/cluster.h"
 
@@ -13,8 +13,10 @@ namespace berth::testing {
 
 TEST(Demo, FailsOverTheCounterWithoutLosingAnAcknowledgedClick) {
   Cluster cluster(3);
-  std::string command = "BERTH_TOKEN=" + cluster.admin_token() + " " + std::string(BERTH_BINARY) + " demo --master " + cluster.url() + " --service-port " +
-                        std::to_string(cluster.service_port_begin() + 11) + " --clicks 30 --rounds 2 2>&1";
+  std::string command = "BERTH_TOKEN=" + cluster.admin_token() + " " + std::string(BERTH_BINARY) +
+                        " demo --master " + cluster.url() + " --service-port " +
+                        std::to_string(cluster.service_port_begin() + 11) +
+                        " --clicks 30 --rounds 2 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;

@@ -1,11 +1,10 @@
 // Fencing under faults (docs/fencing.md). A writer appends its task id to a log on its dataset five
 // times a second; the checker fails on any interleaving of two writers. Cluster: heartbeats
 // every 0.2 s, lease L = 1 s, declared lost after 1.5 s.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
@@ -51,12 +50,14 @@ Writer running_writer(Cluster& cluster, const std::string& app) {
 Writer wait_for_replacement(Cluster& cluster, const std::string& app, const std::string& volume,
                             const std::string& old) {
   Writer w;
-  Cluster::eventually([&] {
-    w = running_writer(cluster, app);
-    if (w.task_id.empty() || w.task_id == old) return false;
-    auto lines = read_log_lines(log_path(cluster, volume));
-    return !lines.empty() && lines.back() == w.task_id;
-  }, seconds(40));  // an upper bound: a loaded machine needs it after the master's restart grace
+  Cluster::eventually(
+      [&] {
+        w = running_writer(cluster, app);
+        if (w.task_id.empty() || w.task_id == old) return false;
+        auto lines = read_log_lines(log_path(cluster, volume));
+        return !lines.empty() && lines.back() == w.task_id;
+      },
+      seconds(40));  // an upper bound: a loaded machine needs it after the master's restart grace
   return w;
 }
 
@@ -67,10 +68,12 @@ TEST(Fencing, APausedAgentsTaskIsDeadBeforeASecondWriterStarts) {
   std::string volume = "fence-stop-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/stopped", volume)).status, 201);
   Writer first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(cluster, "/stopped");
-    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(cluster, "/stopped");
+        return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
+      },
+      seconds(20)));
   int index = cluster.agent_index(first.node_id);
   ASSERT_GT(index, 0);
   std::string log = log_path(cluster, volume);
@@ -91,10 +94,12 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
   std::string volume = "fence-kill-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/orphaned", volume)).status, 201);
   Writer first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(cluster, "/orphaned");
-    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(cluster, "/orphaned");
+        return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
+      },
+      seconds(20)));
   std::string log = log_path(cluster, volume);
   int index = cluster.agent_index(first.node_id);
   ASSERT_GT(index, 0);
@@ -102,7 +107,8 @@ TEST(Fencing, AKilledAgentsTasksRunOnUntilTheLeaseEndsAndDieBeforeTheReplacement
   EXPECT_FALSE(cluster.task_pids(first.task_id).empty()) << "the task died with its agent";
   Writer second = wait_for_replacement(cluster, "/orphaned", volume, first.task_id);
   ASSERT_FALSE(second.task_id.empty());
-  EXPECT_TRUE(cluster.task_pids(first.task_id).empty()) << "the supervisor did not stop the orphaned task";
+  EXPECT_TRUE(cluster.task_pids(first.task_id).empty())
+      << "the supervisor did not stop the orphaned task";
   expect_single_writer_at_a_time(read_log_lines(log));
 }
 
@@ -116,12 +122,13 @@ std::vector<std::string> file_lines(const std::string& path) {
 
 // Checks that `expected` appear in `lines` in this order (each a substring of some line),
 // and names the first one missing.
-void expect_in_order(const std::vector<std::string>& lines, const std::vector<std::string>& expected,
-                     const std::string& log) {
+void expect_in_order(const std::vector<std::string>& lines,
+                     const std::vector<std::string>& expected, const std::string& log) {
   size_t at = 0;
   for (const auto& want : expected) {
-    auto found = std::find_if(lines.begin() + static_cast<long>(at), lines.end(),
-                              [&](const std::string& line) { return line.find(want) != std::string::npos; });
+    auto found =
+        std::find_if(lines.begin() + static_cast<long>(at), lines.end(),
+                     [&](const std::string& line) { return line.find(want) != std::string::npos; });
     if (found == lines.end()) {
       ADD_FAILURE() << log << " lacks, after line " << at << ": " << want;
       return;
@@ -135,10 +142,12 @@ TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
   std::string volume = "fence-logs-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/explained", volume)).status, 201);
   Writer first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(cluster, "/explained");
-    return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(cluster, "/explained");
+        return !first.task_id.empty() && read_log_lines(log_path(cluster, volume)).size() >= 3;
+      },
+      seconds(20)));
   std::string dataset;
   for (const auto& d : cluster.call("GET", "/v1/configuration/datasets").body) {
     if (d["metadata"].value("name", "") == volume) dataset = d["dataset_id"].get<std::string>();
@@ -153,7 +162,8 @@ TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
     FILE* out = std::freopen(events_out.c_str(), "w", stdout);
     if (out == nullptr) ::_exit(127);
     ::execl(BERTH_BINARY, BERTH_BINARY, "events", "--master", cluster.url().c_str(), "--token",
-            cluster.admin_token().c_str(), "--type", "status_update_event", static_cast<char*>(nullptr));
+            cluster.admin_token().c_str(), "--type", "status_update_event",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ASSERT_GT(events, 0);
@@ -170,26 +180,31 @@ TEST(Fencing, AFailoverIsExplainedByTheLogsAlone) {
   expect_in_order(file_lines(cluster.dir() + "/master.log"),
                   {"task " + first.task_id + ": launch sent to " + node_a,
                    "task " + first.task_id + " of /explained on " + node_a + ": TASK_RUNNING",
-                   "agent " + first.node_id + " (" + cluster.agent_hostname(first_index) + ") lost: last heartbeat",
-                   "task " + first.task_id + " of /explained on " + node_a + ": TASK_LOST (agent " + first.node_id + " lost)",
-                   "dataset " + dataset + " (" + volume + ") primary " + node_a + " -> " + node_b + ", epoch 1 -> 2",
+                   "agent " + first.node_id + " (" + cluster.agent_hostname(first_index) +
+                       ") lost: last heartbeat",
+                   "task " + first.task_id + " of /explained on " + node_a + ": TASK_LOST (agent " +
+                       first.node_id + " lost)",
+                   "dataset " + dataset + " (" + volume + ") primary " + node_a + " -> " + node_b +
+                       ", epoch 1 -> 2",
                    "dataset " + dataset + " attached on " + node_b + " at epoch 2",
                    "task " + second.task_id + ": launch sent to " + node_b,
                    "task " + second.task_id + " of /explained on " + node_b + ": TASK_RUNNING"},
                   "master.log");
   // The node it moved to: the dataset attached at the new epoch, then the task launched.
-  expect_in_order(file_lines(cluster.dir() + "/agent-" + std::to_string(second_index) + ".log"),
-                  {"dataset " + dataset + " attached at epoch 2", "task " + second.task_id + ": launching",
-                   "task " + second.task_id + ": TASK_RUNNING"},
-                  "agent-" + std::to_string(second_index) + ".log");
+  expect_in_order(
+      file_lines(cluster.dir() + "/agent-" + std::to_string(second_index) + ".log"),
+      {"dataset " + dataset + " attached at epoch 2", "task " + second.task_id + ": launching",
+       "task " + second.task_id + ": TASK_RUNNING"},
+      "agent-" + std::to_string(second_index) + ".log");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(events, SIGTERM);
   ::waitpid(events, nullptr, 0);
-  expect_in_order(file_lines(events_out),
-                  {"status_update_event task " + first.task_id + " of /explained on 127.0.0.1: TASK_LOST (agent " +
-                       first.node_id + " lost)",
-                   "status_update_event task " + second.task_id + " of /explained on 127.0.0.1: TASK_RUNNING"},
-                  "berth events");
+  expect_in_order(
+      file_lines(events_out),
+      {"status_update_event task " + first.task_id +
+           " of /explained on 127.0.0.1: TASK_LOST (agent " + first.node_id + " lost)",
+       "status_update_event task " + second.task_id + " of /explained on 127.0.0.1: TASK_RUNNING"},
+      "berth events");
 }
 
 TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConverges) {
@@ -197,16 +212,22 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
   Cluster cluster(2, 4000);
   std::string volume = "fence-master-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/stateful", volume)).status, 201);
-  ASSERT_EQ(cluster.call("POST", "/v2/apps",
-                         R"({"id": "/stateless", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})").status, 201);
+  ASSERT_EQ(cluster
+                .call("POST", "/v2/apps",
+                      R"({"id": "/stateless", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})")
+                .status,
+            201);
   Writer first;
   std::string stateless;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(cluster, "/stateful");
-    auto s = cluster.running_tasks("/stateless");
-    if (!s.empty()) stateless = s[0]["id"].get<std::string>();
-    return !first.task_id.empty() && !stateless.empty() && read_log_lines(log_path(cluster, volume)).size() >= 2;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(cluster, "/stateful");
+        auto s = cluster.running_tasks("/stateless");
+        if (!s.empty()) stateless = s[0]["id"].get<std::string>();
+        return !first.task_id.empty() && !stateless.empty() &&
+               read_log_lines(log_path(cluster, volume)).size() >= 2;
+      },
+      seconds(20)));
   std::string log = log_path(cluster, volume);
   auto stateless_pids = cluster.task_pids(stateless);
   ASSERT_FALSE(stateless_pids.empty());
@@ -216,12 +237,14 @@ TEST(Fencing, AMasterOutageLongerThanTheLeaseStopsStatefulTasksOnlyAndThenConver
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   cluster.start_master();
   std::this_thread::sleep_for(seconds(3));
-  EXPECT_EQ(running_writer(cluster, "/stateful").task_id, first.task_id) << "a short outage restarted the writer";
+  EXPECT_EQ(running_writer(cluster, "/stateful").task_id, first.task_id)
+      << "a short outage restarted the writer";
   EXPECT_FALSE(cluster.task_pids(first.task_id).empty());
 
   // Longer than L: the stateful task stops, the stateless one keeps running.
   cluster.kill_master();
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.task_pids(first.task_id).empty(); }, seconds(10)))
+  EXPECT_TRUE(
+      Cluster::eventually([&] { return cluster.task_pids(first.task_id).empty(); }, seconds(10)))
       << "the stateful task outlived its lease";
   EXPECT_EQ(cluster.task_pids(stateless), stateless_pids) << "a stateless task was stopped";
   cluster.start_master();
@@ -242,32 +265,42 @@ TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
   Cluster cluster(2);
   std::string volume = "fence-readopt-" + std::to_string(::getpid());
   ASSERT_EQ(cluster.call("POST", "/v2/apps", writer_app("/readopted", volume)).status, 201);
-  ASSERT_EQ(cluster.call("POST", "/v2/apps",
-                         R"({"id": "/plain", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
-                             "constraints": [["hostname", "UNIQUE"]]})").status, 201);
+  ASSERT_EQ(
+      cluster
+          .call("POST", "/v2/apps",
+                R"({"id": "/plain", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                             "constraints": [["hostname", "UNIQUE"]]})")
+          .status,
+      201);
   Writer first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(cluster, "/readopted");
-    return !first.task_id.empty() && cluster.running_tasks("/plain").size() == 2 &&
-           read_log_lines(log_path(cluster, volume)).size() >= 2;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(cluster, "/readopted");
+        return !first.task_id.empty() && cluster.running_tasks("/plain").size() == 2 &&
+               read_log_lines(log_path(cluster, volume)).size() >= 2;
+      },
+      seconds(20)));
   std::string log = log_path(cluster, volume);
   auto pids = cluster.task_pids(first.task_id);
   std::set<std::string> plain_before;
-  for (const auto& t : cluster.running_tasks("/plain")) plain_before.insert(t["id"].get<std::string>());
+  for (const auto& t : cluster.running_tasks("/plain"))
+    plain_before.insert(t["id"].get<std::string>());
   int index = cluster.agent_index(first.node_id);
   ASSERT_GT(index, 0);
   cluster.kill_agent(index);
-  cluster.start_agent(index);  // back well within L
+  cluster.start_agent(index);               // back well within L
   std::this_thread::sleep_for(seconds(4));  // longer than L + margin
-  EXPECT_EQ(running_writer(cluster, "/readopted").task_id, first.task_id) << "the writer was replaced";
+  EXPECT_EQ(running_writer(cluster, "/readopted").task_id, first.task_id)
+      << "the writer was replaced";
   // The task's shell (its first process) is the same process; its `sleep`s come and go.
   auto after = cluster.task_pids(first.task_id);
   ASSERT_FALSE(pids.empty());
-  EXPECT_NE(std::find(after.begin(), after.end(), *std::min_element(pids.begin(), pids.end())), after.end())
+  EXPECT_NE(std::find(after.begin(), after.end(), *std::min_element(pids.begin(), pids.end())),
+            after.end())
       << "the writer was restarted";
   std::set<std::string> plain_after;
-  for (const auto& t : cluster.running_tasks("/plain")) plain_after.insert(t["id"].get<std::string>());
+  for (const auto& t : cluster.running_tasks("/plain"))
+    plain_after.insert(t["id"].get<std::string>());
   EXPECT_EQ(plain_after, plain_before);
   auto lines = read_log_lines(log);
   std::set<std::string> writers(lines.begin(), lines.end());
@@ -291,10 +324,14 @@ class IsolatedHost {
     ns_if_ = "bpn" + std::to_string(::getpid() % 100000);
     host_ip_ = "10.231." + std::to_string(n) + ".1";
     ns_ip_ = "10.231." + std::to_string(n) + ".2";
-    ok_ = sh("ip netns add " + ns_) && sh("ip link add " + host_if_ + " type veth peer name " + ns_if_) &&
-          sh("ip link set " + ns_if_ + " netns " + ns_) && sh("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
-          sh("ip link set " + host_if_ + " up") && sh("ip -n " + ns_ + " addr add " + ns_ip_ + "/30 dev " + ns_if_) &&
-          sh("ip -n " + ns_ + " link set " + ns_if_ + " up") && sh("ip -n " + ns_ + " link set lo up");
+    ok_ = sh("ip netns add " + ns_) &&
+          sh("ip link add " + host_if_ + " type veth peer name " + ns_if_) &&
+          sh("ip link set " + ns_if_ + " netns " + ns_) &&
+          sh("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
+          sh("ip link set " + host_if_ + " up") &&
+          sh("ip -n " + ns_ + " addr add " + ns_ip_ + "/30 dev " + ns_if_) &&
+          sh("ip -n " + ns_ + " link set " + ns_if_ + " up") &&
+          sh("ip -n " + ns_ + " link set lo up");
   }
   ~IsolatedHost() {
     sh("ip link del " + host_if_);
@@ -307,7 +344,9 @@ class IsolatedHost {
   void heal() { sh("ip link set " + host_if_ + " up"); }
 
  private:
-  static bool sh(const std::string& command) { return std::system((command + " 2>/dev/null").c_str()) == 0; }
+  static bool sh(const std::string& command) {
+    return std::system((command + " 2>/dev/null").c_str()) == 0;
+  }
   std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
   bool ok_ = false;
 };
@@ -322,7 +361,8 @@ TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
   // host. The agents start after the master, whose port is known only then.
   std::string volume = "fence-cut-" + std::to_string(::getpid());
   auto cluster = std::make_unique<Cluster>(0, 1500);
-  std::string from_ns = "http://" + isolated.host_ip() + cluster->url().substr(cluster->url().rfind(':'));
+  std::string from_ns =
+      "http://" + isolated.host_ip() + cluster->url().substr(cluster->url().rfind(':'));
   cluster->set_agent_netns(1, isolated.netns(), from_ns);
   cluster->start_agent(1);
   cluster->start_agent(2);
@@ -334,15 +374,19 @@ TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
   app["constraints"] = {{"hostname", "IS", isolated_host}};
   ASSERT_EQ(cluster->call("POST", "/v2/apps", app.dump()).status, 201);
   Writer first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    first = running_writer(*cluster, "/cut");
-    return !first.task_id.empty() && read_log_lines(log_path(*cluster, volume)).size() >= 3;
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_writer(*cluster, "/cut");
+        return !first.task_id.empty() && read_log_lines(log_path(*cluster, volume)).size() >= 3;
+      },
+      seconds(20)));
   std::string log = log_path(*cluster, volume);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(10)));
   // Let it go anywhere, then cut the isolated host off.
   ASSERT_EQ(cluster->call("PUT", "/v2/apps/cut?force=true", R"({"constraints": []})").status, 200);
-  ASSERT_TRUE(Cluster::eventually([&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] { return cluster->call("GET", "/v2/deployments").body.empty(); }, seconds(20)));
   first = running_writer(*cluster, "/cut");
   int index = cluster->agent_index(first.node_id);
   if (index != 1) GTEST_SKIP() << "the writer moved off the isolated host before the cut";

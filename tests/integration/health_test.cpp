@@ -21,14 +21,22 @@ TEST(HealthChecks, HealthyTasksAreCountedAndShowTheirResults) {
       {"mem", 64},
       {"instances", 2},
       {"healthChecks",
-       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"portIndex", 0}, {"gracePeriodSeconds", 10},
-         {"intervalSeconds", 1}, {"timeoutSeconds", 1}, {"maxConsecutiveFailures", 3}}}}};
+       {{{"protocol", "HTTP"},
+         {"path", "/v1/ping"},
+         {"portIndex", 0},
+         {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1},
+         {"timeoutSeconds", 1},
+         {"maxConsecutiveFailures", 3}}}}};
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   nlohmann::json info;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    info = cluster.call("GET", "/v2/apps/counter").body["app"];
-    return info["tasksHealthy"] == 2;
-  }, seconds(30))) << info.dump();
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        info = cluster.call("GET", "/v2/apps/counter").body["app"];
+        return info["tasksHealthy"] == 2;
+      },
+      seconds(30)))
+      << info.dump();
   EXPECT_EQ(info["tasksUnhealthy"], 0);
   for (const auto& t : info["tasks"]) {
     ASSERT_EQ(t["healthCheckResults"].size(), 1u) << t.dump();
@@ -37,40 +45,52 @@ TEST(HealthChecks, HealthyTasksAreCountedAndShowTheirResults) {
     EXPECT_FALSE(t["healthCheckResults"][0]["lastSuccess"].is_null());
   }
   // The deployment waited for health, and ends.
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(5)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/deployments").body.empty(); }, seconds(5)));
 }
 
 TEST(HealthChecks, ATaskFailingItsChecksIsKilledAndReplaced) {
   Cluster cluster(1);
-  nlohmann::json app = {
-      {"id", "/sick"},
-      {"cmd", "sleep 1000"},
-      {"cpus", 0.1},
-      {"mem", 16},
-      {"backoffSeconds", 0.5},
-      {"healthChecks",
-       {{{"protocol", "COMMAND"}, {"command", {{"value", "test -e $MESOS_SANDBOX/never"}}},
-         {"gracePeriodSeconds", 0}, {"intervalSeconds", 1}, {"timeoutSeconds", 1},
-         {"delaySeconds", 0}, {"maxConsecutiveFailures", 2}}}}};
+  nlohmann::json app = {{"id", "/sick"},
+                        {"cmd", "sleep 1000"},
+                        {"cpus", 0.1},
+                        {"mem", 16},
+                        {"backoffSeconds", 0.5},
+                        {"healthChecks",
+                         {{{"protocol", "COMMAND"},
+                           {"command", {{"value", "test -e $MESOS_SANDBOX/never"}}},
+                           {"gracePeriodSeconds", 0},
+                           {"intervalSeconds", 1},
+                           {"timeoutSeconds", 1},
+                           {"delaySeconds", 0},
+                           {"maxConsecutiveFailures", 2}}}}};
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   std::string first;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    auto tasks = cluster.running_tasks("/sick");
-    if (!tasks.empty()) first = tasks[0]["id"].get<std::string>();
-    return !first.empty();
-  }, seconds(20)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/sick");
+        if (!tasks.empty()) first = tasks[0]["id"].get<std::string>();
+        return !first.empty();
+      },
+      seconds(20)));
   nlohmann::json info;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    info = cluster.call("GET", "/v2/apps/sick").body["app"];
-    return info.contains("lastTaskFailure") && info["lastTaskFailure"]["taskId"].get<std::string>() == first;
-  }, seconds(30))) << info.dump();
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        info = cluster.call("GET", "/v2/apps/sick").body["app"];
+        return info.contains("lastTaskFailure") &&
+               info["lastTaskFailure"]["taskId"].get<std::string>() == first;
+      },
+      seconds(30)))
+      << info.dump();
   EXPECT_NE(info["lastTaskFailure"]["message"].get<std::string>().find("health"), std::string::npos)
       << info["lastTaskFailure"].dump();
   // A replacement runs (and will fail in turn).
-  EXPECT_TRUE(Cluster::eventually([&] {
-    auto tasks = cluster.running_tasks("/sick");
-    return tasks.size() == 1 && tasks[0]["id"].get<std::string>() != first;
-  }, seconds(20)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/sick");
+        return tasks.size() == 1 && tasks[0]["id"].get<std::string>() != first;
+      },
+      seconds(20)));
 }
 
 }  // namespace berth::testing
@@ -87,26 +107,34 @@ TEST(ServiceRouter, ClientsReachHealthyTasksThroughTheServicePortWhereverTheyRun
       {"mem", 64},
       {"portDefinitions", {{{"port", service_port}, {"name", "http"}}}},
       {"healthChecks",
-       {{{"protocol", "HTTP"}, {"path", "/v1/ping"}, {"gracePeriodSeconds", 10}, {"intervalSeconds", 1},
+       {{{"protocol", "HTTP"},
+         {"path", "/v1/ping"},
+         {"gracePeriodSeconds", 10},
+         {"intervalSeconds", 1},
          {"timeoutSeconds", 1}}}}};
   auto created = cluster.call("POST", "/v2/apps", app.dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   EXPECT_EQ(created.body["portDefinitions"][0]["port"], service_port);
   std::string via = "http://127.0.0.1:" + std::to_string(service_port);
   std::string first_task;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    auto r = http::request(via, "GET", "/v1/ping", "", 1000);
-    if (!r || r->status != 200) return false;
-    first_task = nlohmann::json::parse(r->body)["task"].get<std::string>();
-    return true;
-  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto r = http::request(via, "GET", "/v1/ping", "", 1000);
+        if (!r || r->status != 200) return false;
+        first_task = nlohmann::json::parse(r->body)["task"].get<std::string>();
+        return true;
+      },
+      std::chrono::seconds(30)));
   // The task goes away; the same address reaches its replacement.
   auto killed = cluster.call("DELETE", "/v2/apps/routed/tasks/" + first_task);
   ASSERT_EQ(killed.status, 200);
-  ASSERT_TRUE(Cluster::eventually([&] {
-    auto r = http::request(via, "GET", "/v1/ping", "", 3000);
-    return r && r->status == 200 && nlohmann::json::parse(r->body)["task"].get<std::string>() != first_task;
-  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto r = http::request(via, "GET", "/v1/ping", "", 3000);
+        return r && r->status == 200 &&
+               nlohmann::json::parse(r->body)["task"].get<std::string>() != first_task;
+      },
+      std::chrono::seconds(30)));
 }
 
 }  // namespace berth::testing

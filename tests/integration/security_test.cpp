@@ -2,13 +2,12 @@
 // with nothing but curl on the local network tried, each as a regression test. The master
 // runs from the `berth` binary; the attacker is plain HTTP from this process.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -28,14 +27,17 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 const Headers kAnonymous = {};
 
-http::ClientResponse raw(const Cluster& cluster, const std::string& method, const std::string& target,
-                         const std::string& body = "", const Headers& headers = kAnonymous) {
+http::ClientResponse raw(const Cluster& cluster, const std::string& method,
+                         const std::string& target, const std::string& body = "",
+                         const Headers& headers = kAnonymous) {
   auto r = http::request(cluster.url(), method, target, body, 15000, headers);
   EXPECT_TRUE(r.ok()) << method << " " << target << ": " << (r.ok() ? "" : r.error().message);
   return r.ok() ? *r : http::ClientResponse{};
 }
 
-nlohmann::json body_of(const http::ClientResponse& r) { return nlohmann::json::parse(r.body, nullptr, false); }
+nlohmann::json body_of(const http::ClientResponse& r) {
+  return nlohmann::json::parse(r.body, nullptr, false);
+}
 
 bool master_alive(const Cluster& cluster) {
   auto r = http::request(cluster.url(), "GET", "/ping", "", 2000);
@@ -45,7 +47,8 @@ bool master_alive(const Cluster& cluster) {
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
 std::string create_token(Cluster& cluster, const std::string& role) {
-  auto created = cluster.call("POST", "/berth/v1/tokens", nlohmann::json{{"role", role}, {"name", "test"}}.dump());
+  auto created = cluster.call("POST", "/berth/v1/tokens",
+                              nlohmann::json{{"role", role}, {"name", "test"}}.dump());
   EXPECT_EQ(created.status, 201) << created.body.dump();
   return created.body.value("token", "");
 }
@@ -66,18 +69,33 @@ std::string node_id(Cluster& cluster, const std::string& hostname) {
 TEST(Security, AnonymousRequestsAreRefusedOnEveryRoute) {
   Cluster cluster(1);
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/v2/apps"},          {"POST", "/v2/apps"},           {"GET", "/v2/apps/x"},
-      {"PUT", "/v2/apps/x"},        {"DELETE", "/v2/apps/x"},       {"GET", "/v2/tasks"},
-      {"POST", "/v2/tasks/delete"}, {"GET", "/v2/deployments"},     {"GET", "/v2/queue"},
-      {"GET", "/v2/info"},          {"GET", "/v2/leader"},          {"GET", "/v2/events"},
-      {"GET", "/berth/v1/nodes"},   {"POST", "/berth/v1/nodes/x/drain"},
-      {"GET", "/berth/v1/tokens"},  {"POST", "/berth/v1/tokens"},   {"GET", "/berth/v1/tasks/x/logs"},
-      {"GET", "/v1/configuration/datasets"},                       {"POST", "/v1/configuration/datasets"},
-      {"GET", "/v1/state/datasets"}, {"GET", "/v1/state/nodes"},   {"GET", "/no/such/route"}};
+      {"GET", "/v2/apps"},
+      {"POST", "/v2/apps"},
+      {"GET", "/v2/apps/x"},
+      {"PUT", "/v2/apps/x"},
+      {"DELETE", "/v2/apps/x"},
+      {"GET", "/v2/tasks"},
+      {"POST", "/v2/tasks/delete"},
+      {"GET", "/v2/deployments"},
+      {"GET", "/v2/queue"},
+      {"GET", "/v2/info"},
+      {"GET", "/v2/leader"},
+      {"GET", "/v2/events"},
+      {"GET", "/berth/v1/nodes"},
+      {"POST", "/berth/v1/nodes/x/drain"},
+      {"GET", "/berth/v1/tokens"},
+      {"POST", "/berth/v1/tokens"},
+      {"GET", "/berth/v1/tasks/x/logs"},
+      {"GET", "/v1/configuration/datasets"},
+      {"POST", "/v1/configuration/datasets"},
+      {"GET", "/v1/state/datasets"},
+      {"GET", "/v1/state/nodes"},
+      {"GET", "/no/such/route"}};
   for (const auto& [method, path] : routes) {
     auto r = raw(cluster, method, path, "{}");
     EXPECT_EQ(r.status, 401) << method << " " << path << ": " << r.body;
-    EXPECT_NE(r.headers["www-authenticate"].find("Bearer"), std::string::npos) << method << " " << path;
+    EXPECT_NE(r.headers["www-authenticate"].find("Bearer"), std::string::npos)
+        << method << " " << path;
     auto body = body_of(r);
     const char* key = path.rfind("/v1/", 0) == 0 ? "description" : "message";
     EXPECT_TRUE(body.is_object() && body.contains(key)) << method << " " << path << ": " << r.body;
@@ -101,7 +119,9 @@ TEST(Security, RolesLimitWhatATokenMayDoAndRevocationIsImmediate) {
   EXPECT_NE(denied.body.find("needs operator"), std::string::npos) << denied.body;
 
   EXPECT_EQ(raw(cluster, "POST", "/v2/apps", app, bearer(operator_token)).status, 201);
-  EXPECT_EQ(raw(cluster, "POST", "/berth/v1/tokens", R"({"role":"admin"})", bearer(operator_token)).status, 403);
+  EXPECT_EQ(raw(cluster, "POST", "/berth/v1/tokens", R"({"role":"admin"})", bearer(operator_token))
+                .status,
+            403);
   EXPECT_EQ(raw(cluster, "GET", "/berth/v1/tokens", "", bearer(operator_token)).status, 403);
 
   // Listed without secrets; revoked, the token stops working at once.
@@ -131,8 +151,9 @@ TEST(Security, ForgedAgentCallsAreRefusedAndCannotReleaseADataset) {
   Cluster cluster(2);
   std::string agent1 = node_id(cluster, cluster.agent_hostname(1));
   ASSERT_FALSE(agent1.empty());
-  auto created = cluster.call("POST", "/v1/configuration/datasets",
-                              nlohmann::json{{"primary", agent1}, {"metadata", {{"name", "forged"}}}}.dump());
+  auto created =
+      cluster.call("POST", "/v1/configuration/datasets",
+                   nlohmann::json{{"primary", agent1}, {"metadata", {{"name", "forged"}}}}.dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string dataset = created.body["dataset_id"];
   auto attached_on_1 = [&] {
@@ -145,13 +166,22 @@ TEST(Security, ForgedAgentCallsAreRefusedAndCannotReleaseADataset) {
 
   // The attacker knows agent-1's id (it is public to viewers) but not its secret.
   const std::string heartbeat = R"({"seq":1,"datasets":[]})";
-  for (const auto& headers : {kAnonymous, bearer("integration-token"), bearer(cluster.admin_token())}) {
-    EXPECT_EQ(raw(cluster, "POST", "/berth/v1/agents/" + agent1 + "/heartbeat", heartbeat, headers).status, 401);
+  for (const auto& headers :
+       {kAnonymous, bearer("integration-token"), bearer(cluster.admin_token())}) {
+    EXPECT_EQ(raw(cluster, "POST", "/berth/v1/agents/" + agent1 + "/heartbeat", heartbeat, headers)
+                  .status,
+              401);
     EXPECT_EQ(raw(cluster, "POST", "/berth/v1/agents/" + agent1 + "/status",
                   R"({"updates":[{"update_id":"u","task_id":"t","state":"TASK_RUNNING",
-                      "health_results":")" + nested(2000) + R"("}]})", headers).status, 401);
-    EXPECT_EQ(raw(cluster, "GET", "/berth/v1/agents/" + agent1 + "/commands?after=999999999&wait_ms=0", "",
-                  headers).status, 401);
+                      "health_results":")" +
+                      nested(2000) + R"("}]})",
+                  headers)
+                  .status,
+              401);
+    EXPECT_EQ(raw(cluster, "GET",
+                  "/berth/v1/agents/" + agent1 + "/commands?after=999999999&wait_ms=0", "", headers)
+                  .status,
+              401);
   }
   // The forged "I hold nothing" changed nothing: the dataset is still agent-1's, the agent
   // still active, and it keeps its commands.
@@ -163,7 +193,8 @@ TEST(Security, ForgedAgentCallsAreRefusedAndCannotReleaseADataset) {
   std::atomic<bool> stop{false};
   std::thread forger([&] {
     while (!stop) {
-      (void)http::request(cluster.url(), "POST", "/berth/v1/agents/" + agent1 + "/heartbeat", heartbeat, 1000);
+      (void)http::request(cluster.url(), "POST", "/berth/v1/agents/" + agent1 + "/heartbeat",
+                          heartbeat, 1000);
       std::this_thread::sleep_for(milliseconds(100));
     }
   });
@@ -185,7 +216,8 @@ TEST(Security, DeepJsonIsRefusedWithFourHundredAndTheMasterStaysUp) {
       {"POST", "/v1/configuration/datasets", R"({"maximum_size":)" + deep + "}"},
       {"POST", "/v2/apps", R"({"id":"/deep","cmd":"sleep 1","check":)" + deep + "}"},
       {"PUT", "/v2/apps/deep", R"({"cmd":"sleep 1","labels":)" + deep + "}"},
-      {"POST", "/berth/v1/agents/register", R"({"token":"integration-token","tasks":)" + deep + "}"},
+      {"POST", "/berth/v1/agents/register",
+       R"({"token":"integration-token","tasks":)" + deep + "}"},
   };
   for (const auto& c : cases) {
     auto r = cluster.call(c.method, c.path, c.body);
@@ -198,7 +230,8 @@ TEST(Security, DeepJsonIsRefusedWithFourHundredAndTheMasterStaysUp) {
   auto big = cluster.call("POST", "/v2/apps", R"({"id":"/big","cmd":"sleep 1","instances":1e300})");
   EXPECT_EQ(big.status, 422) << big.body.dump();
   EXPECT_NE(big.body.dump().find("/instances"), std::string::npos) << big.body.dump();
-  auto huge = cluster.call("POST", "/v2/apps", R"({"id":"/huge","cmd":"sleep 1","instances":1e999})");
+  auto huge =
+      cluster.call("POST", "/v2/apps", R"({"id":"/huge","cmd":"sleep 1","instances":1e999})");
   EXPECT_EQ(huge.status, 400) << huge.body.dump();
   auto size = cluster.call("POST", "/v1/configuration/datasets",
                            R"({"primary":"x","maximum_size":184467440737095516150})");
@@ -215,8 +248,9 @@ TEST(Security, ABacktrackingConstraintPatternCannotHangTheMaster) {
                             "constraints":[["hostname","LIKE","(((.*)*)*)*x"]]})");
   EXPECT_TRUE(r.status == 201 || r.status == 422) << r.status << " " << r.body.dump();
   // A pattern RE2 cannot run at all is refused with a message naming it.
-  auto backref = cluster.call("POST", "/v2/apps",
-                              R"({"id":"/backref","cmd":"sleep 1","constraints":[["hostname","LIKE","(a)\\1"]]})");
+  auto backref = cluster.call(
+      "POST", "/v2/apps",
+      R"({"id":"/backref","cmd":"sleep 1","constraints":[["hostname","LIKE","(a)\\1"]]})");
   EXPECT_EQ(backref.status, 422) << backref.body.dump();
   // The master keeps answering calls that take its state lock, and the agent keeps its lease.
   for (int i = 0; i < 20; ++i) {
@@ -233,11 +267,13 @@ TEST(Security, FiveThousandIdleConnectionsCostNoAgentItsLease) {
   ::getrlimit(RLIMIT_NOFILE, &limit);
   limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 20000);
   ::setrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur < 6000) GTEST_SKIP() << "this process may open only " << limit.rlim_cur << " files";
+  if (limit.rlim_cur < 6000)
+    GTEST_SKIP() << "this process may open only " << limit.rlim_cur << " files";
   Cluster cluster(2);
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
+  address.sin_port =
+      htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::vector<int> idle;
   for (int i = 0; i < 5000; ++i) {
@@ -262,7 +298,8 @@ TEST(Security, FiveThousandIdleConnectionsCostNoAgentItsLease) {
     auto started = std::chrono::steady_clock::now();
     auto r = http::request(cluster.url(), "GET", "/v2/apps", "", 5000, cluster.admin_headers());
     auto took = std::chrono::steady_clock::now() - started;
-    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? std::to_string(r->status) : r.error().message);
+    EXPECT_TRUE(r.ok() && r->status == 200)
+        << (r.ok() ? std::to_string(r->status) : r.error().message);
     EXPECT_LT(took, seconds(2));
     std::this_thread::sleep_for(milliseconds(500));
   }
@@ -286,16 +323,20 @@ TEST(Security, AFloodOfLongRequestsFromTheAgentsAddressCostsNoAgentItsLease) {
   ASSERT_EQ(registered.size(), 2u);
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
+  address.sin_port =
+      htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const std::string request = "GET /v2/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
-                              "Authorization: Bearer " + cluster.admin_token() + "\r\n\r\n";
+  const std::string request =
+      "GET /v2/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+      "Authorization: Bearer " +
+      cluster.admin_token() + "\r\n\r\n";
   std::vector<int> streams;
   for (int i = 0; i < 256; ++i) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
     streams.push_back(fd);
   }
   // The streams are busy once their handlers run; then this address has no ordinary room.
@@ -312,15 +353,19 @@ TEST(Security, AFloodOfLongRequestsFromTheAgentsAddressCostsNoAgentItsLease) {
   // The master notices a closed stream when it next writes to it (an event or the 15 s
   // keep-alive); until then this address stays busy.
   ApiAnswer nodes;
-  ASSERT_TRUE(Cluster::eventually([&] {
-    nodes = cluster.call("GET", "/berth/v1/nodes");
-    return nodes.status == 200;
-  }, seconds(30))) << nodes.body.dump();
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        nodes = cluster.call("GET", "/berth/v1/nodes");
+        return nodes.status == 200;
+      },
+      seconds(30)))
+      << nodes.body.dump();
   ASSERT_EQ(nodes.body["nodes"].size(), 2u) << nodes.body.dump();
   for (const auto& n : nodes.body["nodes"]) {
     EXPECT_EQ(n.value("state", ""), "active") << n.dump();
     // An agent declared lost would have registered again since.
-    EXPECT_EQ(n.value("registeredAt", ""), registered[n.value("id", "")]) << "lost its lease: " << n.dump();
+    EXPECT_EQ(n.value("registeredAt", ""), registered[n.value("id", "")])
+        << "lost its lease: " << n.dump();
   }
 }
 
@@ -339,30 +384,36 @@ TEST(Security, ALaunchTheAgentNeverConfirmsFailsAndIsReplaced) {
   std::thread heartbeats([&] {
     for (uint64_t seq = 1; !stop; ++seq) {
       (void)http::request(cluster.url(), "POST", "/berth/v1/agents/" + id + "/heartbeat",
-                    R"({"seq":)" + std::to_string(seq) + R"(,"datasets":[]})", 1000, bearer(secret));
+                          R"({"seq":)" + std::to_string(seq) + R"(,"datasets":[]})", 1000,
+                          bearer(secret));
       std::this_thread::sleep_for(milliseconds(200));
     }
   });
-  auto created = cluster.call("POST", "/v2/apps", R"({"id":"/deaf","cmd":"sleep 1000","cpus":0.1,"mem":16,
+  auto created =
+      cluster.call("POST", "/v2/apps", R"({"id":"/deaf","cmd":"sleep 1000","cpus":0.1,"mem":16,
                                                       "instances":1,"backoffSeconds":0.1})");
   ASSERT_EQ(created.status, 201) << created.body.dump();
   bool failed = Cluster::eventually(
       [&] {
         auto app = cluster.call("GET", "/v2/apps/deaf");
         return app.body["app"].contains("lastTaskFailure") &&
-               app.body["app"]["lastTaskFailure"].value("message", "").find("did not confirm the launch") !=
-                   std::string::npos;
+               app.body["app"]["lastTaskFailure"]
+                       .value("message", "")
+                       .find("did not confirm the launch") != std::string::npos;
       },
       seconds(15));
   EXPECT_TRUE(failed) << cluster.call("GET", "/v2/apps/deaf").body.dump();
   // Its replacement is staged again (the only node is the deaf one), with a new task id.
-  EXPECT_TRUE(Cluster::eventually([&] { return cluster.call("GET", "/v2/apps/deaf/tasks").body["tasks"].size() == 1; },
-                                  seconds(5)));
+  EXPECT_TRUE(Cluster::eventually(
+      [&] { return cluster.call("GET", "/v2/apps/deaf/tasks").body["tasks"].size() == 1; },
+      seconds(5)));
   // Commands are read, not consumed: a poll with a sequence number never sent is refused.
-  auto beyond = raw(cluster, "GET", "/berth/v1/agents/" + id + "/commands?after=999999999&wait_ms=0", "",
-                    bearer(secret));
+  auto beyond =
+      raw(cluster, "GET", "/berth/v1/agents/" + id + "/commands?after=999999999&wait_ms=0", "",
+          bearer(secret));
   EXPECT_EQ(beyond.status, 400) << beyond.body;
-  auto commands = raw(cluster, "GET", "/berth/v1/agents/" + id + "/commands?after=0&wait_ms=0", "", bearer(secret));
+  auto commands = raw(cluster, "GET", "/berth/v1/agents/" + id + "/commands?after=0&wait_ms=0", "",
+                      bearer(secret));
   EXPECT_EQ(commands.status, 200);
   EXPECT_FALSE(body_of(commands)["commands"].empty()) << commands.body;
   stop = true;
@@ -383,15 +434,18 @@ TEST(Security, StateFilesAreOwnerOnlyAndAgentEndpointsNeedACredential) {
   std::ifstream log(cluster.dir() + "/agent-1.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   std::smatch port;
-  ASSERT_TRUE(std::regex_search(text, port, std::regex("task logs at http://[0-9.]+:([0-9]+)/"))) << text;
+  ASSERT_TRUE(std::regex_search(text, port, std::regex("task logs at http://[0-9.]+:([0-9]+)/")))
+      << text;
   std::string agent_url = "http://127.0.0.1:" + port[1].str();
   auto anonymous = http::request(agent_url, "GET", "/berth/v1/tasks/x/logs", "", 2000);
   ASSERT_TRUE(anonymous.ok());
   EXPECT_EQ(anonymous->status, 401);
-  auto with_admin = http::request(agent_url, "GET", "/berth/v1/tasks/x/logs", "", 2000, cluster.admin_headers());
+  auto with_admin =
+      http::request(agent_url, "GET", "/berth/v1/tasks/x/logs", "", 2000, cluster.admin_headers());
   ASSERT_TRUE(with_admin.ok());
   EXPECT_EQ(with_admin->status, 401);
-  auto with_join = http::request(agent_url, "GET", "/berth/v1/tasks/x/logs", "", 2000, bearer("integration-token"));
+  auto with_join = http::request(agent_url, "GET", "/berth/v1/tasks/x/logs", "", 2000,
+                                 bearer("integration-token"));
   ASSERT_TRUE(with_join.ok());
   EXPECT_EQ(with_join->status, 404);
 }

@@ -1,11 +1,10 @@
 // TLS end to end (docs/security.md §5): `berth up --tls` makes a throwaway CA, the master and
 // the agents serve HTTPS only, agents reach the master and the master reaches agents over
 // HTTPS, and the CLI verifies the master against the CA. Real processes.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -53,16 +52,17 @@ TEST(Tls, BerthUpServesHttpsEndToEnd) {
     std::FILE* f = std::freopen(log.c_str(), "w", stdout);
     (void)f;
     ::dup2(1, 2);
-    ::execl(BERTH_BINARY, BERTH_BINARY, "up", "--tls", "--agents", "2", "--port", std::to_string(port).c_str(),
-            "--data-dir", dir.c_str(), static_cast<char*>(nullptr));
+    ::execl(BERTH_BINARY, BERTH_BINARY, "up", "--tls", "--agents", "2", "--port",
+            std::to_string(port).c_str(), "--data-dir", dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   auto read_file = [](const std::string& path) {
     std::ifstream in(path);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   };
-  bool started = Cluster::eventually([&] { return read_file(dir + "/up.out").find("berth is up") != std::string::npos; },
-                                     seconds(40));
+  bool started = Cluster::eventually(
+      [&] { return read_file(dir + "/up.out").find("berth is up") != std::string::npos; },
+      seconds(40));
   ASSERT_TRUE(started) << read_file(dir + "/up.out") << read_file(dir + "/logs/master.log");
   std::string token = read_file(dir + "/admin-token");
   token.erase(token.find_last_not_of("\n") + 1);
@@ -73,7 +73,8 @@ TEST(Tls, BerthUpServesHttpsEndToEnd) {
   ASSERT_FALSE(untrusted.ok());
   EXPECT_NE(untrusted.error().message.find("certificate verification"), std::string::npos)
       << untrusted.error().message;
-  auto plain = http::request("http://127.0.0.1:" + std::to_string(port), "GET", "/v2/apps", "", 5000, auth);
+  auto plain =
+      http::request("http://127.0.0.1:" + std::to_string(port), "GET", "/v2/apps", "", 5000, auth);
   EXPECT_TRUE(!plain.ok() || plain->status == 400);
 
   http::set_client_ca_file(dir + "/tls/ca.pem");
@@ -87,7 +88,8 @@ TEST(Tls, BerthUpServesHttpsEndToEnd) {
   std::string nodes = run(env + BERTH_BINARY + " node list");
   EXPECT_NE(nodes.find("agent-1"), std::string::npos) << nodes;
   EXPECT_NE(nodes.find("agent-2"), std::string::npos) << nodes;
-  std::ofstream(dir + "/app.json") << R"({"id":"/tls-echo","cmd":"echo over-tls; sleep 1000","cpus":0.1,"mem":16})";
+  std::ofstream(dir + "/app.json")
+      << R"({"id":"/tls-echo","cmd":"echo over-tls; sleep 1000","cpus":0.1,"mem":16})";
   std::string deployed = run(env + BERTH_BINARY + " app deploy " + dir + "/app.json --timeout 30");
   ASSERT_NE(deployed.find("[exit 0]"), std::string::npos) << deployed;
   std::string tasks = run(env + BERTH_BINARY + " task list tls-echo --json");
@@ -96,7 +98,9 @@ TEST(Tls, BerthUpServesHttpsEndToEnd) {
   std::string task = listed["tasks"][0]["id"];
   // Task logs travel CLI -> master -> agent, each hop HTTPS.
   bool logged = Cluster::eventually(
-      [&] { return run(env + BERTH_BINARY + " task logs " + task).find("over-tls") != std::string::npos; },
+      [&] {
+        return run(env + BERTH_BINARY + " task logs " + task).find("over-tls") != std::string::npos;
+      },
       seconds(10));
   EXPECT_TRUE(logged) << run(env + BERTH_BINARY + " task logs " + task);
 

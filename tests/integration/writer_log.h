@@ -16,11 +16,13 @@ namespace berth::testing {
 
 // A MESOS container with the berth dataset `volume` at /data (a dvdi external volume).
 inline nlohmann::json mesos_container_with_volume(const std::string& volume) {
-  return {{"type", "MESOS"},
-          {"volumes",
-           {{{"containerPath", "/data"},
-             {"mode", "RW"},
-             {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}};
+  return {
+      {"type", "MESOS"},
+      {"volumes",
+       {{{"containerPath", "/data"},
+         {"mode", "RW"},
+         {"external",
+          {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}};
 }
 
 // Where the dataset named `volume` is attached now, per the master's state; "" when nowhere.
@@ -32,7 +34,8 @@ inline std::string dataset_mount_path(Cluster& cluster, const std::string& volum
   }
   auto state = cluster.call("GET", "/v1/state/datasets");
   for (const auto& d : state.body) {
-    if (d["dataset_id"].get<std::string>() == id && d.contains("path")) return d["path"].get<std::string>();
+    if (d["dataset_id"].get<std::string>() == id && d.contains("path"))
+      return d["path"].get<std::string>();
   }
   return "";
 }
@@ -52,8 +55,8 @@ inline void expect_single_writer_at_a_time(const std::vector<std::string>& lines
   std::string current;
   for (const auto& line : lines) {
     if (line == current) continue;
-    ASSERT_FALSE(finished.count(line)) << "task " << line << " wrote again after " << current
-                                       << ": two nodes wrote the dataset";
+    ASSERT_FALSE(finished.count(line))
+        << "task " << line << " wrote again after " << current << ": two nodes wrote the dataset";
     if (!current.empty()) finished.insert(current);
     current = line;
   }

@@ -24,7 +24,7 @@ constexpr milliseconds kControllerInterval{100};
 constexpr milliseconds kCommandPollInterval{250};
 constexpr milliseconds kRegisterRetry{1000};
 constexpr milliseconds kShortDelay{50};
-constexpr double kShortDelayShare = 0.8;  // most messages arrive within kShortDelay
+constexpr double kShortDelayShare = 0.8;    // most messages arrive within kShortDelay
 constexpr double kWriterStartChance = 0.2;  // per attached, unused dataset and heartbeat
 constexpr const char* kJoinToken = "simulated-join-token";
 
@@ -94,9 +94,9 @@ struct AgentNode {
   uint64_t incarnation = 0;
   uint64_t timer_token = 0;
   bool registered = false;
-  std::string secret;  // this registration's credential
+  std::string secret;             // this registration's credential
   uint64_t register_attempt = 0;  // only the newest attempt's answer is read
-  uint64_t registration = 0;      // counts registrations: answers to calls of an older one are stale
+  uint64_t registration = 0;  // counts registrations: answers to calls of an older one are stale
   bool fenced = false;
   uint64_t next_seq = 0;  // heartbeats sent by this process
   lease::AgentLease lease;
@@ -118,7 +118,10 @@ struct MasterNode {
 class Simulation {
  public:
   explicit Simulation(const MasterSimConfig& config)
-      : config_(config), rng_(config.seed), ids_rng_(config.seed ^ 0x5eed5eed5eedULL), ids_(ids_rng_) {}
+      : config_(config),
+        rng_(config.seed),
+        ids_rng_(config.seed ^ 0x5eed5eed5eedULL),
+        ids_(ids_rng_) {}
 
   MasterSimResult run();
 
@@ -131,7 +134,8 @@ class Simulation {
   }
   void violation(const std::string& what) {
     if (result_.violation) return;
-    result_.violation = "seed " + std::to_string(config_.seed) + " at " + seconds_text(now()) + ": " + what;
+    result_.violation =
+        "seed " + std::to_string(config_.seed) + " at " + seconds_text(now()) + ": " + what;
     trace("VIOLATION " + what);
   }
 
@@ -147,7 +151,8 @@ class Simulation {
   bool partitioned(int i) const { return now() < agents_[i].partitioned_until; }
   // Once the faults stop, so do the network's: no losses, no copies, no long delays.
   nanoseconds delay() {
-    if (!faulty() || rng_.chance(kShortDelayShare)) return rng_.between(nanoseconds(0), kShortDelay);
+    if (!faulty() || rng_.chance(kShortDelayShare))
+      return rng_.between(nanoseconds(0), kShortDelay);
     return rng_.between(nanoseconds(0), config_.options.lease);
   }
   bool lost() { return faulty() && rng_.chance(config_.drop); }
@@ -195,7 +200,7 @@ class Simulation {
   std::vector<AgentNode> agents_;
   MasterNode master_;
   int dataset_count_ = 0;
-  std::vector<std::string> datasets_;  // ids, as the master created them
+  std::vector<std::string> datasets_;           // ids, as the master created them
   std::map<std::string, EpochRecord> storage_;  // the drivers' records, which every node sees
   uint64_t next_writer_ = 0;
   // The checker's view: live writers per dataset (writer id -> node), the primary of every
@@ -214,16 +219,19 @@ MasterSimResult Simulation::run() {
     agents_.push_back(AgentNode{});
     agents_[i].host = "node-" + std::to_string(i);
     agents_[i].clock = random_clock(rng_, config_.max_drift);
-    at(rng_.between(nanoseconds(0), config_.options.heartbeat_interval), [this, i] { start_agent(i); });
+    at(rng_.between(nanoseconds(0), config_.options.heartbeat_interval),
+       [this, i] { start_agent(i); });
   }
   if (config_.mean_fault_interval <= milliseconds(0)) {
-    config_.mean_fault_interval =
-        std::chrono::duration_cast<milliseconds>(rng_.between(std::chrono::seconds(1), std::chrono::seconds(10)));
+    config_.mean_fault_interval = std::chrono::duration_cast<milliseconds>(
+        rng_.between(std::chrono::seconds(1), std::chrono::seconds(10)));
   }
   start_master();
   at(milliseconds(1500), [this] { create_datasets(); });
-  at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval), [this] { user_moves(); });
-  at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval), [this] { inject_fault(); });
+  at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval),
+     [this] { user_moves(); });
+  at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval),
+     [this] { inject_fault(); });
   const SimTime end = config_.duration + config_.settle;
   while (!events_.empty() && !result_.violation && events_.next_time() <= end) {
     events_.step();
@@ -238,8 +246,8 @@ MasterSimResult Simulation::run() {
 
 void Simulation::writer_started(int i, const std::string& dataset, const Writer& writer) {
   ++result_.writer_starts;
-  trace(agents_[i].host + " starts writer " + std::to_string(writer.id) + " on " + dataset + " at epoch " +
-        std::to_string(writer.epoch));
+  trace(agents_[i].host + " starts writer " + std::to_string(writer.id) + " on " + dataset +
+        " at epoch " + std::to_string(writer.epoch));
   live_[dataset][writer.id] = i;
 }
 
@@ -255,8 +263,8 @@ void Simulation::check_exclusive() {
     for (const auto& [writer, node] : writers) {
       if (node != first) {
         violation(dataset + " is written from " + agents_[first].host + " (writer " +
-                  std::to_string(writers.begin()->first) + ") and " + agents_[node].host + " (writer " +
-                  std::to_string(writer) + ") at once");
+                  std::to_string(writers.begin()->first) + ") and " + agents_[node].host +
+                  " (writer " + std::to_string(writer) + ") at once");
         return;
       }
     }
@@ -270,8 +278,8 @@ void Simulation::check_store_after_load() {
       if (it == state.datasets.end()) {
         violation("dataset " + id + " was acknowledged but is gone after the master restarted");
       } else if (it->second.primary != primary) {
-        violation("dataset " + id + " was last moved to " + primary + " (acknowledged) but the restarted master has " +
-                  it->second.primary);
+        violation("dataset " + id + " was last moved to " + primary +
+                  " (acknowledged) but the restarted master has " + it->second.primary);
       }
     }
   });
@@ -301,8 +309,8 @@ void Simulation::check_converged() {
         bool attached = mount != node.local.end() && mount->second.attached;
         if (node.agent_id == dataset.primary) {
           if (!attached || mount->second.epoch != dataset.epoch) {
-            violation("after the faults stopped, " + id + " is not attached on its primary " + node.host +
-                      " at epoch " + std::to_string(dataset.epoch));
+            violation("after the faults stopped, " + id + " is not attached on its primary " +
+                      node.host + " at epoch " + std::to_string(dataset.epoch));
           }
         } else if (attached) {
           violation("after the faults stopped, " + id + " is still attached on " + node.host +
@@ -358,7 +366,8 @@ void Simulation::start_agent(int i) {
   node.lease = lease::AgentLease();
   if (!node.writers.empty()) {
     MonoTime deadline = node.writers.begin()->second.deadline;
-    for (const auto& [dataset, writer] : node.writers) deadline = std::min(deadline, writer.deadline);
+    for (const auto& [dataset, writer] : node.writers)
+      deadline = std::min(deadline, writer.deadline);
     node.lease = lease::AgentLease::resumed(deadline, agent_now(i));
   }
   trace(node.host + " agent starts with " + std::to_string(node.local.size()) + " mounts and " +
@@ -400,7 +409,8 @@ void Simulation::send_register(int i) {
   });
   // Like the agent's HTTP call, an attempt times out and the next one starts.
   at(node.clock.real_at(agent_now(i) + kRegisterRetry), [this, i, incarnation, attempt] {
-    if (agents_[i].incarnation == incarnation && agents_[i].register_attempt == attempt) send_register(i);
+    if (agents_[i].incarnation == incarnation && agents_[i].register_attempt == attempt)
+      send_register(i);
   });
 }
 
@@ -454,7 +464,8 @@ void Simulation::send_heartbeat(int i) {
     report.in_use = node.writers.count(id) > 0;
     hb.datasets.push_back(report);
   }
-  if (config_.flaw != MasterSimFlaw::kLeaseFromAckArrival) node.lease.on_heartbeat_sent(hb.seq, agent_now(i));
+  if (config_.flaw != MasterSimFlaw::kLeaseFromAckArrival)
+    node.lease.on_heartbeat_sent(hb.seq, agent_now(i));
   uint64_t incarnation = node.incarnation;
   std::string id = node.agent_id;
   std::string secret = node.secret;
@@ -514,7 +525,8 @@ void Simulation::poll_timer(int i, uint64_t token) {
       });
     });
   }
-  at(node.clock.real_at(agent_now(i) + kCommandPollInterval), [this, i, token] { poll_timer(i, token); });
+  at(node.clock.real_at(agent_now(i) + kCommandPollInterval),
+     [this, i, token] { poll_timer(i, token); });
 }
 
 void Simulation::on_commands(int i, const Result<protocol::CommandBatch>& answer) {
@@ -596,7 +608,8 @@ void Simulation::converge(int i, const std::vector<protocol::DatasetAssignment>&
 void Simulation::maybe_start_writer(int i, const std::string& dataset) {
   AgentNode& node = agents_[i];
   auto mount = node.local.find(dataset);
-  if (node.fenced || node.lease.expired(agent_now(i)) || mount == node.local.end() || node.writers.count(dataset)) {
+  if (node.fenced || node.lease.expired(agent_now(i)) || mount == node.local.end() ||
+      node.writers.count(dataset)) {
     return;
   }
   auto assigned = node.assigned.find(dataset);
@@ -620,9 +633,11 @@ void Simulation::fence(int i) {
   AgentNode& node = agents_[i];
   ++result_.fences;
   trace(node.host + " fences");
-  for (const auto& [dataset, writer] : node.writers) writer_killed(dataset, writer.id, "its agent's fence");
+  for (const auto& [dataset, writer] : node.writers)
+    writer_killed(dataset, writer.id, "its agent's fence");
   node.writers.clear();
-  for (const auto& [id, mount] : node.local) storage_[id] = decide_detach(storage_[id], node.agent_id);
+  for (const auto& [id, mount] : node.local)
+    storage_[id] = decide_detach(storage_[id], node.agent_id);
   node.local.clear();
   node.fenced = true;
 }
@@ -664,8 +679,9 @@ void Simulation::resume_agent(int i, uint64_t incarnation) {
 
 void Simulation::set_master_clock() {
   MonoTime mono = master_.clock.local(now());
-  master_.view.set(mono, WallTime(std::chrono::seconds(1800000000)) +
-                             std::chrono::duration_cast<WallTime::duration>(mono.time_since_epoch()));
+  master_.view.set(mono,
+                   WallTime(std::chrono::seconds(1800000000)) +
+                       std::chrono::duration_cast<WallTime::duration>(mono.time_since_epoch()));
 }
 
 void Simulation::start_master() {
@@ -715,14 +731,16 @@ void Simulation::create_datasets() {
       trace("user creates " + created->dataset_id + " on " + created->primary);
     }
   }
-  if (static_cast<int>(datasets_.size()) < dataset_count_) at(now() + milliseconds(500), [this] { create_datasets(); });
+  if (static_cast<int>(datasets_.size()) < dataset_count_)
+    at(now() + milliseconds(500), [this] { create_datasets(); });
 }
 
 // A user moves a dataset to another node through the Flocker API; the master accepts or
 // refuses (in use, unknown node). Every accepted move is acknowledged, so it must survive.
 void Simulation::user_moves() {
   if (!faulty()) return;
-  at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval), [this] { user_moves(); });
+  at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval),
+     [this] { user_moves(); });
   if (!master_.up || datasets_.empty()) return;
   const AgentNode& target = agents_[rng_.index(static_cast<int>(agents_.size()))];
   if (target.agent_id.empty()) return;
@@ -736,12 +754,14 @@ void Simulation::user_moves() {
   }
   ++result_.moves_accepted;
   acknowledged_primary_[id] = moved->primary;
-  trace("user moves " + id + " to " + target.host + " (epoch " + std::to_string(moved->epoch) + ")");
+  trace("user moves " + id + " to " + target.host + " (epoch " + std::to_string(moved->epoch) +
+        ")");
 }
 
 void Simulation::inject_fault() {
   if (!faulty()) return;
-  at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval), [this] { inject_fault(); });
+  at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval),
+     [this] { inject_fault(); });
   const nanoseconds lease = config_.options.lease;
   int i = rng_.index(static_cast<int>(agents_.size()));
   AgentNode& node = agents_[i];
@@ -750,7 +770,8 @@ void Simulation::inject_fault() {
     if (!node.up || node.paused) return;
     ++result_.agent_pauses;
     node.paused = true;
-    nanoseconds length = rng_.chance(0.5) ? rng_.between(nanoseconds(0), lease) : rng_.between(lease, 3 * lease);
+    nanoseconds length =
+        rng_.chance(0.5) ? rng_.between(nanoseconds(0), lease) : rng_.between(lease, 3 * lease);
     trace(node.host + " agent pauses for " + seconds_text(length));
     uint64_t incarnation = node.incarnation;
     at(now() + length, [this, i, incarnation] { resume_agent(i, incarnation); });
@@ -761,7 +782,8 @@ void Simulation::inject_fault() {
     node.paused = false;
     ++node.incarnation;
     node.inbox.clear();
-    trace(node.host + " agent crashes; " + std::to_string(node.writers.size()) + " writers stay with their supervisors");
+    trace(node.host + " agent crashes; " + std::to_string(node.writers.size()) +
+          " writers stay with their supervisors");
     at(now() + rng_.between(milliseconds(200), 3 * lease), [this, i] { start_agent(i); });
   } else if (kind < 0.8) {
     ++result_.partitions;

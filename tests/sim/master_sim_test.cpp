@@ -62,11 +62,11 @@ void run_seeds(uint64_t first, uint64_t count) {
   }
   std::cout << "seeds " << first << ".." << first + count - 1 << ": " << total.steps << " steps, "
             << total.registrations << " registrations, " << total.attaches << " attaches, "
-            << total.writer_starts << " writer starts, " << total.moves_accepted << " moves accepted, "
-            << total.moves_refused << " refused, " << total.fences << " fences, " << total.supervisor_kills
-            << " supervisor kills, " << total.agent_pauses << " pauses, " << total.agent_crashes
-            << " agent crashes, " << total.partitions << " partitions, " << total.master_restarts
-            << " master restarts\n";
+            << total.writer_starts << " writer starts, " << total.moves_accepted
+            << " moves accepted, " << total.moves_refused << " refused, " << total.fences
+            << " fences, " << total.supervisor_kills << " supervisor kills, " << total.agent_pauses
+            << " pauses, " << total.agent_crashes << " agent crashes, " << total.partitions
+            << " partitions, " << total.master_restarts << " master restarts\n";
   // The runs must exercise what they claim to check, or passing means nothing.
   EXPECT_GT(total.moves_accepted, count);
   EXPECT_GT(total.writer_starts, count);
@@ -94,8 +94,8 @@ TEST(MasterSim, TheSameSeedGivesTheSameRun) {
 TEST(MasterSim, ReplaysOneSeed) {
   const char* seed = std::getenv("BERTH_SIM_SEED");
   if (seed == nullptr) GTEST_SKIP() << "set BERTH_SIM_SEED to replay one seed with a trace";
-  MasterSimConfig config =
-      config_for(std::strtoull(seed, nullptr, 10), static_cast<MasterSimFlaw>(env_or("BERTH_SIM_FLAW", 0)));
+  MasterSimConfig config = config_for(std::strtoull(seed, nullptr, 10),
+                                      static_cast<MasterSimFlaw>(env_or("BERTH_SIM_FLAW", 0)));
   config.trace = [](const std::string& line) { std::cout << line << "\n"; };
   MasterSimResult result = run_master_sim(config);
   EXPECT_FALSE(result.violation.has_value()) << *result.violation;
@@ -106,7 +106,8 @@ std::optional<std::string> first_violation(MasterSimConfig config, uint64_t max_
   for (uint64_t seed = 1; seed <= max_seeds; ++seed) {
     config.seed = seed;
     MasterSimResult result = run_master_sim(config);
-    if (result.violation && result.violation->find("is written from") != std::string::npos) return result.violation;
+    if (result.violation && result.violation->find("is written from") != std::string::npos)
+      return result.violation;
   }
   return std::nullopt;
 }
