@@ -221,6 +221,7 @@ void Agent::Impl::dataset_loop() {
   while (!stopping) {
     std::vector<protocol::DatasetAssignment> desired;
     uint64_t desired_from = 0;
+    bool from_command = false;
     {
       std::unique_lock<std::mutex> lock(mu);
       wake.wait_for(lock, std::chrono::seconds(2), [&] { return stopping || datasets_changed; });
@@ -229,6 +230,7 @@ void Agent::Impl::dataset_loop() {
       datasets_changed = false;
       desired = desired_datasets;
       desired_from = desired_seq;
+      from_command = desired_from_command;
     }
     auto before = datasets->report();
     datasets->converge(desired);
@@ -241,6 +243,17 @@ void Agent::Impl::dataset_loop() {
     for (size_t i = 0; !changed && i < before.size(); ++i) {
       changed = before[i].dataset_id != after[i].dataset_id ||
                 before[i].attached != after[i].attached || before[i].epoch != after[i].epoch;
+    }
+    // A "datasets" command grants nothing: what it lists that is not attached here is granted
+    // by the answer to a heartbeat sent now (docs/fencing.md §4).
+    if (from_command && !changed) {
+      std::set<std::string> attached;
+      for (const auto& r : after) {
+        if (r.attached) attached.insert(r.dataset_id);
+      }
+      for (const auto& a : desired) {
+        if (!a.destroy && !attached.count(a.dataset_id)) changed = true;
+      }
     }
     if (changed) {
       heartbeat_now = true;

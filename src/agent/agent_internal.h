@@ -88,6 +88,7 @@ struct Agent::Impl {
   // had fully converged when it last finished (Heartbeat::applied_seq, docs/fencing.md §4).
   uint64_t heartbeat_seq = 0;
   uint64_t desired_seq = 0;
+  bool desired_from_command = false;  // desired_datasets came from a "datasets" command
   uint64_t applied_seq = 0;
   // Report dataset changes without waiting for the interval. Atomic: it is set from places
   // that may hold `mu` (task launch and exit release datasets) or not.

@@ -170,6 +170,7 @@ void Agent::Impl::on_heartbeat_ack(protocol::HeartbeatAck ack) {
   if (ack.seq < desired_seq) return;
   desired_datasets = std::move(ack.datasets);
   desired_seq = ack.seq;
+  desired_from_command = false;
   datasets_changed = true;
   wake.notify_all();
 }
@@ -224,10 +225,11 @@ void Agent::Impl::execute(const protocol::Command& command) {
   } else if (const auto* routes = command.as<protocol::RoutesCommand>()) {
     apply_routes(routes->table);
   } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
-    // It only lets go (docs/fencing.md §4): a heartbeat at once brings what to attach.
+    // It only lets go (docs/fencing.md §4); the dataset loop heartbeats at once when it lists
+    // something to attach here.
     desired_datasets = datasets->datasets;
+    desired_from_command = true;
     datasets_changed = true;
-    heartbeat_now = true;
     wake.notify_all();
   } else if (const auto* kill = command.as<protocol::KillCommand>()) {
     kill_command(*kill);

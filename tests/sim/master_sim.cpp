@@ -540,7 +540,13 @@ void Simulation::on_commands(int i, const Result<protocol::CommandBatch>& answer
     node.commands_after = command.seq;
     if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
       converge(i, datasets->datasets);
-      if (node.registered) send_heartbeat(i);  // for what to attach
+      // What it lists and is not attached here is granted by the answer to a heartbeat sent now.
+      bool wanted = false;
+      for (const auto& a : datasets->datasets) {
+        auto mount = node.local.find(a.dataset_id);
+        if (!a.destroy && (mount == node.local.end() || !mount->second.attached)) wanted = true;
+      }
+      if (wanted && node.registered) send_heartbeat(i);
     }
   }
 }
