@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <deque>
 #include <map>
-#include <queue>
 #include <random>
 #include <vector>
 
@@ -74,18 +73,6 @@ struct MasterNode {
   std::map<std::string, lease::DatasetHolder> store;  // durable holders across restarts
 };
 
-struct Event {
-  SimTime at;
-  uint64_t order;
-  std::function<void()> run;
-};
-
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.at != b.at ? a.at > b.at : a.order > b.order;
-  }
-};
-
 class Simulation {
  public:
   explicit Simulation(const LeaseSimConfig& config) : config_(config), rng_(config.seed) {}
@@ -94,16 +81,15 @@ class Simulation {
 
  private:
   // --- scheduling and checking ---
-  void at(SimTime when, std::function<void()> run) {
-    queue_.push(Event{std::max(when, now_), next_order_++, std::move(run)});
-  }
+  SimTime now() const { return events_.now(); }
+  void at(SimTime when, std::function<void()> run) { events_.at(when, std::move(run)); }
   void trace(const std::string& line) {
-    if (config_.trace) config_.trace(seconds_text(now_) + " " + line);
+    if (config_.trace) config_.trace(seconds_text(now()) + " " + line);
   }
   void violation(const std::string& what) {
     if (result_.violation) return;
     result_.violation =
-        "seed " + std::to_string(config_.seed) + " at " + seconds_text(now_) + ": " + what;
+        "seed " + std::to_string(config_.seed) + " at " + seconds_text(now()) + ": " + what;
     trace("VIOLATION " + what);
   }
   void writer_started(const std::string& dataset, int agent, uint64_t writer, uint64_t epoch);
@@ -111,7 +97,7 @@ class Simulation {
   void check_exclusive();
 
   // --- network ---
-  bool partitioned(int agent) const { return now_ < agents_[agent].partitioned_until; }
+  bool partitioned(int agent) const { return now() < agents_[agent].partitioned_until; }
   nanoseconds delay() {
     if (rng_.chance(kShortDelayShare)) return rng_.between(nanoseconds(0), kShortDelay);
     return rng_.between(nanoseconds(0), config_.options.lease);
@@ -120,7 +106,7 @@ class Simulation {
   void send_to_agent(int agent, const Ack& ack);
 
   // --- agents ---
-  MonoTime agent_now(int i) const { return agents_[i].clock.local(now_); }
+  MonoTime agent_now(int i) const { return agents_[i].clock.local(now()); }
   void start_agent(int i);
   void heartbeat_timer(int i, uint64_t token);
   void send_heartbeat(int i);
@@ -137,7 +123,7 @@ class Simulation {
   void resume_agent(int i, uint64_t incarnation);
 
   // --- master ---
-  MonoTime master_now() const { return master_.clock.local(now_); }
+  MonoTime master_now() const { return master_.clock.local(now()); }
   void start_master();
   void master_receives(const Heartbeat& heartbeat);
   void controller_tick(uint64_t incarnation);
@@ -148,9 +134,7 @@ class Simulation {
   LeaseSimConfig config_;
   Rng rng_;
   LeaseSimResult result_;
-  SimTime now_{0};
-  uint64_t next_order_ = 0;
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  EventQueue events_;
   std::vector<AgentNode> agents_;
   std::vector<std::string> datasets_;
   MasterNode master_;
@@ -180,12 +164,8 @@ LeaseSimResult Simulation::run() {
   start_master();
   at(rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval), [this] { inject_fault(); });
 
-  while (!queue_.empty() && !result_.violation) {
-    Event event = queue_.top();
-    queue_.pop();
-    if (event.at > config_.duration) break;
-    now_ = event.at;
-    event.run();
+  while (!events_.empty() && !result_.violation && events_.next_time() <= config_.duration) {
+    events_.step();
     ++result_.steps;
     check_exclusive();
   }
@@ -229,7 +209,7 @@ void Simulation::send_to_master(const Heartbeat& heartbeat) {
   if (partitioned(heartbeat.agent) || rng_.chance(config_.drop)) return;
   int copies = rng_.chance(config_.duplicate) ? 2 : 1;
   for (int c = 0; c < copies; ++c) {
-    at(now_ + delay(), [this, heartbeat] {
+    at(now() + delay(), [this, heartbeat] {
       if (!partitioned(heartbeat.agent)) master_receives(heartbeat);
     });
   }
@@ -239,7 +219,7 @@ void Simulation::send_to_agent(int agent, const Ack& ack) {
   if (partitioned(agent) || rng_.chance(config_.drop)) return;
   int copies = rng_.chance(config_.duplicate) ? 2 : 1;
   for (int c = 0; c < copies; ++c) {
-    at(now_ + delay(), [this, agent, ack] {
+    at(now() + delay(), [this, agent, ack] {
       if (!partitioned(agent)) ack_arrived(agent, ack);
     });
   }
@@ -512,7 +492,7 @@ void Simulation::inject_fault() {
           rng_.chance(0.5) ? rng_.between(nanoseconds(0), lease) : rng_.between(lease, 3 * lease);
       trace(node.name + " pauses for " + seconds_text(length));
       uint64_t incarnation = node.incarnation;
-      at(now_ + length, [this, i, incarnation] { resume_agent(i, incarnation); });
+      at(now() + length, [this, i, incarnation] { resume_agent(i, incarnation); });
     }
   } else if (kind < 0.45) {
     if (node.up) {
@@ -523,12 +503,12 @@ void Simulation::inject_fault() {
       node.inbox.clear();
       trace(node.name + " process crashes; " + std::to_string(node.tasks.size()) +
             " tasks stay with their supervisors");
-      at(now_ + rng_.between(milliseconds(200), 3 * lease), [this, i] { start_agent(i); });
+      at(now() + rng_.between(milliseconds(200), 3 * lease), [this, i] { start_agent(i); });
     }
   } else if (kind < 0.8) {
     ++result_.partitions;
     nanoseconds length = rng_.between(milliseconds(200), 3 * lease);
-    node.partitioned_until = std::max(node.partitioned_until, now_ + length);
+    node.partitioned_until = std::max(node.partitioned_until, now() + length);
     trace(node.name + " partitioned for " + seconds_text(length));
   } else if (master_.up) {
     ++result_.master_restarts;
@@ -537,9 +517,9 @@ void Simulation::inject_fault() {
     master_.store = master_.leases->datasets();
     master_.leases.reset();
     trace("master crashes");
-    at(now_ + rng_.between(milliseconds(100), 2 * lease), [this] { start_master(); });
+    at(now() + rng_.between(milliseconds(100), 2 * lease), [this] { start_master(); });
   }
-  at(now_ + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval),
+  at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval),
      [this] { inject_fault(); });
 }
 
