@@ -163,7 +163,9 @@ class StoreContract : public ::testing::TestWithParam<StoreKind> {
     store_ = GetParam().open(directory_);
     ASSERT_NE(store_, nullptr);
     base_ = revision();
-    if (GetParam().owns_its_revision) EXPECT_EQ(base_, 0) << "a new store is at revision 0";
+    if (GetParam().owns_its_revision) {
+      EXPECT_EQ(base_, 0) << "a new store is at revision 0";
+    }
   }
   void TearDown() override {
     store_.reset();
