@@ -47,7 +47,15 @@ Result<protocol::RegisterResponse> FakeMasterLink::register_agent(
   if (request.token != options_.join_token)
     return make_error(ErrorCode::kPermissionDenied, "invalid join token");
   std::string id = request.agent_id.empty() ? next_id() : request.agent_id;
+  auto known = agents_.find(id);
+  if (known != agents_.end() && request.heartbeat_seq > 0 &&
+      request.heartbeat_seq < known->second.heartbeat_seq) {
+    return make_error(ErrorCode::kConflict, "registration of agent " + id +
+                                                " predates its last heartbeat: a newer "
+                                                "registration is in force");
+  }
   AgentRecord& record = agents_[id];
+  record.heartbeat_seq = request.heartbeat_seq;
   record.secret = "secret-" + next_id();
   record.registration = request;
   record.outbox.clear();  // the agent's report is the truth from here on
@@ -67,6 +75,7 @@ Result<protocol::HeartbeatAck> FakeMasterLink::heartbeat(const AgentCredential& 
   std::lock_guard<std::mutex> lock(mu_);
   auto record = authenticate(agent);
   if (!record) return record.error();
+  (*record)->heartbeat_seq = std::max((*record)->heartbeat_seq, hb.seq);
   push_bounded((*record)->heartbeats, hb, kMaxHeartbeats);
   return protocol::HeartbeatAck{hb.seq, options_.lease_ms, (*record)->assignments};
 }

@@ -71,6 +71,7 @@ class FakeMasterLink final : public MasterLink {
   struct AgentRecord {
     std::string secret;
     protocol::RegisterRequest registration;
+    uint64_t heartbeat_seq = 0;  // the newest heartbeat taken from this agent process
     uint64_t next_seq = 1;
     std::deque<protocol::Command> outbox;
     std::deque<protocol::Heartbeat> heartbeats;

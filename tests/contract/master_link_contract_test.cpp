@@ -252,6 +252,22 @@ TEST_P(MasterLinkContract, ReRegisteringKeepsTheIdAndReplacesTheSecret) {
   EXPECT_TRUE(beat(who(again), 2).ok());
 }
 
+// A registration older than a heartbeat already taken is a late copy of an earlier attempt
+// (docs/protocol.md §6): it must not replace the registration in force.
+TEST_P(MasterLinkContract, ALateCopyOfARegistrationDoesNotReplaceTheOneInForce) {
+  auto first = join();
+  ASSERT_TRUE(beat(who(first), 5).ok());
+  auto late = join_request(first.agent_id);
+  late.heartbeat_seq = 3;
+  EXPECT_FALSE(link().register_agent(late).ok());
+  EXPECT_TRUE(beat(who(first), 6).ok()) << "the registration in force still holds";
+  // The same process registering at its current count is a registration like any other.
+  late.heartbeat_seq = 6;
+  auto again = link().register_agent(late);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(beat(who(*again), 7).ok());
+}
+
 TEST_P(MasterLinkContract, HeartbeatWithTheSecretIsAcked) {
   auto r = join();
   auto ack = beat(who(r), 7);
