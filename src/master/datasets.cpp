@@ -96,12 +96,10 @@ void MasterState::grant(AgentRecord& agent, const std::string& dataset, uint64_t
 }
 
 void MasterState::end_released_grants(AgentRecord& agent, uint64_t applied_seq) {
-  std::set<std::string> attached;
-  for (const auto& r : agent.datasets) {
-    if (r.attached) attached.insert(r.dataset_id);
-  }
+  // attached_on is kept by set_dataset_reports from the same report.
   for (auto it = agent.grants.begin(); it != agent.grants.end();) {
-    if (applied_seq < it->second || attached.count(it->first)) {
+    auto on = attached_on.find(it->first);
+    if (applied_seq < it->second || (on != attached_on.end() && on->second.count(agent.id))) {
       ++it;
       continue;
     }
