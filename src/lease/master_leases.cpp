@@ -1,21 +1,28 @@
 #include "lease/master_leases.h"
 
 #include <algorithm>
-#include <set>
 
 #include "base/check.h"
 
 namespace berth::lease {
+namespace {
+
+const std::set<std::string> kNone;
+
+void index_erase(std::map<std::string, std::set<std::string>>& index, const std::string& dataset,
+                 const std::string& agent) {
+  auto it = index.find(dataset);
+  if (it == index.end()) return;
+  it->second.erase(agent);
+  if (it->second.empty()) index.erase(it);
+}
+
+}  // namespace
 
 MasterLeases::MasterLeases(LeaseOptions options, MonoTime started_at)
     : options_(options), started_at_(started_at) {
   BERTH_CHECK(options_.lease > std::chrono::milliseconds::zero());
   BERTH_CHECK(options_.margin >= std::chrono::milliseconds::zero());
-}
-
-void MasterLeases::restore_dataset(const std::string& dataset, DatasetHolder holder) {
-  BERTH_CHECK(!dataset.empty());
-  datasets_[dataset] = std::move(holder);
 }
 
 void MasterLeases::on_heartbeat_received(const std::string& agent, MonoTime now) {
@@ -38,13 +45,8 @@ MonoTime MasterLeases::lost_at(const std::string& agent) const {
 }
 
 std::vector<std::string> MasterLeases::lost_agents(MonoTime now) const {
-  std::set<std::string> known;
-  for (const auto& [agent, at] : last_received_) known.insert(agent);
-  for (const auto& [dataset, holder] : datasets_) {
-    if (!holder.agent.empty()) known.insert(holder.agent);
-  }
   std::vector<std::string> lost;
-  for (const auto& agent : known) {
+  for (const auto& [agent, at] : last_received_) {
     if (is_lost(agent, now)) lost.push_back(agent);
   }
   return lost;
@@ -56,38 +58,35 @@ std::optional<MonoTime> MasterLeases::last_received(const std::string& agent) co
   return it->second;
 }
 
-Result<uint64_t> MasterLeases::assign(const std::string& dataset, const std::string& agent,
-                                      MonoTime now) {
-  if (dataset.empty() || agent.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "assign needs a dataset and an agent; got dataset \"" + dataset +
-                          "\" and agent \"" + agent + "\"");
+std::vector<std::string> MasterLeases::declare_lost(MonoTime now) {
+  std::vector<std::string> declared;
+  for (const auto& agent : lost_agents(now)) {
+    if (declared_lost_.insert(agent).second) declared.push_back(agent);
   }
-  DatasetHolder& holder = datasets_[dataset];
-  if (holder.agent == agent) return holder.epoch;
-  if (!holder.agent.empty() && !is_lost(holder.agent, now)) {
-    auto silent_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - heard_at(holder.agent));
-    return make_error(ErrorCode::kConflict,
-                      "dataset " + dataset + " cannot move to agent \"" + agent + "\": agent \"" +
-                          holder.agent + "\" holds it at epoch " + std::to_string(holder.epoch) +
-                          " and was heard " + std::to_string(silent_ms.count()) +
-                          " ms ago; it can move once that agent releases it or stays silent for " +
-                          std::to_string(options_.lost_after().count()) + " ms");
-  }
-  holder.agent = agent;
-  ++holder.epoch;
-  return holder.epoch;
+  return declared;
 }
 
-bool MasterLeases::release(const std::string& dataset, const std::string& agent, uint64_t epoch) {
-  auto it = datasets_.find(dataset);
-  if (it == datasets_.end() || agent.empty() || it->second.agent != agent ||
-      it->second.epoch != epoch) {
-    return false;
-  }
-  it->second.agent.clear();
-  return true;
+bool MasterLeases::in_restart_grace(MonoTime now) const {
+  return now - started_at_ < options_.lost_after();
+}
+
+void MasterLeases::on_registered(const std::string& agent, uint64_t heartbeat_seq, MonoTime now) {
+  BERTH_CHECK(!agent.empty());
+  on_heartbeat_received(agent, now);
+  declared_lost_.erase(agent);
+  AgentState& state = agents_[agent];
+  state.report_seq = heartbeat_seq;
+  for (auto& [dataset, seq] : state.grants) seq = std::min(seq, heartbeat_seq);
+}
+
+uint64_t MasterLeases::report_seq(const std::string& agent) const {
+  auto it = agents_.find(agent);
+  return it == agents_.end() ? 0 : it->second.report_seq;
+}
+
+void MasterLeases::restore_dataset(const std::string& dataset, DatasetHolder holder) {
+  BERTH_CHECK(!dataset.empty());
+  datasets_[dataset] = std::move(holder);
 }
 
 std::optional<DatasetHolder> MasterLeases::holder(const std::string& dataset) const {
@@ -96,13 +95,71 @@ std::optional<DatasetHolder> MasterLeases::holder(const std::string& dataset) co
   return it->second;
 }
 
-std::vector<Assignment> MasterLeases::assignments_of(const std::string& agent) const {
-  std::vector<Assignment> out;
-  if (agent.empty()) return out;
-  for (const auto& [dataset, holder] : datasets_) {
-    if (holder.agent == agent) out.push_back(Assignment{dataset, holder.epoch});
+DatasetHolder MasterLeases::moved(const std::string& dataset, const std::string& agent) const {
+  DatasetHolder current = holder(dataset).value_or(DatasetHolder{});
+  if (current.agent == agent) return current;
+  return DatasetHolder{agent, current.epoch + 1};
+}
+
+bool MasterLeases::on_report(const std::string& agent, uint64_t seq,
+                             const std::set<std::string>& attached, uint64_t applied_seq) {
+  BERTH_CHECK(!agent.empty());
+  AgentState& state = agents_[agent];
+  if (seq <= state.report_seq) return false;
+  state.report_seq = seq;
+  for (const auto& dataset : state.attached) index_erase(attached_on_, dataset, agent);
+  state.attached = attached;
+  for (const auto& dataset : state.attached) attached_on_[dataset].insert(agent);
+  // A grant ends once a report taken after applying its answer shows the dataset let go.
+  for (auto it = state.grants.begin(); it != state.grants.end();) {
+    if (applied_seq < it->second || state.attached.count(it->first)) {
+      ++it;
+      continue;
+    }
+    index_erase(granted_on_, it->first, agent);
+    it = state.grants.erase(it);
   }
-  return out;
+  return true;
+}
+
+const std::set<std::string>& MasterLeases::attached_by(const std::string& agent) const {
+  auto it = agents_.find(agent);
+  return it == agents_.end() ? kNone : it->second.attached;
+}
+
+bool MasterLeases::held_elsewhere(const std::string& dataset, const std::string& agent) const {
+  for (const auto* index : {&attached_on_, &granted_on_}) {
+    auto on = index->find(dataset);
+    if (on == index->end()) continue;
+    for (const auto& holder : on->second) {
+      if (holder != agent && !declared_lost(holder)) return true;
+    }
+  }
+  return false;
+}
+
+bool MasterLeases::may_attach(const std::string& dataset, const std::string& agent,
+                              MonoTime now) const {
+  auto assigned = datasets_.find(dataset);
+  if (agent.empty() || assigned == datasets_.end() || assigned->second.agent != agent) {
+    return false;
+  }
+  if (held_elsewhere(dataset, agent)) return false;
+  // In the grace after a restart, a node that held the dataset before may still have a lease:
+  // nothing is attached anew, and what a node reports attached stays attached.
+  return !in_restart_grace(now) || attached_by(agent).count(dataset) > 0;
+}
+
+void MasterLeases::on_granted(const std::string& dataset, const std::string& agent, uint64_t seq) {
+  BERTH_CHECK(!agent.empty() && !dataset.empty());
+  uint64_t& granted = agents_[agent].grants[dataset];
+  granted = std::max(granted, seq);
+  granted_on_[dataset].insert(agent);
+}
+
+std::set<std::string> MasterLeases::granted_to(const std::string& dataset) const {
+  auto it = granted_on_.find(dataset);
+  return it == granted_on_.end() ? std::set<std::string>{} : it->second;
 }
 
 }  // namespace berth::lease

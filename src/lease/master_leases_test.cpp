@@ -41,87 +41,106 @@ TEST(MasterLeases, ListsTheLostAgentsInOrder) {
 
 TEST(MasterLeases, ARestartedMasterDeclaresNobodyLostBeforeItsGraceEnds) {
   MasterLeases leases(LeaseOptions{}, at_ms(100000));
-  leases.restore_dataset("d1", DatasetHolder{"a", 4});
+  leases.on_heartbeat_received("a", at_ms(99000));  // from before the restart
+  EXPECT_TRUE(leases.in_restart_grace(at_ms(102999)));
   EXPECT_FALSE(leases.is_lost("a", at_ms(103000)));
-  EXPECT_TRUE(leases.lost_agents(at_ms(103000)).empty());
-  EXPECT_TRUE(leases.is_lost("a", at_ms(103001)));
-  EXPECT_EQ(leases.lost_agents(at_ms(103001)), std::vector<std::string>{"a"});
-  EXPECT_FALSE(leases.assign("d1", "b", at_ms(103000)).ok());
-  auto epoch = leases.assign("d1", "b", at_ms(103001));
-  ASSERT_TRUE(epoch.ok()) << epoch.error().message;
-  EXPECT_EQ(*epoch, 5u);
+  EXPECT_TRUE(leases.declare_lost(at_ms(103000)).empty());
+  EXPECT_FALSE(leases.in_restart_grace(at_ms(103000)));
+  EXPECT_EQ(leases.declare_lost(at_ms(103001)), std::vector<std::string>{"a"});
 }
 
-TEST(MasterLeases, AHeartbeatBeforeTheRestartDoesNotShortenTheGrace) {
-  MasterLeases leases(LeaseOptions{}, at_ms(100000));
-  leases.on_heartbeat_received("a", at_ms(99000));
-  EXPECT_FALSE(leases.is_lost("a", at_ms(103000)));
-}
-
-TEST(MasterLeases, EachAssignmentTakesANewEpoch) {
+TEST(MasterLeases, DeclaresEachLossOnceUntilTheAgentRegistersAgain) {
   MasterLeases leases = started_at_zero();
-  leases.on_heartbeat_received("a", at_ms(0));
-  leases.on_heartbeat_received("b", at_ms(0));
-  auto first = leases.assign("d1", "a", at_ms(10));
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ(*first, 1u);
-  ASSERT_TRUE(leases.release("d1", "a", 1));
-  auto second = leases.assign("d1", "b", at_ms(20));
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(*second, 2u);
+  leases.on_registered("a", 0, at_ms(0));
+  EXPECT_EQ(leases.declare_lost(at_ms(3001)), std::vector<std::string>{"a"});
+  EXPECT_TRUE(leases.declared_lost("a"));
+  EXPECT_TRUE(leases.declare_lost(at_ms(5000)).empty());
+  leases.on_registered("a", 7, at_ms(6000));
+  EXPECT_FALSE(leases.declared_lost("a"));
+  EXPECT_EQ(leases.report_seq("a"), 7u);
+  EXPECT_EQ(leases.declare_lost(at_ms(9001)), std::vector<std::string>{"a"});
+}
+
+TEST(MasterLeases, EveryMoveTakesTheNextEpochAndStayingPutKeepsIt) {
+  MasterLeases leases = started_at_zero();
+  EXPECT_EQ(leases.moved("d1", "a"), (DatasetHolder{"a", 1}));
+  EXPECT_FALSE(leases.holder("d1")) << "moved() changes nothing until the move is restored";
+  leases.restore_dataset("d1", leases.moved("d1", "a"));
+  EXPECT_EQ(leases.moved("d1", "a"), (DatasetHolder{"a", 1}));
+  leases.restore_dataset("d1", leases.moved("d1", "b"));
   EXPECT_EQ(leases.holder("d1"), (DatasetHolder{"b", 2}));
+  EXPECT_EQ(leases.moved("d1", ""), (DatasetHolder{"", 3}));
 }
 
-TEST(MasterLeases, AssigningToTheCurrentHolderKeepsItsEpoch) {
+// a holds d1 at epoch 1 and reports it attached; the user moves it to b.
+MasterLeases held_by_a_then_moved_to_b() {
   MasterLeases leases = started_at_zero();
-  ASSERT_TRUE(leases.assign("d1", "a", at_ms(0)).ok());
-  auto again = leases.assign("d1", "a", at_ms(10));
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*again, 1u);
+  leases.on_registered("a", 0, at_ms(0));
+  leases.on_registered("b", 0, at_ms(0));
+  leases.restore_dataset("d1", DatasetHolder{"a", 1});
+  EXPECT_TRUE(leases.may_attach("d1", "a", at_ms(3000)));
+  leases.on_granted("d1", "a", 1);
+  EXPECT_TRUE(leases.on_report("a", 2, {"d1"}, 1));
+  leases.restore_dataset("d1", leases.moved("d1", "b"));
+  return leases;
 }
 
-TEST(MasterLeases, RefusesToMoveADatasetAwayFromAnAgentThatIsNotLost) {
-  MasterLeases leases = started_at_zero();
-  leases.on_heartbeat_received("a", at_ms(1000));
-  ASSERT_TRUE(leases.assign("d1", "a", at_ms(1000)).ok());
-  auto moved = leases.assign("d1", "b", at_ms(4000));
-  ASSERT_FALSE(moved.ok());
-  EXPECT_EQ(moved.error().code, ErrorCode::kConflict);
-  EXPECT_NE(moved.error().message.find("\"a\" holds it at epoch 1"), std::string::npos)
-      << moved.error().message;
-  EXPECT_EQ(leases.holder("d1"), (DatasetHolder{"a", 1}));
-  auto after_loss = leases.assign("d1", "b", at_ms(4001));
-  ASSERT_TRUE(after_loss.ok());
-  EXPECT_EQ(*after_loss, 2u);
+TEST(MasterLeases, ANewNodeAttachesOnlyOnceTheOldOneShowsItLetGo) {
+  MasterLeases leases = held_by_a_then_moved_to_b();
+  EXPECT_FALSE(leases.may_attach("d1", "a", at_ms(3000))) << "a is no longer its node";
+  EXPECT_FALSE(leases.may_attach("d1", "b", at_ms(3000))) << "a reports it attached";
+  EXPECT_TRUE(leases.held_elsewhere("d1", "b"));
+  EXPECT_TRUE(leases.on_report("a", 3, {}, 3));
+  EXPECT_TRUE(leases.may_attach("d1", "b", at_ms(3000)));
 }
 
-TEST(MasterLeases, AReleaseAppliesOnlyToTheHolderAtThatEpoch) {
-  MasterLeases leases = started_at_zero();
-  leases.restore_dataset("d1", DatasetHolder{"a", 3});
-  EXPECT_FALSE(leases.release("d1", "a", 2));  // a stale report
-  EXPECT_FALSE(leases.release("d1", "b", 3));  // not the holder
-  EXPECT_FALSE(leases.release("d9", "a", 3));  // unknown dataset
-  EXPECT_EQ(leases.holder("d1"), (DatasetHolder{"a", 3}));
-  EXPECT_TRUE(leases.release("d1", "a", 3));
-  EXPECT_EQ(leases.holder("d1"), (DatasetHolder{"", 3}));
-  EXPECT_FALSE(leases.release("d1", "a", 3));
+TEST(MasterLeases, AGrantHoldsUntilAReportTakenAfterItsAnswerShowsTheDatasetLetGo) {
+  MasterLeases leases = held_by_a_then_moved_to_b();
+  leases.on_granted("d1", "a", 4);  // an answer a may not have applied yet
+  EXPECT_TRUE(leases.on_report("a", 5, {}, 3));
+  EXPECT_FALSE(leases.may_attach("d1", "b", at_ms(3000)))
+      << "a's report predates the answer that granted it d1 again";
+  EXPECT_EQ(leases.granted_to("d1"), std::set<std::string>{"a"});
+  EXPECT_TRUE(leases.on_report("a", 6, {}, 4));
+  EXPECT_TRUE(leases.granted_to("d1").empty());
+  EXPECT_TRUE(leases.may_attach("d1", "b", at_ms(3000)));
 }
 
-TEST(MasterLeases, TellsEachAgentWhatItHolds) {
-  MasterLeases leases = started_at_zero();
-  ASSERT_TRUE(leases.assign("d2", "a", at_ms(0)).ok());
-  ASSERT_TRUE(leases.assign("d1", "a", at_ms(0)).ok());
-  ASSERT_TRUE(leases.assign("d3", "b", at_ms(0)).ok());
-  EXPECT_EQ(leases.assignments_of("a"), (std::vector<Assignment>{{"d1", 1}, {"d2", 1}}));
-  EXPECT_TRUE(leases.assignments_of("c").empty());
+TEST(MasterLeases, AReportOlderThanOneTakenIsIgnored) {
+  MasterLeases leases = held_by_a_then_moved_to_b();
+  EXPECT_TRUE(leases.on_report("a", 9, {"d1"}, 8));
+  EXPECT_FALSE(leases.on_report("a", 8, {}, 8)) << "sent before heartbeat 9, arrived after it";
+  EXPECT_EQ(leases.attached_by("a"), std::set<std::string>{"d1"});
+  EXPECT_FALSE(leases.may_attach("d1", "b", at_ms(3000)));
 }
 
-TEST(MasterLeases, RejectsEmptyNames) {
-  MasterLeases leases = started_at_zero();
-  auto result = leases.assign("", "a", at_ms(0));
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(leases.datasets().empty());
+TEST(MasterLeases, ADeclaredLostHolderNoLongerKeepsANewNodeWaiting) {
+  MasterLeases leases = held_by_a_then_moved_to_b();
+  leases.on_heartbeat_received("b", at_ms(3500));
+  EXPECT_EQ(leases.declare_lost(at_ms(3001)), std::vector<std::string>{"a"});
+  EXPECT_TRUE(leases.may_attach("d1", "b", at_ms(3600)));
+  // a comes back still reporting it: b is not granted it again until a lets go.
+  leases.on_registered("a", 2, at_ms(4000));
+  EXPECT_FALSE(leases.may_attach("d1", "b", at_ms(4000)));
+}
+
+TEST(MasterLeases, ARegistrationEndsGrantsFromAnswersItsProcessNeverSent) {
+  MasterLeases leases = held_by_a_then_moved_to_b();
+  leases.on_granted("d1", "a", 40);  // an answer to a heartbeat of a process now gone
+  leases.on_registered("a", 3, at_ms(100));
+  EXPECT_TRUE(leases.on_report("a", 4, {}, 3));
+  EXPECT_TRUE(leases.may_attach("d1", "b", at_ms(3000)));
+}
+
+TEST(MasterLeases, InTheRestartGraceOnlyWhatANodeReportsAttachedStaysAttached) {
+  MasterLeases leases(LeaseOptions{}, at_ms(100000));
+  leases.restore_dataset("d1", DatasetHolder{"a", 4});
+  leases.restore_dataset("d2", DatasetHolder{"a", 2});
+  leases.on_registered("a", 10, at_ms(100100));
+  EXPECT_TRUE(leases.on_report("a", 11, {"d1"}, 10));
+  EXPECT_TRUE(leases.may_attach("d1", "a", at_ms(100200)));
+  EXPECT_FALSE(leases.may_attach("d2", "a", at_ms(100200)));
+  EXPECT_TRUE(leases.may_attach("d2", "a", at_ms(103000)));
 }
 
 }  // namespace

@@ -123,10 +123,10 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   // copy of an earlier attempt: it must not replace the registration in force.
   if (before != state_.agents.end() && !before->second.lost && !before->second.must_register &&
       !request.agent_id.empty() && request.heartbeat_seq > 0 &&
-      request.heartbeat_seq < before->second.heartbeat_seq) {
+      request.heartbeat_seq < leases_.report_seq(id)) {
     return make_error(ErrorCode::kConflict, "registration of agent " + id +
                                                 " predates its heartbeat " +
-                                                std::to_string(before->second.heartbeat_seq) +
+                                                std::to_string(leases_.report_seq(id)) +
                                                 ": a newer registration is in force");
   }
   const char* again = before == state_.agents.end() ? ""
@@ -142,7 +142,6 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   agent.attributes = request.attributes;
   agent.registered_at = clock_.wall_now();
   agent.last_heartbeat = clock_.mono_now();
-  leases_.on_heartbeat_received(id, agent.last_heartbeat);
   agent.last_heartbeat_wall = clock_.wall_now();
   agent.lost = false;
   agent.must_register = false;
@@ -150,8 +149,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   agent.outbox.clear();  // the agent's report below is the truth from here on
   // Heartbeats are numbered per agent process: this registration starts from its count. Grants
   // from answers the process never sent for belong to a process that is gone.
-  agent.heartbeat_seq = request.heartbeat_seq;
-  for (auto& [dataset, seq] : agent.grants) seq = std::min(seq, request.heartbeat_seq);
+  leases_.on_registered(id, request.heartbeat_seq, agent.last_heartbeat);
   // Commands queued from here on (kills of tasks nobody wants, the routing table) are new to
   // the agent: it asks for those after this sequence number.
   const uint64_t seen_up_to = agent.next_seq - 1;
@@ -229,13 +227,10 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   it->second.last_heartbeat_wall = clock_.wall_now();
   // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
   // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
-  if (hb.seq > it->second.heartbeat_seq) {
-    it->second.heartbeat_seq = hb.seq;
-    take_dataset_reports(it->second, hb);
-  }
+  take_dataset_reports(it->second, hb);
   protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), assignments_for(agent_id)};
   for (const auto& a : ack.datasets) {
-    if (a.attach) state_.grant(it->second, a.dataset_id, hb.seq);
+    if (a.attach) leases_.on_granted(a.dataset_id, agent_id, hb.seq);
   }
   return ack;
 }
@@ -248,6 +243,7 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
   for (const auto& now : hb.datasets) {
     if (now.attached) attached_now.insert(now.dataset_id);
   }
+  if (!leases_.on_report(agent_id, hb.seq, attached_now, hb.applied_seq)) return;
   std::set<std::string> released, attached_before;
   for (const auto& before : agent.datasets) {
     if (!before.attached) continue;
@@ -261,8 +257,7 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
     }
   }
   for (const auto& id : released) note("dataset " + id + " released by " + node_name(agent_id));
-  state_.set_dataset_reports(agent, hb.datasets);
-  state_.end_released_grants(agent, hb.applied_seq);
+  agent.datasets = hb.datasets;
   finish_local_moves(agent_id);
   for (const auto& id : released) {
     auto d = state_.datasets.find(id);

@@ -74,42 +74,9 @@ void MasterState::put_dataset(const model::Dataset& dataset) {
     live_datasets_by_name[*name].insert(dataset.dataset_id);
 }
 
-void MasterState::set_dataset_reports(AgentRecord& agent,
-                                      std::vector<protocol::DatasetReport> reports) {
-  for (const auto& r : agent.datasets) {
-    if (!r.attached) continue;
-    auto on = attached_on.find(r.dataset_id);
-    if (on == attached_on.end()) continue;
-    on->second.erase(agent.id);
-    if (on->second.empty()) attached_on.erase(on);
-  }
-  agent.datasets = std::move(reports);
-  for (const auto& r : agent.datasets) {
-    if (r.attached) attached_on[r.dataset_id].insert(agent.id);
-  }
-}
-
-void MasterState::grant(AgentRecord& agent, const std::string& dataset, uint64_t seq) {
-  uint64_t& granted = agent.grants[dataset];
-  granted = std::max(granted, seq);
-  granted_to[dataset].insert(agent.id);
-}
-
-void MasterState::end_released_grants(AgentRecord& agent, uint64_t applied_seq) {
-  // attached_on is kept by set_dataset_reports from the same report.
-  for (auto it = agent.grants.begin(); it != agent.grants.end();) {
-    auto on = attached_on.find(it->first);
-    if (applied_seq < it->second || (on != attached_on.end() && on->second.count(agent.id))) {
-      ++it;
-      continue;
-    }
-    auto to = granted_to.find(it->first);
-    if (to != granted_to.end()) {
-      to->second.erase(agent.id);
-      if (to->second.empty()) granted_to.erase(to);
-    }
-    it = agent.grants.erase(it);
-  }
+void MasterCore::keep_dataset(const model::Dataset& dataset) {
+  state_.put_dataset(dataset);
+  leases_.restore_dataset(dataset.dataset_id, lease::DatasetHolder{dataset.primary, dataset.epoch});
 }
 
 std::string MasterCore::configuration_tag(const MasterState& state) const {
@@ -149,7 +116,7 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
            (dataset.moving_from.empty() ? "" : ", copying from " + node_name(dataset.moving_from)));
     }
   }
-  state_.put_dataset(dataset);
+  keep_dataset(dataset);
   // Both ends of a move learn of it at once: the old primary detaches, the new one waits.
   if (!previous.empty() && previous != dataset.primary) push_assignments(previous);
   // Agents that hold it without being its primary must let go too.
@@ -242,8 +209,9 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
       // Back to the node that holds the data: nothing to copy.
       next.moving_from = *update->primary == holder ? "" : holder;
     }
-    next.primary = *update->primary;
-    next.epoch += 1;
+    lease::DatasetHolder moved = leases_.moved(id, *update->primary);
+    next.primary = moved.agent;
+    next.epoch = moved.epoch;
   }
   if (update->maximum_size) next.maximum_size = update->maximum_size;
   return persist_dataset(next);
@@ -367,38 +335,21 @@ std::vector<protocol::DatasetAssignment> MasterCore::assignments_for(
       out[d.dataset_id] = a;
     }
   }
-  // In the first lost_timeout after this master loaded its state, a node that held a dataset
-  // before the restart may not have registered again yet, and its lease may still run: no
-  // dataset is attached anew until every such node has re-registered or fenced itself
-  // (docs/fencing.md). What a node already reports attached stays attached.
-  bool in_restart_grace = clock_.mono_now() - loaded_at_ < options_.timing.lost_after();
-  std::set<std::string> attached_here;
-  if (in_restart_grace && self != state_.agents.end()) {
-    for (const auto& r : self->second.datasets) {
-      if (r.attached) attached_here.insert(r.dataset_id);
-    }
-  }
+  // Whether a node may attach is the lease's decision (docs/fencing.md §4): no other node that
+  // is not lost holds the dataset, and in the grace after a restart only what the node already
+  // reports attached stays attached.
+  const MonoTime now = clock_.mono_now();
   auto mine = state_.datasets_by_primary.find(agent_id);
   if (!agent_id.empty() && mine != state_.datasets_by_primary.end()) {
     for (const auto& id : mine->second) {
       const model::Dataset& d = state_.datasets.at(id);
-      // Held elsewhere: another live node reports it attached, or was granted it and has not
-      // shown since that it let go (docs/fencing.md §4).
-      bool elsewhere = false;
-      for (const auto* holders : {&state_.attached_on, &state_.granted_to}) {
-        auto on = holders->find(id);
-        if (on == holders->end()) continue;
-        for (const auto& holder : on->second) {
-          auto h = state_.agents.find(holder);
-          if (holder != agent_id && h != state_.agents.end() && !h->second.lost) elsewhere = true;
-        }
-      }
+      bool elsewhere = leases_.held_elsewhere(id, agent_id);
       protocol::DatasetAssignment a;
       a.dataset_id = id;
       a.driver = d.driver;
       a.epoch = d.epoch;
       a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
-      a.attach = !d.deleted && !elsewhere && (!in_restart_grace || attached_here.count(id) > 0);
+      a.attach = !d.deleted && leases_.may_attach(id, agent_id, now);
       a.destroy = d.deleted && !elsewhere;
       if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id &&
           !d.deleted) {

@@ -38,10 +38,12 @@ MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSour
       store_(store),
       clock_(clock),
       ids_(ids),
-      leases_(options_.timing, clock.mono_now()) {}
+      leases_(options_.timing, MonoTime{}) {}
 
 Status MasterCore::load() {
   std::lock_guard<std::mutex> lock(mu_);
+  // Every lease starts again: nobody is declared lost before the grace has passed.
+  leases_ = lease::MasterLeases(options_.timing, clock_.mono_now());
   auto apps = store_.list("/apps/");
   if (!apps) return apps.error();
   for (const auto& kv : *apps) {
@@ -70,7 +72,7 @@ Status MasterCore::load() {
     if (!d)
       return make_error(ErrorCode::kInternal,
                         "stored dataset at " + kv.key + ": " + d.error().message);
-    state_.put_dataset(*d);
+    keep_dataset(*d);
   }
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
@@ -80,8 +82,6 @@ Status MasterCore::load() {
     DeploymentRecord d = deployment_from_json(j);
     state_.deployments[d.id] = d;
   }
-  loaded_at_ = clock_.mono_now();
-  leases_ = lease::MasterLeases(options_.timing, loaded_at_);
   return {};
 }
 
@@ -215,7 +215,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given,
 
   drop_overridden_deployments(ops);
   for (const auto& d : new_datasets) {
-    state_.put_dataset(d);
+    keep_dataset(d);
     note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " + app.id +
          " (" + d.driver + ")");
   }

@@ -48,12 +48,8 @@ struct DeploymentRef {
   std::string version;
 };
 
-// What placing `count` instances of `app` asks of a node (resources, ports, constraints).
-scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
-// The host ports placement assigned (fixed ones first, then dynamic) in the order of the app's
-// ports: portDefinitions, or the portMappings that publish a host port.
-std::vector<uint32_t> ports_in_app_order(const model::App& app,
-                                         const std::vector<uint32_t>& assigned);
+struct AppDecisions;
+struct PlacementPlan;
 
 class MasterCore {
  public:
@@ -149,12 +145,10 @@ class MasterCore {
   void enqueue(AgentRecord& agent, protocol::Command command);
   void request_kill(TaskRecord& task);
   void record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message);
-  void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
   std::string new_version();
-  // The launch spec of a new task of `app` on `agent` with `ports` (no datasets yet).
-  protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
-                                   const std::vector<uint32_t>& ports) const;
   Status check_tag(const std::string& if_tag) const;
+  // Adds or replaces a dataset in memory and its assignment in the leases.
+  void keep_dataset(const model::Dataset& dataset);
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
   // A `local` dataset moves by copying (docs/fencing.md §5): ok when the node holding its data, its
@@ -170,12 +164,15 @@ class MasterCore {
   // Datasets an app's external volumes need and that do not exist yet (created on first use).
   std::vector<model::Dataset> missing_datasets(const model::App& app);
   const model::Dataset* dataset_named(const std::string& name) const;
-  void place_volume_app(const std::string& app_id, const scheduler::ClusterSnapshot& snapshot,
-                        const std::vector<AgentRecord*>& agents);
+  // Sends the launches whose datasets are now attached (master/plan.h ready_launches).
   void send_ready_launches();
-  // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks, pushed
-  // to every agent whenever it changes (and to an agent when it registers).
-  std::string routing_table() const;
+  // The shell of reconcile(): applies what master/plan.h decided.
+  void lose_agent(const std::string& id, MonoTime now);
+  void fail_unconfirmed_launch(const std::string& task_id);
+  void apply_app_decisions(const AppDecisions& apps);
+  void apply_placement(const PlacementPlan& plan);
+  // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks
+  // (master/plan.h), pushed to every agent whenever it changes (and to one that registers).
   void push_routes_if_changed();
   void push_routes(AgentRecord& agent);
   // Event publishing (master_events.cpp); each is a no-op without subscribers.
@@ -196,9 +193,8 @@ class MasterCore {
   mutable std::mutex mu_;
   std::condition_variable commands_cv_;
   MasterState state_;
-  MonoTime loaded_at_{};
-  // Which agents are lost: the lease protocol's master half (docs/fencing.md §3), started
-  // again by load().
+  // The only authority on lost agents, epochs and who may attach a dataset: the lease
+  // protocol's master half (docs/fencing.md §3, §4), started again by load().
   lease::MasterLeases leases_;
   bool shutting_down_ = false;
   WallTime last_version_{};

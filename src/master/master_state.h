@@ -60,18 +60,10 @@ struct AgentRecord {
   MonoTime last_heartbeat{};
   WallTime last_heartbeat_wall{};
   bool lost = false;
-  bool draining = false;                          // no new tasks; its tasks are moved elsewhere
-  std::deque<protocol::Command> outbox;           // sent until the agent asks for later ones
-  std::vector<protocol::DatasetReport> datasets;  // as of its newest heartbeat
-  // The newest heartbeat processed for this agent: one that arrives later but is older
-  // (reordered, or a retry) still proves the agent alive, but its reports are not taken
-  // (docs/fencing.md §4).
-  uint64_t heartbeat_seq = 0;
-  // Datasets granted to this agent for attaching (attach=true in a heartbeat answer), with
-  // the seq of the newest answer that granted each. A grant ends when the agent reports the
-  // dataset not attached after applying that answer (Heartbeat::applied_seq >= seq): until
-  // then the agent may still attach it, so no other node is granted it (docs/fencing.md §4).
-  std::map<std::string, uint64_t> grants;
+  bool draining = false;                 // no new tasks; its tasks are moved elsewhere
+  std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
+  // As of its newest heartbeat whose report was taken (lease::MasterLeases::on_report).
+  std::vector<protocol::DatasetReport> datasets;
   // Tasks given up when the agent was declared lost: if it comes back still running them,
   // they are stopped (their replacements run elsewhere), not adopted.
   std::set<std::string> lost_task_ids;
@@ -126,22 +118,11 @@ struct MasterState {
   uint64_t datasets_digest = 0;
   // Also kept by put_dataset: dataset ids by their primary agent (empty primary included).
   std::map<std::string, std::set<std::string>> datasets_by_primary;
-  // Kept by set_dataset_reports: the agents whose last report shows a dataset attached.
-  std::map<std::string, std::set<std::string>> attached_on;
-  // Kept by grant/end_grant: the agents holding a grant of a dataset.
-  std::map<std::string, std::set<std::string>> granted_to;
   // Tasks whose pending_launch may be set: send_ready_launches looks at these only.
   std::set<std::string> tasks_pending_launch;
 
   // Adds or replaces a dataset: every change to `datasets` goes through here.
   void put_dataset(const model::Dataset& dataset);
-  // Replaces an agent's dataset reports: every change to AgentRecord::datasets goes here.
-  void set_dataset_reports(AgentRecord& agent, std::vector<protocol::DatasetReport> reports);
-  // Records that the heartbeat answer `seq` granted `dataset` to `agent`.
-  void grant(AgentRecord& agent, const std::string& dataset, uint64_t seq);
-  // Ends the grants `agent` has released by its newest report, which reflects every answer up
-  // to `applied_seq`.
-  void end_released_grants(AgentRecord& agent, uint64_t applied_seq);
 };
 
 }  // namespace berth::master

@@ -1,10 +1,10 @@
-// MasterCore::reconcile: the controller pass. Detects lost agents, asks the app controller
-// what each app needs, places new instances and retires finished deployments.
-#include <algorithm>
+// MasterCore::reconcile: the controller pass, the shell of the plan loop (docs/architecture.md
+// §4). Each step asks a pure function of master/plan.h what to do and applies its answer:
+// store writes first, then memory, agent commands and events.
 #include <nlohmann/json.hpp>
 
 #include "master/master_core.h"
-#include "scheduler/placement.h"
+#include "master/plan.h"
 
 namespace berth::master {
 namespace {
@@ -13,248 +13,129 @@ int64_t to_ms(MonoTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-bool app_has_health_checks(const model::App& app) {
-  const auto& extra = app.extra.get();
-  return extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty();
-}
-
-int64_t wall_ms(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-// Free port ranges: the agent's ranges minus the ports its tasks hold.
-std::vector<scheduler::PortRange> free_ranges(const protocol::AgentResources& resources,
-                                              const std::vector<uint32_t>& used_sorted) {
-  std::vector<scheduler::PortRange> out;
-  for (const auto& range : resources.ports) {
-    uint32_t start = range.begin;
-    auto it = std::lower_bound(used_sorted.begin(), used_sorted.end(), range.begin);
-    for (; it != used_sorted.end() && *it <= range.end; ++it) {
-      if (*it > start) out.push_back({start, *it - 1});
-      start = *it + 1;
-    }
-    if (start <= range.end) out.push_back({start, range.end});
-  }
-  return out;
-}
-
 }  // namespace
 
 void MasterCore::reconcile() {
   std::lock_guard<std::mutex> lock(mu_);
   MonoTime now = clock_.mono_now();
-  int64_t now_ms = to_ms(now);
-
-  // 1. Agents that stopped heartbeating are lost; their tasks with them.
-  for (auto& [id, agent] : state_.agents) {
-    if (agent.lost || !leases_.is_lost(id, now)) continue;
-    agent.lost = true;
-    agent.outbox.clear();
-    std::vector<std::string> gone;
-    for (auto& [tid, task] : state_.tasks) {
-      if (task.agent_id == id) gone.push_back(tid);
-    }
-    note("agent " + id + " (" + agent.hostname + ") lost: last heartbeat " +
-         std::to_string(
-             std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat)
-                 .count()) +
-         " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
-         std::to_string(gone.size()) + " task(s) on it are lost");
-    for (const auto& tid : gone) {
-      record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "agent " + id + " lost");
-      if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);
-    }
+  // 1. Agents that stopped heartbeating are lost, and their tasks with them; launches the
+  // agent never confirmed fail and are replaced.
+  for (const auto& id : leases_.declare_lost(now)) lose_agent(id, now);
+  for (const auto& tid : unconfirmed_launches(state_, now, options_.task_launch_timeout)) {
+    fail_unconfirmed_launch(tid);
   }
-
-  // 1b. Launches the agent never confirmed fail (it may have lost them) and are replaced; the
-  // agent is told to kill the task in case it does run it.
-  std::vector<std::string> unconfirmed;
-  for (const auto& [tid, task] : state_.tasks) {
-    if (task.launch_sent_at && now - *task.launch_sent_at > options_.task_launch_timeout) {
-      unconfirmed.push_back(tid);
-    }
-  }
-  for (const auto& tid : unconfirmed) {
-    TaskRecord& task = state_.tasks[tid];
-    auto agent = state_.agents.find(task.agent_id);
-    if (agent != state_.agents.end() && !agent->second.lost) {
-      protocol::Command kill;
-      kill.body = protocol::KillCommand{tid, 0};
-      enqueue(agent->second, std::move(kill));
-    }
-    record_terminal(task, protocol::TaskState::kFailed,
-                    "agent " + task.agent_id + " did not confirm the launch within " +
-                        std::to_string(options_.task_launch_timeout.count()) + " ms");
-  }
-
   // 2. After a restart, wait for agents to re-register before changing anything.
-  if (now - loaded_at_ < options_.timing.lost_after()) return;
-
+  if (leases_.in_restart_grace(now)) return;
   // 3. Per app: kills and launches.
-  std::map<std::string, std::vector<control::TaskView>> live;
-  for (const auto& [tid, task] : state_.tasks) {
-    control::TaskView v;
-    v.task_id = tid;
-    v.config_version = task.config_version;
-    v.running = task.state == protocol::TaskState::kRunning;
-    auto app = state_.apps.find(task.app_id);
-    bool checked = app != state_.apps.end() && app_has_health_checks(app->second.app);
-    v.healthy =
-        task.state == protocol::TaskState::kRunning && (!checked || task.healthy.value_or(false));
-    v.kill_requested = task.kill_requested;
-    v.staged_at_ms = wall_ms(task.staged_at);
-    v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
-    live[task.app_id].push_back(v);
+  AppDecisions apps = decide_apps(state_, to_ms(now));
+  apply_app_decisions(apps);
+  if (!apps.launch.empty()) {
+    apply_placement(plan_placement(state_, leases_, apps.launch, ids_, clock_.wall_now()));
   }
-  std::vector<std::pair<std::string, uint32_t>> wanted;
-  std::vector<std::string> finished_deletes;
-  for (auto& [app_id, record] : state_.apps) {
-    control::AppView view;
-    view.instances = record.app.instances;
-    view.config_version = record.app.version_info.last_config_change_at;
-    view.minimum_health_capacity = record.app.upgrade_strategy.minimum_health_capacity;
-    view.maximum_over_capacity = record.app.upgrade_strategy.maximum_over_capacity;
-    view.oldest_first = record.app.kill_selection == "OLDEST_FIRST";
-    view.deleting = record.deleting;
-    view.exclusive_volumes = !model::dataset_volumes(record.app).empty();
-    const auto& tasks = live[app_id];
-    control::AppPlan plan = control::plan_app(view, tasks);
-    for (const auto& tid : plan.kill) request_kill(state_.tasks[tid]);
-    if (record.deleting && tasks.empty()) finished_deletes.push_back(app_id);
-    if (plan.launch == 0) {
-      record.queue.reset();
-    } else if (control::may_launch(record.backoff, now_ms)) {
-      wanted.emplace_back(app_id, plan.launch);
-    } else if (!record.queue) {
-      record.queue = QueueInfo{plan.launch, clock_.wall_now(), {}, {}, 0};
-    }
-  }
-  for (const auto& id : finished_deletes) {
-    state_.apps.erase(id);
-    publish_event("app_terminated_event", {{"appId", id}});
-  }
-
-  // Tasks of apps that no longer exist are stopped, and so are tasks on draining nodes (the
-  // app controller then places their replacements elsewhere).
-  for (auto& [tid, task] : state_.tasks) {
-    if (task.kill_requested) continue;
-    auto agent = state_.agents.find(task.agent_id);
-    bool draining = agent != state_.agents.end() && agent->second.draining;
-    if (!state_.apps.count(task.app_id) || draining) request_kill(task);
-  }
-  // A task waiting for its datasets that was killed never started: it is simply gone.
-  for (auto it = state_.tasks.begin(); it != state_.tasks.end();) {
-    if (it->second.pending_launch && it->second.kill_requested) {
-      it = state_.tasks.erase(it);
-    } else {
-      ++it;
-    }
-  }
-
-  if (!wanted.empty()) place_pending(wanted, now_ms);
   send_ready_launches();
   push_routes_if_changed();
-
   // 4. Deployments whose apps have converged are done.
-  std::vector<std::string> done;
-  for (const auto& [did, deployment] : state_.deployments) {
-    bool converged = true;
-    for (const auto& app_id : deployment.affected_apps) {
-      auto app = state_.apps.find(app_id);
-      const auto& tasks = live[app_id];
-      if (app == state_.apps.end()) {
-        converged = converged && tasks.empty();
-        continue;
-      }
-      control::AppView view;
-      view.instances = app->second.app.instances;
-      view.config_version = app->second.app.version_info.last_config_change_at;
-      view.deleting = app->second.deleting;
-      converged = converged && control::app_converged(view, tasks);
-    }
-    if (converged) done.push_back(did);
-  }
-  for (const auto& did : done) {
+  for (const auto& did : finished_deployments(state_)) {
     if (!store_.erase("/deployments/" + did).ok()) continue;
     publish_deployment("deployment_success", state_.deployments[did]);
     state_.deployments.erase(did);
   }
 }
 
-scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count) {
-  scheduler::PlacementRequest r;
-  r.app_id = app.id;
-  r.cpus = app.cpus;
-  r.mem = app.mem;
-  r.disk = app.disk;
-  if (model::network_mode(app) == "host") {
-    for (const auto& pd : app.port_definitions) {
-      if (app.require_ports) {
-        r.fixed_ports.push_back(pd.port);
-      } else {
-        r.dynamic_ports++;
-      }
-    }
-  } else {
-    for (const auto& mapping : model::port_mappings(app)) {
-      if (!mapping.host_port) continue;
-      if (*mapping.host_port != 0) {
-        r.fixed_ports.push_back(*mapping.host_port);
-      } else {
-        r.dynamic_ports++;
-      }
-    }
+void MasterCore::lose_agent(const std::string& id, MonoTime now) {
+  auto found = state_.agents.find(id);
+  if (found == state_.agents.end()) return;
+  AgentRecord& agent = found->second;
+  agent.lost = true;
+  agent.outbox.clear();
+  std::vector<std::string> gone;
+  for (const auto& [tid, task] : state_.tasks) {
+    if (task.agent_id == id) gone.push_back(tid);
   }
-  for (const auto& c : app.constraints) r.constraints.push_back({c.field, c.op, c.value});
-  r.count = count;
-  return r;
+  note("agent " + id + " (" + agent.hostname + ") lost: last heartbeat " +
+       std::to_string(
+           std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat)
+               .count()) +
+       " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
+       std::to_string(gone.size()) + " task(s) on it are lost");
+  for (const auto& tid : gone) {
+    record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "agent " + id + " lost");
+    if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);
+  }
 }
 
-std::vector<uint32_t> ports_in_app_order(const model::App& app,
-                                         const std::vector<uint32_t>& assigned) {
-  if (model::network_mode(app) == "host") return assigned;
-  std::vector<model::PortMapping> mappings = model::port_mappings(app);
-  size_t fixed = 0;
-  for (const auto& m : mappings) {
-    if (m.host_port && *m.host_port != 0) ++fixed;
+void MasterCore::fail_unconfirmed_launch(const std::string& tid) {
+  TaskRecord& task = state_.tasks[tid];
+  // The agent is told to kill the task in case it does run it.
+  auto agent = state_.agents.find(task.agent_id);
+  if (agent != state_.agents.end() && !agent->second.lost) {
+    protocol::Command kill;
+    kill.body = protocol::KillCommand{tid, 0};
+    enqueue(agent->second, std::move(kill));
   }
-  std::vector<uint32_t> out;
-  size_t next_fixed = 0, next_dynamic = fixed;
-  for (const auto& m : mappings) {
-    if (!m.host_port) continue;
-    size_t index = *m.host_port != 0 ? next_fixed++ : next_dynamic++;
-    if (index < assigned.size()) out.push_back(assigned[index]);
-  }
-  return out;
+  record_terminal(task, protocol::TaskState::kFailed,
+                  "agent " + task.agent_id + " did not confirm the launch within " +
+                      std::to_string(options_.task_launch_timeout.count()) + " ms");
 }
 
-std::string MasterCore::routing_table() const {
-  nlohmann::json routes = nlohmann::json::array();
-  for (const auto& [app_id, record] : state_.apps) {
-    if (record.deleting) continue;
-    bool checked = app_has_health_checks(record.app);
-    std::vector<uint32_t> service_ports = model::service_ports(record.app);
-    for (size_t i = 0; i < service_ports.size(); ++i) {
-      uint32_t service_port = service_ports[i];
-      if (service_port == 0) continue;
-      nlohmann::json backends = nlohmann::json::array();
-      for (const auto& [tid, task] : state_.tasks) {
-        if (task.app_id != app_id || task.state != protocol::TaskState::kRunning ||
-            task.kill_requested)
-          continue;
-        if (checked && !task.healthy.value_or(false)) continue;
-        if (i >= task.ports.size()) continue;
-        backends.push_back({{"host", task.host}, {"port", task.ports[i]}});
-      }
-      routes.push_back(
-          {{"service_port", service_port}, {"app_id", app_id}, {"backends", backends}});
-    }
+void MasterCore::apply_app_decisions(const AppDecisions& apps) {
+  for (const auto& tid : apps.kill) request_kill(state_.tasks[tid]);
+  for (const auto& app_id : apps.satisfied) state_.apps[app_id].queue.reset();
+  for (const auto& [app_id, count] : apps.waiting) {
+    AppRecord& record = state_.apps[app_id];
+    if (!record.queue) record.queue = QueueInfo{count, clock_.wall_now(), {}, {}, 0};
   }
-  return routes.dump();
+  for (const auto& id : apps.erase) {
+    state_.apps.erase(id);
+    publish_event("app_terminated_event", {{"appId", id}});
+  }
+  // A task waiting for its datasets that was killed never started: it is simply gone.
+  for (const auto& tid : unlaunched_kills(state_)) state_.tasks.erase(tid);
+}
+
+void MasterCore::apply_placement(const PlacementPlan& plan) {
+  for (const auto& [app_id, queue] : plan.queue) state_.apps[app_id].queue = queue;
+  for (const auto& placed : plan.tasks) {
+    bool stored = true;
+    for (const auto& moved : placed.moves) {
+      if (!persist_dataset(moved)) {
+        stored = false;  // tried again next pass
+        break;
+      }
+    }
+    if (!stored) continue;
+    TaskRecord task = placed.task;
+    if (placed.launch) {
+      protocol::Command launch;
+      launch.body = protocol::LaunchCommand{*placed.launch};
+      enqueue(state_.agents.at(task.agent_id), std::move(launch));
+      task.launch_sent_at = clock_.mono_now();
+    } else {
+      state_.tasks_pending_launch.insert(task.id);
+    }
+    state_.tasks.emplace(task.id, std::move(task));
+  }
+}
+
+void MasterCore::send_ready_launches() {
+  std::erase_if(state_.tasks_pending_launch, [&](const std::string& tid) {
+    auto task = state_.tasks.find(tid);
+    return task == state_.tasks.end() || !task->second.pending_launch;
+  });
+  for (auto& [tid, spec] : ready_launches(state_)) {
+    TaskRecord& task = state_.tasks.at(tid);
+    task.pending_launch.reset();
+    state_.tasks_pending_launch.erase(tid);
+    task.message.clear();
+    task.launch_sent_at = clock_.mono_now();
+    protocol::Command launch;
+    launch.body = protocol::LaunchCommand{std::move(spec)};
+    enqueue(state_.agents.at(task.agent_id), std::move(launch));
+  }
 }
 
 void MasterCore::push_routes_if_changed() {
-  std::string routes = routing_table();
+  std::string routes = routing_table(state_);
   if (routes == routes_) return;
   routes_ = routes;
   ++routes_version_;
@@ -270,132 +151,6 @@ void MasterCore::push_routes(AgentRecord& agent) {
                      {"routes", nlohmann::json::parse(routes_.empty() ? "[]" : routes_)}}
           .dump()};
   enqueue(agent, std::move(command));
-}
-
-protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::string& task_id,
-                                             const std::vector<uint32_t>& ports) const {
-  protocol::LaunchSpec spec;
-  spec.task_id = task_id;
-  spec.app_id = app.id;
-  spec.version = app.version;
-  spec.config_version = app.version_info.last_config_change_at;
-  spec.cmd = app.cmd;
-  if (app.args) spec.args = *app.args;
-  spec.user = app.user;
-  spec.env = app.env;
-  spec.labels = app.labels;
-  spec.cpus = app.cpus;
-  spec.mem = app.mem;
-  spec.disk = app.disk;
-  spec.ports = ports;
-  if (model::network_mode(app) == "host") {
-    for (const auto& pd : app.port_definitions) spec.port_names.push_back(pd.name.value_or(""));
-  } else {
-    for (const auto& mapping : model::port_mappings(app)) {
-      if (mapping.host_port) spec.port_names.push_back(mapping.name);
-    }
-  }
-  spec.port_names.resize(spec.ports.size());
-  spec.kill_grace_ms = static_cast<int64_t>(app.task_kill_grace_period_seconds.value_or(3) * 1000);
-  const auto& extra = app.extra.get();
-  if (extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty()) {
-    spec.health_checks = extra["healthChecks"].dump();
-  }
-  if (extra.is_object() && extra.contains("container") &&
-      extra["container"].value("type", "") == "DOCKER") {
-    spec.container = extra["container"].dump();
-    spec.networks = extra.contains("networks") ? extra["networks"].dump() : "[]";
-  }
-  return spec;
-}
-
-void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted,
-                               int64_t now_ms) {
-  (void)now_ms;
-  scheduler::ClusterSnapshot snapshot;
-  std::vector<AgentRecord*> agents;
-  std::map<std::string, uint32_t> agent_index;
-  for (auto& [id, agent] : state_.agents) {
-    if (agent.lost) continue;
-    agent_index[id] = static_cast<uint32_t>(agents.size());
-    agents.push_back(&agent);
-  }
-  std::vector<double> cpus(agents.size()), mem(agents.size()), disk(agents.size());
-  std::vector<std::vector<uint32_t>> ports(agents.size());
-  for (const auto& [tid, task] : state_.tasks) {
-    auto it = agent_index.find(task.agent_id);
-    if (it == agent_index.end()) continue;
-    cpus[it->second] += task.cpus;
-    mem[it->second] += task.mem;
-    disk[it->second] += task.disk;
-    ports[it->second].insert(ports[it->second].end(), task.ports.begin(), task.ports.end());
-    snapshot.placed.push_back({task.app_id, it->second});
-  }
-  for (size_t i = 0; i < agents.size(); ++i) {
-    scheduler::NodeView node;
-    node.id = agents[i]->id;
-    node.hostname = agents[i]->hostname;
-    node.attributes = agents[i]->attributes;
-    node.cpus_free = agents[i]->resources.cpus - cpus[i];
-    node.mem_free = agents[i]->resources.mem - mem[i];
-    node.disk_free = agents[i]->resources.disk - disk[i];
-    std::sort(ports[i].begin(), ports[i].end());
-    node.free_ports = free_ranges(agents[i]->resources, ports[i]);
-    node.schedulable = !agents[i]->draining;
-    snapshot.nodes.push_back(std::move(node));
-  }
-  std::vector<scheduler::PlacementRequest> requests;
-  std::vector<std::pair<std::string, uint32_t>> regular;
-  for (const auto& want : wanted) {
-    if (!model::dataset_volumes(state_.apps[want.first].app).empty()) {
-      place_volume_app(want.first, snapshot, agents);
-    } else {
-      regular.push_back(want);
-    }
-  }
-  for (const auto& [app_id, count] : regular) {
-    requests.push_back(placement_request(state_.apps[app_id].app, count));
-  }
-  scheduler::PlacementResult result = scheduler::place(snapshot, requests);
-  WallTime wall = clock_.wall_now();
-  for (const auto& a : result.assignments) {
-    const auto& [app_id, count] = regular[a.request_index];
-    const model::App& app = state_.apps[app_id].app;
-    AgentRecord& agent = *agents[a.node_index];
-    TaskRecord task;
-    task.id = model::safe_app_id(app_id) + ".instance-" + ids_.uuid() + "._app.1";
-    task.app_id = app_id;
-    task.agent_id = agent.id;
-    task.host = agent.address;
-    task.ports = ports_in_app_order(app, a.ports);
-    task.version = app.version;
-    task.config_version = app.version_info.last_config_change_at;
-    task.staged_at = wall;
-    task.cpus = app.cpus;
-    task.mem = app.mem;
-    task.disk = app.disk;
-
-    protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
-    protocol::Command launch;
-    launch.body = protocol::LaunchCommand{spec};
-    enqueue(agent, std::move(launch));
-    task.launch_sent_at = clock_.mono_now();
-    state_.tasks.emplace(task.id, std::move(task));
-  }
-  for (size_t i = 0; i < regular.size(); ++i) {
-    AppRecord& record = state_.apps[regular[i].first];
-    const auto& outcome = result.outcomes[i];
-    if (outcome.unplaced == 0) {
-      record.queue.reset();
-      continue;
-    }
-    if (!record.queue) record.queue = QueueInfo{};
-    if (record.queue->since == WallTime{}) record.queue->since = wall;
-    record.queue->count = outcome.unplaced;
-    record.queue->rejections = outcome.rejections;
-    record.queue->reason_counts = outcome.reason_counts;
-    record.queue->nodes_considered = static_cast<uint32_t>(snapshot.nodes.size());
-  }
 }
 
 }  // namespace berth::master

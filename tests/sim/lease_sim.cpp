@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "base/check.h"
@@ -24,16 +25,23 @@ constexpr double kRebalanceChance = 0.05;  // per dataset and controller pass
 constexpr double kShortDelayShare = 0.8;   // most messages arrive within kShortDelay
 constexpr milliseconds kShortDelay{50};
 
+// What an answer lets an agent attach: a dataset at an epoch.
+struct Grant {
+  std::string dataset;
+  uint64_t epoch = 0;
+};
+
 struct Heartbeat {
   int agent = 0;
   uint64_t seq = 0;
-  std::vector<lease::Assignment> released;
+  std::set<std::string> attached;  // datasets with a live writer on the node
+  uint64_t applied_seq = 0;        // the newest answer applied before this report
 };
 
 struct Ack {
   uint64_t seq = 0;
   nanoseconds lease{0};
-  std::vector<lease::Assignment> assignments;
+  std::vector<Grant> grants;
 };
 
 // A task writing one dataset, under its supervisor. It is live while it is in the node's map.
@@ -52,7 +60,6 @@ struct AgentNode {
   uint64_t next_seq = 0;
   std::map<std::string, Task> tasks;
   std::map<std::string, uint64_t> min_epoch;  // attach again only at this epoch or later
-  std::map<std::string, uint64_t> fenced;     // epochs to report released to the master
   SimTime partitioned_until{0};
   // The agent process.
   bool up = false;
@@ -114,7 +121,7 @@ class Simulation {
   void schedule_lease_check(int i);
   void ack_arrived(int i, const Ack& ack);
   void handle_ack(int i, const Ack& ack);
-  void apply_assignments(int i, const std::vector<lease::Assignment>& assignments);
+  void apply_grants(int i, const std::vector<Grant>& grants);
   void start_task(int i, const std::string& dataset, uint64_t epoch);
   void fence(int i);
   void record_fenced(AgentNode& node, const std::string& dataset, uint64_t epoch);
@@ -139,9 +146,10 @@ class Simulation {
   std::vector<std::string> datasets_;
   MasterNode master_;
   uint64_t next_writer_ = 0;
-  // The checker's view: live writers per dataset (writer id -> node) and current epochs.
+  // The checker's view: live writers per dataset (writer id -> node), and the epochs the
+  // master granted each node per dataset.
   std::map<std::string, std::map<uint64_t, int>> live_;
-  std::map<std::string, uint64_t> current_epoch_;
+  std::map<std::string, std::set<std::pair<int, uint64_t>>> granted_;
 };
 
 LeaseSimResult Simulation::run() {
@@ -177,10 +185,9 @@ void Simulation::writer_started(const std::string& dataset, int agent, uint64_t 
   ++result_.writer_starts;
   trace(agents_[agent].name + " starts writer " + std::to_string(writer) + " on " + dataset +
         " at epoch " + std::to_string(epoch));
-  uint64_t current = current_epoch_[dataset];
-  if (epoch < current) {
+  if (!granted_[dataset].count({agent, epoch})) {
     violation(agents_[agent].name + " started a writer on " + dataset + " at epoch " +
-              std::to_string(epoch) + ", older than its current epoch " + std::to_string(current));
+              std::to_string(epoch) + ", which the master never granted it");
   }
   live_[dataset][writer] = agent;
 }
@@ -233,10 +240,6 @@ void Simulation::start_agent(int i) {
   node.inbox.clear();
   node.last_applied_ack = 0;
   node.arrival_seq = 0;
-  if (config_.flaw == Flaw::kVolatileFenceMemory) {
-    node.min_epoch.clear();
-    node.fenced.clear();
-  }
   // The supervisors of re-adopted tasks all hold the deadline of the last lease.
   node.lease = lease::AgentLease();
   if (!node.tasks.empty()) {
@@ -260,13 +263,11 @@ void Simulation::heartbeat_timer(int i, uint64_t token) {
 
 void Simulation::send_heartbeat(int i) {
   AgentNode& node = agents_[i];
-  Heartbeat heartbeat{i, ++node.next_seq, {}};
+  Heartbeat heartbeat{i, ++node.next_seq, {}, node.last_applied_ack};
   if (config_.flaw != Flaw::kLeaseFromAckArrival) {
     node.lease.on_heartbeat_sent(heartbeat.seq, agent_now(i));
   }
-  for (const auto& [dataset, epoch] : node.fenced) {
-    heartbeat.released.push_back(lease::Assignment{dataset, epoch});
-  }
+  for (const auto& [dataset, task] : node.tasks) heartbeat.attached.insert(dataset);
   send_to_master(heartbeat);
 }
 
@@ -313,14 +314,14 @@ void Simulation::handle_ack(int i, const Ack& ack) {
   schedule_lease_check(i);
   if (ack.seq > node.last_applied_ack) {
     node.last_applied_ack = ack.seq;
-    apply_assignments(i, ack.assignments);
+    apply_grants(i, ack.grants);
   }
 }
 
-void Simulation::apply_assignments(int i, const std::vector<lease::Assignment>& assignments) {
+void Simulation::apply_grants(int i, const std::vector<Grant>& grants) {
   AgentNode& node = agents_[i];
   std::map<std::string, uint64_t> wanted;
-  for (const auto& assignment : assignments) wanted[assignment.dataset] = assignment.epoch;
+  for (const auto& grant : grants) wanted[grant.dataset] = grant.epoch;
   for (auto it = node.tasks.begin(); it != node.tasks.end();) {
     auto want = wanted.find(it->first);
     if (want == wanted.end() || want->second != it->second.epoch) {
@@ -337,12 +338,6 @@ void Simulation::apply_assignments(int i, const std::vector<lease::Assignment>& 
       start_task(i, dataset, epoch);
     }
   }
-  // A fence record is done once the master stops assigning that epoch here.
-  for (auto it = node.fenced.begin(); it != node.fenced.end();) {
-    auto want = wanted.find(it->first);
-    it = (want == wanted.end() || want->second != it->second) ? node.fenced.erase(it)
-                                                              : std::next(it);
-  }
 }
 
 void Simulation::start_task(int i, const std::string& dataset, uint64_t epoch) {
@@ -356,7 +351,6 @@ void Simulation::start_task(int i, const std::string& dataset, uint64_t epoch) {
 void Simulation::record_fenced(AgentNode& node, const std::string& dataset, uint64_t epoch) {
   uint64_t& floor = node.min_epoch[dataset];
   floor = std::max(floor, epoch + 1);
-  node.fenced[dataset] = epoch;
 }
 
 void Simulation::fence(int i) {
@@ -430,14 +424,24 @@ void Simulation::master_receives(const Heartbeat& heartbeat) {
   if (!master_.up) return;
   const std::string& name = agents_[heartbeat.agent].name;
   lease::MasterLeases& leases = *master_.leases;
-  leases.on_heartbeat_received(name, master_now());
-  for (const auto& released : heartbeat.released) {
-    if (leases.release(released.dataset, name, released.epoch)) {
-      trace("master: " + name + " released " + released.dataset);
-    }
+  MonoTime now = master_now();
+  if (leases.declared_lost(name) || !leases.last_received(name)) {
+    // A lost (or unknown) agent's calls are refused until it registers again, which it does
+    // at once; the registration carries its heartbeat count.
+    trace("master: " + name + " registers");
+    leases.on_registered(name, heartbeat.seq - 1, now);
   }
-  master_.store = leases.datasets();
-  Ack ack{heartbeat.seq, leases.options().lease, leases.assignments_of(name)};
+  leases.on_heartbeat_received(name, now);
+  uint64_t applied_seq = heartbeat.applied_seq;
+  if (config_.flaw == Flaw::kNoAppliedSeq) applied_seq = UINT64_MAX;
+  leases.on_report(name, heartbeat.seq, heartbeat.attached, applied_seq);
+  Ack ack{heartbeat.seq, leases.options().lease, {}};
+  for (const auto& [dataset, holder] : leases.datasets()) {
+    if (!leases.may_attach(dataset, name, now)) continue;
+    ack.grants.push_back(Grant{dataset, holder.epoch});
+    leases.on_granted(dataset, name, heartbeat.seq);
+    granted_[dataset].insert({heartbeat.agent, holder.epoch});
+  }
   send_to_agent(heartbeat.agent, ack);
 }
 
@@ -445,36 +449,34 @@ void Simulation::controller_tick(uint64_t incarnation) {
   if (!master_.up || master_.incarnation != incarnation) return;
   lease::MasterLeases& leases = *master_.leases;
   MonoTime now = master_now();
+  for (const auto& lost : leases.declare_lost(now)) trace("master: " + lost + " is lost");
   for (const auto& dataset : datasets_) {
     std::optional<lease::DatasetHolder> holder = leases.holder(dataset);
     bool unheld = !holder || holder->agent.empty();
-    // Besides moving what is unheld or lost, the controller now and then wants to move a
-    // dataset anyway (a rebalance); MasterLeases must refuse while the holder is alive.
-    bool lost = !unheld && leases.is_lost(holder->agent, now);
+    // Besides moving what is unassigned or lost, the controller now and then moves a dataset
+    // anyway (a rebalance, or a user's move): the new node must then wait for the old one.
+    bool lost = !unheld && leases.declared_lost(holder->agent);
     if (!unheld && !lost && !rng_.chance(kRebalanceChance)) continue;
     std::vector<int> candidates;
     for (int i = 0; i < static_cast<int>(agents_.size()); ++i) {
       const std::string& name = agents_[i].name;
-      if (leases.last_received(name) && !leases.is_lost(name, now) &&
+      if (leases.last_received(name) && !leases.declared_lost(name) &&
           (unheld || name != holder->agent)) {
         candidates.push_back(i);
       }
     }
     if (candidates.empty()) continue;
     int to = candidates[rng_.index(static_cast<int>(candidates.size()))];
-    Result<uint64_t> epoch = leases.assign(dataset, agents_[to].name, now);
-    if (!epoch.ok()) {
-      if (lost || unheld || epoch.error().code != ErrorCode::kConflict) {
-        violation("the master refused a move it should allow: " + epoch.error().message);
-      }
-      continue;
-    }
+    lease::DatasetHolder moved = leases.moved(dataset, agents_[to].name);
+    master_.store[dataset] = moved;  // durable before anything acts on it
+    leases.restore_dataset(dataset, moved);
     if (!unheld) ++result_.moves;
-    current_epoch_[dataset] = *epoch;
     trace("master assigns " + dataset + " to " + agents_[to].name + " at epoch " +
-          std::to_string(*epoch) + (unheld ? "" : " (holder " + holder->agent + " lost)"));
+          std::to_string(moved.epoch) +
+          (unheld ? ""
+           : lost ? " (holder lost)"
+                  : " (a move)"));
   }
-  master_.store = leases.datasets();
   MonoTime next = now + kControllerInterval;
   at(master_.clock.real_at(next), [this, incarnation] { controller_tick(incarnation); });
 }
@@ -514,7 +516,6 @@ void Simulation::inject_fault() {
     ++result_.master_restarts;
     master_.up = false;
     ++master_.incarnation;
-    master_.store = master_.leases->datasets();
     master_.leases.reset();
     trace("master crashes");
     at(now() + rng_.between(milliseconds(100), 2 * lease), [this] { start_master(); });

@@ -5,9 +5,10 @@
 // writes a dataset runs under a supervisor that kills it at the deadline its agent last gave
 // it, even while the agent is paused or gone.
 //
-// After every step it checks the safety invariant: no dataset is written by live tasks on
-// two nodes at once, and no writer starts under an epoch older than the dataset's current
-// one. The same seed gives the same run.
+// The master now and then moves a dataset while its node is alive (a rebalance), so the new
+// node must wait for the old one to let go (docs/fencing.md §4). After every step it checks the
+// safety invariant: no dataset is written by live tasks on two nodes at once, and no writer
+// starts under an epoch the master did not grant its node. The same seed gives the same run.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,9 @@ enum class Flaw {
   kLeaseFromAckArrival,  // agents count the lease from when the answer arrived
   kNoMargin,             // the master declares agents lost after L, leaving no room for drift
   kNoRestartGrace,       // a restarted master declares agents it has not heard lost at once
-  kVolatileFenceMemory,  // a restarted agent forgets the epochs it fenced
+  // The agent does not say which answers it applied before its report (applied_seq), so a
+  // grant ends with the first report that does not show the dataset.
+  kNoAppliedSeq,
 };
 
 struct LeaseSimConfig {
@@ -51,7 +54,7 @@ struct LeaseSimResult {
   uint64_t writer_starts = 0;
   uint64_t fences = 0;            // lease lapses the agent process acted on
   uint64_t supervisor_kills = 0;  // deadlines enforced by a supervisor
-  uint64_t moves = 0;             // datasets handed to another agent after a loss
+  uint64_t moves = 0;             // datasets moved away from an agent (lost or not)
   uint64_t agent_pauses = 0;
   uint64_t agent_crashes = 0;
   uint64_t partitions = 0;

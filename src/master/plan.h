@@ -1,0 +1,90 @@
+// The master's controller decisions as pure functions (docs/architecture.md §4, "the plan
+// loop"): each takes the master's state (desired and observed), the leases, the time and an id
+// source, and returns what to do as data. MasterCore::reconcile() applies the plans in order:
+// store writes first, then memory, agent commands and events. Nothing here reads a clock,
+// writes the store, logs or sends anything (checked by tests/structure/check_structure.py).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/ids.h"
+#include "lease/master_leases.h"
+#include "master/master_state.h"
+
+namespace berth::master {
+
+// --- launches the agent never confirmed ---
+// The tasks whose launch command has waited longer than `timeout` for any word from the agent.
+std::vector<std::string> unconfirmed_launches(const MasterState& state, MonoTime now,
+                                              std::chrono::milliseconds timeout);
+
+// --- apps: kills and launches (the app controller, control/, per app) ---
+struct AppDecisions {
+  std::vector<std::string> kill;  // tasks to stop: surplus, old versions, orphans, draining
+  std::vector<std::pair<std::string, uint32_t>> launch;  // app -> new instances to place
+  // Apps with instances to launch (how many) that wait out a launch backoff.
+  std::vector<std::pair<std::string, uint32_t>> waiting;
+  std::vector<std::string> satisfied;  // apps with nothing to launch: their queue entry goes
+  std::vector<std::string> erase;      // deleted apps whose last task is gone
+};
+// What every app needs at `now_ms` (the master's monotonic time, for backoffs). Tasks of apps
+// that no longer exist and tasks on draining nodes are stopped too.
+AppDecisions decide_apps(const MasterState& state, int64_t now_ms);
+
+// Tasks killed before their launch was sent: they never started, so they are simply forgotten.
+std::vector<std::string> unlaunched_kills(const MasterState& state);
+
+// --- placement ---
+struct NewTask {
+  TaskRecord task;
+  // Datasets that follow this task to its node, each at the next epoch from the leases: stored
+  // before the task exists. When any cannot be stored the task is not created this pass.
+  std::vector<model::Dataset> moves;
+  // Sent now, unless the task waits for its datasets (task.pending_launch is set instead).
+  std::optional<protocol::LaunchSpec> launch;
+};
+struct PlacementPlan {
+  std::vector<NewTask> tasks;
+  // Apps whose instances could not all be placed, with why; an app placed in full is listed
+  // with nullopt (its queue entry goes).
+  std::map<std::string, std::optional<QueueInfo>> queue;
+};
+// Places `wanted` (app -> count) on the live agents. Apps with external volumes are placed
+// one instance at a time where their datasets may go (a local dataset only where its data
+// is), preferring the node that holds them now. Task ids come from `ids`; `wall` stamps them.
+PlacementPlan plan_placement(const MasterState& state, const lease::MasterLeases& leases,
+                             const std::vector<std::pair<std::string, uint32_t>>& wanted,
+                             IdSource& ids, WallTime wall);
+
+// --- launches waiting for datasets ---
+// The tasks waiting for datasets whose node now reports every one attached at the launch's
+// epoch, with no other task still using it; each with its launch spec, host paths filled in.
+std::vector<std::pair<std::string, protocol::LaunchSpec>> ready_launches(const MasterState& state);
+
+// --- deployments ---
+// The deployments whose apps have all converged.
+std::vector<std::string> finished_deployments(const MasterState& state);
+
+// --- routes ---
+// The service routing table (docs/architecture.md §7): service ports -> healthy tasks, JSON text.
+std::string routing_table(const MasterState& state);
+
+// --- helpers shared with MasterCore ---
+// What placing `count` instances of `app` asks of a node (resources, ports, constraints).
+scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
+// The host ports placement assigned (fixed ones first, then dynamic) in the order of the app's
+// ports: portDefinitions, or the portMappings that publish a host port.
+std::vector<uint32_t> ports_in_app_order(const model::App& app,
+                                         const std::vector<uint32_t>& assigned);
+// The launch spec of a new task of `app` with `ports` (no datasets yet).
+protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
+                                 const std::vector<uint32_t>& ports);
+bool has_health_checks(const model::App& app);
+
+}  // namespace berth::master
