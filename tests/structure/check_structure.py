@@ -34,7 +34,6 @@ LONG_FUNCTIONS = {
     "src/master/agent_link.cpp:MasterCore::register_agent": "to become a plan of the pure master core",
     "src/master/reconcile.cpp:MasterCore::reconcile": "to become a plan of the pure master core",
     "src/master/reconcile.cpp:MasterCore::place_pending": "to become a plan of the pure master core",
-    "src/executor/process_executor.cpp:ProcessExecutor::launch_process": "to split: sandbox, cgroup, spawn",
     "src/executor/spawn.cpp:spawn_task_process": "the child's setup between fork and exec, async-signal-safe code only",
     "src/api/flocker_routes.cpp:handle_flocker": "the Flocker v1 route table; to become a table of handlers",
     "src/cmd/main.cpp:main": "CLI11 flag definitions of master and agent",
