@@ -39,7 +39,6 @@ LONG_FUNCTIONS = {
     "src/cmd/run_demo.cpp:run_demo": "the demo's script; to split into steps",
     "src/cmd/run_master.cpp:run_master": "the master process's wiring; to split (store, auth, TLS, server)",
     "src/cmd/run_up.cpp:run_up": "the local cluster's wiring; to split (master, agents, wait)",
-    "src/volume/tree_archive.cpp:extract_tree": "the archive reader's loop over entry kinds",
 }
 
 
