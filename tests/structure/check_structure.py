@@ -35,7 +35,6 @@ LONG_FUNCTIONS = {
     "src/master/reconcile.cpp:MasterCore::reconcile": "to become a plan of the pure master core",
     "src/master/reconcile.cpp:MasterCore::place_pending": "to become a plan of the pure master core",
     "src/executor/spawn.cpp:spawn_task_process": "the child's setup between fork and exec, async-signal-safe code only",
-    "src/cmd/run_demo.cpp:run_demo": "the demo's script; to split into steps",
 }
 
 
