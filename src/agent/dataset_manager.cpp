@@ -10,6 +10,45 @@ namespace {
 // here even when nobody has it attached. Other drivers list a pool every node sees.
 bool stores_copies_here(const std::string& driver) { return driver == "local"; }
 
+void attach(VolumeDriver& driver, const DatasetChange& change, const std::string& node,
+            DatasetErrors& errors) {
+  auto attached = driver.attach(change.dataset_id, node, change.epoch);
+  if (!attached) {
+    errors[change.dataset_id] = attached.error().message;
+  } else {
+    spdlog::info("dataset {} attached at epoch {}: {}", change.dataset_id, change.epoch, *attached);
+  }
+}
+
+// A dataset that exists already (created by an earlier pass) is attached all the same.
+void create_and_attach(VolumeDriver& driver, const DatasetChange& change, const std::string& node,
+                       DatasetErrors& errors) {
+  auto created = driver.create(change.dataset_id, change.size_bytes);
+  if (!created && created.error().code != ErrorCode::kConflict) {
+    errors[change.dataset_id] = created.error().message;
+    return;
+  }
+  attach(driver, change, node, errors);
+}
+
+void detach(VolumeDriver& driver, const DatasetChange& change, const std::string& node,
+            DatasetErrors& errors) {
+  Status detached = driver.detach(change.dataset_id, node);
+  if (!detached) {
+    errors[change.dataset_id] = detached.error().message;
+  } else {
+    spdlog::info("dataset {} detached", change.dataset_id);
+  }
+}
+
+// A dataset that is gone already counts as destroyed.
+void destroy(VolumeDriver& driver, const DatasetChange& change, DatasetErrors& errors) {
+  Status destroyed = driver.destroy(change.dataset_id);
+  if (!destroyed && destroyed.error().code != ErrorCode::kNotFound) {
+    errors[change.dataset_id] = destroyed.error().message;
+  }
+}
+
 }  // namespace
 
 DatasetManager::DatasetManager(std::map<std::string, std::unique_ptr<VolumeDriver>> drivers,
@@ -93,7 +132,7 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
   }
   if (node.empty()) return;
   std::vector<LocalDataset> local = discover();
-  std::map<std::string, std::string> errors;
+  DatasetErrors errors;
   for (const auto& change : compute_dataset_changes(desired, local)) {
     auto it = drivers_.find(change.driver);
     if (it == drivers_.end()) {
@@ -101,68 +140,54 @@ void DatasetManager::converge(const std::vector<protocol::DatasetAssignment>& de
       continue;
     }
     VolumeDriver& driver = *it->second;
-    auto attach = [&](VolumeDriver& d, const DatasetChange& c) {
-      auto attached = d.attach(c.dataset_id, node, c.epoch);
-      if (!attached) {
-        errors[c.dataset_id] = attached.error().message;
-      } else {
-        spdlog::info("dataset {} attached at epoch {}: {}", c.dataset_id, c.epoch, *attached);
-      }
-    };
     switch (change.kind) {
-      case DatasetChange::Kind::kCreateAndAttach: {
-        auto created = driver.create(change.dataset_id, change.size_bytes);
-        if (!created && created.error().code != ErrorCode::kConflict) {
-          errors[change.dataset_id] = created.error().message;
-          break;
-        }
-        attach(driver, change);
+      case DatasetChange::Kind::kCreateAndAttach:
+        create_and_attach(driver, change, node, errors);
         break;
-      }
-      case DatasetChange::Kind::kCopyAndAttach: {
-        // Attached only once the whole copy is in place: an empty or partial dataset never
-        // stands in for the data that lives on the other node. A download may take minutes;
-        // a fence meanwhile must not wait for it (it touches nothing attached), but then
-        // nothing is attached after it.
-        Status received =
-            make_error(ErrorCode::kUnavailable, "this agent cannot fetch dataset copies");
-        if (receiver_) {
-          uint64_t fences_before = fences();
-          converging.unlock();
-          received = receiver_->receive(change);
-          converging.lock();
-          if (fences() != fences_before) return;  // the next pass starts from what is true now
-        }
-        if (!received) {
-          errors[change.dataset_id] = "copying from node " + change.copy_from_node + " at " +
-                                      change.copy_from + " failed: " + received.error().message +
-                                      " (retrying)";
-          break;
-        }
-        spdlog::info("dataset {} copied from node {} at {}", change.dataset_id,
-                     change.copy_from_node, change.copy_from);
-        attach(driver, change);
+      case DatasetChange::Kind::kCopyAndAttach:
+        if (!copy_and_attach(driver, change, node, converging, errors)) return;
         break;
-      }
-      case DatasetChange::Kind::kDetach: {
-        Status detached = driver.detach(change.dataset_id, node);
-        if (!detached) {
-          errors[change.dataset_id] = detached.error().message;
-        } else {
-          spdlog::info("dataset {} detached", change.dataset_id);
-        }
+      case DatasetChange::Kind::kDetach:
+        detach(driver, change, node, errors);
         break;
-      }
-      case DatasetChange::Kind::kDestroy: {
-        Status destroyed = driver.destroy(change.dataset_id);
-        if (!destroyed && destroyed.error().code != ErrorCode::kNotFound) {
-          errors[change.dataset_id] = destroyed.error().message;
-        }
+      case DatasetChange::Kind::kDestroy:
+        destroy(driver, change, errors);
         break;
-      }
     }
   }
   for (const auto& [id, message] : errors) spdlog::warn("dataset {}: {}", id, message);
+  publish_reports(node, std::move(errors));
+}
+
+bool DatasetManager::copy_and_attach(VolumeDriver& driver, const DatasetChange& change,
+                                     const std::string& node,
+                                     std::unique_lock<std::mutex>& converging,
+                                     DatasetErrors& errors) {
+  // Attached only once the whole copy is in place: an empty or partial dataset never
+  // stands in for the data that lives on the other node. A download may take minutes;
+  // a fence meanwhile must not wait for it (it touches nothing attached), but then
+  // nothing is attached after it.
+  Status received = make_error(ErrorCode::kUnavailable, "this agent cannot fetch dataset copies");
+  if (receiver_) {
+    uint64_t fences_before = fences();
+    converging.unlock();
+    received = receiver_->receive(change);
+    converging.lock();
+    if (fences() != fences_before) return false;  // the next pass starts from what is true now
+  }
+  if (!received) {
+    errors[change.dataset_id] = "copying from node " + change.copy_from_node + " at " +
+                                change.copy_from + " failed: " + received.error().message +
+                                " (retrying)";
+    return true;
+  }
+  spdlog::info("dataset {} copied from node {} at {}", change.dataset_id, change.copy_from_node,
+               change.copy_from);
+  attach(driver, change, node, errors);
+  return true;
+}
+
+void DatasetManager::publish_reports(const std::string& node, DatasetErrors errors) {
   // Report what is true now.
   std::map<std::string, protocol::DatasetReport> reports;
   for (const auto& l : discover()) {

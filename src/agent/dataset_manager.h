@@ -19,6 +19,8 @@
 
 namespace berth::agent {
 
+using DatasetErrors = std::map<std::string, std::string>;  // dataset id -> what failed
+
 // Brings the data of a `local` dataset moving to this node from the node that holds it
 // (kCopyAndAttach) and installs it here, detached, replacing any older copy. The agent's
 // implementation fetches it over HTTP (dataset_transfer.h). An error says what failed; the
@@ -64,6 +66,12 @@ class DatasetManager {
  private:
   std::vector<LocalDataset> discover();
   uint64_t fences() const;
+  // Fetches a moving local dataset's copy, without `converging` held meanwhile, and attaches it.
+  // False when a fence ran during the download: the pass ends there.
+  bool copy_and_attach(VolumeDriver& driver, const DatasetChange& change, const std::string& node,
+                       std::unique_lock<std::mutex>& converging, DatasetErrors& errors);
+  // What the drivers say now, with the pass's `errors`, becomes the next report.
+  void publish_reports(const std::string& node, DatasetErrors errors);
 
   std::map<std::string, std::unique_ptr<VolumeDriver>> drivers_;
   DatasetReceiver* receiver_;
@@ -71,7 +79,7 @@ class DatasetManager {
   std::string node_id_;
   std::map<std::string, protocol::DatasetReport> reports_;  // by dataset id
   std::map<std::string, std::set<std::string>> users_;
-  std::map<std::string, std::string> errors_;  // dataset id -> last failure
+  DatasetErrors errors_;  // the last pass's failures
   std::function<void()> on_use_change_;
   bool fenced_ = false;
   uint64_t fences_ = 0;  // how many times fence() ran

@@ -44,90 +44,121 @@ http::Response with_tag(master::MasterCore& core, http::Response r) {
   return r;
 }
 
+http::Response version(master::MasterCore&, const http::Request&) {
+  return json_response(200, {{"flocker", "1.15.0+berth"}});
+}
+
+http::Response list_configurations(master::MasterCore& core, const http::Request&) {
+  nlohmann::json list = nlohmann::json::array();
+  core.read([&](const master::MasterState& s) {
+    for (const auto& [id, d] : s.datasets) list.push_back(config_json(d));
+  });
+  return with_tag(core, json_response(200, list));
+}
+
+http::Response create_configuration(master::MasterCore& core, const http::Request& request) {
+  nlohmann::json body;
+  http::Response error;
+  if (!parse_flocker_body(request, &body, &error)) return error;
+  auto created = core.create_dataset(body, request.header("x-if-configuration-matches"));
+  if (!created) return flocker_error(created.error());
+  return with_tag(core, json_response(201, config_json(*created)));
+}
+
+http::Response method_not_allowed(master::MasterCore&, const http::Request&) {
+  return description(405, "Method not allowed");
+}
+
+http::Response dataset_state(master::MasterCore& core, const http::Request&) {
+  nlohmann::json list = nlohmann::json::array();
+  core.read([&](const master::MasterState& s) {
+    for (const auto& [id, d] : s.datasets) {
+      if (d.deleted) continue;
+      nlohmann::json item = {{"dataset_id", id}};
+      if (d.maximum_size) item["maximum_size"] = *d.maximum_size;
+      for (const auto& [aid, agent] : s.agents) {
+        if (agent.lost) continue;
+        for (const auto& r : agent.datasets) {
+          if (r.dataset_id == id && r.attached) {
+            item["primary"] = aid;
+            item["path"] = r.path;
+          }
+          // Why a node cannot attach it (yet), e.g. a copy that failed and is retried.
+          if (r.dataset_id == id && !r.error.empty()) item["errors"][aid] = r.error;
+        }
+      }
+      list.push_back(item);
+    }
+  });
+  return json_response(200, list);
+}
+
+http::Response node_state(master::MasterCore& core, const http::Request&) {
+  nlohmann::json list = nlohmann::json::array();
+  core.read([&](const master::MasterState& s) {
+    for (const auto& [id, agent] : s.agents) {
+      if (!agent.lost)
+        list.push_back({{"host", agent.address}, {"uuid", id}, {"hostname", agent.hostname}});
+    }
+  });
+  return json_response(200, list);
+}
+
+// /v1/configuration/datasets/<id>: show, update or delete one dataset's configuration.
+http::Response dataset_configuration(master::MasterCore& core, const http::Request& request,
+                                     const std::string& id) {
+  if (!model::is_uuid(id)) return description(404, "Dataset not found.");
+  const std::string if_tag = request.header("x-if-configuration-matches");
+  Result<model::Dataset> result = make_error(ErrorCode::kNotAllowed, "Method not allowed");
+  if (request.method == "POST") {
+    nlohmann::json body;
+    http::Response error;
+    if (!parse_flocker_body(request, &body, &error)) return error;
+    result = core.update_dataset(id, body, if_tag);
+  } else if (request.method == "DELETE") {
+    result = core.delete_dataset(id, if_tag);
+  } else if (request.method == "GET") {
+    std::optional<model::Dataset> found;
+    core.read([&](const master::MasterState& s) {
+      auto it = s.datasets.find(id);
+      if (it != s.datasets.end()) found = it->second;
+    });
+    if (!found) return description(404, "Dataset not found.");
+    return json_response(200, config_json(*found));
+  }
+  if (!result) return flocker_error(result.error());
+  return with_tag(core, json_response(200, config_json(*result)));
+}
+
+struct Route {
+  const char* path;
+  const char* method;  // "": any method
+  http::Response (*handler)(master::MasterCore&, const http::Request&);
+};
+
+// The first route whose path and method match serves a request.
+constexpr Route kRoutes[] = {
+    {"/v1/version", "GET", version},
+    {"/v1/configuration/datasets", "GET", list_configurations},
+    {"/v1/configuration/datasets", "POST", create_configuration},
+    {"/v1/configuration/datasets", "", method_not_allowed},
+    {"/v1/state/datasets", "GET", dataset_state},
+    {"/v1/state/nodes", "GET", node_state},
+};
+
 }  // namespace
 
 http::Response handle_flocker(master::MasterCore& core, const http::Request& request) {
-  const std::string& path = request.path;
-  const std::string if_tag = request.header("x-if-configuration-matches");
-  if (path == "/v1/version" && request.method == "GET")
-    return json_response(200, {{"flocker", "1.15.0+berth"}});
-
-  if (path == "/v1/configuration/datasets") {
-    if (request.method == "GET") {
-      nlohmann::json list = nlohmann::json::array();
-      core.read([&](const master::MasterState& s) {
-        for (const auto& [id, d] : s.datasets) list.push_back(config_json(d));
-      });
-      return with_tag(core, json_response(200, list));
+  for (const Route& route : kRoutes) {
+    if (request.path == route.path && (*route.method == '\0' || request.method == route.method)) {
+      return route.handler(core, request);
     }
-    if (request.method == "POST") {
-      nlohmann::json body;
-      http::Response error;
-      if (!parse_flocker_body(request, &body, &error)) return error;
-      auto created = core.create_dataset(body, if_tag);
-      if (!created) return flocker_error(created.error());
-      return with_tag(core, json_response(201, config_json(*created)));
-    }
-    return description(405, "Method not allowed");
   }
   const std::string prefix = "/v1/configuration/datasets/";
-  if (path.rfind(prefix, 0) == 0) {
-    std::string id = path.substr(prefix.size());
-    if (!model::is_uuid(id)) return description(404, "Dataset not found.");
-    Result<model::Dataset> result = make_error(ErrorCode::kNotAllowed, "Method not allowed");
-    if (request.method == "POST") {
-      nlohmann::json body;
-      http::Response error;
-      if (!parse_flocker_body(request, &body, &error)) return error;
-      result = core.update_dataset(id, body, if_tag);
-    } else if (request.method == "DELETE") {
-      result = core.delete_dataset(id, if_tag);
-    } else if (request.method == "GET") {
-      std::optional<model::Dataset> found;
-      core.read([&](const master::MasterState& s) {
-        auto it = s.datasets.find(id);
-        if (it != s.datasets.end()) found = it->second;
-      });
-      if (!found) return description(404, "Dataset not found.");
-      return json_response(200, config_json(*found));
-    }
-    if (!result) return flocker_error(result.error());
-    return with_tag(core, json_response(200, config_json(*result)));
+  if (request.path.rfind(prefix, 0) == 0) {
+    return dataset_configuration(core, request, request.path.substr(prefix.size()));
   }
-  if (path == "/v1/state/datasets" && request.method == "GET") {
-    nlohmann::json list = nlohmann::json::array();
-    core.read([&](const master::MasterState& s) {
-      for (const auto& [id, d] : s.datasets) {
-        if (d.deleted) continue;
-        nlohmann::json item = {{"dataset_id", id}};
-        if (d.maximum_size) item["maximum_size"] = *d.maximum_size;
-        for (const auto& [aid, agent] : s.agents) {
-          if (agent.lost) continue;
-          for (const auto& r : agent.datasets) {
-            if (r.dataset_id == id && r.attached) {
-              item["primary"] = aid;
-              item["path"] = r.path;
-            }
-            // Why a node cannot attach it (yet), e.g. a copy that failed and is retried.
-            if (r.dataset_id == id && !r.error.empty()) item["errors"][aid] = r.error;
-          }
-        }
-        list.push_back(item);
-      }
-    });
-    return json_response(200, list);
-  }
-  if (path == "/v1/state/nodes" && request.method == "GET") {
-    nlohmann::json list = nlohmann::json::array();
-    core.read([&](const master::MasterState& s) {
-      for (const auto& [id, agent] : s.agents) {
-        if (!agent.lost)
-          list.push_back({{"host", agent.address}, {"uuid", id}, {"hostname", agent.hostname}});
-      }
-    });
-    return json_response(200, list);
-  }
-  return description(404, "Not found: " + path);
+  return description(404, "Not found: " + request.path);
 }
 
 }  // namespace berth::api

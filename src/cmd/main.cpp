@@ -20,6 +20,219 @@ std::string self_exe(const char* argv0) {
   return ec ? std::string(argv0) : p.string();
 }
 
+// `berth master`'s flags.
+CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std::string& ca_cert) {
+  auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
+  m->add_option("--host", flags.host, "Address to listen on")
+      ->envname("BERTH_HOST")
+      ->capture_default_str();
+  m->add_option("--port", flags.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
+  m->add_option("--data-dir", flags.data_dir, "Tokens, and the store unless --store says otherwise")
+      ->envname("BERTH_DATA_DIR")
+      ->capture_default_str();
+  m->add_option("--store", flags.store,
+                "Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. "
+                "Default: sqlite://<data-dir>/berth.db")
+      ->envname("BERTH_STORE");
+  m->add_option("--join-token", flags.join_token, "Token agents must present")
+      ->envname("BERTH_JOIN_TOKEN");
+  m->add_option("--heartbeat-interval-ms", flags.heartbeat_interval_ms)
+      ->envname("BERTH_HEARTBEAT_INTERVAL_MS")
+      ->capture_default_str();
+  m->add_option("--lease-ms", flags.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
+  m->add_option("--dataset-driver", flags.dataset_driver, "Driver of datasets that do not name one")
+      ->envname("BERTH_DATASET_DRIVER")
+      ->check(CLI::IsMember({"shared", "loop", "local"}))
+      ->capture_default_str();
+  m->add_option("--service-ports", flags.service_ports,
+                "Range for service ports of apps that ask for 0")
+      ->envname("BERTH_SERVICE_PORTS")
+      ->capture_default_str();
+  m->add_option("--lost-timeout-ms", flags.lost_timeout_ms,
+                "Declare an agent lost after this long without a heartbeat")
+      ->envname("BERTH_LOST_TIMEOUT_MS")
+      ->capture_default_str();
+  m->add_option("--task-launch-timeout-ms", flags.task_launch_timeout_ms,
+                "Fail (and replace) a launch its agent has not confirmed after this long")
+      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")
+      ->capture_default_str();
+  m->add_option("--admin-token-file", flags.admin_token_file,
+                "File holding the admin API token; created (mode 0600) if missing. Default: "
+                "<data-dir>/admin-token")
+      ->envname("BERTH_ADMIN_TOKEN_FILE");
+  m->add_option(
+       "--http-credentials", flags.http_credentials,
+       "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
+      ->envname("BERTH_HTTP_CREDENTIALS");
+  m->add_option("--tls-cert", flags.tls_cert, "PEM certificate: serve HTTPS only")
+      ->envname("BERTH_TLS_CERT");
+  m->add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert")
+      ->envname("BERTH_TLS_KEY");
+  m->add_flag("--insecure", flags.insecure,
+              "Allow listening beyond loopback without TLS (logs a warning every minute)")
+      ->envname("BERTH_INSECURE");
+  m->add_flag("--no-auth", flags.no_auth,
+              "Serve API clients without credentials (loopback only; for benchmarks against "
+              "authenticated calls)");
+  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")
+      ->envname("BERTH_CA_CERT");
+  return m;
+}
+
+// `berth agent`'s flags; the port range and the attributes are parsed once they are all read.
+struct AgentFlags {
+  berth::agent::AgentOptions options;
+  std::string ports = "31000-32000";
+  std::string attributes;
+};
+
+CLI::App* add_agent_command(CLI::App& app, AgentFlags& flags, std::string& ca_cert) {
+  auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
+  a->add_option("--master", flags.options.master_url, "Master URL")
+      ->envname("BERTH_MASTER")
+      ->capture_default_str();
+  a->add_option("--join-token", flags.options.join_token, "The master's join token")
+      ->envname("BERTH_JOIN_TOKEN");
+  a->add_option("--hostname", flags.options.hostname, "Host name reported to the master")
+      ->envname("BERTH_HOSTNAME");
+  a->add_option("--address", flags.options.address, "Address where tasks are reachable")
+      ->envname("BERTH_ADDRESS");
+  a->add_option("--work-dir", flags.options.work_dir, "Sandboxes and agent state")
+      ->envname("BERTH_WORK_DIR")
+      ->required();
+  a->add_option("--cpus", flags.options.cpus, "CPUs to offer (default: detected)")
+      ->envname("BERTH_CPUS");
+  a->add_option("--mem", flags.options.mem, "Memory in MiB to offer (default: detected)")
+      ->envname("BERTH_MEM");
+  a->add_option("--disk", flags.options.disk, "Disk in MiB to offer (default: detected)")
+      ->envname("BERTH_DISK");
+  a->add_option("--ports", flags.ports, "Port range for tasks")
+      ->envname("BERTH_PORTS")
+      ->capture_default_str();
+  a->add_option("--attributes", flags.attributes, "Attributes, e.g. rack:a,zone:1")
+      ->envname("BERTH_ATTRIBUTES");
+  a->add_option("--memory-cgroup-root", flags.options.memory_cgroup_root)->capture_default_str();
+  a->add_option("--dataset-pool", flags.options.dataset_pool,
+                "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
+      ->envname("BERTH_DATASET_POOL");
+  a->add_flag("!--no-service-router", flags.options.service_router,
+              "Do not listen on apps' service ports");
+  a->add_option("--plugin-socket", flags.options.plugin_socket,
+                "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
+      ->envname("BERTH_PLUGIN_SOCKET");
+  a->add_option("--plugin-volume-prefix", flags.options.plugin_volume_prefix,
+                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents "
+                "sharing one dockerd)")
+      ->envname("BERTH_PLUGIN_VOLUME_PREFIX");
+  a->add_option("--docker-socket", flags.options.docker_socket,
+                "Docker Engine API socket for DOCKER apps")
+      ->envname("BERTH_DOCKER_SOCKET")
+      ->capture_default_str();
+  a->add_option("--http-port", flags.options.http_port,
+                "The agent's HTTP port for task logs (0: any free port)")
+      ->envname("BERTH_AGENT_HTTP_PORT")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  a->add_option("--default-task-user", flags.options.default_task_user,
+                "User of tasks whose app sets no `user` (default: nobody when the agent is root, "
+                "else the agent's own user; containers get it as uid:gid)")
+      ->envname("BERTH_DEFAULT_TASK_USER");
+  a->add_flag(
+       "--allow-root-tasks", flags.options.allow_root_tasks,
+       "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
+      ->envname("BERTH_ALLOW_ROOT_TASKS");
+  a->add_option("--tls-cert", flags.options.tls_cert,
+                "PEM certificate: the agent's HTTP port serves HTTPS only")
+      ->envname("BERTH_AGENT_TLS_CERT");
+  a->add_option("--tls-key", flags.options.tls_key, "PEM private key of --tls-cert")
+      ->envname("BERTH_AGENT_TLS_KEY");
+  a->add_option("--ca-cert", ca_cert,
+                "PEM CA certificate to verify the master and other agents (https://)")
+      ->envname("BERTH_CA_CERT");
+  return a;
+}
+
+CLI::App* add_up_command(CLI::App& app, berth::cmd::UpFlags& flags) {
+  auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
+  u->add_option("--agents", flags.agents, "Number of agents")->capture_default_str();
+  u->add_option("--data-dir", flags.data_dir, "State and logs")
+      ->envname("BERTH_DATA_DIR")
+      ->capture_default_str();
+  u->add_option("--port", flags.port, "The master's HTTP port")->capture_default_str();
+  u->add_flag("--tls", flags.tls,
+              "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
+
+  return u;
+}
+
+CLI::App* add_demo_command(CLI::App& app, berth::cmd::DemoFlags& flags, std::string& ca_cert) {
+  auto* d = app.add_subcommand(
+      "demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
+  d->add_option("--master", flags.master, "Master URL")
+      ->envname("BERTH_MASTER")
+      ->capture_default_str();
+  d->add_option("--data-dir", flags.data_dir, "State of the cluster it starts when none answers")
+      ->capture_default_str();
+  d->add_option("--service-port", flags.service_port, "The counter's service port")
+      ->capture_default_str();
+  d->add_option("--clicks", flags.clicks, "Clicks to post before the kill")->capture_default_str();
+  d->add_option("--ca-cert", ca_cert,
+                "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
+      ->envname("BERTH_CA_CERT");
+  d->add_flag("--keep", flags.keep, "Leave a cluster the demo started running");
+  d->add_flag("--docker", flags.docker,
+              "Run the counter as a Docker container (image berth/counter: make images)");
+  d->add_option("--rounds", flags.rounds,
+                "Kills in a row, with p50/p99 per phase (the failover benchmark)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+
+  return d;
+}
+
+struct SuperviseFlags {
+  int pid = 0;
+  std::string deadline_file, cgroup_procs;
+};
+
+CLI::App* add_supervise_command(CLI::App& app, SuperviseFlags& flags) {
+  auto* sv =
+      app.add_subcommand("supervise", "(internal) Hold a task's lease deadline; started by agents");
+  sv->add_option("--pid", flags.pid)->required();
+  sv->add_option("--deadline-file", flags.deadline_file)->required();
+  sv->add_option("--cgroup-procs", flags.cgroup_procs);
+  sv->group("");
+  return sv;
+}
+
+// The client commands, for --help: cli/ parses them (main() hands them over before CLI11).
+void add_client_commands(CLI::App& app) {
+  app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
+  app.add_subcommand("task", "List and kill tasks");
+  app.add_subcommand("node", "List, drain and undrain nodes");
+  app.add_subcommand("dataset", "Manage datasets (create, list, show, move, destroy)");
+  app.add_subcommand("token", "Create, list and revoke API tokens (admin)");
+}
+
+// Runs `berth agent` once its port range and attributes parse.
+int start_agent(AgentFlags& flags) {
+  berth::Status range = berth::agent::parse_port_range(flags.ports, &flags.options.port_begin,
+                                                       &flags.options.port_end);
+  if (!range) {
+    std::cerr << range.error().message << "\n";
+    return 2;
+  }
+  if (!flags.attributes.empty()) {
+    auto parsed = berth::agent::parse_attributes(flags.attributes);
+    if (!parsed) {
+      std::cerr << parsed.error().message << "\n";
+      return 2;
+    }
+    flags.options.attributes = *parsed;
+  }
+  return berth::cmd::run_agent(flags.options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,175 +250,18 @@ int main(int argc, char** argv) {
   CLI::App app{"berth: highly available stateful containers (master, agent, CLI)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "berth 0.1.0");
-
-  cmd::MasterFlags master;
-  auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
-  m->add_option("--host", master.host, "Address to listen on")
-      ->envname("BERTH_HOST")
-      ->capture_default_str();
-  m->add_option("--port", master.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
-  m->add_option("--data-dir", master.data_dir,
-                "Tokens, and the store unless --store says otherwise")
-      ->envname("BERTH_DATA_DIR")
-      ->capture_default_str();
-  m->add_option("--store", master.store,
-                "Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. "
-                "Default: sqlite://<data-dir>/berth.db")
-      ->envname("BERTH_STORE");
-  m->add_option("--join-token", master.join_token, "Token agents must present")
-      ->envname("BERTH_JOIN_TOKEN");
-  m->add_option("--heartbeat-interval-ms", master.heartbeat_interval_ms)
-      ->envname("BERTH_HEARTBEAT_INTERVAL_MS")
-      ->capture_default_str();
-  m->add_option("--lease-ms", master.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
-  m->add_option("--dataset-driver", master.dataset_driver,
-                "Driver of datasets that do not name one")
-      ->envname("BERTH_DATASET_DRIVER")
-      ->check(CLI::IsMember({"shared", "loop", "local"}))
-      ->capture_default_str();
-  m->add_option("--service-ports", master.service_ports,
-                "Range for service ports of apps that ask for 0")
-      ->envname("BERTH_SERVICE_PORTS")
-      ->capture_default_str();
-  m->add_option("--lost-timeout-ms", master.lost_timeout_ms,
-                "Declare an agent lost after this long without a heartbeat")
-      ->envname("BERTH_LOST_TIMEOUT_MS")
-      ->capture_default_str();
-  m->add_option("--task-launch-timeout-ms", master.task_launch_timeout_ms,
-                "Fail (and replace) a launch its agent has not confirmed after this long")
-      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")
-      ->capture_default_str();
-  m->add_option("--admin-token-file", master.admin_token_file,
-                "File holding the admin API token; created (mode 0600) if missing. Default: "
-                "<data-dir>/admin-token")
-      ->envname("BERTH_ADMIN_TOKEN_FILE");
-  m->add_option(
-       "--http-credentials", master.http_credentials,
-       "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
-      ->envname("BERTH_HTTP_CREDENTIALS");
-  m->add_option("--tls-cert", master.tls_cert, "PEM certificate: serve HTTPS only")
-      ->envname("BERTH_TLS_CERT");
-  m->add_option("--tls-key", master.tls_key, "PEM private key of --tls-cert")
-      ->envname("BERTH_TLS_KEY");
-  m->add_flag("--insecure", master.insecure,
-              "Allow listening beyond loopback without TLS (logs a warning every minute)")
-      ->envname("BERTH_INSECURE");
-  m->add_flag("--no-auth", master.no_auth,
-              "Serve API clients without credentials (loopback only; for benchmarks against "
-              "authenticated calls)");
-
-  agent::AgentOptions agent;
-  std::string ports = "31000-32000";
-  std::string attributes;
-  auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
-  a->add_option("--master", agent.master_url, "Master URL")
-      ->envname("BERTH_MASTER")
-      ->capture_default_str();
-  a->add_option("--join-token", agent.join_token, "The master's join token")
-      ->envname("BERTH_JOIN_TOKEN");
-  a->add_option("--hostname", agent.hostname, "Host name reported to the master")
-      ->envname("BERTH_HOSTNAME");
-  a->add_option("--address", agent.address, "Address where tasks are reachable")
-      ->envname("BERTH_ADDRESS");
-  a->add_option("--work-dir", agent.work_dir, "Sandboxes and agent state")
-      ->envname("BERTH_WORK_DIR")
-      ->required();
-  a->add_option("--cpus", agent.cpus, "CPUs to offer (default: detected)")->envname("BERTH_CPUS");
-  a->add_option("--mem", agent.mem, "Memory in MiB to offer (default: detected)")
-      ->envname("BERTH_MEM");
-  a->add_option("--disk", agent.disk, "Disk in MiB to offer (default: detected)")
-      ->envname("BERTH_DISK");
-  a->add_option("--ports", ports, "Port range for tasks")
-      ->envname("BERTH_PORTS")
-      ->capture_default_str();
-  a->add_option("--attributes", attributes, "Attributes, e.g. rack:a,zone:1")
-      ->envname("BERTH_ATTRIBUTES");
-  a->add_option("--memory-cgroup-root", agent.memory_cgroup_root)->capture_default_str();
-  a->add_option("--dataset-pool", agent.dataset_pool,
-                "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
-      ->envname("BERTH_DATASET_POOL");
-  a->add_flag("!--no-service-router", agent.service_router, "Do not listen on apps' service ports");
-  a->add_option("--plugin-socket", agent.plugin_socket,
-                "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
-      ->envname("BERTH_PLUGIN_SOCKET");
-  a->add_option("--plugin-volume-prefix", agent.plugin_volume_prefix,
-                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents "
-                "sharing one dockerd)")
-      ->envname("BERTH_PLUGIN_VOLUME_PREFIX");
-  a->add_option("--docker-socket", agent.docker_socket, "Docker Engine API socket for DOCKER apps")
-      ->envname("BERTH_DOCKER_SOCKET")
-      ->capture_default_str();
-  a->add_option("--http-port", agent.http_port,
-                "The agent's HTTP port for task logs (0: any free port)")
-      ->envname("BERTH_AGENT_HTTP_PORT")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  a->add_option("--default-task-user", agent.default_task_user,
-                "User of tasks whose app sets no `user` (default: nobody when the agent is root, "
-                "else the agent's own user; containers get it as uid:gid)")
-      ->envname("BERTH_DEFAULT_TASK_USER");
-  a->add_flag(
-       "--allow-root-tasks", agent.allow_root_tasks,
-       "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
-      ->envname("BERTH_ALLOW_ROOT_TASKS");
-  a->add_option("--tls-cert", agent.tls_cert,
-                "PEM certificate: the agent's HTTP port serves HTTPS only")
-      ->envname("BERTH_AGENT_TLS_CERT");
-  a->add_option("--tls-key", agent.tls_key, "PEM private key of --tls-cert")
-      ->envname("BERTH_AGENT_TLS_KEY");
   std::string ca_cert;
-  a->add_option("--ca-cert", ca_cert,
-                "PEM CA certificate to verify the master and other agents (https://)")
-      ->envname("BERTH_CA_CERT");
-  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")
-      ->envname("BERTH_CA_CERT");
-
+  cmd::MasterFlags master;
+  auto* m = add_master_command(app, master, ca_cert);
+  AgentFlags agent;
+  auto* a = add_agent_command(app, agent, ca_cert);
   cmd::UpFlags up;
-  auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
-  u->add_option("--agents", up.agents, "Number of agents")->capture_default_str();
-  u->add_option("--data-dir", up.data_dir, "State and logs")
-      ->envname("BERTH_DATA_DIR")
-      ->capture_default_str();
-  u->add_option("--port", up.port, "The master's HTTP port")->capture_default_str();
-  u->add_flag("--tls", up.tls,
-              "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
-
+  auto* u = add_up_command(app, up);
   cmd::DemoFlags demo;
-  auto* d = app.add_subcommand(
-      "demo", "Fail a stateful app over: kill its node, show the timeline, count clicks");
-  d->add_option("--master", demo.master, "Master URL")
-      ->envname("BERTH_MASTER")
-      ->capture_default_str();
-  d->add_option("--data-dir", demo.data_dir, "State of the cluster it starts when none answers")
-      ->capture_default_str();
-  d->add_option("--service-port", demo.service_port, "The counter's service port")
-      ->capture_default_str();
-  d->add_option("--clicks", demo.clicks, "Clicks to post before the kill")->capture_default_str();
-  d->add_option("--ca-cert", ca_cert,
-                "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
-      ->envname("BERTH_CA_CERT");
-  d->add_flag("--keep", demo.keep, "Leave a cluster the demo started running");
-  d->add_flag("--docker", demo.docker,
-              "Run the counter as a Docker container (image berth/counter: make images)");
-  d->add_option("--rounds", demo.rounds,
-                "Kills in a row, with p50/p99 per phase (the failover benchmark)")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-
-  int supervise_pid = 0;
-  std::string supervise_file, supervise_procs;
-  auto* sv =
-      app.add_subcommand("supervise", "(internal) Hold a task's lease deadline; started by agents");
-  sv->add_option("--pid", supervise_pid)->required();
-  sv->add_option("--deadline-file", supervise_file)->required();
-  sv->add_option("--cgroup-procs", supervise_procs);
-  sv->group("");
-
-  app.add_subcommand("app", "Manage apps (deploy, list, show, scale, restart, destroy)");
-  app.add_subcommand("task", "List and kill tasks");
-  app.add_subcommand("node", "List, drain and undrain nodes");
-  app.add_subcommand("dataset", "Manage datasets (create, list, show, move, destroy)");
-  app.add_subcommand("token", "Create, list and revoke API tokens (admin)");
+  auto* d = add_demo_command(app, demo, ca_cert);
+  SuperviseFlags supervise;
+  auto* sv = add_supervise_command(app, supervise);
+  add_client_commands(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -215,24 +271,11 @@ int main(int argc, char** argv) {
   }
   if (!ca_cert.empty()) http::set_client_ca_file(ca_cert);
   if (m->parsed()) return cmd::run_master(master);
-  if (a->parsed()) {
-    Status range = agent::parse_port_range(ports, &agent.port_begin, &agent.port_end);
-    if (!range) {
-      std::cerr << range.error().message << "\n";
-      return 2;
-    }
-    if (!attributes.empty()) {
-      auto parsed = agent::parse_attributes(attributes);
-      if (!parsed) {
-        std::cerr << parsed.error().message << "\n";
-        return 2;
-      }
-      agent.attributes = *parsed;
-    }
-    return cmd::run_agent(agent);
-  }
+  if (a->parsed()) return start_agent(agent);
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
   if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
-  if (sv->parsed()) return agent::run_supervisor(supervise_pid, supervise_file, supervise_procs);
+  if (sv->parsed()) {
+    return agent::run_supervisor(supervise.pid, supervise.deadline_file, supervise.cgroup_procs);
+  }
   return 0;
 }

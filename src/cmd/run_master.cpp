@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "api/marathon_api.h"
@@ -102,59 +103,58 @@ std::unique_ptr<Store> open_master_store(const std::string& url, const StoreUrl&
   return std::move(*store);
 }
 
-}  // namespace
-
-int run_master(const MasterFlags& flags) {
-  // The master builds large short-lived answers (an agent's whole dataset assignment list, an
-  // app's tasks) on many request threads; with glibc's default of one heap per thread and
-  // core they stay resident in every heap that ever held one, and RSS grows with threads x
-  // cluster size (bench/master_memory_outbox.sh: 159 MB at 3,000 datasets, 44 MB with two).
-  ::mallopt(M_ARENA_MAX, 2);
-  block_stop_signals();
-  // A bad --store stops the master before it writes anything.
-  const Result<StoreUrl> parsed_store = parse_store_url(store_url(flags));
-  if (!parsed_store) {
-    spdlog::error("{}", parsed_store.error().message);
-    return 2;
-  }
-  // The store, tokens and logs the master writes are its own (docs/security.md).
-  ::umask(077);
+// Creates the data directory, readable by the master's user only. Logs why it cannot.
+bool create_data_dir(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(flags.data_dir, ec);
+  std::filesystem::create_directories(dir, ec);
   if (!ec) {
-    std::filesystem::permissions(flags.data_dir, std::filesystem::perms::owner_all,
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                  std::filesystem::perm_options::replace, ec);
   }
   if (ec) {
-    spdlog::error("cannot create data directory {}: {}", flags.data_dir, ec.message());
-    return 1;
+    spdlog::error("cannot create data directory {}: {}", dir, ec.message());
+    return false;
   }
-  const bool tls = !flags.tls_cert.empty() || !flags.tls_key.empty();
+  return true;
+}
+
+// Whether the master may listen as `flags` say: TLS needs both files, and plain HTTP beyond
+// loopback needs --insecure (docs/security.md). Logs why not.
+bool listening_allowed(const MasterFlags& flags, bool tls) {
   if (tls && (flags.tls_cert.empty() || flags.tls_key.empty())) {
     spdlog::error("--tls-cert and --tls-key go together: give both, or neither for plain HTTP");
-    return 2;
+    return false;
   }
   if (!is_loopback(flags.host) && !tls && !flags.insecure) {
     spdlog::error(
         "refusing to listen on {} without TLS: anyone on the network could read tokens and "
         "data. Give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure",
         flags.host);
-    return 2;
+    return false;
   }
-  RandomIdSource ids;
+  return true;
+}
+
+// --join-token, else the token in <data-dir>/join-token, created there when it is missing.
+std::string join_token(const MasterFlags& flags, IdSource& ids) {
   std::string token = flags.join_token;
-  if (token.empty()) {
-    std::string path = flags.data_dir + "/join-token";
-    std::ifstream in(path);
-    if (!(in >> token)) {
-      token = ids.uuid();
-      std::ofstream out(path);
-      out << token << "\n";
-      std::filesystem::permissions(
-          path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
-    }
-    spdlog::info("agents join with the token in {}", path);
+  if (!token.empty()) return token;
+  std::string path = flags.data_dir + "/join-token";
+  std::ifstream in(path);
+  if (!(in >> token)) {
+    token = ids.uuid();
+    std::ofstream out(path);
+    out << token << "\n";
+    std::error_code ec;
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   }
+  spdlog::info("agents join with the token in {}", path);
+  return token;
+}
+
+// The agents' heartbeat and lease timing, or nullopt (logged) when it is not safe.
+std::optional<lease::LeaseOptions> lease_timing(const MasterFlags& flags) {
   // docs/fencing.md §3: an agent is declared lost only after its lease L plus a margin for clock
   // drift, or its datasets could be handed over while it may still write them.
   lease::LeaseOptions timing;
@@ -163,45 +163,50 @@ int run_master(const MasterFlags& flags) {
   timing.margin = std::chrono::milliseconds(flags.lost_timeout_ms - flags.lease_ms);
   if (Status safe = lease::check_timing(timing); !safe) {
     spdlog::error("{}", safe.error().message);
-    return 2;
+    return std::nullopt;
   }
-  std::unique_ptr<Store> store = open_master_store(store_url(flags), *parsed_store);
-  if (!store) return 1;
-  SystemClock clock;
+  return timing;
+}
+
+// The host in the leader's address (/v2/leader).
+std::string advertised_host(const MasterFlags& flags) {
+  if (!flags.advertised_host.empty()) return flags.advertised_host;
+  return flags.host == "0.0.0.0" ? "127.0.0.1" : flags.host;
+}
+
+// The master core's options from `flags`, or nullopt (logged) when a flag is invalid.
+std::optional<master::MasterOptions> master_options(const MasterFlags& flags,
+                                                    const std::string& join_token,
+                                                    const lease::LeaseOptions& timing) {
   master::MasterOptions options;
-  options.join_token = token;
+  options.join_token = join_token;
   options.log = [](const std::string& line) { spdlog::info("{}", line); };
   options.timing = timing;
   if (flags.task_launch_timeout_ms <= 0) {
     spdlog::error("--task-launch-timeout-ms must be positive, got {}",
                   flags.task_launch_timeout_ms);
-    return 2;
+    return std::nullopt;
   }
   options.task_launch_timeout = std::chrono::milliseconds(flags.task_launch_timeout_ms);
   options.default_dataset_driver = flags.dataset_driver;
-  {
-    unsigned begin = 0, end = 0;
-    char extra = 0;
-    if (std::sscanf(flags.service_ports.c_str(), "%u-%u%c", &begin, &end, &extra) != 2 ||
-        begin == 0 || end > 65536 || begin >= end) {
-      spdlog::error("invalid --service-ports '{}': expected BEGIN-END, e.g. 10000-20000",
-                    flags.service_ports);
-      return 2;
-    }
-    options.service_port_min = begin;
-    options.service_port_max = end;
+  unsigned begin = 0, end = 0;
+  char extra = 0;
+  if (std::sscanf(flags.service_ports.c_str(), "%u-%u%c", &begin, &end, &extra) != 2 ||
+      begin == 0 || end > 65536 || begin >= end) {
+    spdlog::error("invalid --service-ports '{}': expected BEGIN-END, e.g. 10000-20000",
+                  flags.service_ports);
+    return std::nullopt;
   }
-  std::string advertised = flags.advertised_host.empty()
-                               ? (flags.host == "0.0.0.0" ? "127.0.0.1" : flags.host)
-                               : flags.advertised_host;
-  options.leader = advertised + ":" + std::to_string(flags.port);
-  master::MasterCore core(options, *store, clock, ids);
-  Status loaded = core.load();
-  if (!loaded) {
-    spdlog::error("cannot load state: {}", loaded.error().message);
-    return 1;
-  }
-  api::Authenticator auth(*store, clock, ids);
+  options.service_port_min = begin;
+  options.service_port_max = end;
+  options.leader = advertised_host(flags) + ":" + std::to_string(flags.port);
+  return options;
+}
+
+// Loads the API tokens and sets up who may call: the admin token, --http-credentials, agents
+// by their secrets, or anyone with --no-auth. 0, or the exit code of a failure it logged.
+int set_up_auth(api::Authenticator& auth, master::MasterCore& core, const MasterFlags& flags,
+                IdSource& ids) {
   Status tokens_loaded = auth.load();
   if (!tokens_loaded) {
     spdlog::error("cannot load API tokens: {}", tokens_loaded.error().message);
@@ -237,22 +242,32 @@ int run_master(const MasterFlags& flags) {
       "API clients authenticate: the admin token is in {} (Authorization: Bearer <token>; "
       "berth token create makes more)",
       admin_token_file);
-  api::ApiInfo info;
-  info.http_address = options.leader;
-  http::ServerOptions server_options;
-  server_options.host = flags.host;
-  server_options.port = flags.port;
-  server_options.tls_cert_file = flags.tls_cert;
-  server_options.tls_key_file = flags.tls_key;
+  return 0;
+}
+
+http::ServerOptions server_options(const MasterFlags& flags) {
+  http::ServerOptions options;
+  options.host = flags.host;
+  options.port = flags.port;
+  options.tls_cert_file = flags.tls_cert;
+  options.tls_key_file = flags.tls_key;
   // Agents keep their lease however busy the API is (docs/security.md): their calls carry a
   // credential and may use slots no API client can fill. A forged credential is refused by
   // the handler at once, so it cannot hold a reserved slot.
-  server_options.reserved_busy_connections = 128;
-  server_options.reserved = [](const http::Request& request) {
+  options.reserved_busy_connections = 128;
+  options.reserved = [](const http::Request& request) {
     return request.path.starts_with("/berth/v1/agents/") &&
            !request.header("authorization").empty();
   };
-  auto server = http::serve(server_options, [&](const http::Request& request) {
+  return options;
+}
+
+// Serves the API and reconciles until SIGINT or SIGTERM; the process's exit code.
+int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& clock,
+          api::Authenticator& auth, const std::string& leader) {
+  api::ApiInfo info;
+  info.http_address = leader;
+  auto server = http::serve(server_options(flags), [&](const http::Request& request) {
     return api::handle_request(core, clock, info, auth, request);
   });
   if (!server) {
@@ -260,7 +275,7 @@ int run_master(const MasterFlags& flags) {
     return 1;
   }
   spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})",
-               tls ? "https" : "http", advertised, (*server)->port(), flags.data_dir);
+               tls ? "https" : "http", advertised_host(flags), (*server)->port(), flags.data_dir);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
     auto warned = std::chrono::steady_clock::now() - std::chrono::minutes(2);
@@ -283,6 +298,46 @@ int run_master(const MasterFlags& flags) {
   controller.join();
   (*server)->stop();
   return 0;
+}
+
+}  // namespace
+
+int run_master(const MasterFlags& flags) {
+  // The master builds large short-lived answers (an agent's whole dataset assignment list, an
+  // app's tasks) on many request threads; with glibc's default of one heap per thread and
+  // core they stay resident in every heap that ever held one, and RSS grows with threads x
+  // cluster size (bench/master_memory_outbox.sh: 159 MB at 3,000 datasets, 44 MB with two).
+  ::mallopt(M_ARENA_MAX, 2);
+  block_stop_signals();
+  // A bad --store stops the master before it writes anything.
+  const Result<StoreUrl> parsed_store = parse_store_url(store_url(flags));
+  if (!parsed_store) {
+    spdlog::error("{}", parsed_store.error().message);
+    return 2;
+  }
+  // The store, tokens and logs the master writes are its own (docs/security.md).
+  ::umask(077);
+  if (!create_data_dir(flags.data_dir)) return 1;
+  const bool tls = !flags.tls_cert.empty() || !flags.tls_key.empty();
+  if (!listening_allowed(flags, tls)) return 2;
+  RandomIdSource ids;
+  const std::string token = join_token(flags, ids);
+  std::optional<lease::LeaseOptions> timing = lease_timing(flags);
+  if (!timing) return 2;
+  std::unique_ptr<Store> store = open_master_store(store_url(flags), *parsed_store);
+  if (!store) return 1;
+  SystemClock clock;
+  std::optional<master::MasterOptions> options = master_options(flags, token, *timing);
+  if (!options) return 2;
+  master::MasterCore core(*options, *store, clock, ids);
+  Status loaded = core.load();
+  if (!loaded) {
+    spdlog::error("cannot load state: {}", loaded.error().message);
+    return 1;
+  }
+  api::Authenticator auth(*store, clock, ids);
+  if (int failed = set_up_auth(auth, core, flags, ids)) return failed;
+  return serve(flags, tls, core, clock, auth, options->leader);
 }
 
 int run_agent(agent::AgentOptions options) {

@@ -118,6 +118,56 @@ Status share_sandbox(const std::string& sandbox, const TaskUser& user) {
   return {};
 }
 
+// Creates the task's sandbox directory and lets `user` write it; returns its absolute path.
+Result<std::string> prepare_sandbox(const ProcessSpec& spec, const TaskUser& user) {
+  std::error_code ec;
+  std::filesystem::create_directories(spec.sandbox_dir, ec);
+  std::filesystem::path sandbox = std::filesystem::absolute(spec.sandbox_dir, ec);
+  if (ec || !std::filesystem::is_directory(sandbox, ec)) {
+    return make_error(ErrorCode::kInternal,
+                      "task " + quoted(spec.task_id) + ": cannot create sandbox directory " +
+                          spec.sandbox_dir + ": " + (ec ? ec.message() : "not a directory"));
+  }
+  if (Status shared = share_sandbox(sandbox.string(), user); !shared) {
+    return make_error(shared.error().code,
+                      "task " + quoted(spec.task_id) + ": " + shared.error().message);
+  }
+  return sandbox.string();
+}
+
+// What the child execs, in `sandbox` as `user`: `sh -c cmd`, or args as execvp() would run
+// them. The cgroup is the caller's to add.
+SpawnRequest spawn_request(const ProcessSpec& spec, const std::string& sandbox,
+                           const TaskUser& user) {
+  SpawnRequest request;
+  request.sandbox_dir = sandbox;
+  request.user = user;
+  for (const auto& [name, value] : spec.env) request.envp.push_back(name + "=" + value);
+  if (spec.cmd) {
+    request.argv = {"sh", "-c", *spec.cmd};
+    request.exec_candidates = {"/bin/sh"};
+    request.program_description = "/bin/sh";
+  } else {
+    auto path_var = spec.env.find("PATH");
+    std::string path = path_var != spec.env.end() ? path_var->second : kDefaultPath;
+    request.argv = spec.args;
+    request.exec_candidates = exec_candidates(spec.args[0], path);
+    request.program_description = quoted(spec.args[0]);
+    if (spec.args[0].find('/') == std::string::npos) {
+      request.program_description += " (looked in PATH=" + path + ")";
+    }
+    request.program_from_spec = true;
+  }
+  request.bind_mounts = spec.bind_mounts;
+  return request;
+}
+
+// A task's memory cgroup: its directory, and its cgroup.procs open for the child to join.
+struct TaskCgroup {
+  std::string path;  // empty when memory limits are not enforced
+  int procs_fd = -1;
+};
+
 // Whether `pid` is a process that has not ended. A zombie has ended: an adopted task's parent
 // (init, or an earlier agent's process) may be slow to reap it.
 bool process_runs(int pid) {
@@ -167,6 +217,30 @@ struct ProcessExecutor::State {
             cgroups_to_remove.end()) {
       cgroups_to_remove.push_back(cgroup);
     }
+  }
+
+  // The memory cgroup of a task about to start, with the task's limit; none (an empty path)
+  // when memory limits are not enforced.
+  Result<TaskCgroup> create_task_cgroup(const ProcessSpec& spec) {
+    TaskCgroup cgroup;
+    if (cgroup_dir.empty()) return cgroup;
+    // Another executor sharing the prefix may have removed the parent when it was empty.
+    ::mkdir(cgroup_dir.c_str(), 0755);
+    cgroup.path = cgroup_dir + "/" + spec.task_id;
+    std::erase(cgroups_to_remove, cgroup.path);
+    auto limit_bytes = static_cast<std::uint64_t>(std::ceil(spec.mem_mib * 1024 * 1024));
+    if (Status created = create_memory_cgroup(cgroup.path, limit_bytes); !created) {
+      return make_error(created.error().code,
+                        "task " + quoted(spec.task_id) + ": " + created.error().message);
+    }
+    cgroup.procs_fd = ::open((cgroup.path + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (cgroup.procs_fd < 0) {
+      std::string reason = std::strerror(errno);
+      remove_memory_cgroup(cgroup.path);
+      return make_error(ErrorCode::kInternal, "task " + quoted(spec.task_id) + ": cannot open " +
+                                                  cgroup.path + "/cgroup.procs: " + reason);
+    }
+    return cgroup;
   }
 
   void retry_cgroup_removal() {
@@ -309,75 +383,25 @@ Result<int> ProcessExecutor::launch_process(const ProcessSpec& spec) {
     return make_error(ErrorCode::kConflict,
                       "task " + quoted(spec.task_id) + " is already running; kill it first");
   }
-
-  std::error_code ec;
-  std::filesystem::create_directories(spec.sandbox_dir, ec);
-  std::filesystem::path sandbox = std::filesystem::absolute(spec.sandbox_dir, ec);
-  if (ec || !std::filesystem::is_directory(sandbox, ec)) {
-    return make_error(ErrorCode::kInternal,
-                      "task " + quoted(spec.task_id) + ": cannot create sandbox directory " +
-                          spec.sandbox_dir + ": " + (ec ? ec.message() : "not a directory"));
-  }
-  if (Status shared = share_sandbox(sandbox.string(), *user); !shared) {
-    return make_error(shared.error().code,
-                      "task " + quoted(spec.task_id) + ": " + shared.error().message);
-  }
-
-  SpawnRequest request;
-  request.sandbox_dir = sandbox.string();
-  request.user = *user;
-  for (const auto& [name, value] : spec.env) request.envp.push_back(name + "=" + value);
-  if (spec.cmd) {
-    request.argv = {"sh", "-c", *spec.cmd};
-    request.exec_candidates = {"/bin/sh"};
-    request.program_description = "/bin/sh";
-  } else {
-    auto path_var = spec.env.find("PATH");
-    std::string path = path_var != spec.env.end() ? path_var->second : kDefaultPath;
-    request.argv = spec.args;
-    request.exec_candidates = exec_candidates(spec.args[0], path);
-    request.program_description = quoted(spec.args[0]);
-    if (spec.args[0].find('/') == std::string::npos) {
-      request.program_description += " (looked in PATH=" + path + ")";
-    }
-    request.program_from_spec = true;
-  }
-
-  std::string cgroup;
-  int procs_fd = -1;
-  if (!state_->cgroup_dir.empty()) {
-    // Another executor sharing the prefix may have removed the parent when it was empty.
-    ::mkdir(state_->cgroup_dir.c_str(), 0755);
-    cgroup = state_->cgroup_dir + "/" + spec.task_id;
-    std::erase(state_->cgroups_to_remove, cgroup);
-    auto limit_bytes = static_cast<std::uint64_t>(std::ceil(spec.mem_mib * 1024 * 1024));
-    if (Status created = create_memory_cgroup(cgroup, limit_bytes); !created) {
-      return make_error(created.error().code,
-                        "task " + quoted(spec.task_id) + ": " + created.error().message);
-    }
-    procs_fd = ::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-    if (procs_fd < 0) {
-      std::string reason = std::strerror(errno);
-      remove_memory_cgroup(cgroup);
-      return make_error(ErrorCode::kInternal, "task " + quoted(spec.task_id) + ": cannot open " +
-                                                  cgroup + "/cgroup.procs: " + reason);
-    }
-  }
-  request.cgroup_procs_fd = procs_fd;
-  request.bind_mounts = spec.bind_mounts;
+  Result<std::string> sandbox = prepare_sandbox(spec, *user);
+  if (!sandbox) return sandbox.error();
+  SpawnRequest request = spawn_request(spec, *sandbox, *user);
+  Result<TaskCgroup> cgroup = state_->create_task_cgroup(spec);
+  if (!cgroup) return cgroup.error();
+  request.cgroup_procs_fd = cgroup->procs_fd;
 
   Result<int> pid = spawn_task_process(request);
-  if (procs_fd >= 0) ::close(procs_fd);
+  if (cgroup->procs_fd >= 0) ::close(cgroup->procs_fd);
   if (!pid) {
-    if (!cgroup.empty()) state_->remove_cgroup(cgroup);
+    if (!cgroup->path.empty()) state_->remove_cgroup(cgroup->path);
     return make_error(pid.error().code,
                       "task " + quoted(spec.task_id) + ": " + pid.error().message);
   }
   State::Task task;
   task.task_id = spec.task_id;
-  task.sandbox_dir = sandbox.string();
+  task.sandbox_dir = *sandbox;
   task.pid = *pid;
-  task.cgroup = cgroup;
+  task.cgroup = cgroup->path;
   task.mem_mib = spec.mem_mib;
   state_->tasks.emplace(spec.task_id, std::move(task));
   return pid;

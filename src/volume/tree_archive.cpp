@@ -243,6 +243,9 @@ struct Pending {
   std::optional<int64_t> mtime;
 };
 
+// Whether an entry of `type` is a pax ('x', 'g') or GNU ('L', 'K') record about the next entry.
+bool is_record(char type) { return type == 'x' || type == 'g' || type == 'L' || type == 'K'; }
+
 Error malformed(uint64_t offset, const std::string& what) {
   return make_error(ErrorCode::kInvalidArgument,
                     "malformed archive at byte " + std::to_string(offset) + ": " + what);
@@ -393,49 +396,17 @@ class Extractor {
     fs::path path = root_ / name;
     switch (h.type) {
       case '5':
-        if (::mkdir(path.c_str(), 0700) != 0) return exists_or(path, name, offset, errno);
-        dirs_.insert(name);
-        dir_meta_.push_back({path, h});
-        return {};
+        return make_directory(path, h, name, offset);
       case '0':
       case '\0':
-      case '7': {
-        UniqueFd fd(
-            ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!fd.valid()) return exists_or(path, name, offset, errno);
-        if (Status s = write_file(std::move(fd), path, h, contents, as_root_); !s) return s;
-        files_.insert(name);
-        stats_.file_bytes += contents.size();
-        return {};
-      }
-      case '1': {
-        auto target = clean_name(h.link, offset);
-        if (!target) return target.error();
-        if (!files_.count(*target)) {
-          return malformed(offset, "hard link '" + name + "' points to '" + h.link +
-                                       "', which is not an earlier file of the archive");
-        }
-        if (::link((root_ / *target).c_str(), path.c_str()) != 0) {
-          return exists_or(path, name, offset, errno);
-        }
-        return {};
-      }
+      case '7':
+        return make_file(path, h, name, contents, offset);
+      case '1':
+        return make_hard_link(path, h, name, offset);
       case '2':
-        if (::symlink(h.link.c_str(), path.c_str()) != 0) {
-          return exists_or(path, name, offset, errno);
-        }
-        apply_owner_and_time(path, h, as_root_);
-        return {};
+        return make_symlink(path, h, name, offset);
       case '6':
-        if (::mkfifo(path.c_str(), 0600) != 0) return exists_or(path, name, offset, errno);
-        if (as_root_) {
-          (void)::lchown(path.c_str(), static_cast<uid_t>(h.uid), static_cast<gid_t>(h.gid));
-        }
-        if (::chmod(path.c_str(), static_cast<mode_t>(h.mode & 07777)) != 0) {
-          return write_error(path, errno);
-        }
-        apply_owner_and_time(path, h, false);
-        return {};
+        return make_fifo(path, h, name, offset);
       case '3':
       case '4':
         return {};  // Devices are not data (the archiver skips them too).
@@ -458,6 +429,60 @@ class Extractor {
   const ArchiveStats& stats() const { return stats_; }
 
  private:
+  Status make_directory(const fs::path& path, const Header& h, const std::string& name,
+                        uint64_t offset) {
+    if (::mkdir(path.c_str(), 0700) != 0) return exists_or(path, name, offset, errno);
+    dirs_.insert(name);
+    dir_meta_.push_back({path, h});
+    return {};
+  }
+
+  Status make_file(const fs::path& path, const Header& h, const std::string& name,
+                   std::string_view contents, uint64_t offset) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return exists_or(path, name, offset, errno);
+    if (Status s = write_file(std::move(fd), path, h, contents, as_root_); !s) return s;
+    files_.insert(name);
+    stats_.file_bytes += contents.size();
+    return {};
+  }
+
+  Status make_hard_link(const fs::path& path, const Header& h, const std::string& name,
+                        uint64_t offset) {
+    auto target = clean_name(h.link, offset);
+    if (!target) return target.error();
+    if (!files_.count(*target)) {
+      return malformed(offset, "hard link '" + name + "' points to '" + h.link +
+                                   "', which is not an earlier file of the archive");
+    }
+    if (::link((root_ / *target).c_str(), path.c_str()) != 0) {
+      return exists_or(path, name, offset, errno);
+    }
+    return {};
+  }
+
+  Status make_symlink(const fs::path& path, const Header& h, const std::string& name,
+                      uint64_t offset) {
+    if (::symlink(h.link.c_str(), path.c_str()) != 0) {
+      return exists_or(path, name, offset, errno);
+    }
+    apply_owner_and_time(path, h, as_root_);
+    return {};
+  }
+
+  Status make_fifo(const fs::path& path, const Header& h, const std::string& name,
+                   uint64_t offset) {
+    if (::mkfifo(path.c_str(), 0600) != 0) return exists_or(path, name, offset, errno);
+    if (as_root_) {
+      (void)::lchown(path.c_str(), static_cast<uid_t>(h.uid), static_cast<gid_t>(h.gid));
+    }
+    if (::chmod(path.c_str(), static_cast<mode_t>(h.mode & 07777)) != 0) {
+      return write_error(path, errno);
+    }
+    apply_owner_and_time(path, h, false);
+    return {};
+  }
+
   Status apply_dir(const fs::path& path, const Header& h) {
     if (as_root_) {
       (void)::lchown(path.c_str(), static_cast<uid_t>(h.uid), static_cast<gid_t>(h.gid));
@@ -497,6 +522,71 @@ bool checksum_matches(const char* block) {
     signed_sum += static_cast<signed char>(c);
   }
   return *stored == sum || static_cast<int64_t>(*stored) == signed_sum;
+}
+
+// The ustar header in `block` at `pos`, with what earlier pax and GNU records said of its entry
+// in `pending`. Its name and link are left to the caller.
+Result<Header> parse_header(const char* block, const Pending& pending, uint64_t pos) {
+  if (!checksum_matches(block)) return malformed(pos, "header checksum mismatch");
+  if (std::memcmp(block + 257, "ustar", 5) != 0) {
+    return malformed(pos, "not a ustar header (no 'ustar' magic)");
+  }
+  Header h;
+  h.type = block[156];
+  auto mode = parse_octal(block + 100, 8), uid = parse_octal(block + 108, 8),
+       gid = parse_octal(block + 116, 8), size = parse_octal(block + 124, 12),
+       mtime = parse_octal(block + 136, 12);
+  if (!mode || !uid || !gid || !size || !mtime) {
+    return malformed(pos, "a numeric header field is not octal");
+  }
+  // Pax and GNU records describe the next real entry, not the headers that carry them.
+  bool meta = is_record(h.type);
+  h.mode = *mode;
+  h.uid = meta ? *uid : pending.uid.value_or(*uid);
+  h.gid = meta ? *gid : pending.gid.value_or(*gid);
+  h.size = meta ? *size : pending.size.value_or(*size);
+  h.mtime =
+      meta ? static_cast<int64_t>(*mtime) : pending.mtime.value_or(static_cast<int64_t>(*mtime));
+  return h;
+}
+
+// Keeps in `pending` what a pax ('x') or GNU ('L', 'K') record says of the next entry.
+Status read_record(char type, std::string_view contents, uint64_t offset, Pending* pending) {
+  switch (type) {
+    case 'x':
+      return parse_pax(contents, offset, pending);
+    case 'L':
+      pending->path = field_string(contents.data(), contents.size());
+      return {};
+    case 'K':
+      pending->link = field_string(contents.data(), contents.size());
+      return {};
+    default:
+      return {};  // Global pax records ('g'): nothing berth needs.
+  }
+}
+
+// The name of the entry in `block` as the archive has it: from a record, else the header's
+// prefix and name.
+std::string raw_name(const char* block, const Pending& pending) {
+  if (pending.path) return *pending.path;
+  std::string prefix = field_string(block + 345, 155);
+  std::string raw = field_string(block, 100);
+  if (!prefix.empty()) raw = prefix + "/" + raw;
+  return raw;
+}
+
+// Extracts the real entry `h` named `raw` at `offset`.
+Status extract_entry(Extractor& extractor, const Header& h, const std::string& raw,
+                     std::string_view contents, uint64_t offset) {
+  auto name = clean_name(raw, offset);
+  if (!name) return name.error();
+  bool regular = h.type == '0' || h.type == '\0' || h.type == '7';
+  if (!regular && h.size != 0 && h.type != '1' && h.type != '2') {
+    return malformed(offset,
+                     "entry '" + raw + "' of type '" + std::string(1, h.type) + "' has contents");
+  }
+  return extractor.entry(h, *name, regular ? contents : std::string_view(), offset);
 }
 
 }  // namespace
@@ -552,66 +642,23 @@ Result<ArchiveStats> extract_tree(std::string_view tar, const fs::path& to) {
       }
       break;
     }
-    if (!checksum_matches(block)) return malformed(pos, "header checksum mismatch");
-    if (std::memcmp(block + 257, "ustar", 5) != 0) {
-      return malformed(pos, "not a ustar header (no 'ustar' magic)");
-    }
-    Header h;
-    h.type = block[156];
-    auto mode = parse_octal(block + 100, 8), uid = parse_octal(block + 108, 8),
-         gid = parse_octal(block + 116, 8), size = parse_octal(block + 124, 12),
-         mtime = parse_octal(block + 136, 12);
-    if (!mode || !uid || !gid || !size || !mtime) {
-      return malformed(pos, "a numeric header field is not octal");
-    }
-    // Pax and GNU records describe the next real entry, not the headers that carry them.
-    bool meta = h.type == 'x' || h.type == 'g' || h.type == 'L' || h.type == 'K';
-    h.mode = *mode;
-    h.uid = meta ? *uid : pending.uid.value_or(*uid);
-    h.gid = meta ? *gid : pending.gid.value_or(*gid);
-    h.size = meta ? *size : pending.size.value_or(*size);
-    h.mtime =
-        meta ? static_cast<int64_t>(*mtime) : pending.mtime.value_or(static_cast<int64_t>(*mtime));
+    Result<Header> h = parse_header(block, pending, pos);
+    if (!h) return h.error();
     uint64_t body = pos + kBlock;
-    if (h.size > tar.size() - body || padded(h.size) > tar.size() - body) {
+    if (h->size > tar.size() - body || padded(h->size) > tar.size() - body) {
       return malformed(pos, "the archive is truncated (an entry's contents are cut off)");
     }
-    std::string_view contents = tar.substr(body, h.size);
+    std::string_view contents = tar.substr(body, h->size);
     uint64_t offset = pos;
-    pos = body + padded(h.size);
-    switch (h.type) {
-      case 'x':
-        if (Status s = parse_pax(contents, offset, &pending); !s) return s.error();
-        continue;
-      case 'g':
-        continue;  // Global pax records: nothing berth needs.
-      case 'L':
-        pending.path = field_string(contents.data(), contents.size());
-        continue;
-      case 'K':
-        pending.link = field_string(contents.data(), contents.size());
-        continue;
-      default:
-        break;
+    pos = body + padded(h->size);
+    if (is_record(h->type)) {
+      if (Status s = read_record(h->type, contents, offset, &pending); !s) return s.error();
+      continue;
     }
-    std::string raw = pending.path.value_or("");
-    if (!pending.path) {
-      std::string prefix = field_string(block + 345, 155);
-      raw = field_string(block, 100);
-      if (!prefix.empty()) raw = prefix + "/" + raw;
-    }
-    h.link = pending.link.value_or(field_string(block + 157, 100));
+    std::string raw = raw_name(block, pending);
+    h->link = pending.link.value_or(field_string(block + 157, 100));
     pending = Pending{};
-    auto name = clean_name(raw, offset);
-    if (!name) return name.error();
-    bool regular = h.type == '0' || h.type == '\0' || h.type == '7';
-    if (!regular && h.size != 0 && h.type != '1' && h.type != '2') {
-      return malformed(offset,
-                       "entry '" + raw + "' of type '" + std::string(1, h.type) + "' has contents");
-    }
-    if (Status s = extractor.entry(h, *name, regular ? contents : std::string_view(), offset); !s) {
-      return s.error();
-    }
+    if (Status s = extract_entry(extractor, *h, raw, contents, offset); !s) return s.error();
   }
   if (Status s = extractor.finish(); !s) return s.error();
   return extractor.stats();

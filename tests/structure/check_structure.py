@@ -34,15 +34,7 @@ BEAST_OUTSIDE_HTTP = {
 # "path:function" -> reason. The debt this check started with; it may only shrink.
 LONG_FUNCTIONS = {
     "src/master/agent_link.cpp:MasterCore::register_agent": "to become a plan of the pure master core",
-    "src/agent/dataset_manager.cpp:DatasetManager::converge": "attach, copy, detach and destroy in one pass; to split",
-    "src/executor/process_executor.cpp:ProcessExecutor::launch_process": "to split: sandbox, cgroup, spawn",
     "src/executor/spawn.cpp:spawn_task_process": "the child's setup between fork and exec, async-signal-safe code only",
-    "src/api/flocker_routes.cpp:handle_flocker": "the Flocker v1 route table; to become a table of handlers",
-    "src/cmd/main.cpp:main": "CLI11 flag definitions of master and agent",
-    "src/cmd/run_demo.cpp:run_demo": "the demo's script; to split into steps",
-    "src/cmd/run_master.cpp:run_master": "the master process's wiring; to split (store, auth, TLS, server)",
-    "src/cmd/run_up.cpp:run_up": "the local cluster's wiring; to split (master, agents, wait)",
-    "src/volume/tree_archive.cpp:extract_tree": "the archive reader's loop over entry kinds",
 }
 
 
