@@ -1,0 +1,221 @@
+// The master's controller decisions (master/plan.h), tested as the pure functions they are: a
+// hand-built state in, a plan out, no store, clock or threads.
+#include "master/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace berth::master {
+namespace {
+
+using std::chrono::milliseconds;
+
+class CountingIds final : public IdSource {
+ public:
+  std::string uuid() override { return "id-" + std::to_string(++n_); }
+  std::string secret() override { return "secret-" + std::to_string(++n_); }
+
+ private:
+  int n_ = 0;
+};
+
+model::App parsed_app(const std::string& body) {
+  model::ParseOptions options;
+  options.version = "2026-12-04T10:00:00.000Z";
+  auto outcome = model::parse_app(nlohmann::json::parse(body), options);
+  EXPECT_TRUE(outcome.app.has_value()) << body;
+  return *outcome.app;
+}
+
+AgentRecord agent(const std::string& id) {
+  AgentRecord a;
+  a.id = id;
+  a.hostname = id + ".example";
+  a.address = "10.0.0." + id.substr(id.size() - 1);
+  a.resources.cpus = 4;
+  a.resources.mem = 4096;
+  a.resources.disk = 10000;
+  a.resources.ports = {{31000, 31099}};
+  return a;
+}
+
+TaskRecord task_of(const model::App& app, const std::string& id, const std::string& on) {
+  TaskRecord t;
+  t.id = id;
+  t.app_id = app.id;
+  t.agent_id = on;
+  t.state = protocol::TaskState::kRunning;
+  t.version = app.version;
+  t.config_version = app.version_info.last_config_change_at;
+  t.cpus = app.cpus;
+  t.mem = app.mem;
+  return t;
+}
+
+MasterState two_agents() {
+  MasterState state;
+  state.agents["agent-a"] = agent("agent-a");
+  state.agents["agent-b"] = agent("agent-b");
+  return state;
+}
+
+TEST(Plan, AnAppShortOfInstancesIsPlacedAndItsTasksAreLaunchedAtOnce) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/web","cmd":"sleep 100","instances":3,"cpus":1})");
+  state.apps[app.id].app = app;
+  state.tasks["t1"] = task_of(app, "t1", "agent-a");
+
+  AppDecisions apps = decide_apps(state, 0);
+  ASSERT_EQ(apps.launch.size(), 1u);
+  EXPECT_EQ(apps.launch[0], (std::pair<std::string, uint32_t>{"/web", 2}));
+  EXPECT_TRUE(apps.kill.empty());
+
+  CountingIds ids;
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  PlacementPlan plan = plan_placement(state, leases, apps.launch, ids, WallTime{});
+  ASSERT_EQ(plan.tasks.size(), 2u);
+  for (const auto& placed : plan.tasks) {
+    EXPECT_EQ(placed.task.app_id, "/web");
+    ASSERT_TRUE(placed.launch.has_value()) << "an app without datasets launches at once";
+    EXPECT_EQ(placed.launch->task_id, placed.task.id);
+    EXPECT_TRUE(placed.moves.empty());
+  }
+  EXPECT_NE(plan.tasks[0].task.id, plan.tasks[1].task.id);
+  ASSERT_TRUE(plan.queue.count("/web"));
+  EXPECT_FALSE(plan.queue.at("/web").has_value()) << "placed in full: nothing queued";
+}
+
+TEST(Plan, WhatCannotBePlacedIsQueuedWithWhy) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/big","cmd":"sleep 100","instances":1,"cpus":64})");
+  state.apps[app.id].app = app;
+  CountingIds ids;
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  PlacementPlan plan = plan_placement(state, leases, {{"/big", 1}}, ids, WallTime{});
+  EXPECT_TRUE(plan.tasks.empty());
+  ASSERT_TRUE(plan.queue.at("/big").has_value());
+  EXPECT_EQ(plan.queue.at("/big")->count, 1u);
+  EXPECT_EQ(plan.queue.at("/big")->nodes_considered, 2u);
+  EXPECT_FALSE(plan.queue.at("/big")->reason_counts.empty());
+}
+
+TEST(Plan, TasksOfRemovedAppsAndOnDrainingNodesAreStopped) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/web","cmd":"sleep 100","instances":1})");
+  state.apps[app.id].app = app;
+  state.tasks["t1"] = task_of(app, "t1", "agent-a");
+  model::App gone = parsed_app(R"({"id":"/gone","cmd":"sleep 100"})");
+  state.tasks["t2"] = task_of(gone, "t2", "agent-b");
+  EXPECT_EQ(decide_apps(state, 0).kill, std::vector<std::string>{"t2"});
+
+  state.agents["agent-a"].draining = true;
+  AppDecisions apps = decide_apps(state, 0);
+  EXPECT_EQ(apps.kill, (std::vector<std::string>{"t1", "t2"}));
+}
+
+TEST(Plan, ALaunchWaitsOutItsBackoffAndADeletedAppIsErasedOnceItsTasksAreGone) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/crashy","cmd":"false","instances":1})");
+  state.apps[app.id].app = app;
+  state.apps[app.id].backoff = control::Backoff{2.0, 10000};  // may launch from 10 s
+  AppDecisions early = decide_apps(state, 5000);
+  EXPECT_TRUE(early.launch.empty());
+  EXPECT_EQ(early.waiting, (std::vector<std::pair<std::string, uint32_t>>{{"/crashy", 1}}));
+  EXPECT_EQ(decide_apps(state, 10000).launch.size(), 1u);
+
+  state.apps[app.id].deleting = true;
+  EXPECT_EQ(decide_apps(state, 10000).erase, std::vector<std::string>{"/crashy"});
+}
+
+TEST(Plan, AnAppsDatasetFollowsItsTaskAtTheNextEpochAndTheLaunchWaitsForTheAttach) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/db","cmd":"sleep 100","instances":1,
+      "container":{"type":"MESOS","volumes":[{"containerPath":"data","mode":"RW",
+      "external":{"name":"orders","provider":"dvdi","options":{"dvdi/driver":"berth"}}}]}})");
+  state.apps[app.id].app = app;
+  model::Dataset orders;
+  orders.dataset_id = "d-orders";
+  orders.metadata["name"] = "orders";
+  orders.driver = "shared";
+  orders.primary = "agent-b";
+  orders.epoch = 4;
+  state.put_dataset(orders);
+  state.agents["agent-b"].draining = true;  // it has to move to agent-a
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  leases.restore_dataset("d-orders", lease::DatasetHolder{"agent-b", 4});
+
+  CountingIds ids;
+  PlacementPlan plan = plan_placement(state, leases, {{"/db", 1}}, ids, WallTime{});
+  ASSERT_EQ(plan.tasks.size(), 1u);
+  const NewTask& placed = plan.tasks[0];
+  EXPECT_EQ(placed.task.agent_id, "agent-a");
+  ASSERT_EQ(placed.moves.size(), 1u);
+  EXPECT_EQ(placed.moves[0].primary, "agent-a");
+  EXPECT_EQ(placed.moves[0].epoch, 5u) << "the epoch comes from the leases";
+  EXPECT_FALSE(placed.launch.has_value());
+  ASSERT_TRUE(placed.task.pending_launch.has_value());
+  ASSERT_EQ(placed.task.pending_launch->volumes.size(), 1u);
+  EXPECT_EQ(placed.task.pending_launch->volumes[0].epoch, 5u);
+
+  // Applied: the move stored, the task waiting. Not ready until agent-a reports the dataset
+  // attached at epoch 5, and not while another task still uses it.
+  orders.primary = "agent-a";
+  orders.epoch = 5;
+  state.put_dataset(orders);
+  state.tasks[placed.task.id] = placed.task;
+  state.tasks_pending_launch.insert(placed.task.id);
+  EXPECT_TRUE(ready_launches(state).empty());
+  protocol::DatasetReport report;
+  report.dataset_id = "d-orders";
+  report.attached = true;
+  report.epoch = 4;
+  report.path = "/var/lib/berth/d-orders";
+  state.agents["agent-a"].datasets = {report};
+  EXPECT_TRUE(ready_launches(state).empty()) << "attached at an older epoch";
+  state.agents["agent-a"].datasets[0].epoch = 5;
+  TaskRecord old = task_of(app, "old", "agent-b");
+  old.datasets = {"d-orders"};
+  old.kill_requested = true;
+  state.tasks["old"] = old;
+  EXPECT_TRUE(ready_launches(state).empty()) << "the old instance still uses it";
+  state.tasks.erase("old");
+  auto ready = ready_launches(state);
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].first, placed.task.id);
+  EXPECT_EQ(ready[0].second.volumes[0].host_path, "/var/lib/berth/d-orders");
+}
+
+TEST(Plan, LaunchesUnconfirmedPastTheTimeoutFail) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/web","cmd":"sleep 100"})");
+  TaskRecord sent = task_of(app, "t1", "agent-a");
+  sent.launch_sent_at = MonoTime(milliseconds(1000));
+  state.tasks["t1"] = sent;
+  EXPECT_TRUE(
+      unconfirmed_launches(state, MonoTime(milliseconds(6000)), milliseconds(5000)).empty());
+  EXPECT_EQ(unconfirmed_launches(state, MonoTime(milliseconds(6001)), milliseconds(5000)),
+            std::vector<std::string>{"t1"});
+}
+
+TEST(Plan, ADeploymentFinishesWhenItsAppsHaveConvergedAndRoutesListHealthyTasks) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(
+      R"({"id":"/web","cmd":"sleep 100","instances":1,"portDefinitions":[{"port":10001}]})");
+  state.apps[app.id].app = app;
+  state.deployments["dep"] = DeploymentRecord{"dep", app.version, {"/web"}, "StartApplication"};
+  EXPECT_TRUE(finished_deployments(state).empty());
+  EXPECT_EQ(nlohmann::json::parse(routing_table(state))[0]["backends"].size(), 0u);
+  TaskRecord t = task_of(app, "t1", "agent-a");
+  t.host = "10.0.0.1";
+  t.ports = {31005};
+  state.tasks["t1"] = t;
+  EXPECT_EQ(finished_deployments(state), std::vector<std::string>{"dep"});
+  auto routes = nlohmann::json::parse(routing_table(state));
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0]["service_port"], 10001);
+  EXPECT_EQ(routes[0]["backends"][0]["port"], 31005);
+}
+
+}  // namespace
+}  // namespace berth::master
