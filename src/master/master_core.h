@@ -142,6 +142,9 @@ class MasterCore {
   // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
   // finished, launches that were waiting for them.
   void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
+  // A registering agent's report of its tasks: adopts what desired state still wants, stops
+  // the rest, and ends the tasks placed there that it no longer has. Returns how many it runs.
+  size_t adopt_reported_tasks(AgentRecord& agent, const std::vector<protocol::TaskReport>& tasks);
   void enqueue(AgentRecord& agent, protocol::Command command);
   void request_kill(TaskRecord& task);
   void record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message);
