@@ -10,6 +10,7 @@
 #include "base/check.h"
 #include "lease/agent_lease.h"
 #include "master/master_core.h"
+#include "model/app.h"
 #include "store/memory_store.h"
 #include "tests/sim/sim_support.h"
 #include "volume/epoch_rules.h"
@@ -27,6 +28,11 @@ constexpr milliseconds kShortDelay{50};
 constexpr double kShortDelayShare = 0.8;    // most messages arrive within kShortDelay
 constexpr double kWriterStartChance = 0.2;  // per attached, unused dataset and heartbeat
 constexpr const char* kJoinToken = "simulated-join-token";
+// The app the user runs: one instance writing one dataset, created by the master on first use.
+constexpr const char* kAppId = "/db";
+constexpr const char* kAppDefinition = R"({"id":"/db","cmd":"serve","instances":1,"cpus":0.1,
+    "mem":16,"container":{"type":"MESOS","volumes":[{"containerPath":"data","mode":"RW",
+    "external":{"name":"app-data","provider":"dvdi","options":{"dvdi/driver":"berth"}}}]}})";
 
 // What the master's API answers a call without the agent's current credential (401), which
 // the agent takes as "register again".
@@ -75,6 +81,9 @@ struct Writer {
   uint64_t epoch = 0;
   MonoTime deadline;     // the supervisor's copy of the lease deadline
   uint64_t version = 0;  // bumps with every new deadline, to retire older supervisor wake-ups
+  // A task of the app (launched by the master) rather than a container's mount.
+  std::string task_id;
+  std::string app_version, config_version;
 };
 
 struct AgentNode {
@@ -104,6 +113,9 @@ struct AgentNode {
   uint64_t arrival_seq = 0;  // MasterSimFlaw::kLeaseFromAckArrival only
   uint64_t commands_after = 0;
   std::deque<std::function<void()>> inbox;  // answers that arrived while paused
+  // Task status updates sent with every heartbeat until the master acknowledges them.
+  std::map<std::string, protocol::StatusUpdate> unacked;
+  uint64_t next_update = 0;
 };
 
 struct MasterNode {
@@ -181,12 +193,21 @@ class Simulation {
   void fence(int i);
   void schedule_supervisor(int i, const std::string& dataset);
   void resume_agent(int i, uint64_t incarnation);
+  // --- the app's tasks on an agent ---
+  void launch_task(int i, const protocol::LaunchSpec& spec);
+  void kill_task(int i, const std::string& task_id);
+  void task_status(int i, const std::string& task_id, protocol::TaskState state,
+                   const std::string& message);
+  void send_statuses(int i);
+  // Ends agent i's writer of `dataset`; a task's end is reported to the master.
+  void end_writer(int i, const std::string& dataset, const char* by, protocol::TaskState state);
 
   // --- master and user ---
   void set_master_clock();
   void start_master();
   void controller_tick(uint64_t incarnation);
   void create_datasets();
+  void create_app();
   void user_moves();
 
   void inject_fault();
@@ -208,6 +229,9 @@ class Simulation {
   std::map<std::string, std::map<uint64_t, int>> live_;
   std::map<std::string, std::string> acknowledged_primary_;
   std::map<std::string, uint64_t> highest_epoch_;
+  bool app_acknowledged_ = false;
+  int last_task_node_ = -1;             // where the app's last task started
+  std::set<std::string> app_datasets_;  // written only by the app's tasks
 };
 
 MasterSimResult Simulation::run() {
@@ -228,6 +252,7 @@ MasterSimResult Simulation::run() {
   }
   start_master();
   at(milliseconds(1500), [this] { create_datasets(); });
+  at(milliseconds(2500), [this] { create_app(); });
   at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval),
      [this] { user_moves(); });
   at(milliseconds(2000) + rng_.between(nanoseconds(0), 2 * config_.mean_fault_interval),
@@ -273,6 +298,9 @@ void Simulation::check_exclusive() {
 
 void Simulation::check_store_after_load() {
   master_.core->read([&](const master::MasterState& state) {
+    if (app_acknowledged_ && !state.apps.count(kAppId)) {
+      violation(std::string("app ") + kAppId + " was acknowledged but is gone after a restart");
+    }
     for (const auto& [id, primary] : acknowledged_primary_) {
       auto it = state.datasets.find(id);
       if (it == state.datasets.end()) {
@@ -301,6 +329,29 @@ void Simulation::check_epochs() {
 void Simulation::check_converged() {
   if (result_.violation || !master_.core) return;
   master_.core->read([&](const master::MasterState& state) {
+    if (app_acknowledged_) {
+      std::vector<std::string> running;
+      for (const auto& [tid, task] : state.tasks) {
+        if (task.app_id != kAppId || task.kill_requested) continue;
+        if (task.state != protocol::TaskState::kRunning) {
+          violation("after the faults stopped, task " + tid + " of " + kAppId + " is still " +
+                    protocol::to_string(task.state));
+          continue;
+        }
+        running.push_back(tid);
+        bool writing = false;
+        for (const auto& node : agents_) {
+          for (const auto& [dataset, writer] : node.writers) {
+            if (writer.task_id == tid && node.agent_id == task.agent_id) writing = true;
+          }
+        }
+        if (!writing) violation("task " + tid + " is running for the master but not on its node");
+      }
+      if (running.size() != 1) {
+        violation("after the faults stopped, " + std::string(kAppId) + " has " +
+                  std::to_string(running.size()) + " running tasks instead of 1");
+      }
+    }
     for (const auto& [id, dataset] : state.datasets) {
       for (int i = 0; i < static_cast<int>(agents_.size()); ++i) {
         const AgentNode& node = agents_[i];
@@ -394,7 +445,19 @@ void Simulation::send_register(int i) {
   request.resources.cpus = 4;
   request.resources.mem = 4096;
   request.resources.disk = 10000;
+  request.resources.ports = {{31000, 31099}};
   request.heartbeat_seq = node.next_seq;
+  for (const auto& [dataset, writer] : node.writers) {
+    if (writer.task_id.empty()) continue;
+    protocol::TaskReport task;
+    task.task_id = writer.task_id;
+    task.app_id = kAppId;
+    task.version = writer.app_version;
+    task.config_version = writer.config_version;
+    task.state = protocol::TaskState::kRunning;
+    task.datasets = {dataset};
+    request.tasks.push_back(task);
+  }
   uint64_t incarnation = node.incarnation;
   uint64_t attempt = ++node.register_attempt;
   to_master(i, [this, i, incarnation, attempt, request](master::MasterCore& core) {
@@ -438,9 +501,10 @@ void Simulation::heartbeat_timer(int i, uint64_t token) {
   if (!node.up || node.paused || token != node.timer_token) return;
   agent_tick(i);
   if (node.registered) send_heartbeat(i);
+  if (node.registered) send_statuses(i);
   std::vector<std::string> unused;
   for (const auto& [id, mount] : node.local) {
-    if (mount.attached && !node.writers.count(id)) unused.push_back(id);
+    if (mount.attached && !node.writers.count(id) && !app_datasets_.count(id)) unused.push_back(id);
   }
   for (const auto& id : unused) {
     if (rng_.chance(kWriterStartChance)) maybe_start_writer(i, id);
@@ -538,6 +602,8 @@ void Simulation::on_commands(int i, const Result<protocol::CommandBatch>& answer
   for (const auto& command : answer->commands) {
     if (command.seq <= node.commands_after) continue;
     node.commands_after = command.seq;
+    if (const auto* launch = command.as<protocol::LaunchCommand>()) launch_task(i, launch->spec);
+    if (const auto* kill = command.as<protocol::KillCommand>()) kill_task(i, kill->task_id);
     if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
       converge(i, datasets->datasets);
       // What it lists and is not attached here is granted by the answer to a heartbeat sent now.
@@ -621,7 +687,7 @@ void Simulation::maybe_start_writer(int i, const std::string& dataset) {
   auto assigned = node.assigned.find(dataset);
   if (assigned == node.assigned.end() || assigned->second != mount->second.epoch) return;
   if (!check_path(dataset, storage_[dataset], node.agent_id, mount->second.epoch)) return;
-  Writer writer{++next_writer_, mount->second.epoch, *node.lease.deadline(), 0};
+  Writer writer{++next_writer_, mount->second.epoch, *node.lease.deadline(), 0, "", "", ""};
   node.writers[dataset] = writer;
   writer_started(i, dataset, writer);
   schedule_supervisor(i, dataset);
@@ -635,13 +701,114 @@ void Simulation::maybe_start_writer(int i, const std::string& dataset) {
   });
 }
 
+// The agent runs a launched task as a writer of its dataset, under the same rules as any
+// writer: the dataset attached here at the launch's epoch, assigned here, a lease in force and a
+// path the storage gives to the holder at that epoch. Otherwise the launch fails.
+void Simulation::launch_task(int i, const protocol::LaunchSpec& spec) {
+  AgentNode& node = agents_[i];
+  for (const auto& [dataset, writer] : node.writers) {
+    if (writer.task_id == spec.task_id) return;  // a repeated command
+  }
+  std::string why;
+  if (spec.volumes.size() != 1) why = "expected one volume";
+  const std::string dataset = spec.volumes.empty() ? "" : spec.volumes[0].dataset_id;
+  const uint64_t epoch = spec.volumes.empty() ? 0 : spec.volumes[0].epoch;
+  auto mount = node.local.find(dataset);
+  auto assigned = node.assigned.find(dataset);
+  if (!why.empty()) {
+  } else if (node.fenced || node.lease.expired(agent_now(i))) {
+    why = "no lease";
+  } else if (mount == node.local.end() || !mount->second.attached || mount->second.epoch != epoch) {
+    why = "dataset not attached at epoch " + std::to_string(epoch);
+  } else if (assigned == node.assigned.end() || assigned->second != epoch) {
+    why = "dataset not assigned here at epoch " + std::to_string(epoch);
+  } else if (node.writers.count(dataset)) {
+    why = "dataset in use";
+  } else if (!check_path(dataset, storage_[dataset], node.agent_id, epoch)) {
+    why = "the storage refuses the path";
+  }
+  if (!why.empty()) {
+    trace(node.host + " cannot launch " + spec.task_id + ": " + why);
+    task_status(i, spec.task_id, protocol::TaskState::kFailed, why);
+    return;
+  }
+  Writer writer{++next_writer_, epoch,        *node.lease.deadline(), 0,
+                spec.task_id,   spec.version, spec.config_version};
+  node.writers[dataset] = writer;
+  writer_started(i, dataset, writer);
+  schedule_supervisor(i, dataset);
+  ++result_.task_launches;
+  if (last_task_node_ >= 0 && last_task_node_ != i) ++result_.task_moves;
+  last_task_node_ = i;
+  task_status(i, spec.task_id, protocol::TaskState::kRunning, "");
+}
+
+void Simulation::kill_task(int i, const std::string& task_id) {
+  AgentNode& node = agents_[i];
+  for (const auto& [dataset, writer] : node.writers) {
+    if (writer.task_id == task_id) {
+      end_writer(i, dataset, "a kill", protocol::TaskState::kKilled);
+      return;
+    }
+  }
+  task_status(i, task_id, protocol::TaskState::kKilled, "not running here");
+}
+
+void Simulation::end_writer(int i, const std::string& dataset, const char* by,
+                            protocol::TaskState state) {
+  AgentNode& node = agents_[i];
+  auto it = node.writers.find(dataset);
+  if (it == node.writers.end()) return;
+  writer_killed(dataset, it->second.id, by);
+  std::string task_id = it->second.task_id;
+  node.writers.erase(it);
+  if (!task_id.empty() && node.up) task_status(i, task_id, state, by);
+}
+
+void Simulation::task_status(int i, const std::string& task_id, protocol::TaskState state,
+                             const std::string& message) {
+  AgentNode& node = agents_[i];
+  protocol::StatusUpdate update;
+  update.update_id = node.host + "-" + std::to_string(++node.next_update);
+  update.task_id = task_id;
+  update.app_id = kAppId;
+  update.state = state;
+  update.message = message;
+  node.unacked[update.update_id] = update;
+  if (node.registered && !node.paused) send_statuses(i);
+}
+
+void Simulation::send_statuses(int i) {
+  AgentNode& node = agents_[i];
+  if (node.unacked.empty()) return;
+  protocol::StatusBatch batch;
+  for (const auto& [id, update] : node.unacked) batch.updates.push_back(update);
+  uint64_t incarnation = node.incarnation;
+  uint64_t registration = node.registration;
+  std::string id = node.agent_id;
+  std::string secret = node.secret;
+  to_master(i, [this, i, incarnation, registration, id, secret, batch](master::MasterCore& core) {
+    Result<protocol::StatusAck> answer = register_again();
+    if (core.authenticate_agent(id, secret)) answer = core.status(id, batch);
+    to_agent(i, incarnation, [this, i, registration, answer] {
+      if (agents_[i].registration != registration) return;
+      if (!answer) {
+        if (answer.error().code == ErrorCode::kNotFound && agents_[i].registered) unregistered(i);
+        return;
+      }
+      for (const auto& acked : answer->acked) agents_[i].unacked.erase(acked);
+    });
+  });
+}
+
 void Simulation::fence(int i) {
   AgentNode& node = agents_[i];
   ++result_.fences;
   trace(node.host + " fences");
-  for (const auto& [dataset, writer] : node.writers)
-    writer_killed(dataset, writer.id, "its agent's fence");
-  node.writers.clear();
+  std::vector<std::string> written;
+  for (const auto& [dataset, writer] : node.writers) written.push_back(dataset);
+  for (const auto& dataset : written)
+    end_writer(i, dataset, "its agent's fence", protocol::TaskState::kKilled);
   for (const auto& [id, mount] : node.local)
     storage_[id] = decide_detach(storage_[id], node.agent_id);
   node.local.clear();
@@ -658,8 +825,7 @@ void Simulation::schedule_supervisor(int i, const std::string& dataset) {
     auto it = writers.find(dataset);
     if (it == writers.end() || it->second.id != id || it->second.version != version) return;
     ++result_.supervisor_kills;
-    writer_killed(dataset, id, "its supervisor");
-    writers.erase(it);
+    end_writer(i, dataset, "its supervisor", protocol::TaskState::kKilled);
   });
 }
 
@@ -741,6 +907,31 @@ void Simulation::create_datasets() {
     at(now() + milliseconds(500), [this] { create_datasets(); });
 }
 
+// The user runs one app with an external volume: the master creates its dataset, places its
+// task, moves the dataset with it and replaces it when its node is lost.
+void Simulation::create_app() {
+  if (master_.up) {
+    set_master_clock();
+    model::ParseOptions options;
+    options.version = format_iso8601(master_.view.wall_now());
+    auto parsed = model::parse_app(nlohmann::json::parse(kAppDefinition), options);
+    BERTH_CHECK(parsed.app.has_value());
+    auto created = master_.core->create_app(*parsed.app, false);
+    if (created) {
+      app_acknowledged_ = true;
+      master_.core->read([&](const master::MasterState& state) {
+        for (const auto& [id, dataset] : state.datasets) {
+          if (dataset.metadata.count("name") && dataset.metadata.at("name") == "app-data")
+            app_datasets_.insert(id);
+        }
+      });
+      trace(std::string("user creates app ") + kAppId);
+      return;
+    }
+  }
+  at(now() + milliseconds(500), [this] { create_app(); });
+}
+
 // A user moves a dataset to another node through the Flocker API; the master accepts or
 // refuses (in use, unknown node). Every accepted move is acknowledged, so it must survive.
 void Simulation::user_moves() {
@@ -788,6 +979,7 @@ void Simulation::inject_fault() {
     node.paused = false;
     ++node.incarnation;
     node.inbox.clear();
+    node.unacked.clear();  // a restarted agent reports its tasks by registering
     trace(node.host + " agent crashes; " + std::to_string(node.writers.size()) +
           " writers stay with their supervisors");
     at(now() + rng_.between(milliseconds(200), 3 * lease), [this, i] { start_agent(i); });

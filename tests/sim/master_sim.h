@@ -6,14 +6,19 @@
 // (registration, heartbeats and their answers, command polls) go over a network that drops,
 // duplicates, delays and reorders them; seeded faults pause, crash and partition agents and
 // restart the master. A user moves datasets through the Flocker API at random, and now and
-// then a writer (a task or a container) starts on a node where a dataset is attached, under a
-// supervisor that kills it at the lease deadline its agent last gave it.
+// then a writer (a container's mount) starts on a node where a dataset is attached, under a
+// supervisor that kills it at the lease deadline its agent last gave it. The user also runs one
+// app with an external volume through the API: the master creates its dataset, places its task
+// (master/plan.h), moves the dataset with it, launches it once the dataset is attached and
+// replaces it when its node is lost; agents run launched tasks as writers under the same rules,
+// report them in status updates (resent until acknowledged) and on registration.
 //
 // After every step it checks: no dataset is written from two nodes at once; no writer starts
-// unless the storage records its node as the holder at its epoch; every move the master
-// acknowledged is in the store after a master restart and epochs never drop. After the
-// faults stop, every dataset must end up attached on its primary. The same seed gives the
-// same run.
+// unless the storage records its node as the holder at its epoch; every move and the app the
+// master acknowledged are in the store after a master restart, and epochs never drop. After
+// the faults stop, every dataset must end up attached on its primary only, and the app must
+// have exactly one task, running, on the node the master says. The same seed gives the same
+// run.
 #pragma once
 
 #include <chrono>
@@ -63,6 +68,8 @@ struct MasterSimResult {
   uint64_t moves_refused = 0;
   uint64_t attaches = 0;
   uint64_t registrations = 0;
+  uint64_t task_launches = 0;  // the app's tasks started by their agents
+  uint64_t task_moves = 0;     // ... of which on another node than the one before
   uint64_t agent_pauses = 0;
   uint64_t agent_crashes = 0;
   uint64_t partitions = 0;

@@ -39,6 +39,8 @@ void add(MasterSimResult& total, const MasterSimResult& result) {
   total.moves_refused += result.moves_refused;
   total.attaches += result.attaches;
   total.registrations += result.registrations;
+  total.task_launches += result.task_launches;
+  total.task_moves += result.task_moves;
   total.agent_pauses += result.agent_pauses;
   total.agent_crashes += result.agent_crashes;
   total.partitions += result.partitions;
@@ -62,13 +64,16 @@ void run_seeds(uint64_t first, uint64_t count) {
   }
   std::cout << "seeds " << first << ".." << first + count - 1 << ": " << total.steps << " steps, "
             << total.registrations << " registrations, " << total.attaches << " attaches, "
-            << total.writer_starts << " writer starts, " << total.moves_accepted
-            << " moves accepted, " << total.moves_refused << " refused, " << total.fences
-            << " fences, " << total.supervisor_kills << " supervisor kills, " << total.agent_pauses
-            << " pauses, " << total.agent_crashes << " agent crashes, " << total.partitions
-            << " partitions, " << total.master_restarts << " master restarts\n";
+            << total.writer_starts << " writer starts, " << total.task_launches
+            << " app task launches (" << total.task_moves << " on another node), "
+            << total.moves_accepted << " moves accepted, " << total.moves_refused << " refused, "
+            << total.fences << " fences, " << total.supervisor_kills << " supervisor kills, "
+            << total.agent_pauses << " pauses, " << total.agent_crashes << " agent crashes, "
+            << total.partitions << " partitions, " << total.master_restarts << " master restarts\n";
   // The runs must exercise what they claim to check, or passing means nothing.
   EXPECT_GT(total.moves_accepted, count);
+  EXPECT_GT(total.task_launches, count) << "the app's task runs in every seed";
+  EXPECT_GT(total.task_moves, count / 4) << "and moves with its dataset in many";
   EXPECT_GT(total.writer_starts, count);
   EXPECT_GT(total.fences, count / 2);
   EXPECT_GT(total.supervisor_kills, count / 4);
