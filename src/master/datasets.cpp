@@ -13,18 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "master/master_core.h"
+#include "master/plan.h"
 
 namespace berth::master {
 namespace {
 
 std::string dataset_key(const std::string& id) { return "/datasets/" + id; }
-
-bool reports_copy(const AgentRecord& agent, const std::string& dataset_id) {
-  for (const auto& r : agent.datasets) {
-    if (r.dataset_id == dataset_id && (r.attached || r.local_copy)) return true;
-  }
-  return false;
-}
 
 // One dataset's share of the configuration tag: FNV-1a over its id and what users configured
 // (a copy in progress, moving_from, is not their change), then mixed so that the sum over
@@ -147,22 +141,9 @@ Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body,
   if (!tag) return tag.error();
   auto parsed = model::parse_dataset_create(body, ids_.uuid(), options_.default_dataset_driver);
   if (!parsed) return parsed.error();
-  if (state_.datasets.count(parsed->dataset_id)) {
-    return make_error(ErrorCode::kConflict, "The provided dataset_id is already in use.");
-  }
-  if (!state_.agents.count(parsed->primary)) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "primary " + parsed->primary + " is not a node of this cluster (see /v1/state/nodes)");
-  }
-  auto name = parsed->metadata.find("name");
-  if (name != parsed->metadata.end()) {
-    if (const model::Dataset* other = dataset_named(name->second)) {
-      return make_error(ErrorCode::kConflict, "a dataset named '" + name->second +
-                                                  "' already exists: " + other->dataset_id);
-    }
-  }
-  return persist_dataset(*parsed);
+  auto planned = plan_dataset_create(state_, *parsed);
+  if (!planned) return planned.error();
+  return persist_dataset(*planned);
 }
 
 Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const nlohmann::json& body,
@@ -170,51 +151,11 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
   std::lock_guard<std::mutex> lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
-  auto it = state_.datasets.find(id);
-  if (it == state_.datasets.end()) return make_error(ErrorCode::kNotFound, "Dataset not found.");
-  if (it->second.deleted)
-    return make_error(ErrorCode::kNotAllowed, "The dataset has been deleted.");
   auto update = model::parse_dataset_update(body);
   if (!update) return update.error();
-  model::Dataset next = it->second;
-  if (update->primary && *update->primary != next.primary) {
-    if (!state_.agents.count(*update->primary)) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          "primary " + *update->primary + " is not a node of this cluster (see /v1/state/nodes)");
-    }
-    for (const auto& [tid, task] : state_.tasks) {
-      for (const auto& used : task.datasets) {
-        if (used == id) {
-          return make_error(ErrorCode::kConflict,
-                            "dataset " + id + " is in use by task " + tid +
-                                "; it moves with its app (change the app instead)");
-        }
-      }
-    }
-    for (const auto& [aid, agent] : state_.agents) {
-      if (aid == *update->primary || agent.lost) continue;
-      for (const auto& r : agent.datasets) {
-        if (r.dataset_id == id && r.in_use) {
-          return make_error(ErrorCode::kConflict,
-                            "dataset " + id + " is in exclusive use on node " + agent.hostname +
-                                " (a task or a container uses it)");
-        }
-      }
-    }
-    if (next.driver == "local" && !next.primary.empty()) {
-      Status movable = check_local_move(next, *update->primary);
-      if (!movable) return movable.error();
-      std::string holder = next.moving_from.empty() ? next.primary : next.moving_from;
-      // Back to the node that holds the data: nothing to copy.
-      next.moving_from = *update->primary == holder ? "" : holder;
-    }
-    lease::DatasetHolder moved = leases_.moved(id, *update->primary);
-    next.primary = moved.agent;
-    next.epoch = moved.epoch;
-  }
-  if (update->maximum_size) next.maximum_size = update->maximum_size;
-  return persist_dataset(next);
+  auto planned = plan_dataset_update(state_, leases_, id, *update);
+  if (!planned) return planned.error();
+  return persist_dataset(*planned);
 }
 
 Result<model::Dataset> MasterCore::delete_dataset(const std::string& id,
@@ -222,73 +163,10 @@ Result<model::Dataset> MasterCore::delete_dataset(const std::string& id,
   std::lock_guard<std::mutex> lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
-  auto it = state_.datasets.find(id);
-  if (it == state_.datasets.end()) return make_error(ErrorCode::kNotFound, "Dataset not found.");
-  if (it->second.deleted) return it->second;
-  for (const auto& [tid, task] : state_.tasks) {
-    for (const auto& used : task.datasets) {
-      if (used == id) {
-        return make_error(ErrorCode::kConflict, "dataset " + id + " is in use by task " + tid +
-                                                    "; destroy its app first");
-      }
-    }
-  }
-  for (const auto& [aid, agent] : state_.agents) {
-    if (agent.lost) continue;
-    for (const auto& r : agent.datasets) {
-      if (r.dataset_id == id && r.in_use) {
-        return make_error(ErrorCode::kConflict,
-                          "dataset " + id + " is in use on node " + agent.hostname);
-      }
-    }
-  }
-  model::Dataset next = it->second;
-  next.deleted = true;
-  return persist_dataset(next);
-}
-
-Status MasterCore::check_local_move(const model::Dataset& d, const std::string& target) const {
-  auto name = [&](const std::string& node) {
-    auto it = state_.agents.find(node);
-    return it == state_.agents.end() ? node : it->second.hostname + " (" + node + ")";
-  };
-  auto up = [&](const std::string& node) {
-    auto it = state_.agents.find(node);
-    return it != state_.agents.end() && !it->second.lost;
-  };
-  const std::string holder = d.moving_from.empty() ? d.primary : d.moving_from;
-  const std::string cannot =
-      "cannot move dataset " + d.dataset_id + " to node " + name(target) + ": ";
-  if (!up(holder)) {
-    return make_error(
-        ErrorCode::kConflict,
-        cannot + "it uses the local driver and its data lives only on node " + name(holder) +
-            ", which is down (lost); a local dataset moves only by copying while both nodes "
-            "are up. Bring node " +
-            name(holder) + " back, then move it");
-  }
-  if (d.primary != holder && d.primary != target && !up(d.primary)) {
-    return make_error(
-        ErrorCode::kConflict,
-        cannot + "it uses the local driver and is being copied to node " + name(d.primary) +
-            ", which is down (lost) and may hold a copy of its data; bring that node back, "
-            "then move it");
-  }
-  if (!up(target)) {
-    return make_error(
-        ErrorCode::kConflict,
-        cannot + "that node is down (lost), and a local dataset's data lives only on node " +
-            name(holder) + ": it moves only by copying while both nodes are up. Bring node " +
-            name(target) + " back or choose another node");
-  }
-  if (target != holder && !reports_copy(state_.agents.at(holder), d.dataset_id)) {
-    return make_error(
-        ErrorCode::kConflict,
-        cannot + "it uses the local driver and node " + name(holder) +
-            " has no data of it yet (it is not attached there); wait until /v1/state/datasets "
-            "shows it on that node, then move it");
-  }
-  return {};
+  auto planned = plan_dataset_delete(state_, id);
+  if (!planned) return planned.error();
+  if (*planned == state_.datasets.at(id)) return *planned;  // deleted before
+  return persist_dataset(*planned);
 }
 
 void MasterCore::finish_local_moves(const std::string& agent_id) {

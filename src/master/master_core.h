@@ -154,10 +154,6 @@ class MasterCore {
   void keep_dataset(const model::Dataset& dataset);
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
-  // A `local` dataset moves by copying (docs/fencing.md §5): ok when the node holding its data, its
-  // current primary and `target` are all up and the data is on the holder; kConflict naming
-  // the node and the reason otherwise.
-  Status check_local_move(const model::Dataset& dataset, const std::string& target) const;
   // Ends the copies of local datasets that `agent_id` now reports attached at their epoch:
   // the source's copy is no longer needed and is destroyed.
   void finish_local_moves(const std::string& agent_id);

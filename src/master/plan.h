@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/ids.h"
+#include "base/result.h"
 #include "lease/master_leases.h"
 #include "master/master_state.h"
 
@@ -74,6 +75,18 @@ std::vector<std::string> finished_deployments(const MasterState& state);
 // --- routes ---
 // The service routing table (docs/architecture.md §7): service ports -> healthy tasks, JSON text.
 std::string routing_table(const MasterState& state);
+
+// --- the Flocker API's dataset changes (docs/compatibility.md §3) ---
+// Each returns the dataset as it is to be stored, or an error that names the problem.
+// A new dataset: its id and name unused, its primary a node of the cluster.
+Result<model::Dataset> plan_dataset_create(const MasterState& state, model::Dataset parsed);
+// A change of primary is a move at the leases' next epoch, refused while a task or a container
+// uses the dataset; a `local` dataset moves by copying, only while the nodes are up.
+Result<model::Dataset> plan_dataset_update(const MasterState& state,
+                                           const lease::MasterLeases& leases, const std::string& id,
+                                           const model::DatasetUpdate& update);
+// Marks it deleted (unchanged when it already is); refused while it is in use.
+Result<model::Dataset> plan_dataset_delete(const MasterState& state, const std::string& id);
 
 // --- helpers shared with MasterCore ---
 // What placing `count` instances of `app` asks of a node (resources, ports, constraints).

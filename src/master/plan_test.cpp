@@ -217,5 +217,76 @@ TEST(Plan, ADeploymentFinishesWhenItsAppsHaveConvergedAndRoutesListHealthyTasks)
   EXPECT_EQ(routes[0]["backends"][0]["port"], 31005);
 }
 
+TEST(Plan, AMoveByTheApiTakesTheLeasesNextEpochAndIsRefusedWhileTheDatasetIsInUse) {
+  MasterState state = two_agents();
+  model::Dataset d;
+  d.dataset_id = "d1";
+  d.driver = "shared";
+  d.primary = "agent-a";
+  d.epoch = 2;
+  state.put_dataset(d);
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  leases.restore_dataset("d1", lease::DatasetHolder{"agent-a", 2});
+  model::DatasetUpdate to_b{std::string("agent-b"), std::nullopt};
+
+  auto moved = plan_dataset_update(state, leases, "d1", to_b);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(moved->primary, "agent-b");
+  EXPECT_EQ(moved->epoch, 3u);
+  EXPECT_EQ(state.datasets.at("d1").epoch, 2u) << "planning changes nothing";
+
+  model::DatasetUpdate to_nowhere{std::string("agent-z"), std::nullopt};
+  auto unknown = plan_dataset_update(state, leases, "d1", to_nowhere);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(unknown.error().message.find("agent-z"), std::string::npos);
+
+  protocol::DatasetReport used;
+  used.dataset_id = "d1";
+  used.attached = true;
+  used.in_use = true;
+  state.agents["agent-a"].datasets = {used};
+  auto busy = plan_dataset_update(state, leases, "d1", to_b);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.error().code, ErrorCode::kConflict);
+  EXPECT_NE(busy.error().message.find("exclusive use on node agent-a.example"), std::string::npos)
+      << busy.error().message;
+  auto deleted = plan_dataset_delete(state, "d1");
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.error().code, ErrorCode::kConflict);
+}
+
+TEST(Plan, ALocalDatasetMovesOnlyByCopyingWhileBothNodesAreUp) {
+  MasterState state = two_agents();
+  model::Dataset d;
+  d.dataset_id = "d1";
+  d.driver = "local";
+  d.primary = "agent-a";
+  d.epoch = 1;
+  state.put_dataset(d);
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  leases.restore_dataset("d1", lease::DatasetHolder{"agent-a", 1});
+  model::DatasetUpdate to_b{std::string("agent-b"), std::nullopt};
+
+  auto no_data = plan_dataset_update(state, leases, "d1", to_b);
+  ASSERT_FALSE(no_data.ok());
+  EXPECT_NE(no_data.error().message.find("has no data of it yet"), std::string::npos);
+
+  protocol::DatasetReport attached;
+  attached.dataset_id = "d1";
+  attached.attached = true;
+  attached.epoch = 1;
+  state.agents["agent-a"].datasets = {attached};
+  auto copy = plan_dataset_update(state, leases, "d1", to_b);
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_EQ(copy->moving_from, "agent-a");
+  EXPECT_EQ(copy->epoch, 2u);
+
+  state.agents["agent-a"].lost = true;
+  auto holder_down = plan_dataset_update(state, leases, "d1", to_b);
+  ASSERT_FALSE(holder_down.ok());
+  EXPECT_NE(holder_down.error().message.find("which is down (lost)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace berth::master
