@@ -6,6 +6,7 @@
 #include "base/secret.h"
 #include "json/bounded.h"
 #include "master/master_core.h"
+#include "master/plan.h"
 
 namespace berth::master {
 
@@ -234,7 +235,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
   // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
   take_dataset_reports(it->second, hb);
-  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), assignments_for(agent_id)};
+  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(),
+                             assignments_for(state_, leases_, agent_id, clock_.mono_now())};
   for (const auto& a : ack.datasets) {
     if (a.attach) leases_.on_granted(a.dataset_id, agent_id, hb.seq);
   }
@@ -350,7 +352,7 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
         // the agent confirms (docs/fencing.md §4); this list makes it let go of datasets at
         // once and heartbeat for the rest.
         if (auto* datasets = batch.commands.back().as<protocol::DatasetsCommand>()) {
-          datasets->datasets = assignments_for(agent_id);
+          datasets->datasets = assignments_for(state_, leases_, agent_id, clock_.mono_now());
           for (auto& a : datasets->datasets) a.attach = false;
         }
         if (batch.commands.size() >= 1000) break;

@@ -6,21 +6,10 @@
 
 #include "base/check.h"
 #include "json/bounded.h"
+#include "master/plan.h"
 
 namespace berth::master {
 namespace {
-
-std::string app_key(const std::string& id) { return "/apps" + id; }
-// '@' cannot appear in an app id, so one app's versions never share a prefix with another's.
-std::string versions_prefix(const std::string& id) { return "/versions" + id + "@"; }
-std::string deployment_key(const std::string& id) { return "/deployments/" + id; }
-
-nlohmann::json deployment_to_json(const DeploymentRecord& d) {
-  return {{"id", d.id},
-          {"version", d.version},
-          {"affectedApps", d.affected_apps},
-          {"action", d.action}};
-}
 
 DeploymentRecord deployment_from_json(const nlohmann::json& j) {
   DeploymentRecord d;
@@ -92,13 +81,7 @@ void MasterCore::read(const std::function<void(const MasterState&)>& reader) con
 
 std::vector<std::string> MasterCore::deployments_of(const MasterState& state,
                                                     const std::string& id) const {
-  std::vector<std::string> out;
-  for (const auto& [did, d] : state.deployments) {
-    if (std::find(d.affected_apps.begin(), d.affected_apps.end(), id) != d.affected_apps.end()) {
-      out.push_back(did);
-    }
-  }
-  return out;
+  return deployments_locking(state, id);
 }
 
 std::string MasterCore::new_version() {
@@ -111,123 +94,37 @@ std::string MasterCore::new_version() {
   return format_iso8601(ms);
 }
 
-Status MasterCore::check_lock(const std::string& app_id, bool force, std::vector<StoreOp>* ops) {
-  auto locking = deployments_of(state_, app_id);
-  if (locking.empty()) return {};
-  if (!force) {
-    Error locked = make_error(ErrorCode::kConflict,
-                              "App is locked by one or more deployments. Override with the option "
-                              "'?force=true'. View details at '/v2/deployments/" +
-                                  locking.front() + "'.");
-    locked.locked_by.assign(locking.begin(), locking.end());
-    return locked;
+std::vector<std::string> MasterCore::stored_versions(const std::string& id) {
+  std::vector<std::string> keys;
+  auto versions = store_.list(versions_prefix(id));
+  if (versions) {
+    for (const auto& kv : *versions) keys.push_back(kv.key);
   }
-  for (const auto& id : locking) {
-    ops->push_back(StoreOp{StoreOp::Kind::kErase, deployment_key(id), "", std::nullopt});
-  }
-  return {};
-}
-
-void MasterCore::assign_service_ports(model::App* app) const {
-  std::set<uint32_t> used;
-  for (const auto& [id, record] : state_.apps) {
-    if (id == app->id) continue;
-    for (uint32_t port : model::service_ports(record.app)) used.insert(port);
-  }
-  std::vector<uint32_t> ports = model::service_ports(*app);
-  std::set<uint32_t> mine;
-  for (uint32_t port : ports) {
-    if (port != 0) mine.insert(port);
-  }
-  uint32_t next = options_.service_port_min;
-  for (auto& port : ports) {
-    if (port != 0) continue;
-    while (next < options_.service_port_max && (used.count(next) || mine.count(next))) ++next;
-    if (next >= options_.service_port_max) break;
-    port = next;
-    mine.insert(next);
-  }
-  model::set_service_ports(*app, ports);
+  return keys;
 }
 
 Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given,
                                                      const std::string& action, bool force) {
-  std::vector<StoreOp> ops;
-  Status locked = check_lock(given.id, force, &ops);
-  if (!locked) return locked.error();
-  model::App app = given;
-  auto existing = state_.apps.find(app.id);
-  bool had_record = existing != state_.apps.end() && !existing->second.deleting;
-  if (had_record) {
-    // Ports left at 0 keep the ones assigned before.
-    std::vector<uint32_t> ports = model::service_ports(app);
-    std::vector<uint32_t> before = model::service_ports(existing->second.app);
-    if (ports.size() == before.size()) {
-      for (size_t i = 0; i < ports.size(); ++i) {
-        if (ports[i] == 0) ports[i] = before[i];
-      }
-      model::set_service_ports(app, ports);
-    }
-  }
-  assign_service_ports(&app);
-  std::string version = new_version();
-  if (action == "RestartApplication") {
-    app.version = version;
-    app.version_info = {version, version};
-  } else {
-    model::apply_version(app, had_record ? &existing->second.app : nullptr, version);
-  }
-  bool scale_only = had_record && app.version_info.last_config_change_at ==
-                                      existing->second.app.version_info.last_config_change_at;
-  std::string what = action;
-  if (action.empty())
-    what = !had_record  ? "StartApplication"
-           : scale_only ? "ScaleApplication"
-                        : "RestartApplication";
-
-  DeploymentRecord deployment;
-  deployment.id = ids_.uuid();
-  deployment.version = app.version;
-  deployment.affected_apps = {app.id};
-  deployment.action = what;
-
-  std::string body = model::app_to_json(app).dump();
-  std::vector<model::Dataset> new_datasets = missing_datasets(app);
-  for (const auto& d : new_datasets) {
-    ops.push_back(StoreOp{StoreOp::Kind::kPut, "/datasets/" + d.dataset_id,
-                          model::dataset_to_json(d).dump(), std::nullopt});
-  }
-  ops.push_back(StoreOp{StoreOp::Kind::kPut, app_key(app.id), body, std::nullopt});
-  ops.push_back(
-      StoreOp{StoreOp::Kind::kPut, versions_prefix(app.id) + app.version, body, std::nullopt});
-  ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(deployment.id),
-                        deployment_to_json(deployment).dump(), std::nullopt});
-  // Keep at most max_versions versions.
-  auto versions = store_.list(versions_prefix(app.id));
-  if (versions && versions->size() + 1 > options_.max_versions) {
-    size_t drop = versions->size() + 1 - options_.max_versions;
-    for (size_t i = 0; i < drop; ++i) {
-      ops.push_back(StoreOp{StoreOp::Kind::kErase, (*versions)[i].key, "", std::nullopt});
-    }
-  }
-  auto committed = store_.commit(ops);
+  AppChangeSettings settings{options_.max_versions, options_.service_port_min,
+                             options_.service_port_max, options_.default_dataset_driver};
+  auto change = plan_app_change(state_, given, action, force, stored_versions(given.id),
+                                new_version(), ids_, settings);
+  if (!change) return change.error();
+  auto committed = store_.commit(change->ops);
   if (!committed) return committed.error();
-
-  drop_overridden_deployments(ops);
-  for (const auto& d : new_datasets) {
+  drop_overridden_deployments(change->ops);
+  for (const auto& d : change->new_datasets) {
     keep_dataset(d);
-    note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " + app.id +
-         " (" + d.driver + ")");
+    note("dataset " + d.dataset_id + " (" + d.metadata.at("name") + ") created for app " +
+         change->app.id + " (" + d.driver + ")");
   }
-  AppRecord& record = state_.apps[app.id];
-  bool config_changed = !had_record || record.app.version_info.last_config_change_at !=
-                                           app.version_info.last_config_change_at;
-  record.app = std::move(app);
+  AppRecord& record = state_.apps[change->app.id];
+  record.app = std::move(change->app);
   record.deleting = false;
-  if (config_changed) record.backoff = {};  // a new version resets the launch delay
-  state_.deployments[deployment.id] = deployment;
-  publish_deployment("deployment_info", deployment);
-  return DeploymentRef{deployment.id, deployment.version};
+  if (change->config_changed) record.backoff = {};  // a new version resets the launch delay
+  state_.deployments[change->deployment.id] = change->deployment;
+  publish_deployment("deployment_info", change->deployment);
+  return DeploymentRef{change->deployment.id, change->deployment.version};
 }
 
 Result<DeploymentRef> MasterCore::create_app(model::App app, bool force) {
@@ -257,33 +154,15 @@ Result<DeploymentRef> MasterCore::restart_app(const std::string& id, bool force)
 
 Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = state_.apps.find(id);
-  if (it == state_.apps.end() || it->second.deleting) {
-    return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
-  }
-  std::vector<StoreOp> ops;
-  Status locked = check_lock(id, force, &ops);
-  if (!locked) return locked.error();
-  DeploymentRecord deployment;
-  deployment.id = ids_.uuid();
-  deployment.version = new_version();
-  deployment.affected_apps = {id};
-  deployment.action = "StopApplication";
-  ops.push_back(StoreOp{StoreOp::Kind::kErase, app_key(id), "", std::nullopt});
-  auto versions = store_.list(versions_prefix(id));
-  if (versions) {
-    for (const auto& kv : *versions)
-      ops.push_back(StoreOp{StoreOp::Kind::kErase, kv.key, "", std::nullopt});
-  }
-  ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(deployment.id),
-                        deployment_to_json(deployment).dump(), std::nullopt});
-  auto committed = store_.commit(ops);
+  auto change = plan_app_delete(state_, id, force, stored_versions(id), new_version(), ids_);
+  if (!change) return change.error();
+  auto committed = store_.commit(change->ops);
   if (!committed) return committed.error();
-  drop_overridden_deployments(ops);
-  it->second.deleting = true;
-  state_.deployments[deployment.id] = deployment;
-  publish_deployment("deployment_info", deployment);
-  return DeploymentRef{deployment.id, deployment.version};
+  drop_overridden_deployments(change->ops);
+  state_.apps[id].deleting = true;
+  state_.deployments[change->deployment.id] = change->deployment;
+  publish_deployment("deployment_info", change->deployment);
+  return DeploymentRef{change->deployment.id, change->deployment.version};
 }
 
 Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(

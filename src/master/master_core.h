@@ -133,12 +133,12 @@ class MasterCore {
   }
   // "hostname (agent id)" for log lines; the id alone for an unknown agent.
   std::string node_name(const std::string& agent_id) const;
+  // The Store keys of app `id`'s versions, oldest first.
+  std::vector<std::string> stored_versions(const std::string& id);
   // Commits `app` as the new current version (plus a version record and a deployment) and
   // only then updates memory. `action` empty: derived (start, scale or restart).
   Result<DeploymentRef> persist_app_change(const model::App& app, const std::string& action,
                                            bool force);
-  Status check_lock(const std::string& app_id, bool force, std::vector<StoreOp>* ops);
-  void assign_service_ports(model::App* app) const;
   // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
   // finished, launches that were waiting for them.
   void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
@@ -153,16 +153,12 @@ class MasterCore {
   // Adds or replaces a dataset in memory and its assignment in the leases.
   void keep_dataset(const model::Dataset& dataset);
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
-  std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;
   // Ends the copies of local datasets that `agent_id` now reports attached at their epoch:
   // the source's copy is no longer needed and is destroyed.
   void finish_local_moves(const std::string& agent_id);
   // Sends an agent its assignments now (a "datasets" command) instead of with the next
   // heartbeat answer.
   void push_assignments(const std::string& agent_id);
-  // Datasets an app's external volumes need and that do not exist yet (created on first use).
-  std::vector<model::Dataset> missing_datasets(const model::App& app);
-  const model::Dataset* dataset_named(const std::string& name) const;
   // Sends the launches whose datasets are now attached (master/plan.h ready_launches).
   void send_ready_launches();
   // The shell of reconcile(): applies what master/plan.h decided.

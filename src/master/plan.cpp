@@ -611,4 +611,66 @@ Result<model::Dataset> plan_dataset_delete(const MasterState& state, const std::
   return next;
 }
 
+std::vector<protocol::DatasetAssignment> assignments_for(const MasterState& state,
+                                                         const lease::MasterLeases& leases,
+                                                         const std::string& agent_id,
+                                                         MonoTime now) {
+  // From the indexes in MasterState: the cost is this agent's datasets and reports, not the
+  // cluster's (each of a hundred agents asks a few times a second).
+  std::map<std::string, protocol::DatasetAssignment> out;  // by dataset id
+  auto self = state.agents.find(agent_id);
+  if (self != state.agents.end()) {
+    // A copy of a local dataset that nothing needs any more: the dataset was deleted, or it
+    // has moved on and this is not the source of a copy in progress.
+    for (const auto& r : self->second.datasets) {
+      if (!r.attached && !r.local_copy) continue;
+      auto it = state.datasets.find(r.dataset_id);
+      if (it == state.datasets.end()) continue;
+      const model::Dataset& d = it->second;
+      if (d.primary == agent_id || d.driver != "local" || (!d.deleted && d.moving_from == agent_id))
+        continue;
+      protocol::DatasetAssignment a;
+      a.dataset_id = d.dataset_id;
+      a.driver = d.driver;
+      a.epoch = d.epoch;
+      a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
+      a.destroy = true;
+      out[d.dataset_id] = a;
+    }
+  }
+  // Whether a node may attach is the lease's decision (docs/fencing.md §4): no other node that
+  // is not lost holds the dataset, and in the grace after a restart only what the node already
+  // reports attached stays attached.
+  auto mine = state.datasets_by_primary.find(agent_id);
+  if (!agent_id.empty() && mine != state.datasets_by_primary.end()) {
+    for (const auto& id : mine->second) {
+      const model::Dataset& d = state.datasets.at(id);
+      bool elsewhere = leases.held_elsewhere(id, agent_id);
+      protocol::DatasetAssignment a;
+      a.dataset_id = id;
+      a.driver = d.driver;
+      a.epoch = d.epoch;
+      a.size_bytes = d.maximum_size.value_or(model::kDefaultDatasetSize);
+      a.attach = !d.deleted && leases.may_attach(id, agent_id, now);
+      a.destroy = d.deleted && !elsewhere;
+      if (d.driver == "local" && !d.moving_from.empty() && d.moving_from != agent_id &&
+          !d.deleted) {
+        // Attached only with the data: from the holder while it is up, otherwise not at all.
+        auto source = state.agents.find(d.moving_from);
+        if (source == state.agents.end() || source->second.lost || source->second.http_port == 0) {
+          a.attach = false;
+        } else {
+          a.copy_from = source->second.http_base();
+          a.copy_from_node = d.moving_from;
+        }
+      }
+      out[id] = a;
+    }
+  }
+  std::vector<protocol::DatasetAssignment> list;
+  list.reserve(out.size());
+  for (auto& [id, a] : out) list.push_back(std::move(a));
+  return list;
+}
+
 }  // namespace berth::master

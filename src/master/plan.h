@@ -17,6 +17,7 @@
 #include "base/result.h"
 #include "lease/master_leases.h"
 #include "master/master_state.h"
+#include "store/store.h"
 
 namespace berth::master {
 
@@ -76,6 +77,15 @@ std::vector<std::string> finished_deployments(const MasterState& state);
 // The service routing table (docs/architecture.md §7): service ports -> healthy tasks, JSON text.
 std::string routing_table(const MasterState& state);
 
+// --- what each agent is to do with its datasets (docs/protocol.md §6) ---
+// The assignments for `agent_id`'s next heartbeat answer or "datasets" command: the datasets
+// whose primary it is, each with attach=true only when the leases allow it (docs/fencing.md
+// §4), copies of local datasets to fetch from their holder, and copies nothing needs any more to
+// destroy.
+std::vector<protocol::DatasetAssignment> assignments_for(const MasterState& state,
+                                                         const lease::MasterLeases& leases,
+                                                         const std::string& agent_id, MonoTime now);
+
 // --- the Flocker API's dataset changes (docs/compatibility.md §3) ---
 // Each returns the dataset as it is to be stored, or an error that names the problem.
 // A new dataset: its id and name unused, its primary a node of the cluster.
@@ -87,6 +97,43 @@ Result<model::Dataset> plan_dataset_update(const MasterState& state,
                                            const model::DatasetUpdate& update);
 // Marks it deleted (unchanged when it already is); refused while it is in use.
 Result<model::Dataset> plan_dataset_delete(const MasterState& state, const std::string& id);
+
+// --- the Marathon API's app changes ---
+// Where apps, their versions and deployments live in the Store.
+std::string app_key(const std::string& id);
+std::string versions_prefix(const std::string& id);
+std::string deployment_key(const std::string& id);
+std::string deployment_json(const DeploymentRecord& deployment);
+// The deployments that lock app `id`.
+std::vector<std::string> deployments_locking(const MasterState& state, const std::string& id);
+
+struct AppChangeSettings {
+  size_t max_versions = 50;
+  uint32_t service_port_min = 10000;
+  uint32_t service_port_max = 20000;  // exclusive
+  std::string default_dataset_driver = "shared";
+};
+// One change of an app, to store in one transaction before memory changes.
+struct AppChange {
+  model::App app;  // as stored: its version and service ports assigned
+  DeploymentRecord deployment;
+  std::vector<model::Dataset> new_datasets;  // its external volumes' datasets, created now
+  std::vector<StoreOp> ops;
+  bool config_changed = false;  // a new configuration (not a scale): the launch delay resets
+};
+// Creates, replaces, scales or restarts (`action` "RestartApplication"; empty: derived) app
+// `given` as version `version`. kConflict when a deployment locks it, unless `force` (then
+// those deployments are erased with it). `stored_versions`: the Store keys of its versions,
+// oldest first; past settings.max_versions the oldest go.
+Result<AppChange> plan_app_change(const MasterState& state, const model::App& given,
+                                  const std::string& action, bool force,
+                                  const std::vector<std::string>& stored_versions,
+                                  const std::string& version, IdSource& ids,
+                                  const AppChangeSettings& settings);
+// Deletes app `id` with every stored version: kNotFound, or kConflict as above.
+Result<AppChange> plan_app_delete(const MasterState& state, const std::string& id, bool force,
+                                  const std::vector<std::string>& stored_versions,
+                                  const std::string& version, IdSource& ids);
 
 // --- helpers shared with MasterCore ---
 // What placing `count` instances of `app` asks of a node (resources, ports, constraints).

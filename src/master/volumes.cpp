@@ -8,51 +8,6 @@
 #include "master/master_core.h"
 
 namespace berth::master {
-namespace {
-
-uint64_t requested_size(const model::ExternalVolume& v) {
-  if (auto mib = v.options.find("berth/size-mib"); mib != v.options.end()) {
-    try {
-      uint64_t bytes = std::stoull(mib->second) * 1048576ULL;
-      return std::max<uint64_t>(bytes, model::kMinimumDatasetSize);
-    } catch (...) {
-    }
-  }
-  for (const char* key : {"size", "dvdi/size", "berth/size"}) {
-    auto it = v.options.find(key);
-    if (it == v.options.end()) continue;
-    try {
-      double gib = std::stod(it->second);
-      if (gib > 0) return static_cast<uint64_t>(gib * 1073741824.0) / 1024 * 1024;
-    } catch (...) {
-    }
-  }
-  return model::kDefaultDatasetSize;
-}
-
-}  // namespace
-
-const model::Dataset* MasterCore::dataset_named(const std::string& name) const {
-  auto named = state_.live_datasets_by_name.find(name);
-  if (named == state_.live_datasets_by_name.end()) return nullptr;
-  return &state_.datasets.at(*named->second.begin());  // the first by id, as a scan would find
-}
-
-std::vector<model::Dataset> MasterCore::missing_datasets(const model::App& app) {
-  std::vector<model::Dataset> out;
-  for (const auto& v : model::dataset_volumes(app)) {
-    if (dataset_named(v.name)) continue;
-    model::Dataset d;
-    d.dataset_id = ids_.uuid();
-    d.metadata["name"] = v.name;
-    auto driver = v.options.find("berth/driver");
-    d.driver = driver != v.options.end() ? driver->second : options_.default_dataset_driver;
-    d.maximum_size = requested_size(v);
-    d.epoch = 0;
-    out.push_back(d);
-  }
-  return out;
-}
 
 std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) const {
   std::lock_guard<std::mutex> lock(mu_);

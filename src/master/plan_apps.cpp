@@ -1,0 +1,202 @@
+// The Marathon API's app changes as plans (master/plan.h): what an app change stores, in one
+// transaction, and what it does to the master's memory once stored.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "master/plan.h"
+
+namespace berth::master {
+namespace {
+
+uint64_t requested_size(const model::ExternalVolume& v) {
+  if (auto mib = v.options.find("berth/size-mib"); mib != v.options.end()) {
+    try {
+      uint64_t bytes = std::stoull(mib->second) * 1048576ULL;
+      return std::max<uint64_t>(bytes, model::kMinimumDatasetSize);
+    } catch (...) {
+    }
+  }
+  for (const char* key : {"size", "dvdi/size", "berth/size"}) {
+    auto it = v.options.find(key);
+    if (it == v.options.end()) continue;
+    try {
+      double gib = std::stod(it->second);
+      if (gib > 0) return static_cast<uint64_t>(gib * 1073741824.0) / 1024 * 1024;
+    } catch (...) {
+    }
+  }
+  return model::kDefaultDatasetSize;
+}
+
+// Datasets an app's external volumes need and that do not exist yet (created on first use).
+std::vector<model::Dataset> missing_datasets(const MasterState& state, const model::App& app,
+                                             IdSource& ids, const std::string& default_driver) {
+  std::vector<model::Dataset> out;
+  for (const auto& v : model::dataset_volumes(app)) {
+    if (state.live_datasets_by_name.count(v.name)) continue;
+    model::Dataset d;
+    d.dataset_id = ids.uuid();
+    d.metadata["name"] = v.name;
+    auto driver = v.options.find("berth/driver");
+    d.driver = driver != v.options.end() ? driver->second : default_driver;
+    d.maximum_size = requested_size(v);
+    d.epoch = 0;
+    out.push_back(d);
+  }
+  return out;
+}
+
+// Service ports left at 0 get free ones from the settings' range.
+void assign_service_ports(const MasterState& state, const AppChangeSettings& settings,
+                          model::App* app) {
+  std::set<uint32_t> used;
+  for (const auto& [id, record] : state.apps) {
+    if (id == app->id) continue;
+    for (uint32_t port : model::service_ports(record.app)) used.insert(port);
+  }
+  std::vector<uint32_t> ports = model::service_ports(*app);
+  std::set<uint32_t> mine;
+  for (uint32_t port : ports) {
+    if (port != 0) mine.insert(port);
+  }
+  uint32_t next = settings.service_port_min;
+  for (auto& port : ports) {
+    if (port != 0) continue;
+    while (next < settings.service_port_max && (used.count(next) || mine.count(next))) ++next;
+    if (next >= settings.service_port_max) break;
+    port = next;
+    mine.insert(next);
+  }
+  model::set_service_ports(*app, ports);
+}
+
+// kConflict naming the deployments that lock `app_id`, unless `force`: then their erasure is
+// part of the change.
+Status check_lock(const MasterState& state, const std::string& app_id, bool force,
+                  std::vector<StoreOp>* ops) {
+  auto locking = deployments_locking(state, app_id);
+  if (locking.empty()) return {};
+  if (!force) {
+    Error locked = make_error(ErrorCode::kConflict,
+                              "App is locked by one or more deployments. Override with the option "
+                              "'?force=true'. View details at '/v2/deployments/" +
+                                  locking.front() + "'.");
+    locked.locked_by.assign(locking.begin(), locking.end());
+    return locked;
+  }
+  for (const auto& id : locking) {
+    ops->push_back(StoreOp{StoreOp::Kind::kErase, deployment_key(id), "", std::nullopt});
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string app_key(const std::string& id) { return "/apps" + id; }
+// '@' cannot appear in an app id, so one app's versions never share a prefix with another's.
+std::string versions_prefix(const std::string& id) { return "/versions" + id + "@"; }
+std::string deployment_key(const std::string& id) { return "/deployments/" + id; }
+
+std::string deployment_json(const DeploymentRecord& d) {
+  return nlohmann::json{
+      {"id", d.id}, {"version", d.version}, {"affectedApps", d.affected_apps}, {"action", d.action}}
+      .dump();
+}
+
+std::vector<std::string> deployments_locking(const MasterState& state, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& [did, d] : state.deployments) {
+    if (std::find(d.affected_apps.begin(), d.affected_apps.end(), id) != d.affected_apps.end()) {
+      out.push_back(did);
+    }
+  }
+  return out;
+}
+
+Result<AppChange> plan_app_change(const MasterState& state, const model::App& given,
+                                  const std::string& action, bool force,
+                                  const std::vector<std::string>& stored_versions,
+                                  const std::string& version, IdSource& ids,
+                                  const AppChangeSettings& settings) {
+  AppChange change;
+  Status locked = check_lock(state, given.id, force, &change.ops);
+  if (!locked) return locked.error();
+  model::App app = given;
+  auto existing = state.apps.find(app.id);
+  bool had_record = existing != state.apps.end() && !existing->second.deleting;
+  if (had_record) {
+    // Ports left at 0 keep the ones assigned before.
+    std::vector<uint32_t> ports = model::service_ports(app);
+    std::vector<uint32_t> before = model::service_ports(existing->second.app);
+    if (ports.size() == before.size()) {
+      for (size_t i = 0; i < ports.size(); ++i) {
+        if (ports[i] == 0) ports[i] = before[i];
+      }
+      model::set_service_ports(app, ports);
+    }
+  }
+  assign_service_ports(state, settings, &app);
+  if (action == "RestartApplication") {
+    app.version = version;
+    app.version_info = {version, version};
+  } else {
+    model::apply_version(app, had_record ? &existing->second.app : nullptr, version);
+  }
+  change.config_changed =
+      !had_record || app.version_info.last_config_change_at !=
+                         existing->second.app.version_info.last_config_change_at;
+  change.deployment.id = ids.uuid();
+  change.deployment.version = app.version;
+  change.deployment.affected_apps = {app.id};
+  change.deployment.action = !action.empty()          ? action
+                             : !had_record            ? "StartApplication"
+                             : !change.config_changed ? "ScaleApplication"
+                                                      : "RestartApplication";
+  std::string body = model::app_to_json(app).dump();
+  change.new_datasets = missing_datasets(state, app, ids, settings.default_dataset_driver);
+  for (const auto& d : change.new_datasets) {
+    change.ops.push_back(StoreOp{StoreOp::Kind::kPut, "/datasets/" + d.dataset_id,
+                                 model::dataset_to_json(d).dump(), std::nullopt});
+  }
+  change.ops.push_back(StoreOp{StoreOp::Kind::kPut, app_key(app.id), body, std::nullopt});
+  change.ops.push_back(
+      StoreOp{StoreOp::Kind::kPut, versions_prefix(app.id) + app.version, body, std::nullopt});
+  change.ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(change.deployment.id),
+                               deployment_json(change.deployment), std::nullopt});
+  // Keep at most max_versions versions: the oldest go.
+  if (stored_versions.size() + 1 > settings.max_versions) {
+    size_t drop = stored_versions.size() + 1 - settings.max_versions;
+    for (size_t i = 0; i < drop; ++i) {
+      change.ops.push_back(StoreOp{StoreOp::Kind::kErase, stored_versions[i], "", std::nullopt});
+    }
+  }
+  change.app = std::move(app);
+  return change;
+}
+
+Result<AppChange> plan_app_delete(const MasterState& state, const std::string& id, bool force,
+                                  const std::vector<std::string>& stored_versions,
+                                  const std::string& version, IdSource& ids) {
+  auto it = state.apps.find(id);
+  if (it == state.apps.end() || it->second.deleting) {
+    return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
+  }
+  AppChange change;
+  Status locked = check_lock(state, id, force, &change.ops);
+  if (!locked) return locked.error();
+  change.app = it->second.app;
+  change.deployment.id = ids.uuid();
+  change.deployment.version = version;
+  change.deployment.affected_apps = {id};
+  change.deployment.action = "StopApplication";
+  change.ops.push_back(StoreOp{StoreOp::Kind::kErase, app_key(id), "", std::nullopt});
+  for (const auto& key : stored_versions) {
+    change.ops.push_back(StoreOp{StoreOp::Kind::kErase, key, "", std::nullopt});
+  }
+  change.ops.push_back(StoreOp{StoreOp::Kind::kPut, deployment_key(change.deployment.id),
+                               deployment_json(change.deployment), std::nullopt});
+  return change;
+}
+
+}  // namespace berth::master
