@@ -420,9 +420,9 @@ class Extractor {
   // their times are not disturbed by it.
   Status finish() {
     for (auto it = dir_meta_.rbegin(); it != dir_meta_.rend(); ++it) {
-      if (Status s = apply_dir(it->path, it->header); !s) return s;
+      if (Status s = apply_metadata(it->path, it->header); !s) return s;
     }
-    if (root_meta_) return apply_dir(root_, *root_meta_);
+    if (root_meta_) return apply_metadata(root_, *root_meta_);
     return {};
   }
 
@@ -473,17 +473,11 @@ class Extractor {
   Status make_fifo(const fs::path& path, const Header& h, const std::string& name,
                    uint64_t offset) {
     if (::mkfifo(path.c_str(), 0600) != 0) return exists_or(path, name, offset, errno);
-    if (as_root_) {
-      (void)::lchown(path.c_str(), static_cast<uid_t>(h.uid), static_cast<gid_t>(h.gid));
-    }
-    if (::chmod(path.c_str(), static_cast<mode_t>(h.mode & 07777)) != 0) {
-      return write_error(path, errno);
-    }
-    apply_owner_and_time(path, h, false);
-    return {};
+    return apply_metadata(path, h);
   }
 
-  Status apply_dir(const fs::path& path, const Header& h) {
+  // Owner (as root), mode and times of a directory or a FIFO, as the header says.
+  Status apply_metadata(const fs::path& path, const Header& h) {
     if (as_root_) {
       (void)::lchown(path.c_str(), static_cast<uid_t>(h.uid), static_cast<gid_t>(h.gid));
     }
