@@ -42,11 +42,9 @@ Result<Message> read_message(const std::string& text) {
 
 // Maps the answer to a call made after registration to its message or error.
 template <typename Message>
-Result<Message> session_answer(const std::string& master_url, const std::string& what,
-                               const Result<http::ClientResponse>& res) {
+Result<Message> session_answer(const std::string& what, const Result<http::ClientResponse>& res) {
   if (!res) {
-    return make_error(ErrorCode::kUnavailable,
-                      "cannot reach the master at " + master_url + ": " + res.error().message);
+    return make_error(ErrorCode::kUnavailable, "cannot reach a master: " + res.error().message);
   }
   if (res->status == 200) return read_message<Message>(res->body);
   std::string message =
@@ -58,15 +56,15 @@ Result<Message> session_answer(const std::string& master_url, const std::string&
 
 }  // namespace
 
-HttpMasterLink::HttpMasterLink(HttpMasterLinkOptions options) : options_(std::move(options)) {}
+HttpMasterLink::HttpMasterLink(HttpMasterLinkOptions options)
+    : options_(std::move(options)), masters_(options_.master_url) {}
 
 Result<protocol::RegisterResponse> HttpMasterLink::register_agent(
     const protocol::RegisterRequest& request) {
-  auto res = http::request(options_.master_url, "POST", "/berth/v1/agents/register",
-                           nlohmann::json(request).dump(), as_timeout_ms(options_.request_timeout));
+  auto res = masters_.request("POST", "/berth/v1/agents/register", nlohmann::json(request).dump(),
+                              as_timeout_ms(options_.request_timeout));
   if (!res) {
-    return make_error(ErrorCode::kUnavailable, "cannot reach the master at " + options_.master_url +
-                                                   ": " + res.error().message);
+    return make_error(ErrorCode::kUnavailable, "cannot reach a master: " + res.error().message);
   }
   if (res->status == 200) return read_message<protocol::RegisterResponse>(res->body);
   if (res->status == 401) {
@@ -81,28 +79,28 @@ Result<protocol::RegisterResponse> HttpMasterLink::register_agent(
 Result<protocol::HeartbeatAck> HttpMasterLink::heartbeat(const AgentCredential& agent,
                                                          const protocol::Heartbeat& hb,
                                                          std::chrono::milliseconds timeout) {
-  auto res = http::request(options_.master_url, "POST",
-                           "/berth/v1/agents/" + agent.agent_id + "/heartbeat",
-                           nlohmann::json(hb).dump(), as_timeout_ms(timeout), bearer(agent));
-  return session_answer<protocol::HeartbeatAck>(options_.master_url, "heartbeat", res);
+  auto res = masters_.request("POST", "/berth/v1/agents/" + agent.agent_id + "/heartbeat",
+                              nlohmann::json(hb).dump(), as_timeout_ms(timeout), bearer(agent));
+  return session_answer<protocol::HeartbeatAck>("heartbeat", res);
 }
 
 Result<protocol::StatusAck> HttpMasterLink::send_status(const AgentCredential& agent,
                                                         const protocol::StatusBatch& batch) {
-  auto res = http::request(
-      options_.master_url, "POST", "/berth/v1/agents/" + agent.agent_id + "/status",
-      nlohmann::json(batch).dump(), as_timeout_ms(options_.request_timeout), bearer(agent));
-  return session_answer<protocol::StatusAck>(options_.master_url, "status update", res);
+  auto res = masters_.request("POST", "/berth/v1/agents/" + agent.agent_id + "/status",
+                              nlohmann::json(batch).dump(), as_timeout_ms(options_.request_timeout),
+                              bearer(agent));
+  return session_answer<protocol::StatusAck>("status update", res);
 }
 
 Result<protocol::CommandBatch> HttpMasterLink::poll_commands(const AgentCredential& agent,
                                                              uint64_t after,
                                                              std::chrono::milliseconds wait) {
-  auto res = http::request(options_.master_url, "GET",
-                           "/berth/v1/agents/" + agent.agent_id + "/commands?after=" +
-                               std::to_string(after) + "&wait_ms=" + std::to_string(wait.count()),
-                           "", as_timeout_ms(wait + options_.poll_slack), bearer(agent));
-  return session_answer<protocol::CommandBatch>(options_.master_url, "command poll", res);
+  auto res = masters_.request("GET",
+                              "/berth/v1/agents/" + agent.agent_id +
+                                  "/commands?after=" + std::to_string(after) +
+                                  "&wait_ms=" + std::to_string(wait.count()),
+                              "", as_timeout_ms(wait + options_.poll_slack), bearer(agent));
+  return session_answer<protocol::CommandBatch>("command poll", res);
 }
 
 }  // namespace berth::agent

@@ -1,18 +1,21 @@
 // HttpMasterLink: MasterLink over the master's HTTP API (docs/protocol.md §1). Each call is one
-// blocking request to `master_url`; calls after registration carry `Authorization: Bearer
-// <agent secret>`. With an https URL the master's certificate is checked against the CA file
-// the process set with http::set_client_ca_file() (`berth agent --ca-cert`). The agent and
-// bench/sim_agents.cpp use it.
+// blocking request to the current master of `master_url` (one URL or several, comma-separated:
+// a master that does not answer is left for the next at once, agent/master_endpoints.h); calls
+// after registration carry `Authorization: Bearer <agent secret>`. With an https URL the master's
+// certificate is checked against the CA file the process set with http::set_client_ca_file()
+// (`berth agent --ca-cert`). The agent and bench/sim_agents.cpp use it.
 #pragma once
 
 #include <string>
 
+#include "agent/master_endpoints.h"
 #include "agent/master_link.h"
 
 namespace berth::agent {
 
 struct HttpMasterLinkOptions {
-  std::string master_url = "http://127.0.0.1:8080";  // http://host:port or https://host:port
+  // http://host:port or https://host:port, or several separated by commas.
+  std::string master_url = "http://127.0.0.1:8080";
   // How long registration and status deliveries may take.
   std::chrono::milliseconds request_timeout{5000};
   // A long poll may take its `wait` plus this much.
@@ -37,10 +40,12 @@ class HttpMasterLink final : public MasterLink {
   Result<protocol::CommandBatch> poll_commands(const AgentCredential& agent, uint64_t after,
                                                std::chrono::milliseconds wait) override;
 
-  const std::string& master_url() const { return options_.master_url; }
+  // The master calls go to now.
+  std::string master_url() const { return masters_.current(); }
 
  private:
   HttpMasterLinkOptions options_;
+  MasterEndpoints masters_;
 };
 
 }  // namespace berth::agent

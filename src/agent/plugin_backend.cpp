@@ -52,9 +52,7 @@ Result<uint64_t> parse_volume_size(const std::string& text) {
 
 DatasetPluginBackend::DatasetPluginBackend(std::string master_url, DatasetManager& datasets,
                                            std::string volume_prefix)
-    : master_url_(std::move(master_url)),
-      datasets_(datasets),
-      volume_prefix_(std::move(volume_prefix)) {}
+    : masters_(master_url), datasets_(datasets), volume_prefix_(std::move(volume_prefix)) {}
 
 std::optional<std::string> DatasetPluginBackend::dataset_name(const std::string& volume) const {
   if (volume.size() <= volume_prefix_.size() ||
@@ -83,8 +81,8 @@ Result<http::ClientResponse> DatasetPluginBackend::call_master(const std::string
     std::lock_guard<std::mutex> lock(mu_);
     credential = credential_;
   }
-  return http::request(master_url_, method, target, body, timeout_ms,
-                       {{"Authorization", "Bearer " + credential}});
+  return masters_.request(method, target, body, timeout_ms,
+                          {{"Authorization", "Bearer " + credential}});
 }
 
 void DatasetPluginBackend::refresh() {

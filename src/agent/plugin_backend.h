@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/dataset_manager.h"
+#include "agent/master_endpoints.h"
 #include "http/http.h"
 #include "plugin/volume_backend.h"
 
@@ -53,8 +54,8 @@ class DatasetPluginBackend final : public plugin::VolumeBackend {
   Result<http::ClientResponse> call_master(const std::string& method, const std::string& target,
                                            const std::string& body, int timeout_ms);
 
-  std::string master_url_;
-  std::string credential_;  // guarded by mu_
+  MasterEndpoints masters_;  // the agent's --master list
+  std::string credential_;   // guarded by mu_
   DatasetManager& datasets_;
   std::string volume_prefix_;
   std::mutex mu_;

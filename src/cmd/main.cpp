@@ -88,7 +88,9 @@ struct AgentFlags {
 
 CLI::App* add_agent_command(CLI::App& app, AgentFlags& flags, std::string& ca_cert) {
   auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
-  a->add_option("--master", flags.options.master_url, "Master URL")
+  a->add_option("--master", flags.options.master_url,
+                "Master URL, or several separated by commas: a master that does not answer is "
+                "left for the next at once")
       ->envname("BERTH_MASTER")
       ->capture_default_str();
   a->add_option("--join-token", flags.options.join_token, "The master's join token")

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "agent/master_endpoints.h"
 #include "api/marathon_api.h"
 #include "base/ids.h"
 #include "cmd/commands.h"
@@ -341,6 +342,10 @@ int run_master(const MasterFlags& flags) {
 }
 
 int run_agent(agent::AgentOptions options) {
+  if (auto masters = agent::MasterEndpoints::parse(options.master_url); !masters) {
+    spdlog::error("--master: {}", masters.error().message);
+    return 1;
+  }
   block_stop_signals();
   agent::AgentParts parts = agent::real_agent_parts(options);
   agent::Agent agent(std::move(options), std::move(parts));

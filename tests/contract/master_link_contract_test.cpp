@@ -78,7 +78,9 @@ class ShiftedClock final : public Clock {
 // loop, as `berth master` runs them.
 class RealSide final : public MasterSide {
  public:
-  RealSide() {
+  // `dead_first`: the link is given a master that does not answer (nothing listens on port 1)
+  // before the real one, as an agent configured with several masters may be.
+  explicit RealSide(bool dead_first = false) {
     store_ = make_memory_store();
     master::MasterOptions options;
     options.join_token = kToken;
@@ -97,7 +99,8 @@ class RealSide final : public MasterSide {
     EXPECT_TRUE(server.ok()) << (server.ok() ? "" : server.error().message);
     if (server.ok()) server_ = std::move(*server);
     url_ = "http://127.0.0.1:" + std::to_string(server_ ? server_->port() : 0);
-    link_ = std::make_unique<HttpMasterLink>(HttpMasterLinkOptions{url_});
+    link_ = std::make_unique<HttpMasterLink>(
+        HttpMasterLinkOptions{dead_first ? "http://127.0.0.1:1," + url_ : url_});
     reconciler_ = std::thread([this] {
       while (!stopping_) {
         core_->reconcile();
@@ -395,7 +398,9 @@ INSTANTIATE_TEST_SUITE_P(
     Links, MasterLinkContract,
     ::testing::Values(SideFactory{"Fake", [] { return std::unique_ptr<MasterSide>(new FakeSide); }},
                       SideFactory{"HttpToRealMaster",
-                                  [] { return std::unique_ptr<MasterSide>(new RealSide); }}),
+                                  [] { return std::unique_ptr<MasterSide>(new RealSide); }},
+                      SideFactory{"HttpToRealMasterAfterADeadOne",
+                                  [] { return std::unique_ptr<MasterSide>(new RealSide(true)); }}),
     [](const ::testing::TestParamInfo<SideFactory>& info) { return info.param.name; });
 
 }  // namespace
