@@ -114,55 +114,29 @@ void MasterCore::record_terminal(TaskRecord& task, protocol::TaskState state,
 
 size_t MasterCore::adopt_reported_tasks(AgentRecord& agent,
                                         const std::vector<protocol::TaskReport>& tasks) {
-  std::set<std::string> reported;
-  for (const auto& t : tasks) {
-    if (protocol::is_terminal(t.state)) continue;
-    reported.insert(t.task_id);
-    auto known = state_.tasks.find(t.task_id);
-    if (known != state_.tasks.end()) {
-      known->second.state = t.state;
-      known->second.launch_sent_at.reset();
-      known->second.agent_id = agent.id;
-      if (known->second.kill_requested) request_kill(known->second);
-      continue;
-    }
-    if (agent.lost_task_ids.count(t.task_id)) {
-      protocol::Command kill;
-      kill.body = protocol::KillCommand{t.task_id, 0};
-      enqueue(agent, std::move(kill));
-      continue;
-    }
-    auto app = state_.apps.find(t.app_id);
-    TaskRecord task;
-    task.id = t.task_id;
-    task.app_id = t.app_id;
+  TaskAdoption plan = plan_task_adoption(state_, agent, tasks);
+  for (const auto& report : plan.known) {
+    TaskRecord& task = state_.tasks.at(report.task_id);
+    task.state = report.state;
+    task.launch_sent_at.reset();
     task.agent_id = agent.id;
-    task.host = agent.address;
-    task.ports = t.ports;
-    task.state = t.state;
-    task.version = t.version;
-    task.config_version = t.config_version;
-    task.cpus = t.cpus;
-    task.mem = t.mem;
-    task.disk = t.disk;
-    task.datasets = t.datasets;
-    parse_iso8601(t.staged_at, &task.staged_at);
-    WallTime started;
-    if (parse_iso8601(t.started_at, &started)) task.started_at = started;
-    auto [it, inserted] = state_.tasks.emplace(task.id, task);
-    // Adopt what desired state still wants; stop the rest.
-    if (app == state_.apps.end() || app->second.deleting) request_kill(it->second);
   }
-  // Tasks the master placed on this agent that it no longer has are gone.
-  std::vector<std::string> vanished;
-  for (auto& [tid, task] : state_.tasks) {
-    if (task.agent_id == agent.id && !reported.count(tid)) vanished.push_back(tid);
+  for (auto& task : plan.adopted) state_.tasks.emplace(task.id, std::move(task));
+  for (const auto& tid : plan.kill) {
+    auto task = state_.tasks.find(tid);
+    if (task != state_.tasks.end()) {
+      request_kill(task->second);
+    } else {
+      protocol::Command kill;  // a task given up when the agent was lost: not ours any more
+      kill.body = protocol::KillCommand{tid, 0};
+      enqueue(agent, std::move(kill));
+    }
   }
-  for (const auto& tid : vanished) {
-    record_terminal(state_.tasks[tid], protocol::TaskState::kLost,
+  for (const auto& tid : plan.vanished) {
+    record_terminal(state_.tasks.at(tid), protocol::TaskState::kLost,
                     "not reported by its agent on re-registration");
   }
-  return reported.size();
+  return plan.running;
 }
 
 Result<protocol::RegisterResponse> MasterCore::register_agent(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "scheduler/placement.h"
 
@@ -671,6 +672,50 @@ std::vector<protocol::DatasetAssignment> assignments_for(const MasterState& stat
   list.reserve(out.size());
   for (auto& [id, a] : out) list.push_back(std::move(a));
   return list;
+}
+
+TaskAdoption plan_task_adoption(const MasterState& state, const AgentRecord& agent,
+                                const std::vector<protocol::TaskReport>& tasks) {
+  TaskAdoption out;
+  std::set<std::string> reported;
+  for (const auto& t : tasks) {
+    if (protocol::is_terminal(t.state) || !reported.insert(t.task_id).second) continue;
+    auto known = state.tasks.find(t.task_id);
+    if (known != state.tasks.end()) {
+      out.known.push_back(t);
+      if (known->second.kill_requested) out.kill.push_back(t.task_id);
+      continue;
+    }
+    if (agent.lost_task_ids.count(t.task_id)) {
+      out.kill.push_back(t.task_id);
+      continue;
+    }
+    TaskRecord task;
+    task.id = t.task_id;
+    task.app_id = t.app_id;
+    task.agent_id = agent.id;
+    task.host = agent.address;
+    task.ports = t.ports;
+    task.state = t.state;
+    task.version = t.version;
+    task.config_version = t.config_version;
+    task.cpus = t.cpus;
+    task.mem = t.mem;
+    task.disk = t.disk;
+    task.datasets = t.datasets;
+    parse_iso8601(t.staged_at, &task.staged_at);
+    WallTime started;
+    if (parse_iso8601(t.started_at, &started)) task.started_at = started;
+    // Adopt what desired state still wants; stop the rest.
+    auto app = state.apps.find(t.app_id);
+    if (app == state.apps.end() || app->second.deleting) out.kill.push_back(t.task_id);
+    out.adopted.push_back(std::move(task));
+  }
+  out.running = reported.size();
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.agent_id == agent.id && !reported.count(tid)) out.vanished.push_back(tid);
+  }
+  return out;
 }
 
 }  // namespace berth::master

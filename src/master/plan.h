@@ -77,6 +77,21 @@ std::vector<std::string> finished_deployments(const MasterState& state);
 // The service routing table (docs/architecture.md §7): service ports -> healthy tasks, JSON text.
 std::string routing_table(const MasterState& state);
 
+// --- an agent's registration ---
+// What the tasks a (re)registering agent reports mean for the master (docs/protocol.md §2).
+struct TaskAdoption {
+  std::vector<protocol::TaskReport> known;  // tasks the master knows: their state as reported
+  std::vector<TaskRecord> adopted;          // tasks it did not know: adopted as they run
+  // Tasks to stop: known ones already being killed, adopted ones whose app is gone or being
+  // deleted, and tasks given up when the agent was declared lost (their replacements run
+  // elsewhere; not in the master's tasks).
+  std::vector<std::string> kill;
+  std::vector<std::string> vanished;  // placed on this agent, not reported: they are lost
+  size_t running = 0;                 // reported and not terminal
+};
+TaskAdoption plan_task_adoption(const MasterState& state, const AgentRecord& agent,
+                                const std::vector<protocol::TaskReport>& tasks);
+
 // --- what each agent is to do with its datasets (docs/protocol.md §6) ---
 // The assignments for `agent_id`'s next heartbeat answer or "datasets" command: the datasets
 // whose primary it is, each with attach=true only when the leases allow it (docs/fencing.md

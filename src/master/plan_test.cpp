@@ -288,5 +288,37 @@ TEST(Plan, ALocalDatasetMovesOnlyByCopyingWhileBothNodesAreUp) {
   EXPECT_NE(holder_down.error().message.find("which is down (lost)"), std::string::npos);
 }
 
+TEST(Plan, ARegisteringAgentsTasksAreAdoptedStoppedOrLost) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/web","cmd":"sleep 100","instances":2})");
+  state.apps[app.id].app = app;
+  state.tasks["known"] = task_of(app, "known", "agent-a");
+  state.tasks["known"].state = protocol::TaskState::kStaging;
+  state.tasks["vanished"] = task_of(app, "vanished", "agent-a");
+  state.agents["agent-a"].lost_task_ids = {"given-up"};
+  auto report = [](const std::string& id, const std::string& app_id) {
+    protocol::TaskReport t;
+    t.task_id = id;
+    t.app_id = app_id;
+    t.state = protocol::TaskState::kRunning;
+    return t;
+  };
+  protocol::TaskReport finished = report("finished", "/web");
+  finished.state = protocol::TaskState::kFinished;
+  TaskAdoption plan =
+      plan_task_adoption(state, state.agents.at("agent-a"),
+                         {report("known", "/web"), report("stranger", "/web"),
+                          report("orphan", "/gone"), report("given-up", "/web"), finished});
+  ASSERT_EQ(plan.known.size(), 1u);
+  EXPECT_EQ(plan.known[0].task_id, "known");
+  ASSERT_EQ(plan.adopted.size(), 2u);
+  EXPECT_EQ(plan.adopted[0].id, "stranger");
+  EXPECT_EQ(plan.adopted[0].agent_id, "agent-a");
+  EXPECT_EQ(plan.adopted[1].id, "orphan");
+  EXPECT_EQ(plan.kill, (std::vector<std::string>{"orphan", "given-up"}));
+  EXPECT_EQ(plan.vanished, std::vector<std::string>{"vanished"});
+  EXPECT_EQ(plan.running, 4u);
+}
+
 }  // namespace
 }  // namespace berth::master
