@@ -81,7 +81,8 @@ void LeaderElection::run() {
     const int64_t ttl = granted_ttl_ > 0 ? granted_ttl_ : options_.ttl_seconds;
     auto wait = std::chrono::duration_cast<milliseconds>(seconds(ttl)) / 3;
     const MonoTime now = clock_.mono_now();
-    if (lease_id_ != 0 && deadline_ > now) {
+    if (lease_id_ != 0 && deadline_ <= now) continue;  // depose at once, and start again
+    if (lease_id_ != 0) {
       // Wake at the deadline at the latest, to depose this candidate the moment it passes.
       wait = std::min(wait,
                       std::chrono::duration_cast<milliseconds>(deadline_ - now) + milliseconds(1));

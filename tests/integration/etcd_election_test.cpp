@@ -253,7 +253,9 @@ TEST_F(EtcdElection, WhenTheLeaderStopsWithoutResigningAnotherLeadsWithinTheTtl)
   // etcd expires the lease within 2 s of the last keepalive (and checks every 500 ms); the
   // others campaign every 2/3 s.
   EXPECT_LT(took, 2.0 + 1.5) << took;
-  EXPECT_GT(took, 2.0 / 3) << "another led before the stopped leader's lease could expire";
+  // Its last keepalive went at most 2/3 s before it stopped.
+  EXPECT_GT(took, 2.0 - 2.0 / 3 - 0.2)
+      << "another led before the stopped leader's lease could expire";
   // Its own clock says the stopped leader is no longer leading either.
   EXPECT_FALSE(first->election->is_leader());
   EXPECT_EQ(leaders(all).size(), 1u);
@@ -279,6 +281,163 @@ TEST_F(EtcdElection, AfterTheLeaderResignsAnotherLeadsPromptly) {
   // Resigning again, or when not leading, does nothing.
   EXPECT_TRUE(first->election->resign().ok());
   EXPECT_TRUE(second->election->is_leader());
+}
+
+void expect_not_the_leader(const Error& error, const std::string& what) {
+  EXPECT_EQ(error.code, ErrorCode::kPreconditionFailed) << what << ": " << error.message;
+  EXPECT_TRUE(error.message.starts_with("not the leader")) << what << ": " << error.message;
+}
+
+TEST_F(EtcdElection, ADeposedLeadersFencedWritesFailAsNotTheLeaderAndChangeNothing) {
+  std::unique_ptr<Candidate> a = candidate("a:1", clock_);
+  std::unique_ptr<Candidate> b = candidate("b:2", clock_);
+  ASSERT_TRUE(a->election->step().ok());
+  ASSERT_TRUE(b->election->step().ok());
+  ASSERT_TRUE(a->election->is_leader());
+  ASSERT_FALSE(b->election->is_leader());
+  std::unique_ptr<EtcdStore> store_a = store();
+  store_a->set_fence(a->election->fence());
+  ASSERT_TRUE(store_a->put("/apps/web", "1").ok());
+  ASSERT_TRUE(store_a->put("/apps/db", "1").ok());
+  const KeyValue web = store_a->get("/apps/web")->value();
+  // a's lease goes behind its back and b wins; a has not noticed (no round since).
+  revoke(leader_key()->lease_id);
+  ASSERT_TRUE(b->election->step().ok());
+  ASSERT_TRUE(b->election->is_leader());
+  ASSERT_TRUE(a->election->is_leader()) << "a has not run a round, its deadline has not passed";
+  const int64_t revision = store_a->revision().value();
+
+  Result<int64_t> put = store_a->put("/apps/web", "2");
+  ASSERT_FALSE(put.ok());
+  expect_not_the_leader(put.error(), "put");
+  Result<bool> erased = store_a->erase("/apps/db");
+  ASSERT_FALSE(erased.ok());
+  expect_not_the_leader(erased.error(), "erase");
+  Result<bool> erased_absent = store_a->erase("/apps/absent");
+  ASSERT_FALSE(erased_absent.ok());
+  expect_not_the_leader(erased_absent.error(), "erase of an absent key");
+  Result<int64_t> swapped = store_a->compare_and_swap("/apps/web", "2", web.mod_revision);
+  ASSERT_FALSE(swapped.ok());
+  expect_not_the_leader(swapped.error(), "compare_and_swap whose expectation holds");
+  Result<int64_t> committed =
+      store_a->commit({{StoreOp::Kind::kPut, "/apps/new", "1", std::nullopt},
+                       {StoreOp::Kind::kErase, "/apps/db", "", std::nullopt}});
+  ASSERT_FALSE(committed.ok());
+  expect_not_the_leader(committed.error(), "commit");
+
+  // Nothing changed: read through an unfenced store (reads are not fenced anyway).
+  std::unique_ptr<EtcdStore> reader = store();
+  EXPECT_EQ(reader->get("/apps/web")->value().value, "1");
+  EXPECT_EQ(reader->get("/apps/web")->value().mod_revision, web.mod_revision);
+  EXPECT_TRUE(reader->get("/apps/db")->has_value());
+  EXPECT_FALSE(reader->get("/apps/new")->has_value());
+  EXPECT_EQ(reader->revision().value(), revision);
+  EXPECT_TRUE(store_a->get("/apps/web").ok());
+
+  // The new leader's fenced writes go through.
+  std::unique_ptr<EtcdStore> store_b = store();
+  store_b->set_fence(b->election->fence());
+  EXPECT_TRUE(store_b->put("/apps/web", "3").ok());
+  // And a's round now tells it what the fence already knew.
+  ASSERT_TRUE(a->election->step().ok());
+  EXPECT_FALSE(a->election->is_leader());
+  EXPECT_EQ(a->deposed, 1);
+}
+
+TEST_F(EtcdElection, TheFenceIsOneMoreCompareOfACommitWithSeveralOps) {
+  std::unique_ptr<Candidate> a = candidate("a:1", clock_);
+  ASSERT_TRUE(a->election->step().ok());
+  ASSERT_TRUE(a->election->is_leader());
+  std::unique_ptr<EtcdStore> fenced = store();
+  fenced->set_fence(a->election->fence());
+  ASSERT_TRUE(fenced->put("/a", "1").ok());
+  ASSERT_TRUE(fenced->put("/b", "1").ok());
+  const int64_t a_mod = fenced->get("/a")->value().mod_revision;
+  // Leading: the ops' own expectations decide, as without a fence.
+  Result<int64_t> conflict = fenced->commit(
+      {{StoreOp::Kind::kPut, "/a", "2", a_mod - 1}, {StoreOp::Kind::kPut, "/c", "2", int64_t{0}}});
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict) << conflict.error().message;
+  Result<int64_t> done = fenced->commit({{StoreOp::Kind::kPut, "/a", "2", a_mod},
+                                         {StoreOp::Kind::kErase, "/b", "", std::nullopt},
+                                         {StoreOp::Kind::kPut, "/c", "2", int64_t{0}}});
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(fenced->get("/a")->value().mod_revision, *done);
+  EXPECT_EQ(fenced->get("/c")->value().mod_revision, *done);
+  EXPECT_FALSE(fenced->get("/b")->has_value());
+
+  // Deposed (resigned): every expectation holds, the fence alone refuses, nothing changes.
+  ASSERT_TRUE(a->election->resign().ok());
+  const int64_t revision = fenced->revision().value();
+  Result<int64_t> refused = fenced->commit({{StoreOp::Kind::kPut, "/a", "3", *done},
+                                            {StoreOp::Kind::kPut, "/b", "3", int64_t{0}},
+                                            {StoreOp::Kind::kErase, "/c", "", *done}});
+  ASSERT_FALSE(refused.ok());
+  expect_not_the_leader(refused.error(), "commit whose expectations hold");
+  // Both the fence and an expectation fail: not the leader is what the caller must know.
+  Result<int64_t> both = fenced->commit({{StoreOp::Kind::kPut, "/a", "3", *done - 1},
+                                         {StoreOp::Kind::kPut, "/d", "3", std::nullopt}});
+  ASSERT_FALSE(both.ok());
+  expect_not_the_leader(both.error(), "commit whose expectation fails too");
+  EXPECT_EQ(fenced->revision().value(), revision);
+  EXPECT_EQ(fenced->get("/a")->value().value, "2");
+  EXPECT_TRUE(fenced->get("/c")->has_value());
+  EXPECT_FALSE(fenced->get("/b")->has_value());
+  EXPECT_FALSE(fenced->get("/d")->has_value());
+  // Without the fence the same store writes again.
+  fenced->set_fence(std::nullopt);
+  EXPECT_TRUE(fenced->put("/d", "4").ok());
+}
+
+TEST_F(EtcdElection, TheLeaseDeadlineCountsFromTheSendAndDeposesWithoutAskingEtcd) {
+  ManualClock clock;
+  std::unique_ptr<Candidate> a = candidate("a:1", clock);
+  ASSERT_TRUE(a->election->step().ok());  // grant (sent at 0) and campaign
+  ASSERT_TRUE(a->election->is_leader());
+  ASSERT_EQ(a->election->granted_ttl_seconds(), 2);
+  const Fence first = *a->election->fence();
+  clock.advance(seconds(1));
+  ASSERT_TRUE(a->election->step().ok());  // keepalive sent at 1: the deadline is 3
+  clock.advance(milliseconds(1999));
+  EXPECT_TRUE(a->election->is_leader());
+  clock.advance(milliseconds(1));
+  // The deadline passed: no longer leading, with no round and no word from etcd, which still
+  // has the key on a's lease (its own clock has not run 2 s since the keepalive).
+  EXPECT_FALSE(a->election->is_leader());
+  EXPECT_EQ(a->election->fence(), std::nullopt);
+  const std::optional<etcd::LeaderRecord> key = leader_key();
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->create_revision, first.create_revision);
+  // The next round reports it, gives the old lease up and wins a new leadership.
+  ASSERT_TRUE(a->election->step().ok());
+  EXPECT_EQ(a->deposed, 1);
+  ASSERT_TRUE(a->election->is_leader());
+  EXPECT_GT(a->election->fence()->create_revision, first.create_revision);
+  std::lock_guard lock(a->mutex);
+  EXPECT_EQ(a->elected.size(), 2u);
+}
+
+TEST_F(EtcdElection, ALeaderThatCannotReachEtcdDeposesItselfByItsOwnDeadline) {
+  std::string error;
+  std::unique_ptr<EtcdProcess> own = EtcdProcess::start(&error);
+  ASSERT_NE(own, nullptr) << error;
+  std::unique_ptr<Candidate> a = candidate("a:1", clock_, {own->client_url()});
+  a->election->start();
+  ASSERT_TRUE(eventually([&] { return a->election->is_leader(); }, seconds(5)));
+  std::this_thread::sleep_for(milliseconds(300));
+  const SteadyTime paused = std::chrono::steady_clock::now();
+  own->pause_member(0);  // answers nothing, and expires nothing either
+  ASSERT_TRUE(eventually([&] { return a->deposed == 1; }, seconds(4)));
+  const double took = seconds_since(paused);
+  EXPECT_FALSE(a->election->is_leader());
+  // The last keepalive sent before the pause set the deadline, at most 2 s after the pause.
+  // etcd received it no earlier, so its own expiry of the lease is no earlier either.
+  EXPECT_LE(took, 2.0 + 0.2) << took;  // 0.2 s: waking the election thread on a busy machine
+  // But not before the deadline: failed keepalives alone do not depose.
+  EXPECT_GE(took, 2.0 - 2.0 / 3 - 0.2) << took;
+  own->resume_member(0);
+  ASSERT_TRUE(eventually([&] { return a->election->is_leader(); }, seconds(15)));
+  a->election->stop();
 }
 
 }  // namespace
