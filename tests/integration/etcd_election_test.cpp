@@ -230,6 +230,7 @@ TEST_F(EtcdElection, WhenTheLeadersLeaseIsRevokedItIsDeposedAndANewLeadershipBeg
                now.front()->election->fence()->create_revision > old.create_revision;
       },
       seconds(3)));
+  RecordProperty("seconds_to_new_leader", std::to_string(seconds_since(revoked)));
   EXPECT_LT(seconds_since(revoked), 2.0 + 0.5);
 }
 
@@ -250,6 +251,7 @@ TEST_F(EtcdElection, WhenTheLeaderStopsWithoutResigningAnotherLeadsWithinTheTtl)
       },
       seconds(5)));
   const double took = seconds_since(stopped);
+  RecordProperty("seconds_to_new_leader", std::to_string(took));
   // etcd expires the lease within 2 s of the last keepalive (and checks every 500 ms); the
   // others campaign every 2/3 s.
   EXPECT_LT(took, 2.0 + 1.5) << took;
@@ -274,6 +276,7 @@ TEST_F(EtcdElection, AfterTheLeaderResignsAnotherLeadsPromptly) {
   EXPECT_EQ(first->deposed, 1);
   ASSERT_TRUE(eventually([&] { return second->election->is_leader(); }, seconds(3)));
   // Within one campaign interval (2/3 s), not a TTL.
+  RecordProperty("seconds_to_new_leader", std::to_string(seconds_since(resigned)));
   EXPECT_LT(seconds_since(resigned), 1.2);
   Result<std::optional<std::string>> seen = first->election->leader();
   ASSERT_TRUE(seen.ok());
@@ -429,6 +432,7 @@ TEST_F(EtcdElection, ALeaderThatCannotReachEtcdDeposesItselfByItsOwnDeadline) {
   own->pause_member(0);  // answers nothing, and expires nothing either
   ASSERT_TRUE(eventually([&] { return a->deposed == 1; }, seconds(4)));
   const double took = seconds_since(paused);
+  RecordProperty("seconds_to_depose", std::to_string(took));
   EXPECT_FALSE(a->election->is_leader());
   // The last keepalive sent before the pause set the deadline, at most 2 s after the pause.
   // etcd received it no earlier, so its own expiry of the lease is no earlier either.
