@@ -229,6 +229,11 @@ int64_t LeaderElection::granted_ttl_seconds() const {
   return granted_ttl_;
 }
 
+MonoTime LeaderElection::lease_deadline() const {
+  std::lock_guard lock(mutex_);
+  return lease_id_ != 0 ? deadline_ : MonoTime{};
+}
+
 Result<std::optional<std::string>> LeaderElection::leader() const {
   Result<std::string> answer =
       client_.call("kv/range", json::dump(etcd::range_request(key_)), true);

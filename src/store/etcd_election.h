@@ -78,7 +78,9 @@ class LeaderElection {
   // Runs rounds on a thread of its own until stop().
   void start();
   // Stops the thread without resigning or revoking the lease, as a crash would: others lead
-  // once the lease expires at etcd. Call resign() first to hand over promptly. Idempotent.
+  // once the lease expires at etcd. Call resign() first to hand over promptly. Returns once
+  // the round in progress has ended (its requests wait until the lease deadline at most, a
+  // grant the request timeout). Idempotent.
   void stop();
   // One round (see above), for tests and for callers that drive the election themselves. The
   // error of the round's first failed request; the candidate's state is consistent either way.
@@ -99,6 +101,9 @@ class LeaderElection {
 
   // The TTL etcd granted the current lease; 0 before the first grant.
   int64_t granted_ttl_seconds() const;
+  // The current lease's local deadline (clock's monotonic time): when its last successful
+  // grant or keepalive was sent, plus the TTL granted. MonoTime{} when there is no lease.
+  MonoTime lease_deadline() const;
 
  private:
   LeaderElection(LeaderElectionOptions options, const Clock& clock);

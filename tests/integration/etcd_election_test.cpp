@@ -444,5 +444,46 @@ TEST_F(EtcdElection, ALeaderThatCannotReachEtcdDeposesItselfByItsOwnDeadline) {
   a->election->stop();
 }
 
+TEST_F(EtcdElection, AKeepaliveExtendsTheDeadlineFromWhenItWasSentNotAnswered) {
+  std::string error;
+  std::unique_ptr<EtcdProcess> own = EtcdProcess::start(&error);
+  ASSERT_NE(own, nullptr) << error;
+  std::unique_ptr<Candidate> a = candidate("a:1", clock_, {own->client_url()});
+  ASSERT_TRUE(a->election->step().ok());
+  ASSERT_TRUE(a->election->is_leader());
+  // A keepalive that etcd holds for 700 ms before answering.
+  own->pause_member(0);
+  const MonoTime before = clock_.mono_now();
+  std::thread round([&] { EXPECT_TRUE(a->election->step().ok()); });
+  std::this_thread::sleep_for(milliseconds(700));
+  own->resume_member(0);
+  round.join();
+  const MonoTime after = clock_.mono_now();
+  ASSERT_GE(after - before, milliseconds(700));
+  const MonoTime deadline = a->election->lease_deadline();
+  EXPECT_GE(deadline, before + seconds(2));
+  EXPECT_LT(deadline, before + seconds(2) + milliseconds(300))
+      << "the deadline counts from the answer, not the send";
+  EXPECT_TRUE(a->election->is_leader());
+}
+
+TEST(EtcdElectionUnreachable, ARoundWithNoEtcdFailsAndLeadsNothing) {
+  SystemClock clock;
+  LeaderElectionOptions options = options_of({"http://127.0.0.1:1"}, "/p/", "a:1");
+  options.request_timeout_ms = 500;
+  Result<std::unique_ptr<LeaderElection>> election = LeaderElection::create(options, clock);
+  ASSERT_TRUE(election.ok());
+  Status round = (*election)->step();
+  ASSERT_FALSE(round.ok());
+  EXPECT_EQ(round.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(round.error().message.starts_with("cannot grant the leader lease"))
+      << round.error().message;
+  EXPECT_FALSE((*election)->is_leader());
+  EXPECT_EQ((*election)->fence(), std::nullopt);
+  EXPECT_EQ((*election)->lease_deadline(), MonoTime{});
+  EXPECT_TRUE((*election)->resign().ok());
+  EXPECT_FALSE((*election)->leader().ok());
+}
+
 }  // namespace
 }  // namespace berth::testing
