@@ -2,34 +2,10 @@
 
 #include <utility>
 
-#include "http/http.h"
 #include "json/bounded.h"
 #include "store/etcd_wire.h"
 
 namespace berth {
-namespace {
-
-// Large enough for a range of many values of kMaxValueBytes, each a third larger as base64.
-constexpr size_t kMaxAnswerBytes = size_t{256} << 20;
-
-constexpr char kOutcomeUnknown[] =
-    "; etcd may or may not have committed this write: read the keys again before retrying";
-
-// http::request's messages for a request that never left: the endpoint could not be resolved
-// or connected to, so another endpoint may safely get it. The contract suite's
-// EtcdStoreEndpoints test fails if these words change.
-bool never_sent(const Error& error) {
-  return error.message.starts_with("cannot connect to ") ||
-         error.message.starts_with("cannot resolve ");
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<EtcdStore>> EtcdStore::open(EtcdStoreOptions options) {
   if (options.endpoints.empty()) {
@@ -53,19 +29,20 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(EtcdStoreOptions options) {
   std::unique_ptr<EtcdStore> store(new EtcdStore(std::move(options)));
   Result<int64_t> revision = store->revision();
   if (!revision.ok()) {
-    return make_error(revision.error().code, "cannot use etcd at " +
-                                                 joined(store->options_.endpoints) + ": " +
-                                                 revision.error().message);
+    return make_error(
+        revision.error().code,
+        "cannot use etcd at " + store->client_.endpoint_list() + ": " + revision.error().message);
   }
   return store;
 }
 
-EtcdStore::EtcdStore(EtcdStoreOptions options) : options_(std::move(options)) {}
+EtcdStore::EtcdStore(EtcdStoreOptions options)
+    : options_(std::move(options)), client_(options_.endpoints, options_.request_timeout_ms) {}
 
 Result<std::optional<KeyValue>> EtcdStore::get(std::string_view key) {
   if (Status s = check_key(key); !s.ok()) return s.error();
   const std::string body = json::dump(etcd::range_request(options_.prefix + std::string(key)));
-  Result<std::string> answer = call("kv/range", body, true);
+  Result<std::string> answer = client_.call("kv/range", body, true);
   if (!answer.ok()) return answer.error();
   Result<std::vector<KeyValue>> kvs = etcd::read_range_answer(*answer, options_.prefix);
   if (!kvs.ok()) return kvs.error();
@@ -100,7 +77,7 @@ Result<std::vector<KeyValue>> EtcdStore::list(std::string_view prefix) {
   const std::string start = options_.prefix + std::string(prefix);
   // options_.prefix ends with '/', so the successor exists.
   const std::string body = json::dump(etcd::range_request(start, prefix_successor(start)));
-  Result<std::string> answer = call("kv/range", body, true);
+  Result<std::string> answer = client_.call("kv/range", body, true);
   if (!answer.ok()) return answer.error();
   return etcd::read_range_answer(*answer, options_.prefix);
 }
@@ -115,7 +92,7 @@ Result<int64_t> EtcdStore::revision() {
   // Any read answers with the revision in its header; this one reads at most one key.
   nlohmann::json request = etcd::range_request(options_.prefix);
   request["count_only"] = true;
-  Result<std::string> answer = call("kv/range", json::dump(request), true);
+  Result<std::string> answer = client_.call("kv/range", json::dump(request), true);
   if (!answer.ok()) return answer.error();
   return etcd::read_header_revision(*answer);
 }
@@ -127,6 +104,11 @@ uint64_t EtcdStore::watch(std::string_view prefix, WatchCallback callback) {
 
 void EtcdStore::unwatch(uint64_t watch_id) { watches_.remove(watch_id); }
 
+void EtcdStore::set_fence(std::optional<Fence> fence) {
+  std::lock_guard lock(fence_mutex_);
+  fence_ = std::move(fence);
+}
+
 Result<CommitPlan> EtcdStore::apply(const std::vector<StoreOp>& ops) {
   if (Status s = check_ops(ops); !s.ok()) return s.error();
   if (ops.empty()) {
@@ -134,53 +116,19 @@ Result<CommitPlan> EtcdStore::apply(const std::vector<StoreOp>& ops) {
     if (!revision.ok()) return revision.error();
     return CommitPlan{*revision, {}};
   }
-  const std::string body = json::dump(etcd::txn_request(ops, options_.prefix));
+  std::optional<Fence> fence;
+  {
+    std::lock_guard fence_lock(fence_mutex_);
+    fence = fence_;
+  }
+  const std::string body = json::dump(etcd::txn_request(ops, options_.prefix, fence));
   std::unique_lock lock(write_mutex_);
-  Result<std::string> answer = call("kv/txn", body, false);
+  Result<std::string> answer = client_.call("kv/txn", body, false);
   if (!answer.ok()) return answer.error();
-  Result<CommitPlan> plan = etcd::read_txn_answer(ops, *answer);
+  Result<CommitPlan> plan = etcd::read_txn_answer(ops, *answer, fence);
   if (!plan.ok() || plan->changes.empty()) return plan;
   watches_.deliver(plan->changes, lock);
   return plan;
-}
-
-Result<std::string> EtcdStore::call(std::string_view method, const std::string& body,
-                                    bool read_only) {
-  const std::string target = "/v3/" + std::string(method);
-  const std::vector<std::string>& endpoints = options_.endpoints;
-  const size_t first = endpoint_.load();
-  std::string failures;
-  for (size_t attempt = 0; attempt < endpoints.size(); ++attempt) {
-    const size_t index = (first + attempt) % endpoints.size();
-    const std::string& endpoint = endpoints[index];
-    Result<http::ClientResponse> answer =
-        http::request(endpoint, "POST", target, body, options_.request_timeout_ms,
-                      {{"Content-Type", "application/json"}}, kMaxAnswerBytes);
-    if (!answer.ok()) {
-      const Error& error = answer.error();
-      if (error.code != ErrorCode::kUnavailable) return error;
-      if (!read_only && !never_sent(error)) {
-        return make_error(ErrorCode::kUnavailable, error.message + kOutcomeUnknown);
-      }
-      failures += "; " + error.message;
-      continue;
-    }
-    if (answer->status == 200) {
-      endpoint_.store(index);
-      return std::move(answer->body);
-    }
-    Error error = etcd::read_error_answer(endpoint, target, answer->status, answer->body);
-    if (error.code != ErrorCode::kUnavailable) return error;
-    if (!read_only) {
-      // E.g. "request timed out, possibly due to previous leader failure": the proposal may
-      // still commit.
-      error.message += kOutcomeUnknown;
-      return error;
-    }
-    failures += "; " + error.message;
-  }
-  return make_error(ErrorCode::kUnavailable, "no etcd endpoint answered " + target + failures +
-                                                 "; check that etcd runs at " + joined(endpoints));
 }
 
 }  // namespace berth

@@ -22,6 +22,11 @@
 //  - Watches see the changes committed through this EtcdStore object, delivered on the
 //    committing thread after etcd acknowledged them, as SqliteStore does. Changes other
 //    processes make under the same prefix are not delivered.
+//  - Fencing (docs/architecture.md §5, "Leader election"): with set_fence(), every write
+//    transaction also compares the leader key's create_revision with the fence's, so a master
+//    that has lost the leadership it won cannot write, however late its write arrives. A write
+//    refused by the fence fails with kPreconditionFailed, "not the leader ...", and changes
+//    nothing; no other Store write fails with that code. Reads are not fenced.
 // Thread-safe. Reads go to etcd concurrently; writes are serialised so that watches see them in
 // revision order.
 #pragma once
@@ -31,11 +36,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "store/commit_plan.h"
+#include "store/etcd_client.h"
+#include "store/etcd_wire.h"
 #include "store/store.h"
 #include "store/watch_hub.h"
 
@@ -71,20 +79,22 @@ class EtcdStore final : public Store {
   uint64_t watch(std::string_view prefix, WatchCallback callback) override;
   void unwatch(uint64_t watch_id) override;
 
+  // Fences every later write on `fence` (LeaderElection::fence() of the leadership this master
+  // won), or stops fencing with nullopt. A write already sent keeps the fence it was sent with.
+  // Keep the fence after losing the leadership: writes then fail instead of going through.
+  void set_fence(std::optional<Fence> fence);
+
  private:
   explicit EtcdStore(EtcdStoreOptions options);
-  // Sends one gateway request (`method` is e.g. "kv/range") and returns etcd's JSON answer as
-  // text. Moves on to the next endpoint when one cannot be reached; a `read_only` request also
-  // when one answers that it is unavailable. A write whose outcome is unknown (sent, then no
-  // answer) fails with kUnavailable and is not sent again.
-  Result<std::string> call(std::string_view method, const std::string& body, bool read_only);
   // Checks, sends and delivers one transaction.
   Result<CommitPlan> apply(const std::vector<StoreOp>& ops);
 
   const EtcdStoreOptions options_;
-  std::atomic<size_t> endpoint_{0};  // the member that answered last
-  std::mutex write_mutex_;           // one transaction in flight, so watches see revision order
+  const EtcdClient client_;
+  std::mutex write_mutex_;  // one transaction in flight, so watches see revision order
   WatchHub watches_;
+  mutable std::mutex fence_mutex_;
+  std::optional<Fence> fence_;  // guarded by fence_mutex_
 };
 
 }  // namespace berth

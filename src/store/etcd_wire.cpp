@@ -1,5 +1,6 @@
 #include "store/etcd_wire.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <utility>
@@ -137,10 +138,29 @@ Result<CommitPlan> read_committed(const std::vector<StoreOp>& ops, const Json& r
   return plan;
 }
 
+Error not_the_leader(const Fence& fence, int64_t now) {
+  return make_error(
+      ErrorCode::kPreconditionFailed,
+      "not the leader: the write was fenced on the leadership that created " +
+          quote_key(fence.key) + " at revision " + std::to_string(fence.create_revision) +
+          ", and " +
+          (now == 0 ? std::string("that key no longer exists")
+                    : "that key was created again at revision " + std::to_string(now)) +
+          "; nothing was written");
+}
+
 Result<CommitPlan> read_refused(const std::vector<StoreOp>& ops, const Json& responses,
-                                int64_t revision) {
+                                int64_t revision, const std::optional<Fence>& fence) {
   std::vector<std::optional<KeyMeta>> current(ops.size());
   size_t next = 0;
+  if (fence) {
+    const Json& result = member(element(responses, next++), "response_range");
+    if (!result.is_object()) return malformed("the fence's range response is missing");
+    Result<std::optional<KeyMeta>> meta = read_meta(first_of(result, "kvs"));
+    if (!meta.ok()) return meta.error();
+    const int64_t now = meta->has_value() ? (*meta)->create_revision : 0;
+    if (now != fence->create_revision) return not_the_leader(*fence, now);
+  }
   for (size_t i = 0; i < ops.size(); ++i) {
     if (!ops[i].expected_mod_revision) continue;
     const Json& response = element(responses, next++);
@@ -153,6 +173,17 @@ Result<CommitPlan> read_refused(const std::vector<StoreOp>& ops, const Json& res
   Result<CommitPlan> plan = plan_commit(ops, current, revision);
   if (plan.ok()) return malformed("etcd refused a transaction whose compares held");
   return plan.error();
+}
+
+// The leader record a key-value of the leader key holds; nullopt for none.
+Result<std::optional<LeaderRecord>> read_leader_record(const Json& kv) {
+  if (kv.is_null()) return std::optional<LeaderRecord>();
+  Result<KeyValue> read = read_key_value(kv, "");
+  if (!read.ok()) return read.error();
+  Result<int64_t> lease = int64_field(kv, "lease");
+  if (!lease.ok()) return lease.error();
+  return std::optional<LeaderRecord>(
+      LeaderRecord{std::move(read->value), read->create_revision, *lease});
 }
 
 }  // namespace
@@ -200,10 +231,19 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-nlohmann::json txn_request(const std::vector<StoreOp>& ops, std::string_view prefix) {
+nlohmann::json txn_request(const std::vector<StoreOp>& ops, std::string_view prefix,
+                           const std::optional<Fence>& fence) {
   Json compare = Json::array();
   Json success = Json::array();
   Json failure = Json::array();
+  if (fence) {
+    const std::string key = base64_encode(fence->key);
+    compare.push_back({{"target", "CREATE"},
+                       {"key", key},
+                       {"result", "EQUAL"},
+                       {"create_revision", std::to_string(fence->create_revision)}});
+    failure.push_back({{"request_range", {{"key", key}, {"keys_only", true}}}});
+  }
   for (const StoreOp& op : ops) {
     const std::string key = base64_encode(std::string(prefix) + op.key);
     if (op.expected_mod_revision) {
@@ -229,7 +269,8 @@ nlohmann::json range_request(std::string_view key, std::optional<std::string> ra
   return request;
 }
 
-Result<CommitPlan> read_txn_answer(const std::vector<StoreOp>& ops, std::string_view answer) {
+Result<CommitPlan> read_txn_answer(const std::vector<StoreOp>& ops, std::string_view answer,
+                                   const std::optional<Fence>& fence) {
   Result<Json> parsed = parse_object(answer);
   if (!parsed.ok()) return parsed.error();
   Result<int64_t> revision = int64_field(member(*parsed, "header"), "revision");
@@ -241,7 +282,7 @@ Result<CommitPlan> read_txn_answer(const std::vector<StoreOp>& ops, std::string_
   if (succeeded.is_boolean() && succeeded.get<bool>()) {
     return read_committed(ops, responses, *revision);
   }
-  return read_refused(ops, responses, *revision);
+  return read_refused(ops, responses, *revision, fence);
 }
 
 Result<std::vector<KeyValue>> read_range_answer(std::string_view answer, std::string_view prefix) {
@@ -266,6 +307,91 @@ Result<int64_t> read_header_revision(std::string_view answer) {
   const Json& header = member(*parsed, "header");
   if (!header.is_object()) return malformed("no header");
   return int64_field(header, "revision");
+}
+
+nlohmann::json lease_grant_request(int64_t ttl_seconds) {
+  return {{"TTL", std::to_string(ttl_seconds)}};
+}
+
+Result<LeaseGrant> read_lease_grant_answer(std::string_view answer) {
+  Result<Json> parsed = parse_object(answer);
+  if (!parsed.ok()) return parsed.error();
+  if (const Json& error = member(*parsed, "error"); !error.is_null()) {
+    return make_error(ErrorCode::kUnavailable, "etcd granted no lease: " + error.dump());
+  }
+  Result<int64_t> id = int64_field(*parsed, "ID");
+  if (!id.ok()) return id.error();
+  Result<int64_t> ttl = int64_field(*parsed, "TTL");
+  if (!ttl.ok()) return ttl.error();
+  if (*id == 0 || *ttl <= 0) return malformed("a lease grant without an ID or a TTL");
+  return LeaseGrant{*id, *ttl};
+}
+
+nlohmann::json lease_request(int64_t lease_id) { return {{"ID", std::to_string(lease_id)}}; }
+
+Result<int64_t> read_keepalive_answer(std::string_view answer) {
+  Result<Json> parsed = parse_object(answer);
+  if (!parsed.ok()) return parsed.error();
+  if (const Json& error = member(*parsed, "error"); !error.is_null()) {
+    return make_error(ErrorCode::kUnavailable, "etcd's keepalive stream failed: " + error.dump());
+  }
+  const Json& result = member(*parsed, "result");
+  if (!result.is_object()) return malformed("a keepalive answer without a result");
+  Result<int64_t> ttl = int64_field(result, "TTL");
+  if (!ttl.ok()) return ttl.error();
+  return std::max<int64_t>(*ttl, 0);
+}
+
+nlohmann::json campaign_request(std::string_view key, std::string_view identity, int64_t lease_id) {
+  const std::string encoded = base64_encode(key);
+  return {
+      {"compare",
+       {{{"target", "CREATE"}, {"key", encoded}, {"result", "EQUAL"}, {"create_revision", "0"}}}},
+      {"success",
+       {{{"request_put",
+          {{"key", encoded},
+           {"value", base64_encode(identity)},
+           {"lease", std::to_string(lease_id)}}}}}},
+      {"failure", {{{"request_range", {{"key", encoded}}}}}}};
+}
+
+Result<CampaignOutcome> read_campaign_answer(std::string_view answer, std::string_view identity,
+                                             int64_t lease_id) {
+  Result<Json> parsed = parse_object(answer);
+  if (!parsed.ok()) return parsed.error();
+  const Json& succeeded = member(*parsed, "succeeded");
+  if (succeeded.is_boolean() && succeeded.get<bool>()) {
+    // The put created the key, so its create_revision is the transaction's revision.
+    Result<int64_t> revision = int64_field(member(*parsed, "header"), "revision");
+    if (!revision.ok()) return revision.error();
+    return CampaignOutcome{true, LeaderRecord{std::string(identity), *revision, lease_id}};
+  }
+  const Json& result = member(element(member(*parsed, "responses"), 0), "response_range");
+  if (!result.is_object()) return malformed("the campaign's range response is missing");
+  Result<std::optional<LeaderRecord>> leader = read_leader_record(first_of(result, "kvs"));
+  if (!leader.ok()) return leader.error();
+  // The compare failed only because the key exists, and the range read it in the same
+  // transaction.
+  if (!leader->has_value()) return malformed("a campaign refused with no leader key");
+  const bool ours = (*leader)->lease_id == lease_id;
+  return CampaignOutcome{ours, std::move(**leader)};
+}
+
+nlohmann::json resign_request(const Fence& fence) {
+  const std::string key = base64_encode(fence.key);
+  return {{"compare",
+           {{{"target", "CREATE"},
+             {"key", key},
+             {"result", "EQUAL"},
+             {"create_revision", std::to_string(fence.create_revision)}}}},
+          {"success", {{{"request_delete_range", {{"key", key}}}}}},
+          {"failure", Json::array()}};
+}
+
+Result<std::optional<LeaderRecord>> read_leader_answer(std::string_view answer) {
+  Result<Json> parsed = parse_object(answer);
+  if (!parsed.ok()) return parsed.error();
+  return read_leader_record(first_of(*parsed, "kvs"));
 }
 
 Error read_error_answer(std::string_view endpoint, std::string_view method, int status,

@@ -178,6 +178,14 @@ void EtcdProcess::kill_member(size_t index) {
   pids_[index] = -1;
 }
 
+void EtcdProcess::pause_member(size_t index) {
+  if (pids_.at(index) > 0) ::kill(pids_[index], SIGSTOP);
+}
+
+void EtcdProcess::resume_member(size_t index) {
+  if (pids_.at(index) > 0) ::kill(pids_[index], SIGCONT);
+}
+
 EtcdProcess::~EtcdProcess() {
   for (size_t i = 0; i < pids_.size(); ++i) kill_member(i);
   std::error_code ignored;

@@ -34,6 +34,10 @@ class EtcdProcess {
   size_t leader() const;
   // SIGKILLs member `index` (0-based).
   void kill_member(size_t index);
+  // SIGSTOPs member `index`: it keeps its sockets but answers nothing, and its clock-driven work
+  // (lease expiry included) stops too, until resume_member(index) SIGCONTs it.
+  void pause_member(size_t index);
+  void resume_member(size_t index);
 
  private:
   explicit EtcdProcess(std::string dir) : dir_(std::move(dir)) {}
