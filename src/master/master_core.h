@@ -152,8 +152,11 @@ class MasterCore {
   void place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted, int64_t now_ms);
   std::string new_version();
   // The launch spec of a new task of `app` on `agent` with `ports` (no datasets yet).
-  protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
-                                   const std::vector<uint32_t>& ports) const;
+  // kInvalidArgument when the app's container cannot be read (model/container.h).
+  Result<protocol::LaunchSpec> launch_spec(const model::App& app, const std::string& task_id,
+                                           const std::vector<uint32_t>& ports) const;
+  // A new task that cannot be launched: recorded and failed at once, like a failed launch.
+  void fail_unlaunchable(TaskRecord task, const std::string& message);
   Status check_tag(const std::string& if_tag) const;
   Result<model::Dataset> persist_dataset(model::Dataset dataset);
   std::vector<protocol::DatasetAssignment> assignments_for(const std::string& agent_id) const;

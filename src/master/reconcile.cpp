@@ -272,8 +272,9 @@ void MasterCore::push_routes(AgentRecord& agent) {
   enqueue(agent, std::move(command));
 }
 
-protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::string& task_id,
-                                             const std::vector<uint32_t>& ports) const {
+Result<protocol::LaunchSpec> MasterCore::launch_spec(const model::App& app,
+                                                     const std::string& task_id,
+                                                     const std::vector<uint32_t>& ports) const {
   protocol::LaunchSpec spec;
   spec.task_id = task_id;
   spec.app_id = app.id;
@@ -303,10 +304,20 @@ protocol::LaunchSpec MasterCore::launch_spec(const model::App& app, const std::s
   }
   if (extra.is_object() && extra.contains("container") &&
       extra["container"].value("type", "") == "DOCKER") {
-    spec.container = extra["container"].dump();
-    spec.networks = extra.contains("networks") ? extra["networks"].dump() : "[]";
+    auto container = model::parse_container_spec(extra["container"]);
+    if (!container) return container.error();
+    spec.container = std::move(*container);
+    auto networks = model::parse_networks(extra.value("networks", nlohmann::json::array()));
+    if (!networks) return networks.error();
+    spec.networks = std::move(*networks);
   }
   return spec;
+}
+
+void MasterCore::fail_unlaunchable(TaskRecord task, const std::string& message) {
+  std::string id = task.id;
+  auto [it, inserted] = state_.tasks.emplace(id, std::move(task));
+  if (inserted) record_terminal(it->second, protocol::TaskState::kFailed, message);
 }
 
 void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t>>& wanted,
@@ -375,9 +386,13 @@ void MasterCore::place_pending(const std::vector<std::pair<std::string, uint32_t
     task.mem = app.mem;
     task.disk = app.disk;
 
-    protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
+    auto spec = launch_spec(app, task.id, task.ports);
+    if (!spec) {
+      fail_unlaunchable(std::move(task), spec.error().message);
+      continue;
+    }
     protocol::Command launch;
-    launch.body = protocol::LaunchCommand{spec};
+    launch.body = protocol::LaunchCommand{std::move(*spec)};
     enqueue(agent, std::move(launch));
     task.launch_sent_at = clock_.mono_now();
     state_.tasks.emplace(task.id, std::move(task));

@@ -144,7 +144,8 @@ void MasterCore::place_volume_app(const std::string& app_id,
   task.cpus = app.cpus;
   task.mem = app.mem;
   task.disk = app.disk;
-  protocol::LaunchSpec spec = launch_spec(app, task.id, task.ports);
+  auto spec = launch_spec(app, task.id, task.ports);
+  if (!spec) return fail_unlaunchable(std::move(task), spec.error().message);
   auto volumes = model::dataset_volumes(app);
   for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
     protocol::VolumeMount m;
@@ -152,10 +153,10 @@ void MasterCore::place_volume_app(const std::string& app_id,
     m.container_path = volumes[i].container_path;
     m.mode = volumes[i].mode;
     m.epoch = datasets[i]->epoch;
-    spec.volumes.push_back(m);
+    spec->volumes.push_back(m);
     task.datasets.push_back(m.dataset_id);
   }
-  task.pending_launch = spec;
+  task.pending_launch = std::move(*spec);
   task.message = "waiting for its datasets to be attached on " + agent.hostname;
   state_.tasks_pending_launch.insert(task.id);
   state_.tasks.emplace(task.id, std::move(task));
