@@ -228,7 +228,9 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
 
   // A DOCKER task goes to the Docker executor, with its create body.
   protocol::LaunchSpec boxed = sleeper("fake-app.boxed");
-  boxed.container = R"({"type":"DOCKER","docker":{"image":"berth/busybox","network":"HOST"}})";
+  boxed.container = model::ContainerSpec{};
+  boxed.container->docker = model::DockerSpec{"berth/busybox", false, false, {}};
+  boxed.networks = {{"host", ""}};
   ASSERT_TRUE(master->enqueue_launch(id, boxed).ok());
   ASSERT_TRUE(eventually([&] {
     return master->task_state(boxed.task_id) == protocol::TaskState::kRunning;

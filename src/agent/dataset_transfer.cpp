@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "agent/http_answers.h"
 #include "base/secret.h"
 #include "json/bounded.h"
 #include "volume/dataset_id.h"
@@ -14,28 +15,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/berth/v1/datasets/";
 constexpr std::string_view kSuffix = "/archive";
-
-http::Response message_response(int status, const std::string& message) {
-  http::Response response;
-  response.status = status;
-  response.body = nlohmann::json({{"message", message}}).dump();
-  return response;
-}
-
-int status_of(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kConflict:
-      return 409;
-    case ErrorCode::kInvalidArgument:
-      return 413;
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
 
 std::string dataset_id_of(const std::string& path) {
   return path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
@@ -166,7 +145,13 @@ http::Response DatasetTransfer::serve(const http::Request& request, const std::s
   }
   Result<LocalDatasetArchive> archive =
       archive_local_dataset(local_dir_, id, options_.max_archive_bytes);
-  if (!archive) return message_response(status_of(archive.error().code), archive.error().message);
+  if (!archive) {
+    // archive_local_dataset's kInvalidArgument means the tree cannot be archived within the
+    // limits (too large, nested too deep, changing while read): 413, not the table's 500.
+    const ErrorCode code = archive.error().code;
+    return message_response(code == ErrorCode::kInvalidArgument ? 413 : status_of(code),
+                            archive.error().message);
+  }
   http::Response response;
   response.content_type = "application/x-tar";
   response.headers = {{"X-Berth-Node-Id", node_id},

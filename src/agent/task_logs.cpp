@@ -8,7 +8,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <nlohmann/json.hpp>
+
+#include "agent/http_answers.h"
 
 namespace berth::agent {
 namespace {
@@ -29,13 +30,6 @@ class FileDescriptor {
  private:
   int fd_;
 };
-
-http::Response message_response(int status, const std::string& message) {
-  http::Response response;
-  response.status = status;
-  response.body = nlohmann::json({{"message", message}}).dump();
-  return response;
-}
 
 // The whole of `text` as a decimal integer, or nullopt ("", "+1", "1x" and overflow included).
 template <typename Integer>
@@ -95,17 +89,6 @@ Result<LogQuery> parse_query(const http::Request& request) {
     query.length = std::min(*length, kMaxLogLengthBytes);
   }
   return query;
-}
-
-int status_of(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
 }
 
 struct LogRange {

@@ -285,6 +285,24 @@ TEST_F(TaskLogsTest, ADockerFailureIsReportedWithItsReason) {
             "cannot read the logs of task db.1: cannot reach dockerd at /var/run/docker.sock");
 }
 
+// The agent's one error table (agent/http_answers.h): an error of the agent's own reading
+// answers by its code, and kInvalidArgument there is the agent's failure, not the caller's.
+TEST_F(TaskLogsTest, AReadFailureAnswersByTheAgentsErrorTable) {
+  TaskLogInfo removing;
+  removing.read_stream = [](int) -> Result<std::string> {
+    return make_error(ErrorCode::kConflict, "removal of container db.2 is already in progress");
+  };
+  source_.add("db.2", removing);
+  EXPECT_EQ(get("/berth/v1/tasks/db.2/logs").status, 409);
+  TaskLogInfo misconfigured;
+  misconfigured.read_stream = [](int) -> Result<std::string> {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the Docker socket path '' must be 1 to 107 bytes long");
+  };
+  source_.add("db.3", misconfigured);
+  EXPECT_EQ(get("/berth/v1/tasks/db.3/logs").status, 500);
+}
+
 TEST_F(TaskLogsTest, AnUnknownTaskIsNotFound) {
   auto response = get("/berth/v1/tasks/web.9/logs");
   EXPECT_EQ(response.status, 404);

@@ -13,7 +13,6 @@
 #include "agent/agent_internal.h"
 #include "agent/supervisor.h"
 #include "agent/task_env.h"
-#include "json/bounded.h"
 
 namespace berth::agent {
 
@@ -67,7 +66,7 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   task.staged_at = format_iso8601(clock->wall_now());
   ProcessSpec ps = process_spec(spec, sandbox);
   if (!spec.volumes.empty() && !hold_lease_for(spec, sandbox)) return;
-  if (!spec.container.empty()) {
+  if (spec.container) {
     launch_container(spec, sandbox, std::move(task));
     return;
   }
@@ -106,8 +105,8 @@ Result<DockerTaskSpec> Agent::Impl::docker_task_spec(const protocol::LaunchSpec&
                                                      const std::string& sandbox) {
   DockerTaskSpec ds;
   ds.task_id = spec.task_id;
-  ds.container_json = spec.container;
-  ds.networks_json = spec.networks;
+  ds.container = *spec.container;
+  ds.networks = spec.networks;
   ds.cmd = spec.cmd;
   ds.args = spec.args;
   ds.env = task_environment(spec, options.address, kContainerSandbox, "");
@@ -125,10 +124,7 @@ Result<DockerTaskSpec> Agent::Impl::docker_task_spec(const protocol::LaunchSpec&
   ds.host_ports = spec.ports;
   ds.volume_driver = plugin_name.empty() ? "berth" : plugin_name;
   ds.volume_prefix = volume_prefix;
-  auto container = json::parse_or_discarded(spec.container);
-  if (container.is_object() && container.contains("docker")) {
-    ds.env["MARATHON_APP_DOCKER_IMAGE"] = container["docker"].value("image", "");
-  }
+  if (spec.container->docker) ds.env["MARATHON_APP_DOCKER_IMAGE"] = spec.container->docker->image;
   ds.bind_mounts.push_back({sandbox, kContainerSandbox});
   return ds;
 }
@@ -147,12 +143,8 @@ void Agent::Impl::launch_container(const protocol::LaunchSpec& spec, const std::
   if (!ds) return fail(ds.error().message);
   // Datasets the plugin does not serve (Marathon's local persistent volumes) are bind-mounted.
   std::set<std::string> persistent_paths;
-  auto container = json::parse_or_discarded(spec.container);
-  if (container.is_object() && container.contains("volumes") && container["volumes"].is_array()) {
-    for (const auto& v : container["volumes"]) {
-      if (v.is_object() && v.contains("persistent"))
-        persistent_paths.insert(v.value("containerPath", ""));
-    }
+  for (const auto& volume : spec.container->volumes) {
+    if (volume.persistent) persistent_paths.insert(volume.container_path);
   }
   std::error_code ec;
   std::filesystem::create_directories(sandbox, ec);

@@ -34,13 +34,6 @@ Error invalid(std::string message) {
 
 std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-// A member that is present and not null.
-const json* member(const json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() || it->is_null() ? nullptr : &*it;
-}
-
 bool is_absolute(std::string_view path) { return !path.empty() && path[0] == '/'; }
 
 bool is_berth_driver(std::string_view driver) { return driver == "berth" || driver == "flocker"; }
@@ -117,36 +110,19 @@ Status claim_target(Build& build, std::string target, const std::string& field) 
   return {};
 }
 
-Result<json> parse_document(const std::string& text, const char* field, json empty_value) {
-  if (text.empty()) return empty_value;
-  json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return invalid(std::string(field) + ": not valid JSON");
-  return document;
-}
-
-Result<std::optional<bool>> read_bool(const json& object, const char* key,
-                                      const std::string& field) {
-  const json* value = member(object, key);
-  if (value == nullptr) return std::optional<bool>();
-  if (!value->is_boolean()) {
-    return invalid(field + ": got " + value->dump() + ", expected true or false");
-  }
-  return std::optional<bool>(value->get<bool>());
-}
-
 // ---- image and command ----
 
-Result<std::string> read_image(const json& container) {
-  const json* docker = member(container, "docker");
-  if (docker == nullptr || !docker->is_object()) {
+// The parser (model/container.h) sets docker with an image for every DOCKER container; a MESOS
+// one may have none.
+Result<const model::DockerSpec*> read_docker(const model::ContainerSpec& container) {
+  if (!container.docker) {
     return invalid("container.docker: missing; a DOCKER container needs docker.image");
   }
-  const json* image = member(*docker, "image");
-  if (image == nullptr || !image->is_string() || image->get<std::string>().empty()) {
+  if (container.docker->image.empty()) {
     return invalid(
         "container.docker.image: missing or empty; name the image to run, e.g. \"busybox:1.36\"");
   }
-  return image->get<std::string>();
+  return &*container.docker;
 }
 
 void add_command(const DockerTaskSpec& spec, Build& build) {
@@ -162,50 +138,21 @@ void add_command(const DockerTaskSpec& spec, Build& build) {
 
 // ---- networking ----
 
-Result<std::vector<std::string>> read_protocols(const json& mapping, const std::string& field) {
-  const json* protocol = member(mapping, "protocol");
-  if (protocol == nullptr) return std::vector<std::string>{"tcp"};
-  if (protocol->is_string()) {
-    std::vector<std::string> protocols = split(protocol->get<std::string>(), ',');
-    bool valid = protocols.size() <= 2 && !(protocols.size() == 2 && protocols[0] == protocols[1]);
-    for (const std::string& name : protocols) valid = valid && (name == "tcp" || name == "udp");
-    if (valid) return protocols;
-  }
-  return invalid(field + ".protocol: got " + protocol->dump() +
-                 ", expected \"tcp\", \"udp\" or \"udp,tcp\"");
-}
-
-Result<uint32_t> read_port(const json& mapping, const char* key, const std::string& field) {
-  const json* port = member(mapping, key);
-  if (port == nullptr) return 0u;
-  if (port->is_number_integer()) {
-    int64_t value = port->get<int64_t>();
-    if (value >= 0 && value <= 65535) return static_cast<uint32_t>(value);
-  }
-  return invalid(field + "." + key + ": got " + port->dump() +
-                 ", expected a port number from 0 to 65535");
-}
-
-// Publishes container.portMappings. In bridge networking every mapping publishes a host port;
-// in container networking those with a hostPort do, when the agent passed host ports at all.
-Status add_port_bindings(const DockerTaskSpec& spec, const json& container, bool bridge,
-                         Build& build) {
-  const json* mappings = member(container, "portMappings");
-  if (mappings == nullptr) return {};
-  if (!mappings->is_array()) return invalid("container.portMappings: expected an array");
+// Publishes container.portMappings (their ports and protocols checked by the parser). In bridge
+// networking every mapping publishes a host port; in container networking those with a hostPort
+// do, when the agent passed host ports at all.
+Status add_port_bindings(const DockerTaskSpec& spec, bool bridge, Build& build) {
+  const std::vector<model::PortMapping>& mappings = spec.container.port_mappings;
+  if (mappings.empty()) return {};
   json exposed = json::object();
   json bindings = json::object();
   size_t next_host_port = 0;
-  for (size_t i = 0; i < mappings->size(); ++i) {
+  for (size_t i = 0; i < mappings.size(); ++i) {
     const std::string field = "container.portMappings[" + std::to_string(i) + "]";
-    const json& mapping = (*mappings)[i];
-    if (!mapping.is_object()) return invalid(field + ": expected an object");
-    auto container_port = read_port(mapping, "containerPort", field);
-    if (!container_port) return container_port.error();
-    auto protocols = read_protocols(mapping, field);
-    if (!protocols) return protocols.error();
+    const model::PortMapping& mapping = mappings[i];
+    std::vector<std::string> protocols = split(mapping.protocol, ',');
     std::optional<uint32_t> host_port;
-    if (bridge || member(mapping, "hostPort") != nullptr) {
+    if (bridge || mapping.host_port) {
       if (next_host_port < spec.host_ports.size() && spec.host_ports[next_host_port] != 0) {
         host_port = spec.host_ports[next_host_port];
       } else if (bridge || !spec.host_ports.empty()) {
@@ -217,9 +164,9 @@ Status add_port_bindings(const DockerTaskSpec& spec, const json& container, bool
       ++next_host_port;
     }
     // containerPort 0 means "the same as the host port" (Marathon).
-    uint32_t port = *container_port != 0 ? *container_port : host_port.value_or(0);
+    uint32_t port = mapping.container_port != 0 ? mapping.container_port : host_port.value_or(0);
     if (port == 0) continue;  // nothing to expose: container networking without a host port
-    for (const std::string& protocol : *protocols) {
+    for (const std::string& protocol : protocols) {
       std::string key = std::to_string(port) + "/" + protocol;
       exposed[key] = json::object();
       if (!host_port) continue;
@@ -232,49 +179,38 @@ Status add_port_bindings(const DockerTaskSpec& spec, const json& container, bool
   return {};
 }
 
-Status add_network(const DockerTaskSpec& spec, const json& container, const json& networks,
-                   Build& build) {
-  if (!networks.is_array()) return invalid("networks: expected an array");
+Status add_network(const DockerTaskSpec& spec, Build& build) {
+  const std::vector<model::NetworkSpec>& networks = spec.networks;
   if (networks.empty()) {  // Marathon's default
     build.host["NetworkMode"] = "host";
     return {};
   }
   size_t container_networks = 0;
-  for (const json& network : networks) {
-    const json* mode = member(network, "mode");
-    if (mode == nullptr || *mode == "container") ++container_networks;
+  for (const model::NetworkSpec& network : networks) {
+    if (network.mode == "container") ++container_networks;
   }
   if (container_networks > 1) {
     return invalid("networks: a DOCKER container joins a single network; got " +
                    std::to_string(container_networks) + " container networks");
   }
-  const json& network = networks[0];
-  const json* mode_json = member(network, "mode");
-  std::string mode =
-      mode_json != nullptr && mode_json->is_string() ? mode_json->get<std::string>() : "container";
-  if (mode == "host") {
+  const model::NetworkSpec& network = networks[0];
+  if (network.mode == "host") {
     build.host["NetworkMode"] = "host";  // host networking has no portMappings
     return {};
   }
-  if (mode == "container/bridge") {
+  if (network.mode == "container/bridge") {
     build.host["NetworkMode"] = "bridge";
-    return add_port_bindings(spec, container, /*bridge=*/true, build);
+    return add_port_bindings(spec, /*bridge=*/true, build);
   }
-  if (mode != "container") {
-    return invalid("networks[0].mode: got " + single_quoted(mode) +
-                   ", expected host, container/bridge or container");
-  }
-  const json* name = member(network, "name");
-  if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
+  if (network.name.empty()) {
     return invalid(
         "networks[0].name: container networking needs a network name (\"none\" for no network, "
         "or a Docker network that exists on every node)");
   }
-  std::string network_name = name->get<std::string>();
-  build.host["NetworkMode"] = network_name;
+  build.host["NetworkMode"] = network.name;
   // Docker publishes no ports on its none and host networks.
-  if (network_name == "none" || network_name == "host") return {};
-  return add_port_bindings(spec, container, /*bridge=*/false, build);
+  if (network.name == "none" || network.name == "host") return {};
+  return add_port_bindings(spec, /*bridge=*/false, build);
 }
 
 // ---- resources ----
@@ -300,27 +236,16 @@ void add_resources(const DockerTaskSpec& spec, Build& build) {
 
 // ---- container.volumes ----
 
-Status add_external_volume(const DockerTaskSpec& spec, const json& volume, const std::string& field,
-                           const std::string& target, bool read_only, Build& build) {
-  const json& external = volume["external"];
-  if (!external.is_object()) return invalid(field + ".external: expected an object");
-  const json* name = member(external, "name");
-  if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
-    return invalid(field + ".external.name: missing; name the volume's dataset");
-  }
-  const json* provider = member(external, "provider");
-  if (provider != nullptr && *provider != "dvdi") {
-    return invalid(field + ".external.provider: got " + provider->dump() +
-                   ", but DOCKER containers support only \"dvdi\" volumes");
+Status add_external_volume(const DockerTaskSpec& spec, const model::ExternalVolumeSource& external,
+                           const std::string& field, const std::string& target, bool read_only,
+                           Build& build) {
+  if (external.provider && *external.provider != "dvdi") {
+    return invalid(field + ".external.provider: got \"" + *external.provider +
+                   "\", but DOCKER containers support only \"dvdi\" volumes");
   }
   std::string driver = "berth";  // berth serves the dvdi volumes that do not name a driver
-  if (const json* options = member(external, "options")) {
-    if (const json* value = member(*options, "dvdi/driver")) {
-      if (!value->is_string()) {
-        return invalid(field + ".external.options[\"dvdi/driver\"]: expected a string");
-      }
-      driver = value->get<std::string>();
-    }
+  if (auto option = external.options.find("dvdi/driver"); option != external.options.end()) {
+    driver = option->second;
   }
   if (!is_berth_driver(driver)) {
     return invalid(field + ".external.options[\"dvdi/driver\"]: volume driver " +
@@ -331,7 +256,7 @@ Status add_external_volume(const DockerTaskSpec& spec, const json& volume, const
   if (spec.volume_driver.empty()) {
     return invalid(field + ": this agent runs no volume plugin, so it cannot mount berth volumes");
   }
-  std::string source = spec.volume_prefix + name->get<std::string>();
+  std::string source = spec.volume_prefix + external.name;
   build.mounts.push_back({{"Type", "volume"},
                           {"Source", source},
                           {"Target", target},
@@ -341,38 +266,29 @@ Status add_external_volume(const DockerTaskSpec& spec, const json& volume, const
   return {};
 }
 
-Status add_container_volume(const DockerTaskSpec& spec, const json& volume,
+Status add_container_volume(const DockerTaskSpec& spec, const model::ContainerVolume& volume,
                             const std::string& field, Build& build) {
-  if (!volume.is_object()) return invalid(field + ": expected an object");
-  if (member(volume, "persistent") != nullptr) return {};  // the agent mounts these (bind_mounts)
-  const json* path = member(volume, "containerPath");
-  if (path == nullptr || !path->is_string() || path->get<std::string>().empty()) {
-    return invalid(field + ".containerPath: missing");
-  }
-  std::string target = path->get<std::string>();
+  if (volume.persistent) return {};  // the agent mounts these (bind_mounts)
+  const std::string& target = volume.container_path;
   if (!is_absolute(target)) {
     return invalid(field + ".containerPath: " + single_quoted(target) +
                    " must be an absolute path in a DOCKER container");
   }
-  std::string mode = "RW";
-  if (const json* mode_json = member(volume, "mode")) {
-    mode = mode_json->is_string() ? mode_json->get<std::string>() : mode_json->dump();
-    if (mode != "RW" && mode != "RO") {
-      return invalid(field + ".mode: got " + single_quoted(mode) + ", expected RW or RO");
-    }
+  if (volume.mode != "RW" && volume.mode != "RO") {
+    return invalid(field + ".mode: got " + single_quoted(volume.mode) + ", expected RW or RO");
   }
-  if (member(volume, "external") != nullptr) {
-    Status status = add_external_volume(spec, volume, field, target, mode == "RO", build);
+  const bool read_only = volume.mode == "RO";
+  if (volume.external) {
+    Status status = add_external_volume(spec, *volume.external, field, target, read_only, build);
     if (!status) return status;
-  } else if (const json* host_path = member(volume, "hostPath")) {
-    std::string source = host_path->is_string() ? host_path->get<std::string>() : "";
-    if (!is_absolute(source)) {
+  } else if (volume.host_path) {
+    if (!is_absolute(*volume.host_path)) {
       return invalid(
-          field + ".hostPath: got " + host_path->dump() +
-          ", expected an absolute path on the node (relative host paths are not supported)");
+          field + ".hostPath: got \"" + *volume.host_path +
+          "\", expected an absolute path on the node (relative host paths are not supported)");
     }
-    build.binds.push_back(source + ":" + target + (mode == "RO" ? ":ro" : ":rw"));
-  } else if (member(volume, "secret") != nullptr) {
+    build.binds.push_back(*volume.host_path + ":" + target + (read_only ? ":ro" : ":rw"));
+  } else if (volume.secret) {
     return invalid(field + ": secret volumes are not supported");
   } else {
     return invalid(field + ": expected one of hostPath, external or persistent");
@@ -380,13 +296,11 @@ Status add_container_volume(const DockerTaskSpec& spec, const json& volume,
   return claim_target(build, target, field);
 }
 
-Status add_container_volumes(const DockerTaskSpec& spec, const json& container, Build& build) {
-  const json* volumes = member(container, "volumes");
-  if (volumes == nullptr) return {};
-  if (!volumes->is_array()) return invalid("container.volumes: expected an array");
-  for (size_t i = 0; i < volumes->size(); ++i) {
+Status add_container_volumes(const DockerTaskSpec& spec, Build& build) {
+  const std::vector<model::ContainerVolume>& volumes = spec.container.volumes;
+  for (size_t i = 0; i < volumes.size(); ++i) {
     std::string field = "container.volumes[" + std::to_string(i) + "]";
-    Status status = add_container_volume(spec, (*volumes)[i], field, build);
+    Status status = add_container_volume(spec, volumes[i], field, build);
     if (!status) return status;
   }
   return {};
@@ -413,23 +327,11 @@ std::optional<std::string> canonical_key(const std::string& key) {
   return std::nullopt;
 }
 
-Result<std::vector<Parameter>> read_parameters(const json& container) {
+Result<std::vector<Parameter>> read_parameters(const model::DockerSpec& docker) {
   std::vector<Parameter> out;
-  const json* docker = member(container, "docker");
-  const json* parameters = docker != nullptr ? member(*docker, "parameters") : nullptr;
-  if (parameters == nullptr) return out;
-  if (!parameters->is_array()) {
-    return invalid(std::string(kParametersPath) + ": expected an array of {key, value}");
-  }
-  for (size_t i = 0; i < parameters->size(); ++i) {
+  for (size_t i = 0; i < docker.parameters.size(); ++i) {
     std::string field = std::string(kParametersPath) + "[" + std::to_string(i) + "]";
-    const json& parameter = (*parameters)[i];
-    const json* key = member(parameter, "key");
-    const json* value = member(parameter, "value");
-    if (key == nullptr || value == nullptr || !key->is_string() || !value->is_string()) {
-      return invalid(field + ": expected {\"key\": string, \"value\": string}");
-    }
-    std::string written = key->get<std::string>();
+    const std::string& written = docker.parameters[i].key;
     auto canonical = canonical_key(written);
     if (!canonical) {
       std::string hint =
@@ -437,7 +339,7 @@ Result<std::vector<Parameter>> read_parameters(const json& container) {
       return invalid(field + ": " + single_quoted(written) +
                      " is not supported (supported: " + kSupportedParameters + ")" + hint);
     }
-    out.push_back({*canonical, value->get<std::string>(), field + " (" + written + ")"});
+    out.push_back({*canonical, docker.parameters[i].value, field + " (" + written + ")"});
   }
   return out;
 }
@@ -631,35 +533,27 @@ json labels(const DockerTaskSpec& spec, Build& build) {
 }  // namespace
 
 Result<DockerCreate> docker_create_body(const DockerTaskSpec& spec) {
-  auto container = parse_document(spec.container_json, "container", json::object());
-  if (!container) return container.error();
-  if (!container->is_object()) return invalid("container: expected an object");
-  auto networks = parse_document(spec.networks_json, "networks", json::array());
-  if (!networks) return networks.error();
-  auto image = read_image(*container);
-  if (!image) return image.error();
-  const json& docker = (*container)["docker"];
+  auto docker_spec = read_docker(spec.container);
+  if (!docker_spec) return docker_spec.error();
+  const model::DockerSpec& docker = **docker_spec;
+  const std::string& image = docker.image;
 
   Build build;
-  build.config["Image"] = *image;
+  build.config["Image"] = image;
   build.config["Tty"] = false;
   add_command(spec, build);
-  if (auto status = add_network(spec, *container, *networks, build); !status) return status.error();
+  if (auto status = add_network(spec, build); !status) return status.error();
   add_resources(spec, build);
   // Before the parameters: `docker run --user` in them is the more specific choice.
   if (!spec.user.empty()) build.config["User"] = spec.user;
-  auto privileged = read_bool(docker, "privileged", "container.docker.privileged");
-  if (!privileged) return privileged.error();
-  build.host["Privileged"] = privileged->value_or(false);
-  auto force_pull = read_bool(docker, "forcePullImage", "container.docker.forcePullImage");
-  if (!force_pull) return force_pull.error();
-  if (force_pull->value_or(false)) {
+  build.host["Privileged"] = docker.privileged;
+  if (docker.force_pull_image) {
     build.out.warnings.push_back(
         "forcePullImage ignored: no registry is reachable from this node; using the local image " +
-        *image);
+        image);
   }
-  if (auto status = add_container_volumes(spec, *container, build); !status) return status.error();
-  auto parameters = read_parameters(*container);
+  if (auto status = add_container_volumes(spec, build); !status) return status.error();
+  auto parameters = read_parameters(docker);
   if (!parameters) return parameters.error();
   if (auto status = add_parameters(spec, *parameters, build); !status) return status.error();
   if (auto status = add_bind_mounts(spec, build); !status) return status.error();

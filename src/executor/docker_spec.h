@@ -33,7 +33,9 @@
 //     attaches them and passes them in `bind_mounts`.
 //   - container.docker.forcePullImage: accepted with a warning, since no registry is reachable.
 //
-// Errors are kInvalidArgument, naming the field path the user wrote, e.g.
+// The container's shape (types, port numbers, protocols, network modes) was checked when
+// model::parse_container_spec read it; what is checked here is what Docker can run. Errors are
+// kInvalidArgument, naming the field path the user wrote, e.g.
 // "container.docker.parameters[2] (volume): ...", "container.portMappings[1].protocol: ...".
 #pragma once
 
@@ -45,14 +47,14 @@
 #include <vector>
 
 #include "base/result.h"
+#include "model/container.h"
 
 namespace berth {
 
 struct DockerTaskSpec {
   std::string task_id;
-  std::string
-      container_json;         // the app's normalised `container` object (type DOCKER), as JSON text
-  std::string networks_json;  // the app's normalised `networks` array, as JSON text
+  model::ContainerSpec container;            // the app's `container` (type DOCKER)
+  std::vector<model::NetworkSpec> networks;  // the app's `networks`; empty: host networking
   std::optional<std::string> cmd;
   std::vector<std::string> args;
   std::map<std::string, std::string> env;     // the task's complete environment
@@ -89,8 +91,8 @@ struct DockerCreate {
 // kInvalidArgument naming the field for what cannot be run: no image, an unsupported
 // parameter, a malformed parameter value, a port mapping without a host port in bridge mode,
 // an external volume of another driver, a relative host or container path, two mounts at one
-// container path, a container network without a name. `networks_json` empty means host
-// networking (Marathon's default).
+// container path, a container network without a name. No `networks` means host networking
+// (Marathon's default).
 Result<DockerCreate> docker_create_body(const DockerTaskSpec& spec);
 
 }  // namespace berth

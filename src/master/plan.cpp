@@ -177,7 +177,13 @@ void place_volume_app(const MasterState& state, const lease::MasterLeases& lease
   const AgentRecord& agent = *cluster.agents[a.node_index];
   NewTask placed;
   placed.task = new_task(app, ids, agent, a.ports, wall);
-  protocol::LaunchSpec spec = launch_spec(app, placed.task.id, placed.task.ports);
+  auto launch = launch_spec(app, placed.task.id, placed.task.ports);
+  if (!launch) {
+    placed.failure = launch.error().message;
+    plan->tasks.push_back(std::move(placed));
+    return;
+  }
+  protocol::LaunchSpec spec = std::move(*launch);
   auto volumes = model::dataset_volumes(app);
   for (size_t i = 0; i < volumes.size() && i < datasets.size(); ++i) {
     model::Dataset next = *datasets[i];
@@ -362,7 +368,12 @@ PlacementPlan plan_placement(const MasterState& state, const lease::MasterLeases
     const model::App& app = state.apps.at(regular[a.request_index].first).app;
     NewTask placed;
     placed.task = new_task(app, ids, *cluster.agents[a.node_index], a.ports, wall);
-    placed.launch = launch_spec(app, placed.task.id, placed.task.ports);
+    auto launch = launch_spec(app, placed.task.id, placed.task.ports);
+    if (launch) {
+      placed.launch = std::move(*launch);
+    } else {
+      placed.failure = launch.error().message;
+    }
     plan.tasks.push_back(std::move(placed));
   }
   for (size_t i = 0; i < regular.size(); ++i) {
@@ -512,8 +523,8 @@ std::vector<uint32_t> ports_in_app_order(const model::App& app,
   return out;
 }
 
-protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
-                                 const std::vector<uint32_t>& ports) {
+Result<protocol::LaunchSpec> launch_spec(const model::App& app, const std::string& task_id,
+                                         const std::vector<uint32_t>& ports) {
   protocol::LaunchSpec spec;
   spec.task_id = task_id;
   spec.app_id = app.id;
@@ -543,8 +554,12 @@ protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_
   }
   if (extra.is_object() && extra.contains("container") &&
       extra["container"].value("type", "") == "DOCKER") {
-    spec.container = extra["container"].dump();
-    spec.networks = extra.contains("networks") ? extra["networks"].dump() : "[]";
+    auto container = model::parse_container_spec(extra["container"]);
+    if (!container) return container.error();
+    spec.container = std::move(*container);
+    auto networks = model::parse_networks(extra.value("networks", nlohmann::json::array()));
+    if (!networks) return networks.error();
+    spec.networks = std::move(*networks);
   }
   return spec;
 }

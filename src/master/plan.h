@@ -50,6 +50,9 @@ struct NewTask {
   std::vector<model::Dataset> moves;
   // Sent now, unless the task waits for its datasets (task.pending_launch is set instead).
   std::optional<protocol::LaunchSpec> launch;
+  // Set when no launch can be built (the app's container cannot be read): the task is recorded
+  // and fails at once, like a failed launch, so the app backs off.
+  std::optional<std::string> failure;
 };
 struct PlacementPlan {
   std::vector<NewTask> tasks;
@@ -158,8 +161,9 @@ scheduler::PlacementRequest placement_request(const model::App& app, uint32_t co
 std::vector<uint32_t> ports_in_app_order(const model::App& app,
                                          const std::vector<uint32_t>& assigned);
 // The launch spec of a new task of `app` with `ports` (no datasets yet).
-protocol::LaunchSpec launch_spec(const model::App& app, const std::string& task_id,
-                                 const std::vector<uint32_t>& ports);
+// kInvalidArgument when the app's container cannot be read (model/container.h).
+Result<protocol::LaunchSpec> launch_spec(const model::App& app, const std::string& task_id,
+                                         const std::vector<uint32_t>& ports);
 bool has_health_checks(const model::App& app);
 
 }  // namespace berth::master

@@ -96,6 +96,11 @@ void MasterCore::apply_app_decisions(const AppDecisions& apps) {
 void MasterCore::apply_placement(const PlacementPlan& plan) {
   for (const auto& [app_id, queue] : plan.queue) state_.apps[app_id].queue = queue;
   for (const auto& placed : plan.tasks) {
+    if (placed.failure) {
+      auto [it, inserted] = state_.tasks.emplace(placed.task.id, placed.task);
+      if (inserted) record_terminal(it->second, protocol::TaskState::kFailed, *placed.failure);
+      continue;
+    }
     bool stored = true;
     for (const auto& moved : placed.moves) {
       if (!persist_dataset(moved)) {

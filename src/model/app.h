@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "model/container.h"
 #include "model/json_value.h"
 
 namespace berth::model {
@@ -191,14 +192,7 @@ std::optional<std::string> docker_image(const App& app);
 bool has_external_volumes(const App& app);
 bool has_persistent_volumes(const App& app);
 
-// One entry of container.portMappings (bridge or container networking).
-struct PortMapping {
-  uint32_t container_port = 0;
-  std::optional<uint32_t> host_port;  // 0: any host port; absent: not published on the host
-  uint32_t service_port = 0;          // 0 until the master assigns one
-  std::string protocol = "tcp";
-  std::string name;
-};
+// container.portMappings (PortMapping is in model/container.h).
 std::vector<PortMapping> port_mappings(const App& app);
 // The app's service ports, one per port: portDefinitions[].port in host networking,
 // portMappings[].servicePort otherwise (0 where none is assigned yet).

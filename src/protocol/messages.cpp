@@ -193,11 +193,47 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"health_checks", v.health_checks}};
   if (v.cmd) j["cmd"] = *v.cmd;
   if (!v.user.empty()) j["user"] = v.user;
-  if (!v.container.empty()) {
-    j["container"] = v.container;
-    j["networks"] = v.networks;
+  if (v.container) {
+    j["container"] = model::container_to_json(*v.container);
+    j["networks"] = model::networks_to_json(v.networks);
   }
 }
+
+namespace {
+
+// Member `key` of a launch: null when absent or empty. Agents before the typed container sent
+// (and wrote into their tasks' .berth-task.json, which adoption reads) `container` and
+// `networks` as JSON text, "" for none; that text is read as the JSON it holds.
+json launch_member(const json& launch, const char* key) {
+  auto it = launch.find(key);
+  if (it == launch.end()) return json();
+  if (!it->is_string()) return *it;
+  const std::string& text = it->get_ref<const std::string&>();
+  if (text.empty()) return json();
+  auto parsed = berth::json::parse(text);
+  if (!parsed) {
+    throw json::other_error::create(501, std::string(key) + ": " + parsed.error().message, &launch);
+  }
+  return std::move(*parsed);
+}
+
+// A launch's `container`, read by the model's parser; its errors name the field (e.g.
+// "container.docker.image: ...") and reach decode<T>'s caller like nlohmann's type errors.
+std::optional<model::ContainerSpec> container_of(const json& launch) {
+  json value = launch_member(launch, "container");
+  if (value.is_null()) return std::nullopt;
+  auto container = model::parse_container_spec(value);
+  if (!container) throw json::other_error::create(501, container.error().message, &launch);
+  return std::move(*container);
+}
+
+std::vector<model::NetworkSpec> networks_of(const json& launch) {
+  auto networks = model::parse_networks(launch_member(launch, "networks"));
+  if (!networks) throw json::other_error::create(501, networks.error().message, &launch);
+  return std::move(*networks);
+}
+
+}  // namespace
 
 void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.task_id = j.value("task_id", "");
@@ -216,8 +252,8 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.kill_grace_ms = field(j, "kill_grace_ms", int64_t{3000});
   v.volumes = j.value("volumes", std::vector<VolumeMount>{});
   v.health_checks = j.value("health_checks", "");
-  v.container = j.value("container", "");
-  v.networks = j.value("networks", "");
+  v.container = container_of(j);
+  v.networks = networks_of(j);
   v.user = j.value("user", "");
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "model/container.h"
 
 namespace berth::protocol {
 
@@ -185,10 +186,12 @@ struct LaunchSpec {
   int64_t kill_grace_ms = 3000;
   std::vector<VolumeMount> volumes;
   std::string health_checks;  // the app's healthChecks array as JSON text; empty: none
-  // DOCKER apps: the app's normalised `container` object and `networks` array as JSON text
-  // (empty for process tasks). `ports` then follow the portMappings that publish a host port.
-  std::string container;
-  std::string networks;
+  // DOCKER apps: the app's `container` and `networks`, parsed by model/container.h (no
+  // container for process tasks; no networks means host networking). `ports` then follow the
+  // portMappings that publish a host port. On the wire they are Marathon's normalised JSON,
+  // read with the same parser.
+  std::optional<model::ContainerSpec> container;
+  std::vector<model::NetworkSpec> networks;
   // The app's `user`: who the task runs as. Empty: the agent's --default-task-user.
   std::string user;
 };

@@ -55,6 +55,70 @@ TEST(Messages, ALaunchCarriesTheAppsUser) {
   EXPECT_TRUE(nlohmann::json::parse(R"({"task_id":"x"})").get<LaunchSpec>().user.empty());
 }
 
+TEST(Messages, ALaunchCarriesTheTypedContainerAndNetworks) {
+  LaunchSpec spec;
+  spec.task_id = "web.1";
+  model::ContainerSpec container;
+  container.docker = model::DockerSpec{"nginx:1.25", false, true, {{"env", "MODE=fast"}}};
+  container.port_mappings = {{80, 0u, 10000, "tcp", "http"}};
+  model::ContainerVolume volume;
+  volume.container_path = "/data";
+  volume.external = model::ExternalVolumeSource{"db", std::nullopt, {{"dvdi/driver", "berth"}}};
+  container.volumes = {volume};
+  spec.container = container;
+  spec.networks = {{"container/bridge", ""}};
+  Command c;
+  c.body = LaunchCommand{spec};
+  std::string wire = encode(c);
+  auto back = decode<Command>(wire);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const LaunchSpec& got = back->as<LaunchCommand>()->spec;
+  ASSERT_TRUE(got.container.has_value());
+  EXPECT_EQ(*got.container, container);
+  EXPECT_EQ(got.networks, spec.networks);
+  // Marathon's JSON on the wire, as docs/protocol.md §5 describes it.
+  auto j = nlohmann::json::parse(wire);
+  EXPECT_EQ(j["launch"]["container"]["docker"]["image"], "nginx:1.25");
+  EXPECT_EQ(j["launch"]["networks"][0]["mode"], "container/bridge");
+
+  // A process task has neither.
+  LaunchSpec plain;
+  plain.task_id = "p.1";
+  auto plain_back = decode<LaunchSpec>(encode(plain));
+  ASSERT_TRUE(plain_back.ok()) << plain_back.error().message;
+  EXPECT_FALSE(plain_back->container.has_value());
+  EXPECT_TRUE(plain_back->networks.empty());
+}
+
+// What agents before the typed container wrote into .berth-task.json, read back on adoption.
+TEST(Messages, AContainerWrittenAsJsonTextIsStillRead) {
+  auto old = decode<LaunchSpec>(
+      R"({"task_id":"t","container":"{\"type\":\"DOCKER\",\"docker\":{\"image\":\"b\"}}",)"
+      R"("networks":"[{\"mode\":\"host\"}]"})");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  ASSERT_TRUE(old->container.has_value());
+  EXPECT_EQ(old->container->docker->image, "b");
+  EXPECT_EQ(old->networks, (std::vector<model::NetworkSpec>{{"host", ""}}));
+  auto process = decode<LaunchSpec>(R"({"task_id":"t","container":"","networks":""})");
+  ASSERT_TRUE(process.ok()) << process.error().message;
+  EXPECT_FALSE(process->container.has_value());
+  EXPECT_FALSE(decode<LaunchSpec>(R"({"task_id":"t","container":"{not json"})").ok());
+}
+
+TEST(Messages, ABadContainerInALaunchIsADecodeErrorNamingTheField) {
+  auto no_image = decode<Command>(
+      R"({"type":"launch","launch":{"task_id":"t","container":{"type":"DOCKER","docker":{}}}})");
+  ASSERT_FALSE(no_image.ok());
+  EXPECT_EQ(no_image.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(no_image.error().message.find("container.docker.image"), std::string::npos)
+      << no_image.error().message;
+  auto bad_network = decode<LaunchSpec>(
+      R"({"task_id":"t","container":{"docker":{"image":"b"}},"networks":[{"mode":"mesh"}]})");
+  ASSERT_FALSE(bad_network.ok());
+  EXPECT_NE(bad_network.error().message.find("networks[0].mode"), std::string::npos)
+      << bad_network.error().message;
+}
+
 TEST(Messages, MissingFieldsKeepDefaults) {
   auto hb = nlohmann::json::parse("{}").get<HeartbeatAck>();
   EXPECT_EQ(hb.lease_ms, 2500);
