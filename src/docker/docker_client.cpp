@@ -1,28 +1,14 @@
-// DockerClient over Boost.Beast: one unix-socket connection per call, asynchronous operations
-// driven one by one on a private io_context so that a single deadline bounds the whole call
-// (synchronous asio calls would ignore it). The JSON and log formats live in docker_wire.cpp.
+// DockerClient over http/'s unix-socket client (http/http.h): one connection per call, one
+// deadline for the whole call. The JSON and log formats live in docker_wire.cpp.
 #include "docker/docker_client.h"
 
 #include <sys/un.h>
-
-#include <array>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <exception>
 
 #include "docker/docker_wire.h"
 #include "http/http.h"
 
 namespace berth::docker {
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using unix_stream = asio::local::stream_protocol;
-using SteadyClock = std::chrono::steady_clock;
 
 // Every call but wait and follow: generous next to create (~25 ms) and start (~0.7 s), but a
 // daemon that hangs cannot hold a caller forever.
@@ -37,127 +23,62 @@ struct Reply {
   std::string body;
 };
 
-// One connection to the Docker socket. Each step runs until it completes or the call's
-// deadline passes; then the socket is closed, which ends the step with an error.
-class Connection {
- public:
-  Connection(const std::string& socket_path, std::chrono::milliseconds timeout)
-      : socket_path_(socket_path),
-        socket_(io_),
-        timeout_(timeout),
-        deadline_(SteadyClock::now() + timeout) {}
+http::UnixRequest docker_request(const std::string& method, const std::string& target,
+                                 const std::string& body, std::chrono::milliseconds timeout) {
+  http::UnixRequest request;
+  request.method = method;
+  request.target = target;
+  request.body = body;
+  // Docker's Go server rejects HTTP/1.1 without a Host; the docker CLI sends a dummy one too.
+  request.host = "docker";
+  request.timeout = timeout;
+  request.max_header_bytes = kMaxHeaderBytes;
+  request.max_response_bytes = kMaxBodyBytes;
+  return request;
+}
 
-  // false when the deadline passed first; `*ec` is the step's own result otherwise.
-  template <typename Start>
-  bool run(Start&& start, boost::system::error_code* ec) {
-    bool done = false;
-    start([ec, &done](boost::system::error_code e, auto&&...) {
-      *ec = e;
-      done = true;
-    });
-    io_.restart();
-    io_.run_until(deadline_);
-    if (done) return true;
-    timed_out_ = true;
-    close();
-    io_.restart();
-    io_.run();
-    return false;
+Status check_socket_path(const std::string& op, const std::string& socket_path) {
+  if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      op + ": the Docker socket path '" + socket_path + "' must be 1 to " +
+                          std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes long");
   }
+  return {};
+}
 
-  // Whether some step ran out of time.
-  bool timed_out() const { return timed_out_; }
-
-  Status open(const std::string& op) {
-    if (socket_path_.empty() || socket_path_.size() >= sizeof(sockaddr_un::sun_path)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        op + ": the Docker socket path '" + socket_path_ + "' must be 1 to " +
-                            std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes long");
-    }
-    boost::system::error_code ec;
-    bool in_time = run(
-        [&](auto handler) {
-          socket_.async_connect(unix_stream::endpoint(socket_path_), std::move(handler));
-        },
-        &ec);
-    if (!in_time || ec) {
-      return make_error(ErrorCode::kUnavailable,
-                        op + ": Docker does not answer on " + socket_path_ + " (" +
-                            (in_time ? ec.message() : std::string("connect timed out")) +
-                            "); is dockerd running, and may this process use its socket?");
-    }
-    return {};
+// What went wrong in a call, for the user. `step` overrides the step's own name.
+Error failure(const std::string& op, const std::string& socket_path,
+              std::chrono::milliseconds timeout, const http::UnixFailure& failure,
+              std::string step = "") {
+  using Kind = http::UnixFailure::Kind;
+  using Step = http::UnixFailure::Step;
+  if (failure.kind == Kind::kException)
+    return make_error(ErrorCode::kInternal, op + ": " + failure.reason);
+  if (failure.step == Step::kConnect) {
+    return make_error(
+        ErrorCode::kUnavailable,
+        op + ": Docker does not answer on " + socket_path + " (" +
+            (failure.kind == Kind::kTimedOut ? std::string("connect timed out") : failure.reason) +
+            "); is dockerd running, and may this process use its socket?");
   }
-
-  Status send(const std::string& op, const std::string& method, const std::string& target,
-              const std::string& body) {
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    // Docker's Go server rejects HTTP/1.1 without a Host; the docker CLI sends a dummy one too.
-    req.set(bhttp::field::host, "docker");
-    req.set(bhttp::field::user_agent, "berth");
-    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
-    req.keep_alive(false);
-    req.body() = body;
-    req.prepare_payload();
-    boost::system::error_code ec;
-    bool in_time =
-        run([&](auto handler) { bhttp::async_write(socket_, req, std::move(handler)); }, &ec);
-    if (!in_time || ec) return failure(op, in_time, ec, "sending the request");
-    return {};
+  if (step.empty()) {
+    step = failure.step == Step::kSend      ? "sending the request"
+           : failure.step == Step::kReceive ? "reading the answer"
+                                            : "reading the log stream";
   }
-
-  // Reads a whole answer (headers and body).
-  Result<Reply> receive(const std::string& op) {
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(kMaxBodyBytes);
-    boost::system::error_code ec;
-    bool in_time =
-        run([&](auto handler) { bhttp::async_read(socket_, buffer_, parser, std::move(handler)); },
-            &ec);
-    if (!in_time || ec) return failure(op, in_time, ec, "reading the answer");
-    auto& res = parser.get();
-    Reply reply;
-    reply.status = static_cast<int>(res.result_int());
-    reply.api_version = std::string(res["Api-Version"]);
-    reply.body = std::move(res.body());
-    return reply;
-  }
-
-  // What went wrong in a step, for the user.
-  Error failure(const std::string& op, bool in_time, const boost::system::error_code& ec,
-                const std::string& step) const {
-    if (!in_time) {
-      return make_error(ErrorCode::kUnavailable,
-                        op + ": Docker on " + socket_path_ + " did not answer within " +
-                            std::to_string(timeout_.count()) + " ms (" + step + ")");
-    }
-    if (ec == bhttp::error::body_limit) {
-      return make_error(ErrorCode::kInternal, op + ": Docker's answer is larger than the " +
-                                                  std::to_string(kMaxBodyBytes >> 20) +
-                                                  " MiB this client accepts");
-    }
+  if (failure.kind == Kind::kTimedOut) {
     return make_error(ErrorCode::kUnavailable,
-                      op + ": " + step + " on " + socket_path_ + " failed: " + ec.message());
+                      op + ": Docker on " + socket_path + " did not answer within " +
+                          std::to_string(timeout.count()) + " ms (" + step + ")");
   }
-
-  void close() {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+  if (failure.kind == Kind::kTooLarge) {
+    return make_error(ErrorCode::kInternal, op + ": Docker's answer is larger than the " +
+                                                std::to_string(kMaxBodyBytes >> 20) +
+                                                " MiB this client accepts");
   }
-
-  unix_stream::socket& socket() { return socket_; }
-  beast::flat_buffer& buffer() { return buffer_; }
-
- private:
-  std::string socket_path_;
-  asio::io_context io_;
-  unix_stream::socket socket_;
-  beast::flat_buffer buffer_;
-  std::chrono::milliseconds timeout_;
-  SteadyClock::time_point deadline_;
-  bool timed_out_ = false;
-};
+  return make_error(ErrorCode::kUnavailable,
+                    op + ": " + step + " on " + socket_path + " failed: " + failure.reason);
+}
 
 Error docker_error(const std::string& op, const Reply& reply) {
   return make_error(error_code_for_status(reply.status),
@@ -180,22 +101,24 @@ std::string DockerClient::api_version() const {
 namespace {
 
 // One request and its whole answer; `*timed_out` (when given) tells a call that ran out of
-// time from one that could not reach Docker. Third-party exceptions (allocation, asio) end here.
+// time from one that could not reach Docker.
 Result<Reply> call(const std::string& socket_path, const std::string& op, const std::string& method,
                    const std::string& target, const std::string& body,
                    std::chrono::milliseconds timeout, bool* timed_out = nullptr) {
-  try {
-    Connection connection(socket_path, timeout);
-    Result<Reply> reply = [&]() -> Result<Reply> {
-      if (Status opened = connection.open(op); !opened) return opened.error();
-      if (Status sent = connection.send(op, method, target, body); !sent) return sent.error();
-      return connection.receive(op);
-    }();
-    if (timed_out) *timed_out = connection.timed_out();
-    return reply;
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInternal, op + ": " + e.what());
+  if (Status path_ok = check_socket_path(op, socket_path); !path_ok) return path_ok.error();
+  http::UnixAnswer answer =
+      http::unix_request(socket_path, docker_request(method, target, body, timeout));
+  if (timed_out) {
+    *timed_out = answer.failure && answer.failure->kind == http::UnixFailure::Kind::kTimedOut;
   }
+  if (answer.failure) return failure(op, socket_path, timeout, *answer.failure);
+  Reply reply;
+  reply.status = answer.response.status;
+  if (auto it = answer.response.headers.find("api-version"); it != answer.response.headers.end()) {
+    reply.api_version = it->second;
+  }
+  reply.body = std::move(answer.response.body);
+  return reply;
 }
 
 }  // namespace
@@ -326,68 +249,36 @@ Status DockerClient::follow_logs(const std::string& id,
                                  std::chrono::milliseconds timeout) {
   const std::string op = "docker logs --follow";
   if (Status ok = require_id(op, id); !ok) return ok;
-  try {
-    Connection connection(socket_path_, timeout);
-    if (Status opened = connection.open(op); !opened) return opened;
-    std::string target =
-        prefix_ + "/containers/" + http::percent_encode(id) + "/logs?stdout=1&stderr=1&follow=1";
-    if (Status sent = connection.send(op, "GET", target, ""); !sent) return sent;
-
-    // A buffer_body parser with async_read_some hands over the body as it arrives (async_read
-    // would wait until the piece buffer is full); Beast undoes the chunked transfer encoding.
-    bhttp::response_parser<bhttp::buffer_body> parser;
-    parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(boost::none);
-    boost::system::error_code ec;
-    bool in_time = connection.run(
-        [&](auto handler) {
-          bhttp::async_read_header(connection.socket(), connection.buffer(), parser,
-                                   std::move(handler));
-        },
-        &ec);
-    // Docker 20.10 sends no headers until the container writes something, so a silent
-    // container and the end of the caller's time look alike here: both end the follow.
-    if (!in_time) return {};
-    if (ec) return connection.failure(op, in_time, ec, "reading the answer");
-    const int status = static_cast<int>(parser.get().result_int());
-
-    std::array<char, 16 << 10> piece;
-    std::string error_body;  // only for a failed call, bounded by kMaxBodyBytes
-    LogDemuxer demuxer;
-    bool stopped = false;
-    LogDemuxer::Sink sink = [&](int stream, std::string_view data) {
-      stopped = !chunk(stream, std::string(data));
-      return !stopped;
-    };
-    while (!parser.is_done() && !stopped) {
-      parser.get().body().data = piece.data();
-      parser.get().body().size = piece.size();
-      in_time = connection.run(
-          [&](auto handler) {
-            bhttp::async_read_some(connection.socket(), connection.buffer(), parser,
-                                   std::move(handler));
-          },
-          &ec);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      size_t received = piece.size() - parser.get().body().size;
-      if (status != 200) {
-        error_body.append(piece.data(), std::min(received, kMaxBodyBytes - error_body.size()));
-      } else if (received > 0) {
-        demuxer.feed(std::string_view(piece.data(), received), sink);
+  if (Status path_ok = check_socket_path(op, socket_path_); !path_ok) return path_ok;
+  std::string target =
+      prefix_ + "/containers/" + http::percent_encode(id) + "/logs?stdout=1&stderr=1&follow=1";
+  LogDemuxer demuxer;
+  LogDemuxer::Sink sink = [&](int stream, std::string_view data) {
+    return chunk(stream, std::string(data));
+  };
+  http::UnixAnswer answer =
+      http::unix_stream(socket_path_, docker_request("GET", target, "", timeout),
+                        [&](std::string_view data) { return demuxer.feed(data, sink); });
+  const int status = answer.response.status;
+  if (answer.failure) {
+    using Kind = http::UnixFailure::Kind;
+    using Step = http::UnixFailure::Step;
+    const http::UnixFailure& failed = *answer.failure;
+    if (failed.kind == Kind::kTimedOut) {
+      // Docker 20.10 sends no headers until the container writes something, so a silent
+      // container and the end of the caller's time look alike: both end the follow. Following
+      // ends when the caller's time is up: what arrived until then is the result.
+      if (failed.step == Step::kReceive || (failed.step == Step::kStream && status == 200)) {
+        return {};
       }
-      // Following ends when the caller's time is up: what arrived until then is the result.
-      if (!in_time) {
-        if (status == 200) return {};
-        return connection.failure(op, in_time, ec, "reading the answer");
+      if (failed.step == Step::kStream) {
+        return failure(op, socket_path_, timeout, failed, "reading the answer");
       }
-      if (ec) return connection.failure(op, in_time, ec, "reading the log stream");
     }
-    connection.close();
-    if (status != 200) return docker_error(op, Reply{status, "", error_body});
-    return {};
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInternal, op + ": " + e.what());
+    return failure(op, socket_path_, timeout, failed);
   }
+  if (status != 200) return docker_error(op, Reply{status, "", answer.response.body});
+  return {};
 }
 
 Result<bool> DockerClient::image_exists(const std::string& image) {

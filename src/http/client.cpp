@@ -1,6 +1,7 @@
 // The HTTP client: Boost.Beast, synchronous, one connection per request, each step bounded
 // by a deadline so a silent peer cannot block the caller forever. https:// URLs go through
-// OpenSSL with the process's client context (tls_contexts.h).
+// OpenSSL with the process's client context (tls_contexts.h); unix_request() and unix_stream()
+// speak the same exchange over a unix socket under one deadline for the whole call.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -8,10 +9,12 @@
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
 
 #include "http/http.h"
 #include "http/tls_contexts.h"
@@ -87,29 +90,64 @@ Error handshake_error(SSL* ssl_handle, const std::string& base_url,
                     "TLS handshake with " + base_url + " failed: " + ec.message() + hint);
 }
 
+// When each step of an exchange must end: `per_step` after the step starts (the TCP client),
+// or at `at`, one deadline for the whole call (the unix-socket client).
+struct Deadline {
+  std::chrono::milliseconds per_step{0};
+  std::optional<std::chrono::steady_clock::time_point> at;
+
+  template <class Stream>
+  void arm(Stream& stream) const {
+    if (at) {
+      beast::get_lowest_layer(stream).expires_at(*at);
+    } else {
+      beast::get_lowest_layer(stream).expires_after(per_step);
+    }
+  }
+};
+
+// How an exchange went: the answer, or the step that failed and why.
+struct Exchanged {
+  enum class Failed { kNothing, kSend, kReceive };
+  Failed failed = Failed::kNothing;
+  boost::system::error_code ec;
+  ClientResponse response;
+};
+
+template <class Fields>
+void copy_headers(const Fields& fields, ClientResponse* out) {
+  for (auto& field : fields) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out->headers[name] = std::string(field.value());
+  }
+}
+
 // Sends `req` on a connected `stream` and reads the answer, each step within `deadline`.
+// `max_header_bytes` 0 keeps Beast's default.
 template <class Stream>
-Result<ClientResponse> exchange(Stream& stream, asio::io_context& io,
-                                bhttp::request<bhttp::string_body>& req,
-                                std::chrono::milliseconds deadline, size_t max_response_bytes,
-                                const std::string& base_url, const std::string& method,
-                                const std::string& target) {
+Exchanged exchange(Stream& stream, asio::io_context& io, bhttp::request<bhttp::string_body>& req,
+                   const Deadline& deadline, size_t max_response_bytes,
+                   size_t max_header_bytes = 0) {
   auto run = [&io] {
     io.restart();
     io.run();
   };
-  boost::system::error_code ec;
-  beast::get_lowest_layer(stream).expires_after(deadline);
+  Exchanged out;
+  boost::system::error_code& ec = out.ec;
+  deadline.arm(stream);
   bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
   run();
-  if (ec)
-    return make_error(ErrorCode::kUnavailable,
-                      "sending to " + base_url + " failed: " + ec.message());
+  if (ec) {
+    out.failed = Exchanged::Failed::kSend;
+    return out;
+  }
 
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
+  if (max_header_bytes > 0) parser.header_limit(static_cast<uint32_t>(max_header_bytes));
   parser.body_limit(max_response_bytes);
-  beast::get_lowest_layer(stream).expires_after(deadline);
+  deadline.arm(stream);
   bhttp::async_read(stream, buffer, parser, [&](boost::system::error_code e, size_t) { ec = e; });
   run();
   if (ec == ssl::error::stream_truncated && parser.is_header_done() && !parser.is_done()) {
@@ -117,6 +155,25 @@ Result<ClientResponse> exchange(Stream& stream, asio::io_context& io,
     ec = {};
     parser.put_eof(ec);
   }
+  if (ec) {
+    out.failed = Exchanged::Failed::kReceive;
+    return out;
+  }
+  auto& res = parser.get();
+  out.response.status = static_cast<int>(res.result_int());
+  copy_headers(res, &out.response);
+  out.response.body = std::move(res.body());
+  return out;
+}
+
+// An exchange over TCP, as request() reports it.
+Result<ClientResponse> exchange_result(Exchanged&& exchanged, size_t max_response_bytes,
+                                       const std::string& base_url, const std::string& method,
+                                       const std::string& target) {
+  const auto& ec = exchanged.ec;
+  if (exchanged.failed == Exchanged::Failed::kSend)
+    return make_error(ErrorCode::kUnavailable,
+                      "sending to " + base_url + " failed: " + ec.message());
   if (ec == bhttp::error::body_limit) {
     return make_error(ErrorCode::kUnavailable, "the answer from " + base_url + " for " + method +
                                                    " " + target + " is larger than " +
@@ -126,16 +183,7 @@ Result<ClientResponse> exchange(Stream& stream, asio::io_context& io,
     return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for " + method +
                                                    " " + target + ": " + ec.message());
   }
-  auto& res = parser.get();
-  ClientResponse out;
-  out.status = static_cast<int>(res.result_int());
-  for (auto& field : res) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(field.value());
-  }
-  out.body = std::move(res.body());
-  return out;
+  return std::move(exchanged.response);
 }
 
 }  // namespace
@@ -235,7 +283,9 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
   return over_connection(
       base_url, deadline, [&](auto& stream, asio::io_context& io, const BaseUrl& url) {
         auto req = make_request(url, method, target, body, headers);
-        return exchange(stream, io, req, deadline, max_response_bytes, base_url, method, target);
+        return exchange_result(
+            exchange(stream, io, req, Deadline{deadline, std::nullopt}, max_response_bytes),
+            max_response_bytes, base_url, method, target);
       });
 }
 
@@ -267,11 +317,7 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
                                                          target + ": " + ec.message());
         ClientResponse out;
         out.status = static_cast<int>(parser.get().result_int());
-        for (auto& field : parser.get()) {
-          std::string name(field.name_string());
-          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          out.headers[name] = std::string(field.value());
-        }
+        copy_headers(parser.get(), &out);
         constexpr size_t kMaxErrorBody = 1 << 20;
         char chunk[16384];
         // Once streaming, the stream is open-ended: no deadline, it ends when the server ends it.
@@ -298,6 +344,139 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
           }
         }
         return out;
+      });
+}
+
+namespace {
+
+using unix_socket_stream = beast::basic_stream<asio::local::stream_protocol>;
+
+UnixFailure unix_failure(UnixFailure::Step step, const boost::system::error_code& ec) {
+  UnixFailure failure;
+  failure.step = step;
+  if (ec == beast::error::timeout) {
+    failure.kind = UnixFailure::Kind::kTimedOut;
+  } else if (ec == bhttp::error::body_limit) {
+    failure.kind = UnixFailure::Kind::kTooLarge;
+  }
+  failure.reason = ec.message();
+  return failure;
+}
+
+bhttp::request<bhttp::string_body> make_unix_request(const UnixRequest& request) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(request.method), request.target, 11};
+  req.set(bhttp::field::host, request.host);
+  req.set(bhttp::field::user_agent, "berth");
+  if (!request.body.empty()) req.set(bhttp::field::content_type, "application/json");
+  req.keep_alive(false);
+  req.body() = request.body;
+  req.prepare_payload();
+  return req;
+}
+
+// Connects to `socket_path` by `deadline`, then runs `talk(stream, io)` and closes the socket.
+// Third-party exceptions (allocation, asio) end here.
+template <class Talk>
+UnixAnswer over_unix_connection(const std::string& socket_path, const Deadline& deadline,
+                                Talk&& talk) {
+  UnixAnswer answer;
+  try {
+    asio::io_context io;
+    unix_socket_stream stream(io);
+    boost::system::error_code ec;
+    deadline.arm(stream);
+    stream.async_connect(asio::local::stream_protocol::endpoint(socket_path),
+                         [&](boost::system::error_code e) { ec = e; });
+    io.run();
+    if (ec) {
+      answer.failure = unix_failure(UnixFailure::Step::kConnect, ec);
+      return answer;
+    }
+    talk(stream, io, &answer);
+    stream.close();
+  } catch (const std::exception& e) {
+    answer.failure =
+        UnixFailure{UnixFailure::Step::kConnect, UnixFailure::Kind::kException, e.what()};
+  }
+  return answer;
+}
+
+}  // namespace
+
+UnixAnswer unix_request(const std::string& socket_path, const UnixRequest& request) {
+  Deadline deadline{request.timeout, std::chrono::steady_clock::now() + request.timeout};
+  return over_unix_connection(
+      socket_path, deadline,
+      [&](unix_socket_stream& stream, asio::io_context& io, UnixAnswer* out) {
+        auto req = make_unix_request(request);
+        Exchanged exchanged = exchange(stream, io, req, deadline, request.max_response_bytes,
+                                       request.max_header_bytes);
+        if (exchanged.failed == Exchanged::Failed::kNothing) {
+          out->response = std::move(exchanged.response);
+        } else {
+          out->failure = unix_failure(exchanged.failed == Exchanged::Failed::kSend
+                                          ? UnixFailure::Step::kSend
+                                          : UnixFailure::Step::kReceive,
+                                      exchanged.ec);
+        }
+      });
+}
+
+UnixAnswer unix_stream(const std::string& socket_path, const UnixRequest& request,
+                       const std::function<bool(std::string_view)>& on_data) {
+  Deadline deadline{request.timeout, std::chrono::steady_clock::now() + request.timeout};
+  return over_unix_connection(
+      socket_path, deadline,
+      [&](unix_socket_stream& stream, asio::io_context& io, UnixAnswer* out) {
+        auto req = make_unix_request(request);
+        boost::system::error_code ec;
+        deadline.arm(stream);
+        bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec) {
+          out->failure = unix_failure(UnixFailure::Step::kSend, ec);
+          return;
+        }
+        // A buffer_body parser with async_read_some hands over the body as it arrives
+        // (async_read would wait until the piece buffer is full).
+        beast::flat_buffer buffer;
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.header_limit(static_cast<uint32_t>(request.max_header_bytes));
+        parser.body_limit(boost::none);
+        deadline.arm(stream);
+        bhttp::async_read_header(stream, buffer, parser,
+                                 [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec) {
+          out->failure = unix_failure(UnixFailure::Step::kReceive, ec);
+          return;
+        }
+        out->response.status = static_cast<int>(parser.get().result_int());
+        copy_headers(parser.get(), &out->response);
+        const bool ok = out->response.status == 200;
+        const size_t max_error_body = request.max_response_bytes;
+        char piece[16 << 10];
+        bool stopped = false;
+        while (!parser.is_done() && !stopped) {
+          parser.get().body().data = piece;
+          parser.get().body().size = sizeof piece;
+          deadline.arm(stream);
+          bhttp::async_read_some(stream, buffer, parser,
+                                 [&](boost::system::error_code e, size_t) { ec = e; });
+          run_io(io);
+          if (ec == bhttp::error::need_buffer) ec = {};
+          std::string_view got(piece, sizeof piece - parser.get().body().size);
+          if (!ok) {
+            std::string& body = out->response.body;
+            body.append(got.substr(0, max_error_body - std::min(max_error_body, body.size())));
+          } else if (!got.empty()) {
+            stopped = !on_data(got);
+          }
+          if (ec) {
+            out->failure = unix_failure(UnixFailure::Step::kStream, ec);
+            return;
+          }
+        }
       });
 }
 

@@ -1,7 +1,7 @@
 // HTTP/1.1 (optionally over TLS) types and the server/client entry points. Only .cpp files and
 // internal headers in src/http include Boost.Beast, Asio or OpenSSL; everything else in berth
 // speaks these structs. Used by the master (Marathon/berth APIs), the agent (its link to the
-// master), the CLI and the demo apps.
+// master and, over a unix socket, Docker), the CLI and the demo apps.
 #pragma once
 
 #include <chrono>
@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,6 +151,46 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::function<bool(std::string_view)>& on_data,
                                   int connect_timeout_ms = 10000);
+
+// HTTP/1.1 over a unix stream socket, for a local daemon's API (Docker's Engine API on
+// /var/run/docker.sock is the user): one connection per call, closed after the answer, so calls
+// may run concurrently from any thread. One deadline, `timeout` after the call starts, bounds
+// the whole call (connecting, sending, the answer); a step still running then is cut off.
+struct UnixRequest {
+  std::string method = "GET";
+  std::string target;              // e.g. "/v1.41/containers/json?all=1"
+  std::string body;                // sent as application/json when not empty
+  std::string host = "localhost";  // the Host header, which Go servers require
+  std::chrono::milliseconds timeout{10000};
+  size_t max_header_bytes = size_t{64} << 10;
+  size_t max_response_bytes = kDefaultMaxResponseBytes;
+};
+
+// Why a unix-socket call failed, in parts, so that the caller can word it for its own user.
+struct UnixFailure {
+  enum class Step { kConnect, kSend, kReceive, kStream };  // kStream: a streamed answer's body
+  enum class Kind { kTimedOut, kTooLarge, kBroken, kException };
+  Step step = Step::kConnect;
+  Kind kind = Kind::kBroken;
+  std::string reason;  // the system's words (e.g. "Connection refused") or the exception's
+};
+
+struct UnixAnswer {
+  std::optional<UnixFailure> failure;  // unset when the call succeeded
+  // The answer; with a failure in Step::kStream its status and headers are set already.
+  ClientResponse response;
+};
+
+// One request and its whole answer. A body over max_response_bytes fails with kTooLarge.
+UnixAnswer unix_request(const std::string& socket_path, const UnixRequest& request);
+
+// The same for an answer that streams (e.g. a followed log): the body goes to `on_data` piece by
+// piece as it arrives (chunked transfer encoding undone) until the answer ends, `on_data`
+// returns false, or the deadline passes (a kTimedOut failure, with the status already in the
+// response when the header had arrived). For a status other than 200 the body (up to
+// max_response_bytes of it) is in the response instead and `on_data` is not called.
+UnixAnswer unix_stream(const std::string& socket_path, const UnixRequest& request,
+                       const std::function<bool(std::string_view)>& on_data);
 
 // The PEM file of CA certificates that https requests trust; empty (the default) = the
 // system's default verify paths. Process-wide: main() sets it once at startup, before any
