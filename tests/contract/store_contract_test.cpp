@@ -29,12 +29,14 @@
 #include "store/etcd_store.h"
 #include "store/store.h"
 #include "tests/support/etcd_process.h"
+#include "tests/support/shared_etcd.h"
 
 namespace berth {
 namespace {
 
 namespace fs = std::filesystem;
 using EtcdProcess = berth::testing::EtcdProcess;
+using berth::testing::SharedEtcd;
 
 fs::path make_temp_directory() {
   std::string pattern = (fs::temp_directory_path() / "berth-store-XXXXXX").string();
@@ -113,21 +115,6 @@ std::unique_ptr<Store> open_sqlite_in(const fs::path& directory) {
 // Names the implementation in failure messages instead of dumping the struct's bytes.
 void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
 
-// One etcd for the whole process, started by the first test that needs it and killed when
-// the tests end; each test gets its own key prefix.
-class SharedEtcd : public ::testing::Environment {
- public:
-  static EtcdProcess* get(std::string* error) {
-    if (!process_ && error_.empty()) process_ = EtcdProcess::start(&error_);
-    *error = error_;
-    return process_.get();
-  }
-  void TearDown() override { process_.reset(); }
-
- private:
-  static inline std::unique_ptr<EtcdProcess> process_;
-  static inline std::string error_;
-};
 ::testing::Environment* const kSharedEtcd = ::testing::AddGlobalTestEnvironment(new SharedEtcd);
 
 std::unique_ptr<Store> open_etcd(const fs::path&) {

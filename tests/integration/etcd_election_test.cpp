@@ -21,6 +21,7 @@
 #include "store/etcd_store.h"
 #include "store/etcd_wire.h"
 #include "tests/support/etcd_process.h"
+#include "tests/support/shared_etcd.h"
 
 namespace berth::testing {
 namespace {
@@ -54,20 +55,6 @@ double seconds_since(SteadyTime start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One etcd for the process, started by the first test that needs it.
-class SharedEtcd : public ::testing::Environment {
- public:
-  static EtcdProcess* get(std::string* error) {
-    if (!process_ && error_.empty()) process_ = EtcdProcess::start(&error_);
-    *error = error_;
-    return process_.get();
-  }
-  void TearDown() override { process_.reset(); }
-
- private:
-  static inline std::unique_ptr<EtcdProcess> process_;
-  static inline std::string error_;
-};
 ::testing::Environment* const kSharedEtcd = ::testing::AddGlobalTestEnvironment(new SharedEtcd);
 
 // A candidate and what its callbacks saw.
