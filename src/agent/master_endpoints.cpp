@@ -46,14 +46,37 @@ Result<http::ClientResponse> MasterEndpoints::request(
     const std::string& method, const std::string& target, const std::string& body, int timeout_ms,
     const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string errors;
-  for (size_t tried = 0; tried < urls_.size(); ++tried) {
+  // A standby's 503 naming the leader sends the call there; a list of n masters needs at most
+  // n - 1 such hops, plus one try each for masters that do not answer.
+  for (size_t tried = 0; tried < 2 * urls_.size(); ++tried) {
     std::string url = current();
     auto res = http::request(url, method, target, body, timeout_ms, headers);
-    if (res) return res;
-    errors += (errors.empty() ? "" : "; ") + url + ": " + res.error().message;
-    unreachable(url);
+    if (res && (res->status != 503 || !follow_leader(url, *res))) return res;
+    if (!res) {
+      errors += (errors.empty() ? "" : "; ") + url + ": " + res.error().message;
+      unreachable(url);
+    } else {
+      errors += (errors.empty() ? "" : "; ") + url + ": not the leader";
+    }
   }
   return make_error(ErrorCode::kUnavailable, errors);
+}
+
+bool MasterEndpoints::follow_leader(const std::string& url, const http::ClientResponse& answer) {
+  auto leader = answer.headers.find("x-berth-leader");
+  if (leader == answer.headers.end() || leader->second.empty() || urls_.size() < 2) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (urls_[current_] != url) return true;  // another call moved on already
+  for (size_t i = 0; i < urls_.size(); ++i) {
+    const std::string& candidate = urls_[i];
+    size_t host = candidate.find("://") + 3;
+    std::string host_port = candidate.substr(host, candidate.find('/', host) - host);
+    if (host_port == leader->second && i != current_) {
+      current_ = i;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace berth::agent

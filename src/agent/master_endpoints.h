@@ -2,7 +2,9 @@
 // takes one URL or several, comma-separated. Every call goes to the current master; when it
 // cannot be reached (no connection, or no answer within the call's timeout) the next one becomes
 // current and the call goes there at once, so a dead master costs one timeout per call, never a
-// stall. Thread-safe: the heartbeat, status, poll and plugin threads share one.
+// stall. A standby answers 503 naming the leader (X-Berth-Leader); the leader becomes current
+// and the call goes there at once. Thread-safe: the heartbeat, status, poll and plugin threads
+// share one.
 #pragma once
 
 #include <mutex>
@@ -34,6 +36,9 @@ class MasterEndpoints {
  private:
   // `url` did not answer: the one after it becomes current, unless another call moved on.
   void unreachable(const std::string& url);
+  // `url` answered 503: when the answer names the leader (X-Berth-Leader, "host:port") and it is
+  // one of the masters, it becomes current and the call is to go there (true).
+  bool follow_leader(const std::string& url, const http::ClientResponse& answer);
 
   std::vector<std::string> urls_;
   mutable std::mutex mu_;

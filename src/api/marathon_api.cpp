@@ -268,6 +268,21 @@ http::Response handle_tokens(Authenticator& auth, const http::Request& request) 
 http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info,
                      Authenticator& auth, const http::Request& request);
 
+// DELETE /v2/leader (docs/architecture.md §5): Marathon's answer once the leadership is given up.
+http::Response abdicate(const ApiInfo& info) {
+  if (!info.abdicate) {
+    return message_response(409,
+                            "this master runs alone (--store sqlite://): there is no standby to "
+                            "hand the leadership to; run several masters on etcd:// for that");
+  }
+  Status given_up = info.abdicate();
+  if (!given_up) {
+    return message_response(
+        503, "the leadership ended, but etcd did not confirm it: " + given_up.error().message);
+  }
+  return json_response(200, {{"message", "Leadership abdicated"}});
+}
+
 }  // namespace
 
 http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
@@ -347,6 +362,7 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
     if (path == "/v2/leader" && request.method == "GET") {
       return json_response(200, {{"leader", info.http_address}});
     }
+    if (path == "/v2/leader" && request.method == "DELETE") return abdicate(info);
     if (path == "/berth/v1/nodes" && request.method == "GET") {
       nlohmann::json body;
       core.read([&](const master::MasterState& s) { body = nodes_json(s, clock.mono_now()); });

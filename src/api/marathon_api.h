@@ -3,6 +3,8 @@
 // Decode -> MasterCore -> encode; HTTP status mapping lives here and nowhere else.
 #pragma once
 
+#include <functional>
+
 #include "api/auth.h"
 #include "http/http.h"
 #include "master/master_core.h"
@@ -12,6 +14,9 @@ namespace berth::api {
 struct ApiInfo {
   std::string version = "0.1.0";
   std::string http_address;  // host:port the master serves on
+  // DELETE /v2/leader: ends this master's leadership so that a standby takes over. Unset for a
+  // master with no standby (on SQLite), which answers 409.
+  std::function<Status()> abdicate;
 };
 
 // Every route but GET /ping and the agent protocol needs a caller `auth` accepts, with the

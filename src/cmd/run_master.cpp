@@ -18,6 +18,7 @@
 #include "api/marathon_api.h"
 #include "base/ids.h"
 #include "cmd/commands.h"
+#include "cmd/master_parts.h"
 #include "http/http.h"
 #include "master/master_core.h"
 #include "store/store.h"
@@ -57,10 +58,21 @@ std::string local_admin_token(const std::string& data_dir) {
   return read_token_file(data_dir + "/admin-token");
 }
 
-namespace {
-
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+namespace {
+
+// The token another master (of the same cluster, sharing --admin-token-file) is writing to
+// `path` right now: its content, once it is there (within about a second).
+Result<std::string> created_by_another(const std::string& path) {
+  for (int i = 0; i < 50; ++i) {
+    std::string token = read_token_file(path);
+    if (!token.empty()) return token;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return make_error(ErrorCode::kUnavailable, path + " exists but holds no token");
 }
 
 // The admin token of `path`, created (mode 0600, as "admin.<secret>") when the file is missing.
@@ -72,6 +84,7 @@ Result<std::string> admin_token(const std::string& path, IdSource& ids) {
   }
   token = "admin." + ids.secret();
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) return created_by_another(path);
   if (fd < 0)
     return make_error(ErrorCode::kUnavailable,
                       "cannot create " + path + ": " + std::strerror(errno));
@@ -169,6 +182,8 @@ std::optional<lease::LeaseOptions> lease_timing(const MasterFlags& flags) {
   return timing;
 }
 
+}  // namespace
+
 // The host in the leader's address (/v2/leader).
 std::string advertised_host(const MasterFlags& flags) {
   if (!flags.advertised_host.empty()) return flags.advertised_host;
@@ -263,6 +278,8 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   return options;
 }
 
+namespace {
+
 // Serves the API and reconciles until SIGINT or SIGTERM; the process's exit code.
 int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& clock,
           api::Authenticator& auth, const std::string& leader) {
@@ -330,6 +347,11 @@ int run_master(const MasterFlags& flags) {
   SystemClock clock;
   std::optional<master::MasterOptions> options = master_options(flags, token, *timing);
   if (!options) return 2;
+  // On etcd, several masters may share the state: one leads, elected (docs/architecture.md §5).
+  if (parsed_store->kind == StoreUrl::Kind::kEtcd) {
+    store.reset();
+    return serve_elected(flags, tls, *parsed_store, *options, clock, ids);
+  }
   master::MasterCore core(*options, *store, clock, ids);
   Status loaded = core.load();
   if (!loaded) {
