@@ -22,7 +22,8 @@ std::string self_exe(const char* argv0) {
 
 // `berth master`'s flags.
 CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std::string& ca_cert) {
-  auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
+  auto* m = app.add_subcommand(
+      "master", "Run the master: Marathon's API, scheduling, state (`master list`: who leads)");
   m->add_option("--host", flags.host, "Address to listen on")
       ->envname("BERTH_HOST")
       ->capture_default_str();
@@ -242,7 +243,8 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     std::string first = argv[1];
     if (first == "app" || first == "task" || first == "node" || first == "dataset" ||
-        first == "token" || first == "events") {
+        first == "token" || first == "events" ||
+        (first == "master" && argc > 2 && std::string(argv[2]) == "list")) {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
