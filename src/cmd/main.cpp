@@ -156,12 +156,20 @@ CLI::App* add_agent_command(CLI::App& app, AgentFlags& flags, std::string& ca_ce
 }
 
 CLI::App* add_up_command(CLI::App& app, berth::cmd::UpFlags& flags) {
-  auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
+  auto* u = app.add_subcommand(
+      "up", "Start a local cluster on loopback: a master (or three on etcd) and N agents");
   u->add_option("--agents", flags.agents, "Number of agents")->capture_default_str();
+  u->add_option("--masters", flags.masters,
+                "1: one master on SQLite. 3: three masters sharing three etcd members (etcd from "
+                "the PATH or $BERTH_ETCD), on ports --port to --port+8")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
   u->add_option("--data-dir", flags.data_dir, "State and logs")
       ->envname("BERTH_DATA_DIR")
       ->capture_default_str();
-  u->add_option("--port", flags.port, "The master's HTTP port")->capture_default_str();
+  u->add_option("--port", flags.port,
+                "The master's HTTP port (the first master's with --masters 3)")
+      ->capture_default_str();
   u->add_flag("--tls", flags.tls,
               "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
 
