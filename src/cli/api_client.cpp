@@ -12,17 +12,30 @@ std::string ApiAnswer::header(const std::string& lower_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-ApiClient::ApiClient(std::string base_url, int timeout_ms, std::string token)
-    : base_url_(std::move(base_url)), timeout_ms_(timeout_ms), token_(std::move(token)) {}
+std::vector<std::string> split_master_urls(const std::string& list) {
+  std::vector<std::string> urls;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string url = list.substr(start, comma - start);
+    size_t first = url.find_first_not_of(" \t");
+    size_t last = url.find_last_not_of(" \t");
+    if (first != std::string::npos) urls.push_back(url.substr(first, last - first + 1));
+    start = comma + 1;
+  }
+  if (urls.empty()) urls.push_back("");
+  return urls;
+}
+
+ApiClient::ApiClient(const std::string& masters, int timeout_ms, std::string token)
+    : urls_(split_master_urls(masters)), timeout_ms_(timeout_ms), token_(std::move(token)) {}
 
 namespace {
 
-// The master's answer as the commands see it, or "cannot reach" naming the master.
-Result<ApiAnswer> to_answer(const std::string& base_url, Result<http::ClientResponse> response) {
-  if (!response.ok()) {
-    return make_error(response.error().code, "cannot reach the berth master at " + base_url + ": " +
-                                                 response.error().message);
-  }
+// The master's answer as the commands see it, or the reason there was none.
+Result<ApiAnswer> to_answer(Result<http::ClientResponse> response) {
+  if (!response.ok()) return response.error();
   ApiAnswer answer;
   answer.status = response->status;
   answer.headers = std::move(response->headers);
@@ -30,6 +43,21 @@ Result<ApiAnswer> to_answer(const std::string& base_url, Result<http::ClientResp
   answer.json = json::parse_or_discarded(answer.body);
   if (answer.json.is_discarded()) answer.json = nullptr;
   return answer;
+}
+
+// "cannot reach the berth master at URL: reason" for one master; every master with its reason
+// for several.
+Error unreachable(const std::vector<std::string>& urls, const std::vector<Error>& errors) {
+  if (errors.size() == 1) {
+    return make_error(errors[0].code,
+                      "cannot reach the berth master at " + urls[0] + ": " + errors[0].message);
+  }
+  std::string message =
+      "cannot reach any of the " + std::to_string(errors.size()) + " berth masters:";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    message += (i == 0 ? " " : "; ") + urls[i] + ": " + errors[i].message;
+  }
+  return make_error(ErrorCode::kUnavailable, message);
 }
 
 }  // namespace
@@ -40,16 +68,50 @@ std::vector<std::pair<std::string, std::string>> ApiClient::auth_headers() const
   return headers;
 }
 
+Result<ApiAnswer> ApiClient::try_masters(const Attempt& attempt,
+                                         const std::function<bool()>& give_up) const {
+  std::vector<std::string> tried;
+  std::vector<Error> errors;
+  for (size_t i = 0; i < urls_.size(); ++i) {
+    size_t index = (current_ + i) % urls_.size();
+    Result<ApiAnswer> answer = attempt(urls_[index]);
+    if (answer.ok()) {
+      current_ = index;
+      return answer;
+    }
+    tried.push_back(urls_[index]);
+    errors.push_back(answer.error());
+    if (give_up()) break;
+  }
+  return unreachable(tried, errors);
+}
+
 Result<ApiAnswer> ApiClient::call(const std::string& method, const std::string& target,
                                   const std::string& body) const {
-  return to_answer(base_url_,
-                   http::request(base_url_, method, target, body, timeout_ms_, auth_headers()));
+  return try_masters(
+      [&](const std::string& url) {
+        return to_answer(http::request(url, method, target, body, timeout_ms_, auth_headers()));
+      },
+      [] { return false; });
 }
 
 Result<ApiAnswer> ApiClient::stream(const std::string& target,
                                     const std::function<bool(std::string_view)>& on_data) const {
-  return to_answer(base_url_,
-                   http::stream_get(base_url_, target, auth_headers(), on_data, timeout_ms_));
+  bool received = false;  // once a master has sent part of the stream, its error is final
+  auto forward = [&](std::string_view piece) {
+    received = true;
+    return on_data(piece);
+  };
+  return try_masters(
+      [&](const std::string& url) {
+        return to_answer(http::stream_get(url, target, auth_headers(), forward, timeout_ms_));
+      },
+      [&] { return received; });
+}
+
+Result<ApiAnswer> ApiClient::call_one(const std::string& url, const std::string& method,
+                                      const std::string& target, int timeout_ms) const {
+  return to_answer(http::request(url, method, target, "", timeout_ms, auth_headers()));
 }
 
 std::vector<std::string> describe_failure(const ApiAnswer& answer) {

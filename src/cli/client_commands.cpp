@@ -16,6 +16,7 @@
 #include "cli/dataset_commands.h"
 #include "cli/dataset_view.h"
 #include "cli/events_command.h"
+#include "cli/master_commands.h"
 #include "cli/task_logs_command.h"
 #include "cli/task_node_commands.h"
 #include "cli/token_commands.h"
@@ -57,6 +58,7 @@ class CommandTree {
     add_node_commands();
     add_dataset_commands();
     add_token_commands();
+    add_master_commands();
     CLI::App* stream =
         leaf(&root_, "events",
              "Print the master's events as they happen (/v2/events): tasks launched, lost, "
@@ -87,7 +89,9 @@ class CommandTree {
                  Action action, bool with_json = true) {
     CLI::App* command = parent->add_subcommand(name, description);
     command
-        ->add_option("--master", master_, "URL of the berth master; $BERTH_MASTER sets the default")
+        ->add_option("--master", master_,
+                     "URL of the berth master, or several separated by commas (a master that does "
+                     "not answer is left for the next); $BERTH_MASTER sets the default")
         ->capture_default_str();
     command->add_option(
         "--ca-cert", ca_cert_,
@@ -252,6 +256,14 @@ class CommandTree {
     CLI::App* revoke = leaf(token, "revoke", "Revoke a token: it stops working at once",
                             [this](const CommandContext& c) { return token_revoke(c, token_id_); });
     revoke->add_option("ID", token_id_, "Token id (berth token list)")->required();
+  }
+
+  void add_master_commands() {
+    CLI::App* master = root_.add_subcommand("master", "Inspect the cluster's masters");
+    master->require_subcommand(1);
+    leaf(master, "list",
+         "Whether each master of --master (comma-separated) answers, and which one leads",
+         [](const CommandContext& c) { return master_list(c); });
   }
 
   CLI::App root_;

@@ -1,7 +1,7 @@
-// The `berth` client commands (`berth app|task|node|dataset ...`): a command-line front end
-// to the master's Marathon v2 API, /berth/v1 endpoints and Flocker v1 dataset API. main()
-// dispatches here when argv[1] is app, task, node or dataset; this is the only file of the
-// component that sees CLI11.
+// The `berth` client commands (`berth app|task|node|dataset ...`, `berth master list`): a
+// command-line front end to the master's Marathon v2 API, /berth/v1 endpoints and Flocker v1
+// dataset API. main() dispatches here when argv[1] is app, task, node or dataset (or argv[1..2]
+// is master list); this is the only file of the component that sees CLI11.
 #pragma once
 
 #include <ostream>

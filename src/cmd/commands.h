@@ -49,6 +49,9 @@ int run_agent(agent::AgentOptions options);
 
 struct UpFlags {
   int agents = 3;
+  // 1: one master on SQLite. 3: three masters on three etcd members (the `etcd` binary, or
+  // $BERTH_ETCD), taking the ports --port to --port+8.
+  int masters = 1;
   std::string data_dir = "./.berth";
   uint16_t port = 8080;
   bool print_only_url = false;

@@ -22,7 +22,8 @@ std::string self_exe(const char* argv0) {
 
 // `berth master`'s flags.
 CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std::string& ca_cert) {
-  auto* m = app.add_subcommand("master", "Run the master: Marathon's API, scheduling, state");
+  auto* m = app.add_subcommand(
+      "master", "Run the master: Marathon's API, scheduling, state (`master list`: who leads)");
   m->add_option("--host", flags.host, "Address to listen on")
       ->envname("BERTH_HOST")
       ->capture_default_str();
@@ -155,12 +156,20 @@ CLI::App* add_agent_command(CLI::App& app, AgentFlags& flags, std::string& ca_ce
 }
 
 CLI::App* add_up_command(CLI::App& app, berth::cmd::UpFlags& flags) {
-  auto* u = app.add_subcommand("up", "Start a local cluster: a master and N agents on loopback");
+  auto* u = app.add_subcommand(
+      "up", "Start a local cluster on loopback: a master (or three on etcd) and N agents");
   u->add_option("--agents", flags.agents, "Number of agents")->capture_default_str();
+  u->add_option("--masters", flags.masters,
+                "1: one master on SQLite. 3: three masters sharing three etcd members (etcd from "
+                "the PATH or $BERTH_ETCD), on ports --port to --port+8")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
   u->add_option("--data-dir", flags.data_dir, "State and logs")
       ->envname("BERTH_DATA_DIR")
       ->capture_default_str();
-  u->add_option("--port", flags.port, "The master's HTTP port")->capture_default_str();
+  u->add_option("--port", flags.port,
+                "The master's HTTP port (the first master's with --masters 3)")
+      ->capture_default_str();
   u->add_flag("--tls", flags.tls,
               "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
 
@@ -242,7 +251,8 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     std::string first = argv[1];
     if (first == "app" || first == "task" || first == "node" || first == "dataset" ||
-        first == "token" || first == "events") {
+        first == "token" || first == "events" ||
+        (first == "master" && argc > 2 && std::string(argv[2]) == "list")) {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
