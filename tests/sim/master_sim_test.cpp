@@ -103,6 +103,9 @@ TEST(MasterSim, TheSameSeedGivesTheSameRun) {
   EXPECT_EQ(a.writer_starts, b.writer_starts);
   EXPECT_EQ(a.moves_accepted, b.moves_accepted);
   EXPECT_EQ(a.fences, b.fences);
+  EXPECT_EQ(a.master_failovers, b.master_failovers);
+  EXPECT_EQ(a.deposed_answers, b.deposed_answers);
+  EXPECT_EQ(a.deposed_writes_refused, b.deposed_writes_refused);
 }
 
 TEST(MasterSim, ReplaysOneSeed) {
