@@ -53,6 +53,72 @@ class SimClock final : public Clock {
   WallTime wall_{};
 };
 
+// What the checker learns from the masters' handles on the store.
+struct StoreWrites {
+  int64_t leader_revision = 0;    // the store's revision after the leader's last write
+  uint64_t deposed_attempts = 0;  // writes a deposed master tried ...
+  uint64_t deposed_refused = 0;   // ... and of those, refused
+};
+
+// One master process's handle on the shared store. Until the process is deposed it forwards
+// everything; from then on it refuses every write as an `EtcdStore` fenced on the old
+// leadership does (docs/architecture.md §5, "Leader election"): kPreconditionFailed "not the
+// leader", nothing changed. Reads go through: they are not fenced.
+class LeaderStore final : public Store {
+ public:
+  LeaderStore(Store& shared, StoreWrites& writes, bool fenced)
+      : shared_(shared), writes_(writes), fenced_(fenced) {}
+  void depose() { deposed_ = true; }
+
+  Result<std::optional<KeyValue>> get(std::string_view key) override { return shared_.get(key); }
+  Result<int64_t> put(std::string_view key, std::string_view value) override {
+    return write([&] { return shared_.put(key, value); });
+  }
+  Result<bool> erase(std::string_view key) override {
+    return write([&] { return shared_.erase(key); });
+  }
+  Result<int64_t> compare_and_swap(std::string_view key, std::string_view value,
+                                   int64_t expected_mod_revision) override {
+    return write([&] { return shared_.compare_and_swap(key, value, expected_mod_revision); });
+  }
+  Result<std::vector<KeyValue>> list(std::string_view prefix) override {
+    return shared_.list(prefix);
+  }
+  Result<int64_t> commit(const std::vector<StoreOp>& ops) override {
+    return write([&] { return shared_.commit(ops); });
+  }
+  Result<int64_t> revision() override { return shared_.revision(); }
+  uint64_t watch(std::string_view prefix, WatchCallback callback) override {
+    return shared_.watch(prefix, std::move(callback));
+  }
+  void unwatch(uint64_t watch_id) override { shared_.unwatch(watch_id); }
+
+ private:
+  template <typename Write>
+  auto write(Write&& write) -> decltype(write()) {
+    if (deposed_) {
+      ++writes_.deposed_attempts;
+      if (fenced_) {
+        ++writes_.deposed_refused;
+        return make_error(ErrorCode::kPreconditionFailed,
+                          "not the leader: the write was fenced on an earlier leadership");
+      }
+      return write();  // MasterSimFlaw::kUnfencedDeposedLeader
+    }
+    auto written = write();
+    if (written) {
+      auto revision = shared_.revision();
+      if (revision) writes_.leader_revision = *revision;
+    }
+    return written;
+  }
+
+  Store& shared_;
+  StoreWrites& writes_;
+  const bool fenced_;
+  bool deposed_ = false;
+};
+
 // Ids from the run's seed, so a seed replays exactly.
 class SimIds final : public IdSource {
  public:
@@ -118,13 +184,24 @@ struct AgentNode {
   uint64_t next_update = 0;
 };
 
-struct MasterNode {
-  NodeClock clock;
-  bool up = false;
+// One master process: the leader, or a deposed leader that has not noticed it yet.
+struct MasterProcess {
   uint64_t incarnation = 0;
-  MemoryStore store;  // durable across restarts
+  uint64_t address = 0;  // where agents reach it
+  NodeClock clock;
   SimClock view;
+  std::unique_ptr<LeaderStore> store;
   std::unique_ptr<master::MasterCore> core;
+};
+
+struct Masters {
+  MemoryStore store;  // durable across restarts and failovers, shared by every master
+  StoreWrites writes;
+  NodeClock clock;       // the leader's node's
+  uint64_t address = 0;  // the leader's: a restart keeps it, a failover moves to another node
+  uint64_t incarnation = 0;
+  std::unique_ptr<MasterProcess> leader;   // none while it is down
+  std::unique_ptr<MasterProcess> deposed;  // the last leader deposed, until it notices
 };
 
 class Simulation {
@@ -155,9 +232,11 @@ class Simulation {
   void writer_started(int i, const std::string& dataset, const Writer& writer);
   void writer_killed(const std::string& dataset, uint64_t writer, const char* by);
   void check_exclusive();
-  void check_store_after_load();
-  void check_epochs();
+  void check_store_after_load(const master::MasterCore& core, const std::string& when);
+  void check_epochs(const master::MasterCore& core);
+  void check_store_writes();
   void check_converged();
+  void audit_store();
 
   // --- network ---
   bool partitioned(int i) const { return now() < agents_[i].partitioned_until; }
@@ -169,7 +248,8 @@ class Simulation {
   }
   bool lost() { return faulty() && rng_.chance(config_.drop); }
   int copies() { return faulty() && rng_.chance(config_.duplicate) ? 2 : 1; }
-  // A request from agent i, run by the master when it arrives.
+  // A request from agent i to the leader it knows, run by the master at that address when it
+  // arrives (a deposed leader too, until it notices).
   void to_master(int i, std::function<void(master::MasterCore&)> handle);
   // An answer to agent i's process `incarnation`, handled when it arrives (queued while paused).
   void to_agent(int i, uint64_t incarnation, std::function<void()> handle);
@@ -203,8 +283,13 @@ class Simulation {
   void end_writer(int i, const std::string& dataset, const char* by, protocol::TaskState state);
 
   // --- master and user ---
-  void set_master_clock();
+  MasterProcess* master_at(uint64_t address);
+  MasterProcess* master_with(uint64_t incarnation);
+  void set_master_clock(MasterProcess& master);
+  master::MasterOptions master_options(uint64_t incarnation);
   void start_master();
+  void fail_over();
+  void discard_deposed();
   void controller_tick(uint64_t incarnation);
   void create_datasets();
   void create_app();
@@ -219,7 +304,7 @@ class Simulation {
   MasterSimResult result_;
   EventQueue events_;
   std::vector<AgentNode> agents_;
-  MasterNode master_;
+  Masters master_;
   int dataset_count_ = 0;
   std::vector<std::string> datasets_;           // ids, as the master created them
   std::map<std::string, EpochRecord> storage_;  // the drivers' records, which every node sees
@@ -262,8 +347,11 @@ MasterSimResult Simulation::run() {
     events_.step();
     ++result_.steps;
     check_exclusive();
+    check_store_writes();
   }
   check_converged();
+  audit_store();
+  result_.deposed_writes_refused = master_.writes.deposed_refused;
   return result_;
 }
 
@@ -296,25 +384,26 @@ void Simulation::check_exclusive() {
   }
 }
 
-void Simulation::check_store_after_load() {
-  master_.core->read([&](const master::MasterState& state) {
+// `core` has just loaded the store.
+void Simulation::check_store_after_load(const master::MasterCore& core, const std::string& when) {
+  core.read([&](const master::MasterState& state) {
     if (app_acknowledged_ && !state.apps.count(kAppId)) {
-      violation(std::string("app ") + kAppId + " was acknowledged but is gone after a restart");
+      violation(std::string("app ") + kAppId + " was acknowledged but is not in the store " + when);
     }
     for (const auto& [id, primary] : acknowledged_primary_) {
       auto it = state.datasets.find(id);
       if (it == state.datasets.end()) {
-        violation("dataset " + id + " was acknowledged but is gone after the master restarted");
+        violation("dataset " + id + " was acknowledged but is not in the store " + when);
       } else if (it->second.primary != primary) {
         violation("dataset " + id + " was last moved to " + primary +
-                  " (acknowledged) but the restarted master has " + it->second.primary);
+                  " (acknowledged) but the store has " + it->second.primary + " " + when);
       }
     }
   });
 }
 
-void Simulation::check_epochs() {
-  master_.core->read([&](const master::MasterState& state) {
+void Simulation::check_epochs(const master::MasterCore& core) {
+  core.read([&](const master::MasterState& state) {
     for (const auto& [id, dataset] : state.datasets) {
       uint64_t& highest = highest_epoch_[id];
       if (dataset.epoch < highest) {
@@ -326,9 +415,27 @@ void Simulation::check_epochs() {
   });
 }
 
+// Only the leader changes the store: every write a deposed master attempts is refused, and the
+// store's revision is the one the leader's last write left.
+void Simulation::check_store_writes() {
+  if (!config_.check_store_writers) return;
+  const StoreWrites& writes = master_.writes;
+  if (writes.deposed_attempts != writes.deposed_refused) {
+    violation(std::to_string(writes.deposed_attempts - writes.deposed_refused) +
+              " writes of a deposed master went through");
+  }
+  auto revision = master_.store.revision();
+  BERTH_CHECK(revision.ok());
+  if (*revision != writes.leader_revision) {
+    violation("the store is at revision " + std::to_string(*revision) +
+              " but the leader's last write left it at " + std::to_string(writes.leader_revision) +
+              ": someone else wrote it");
+  }
+}
+
 void Simulation::check_converged() {
-  if (result_.violation || !master_.core) return;
-  master_.core->read([&](const master::MasterState& state) {
+  if (result_.violation || !master_.leader) return;
+  master_.leader->core->read([&](const master::MasterState& state) {
     if (app_acknowledged_) {
       std::vector<std::string> running;
       for (const auto& [tid, task] : state.tasks) {
@@ -372,15 +479,33 @@ void Simulation::check_converged() {
   });
 }
 
+// A master loaded from the store at the end must find every acknowledged change in it, and no
+// epoch lower than one a leader has shown.
+void Simulation::audit_store() {
+  if (result_.violation) return;
+  SimClock view;
+  master::MasterCore core(master_options(0), master_.store, view, ids_);
+  Status loaded = core.load();
+  if (!loaded) {
+    violation("the store cannot be loaded at the end: " + loaded.error().message);
+    return;
+  }
+  check_store_after_load(core, "at the end");
+  check_epochs(core);
+}
+
 // --- network ---
 
 void Simulation::to_master(int i, std::function<void(master::MasterCore&)> handle) {
   if (partitioned(i) || lost()) return;
+  const uint64_t address = master_.address;
   for (int c = 0, n = copies(); c < n; ++c) {
-    at(now() + delay(), [this, i, handle] {
-      if (partitioned(i) || !master_.up) return;
-      set_master_clock();
-      handle(*master_.core);
+    at(now() + delay(), [this, i, address, handle] {
+      MasterProcess* master = master_at(address);
+      if (partitioned(i) || master == nullptr) return;
+      if (master == master_.deposed.get()) ++result_.deposed_answers;
+      set_master_clock(*master);
+      handle(*master->core);
     });
   }
 }
@@ -849,39 +974,94 @@ void Simulation::resume_agent(int i, uint64_t incarnation) {
 
 // --- master and user ---
 
-void Simulation::set_master_clock() {
-  MonoTime mono = master_.clock.local(now());
-  master_.view.set(mono,
-                   WallTime(std::chrono::seconds(1800000000)) +
-                       std::chrono::duration_cast<WallTime::duration>(mono.time_since_epoch()));
+MasterProcess* Simulation::master_at(uint64_t address) {
+  if (master_.leader && master_.leader->address == address) return master_.leader.get();
+  if (master_.deposed && master_.deposed->address == address) return master_.deposed.get();
+  return nullptr;
 }
 
-void Simulation::start_master() {
-  master_.up = true;
-  ++master_.incarnation;
-  set_master_clock();
+MasterProcess* Simulation::master_with(uint64_t incarnation) {
+  if (master_.leader && master_.leader->incarnation == incarnation) return master_.leader.get();
+  if (master_.deposed && master_.deposed->incarnation == incarnation) return master_.deposed.get();
+  return nullptr;
+}
+
+void Simulation::set_master_clock(MasterProcess& master) {
+  MonoTime mono = master.clock.local(now());
+  master.view.set(mono,
+                  WallTime(std::chrono::seconds(1800000000)) +
+                      std::chrono::duration_cast<WallTime::duration>(mono.time_since_epoch()));
+}
+
+master::MasterOptions Simulation::master_options(uint64_t incarnation) {
   master::MasterOptions options;
   options.join_token = kJoinToken;
   options.timing = config_.options;
-  options.log = [this](const std::string& line) { trace("master: " + line); };
-  master_.core = std::make_unique<master::MasterCore>(options, master_.store, master_.view, ids_);
-  Status loaded = master_.core->load();
+  options.log = [this, incarnation](const std::string& line) {
+    trace("master " + std::to_string(incarnation) + ": " + line);
+  };
+  return options;
+}
+
+// A master process starts on the leader's node and loads the store: after a restart on the
+// same node, after a failover on another.
+void Simulation::start_master() {
+  if (master_.leader) return;
+  auto master = std::make_unique<MasterProcess>();
+  master->incarnation = ++master_.incarnation;
+  master->address = master_.address;
+  master->clock = master_.clock;
+  master->store = std::make_unique<LeaderStore>(
+      master_.store, master_.writes, config_.flaw != MasterSimFlaw::kUnfencedDeposedLeader);
+  set_master_clock(*master);
+  master->core = std::make_unique<master::MasterCore>(master_options(master->incarnation),
+                                                      *master->store, master->view, ids_);
+  master_.leader = std::move(master);
+  MasterProcess& leader = *master_.leader;
+  Status loaded = leader.core->load();
   if (!loaded) {
     violation("the master cannot load its store: " + loaded.error().message);
     return;
   }
-  trace("master starts");
-  check_store_after_load();
-  check_epochs();
-  controller_tick(master_.incarnation);
+  trace("master " + std::to_string(leader.incarnation) + " starts");
+  check_store_after_load(*leader.core, "after the leader loaded it");
+  check_epochs(*leader.core);
+  controller_tick(leader.incarnation);
+}
+
+// Another master is elected while the leader keeps running without knowing it: the leader's
+// writes are fenced from now on, but until it notices (a paused leader waking up before its
+// election thread sees the lost lease) it still answers the requests that reach it and runs
+// its reconcile loop. Agents and the user turn to the new leader.
+void Simulation::fail_over() {
+  if (master_.deposed) discard_deposed();
+  ++result_.master_failovers;
+  master_.deposed = std::move(master_.leader);
+  master_.deposed->store->depose();
+  uint64_t incarnation = master_.deposed->incarnation;
+  nanoseconds notices = rng_.between(nanoseconds(0), 2 * config_.options.lease);
+  trace("master " + std::to_string(incarnation) + " is deposed; it notices in " +
+        seconds_text(notices));
+  at(now() + notices, [this, incarnation] {
+    if (master_.deposed && master_.deposed->incarnation == incarnation) discard_deposed();
+  });
+  master_.clock = random_clock(rng_, config_.max_drift);
+  ++master_.address;
+  start_master();
+}
+
+void Simulation::discard_deposed() {
+  trace("deposed master " + std::to_string(master_.deposed->incarnation) + " stops");
+  master_.deposed.reset();
 }
 
 void Simulation::controller_tick(uint64_t incarnation) {
-  if (!master_.up || master_.incarnation != incarnation) return;
-  set_master_clock();
-  master_.core->reconcile();
-  check_epochs();
-  at(master_.clock.real_at(master_.clock.local(now()) + kControllerInterval),
+  MasterProcess* master = master_with(incarnation);
+  if (master == nullptr) return;
+  set_master_clock(*master);
+  master->core->reconcile();
+  if (master == master_.leader.get()) check_epochs(*master->core);
+  at(master->clock.real_at(master->clock.local(now()) + kControllerInterval),
      [this, incarnation] { controller_tick(incarnation); });
 }
 
@@ -890,13 +1070,13 @@ void Simulation::create_datasets() {
   for (const auto& node : agents_) {
     if (node.registered) nodes.push_back(node.agent_id);
   }
-  if (master_.up && !nodes.empty()) {
-    set_master_clock();
+  if (master_.leader && !nodes.empty()) {
+    set_master_clock(*master_.leader);
     while (static_cast<int>(datasets_.size()) < dataset_count_) {
       nlohmann::json body = {{"primary", nodes[rng_.index(static_cast<int>(nodes.size()))]},
                              {"maximum_size", 67108864},
                              {"metadata", {{"name", "data-" + std::to_string(datasets_.size())}}}};
-      auto created = master_.core->create_dataset(body, "");
+      auto created = master_.leader->core->create_dataset(body, "");
       if (!created) break;
       datasets_.push_back(created->dataset_id);
       acknowledged_primary_[created->dataset_id] = created->primary;
@@ -910,16 +1090,17 @@ void Simulation::create_datasets() {
 // The user runs one app with an external volume: the master creates its dataset, places its
 // task, moves the dataset with it and replaces it when its node is lost.
 void Simulation::create_app() {
-  if (master_.up) {
-    set_master_clock();
+  if (master_.leader) {
+    master::MasterCore& core = *master_.leader->core;
+    set_master_clock(*master_.leader);
     model::ParseOptions options;
-    options.version = format_iso8601(master_.view.wall_now());
+    options.version = format_iso8601(master_.leader->view.wall_now());
     auto parsed = model::parse_app(nlohmann::json::parse(kAppDefinition), options);
     BERTH_CHECK(parsed.app.has_value());
-    auto created = master_.core->create_app(*parsed.app, false);
+    auto created = core.create_app(*parsed.app, false);
     if (created) {
       app_acknowledged_ = true;
-      master_.core->read([&](const master::MasterState& state) {
+      core.read([&](const master::MasterState& state) {
         for (const auto& [id, dataset] : state.datasets) {
           if (dataset.metadata.count("name") && dataset.metadata.at("name") == "app-data")
             app_datasets_.insert(id);
@@ -934,16 +1115,21 @@ void Simulation::create_app() {
 
 // A user moves a dataset to another node through the Flocker API; the master accepts or
 // refuses (in use, unknown node). Every accepted move is acknowledged, so it must survive.
+// While a deposed leader still runs, half the user's requests still reach it; it must refuse
+// them, since it can no longer write.
 void Simulation::user_moves() {
   if (!faulty()) return;
   at(now() + rng_.between(nanoseconds(0), 2 * config_.mean_move_interval),
      [this] { user_moves(); });
-  if (!master_.up || datasets_.empty()) return;
+  MasterProcess* master = master_.leader.get();
+  if (master_.deposed && rng_.chance(0.5)) master = master_.deposed.get();
+  if (master == nullptr || datasets_.empty()) return;
   const AgentNode& target = agents_[rng_.index(static_cast<int>(agents_.size()))];
   if (target.agent_id.empty()) return;
   const std::string& id = datasets_[rng_.index(static_cast<int>(datasets_.size()))];
-  set_master_clock();
-  auto moved = master_.core->update_dataset(id, nlohmann::json{{"primary", target.agent_id}}, "");
+  set_master_clock(*master);
+  if (master == master_.deposed.get()) ++result_.deposed_answers;
+  auto moved = master->core->update_dataset(id, nlohmann::json{{"primary", target.agent_id}}, "");
   if (!moved) {
     ++result_.moves_refused;
     trace("user cannot move " + id + " to " + target.host + ": " + moved.error().message);
@@ -988,13 +1174,15 @@ void Simulation::inject_fault() {
     nanoseconds length = rng_.between(milliseconds(200), 3 * lease);
     node.partitioned_until = std::max(node.partitioned_until, now() + length);
     trace(node.host + " partitioned for " + seconds_text(length));
-  } else if (master_.up) {
+  } else if (!master_.leader) {
+    return;
+  } else if (kind < 0.9) {
     ++result_.master_restarts;
-    master_.up = false;
-    ++master_.incarnation;
-    master_.core.reset();
-    trace("master crashes");
+    trace("master " + std::to_string(master_.leader->incarnation) + " crashes");
+    master_.leader.reset();
     at(now() + rng_.between(milliseconds(100), 2 * lease), [this] { start_master(); });
+  } else {
+    fail_over();
   }
 }
 

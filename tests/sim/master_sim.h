@@ -1,24 +1,35 @@
 // A discrete-event simulation of the shipping master core with agents (docs/fencing.md §7):
-// one `master::MasterCore` over a `MemoryStore` that outlives master restarts, and 2-4
-// agents whose lease is the shipping `lease::AgentLease` and whose dataset convergence is the
-// shipping `agent::compute_dataset_changes`, attaching through the shipping epoch rules of
-// the storage (`volume/epoch_rules.h`). Every node's clock runs at its own rate; messages
-// (registration, heartbeats and their answers, command polls) go over a network that drops,
-// duplicates, delays and reorders them; seeded faults pause, crash and partition agents and
-// restart the master. A user moves datasets through the Flocker API at random, and now and
-// then a writer (a container's mount) starts on a node where a dataset is attached, under a
-// supervisor that kills it at the lease deadline its agent last gave it. The user also runs one
-// app with an external volume through the API: the master creates its dataset, places its task
-// (master/plan.h), moves the dataset with it, launches it once the dataset is attached and
-// replaces it when its node is lost; agents run launched tasks as writers under the same rules,
-// report them in status updates (resent until acknowledged) and on registration.
+// `master::MasterCore`s over one `MemoryStore` that outlives them, and 2-4 agents whose lease
+// is the shipping `lease::AgentLease` and whose dataset convergence is the shipping
+// `agent::compute_dataset_changes`, attaching through the shipping epoch rules of the storage
+// (`volume/epoch_rules.h`). Every node's clock runs at its own rate; messages (registration,
+// heartbeats and their answers, command polls) go over a network that drops, duplicates,
+// delays and reorders them; seeded faults pause, crash and partition agents, restart the master
+// and fail it over. A restart builds a new core on the same node, which loads the store. A
+// failover is an HA master's (docs/architecture.md §5, "Leader election"): a new leader on
+// another node, with its own clock, loads the store and takes over, while the old one runs on
+// without knowing it was deposed, as a leader paused past its lease does until its election
+// thread notices. Its store is fenced from that moment, as `EtcdStore::set_fence` fences it:
+// every write it attempts fails with kPreconditionFailed "not the leader" and changes nothing;
+// reads go through. Until a seeded moment up to 2 L after the takeover it still answers the
+// requests agents sent it before they turned to the new leader, runs its reconcile loop and
+// gets half the user's requests; then it stops. A user moves datasets through the Flocker API
+// at random, and now and then a writer (a container's mount) starts on a node where a dataset
+// is attached, under a supervisor that kills it at the lease deadline its agent last gave it.
+// The user also runs one app with an external volume through the API: the master creates its
+// dataset, places its task (master/plan.h), moves the dataset with it, launches it once the
+// dataset is attached and replaces it when its node is lost; agents run launched tasks as
+// writers under the same rules, report them in status updates (resent until acknowledged) and
+// on registration.
 //
 // After every step it checks: no dataset is written from two nodes at once; no writer starts
-// unless the storage records its node as the holder at its epoch; every move and the app the
-// master acknowledged are in the store after a master restart, and epochs never drop. After
-// the faults stop, every dataset must end up attached on its primary only, and the app must
-// have exactly one task, running, on the node the master says. The same seed gives the same
-// run.
+// unless the storage records its node as the holder at its epoch; every write a deposed master
+// attempted was refused, and the store changed only through the leader (its revision is the one
+// the leader's last write left). Whenever a master loads the store, and once more at the end,
+// every move and the app the master acknowledged are in it and no epoch is lower than one a
+// leader has shown (the leader's own state is held to that at every reconcile too). After the
+// faults stop, every dataset must end up attached on its primary only, and the app must have
+// exactly one task, running, on the node the master says. The same seed gives the same run.
 #pragma once
 
 #include <chrono>
@@ -34,8 +45,9 @@ namespace berth::sim {
 // A deliberately broken rule, to show that the checker catches what it should.
 enum class MasterSimFlaw {
   kNone,
-  kLeaseFromAckArrival,  // agents count the lease from when the answer arrived
-  kNoSupervisor,         // writers outlive a paused agent's lease
+  kLeaseFromAckArrival,    // agents count the lease from when the answer arrived
+  kNoSupervisor,           // writers outlive a paused agent's lease
+  kUnfencedDeposedLeader,  // a deposed master's writes reach the store
 };
 
 struct MasterSimConfig {
@@ -53,6 +65,10 @@ struct MasterSimConfig {
   std::chrono::milliseconds mean_fault_interval{0};
   std::chrono::milliseconds mean_move_interval{1500};
   MasterSimFlaw flaw = MasterSimFlaw::kNone;
+  // Whether the store may change only through the leader is checked after every step; without
+  // that check a stray write is caught only by what it does (an epoch going back, an
+  // acknowledged change lost).
+  bool check_store_writers = true;
   // Called with a line for every notable step (and the master's own log), for replaying one
   // seed by hand.
   std::function<void(const std::string&)> trace;
@@ -74,6 +90,9 @@ struct MasterSimResult {
   uint64_t agent_crashes = 0;
   uint64_t partitions = 0;
   uint64_t master_restarts = 0;
+  uint64_t master_failovers = 0;        // another master elected while the old one runs on
+  uint64_t deposed_answers = 0;         // requests a deposed master handled before it noticed
+  uint64_t deposed_writes_refused = 0;  // its writes the store refused
 };
 
 MasterSimResult run_master_sim(const MasterSimConfig& config);

@@ -45,6 +45,9 @@ void add(MasterSimResult& total, const MasterSimResult& result) {
   total.agent_crashes += result.agent_crashes;
   total.partitions += result.partitions;
   total.master_restarts += result.master_restarts;
+  total.master_failovers += result.master_failovers;
+  total.deposed_answers += result.deposed_answers;
+  total.deposed_writes_refused += result.deposed_writes_refused;
 }
 
 // Seeds [first, first + count) with no flaw: none may break a rule.
@@ -69,7 +72,10 @@ void run_seeds(uint64_t first, uint64_t count) {
             << total.moves_accepted << " moves accepted, " << total.moves_refused << " refused, "
             << total.fences << " fences, " << total.supervisor_kills << " supervisor kills, "
             << total.agent_pauses << " pauses, " << total.agent_crashes << " agent crashes, "
-            << total.partitions << " partitions, " << total.master_restarts << " master restarts\n";
+            << total.partitions << " partitions, " << total.master_restarts << " master restarts, "
+            << total.master_failovers << " failovers (" << total.deposed_answers
+            << " requests answered by a deposed master, " << total.deposed_writes_refused
+            << " of its writes refused)\n";
   // The runs must exercise what they claim to check, or passing means nothing.
   EXPECT_GT(total.moves_accepted, count);
   EXPECT_GT(total.task_launches, count) << "the app's task runs in every seed";
@@ -80,6 +86,9 @@ void run_seeds(uint64_t first, uint64_t count) {
   EXPECT_GT(total.agent_pauses, count / 2);
   EXPECT_GT(total.agent_crashes, count / 4);
   EXPECT_GT(total.master_restarts, count / 4);
+  EXPECT_GT(total.master_failovers, count / 4);
+  EXPECT_GT(total.deposed_answers, count / 4) << "a deposed master answers in many failovers";
+  EXPECT_GT(total.deposed_writes_refused, count / 20) << "and tries to write in some";
 }
 
 TEST(MasterSim, NoDatasetIsWrittenFromTwoNodesSeeds1To2500) { run_seeds(1, 2500); }
@@ -94,6 +103,9 @@ TEST(MasterSim, TheSameSeedGivesTheSameRun) {
   EXPECT_EQ(a.writer_starts, b.writer_starts);
   EXPECT_EQ(a.moves_accepted, b.moves_accepted);
   EXPECT_EQ(a.fences, b.fences);
+  EXPECT_EQ(a.master_failovers, b.master_failovers);
+  EXPECT_EQ(a.deposed_answers, b.deposed_answers);
+  EXPECT_EQ(a.deposed_writes_refused, b.deposed_writes_refused);
 }
 
 TEST(MasterSim, ReplaysOneSeed) {
@@ -106,18 +118,20 @@ TEST(MasterSim, ReplaysOneSeed) {
   EXPECT_FALSE(result.violation.has_value()) << *result.violation;
 }
 
-// The first run over seeds 1..max_seeds in which a dataset is written from two nodes, if any.
-std::optional<std::string> first_violation(MasterSimConfig config, uint64_t max_seeds) {
+// The first run over seeds 1..max_seeds whose violation contains `what`, if any.
+std::optional<std::string> first_violation(MasterSimConfig config, uint64_t max_seeds,
+                                           const std::string& what = "is written from") {
   for (uint64_t seed = 1; seed <= max_seeds; ++seed) {
     config.seed = seed;
     MasterSimResult result = run_master_sim(config);
-    if (result.violation && result.violation->find("is written from") != std::string::npos)
+    if (result.violation && result.violation->find(what) != std::string::npos)
       return result.violation;
   }
   return std::nullopt;
 }
 
-// The checker can fail: each broken rule below lets some seed write a dataset from two nodes.
+// The checker can fail: each broken rule below lets some seed write a dataset from two nodes,
+// or change the store other than through the leader.
 
 TEST(MasterSim, CatchesALeaseCountedFromWhenTheAnswerArrived) {
   auto found = first_violation(config_for(0, MasterSimFlaw::kLeaseFromAckArrival), 1000);
@@ -127,6 +141,24 @@ TEST(MasterSim, CatchesALeaseCountedFromWhenTheAnswerArrived) {
 
 TEST(MasterSim, CatchesWritersWithoutSupervisors) {
   auto found = first_violation(config_for(0, MasterSimFlaw::kNoSupervisor), 1000);
+  ASSERT_TRUE(found.has_value());
+  std::cout << "found: " << *found << "\n";
+}
+
+TEST(MasterSim, CatchesADeposedLeaderWritingTheStore) {
+  auto found = first_violation(config_for(0, MasterSimFlaw::kUnfencedDeposedLeader), 200,
+                               "writes of a deposed master went through");
+  ASSERT_TRUE(found.has_value());
+  std::cout << "found: " << *found << "\n";
+}
+
+// The same flaw, caught by what its writes do to the store: the deposed master writes a
+// dataset from its stale view, and a master that loads the store later (or the audit at the
+// end) finds an epoch lower than one a leader had shown.
+TEST(MasterSim, CatchesWhatADeposedLeadersWritesDoToTheStore) {
+  MasterSimConfig config = config_for(0, MasterSimFlaw::kUnfencedDeposedLeader);
+  config.check_store_writers = false;
+  auto found = first_violation(config, 300, "went back from epoch");
   ASSERT_TRUE(found.has_value());
   std::cout << "found: " << *found << "\n";
 }
