@@ -16,10 +16,13 @@ namespace berth::agent {
 struct HttpMasterLinkOptions {
   // http://host:port or https://host:port, or several separated by commas.
   std::string master_url = "http://127.0.0.1:8080";
-  // How long registration and status deliveries may take.
-  std::chrono::milliseconds request_timeout{5000};
-  // A long poll may take its `wait` plus this much.
-  std::chrono::milliseconds poll_slack{8000};
+  // How long registration and status deliveries may take. Short, so that a master that was
+  // paused or cut off holds a report back by this much at most: the call then goes to the next
+  // master (docs/protocol.md §1), and the report stays buffered until one acknowledges it.
+  std::chrono::milliseconds request_timeout{3000};
+  // A long poll may take its `wait` plus this much; a poll cut short is simply made again, and
+  // commands stay queued until a poll acknowledges them.
+  std::chrono::milliseconds poll_slack{3000};
 };
 
 class HttpMasterLink final : public MasterLink {

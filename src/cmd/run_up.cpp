@@ -321,6 +321,10 @@ std::vector<std::string> etcd_args(const UpPlan& plan, size_t i) {
       // kept versions (docs/architecture.md §5).
       "--max-request-bytes=33554432",
       "--max-txn-ops=1024",
+      // Loopback members: a 500 ms election timeout brings etcd's lease floor to 1 s, so a
+      // dead berth leader is replaced in about a second (docs/architecture.md §5).
+      "--heartbeat-interval=50",
+      "--election-timeout=500",
       // berth never reads old revisions.
       "--auto-compaction-mode=periodic",
       "--auto-compaction-retention=1h",

@@ -65,7 +65,7 @@ bool is_zombie(pid_t pid) {
 Cluster::Cluster(int agents, int64_t lost_timeout_ms,
                  std::map<int, std::vector<std::string>> agent_args,
                  std::map<int, std::pair<std::string, std::string>> agent_netns,
-                 std::vector<std::string> master_args)
+                 std::vector<std::string> master_args, int masters)
     : lost_timeout_ms_(lost_timeout_ms),
       agent_args_(std::move(agent_args)),
       agent_netns_(std::move(agent_netns)),
@@ -77,7 +77,10 @@ Cluster::Cluster(int agents, int64_t lost_timeout_ms,
   url_ = "http://127.0.0.1:" + std::to_string(port_);
   admin_token_ = "admin.it-" + std::to_string(::getpid()) + "-" + std::to_string(port_);
   std::ofstream(dir_ + "/admin-token") << admin_token_ << "\n";
-  start_master();
+  master_ports_.push_back(port_);
+  for (int i = 2; i <= masters; ++i) master_ports_.push_back(free_port());
+  masters_.assign(master_ports_.size(), -1);
+  for (int i = 1; i <= masters; ++i) start_master(i);
   for (int i = 1; i <= agents; ++i) start_agent(i);
   if (!eventually([&] { return active_nodes() == agents; }, std::chrono::seconds(20))) {
     throw std::runtime_error("cluster did not come up; logs in " + dir_);
@@ -96,9 +99,11 @@ Cluster::~Cluster() {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   }
-  if (master_ > 0) {
-    ::kill(master_, SIGKILL);
-    ::waitpid(master_, nullptr, 0);
+  for (pid_t master : masters_) {
+    if (master <= 0) continue;
+    ::kill(master, SIGCONT);
+    ::kill(master, SIGKILL);
+    ::waitpid(master, nullptr, 0);
   }
   // Agents started again by a test's subject (berth demo restarts the node it kills).
   for (int pid : signal_agents_under(dir_, SIGKILL)) ::waitpid(pid, nullptr, WNOHANG);
@@ -137,7 +142,17 @@ pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& l
   return pid;
 }
 
-void Cluster::start_master() {
+std::string Cluster::master_url(int index) const {
+  return "http://127.0.0.1:" + std::to_string(master_ports_.at(index - 1));
+}
+
+std::string Cluster::master_urls() const {
+  std::string urls;
+  for (int i = 1; i <= masters(); ++i) urls += (i > 1 ? "," : "") + master_url(i);
+  return urls;
+}
+
+void Cluster::start_master(int index) {
   // Every address: an agent in a network namespace of the test reaches it over a veth pair.
   // Every address, so plain HTTP needs --insecure (the tests' own namespaces only).
   std::vector<std::string> args = {
@@ -146,9 +161,9 @@ void Cluster::start_master() {
       "0.0.0.0",
       "--insecure",
       "--port",
-      std::to_string(port_),
+      std::to_string(master_ports_.at(index - 1)),
       "--data-dir",
-      dir_ + "/master",
+      dir_ + (index == 1 ? "/master" : "/master-" + std::to_string(index)),
       "--admin-token-file",
       dir_ + "/admin-token",
       "--heartbeat-interval-ms",
@@ -160,17 +175,34 @@ void Cluster::start_master() {
       "--service-ports",
       std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)};
   args.insert(args.end(), master_args_.begin(), master_args_.end());
-  master_ = spawn(args, dir_ + "/master.log");
-  if (!eventually([&] { return http::request(url_, "GET", "/ping", "", 500).ok(); },
+  const std::string log =
+      dir_ + (index == 1 ? "/master.log" : "/master-" + std::to_string(index) + ".log");
+  masters_.at(index - 1) = spawn(args, log);
+  if (!eventually([&] { return http::request(master_url(index), "GET", "/ping", "", 500).ok(); },
                   std::chrono::seconds(10))) {
-    throw std::runtime_error("master did not start; log in " + dir_ + "/master.log");
+    throw std::runtime_error("master did not start; log in " + log);
   }
 }
 
-void Cluster::kill_master() {
-  ::kill(master_, SIGKILL);
-  ::waitpid(master_, nullptr, 0);
-  master_ = -1;
+void Cluster::kill_master(int index) {
+  pid_t& master = masters_.at(index - 1);
+  ::kill(master, SIGCONT);
+  ::kill(master, SIGKILL);
+  ::waitpid(master, nullptr, 0);
+  master = -1;
+}
+
+void Cluster::pause_master(int index) { ::kill(masters_.at(index - 1), SIGSTOP); }
+void Cluster::resume_master(int index) { ::kill(masters_.at(index - 1), SIGCONT); }
+
+int Cluster::leader_index() {
+  ApiAnswer answer = call("GET", "/v2/leader");
+  if (answer.status != 200 || !answer.body.is_object()) return 0;
+  const std::string leader = answer.body.value("leader", "");
+  for (int i = 1; i <= masters(); ++i) {
+    if (leader == "127.0.0.1:" + std::to_string(master_ports_[i - 1])) return i;
+  }
+  return 0;
 }
 
 std::string Cluster::agent_hostname(int index) const {
@@ -185,7 +217,7 @@ void Cluster::start_agent(int index) {
       12000 + static_cast<uint32_t>(port_ % 80) * 100 + static_cast<uint32_t>(index - 1) * 25;
   std::vector<std::string> args = {"agent",
                                    "--master",
-                                   url_,
+                                   master_urls(),
                                    "--hostname",
                                    agent_hostname(index),
                                    "--address",
@@ -248,7 +280,11 @@ ApiAnswer Cluster::call(const std::string& method, const std::string& target,
     return h.first == "Authorization" || h.first == "authorization";
   });
   if (!own) all.emplace_back("Authorization", "Bearer " + admin_token_);
-  auto res = http::request(url_, method, target, body, 10000, all);
+  Result<http::ClientResponse> res = make_error(ErrorCode::kUnavailable, "no master");
+  for (int i = 1; i <= masters() && !res; ++i) {
+    if (masters_[i - 1] <= 0) continue;
+    res = http::request(master_url(i), method, target, body, masters() > 1 ? 3000 : 10000, all);
+  }
   ApiAnswer answer;
   if (!res) return answer;
   answer.status = res->status;

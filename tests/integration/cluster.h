@@ -26,13 +26,14 @@ class Cluster {
   explicit Cluster(int agents, int64_t lost_timeout_ms = 1500,
                    std::map<int, std::vector<std::string>> agent_args = {},
                    std::map<int, std::pair<std::string, std::string>> agent_netns = {},
-                   std::vector<std::string> master_args = {});
+                   std::vector<std::string> master_args = {}, int masters = 1);
   ~Cluster();
 
   std::string url() const { return url_; }
   // This cluster's own range for service ports (clusters of parallel tests must not share).
   uint32_t service_port_begin() const { return 20000 + static_cast<uint32_t>(port_ % 120) * 100; }
-  // Calls the master as admin, unless `headers` carry their own Authorization.
+  // Calls the master as admin, unless `headers` carry their own Authorization. With several
+  // masters, the first that answers (any status); status 0 when none does.
   ApiAnswer call(const std::string& method, const std::string& target, const std::string& body = "",
                  const std::vector<std::pair<std::string, std::string>>& headers = {});
   // The master's admin token (written by the fixture before the master starts).
@@ -42,8 +43,19 @@ class Cluster {
     return {{"Authorization", "Bearer " + admin_token_}};
   }
 
-  void start_master();
-  void kill_master();           // SIGKILL
+  // Masters are numbered from 1; master 1 serves url(). Several masters share the store the
+  // master args give (--store etcd://...) and elect a leader.
+  void start_master(int index = 1);
+  void kill_master(int index = 1);  // SIGKILL
+  void pause_master(int index);     // SIGSTOP
+  void resume_master(int index);    // SIGCONT
+  int masters() const { return static_cast<int>(master_ports_.size()); }
+  std::string master_url(int index) const;
+  pid_t master_pid(int index) const { return masters_.at(index - 1); }
+  // The master GET /v2/leader names, asked of every live master; 0 when none names one.
+  int leader_index();
+  // Every master's URL, comma-separated, as agents take them.
+  std::string master_urls() const;
   void start_agent(int index);  // 1-based
   // Agent `index` runs in network namespace `netns` (made by the caller) and reaches the master
   // at `master_url` (e.g. over a veth pair); call before the agent starts.
@@ -77,7 +89,8 @@ class Cluster {
   int64_t lost_timeout_ms_;
   std::string token_ = "integration-token";
   std::string admin_token_;
-  pid_t master_ = -1;
+  std::vector<int> master_ports_;
+  std::vector<pid_t> masters_;
   std::map<int, pid_t> agents_;
   std::map<int, std::vector<std::string>> agent_args_;
   std::map<int, std::pair<std::string, std::string>> agent_netns_;

@@ -77,6 +77,8 @@ TEST_F(EtcdMaster, AppsOutliveTheMasterBecauseTheyLiveInEtcd) {
 
   cluster.kill_master();
   cluster.start_master();
+  // The new master leads once the killed one's leader lease has expired in etcd (about 2 s).
+  ASSERT_TRUE(Cluster::eventually([&] { return cluster.leader_index() == 1; }, seconds(10)));
   auto app = cluster.call("GET", "/v2/apps/kept");
   ASSERT_EQ(app.status, 200) << app.body.dump();
   EXPECT_EQ(app.body["app"]["id"], "/kept");
