@@ -6,8 +6,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -224,6 +228,140 @@ TEST_F(HaMasters, APausedLeaderWritesNothingWhenItResumes) {
   EXPECT_TRUE(
       Cluster::eventually([&] { return !running_task(*cluster, "/paused").empty(); }, seconds(30)));
   expect_single_writer_at_a_time(read_log_lines(dataset_mount_path(*cluster, volume) + "/log"));
+}
+
+TEST_F(HaMasters, ALeaderAndAWritersNodeKilledTogether) {
+  auto cluster = start(2);
+  const std::string volume = "ha-both-" + std::to_string(::getpid());
+  ASSERT_EQ(cluster->call("POST", "/v2/apps", writer_app("/both", volume)).status, 201);
+  std::string first;
+  std::string log;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        first = running_task(*cluster, "/both");
+        log = dataset_mount_path(*cluster, volume) + "/log";
+        return !first.empty() && read_log_lines(log).size() >= 3;
+      },
+      seconds(30)));
+  const int node = cluster->agent_index(cluster->running_tasks("/both")[0]["slaveId"]);
+  ASSERT_GT(node, 0);
+  const int leader = cluster->leader_index();
+  ASSERT_GT(leader, 0);
+  cluster->kill_master(leader);
+  cluster->kill_agent(node);
+  const std::vector<std::string> before = read_log_lines(log);
+  std::string second;
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        second = running_task(*cluster, "/both");
+        auto lines = read_log_lines(dataset_mount_path(*cluster, volume) + "/log");
+        return !second.empty() && second != first && !lines.empty() && lines.back() == second;
+      },
+      seconds(45)))
+      << "no writer on another node after the leader and the writer's node died";
+  EXPECT_TRUE(cluster->task_pids(first).empty()) << "the dead node's writer still runs";
+  const std::vector<std::string> after =
+      read_log_lines(dataset_mount_path(*cluster, volume) + "/log");
+  ASSERT_GE(after.size(), before.size());
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after.begin()))
+      << "writes made before the failover are gone";
+  expect_single_writer_at_a_time(after);
+}
+
+// What a client asked for through all the masters while leaders were being killed.
+struct History {
+  std::mutex mu;
+  std::map<std::string, std::set<int>> requested;  // app -> every `cmd` number sent
+  std::map<std::string, int> acknowledged;         // app -> the last number answered 2xx
+  int acknowledgements = 0;
+};
+
+// Updates apps /h/0 ... /h/4 round-robin (each PUT a new `cmd` number, forced past
+// deployments) until `stop`, recording what was sent and what was acknowledged.
+void update_apps(Cluster& cluster, History& history, const std::atomic<bool>& stop) {
+  for (int n = 1; !stop; ++n) {
+    const std::string id = "/h/" + std::to_string(n % 5);
+    {
+      std::lock_guard lock(history.mu);
+      history.requested[id].insert(n);
+    }
+    const std::string app =
+        nlohmann::json{{"id", id}, {"cmd", "sleep " + std::to_string(n)}, {"instances", 0}}.dump();
+    const int status = cluster.call("PUT", "/v2/apps" + id + "?force=true", app).status;
+    if (status == 200 || status == 201) {
+      std::lock_guard lock(history.mu);
+      history.acknowledged[id] = n;
+      ++history.acknowledgements;
+    }
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+}
+
+int cmd_number(const nlohmann::json& app) {
+  const std::string cmd = app.is_object() ? app.value("cmd", "") : "";
+  return cmd.starts_with("sleep ") ? std::stoi(cmd.substr(6)) : -1;
+}
+
+// Every acknowledged change is there, nothing appears that was not asked for, and each app's
+// versions, oldest first, carry growing numbers.
+void check_history(Cluster& cluster, History& history) {
+  for (const auto& [id, requested] : history.requested) {
+    auto current = cluster.call("GET", "/v2/apps" + id);
+    const auto acked = history.acknowledged.find(id);
+    if (current.status == 404 && acked == history.acknowledged.end()) continue;
+    ASSERT_EQ(current.status, 200) << id << " (acknowledged) is gone";
+    const int now = cmd_number(current.body["app"]);
+    EXPECT_TRUE(requested.count(now)) << id << " has cmd number " << now << ", never requested";
+    if (acked != history.acknowledged.end()) EXPECT_GE(now, acked->second) << id;
+    auto versions = cluster.call("GET", "/v2/apps" + id + "/versions");
+    ASSERT_EQ(versions.status, 200);
+    std::vector<std::string> kept = versions.body["versions"].get<std::vector<std::string>>();
+    std::sort(kept.begin(), kept.end());
+    int previous = 0;
+    std::set<int> seen;
+    for (const auto& version : kept) {
+      auto old = cluster.call("GET", "/v2/apps" + id + "/versions/" + version);
+      ASSERT_EQ(old.status, 200) << id << "@" << version;
+      const int number = cmd_number(old.body);
+      EXPECT_GT(number, previous) << id << ": version " << version << " goes back";
+      EXPECT_TRUE(requested.count(number)) << id << "@" << version << " was never requested";
+      previous = number;
+      seen.insert(number);
+    }
+    if (acked != history.acknowledged.end()) {
+      EXPECT_TRUE(seen.count(acked->second))
+          << id << ": the acknowledged change " << acked->second << " has no version";
+    }
+  }
+}
+
+// The issue's history check: 20 leader kills (each killed master started again as a standby)
+// while a client keeps changing apps through whichever master answers.
+TEST_F(HaMasters, NothingAcknowledgedIsLostOverTwentyLeaderKills) {
+  auto cluster = start(0);
+  History history;
+  std::atomic<bool> stop{false};
+  std::thread client([&] { update_apps(*cluster, history, stop); });
+  int kills = 0;
+  for (int round = 0; round < 20; ++round) {
+    int leader = 0;
+    if (!Cluster::eventually([&] { return (leader = cluster->leader_index()) != 0; },
+                             seconds(15))) {
+      ADD_FAILURE() << "no leader before kill " << round + 1;
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(700));  // a few acknowledged changes per leader
+    cluster->kill_master(leader);
+    ++kills;
+    cluster->start_master(leader);
+  }
+  EXPECT_TRUE(Cluster::eventually([&] { return cluster->leader_index() != 0; }, seconds(15)));
+  std::this_thread::sleep_for(seconds(1));
+  stop = true;
+  client.join();
+  EXPECT_EQ(kills, 20);
+  EXPECT_GT(history.acknowledgements, 20) << "the client was hardly ever answered";
+  check_history(*cluster, history);
 }
 
 }  // namespace
