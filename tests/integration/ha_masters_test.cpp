@@ -312,7 +312,9 @@ void check_history(Cluster& cluster, History& history) {
     ASSERT_EQ(current.status, 200) << id << " (acknowledged) is gone";
     const int now = cmd_number(current.body["app"]);
     EXPECT_TRUE(requested.count(now)) << id << " has cmd number " << now << ", never requested";
-    if (acked != history.acknowledged.end()) EXPECT_GE(now, acked->second) << id;
+    if (acked != history.acknowledged.end()) {
+      EXPECT_GE(now, acked->second) << id;
+    }
     auto versions = cluster.call("GET", "/v2/apps" + id + "/versions");
     ASSERT_EQ(versions.status, 200);
     std::vector<std::string> kept = versions.body["versions"].get<std::vector<std::string>>();
