@@ -65,20 +65,22 @@ bool is_zombie(pid_t pid) {
 Cluster::Cluster(int agents, int64_t lost_timeout_ms,
                  std::map<int, std::vector<std::string>> agent_args,
                  std::map<int, std::pair<std::string, std::string>> agent_netns,
-                 std::vector<std::string> master_args, int masters)
+                 std::vector<std::string> master_args, int masters,
+                 std::map<int, MasterSetup> master_setup)
     : lost_timeout_ms_(lost_timeout_ms),
       agent_args_(std::move(agent_args)),
       agent_netns_(std::move(agent_netns)),
-      master_args_(std::move(master_args)) {
+      master_args_(std::move(master_args)),
+      master_setup_(std::move(master_setup)) {
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   std::filesystem::create_directories(dir_ + "/pool");
   port_ = free_port();
-  url_ = "http://127.0.0.1:" + std::to_string(port_);
   admin_token_ = "admin.it-" + std::to_string(::getpid()) + "-" + std::to_string(port_);
   std::ofstream(dir_ + "/admin-token") << admin_token_ << "\n";
   master_ports_.push_back(port_);
   for (int i = 2; i <= masters; ++i) master_ports_.push_back(free_port());
+  url_ = master_url(1);
   masters_.assign(master_ports_.size(), -1);
   for (int i = 1; i <= masters; ++i) start_master(i);
   for (int i = 1; i <= agents; ++i) start_agent(i);
@@ -118,7 +120,7 @@ pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& l
   std::vector<std::string> storage;
   std::string program = BERTH_BINARY;
   if (args.size() > 1 && args[0] == "--netns") {
-    // nsenter joins only the network namespace and then execs berth: the pid stays the agent's.
+    // nsenter joins only the network namespace and then execs berth: the pid stays berth's.
     program = "/usr/bin/nsenter";
     storage = {"nsenter", "--net=/run/netns/" + args[1], BERTH_BINARY};
     args.erase(args.begin(), args.begin() + 2);
@@ -143,7 +145,10 @@ pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& l
 }
 
 std::string Cluster::master_url(int index) const {
-  return "http://127.0.0.1:" + std::to_string(master_ports_.at(index - 1));
+  auto setup = master_setup_.find(index);
+  const bool elsewhere = setup != master_setup_.end() && !setup->second.host.empty();
+  return "http://" + (elsewhere ? setup->second.host : std::string("127.0.0.1")) + ":" +
+         std::to_string(master_ports_.at(index - 1));
 }
 
 std::string Cluster::master_urls() const {
@@ -175,6 +180,15 @@ void Cluster::start_master(int index) {
       "--service-ports",
       std::to_string(service_port_begin()) + "-" + std::to_string(service_port_begin() + 100)};
   args.insert(args.end(), master_args_.begin(), master_args_.end());
+  auto setup = master_setup_.find(index);
+  if (setup != master_setup_.end()) {
+    // It listens on that address alone: `berth master` advertises (in /v2/leader, to agents and
+    // to standbys) the address it listens on, 127.0.0.1 for 0.0.0.0, and has no flag for another.
+    if (!setup->second.host.empty())
+      *(std::find(args.begin(), args.end(), "--host") + 1) = setup->second.host;
+    args.insert(args.end(), setup->second.args.begin(), setup->second.args.end());
+    if (!setup->second.netns.empty()) args.insert(args.begin(), {"--netns", setup->second.netns});
+  }
   const std::string log =
       dir_ + (index == 1 ? "/master.log" : "/master-" + std::to_string(index) + ".log");
   masters_.at(index - 1) = spawn(args, log);
@@ -200,7 +214,7 @@ int Cluster::leader_index() {
   if (answer.status != 200 || !answer.body.is_object()) return 0;
   const std::string leader = answer.body.value("leader", "");
   for (int i = 1; i <= masters(); ++i) {
-    if (leader == "127.0.0.1:" + std::to_string(master_ports_[i - 1])) return i;
+    if ("http://" + leader == master_url(i)) return i;
   }
   return 0;
 }

@@ -20,13 +20,27 @@ struct ApiAnswer {
   std::map<std::string, std::string> headers;
 };
 
+// How one master differs from the others (all optional).
+struct MasterSetup {
+  // Runs in this network namespace (made by the caller; nsenter joins it), not the host's.
+  std::string netns;
+  // The address the tests, the agents and the other masters reach it at, instead of 127.0.0.1
+  // (e.g. the namespace's end of a veth pair); the master listens on it alone (--host), so that
+  // it is also the address it advertises as the leader's.
+  std::string host;
+  // Flags after the master args all masters share (e.g. its own --store URL).
+  std::vector<std::string> args;
+};
+
 class Cluster {
  public:
-  // `agent_args` adds flags to agent i (1-based), e.g. a Docker plugin socket.
+  // `agent_args` adds flags to agent i (1-based), e.g. a Docker plugin socket. `master_setup`
+  // sets master i (1-based) apart, e.g. in a network namespace.
   explicit Cluster(int agents, int64_t lost_timeout_ms = 1500,
                    std::map<int, std::vector<std::string>> agent_args = {},
                    std::map<int, std::pair<std::string, std::string>> agent_netns = {},
-                   std::vector<std::string> master_args = {}, int masters = 1);
+                   std::vector<std::string> master_args = {}, int masters = 1,
+                   std::map<int, MasterSetup> master_setup = {});
   ~Cluster();
 
   std::string url() const { return url_; }
@@ -50,7 +64,7 @@ class Cluster {
   void pause_master(int index);     // SIGSTOP
   void resume_master(int index);    // SIGCONT
   int masters() const { return static_cast<int>(master_ports_.size()); }
-  std::string master_url(int index) const;
+  std::string master_url(int index) const;  // http://HOST:PORT
   pid_t master_pid(int index) const { return masters_.at(index - 1); }
   // The master GET /v2/leader names, asked of every live master; 0 when none names one.
   int leader_index();
@@ -95,6 +109,7 @@ class Cluster {
   std::map<int, std::vector<std::string>> agent_args_;
   std::map<int, std::pair<std::string, std::string>> agent_netns_;
   std::vector<std::string> master_args_;
+  std::map<int, MasterSetup> master_setup_;
 };
 
 }  // namespace berth::testing

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/isolated_host.h"
 #include "tests/integration/writer_log.h"
 
 namespace berth::testing {
@@ -308,53 +309,8 @@ TEST(Fencing, AnAgentRestartedWithinTheLeaseReadoptsItsTasksUndisturbed) {
   EXPECT_GE(lines.size(), 15u) << "the writer stopped writing";
 }
 
-}  // namespace berth::testing
-
-namespace berth::testing {
-namespace {
-
-// A network namespace joined to the host by a veth pair: a separate "host" whose link to the
-// master can be cut. Removed on destruction.
-class IsolatedHost {
- public:
-  IsolatedHost() {
-    int n = ::getpid() % 250 + 1;
-    ns_ = "berth-part-" + std::to_string(::getpid());
-    host_if_ = "bph" + std::to_string(::getpid() % 100000);
-    ns_if_ = "bpn" + std::to_string(::getpid() % 100000);
-    host_ip_ = "10.231." + std::to_string(n) + ".1";
-    ns_ip_ = "10.231." + std::to_string(n) + ".2";
-    ok_ = sh("ip netns add " + ns_) &&
-          sh("ip link add " + host_if_ + " type veth peer name " + ns_if_) &&
-          sh("ip link set " + ns_if_ + " netns " + ns_) &&
-          sh("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
-          sh("ip link set " + host_if_ + " up") &&
-          sh("ip -n " + ns_ + " addr add " + ns_ip_ + "/30 dev " + ns_if_) &&
-          sh("ip -n " + ns_ + " link set " + ns_if_ + " up") &&
-          sh("ip -n " + ns_ + " link set lo up");
-  }
-  ~IsolatedHost() {
-    sh("ip link del " + host_if_);
-    sh("ip netns del " + ns_);
-  }
-  bool ok() const { return ok_; }
-  const std::string& netns() const { return ns_; }
-  const std::string& host_ip() const { return host_ip_; }
-  void cut() { sh("ip link set " + host_if_ + " down"); }
-  void heal() { sh("ip link set " + host_if_ + " up"); }
-
- private:
-  static bool sh(const std::string& command) {
-    return std::system((command + " 2>/dev/null").c_str()) == 0;
-  }
-  std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
-  bool ok_ = false;
-};
-
-}  // namespace
-
 TEST(Fencing, AnAgentCutOffFromTheMasterStopsItsTaskBeforeASecondWriterStarts) {
-  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  if (std::string why; !IsolatedHost::possible(&why)) GTEST_SKIP() << why;
   IsolatedHost isolated;
   ASSERT_TRUE(isolated.ok()) << "could not create a network namespace with a veth pair";
   // Agent 1 lives in the namespace and reaches the master over the veth pair; agent 2 on the

@@ -29,10 +29,12 @@ inline nlohmann::json mesos_container_with_volume(const std::string& volume) {
 inline std::string dataset_mount_path(Cluster& cluster, const std::string& volume) {
   std::string id;
   auto config = cluster.call("GET", "/v1/configuration/datasets");
+  if (!config.body.is_array()) return "";  // no master answered, or not with the list
   for (const auto& d : config.body) {
     if (d["metadata"].value("name", "") == volume) id = d["dataset_id"].get<std::string>();
   }
   auto state = cluster.call("GET", "/v1/state/datasets");
+  if (!state.body.is_array()) return "";
   for (const auto& d : state.body) {
     if (d["dataset_id"].get<std::string>() == id && d.contains("path"))
       return d["path"].get<std::string>();

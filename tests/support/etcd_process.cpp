@@ -81,7 +81,8 @@ std::string EtcdProcess::binary() {
   return "";
 }
 
-std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error, int members) {
+std::unique_ptr<EtcdProcess> EtcdProcess::start(
+    std::string* error, int members, const std::vector<std::string>& extra_client_hosts) {
   const std::string etcd = binary();
   if (etcd.empty()) {
     *error = "no etcd binary (apt-get install etcd-server, or set BERTH_ETCD)";
@@ -104,13 +105,16 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string* error, int members)
   for (int i = 0; i < members; ++i) {
     const std::string name = "m" + std::to_string(i);
     const std::string& client = cluster->client_urls_[i];
+    std::string listen = client;
+    for (const std::string& host : extra_client_hosts)
+      listen += ",http://" + host + client.substr(client.rfind(':'));
     cluster->pids_.push_back(spawn(etcd,
                                    {"--name",
                                     name,
                                     "--data-dir",
                                     cluster->dir_ + "/" + name,
                                     "--listen-client-urls",
-                                    client,
+                                    listen,
                                     "--advertise-client-urls",
                                     client,
                                     "--listen-peer-urls",
@@ -153,6 +157,15 @@ std::string EtcdProcess::logs() const {
     out += "--- " + log + "\n" + read_file(log);
   }
   return out;
+}
+
+int64_t EtcdProcess::revision() const {
+  Result<http::ClientResponse> answer = http::request(client_url(), "POST", "/v3/kv/range",
+                                                      R"({"key":"AA==","count_only":true})", 1000);
+  if (!answer.ok() || answer->status != 200) return -1;
+  const nlohmann::json body = nlohmann::json::parse(answer->body, nullptr, false);
+  if (!body.is_object() || !body.contains("header")) return -1;
+  return std::stoll(body["header"].value("revision", "-1"));
 }
 
 size_t EtcdProcess::leader() const {

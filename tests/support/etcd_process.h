@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ class EtcdProcess {
   static std::string binary();
   // Starts a cluster of `members` and waits until every member answers; nullptr (with the
   // reason in *error, the logs included) when one does not within 30 s. The limits are raised
-  // so that the Store's own (kMaxValueBytes values) are the ones a test meets.
-  static std::unique_ptr<EtcdProcess> start(std::string* error, int members = 1);
+  // so that the Store's own (kMaxValueBytes values) are the ones a test meets. Each member also
+  // takes clients on `extra_client_hosts` (addresses of this host, e.g. the host's end of a veth
+  // pair to a network namespace), on the same port as on loopback.
+  static std::unique_ptr<EtcdProcess> start(
+      std::string* error, int members = 1, const std::vector<std::string>& extra_client_hosts = {});
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
@@ -30,6 +34,11 @@ class EtcdProcess {
   const std::vector<std::string>& client_urls() const { return client_urls_; }
   // "127.0.0.1:PORT" of the first member, for an etcd:// store URL.
   std::string host_port() const { return client_url().substr(7); }
+  // The first member's client port.
+  int client_port() const { return std::stoi(host_port().substr(host_port().rfind(':') + 1)); }
+  // etcd's current revision, asked of the first member: it grows with every write to etcd, and
+  // only then; -1 when the member does not answer.
+  int64_t revision() const;
   // The index of the member that leads the cluster now; 0 when no member says.
   size_t leader() const;
   // SIGKILLs member `index` (0-based).
