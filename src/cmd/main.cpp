@@ -27,6 +27,9 @@ CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std:
   m->add_option("--host", flags.host, "Address to listen on")
       ->envname("BERTH_HOST")
       ->capture_default_str();
+  m->add_option("--advertised-host", flags.advertised_host,
+                "Host other masters, agents and clients reach this master by (its address in "
+                "/v2/leader); default: --host, or 127.0.0.1 for 0.0.0.0");
   m->add_option("--port", flags.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
   m->add_option("--data-dir", flags.data_dir, "Tokens, and the store unless --store says otherwise")
       ->envname("BERTH_DATA_DIR")
