@@ -125,12 +125,14 @@ def main():
     rows = []
 
     def click(x, y, timeout=2.0):
+        """None when the counter acknowledged the click, else its answer's status (None: no
+        answer within the timeout, or the connection failed)."""
         st, body = request(sp, "POST", "/v1/clicks", {"x": x, "y": y}, timeout=timeout)
         if st == 201 and isinstance(body, dict):
             with lock:
                 acknowledged.add(body["id"])
-            return True
-        return False
+            return True, st
+        return False, "no answer" if st is None else st
 
     try:
         wait_for("3 active nodes", lambda: active_nodes(c) >= 3)
@@ -156,7 +158,7 @@ def main():
             sandboxes = os.path.join(arg_work_dir(agent.argv), "sandboxes")
             old_task = task["id"]
             survivors = [p for p in c.master_ports if p != leader]
-            res = {"first_ok": None, "clicks_ok": 0, "clicks_failed": 0}
+            res = {"first_ok": None, "clicks_ok": 0, "clicks_failed": {}}
             stop = threading.Event()
 
             def pinger():
@@ -172,10 +174,15 @@ def main():
                 i = 0
                 while not stop.is_set():
                     i += 1
-                    if click(i % 600, r):
+                    t = now()
+                    acked, st = click(i % 600, r)
+                    if acked:
                         res["clicks_ok"] += 1
                     else:
-                        res["clicks_failed"] += 1
+                        key = str(st)
+                        if st == "no answer":
+                            res["no_answer_s"] = res.get("no_answer_s", []) + [now() - t]
+                        res["clicks_failed"][key] = res["clicks_failed"].get(key, 0) + 1
                     time.sleep(0.05)
 
             t0 = now()
@@ -214,9 +221,12 @@ def main():
             fmt = lambda v: "%.3f s" % v if v is not None else "never"  # noqa: E731
             print("round %2d: killed leader :%d, agent %s (pid %d) and %d task processes; new leader "
                   "%s, task running %s, first good request %s (by %s); clicks during the round: %d "
-                  "acknowledged, %d not; %d of %d acknowledged clicks present, %d missing%s" % (
+                  "acknowledged, not: %s; %d of %d acknowledged clicks present, %d missing%s" % (
                       r, leader, hostname, agent.pid, killed_tasks, fmt(new_leader), fmt(running),
-                      fmt(res["first_ok"]), res.get("by"), res["clicks_ok"], res["clicks_failed"],
+                      fmt(res["first_ok"]), res.get("by"), res["clicks_ok"],
+                      ", ".join("%s x%d" % kv for kv in sorted(res["clicks_failed"].items())) +
+                      (" (each after %.1f-%.1f s)" % (min(res["no_answer_s"]), max(res["no_answer_s"]))
+                       if res.get("no_answer_s") else ""),
                       n_ack - len(missing), n_ack, len(missing),
                       (" " + str(missing[:20])) if missing else ""), flush=True)
             if missing or res["first_ok"] is None:
