@@ -9,7 +9,8 @@
 # Environment: PORT (18730; the one-master cluster uses PORT+10), THREADS (2), CONNECTIONS (8
 # concurrent clients), DURATION_S (10), ROUNDS (3: each target measured ROUNDS times, each time
 # on a fresh cluster, since a POST costs more the more apps the master holds; the order of the
-# targets rotates from round to round).
+# targets rotates from round to round), TIMEOUT_S (10: wrk counts a request unanswered after this
+# long as an error; its default, 2 s, is shorter than some POSTs took on etcd).
 # Fails on any non-2xx answer or socket error. Prints every run with the load average, then the
 # median per target. Client and masters share the machine's cores.
 set -euo pipefail
@@ -19,6 +20,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-8}
 DURATION_S=${DURATION_S:-10}
 ROUNDS=${ROUNDS:-3}
+TIMEOUT_S=${TIMEOUT_S:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 2; }
 TMP=$(mktemp -d /tmp/berth-ha-rps.XXXXXX)
@@ -62,7 +64,7 @@ run=0
 measure() {  # measure TARGET URL TOKEN_FILE
   local target=$1 url=$2 token=$3 out
   out=$(BENCH_TOKEN_FILE=$token BENCH_METHOD=POST BENCH_ID_PREFIX="rps/run$run" \
-        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION_S}s" --latency -s "$here/api_auth_rps.lua" "$url" |
+        wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION_S}s" --timeout "${TIMEOUT_S}s" --latency -s "$here/api_auth_rps.lua" "$url" |
         grep '^WRK')
   local rps non2xx errors
   rps=$(sed 's/.*rps=\([0-9.]*\).*/\1/' <<<"$out")
