@@ -133,7 +133,9 @@ struct Agent::Impl {
   bool register_with_master();
   void on_registered(const protocol::RegisterResponse& response, size_t tasks_reported);
   AgentCredential credential();
-  void mark_unregistered();
+  // The master no longer knows the registration whose credential `used` is: register again,
+  // unless the agent has registered anew since. Logs which `call` was refused.
+  void mark_unregistered(const AgentCredential& used, const char* call);
   bool is_registered();
   void heartbeat_loop();
   void on_heartbeat_ack(protocol::HeartbeatAck ack);

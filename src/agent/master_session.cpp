@@ -106,9 +106,13 @@ AgentCredential Agent::Impl::credential() {
   return AgentCredential{agent_id, agent_secret};
 }
 
-void Agent::Impl::mark_unregistered() {
+void Agent::Impl::mark_unregistered(const AgentCredential& used, const char* call) {
   std::lock_guard<std::mutex> lock(mu);
+  // A call made with an earlier registration's secret (a poll or status delivery that was on its
+  // way while another loop registered again with a new leader) says nothing of the current one.
+  if (used.secret != agent_secret || !registered) return;
   registered = false;
+  spdlog::info("the master does not know agent {} ({}): registering again", used.agent_id, call);
 }
 
 bool Agent::Impl::is_registered() {
@@ -142,8 +146,7 @@ void Agent::Impl::heartbeat_loop() {
     auto ack = master->heartbeat(who, hb,
                                  std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
     if (!ack && ack.error().code == kRegisterAgain) {
-      spdlog::info("the master does not know agent {}: registering again", who.agent_id);
-      mark_unregistered();
+      mark_unregistered(who, "heartbeat");
       continue;
     }
     if (ack) {
@@ -188,7 +191,7 @@ void Agent::Impl::command_loop() {
     }
     auto batch = master->poll_commands(who, after, std::chrono::milliseconds(2000));
     if (!batch) {
-      if (batch.error().code == kRegisterAgain) mark_unregistered();
+      if (batch.error().code == kRegisterAgain) mark_unregistered(who, "command poll");
       if (batch.error().code == ErrorCode::kInternal) {
         spdlog::warn("{}", batch.error().message);
       } else {
@@ -305,7 +308,7 @@ bool Agent::Impl::deliver_status() {
   }
   auto ack = master->send_status(who, batch);
   if (!ack) {
-    if (ack.error().code == kRegisterAgain) mark_unregistered();
+    if (ack.error().code == kRegisterAgain) mark_unregistered(who, "status update");
     if (ack.error().code != ErrorCode::kInternal) return false;
     spdlog::warn("{}", ack.error().message);
     return true;
