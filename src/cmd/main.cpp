@@ -78,7 +78,8 @@ CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std:
   m->add_flag("--no-auth", flags.no_auth,
               "Serve API clients without credentials (loopback only; for benchmarks against "
               "authenticated calls)");
-  m->add_option("--ca-cert", ca_cert, "PEM CA certificate to verify agents' HTTPS ports")
+  m->add_option("--ca-cert", ca_cert,
+                "PEM CA certificate to verify agents' and other masters' HTTPS ports")
       ->envname("BERTH_CA_CERT");
   return m;
 }
