@@ -21,16 +21,6 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string writer_app(const std::string& id, const std::string& volume) {
-  nlohmann::json app = {
-      {"id", id},
-      {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
-      {"cpus", 0.1},
-      {"mem", 32},
-      {"container", mesos_container_with_volume(volume)}};
-  return app.dump();
-}
-
 // The log of the volume, found through the dataset's state.
 std::string log_path(Cluster& cluster, const std::string& volume) {
   std::string path = dataset_mount_path(cluster, volume);

@@ -31,16 +31,6 @@ std::string sleep_app(const std::string& id) {
   return nlohmann::json{{"id", id}, {"cmd", "sleep 1000"}, {"cpus", 0.1}, {"mem", 16}}.dump();
 }
 
-std::string writer_app(const std::string& id, const std::string& volume) {
-  return nlohmann::json{
-      {"id", id},
-      {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
-      {"cpus", 0.1},
-      {"mem", 32},
-      {"container", mesos_container_with_volume(volume)}}
-      .dump();
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

@@ -33,16 +33,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string writer_app(const std::string& id, const std::string& volume) {
-  return nlohmann::json{
-      {"id", id},
-      {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
-      {"cpus", 0.1},
-      {"mem", 32},
-      {"container", mesos_container_with_volume(volume)}}
-      .dump();
-}
-
 std::string running_task(Cluster& cluster, const std::string& app) {
   auto tasks = cluster.running_tasks(app);
   return tasks.size() == 1 ? tasks[0]["id"].get<std::string>() : "";

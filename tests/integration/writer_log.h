@@ -25,6 +25,18 @@ inline nlohmann::json mesos_container_with_volume(const std::string& volume) {
           {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}};
 }
 
+// An app whose task appends its task id to `log` on the dataset `volume` five times a second:
+// the writer the fencing checks read back.
+inline std::string writer_app(const std::string& id, const std::string& volume) {
+  return nlohmann::json{
+      {"id", id},
+      {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
+      {"cpus", 0.1},
+      {"mem", 32},
+      {"container", mesos_container_with_volume(volume)}}
+      .dump();
+}
+
 // Where the dataset named `volume` is attached now, per the master's state; "" when nowhere.
 inline std::string dataset_mount_path(Cluster& cluster, const std::string& volume) {
   std::string id;
