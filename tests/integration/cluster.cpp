@@ -82,14 +82,21 @@ Cluster::Cluster(int agents, int64_t lost_timeout_ms,
   for (int i = 2; i <= masters; ++i) master_ports_.push_back(free_port());
   url_ = master_url(1);
   masters_.assign(master_ports_.size(), -1);
-  for (int i = 1; i <= masters; ++i) start_master(i);
-  for (int i = 1; i <= agents; ++i) start_agent(i);
-  if (!eventually([&] { return active_nodes() == agents; }, std::chrono::seconds(20))) {
-    throw std::runtime_error("cluster did not come up; logs in " + dir_);
+  try {
+    for (int i = 1; i <= masters; ++i) start_master(i);
+    for (int i = 1; i <= agents; ++i) start_agent(i);
+    if (!eventually([&] { return active_nodes() == agents; }, std::chrono::seconds(20))) {
+      throw std::runtime_error("cluster did not come up; logs in " + dir_);
+    }
+  } catch (...) {
+    stop_everything(true);  // no destructor runs for a constructor that throws; keep the logs
+    throw;
   }
 }
 
-Cluster::~Cluster() {
+Cluster::~Cluster() { stop_everything(false); }
+
+void Cluster::stop_everything(bool keep_dir) {
   for (auto& [i, pid] : agents_) {
     if (pid > 0) ::kill(pid, SIGTERM);
   }
@@ -112,7 +119,7 @@ Cluster::~Cluster() {
   kill_leftovers();
   remove_containers_under(dir_);
   std::error_code ec;
-  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
+  if (!keep_dir && !std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
 }
 
 pid_t Cluster::spawn(const std::vector<std::string>& given, const std::string& log) {

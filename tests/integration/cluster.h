@@ -96,6 +96,8 @@ class Cluster {
  private:
   pid_t spawn(const std::vector<std::string>& args, const std::string& log);
   void kill_leftovers() const;
+  // Stops every process the cluster started and removes its directory, unless `keep_dir`.
+  void stop_everything(bool keep_dir);
 
   std::string dir_;
   std::string url_;
