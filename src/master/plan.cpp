@@ -1,8 +1,10 @@
 #include "master/plan.h"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 
 #include "scheduler/placement.h"
 
@@ -452,19 +454,27 @@ std::vector<std::string> finished_deployments(const MasterState& state) {
 }
 
 std::string routing_table(const MasterState& state) {
+  // Each app's running tasks, found in one pass over the tasks: the table is built on every
+  // reconcile pass, so it must not cost apps x tasks.
+  std::map<std::string_view, std::vector<const TaskRecord*>> running;
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.state == protocol::TaskState::kRunning && !task.kill_requested)
+      running[task.app_id].push_back(&task);
+  }
+  const std::vector<const TaskRecord*> none;
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& [app_id, record] : state.apps) {
     if (record.deleting) continue;
     bool checked = has_health_checks(record.app);
     std::vector<uint32_t> service_ports = model::service_ports(record.app);
+    auto found = running.find(app_id);
+    const std::vector<const TaskRecord*>& tasks = found == running.end() ? none : found->second;
     for (size_t i = 0; i < service_ports.size(); ++i) {
       uint32_t service_port = service_ports[i];
       if (service_port == 0) continue;
       nlohmann::json backends = nlohmann::json::array();
-      for (const auto& [tid, task] : state.tasks) {
-        if (task.app_id != app_id || task.state != protocol::TaskState::kRunning ||
-            task.kill_requested)
-          continue;
+      for (const TaskRecord* running_task : tasks) {
+        const TaskRecord& task = *running_task;
         if (checked && !task.healthy.value_or(false)) continue;
         if (i >= task.ports.size()) continue;
         backends.push_back({{"host", task.host}, {"port", task.ports[i]}});

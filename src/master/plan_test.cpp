@@ -215,6 +215,20 @@ TEST(Plan, ADeploymentFinishesWhenItsAppsHaveConvergedAndRoutesListHealthyTasks)
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0]["service_port"], 10001);
   EXPECT_EQ(routes[0]["backends"][0]["port"], 31005);
+  // Another app's task and a task being killed are no backends of /web.
+  model::App other = parsed_app(R"({"id":"/db","cmd":"sleep 100","portDefinitions":[]})");
+  state.apps[other.id].app = other;
+  TaskRecord db = task_of(other, "t0", "agent-b");
+  db.ports = {31006};
+  state.tasks["t0"] = db;
+  TaskRecord leaving = task_of(app, "t2", "agent-b");
+  leaving.ports = {31007};
+  leaving.kill_requested = true;
+  state.tasks["t2"] = leaving;
+  routes = nlohmann::json::parse(routing_table(state));
+  ASSERT_EQ(routes.size(), 1u);
+  ASSERT_EQ(routes[0]["backends"].size(), 1u);
+  EXPECT_EQ(routes[0]["backends"][0]["port"], 31005);
 }
 
 TEST(Plan, AMoveByTheApiTakesTheLeasesNextEpochAndIsRefusedWhileTheDatasetIsInUse) {
