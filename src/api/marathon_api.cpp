@@ -98,7 +98,9 @@ http::Response handle_queue(master::MasterCore& core, Clock& clock, const http::
     std::string id = request.path.substr(9, request.path.size() - 9 - suffix.size());
     Status reset = core.reset_delay(id);
     if (!reset) return error_response(reset.error());
-    return json_response(200, nlohmann::json::object());
+    http::Response no_content;
+    no_content.status = 204;  // Marathon's answer, with no body
+    return no_content;
   }
   return message_response(404, "URI not found");
 }

@@ -30,7 +30,7 @@ struct Request {
 
   // The first value of a query parameter, or `fallback`.
   std::string query_value(const std::string& name, const std::string& fallback = "") const;
-  bool query_flag(const std::string& name, bool fallback) const;  // "true"/"false"/"1"/"0"
+  bool query_flag(const std::string& name, bool fallback) const;  // "true"/"false" any case, 1/0
   std::string header(const std::string& lower_name) const;
 };
 

@@ -127,6 +127,20 @@ TEST(Url, SplitsAndDecodesPathAndQuery) {
   EXPECT_EQ(query.find("x")->second, "a b");
 }
 
+TEST(Url, ReadsQueryBooleansInAnyCase) {
+  Request request;
+  split_target("/v2/apps/x?force=True&scale=FALSE&a=1&b=0&c&d=maybe", &request.path,
+               &request.query);
+  EXPECT_TRUE(request.query_flag("force", false));
+  EXPECT_FALSE(request.query_flag("scale", true));
+  EXPECT_TRUE(request.query_flag("a", false));
+  EXPECT_FALSE(request.query_flag("b", true));
+  EXPECT_TRUE(request.query_flag("c", false));
+  EXPECT_TRUE(request.query_flag("d", true));
+  EXPECT_FALSE(request.query_flag("d", false));
+  EXPECT_FALSE(request.query_flag("absent", false));
+}
+
 TEST(Url, EncodesWhatItDecodes) {
   EXPECT_EQ(percent_decode(percent_encode("/a b?c&d=e")), "/a b?c&d=e");
 }

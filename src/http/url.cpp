@@ -94,8 +94,11 @@ std::string Request::query_value(const std::string& name, const std::string& fal
 bool Request::query_flag(const std::string& name, bool fallback) const {
   auto it = query.find(name);
   if (it == query.end()) return fallback;
-  if (it->second.empty() || it->second == "true" || it->second == "1") return true;
-  if (it->second == "false" || it->second == "0") return false;
+  // Any case: Python clients send `True` and `False`.
+  std::string value = it->second;
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (value.empty() || value == "true" || value == "1") return true;
+  if (value == "false" || value == "0") return false;
   return fallback;
 }
 

@@ -230,8 +230,8 @@ Result<model::App> MasterCore::app_version(const std::string& id, const std::str
 Status MasterCore::reset_delay(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = state_.apps.find(id);
-  if (it == state_.apps.end() || it->second.backoff.delay_seconds == 0) {
-    return make_error(ErrorCode::kNotFound, "No delay for app '" + id + "'");
+  if (it == state_.apps.end()) {
+    return make_error(ErrorCode::kNotFound, "Application " + id + " not found in tasks queue.");
   }
   it->second.backoff = {};
   return {};

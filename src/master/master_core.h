@@ -74,6 +74,7 @@ class MasterCore {
                                                   std::vector<TaskRecord>* killed);
   Result<std::vector<std::string>> app_versions(const std::string& id);
   Result<model::App> app_version(const std::string& id, const std::string& version);
+  // Ends app `id`'s launch backoff (DELETE /v2/queue/{id}/delay); kNotFound for an unknown app.
   Status reset_delay(const std::string& id);
 
   // Read access for the API's JSON views, under the lock.

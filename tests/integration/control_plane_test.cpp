@@ -296,6 +296,12 @@ TEST(ControlPlane, QueueShowsWhyInstancesWait) {
   }
   EXPECT_TRUE(constraint_reason) << item.dump();
   EXPECT_EQ(item["lastUnusedOffers"].size(), 2u);
+  // Marathon's answers to resetting the launch delay: 204 for a queued app, 404 for none.
+  auto reset = cluster.call("DELETE", "/v2/queue/picky/delay");
+  EXPECT_EQ(reset.status, 204);
+  auto unknown = cluster.call("DELETE", "/v2/queue/nobody/delay");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body.value("message", ""), "Application /nobody not found in tasks queue.");
 }
 
 TEST(ControlPlane, DestroyingAnAppStopsItsTasks) {
