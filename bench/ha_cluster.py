@@ -33,6 +33,17 @@ def summary(values):
         len(values))
 
 
+def history_report(things, listed_by, acknowledged, present, uncertain):
+    """Prints the history check: every acknowledged write must be listed. True when none is missing."""
+    missing = [x for x in acknowledged if x not in present]
+    extra = [x for x in uncertain if x in present]
+    print("history: %d %s acknowledged with 201, %d listed by %s, %d missing%s; "
+          "%d attempts without an answer, %d of them exist" % (
+              len(acknowledged), things, len(present), listed_by, len(missing),
+              (" (" + ", ".join(missing) + ")") if missing else "", len(uncertain), len(extra)))
+    return not missing
+
+
 def request(port, method, path, body=None, token=None, timeout=1.0):
     """(status, parsed JSON or text) of one request on a fresh connection; (None, error) when
     the request could not be made or timed out."""

@@ -25,7 +25,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ha_cluster import Cluster, load, now, summary  # noqa: E402
+from ha_cluster import Cluster, history_report, load, now, summary  # noqa: E402
 
 POLL_S = 0.025
 TIMEOUT_S = 60
@@ -127,13 +127,8 @@ def main():
         leader = c.leader_port()
         st, body = c.api(leader, "GET", "/v2/apps", timeout=10)
         present = {x["id"] for x in body.get("apps", [])} if st == 200 else set()
-        missing = [x for x in acknowledged if x not in present]
-        extra = [x for x in uncertain if x in present]
-        print("history: %d apps acknowledged with 201, %d listed by GET /v2/apps, %d missing%s; "
-              "%d attempts without an answer, %d of them exist" % (
-                  len(acknowledged), len(present), len(missing),
-                  (" (" + ", ".join(missing) + ")") if missing else "", len(uncertain), len(extra)))
-        if missing or st != 200:
+        if not history_report("apps", "GET /v2/apps", acknowledged, present, uncertain) \
+                or st != 200:
             ok = False
         writes = [x["write"][0] for x in rounds if x["write"]]
         leaders = [x["leader"] for x in rounds if x["leader"] is not None]

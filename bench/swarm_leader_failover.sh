@@ -228,7 +228,7 @@ SWB_RUN=$RUN SWB_DATA=$DATA SWB_SELF=$SELF SWB_ROUNDS=$ROUNDS BENCH_DIR=$BENCH_D
 import http.client, json, os, signal, socket, subprocess, sys, threading, time, urllib.parse
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.environ["BENCH_DIR"])
-from ha_cluster import load, now, summary  # noqa: E402
+from ha_cluster import history_report, load, now, summary  # noqa: E402
 
 RUN, DATA, SELF = os.environ["SWB_RUN"], os.environ["SWB_DATA"], os.environ["SWB_SELF"]
 ROUNDS = int(os.environ["SWB_ROUNDS"])
@@ -476,13 +476,8 @@ for r in range(1, ROUNDS + 1):
 L, _ = leader()
 st, body = api(L, "GET", "/services", timeout=10) if L else (None, None)
 present = {x["Spec"]["Name"] for x in body} if st == 200 else set()
-missing = [x for x in acknowledged if x not in present]
-extra = [x for x in uncertain if x in present]
-print("history: %d services acknowledged with 201, %d listed by GET /services, %d missing%s; "
-      "%d attempts without an answer, %d of them exist" % (
-          len(acknowledged), len(present), len(missing),
-          (" (" + ", ".join(missing) + ")") if missing else "", len(uncertain), len(extra)))
-if missing or st != 200:
+if not history_report("services", "GET /services", acknowledged, present, uncertain) \
+        or st != 200:
     ok = False
 print("leader failover over %d kills (from SIGKILL):" % len(rounds))
 print("  GET /nodes on a survivor names a new leader    %s" %
