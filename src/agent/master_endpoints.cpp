@@ -1,6 +1,7 @@
 #include "agent/master_endpoints.h"
 
 #include "base/check.h"
+#include "http/url_host_port.h"
 
 namespace berth::agent {
 
@@ -68,10 +69,7 @@ bool MasterEndpoints::follow_leader(const std::string& url, const http::ClientRe
   std::lock_guard<std::mutex> lock(mu_);
   if (urls_[current_] != url) return true;  // another call moved on already
   for (size_t i = 0; i < urls_.size(); ++i) {
-    const std::string& candidate = urls_[i];
-    size_t host = candidate.find("://") + 3;
-    std::string host_port = candidate.substr(host, candidate.find('/', host) - host);
-    if (host_port == leader->second && i != current_) {
+    if (http::url_host_port(urls_[i]) == leader->second && i != current_) {
       current_ = i;
       return true;
     }

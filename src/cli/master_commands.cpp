@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cli/table.h"
+#include "http/url_host_port.h"
 
 namespace berth::cli {
 namespace {
@@ -44,7 +45,7 @@ MasterProbe probe(const ApiClient& api, const std::string& url) {
 
 std::string state_of(const MasterProbe& master, const std::vector<MasterProbe>& all) {
   if (!master.answers) return "unreachable";
-  const std::string self = url_host_port(master.url);
+  const std::string self = http::url_host_port(master.url);
   for (const auto& other : all) {
     if (!other.leader.empty() && other.leader == self) return "leader";
   }
@@ -73,21 +74,6 @@ void print_table(const CommandContext& context, const std::vector<MasterProbe>& 
 
 }  // namespace
 
-std::string url_host_port(const std::string& url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return "";
-  std::string scheme = url.substr(0, scheme_end);
-  std::string authority = url.substr(scheme_end + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  size_t at = authority.rfind('@');
-  if (at != std::string::npos) authority = authority.substr(at + 1);
-  if (authority.empty()) return "";
-  size_t colon = authority.rfind(':');
-  bool has_port = colon != std::string::npos && authority.find(']', colon) == std::string::npos;
-  if (has_port) return authority;
-  return authority + ":" + (scheme == "https" ? "443" : "80");
-}
-
 int master_list(const CommandContext& context) {
   std::vector<MasterProbe> masters;
   for (const auto& url : context.api.urls()) masters.push_back(probe(context.api, url));
@@ -107,7 +93,7 @@ int master_list(const CommandContext& context) {
     return kExitFailure;
   }
   bool listed = false;
-  for (const auto& master : masters) listed = listed || url_host_port(master.url) == named;
+  for (const auto& master : masters) listed = listed || http::url_host_port(master.url) == named;
   if (!listed) context.notes() << "the leader, " << named << ", is not in the list\n";
   return kExitOk;
 }

@@ -8,10 +8,6 @@
 
 namespace berth::cli {
 
-// "host:port" of an http:// or https:// URL, the port defaulting to the scheme's (80, 443); ""
-// for a URL without a host. "http://127.0.0.1:8080/" gives "127.0.0.1:8080".
-std::string url_host_port(const std::string& url);
-
 // Prints MASTER, STATE (leader, standby or unreachable) and LEADER (whom that master names, or
 // why it names none). A master leads when the leader a master names is its URL's host:port.
 // Returns kExitOk when some master names a leader, else kExitFailure with the reason.

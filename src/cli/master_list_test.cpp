@@ -13,6 +13,7 @@
 #include "cli/client_commands.h"
 #include "cli/master_commands.h"
 #include "http/http.h"
+#include "http/url_host_port.h"
 
 namespace berth::cli {
 namespace {
@@ -90,13 +91,13 @@ TEST(SplitMasterUrls, OneOrSeveralCommaSeparatedWithBlanksAndEmptyEntriesDropped
 }
 
 TEST(UrlHostPort, ComparesWithWhatV2LeaderNames) {
-  EXPECT_EQ(url_host_port("http://127.0.0.1:8080"), "127.0.0.1:8080");
-  EXPECT_EQ(url_host_port("http://127.0.0.1:8080/"), "127.0.0.1:8080");
-  EXPECT_EQ(url_host_port("http://m1"), "m1:80");
-  EXPECT_EQ(url_host_port("https://m1/x"), "m1:443");
-  EXPECT_EQ(url_host_port("http://[::1]:8080"), "[::1]:8080");
-  EXPECT_EQ(url_host_port("http://[::1]"), "[::1]:80");
-  EXPECT_EQ(url_host_port("m1:8080"), "");
+  EXPECT_EQ(http::url_host_port("http://127.0.0.1:8080"), "127.0.0.1:8080");
+  EXPECT_EQ(http::url_host_port("http://127.0.0.1:8080/"), "127.0.0.1:8080");
+  EXPECT_EQ(http::url_host_port("http://m1"), "m1:80");
+  EXPECT_EQ(http::url_host_port("https://m1/x"), "m1:443");
+  EXPECT_EQ(http::url_host_port("http://[::1]:8080"), "[::1]:8080");
+  EXPECT_EQ(http::url_host_port("http://[::1]"), "[::1]:80");
+  EXPECT_EQ(http::url_host_port("m1:8080"), "");
 }
 
 TEST(ApiClientMasters, ADeadMasterIsLeftForTheNextAndTheNextCallStartsThere) {

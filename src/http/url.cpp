@@ -1,6 +1,7 @@
 #include <cctype>
 
 #include "http/http.h"
+#include "http/url_host_port.h"
 
 namespace berth::http {
 
@@ -105,6 +106,21 @@ bool Request::query_flag(const std::string& name, bool fallback) const {
 std::string Request::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
   return it == headers.end() ? "" : it->second;
+}
+
+std::string url_host_port(const std::string& url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return "";
+  std::string scheme = url.substr(0, scheme_end);
+  std::string authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  size_t at = authority.rfind('@');
+  if (at != std::string::npos) authority = authority.substr(at + 1);
+  if (authority.empty()) return "";
+  size_t colon = authority.rfind(':');
+  bool has_port = colon != std::string::npos && authority.find(']', colon) == std::string::npos;
+  if (has_port) return authority;
+  return authority + ":" + (scheme == "https" ? "443" : "80");
 }
 
 }  // namespace berth::http
