@@ -1,6 +1,7 @@
 // /v2/apps routes (docs/compatibility.md §2.1).
 #include "api/apps_routes.h"
 
+#include "api/label_selector.h"
 #include "api/responses.h"
 #include "api/views.h"
 
@@ -14,10 +15,19 @@ http::Response deployment_response(int status, const master::DeploymentRef& ref)
   return r;
 }
 
+// Whether `embed` asks for `what` ("tasks", "lastTaskFailure", ...): Marathon takes it with the
+// "apps." or "app." prefix or none, on the list and on one app alike.
 bool embeds(const http::Request& request, const std::string& what) {
   auto range = request.query.equal_range("embed");
   for (auto it = range.first; it != range.second; ++it) {
-    if (it->second == what) return true;
+    std::string v = it->second;
+    for (const char* prefix : {"apps.", "app."}) {
+      if (v.rfind(prefix, 0) == 0) {
+        v = v.substr(std::string(prefix).size());
+        break;
+      }
+    }
+    if (v == what) return true;
   }
   return false;
 }
@@ -68,19 +78,35 @@ std::vector<model::FieldError> volume_errors(master::MasterCore& core, const mod
   return errors;
 }
 
+// `info` (an AppInfo as JSON text) with `taskStats` added.
+std::string with_task_stats(std::string info, const master::MasterState& state,
+                            const master::AppRecord& record) {
+  if (info.empty() || info.back() != '}') return info;
+  info.pop_back();
+  return info + ",\"taskStats\":" + task_stats_json(state, record).dump() + "}";
+}
+
 http::Response not_found(const std::string& id) {
   return message_response(404, "App '" + id + "' does not exist");
 }
 
 http::Response list_apps(master::MasterCore& core, const http::Request& request) {
-  bool with_tasks = embeds(request, "apps.tasks") || embeds(request, "apps.failures");
-  bool with_failure = embeds(request, "apps.lastTaskFailure") || embeds(request, "apps.failures");
+  bool with_tasks = embeds(request, "tasks") || embeds(request, "failures");
+  bool with_failure = embeds(request, "lastTaskFailure") || embeds(request, "failures");
+  bool with_stats = embeds(request, "taskStats");
   std::string cmd_filter = request.query_value("cmd");
   std::string id_filter = request.query_value("id");
+  std::optional<LabelSelector> labels;
+  if (std::string text = request.query_value("label"); !text.empty()) {
+    auto parsed = LabelSelector::parse(text);
+    if (!parsed) return message_response(400, parsed.error().message);
+    labels = std::move(*parsed);
+  }
   std::string apps = "[";
   core.read([&](const master::MasterState& s) {
     for (const auto& [id, record] : s.apps) {
       if (record.deleting) continue;
+      if (labels && !labels->matches(record.app.labels)) continue;
       if (!id_filter.empty() && id.find(id_filter) == std::string::npos) continue;
       if (!cmd_filter.empty()) {
         std::string cmd = record.app.cmd.value_or("");
@@ -91,7 +117,8 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
         if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) continue;
       }
       if (apps.size() > 1) apps += ',';
-      apps += app_info_text(core, s, record, with_tasks, with_failure);
+      std::string info = app_info_text(core, s, record, with_tasks, with_failure);
+      apps += with_stats ? with_task_stats(std::move(info), s, record) : info;
     }
   });
   http::Response r;
@@ -256,6 +283,21 @@ http::Response app_tasks(master::MasterCore& core, const http::Request& request,
   return json_response(200, {{"tasks", tasks}});
 }
 
+// GET /v2/apps/{id}/versions[/{version}].
+http::Response app_versions(master::MasterCore& core, const http::Request& request,
+                            const std::string& id, const std::string& version) {
+  if (request.method != "GET") return message_response(405, "Method not allowed");
+  if (version.empty()) {
+    auto versions = core.app_versions(id);
+    if (!versions) return error_response(versions.error());
+    return json_response(200, {{"versions", *versions}});
+  }
+  if (!current_app(core, id)) return not_found(id);
+  auto app = core.app_version(id, version);
+  if (!app) return error_response(app.error());
+  return json_response(200, model::app_to_json(*app));
+}
+
 }  // namespace
 
 http::Response handle_apps(master::MasterCore& core, const http::Request& request) {
@@ -298,8 +340,10 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
       std::optional<std::string> info;
       core.read([&](const master::MasterState& s) {
         auto it = s.apps.find(id);
-        if (it != s.apps.end() && !it->second.deleting)
+        if (it != s.apps.end() && !it->second.deleting) {
           info = app_info_text(core, s, it->second, true, true);
+          if (embeds(request, "taskStats")) info = with_task_stats(*info, s, it->second);
+        }
       });
       if (!info) return not_found(id);
       http::Response r;
@@ -324,18 +368,7 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
     return deployment_response(200, *ref);
   }
   if (sub == "tasks") return app_tasks(core, request, id, arg);
-  if (sub == "versions") {
-    if (request.method != "GET") return message_response(405, "Method not allowed");
-    if (arg.empty()) {
-      auto versions = core.app_versions(id);
-      if (!versions) return error_response(versions.error());
-      return json_response(200, {{"versions", *versions}});
-    }
-    if (!current_app(core, id)) return not_found(id);
-    auto app = core.app_version(id, arg);
-    if (!app) return error_response(app.error());
-    return json_response(200, model::app_to_json(*app));
-  }
+  if (sub == "versions") return app_versions(core, request, id, arg);
   return message_response(404, "URI not found");
 }
 

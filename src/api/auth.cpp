@@ -208,6 +208,12 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
   std::string value = space == std::string::npos ? "" : header.substr(space + 1);
   for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+  // DC/OS's "Authorization: token=<token>", which Marathon clients send for an auth token
+  // (python-marathon's auth_token): a bearer token by another name.
+  if (scheme.rfind("token=", 0) == 0 && space == std::string::npos) {
+    value = header.substr(6);
+    scheme = "bearer";
+  }
   if (scheme == "bearer") {
     if (auto caller = token_caller(value)) return *caller;
     std::function<std::string(const std::string&)> lookup;
@@ -242,8 +248,14 @@ Result<Caller> Authenticator::authenticate(const http::Request& request) const {
     if (auto caller = token_caller(password)) return *caller;
     return make_error(ErrorCode::kPermissionDenied, "invalid HTTP Basic credentials");
   }
+  // The scheme is named only when it looks like one: a credential sent without a scheme must
+  // not come back in the answer (clients log error bodies).
+  bool word =
+      !scheme.empty() && scheme.size() <= 20 &&
+      scheme.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
   return make_error(ErrorCode::kPermissionDenied,
-                    "unsupported Authorization scheme '" + scheme + "': use Bearer or Basic");
+                    "unsupported Authorization scheme" + (word ? " '" + scheme + "'" : "") +
+                        ": use Bearer <token>, token=<token> or HTTP Basic");
 }
 
 std::string Authenticator::challenge() const {

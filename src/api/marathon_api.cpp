@@ -5,6 +5,7 @@
 #include "api/apps_routes.h"
 #include "api/events_routes.h"
 #include "api/flocker_routes.h"
+#include "api/groups_routes.h"
 #include "api/responses.h"
 #include "api/views.h"
 
@@ -95,7 +96,9 @@ http::Response handle_queue(master::MasterCore& core, Clock& clock, const http::
   const std::string suffix = "/delay";
   if (request.method == "DELETE" && request.path.size() > 10 + suffix.size() &&
       request.path.compare(request.path.size() - suffix.size(), suffix.size(), suffix) == 0) {
-    std::string id = request.path.substr(9, request.path.size() - 9 - suffix.size());
+    // Empty segments are dropped, as in /v2/apps ("//web" from clients that join paths).
+    std::string id = model::normalize_app_id(
+        request.path.substr(9, request.path.size() - 9 - suffix.size()), "/");
     Status reset = core.reset_delay(id);
     if (!reset) return error_response(reset.error());
     http::Response no_content;
@@ -221,6 +224,32 @@ http::Response forward_task_logs(master::MasterCore& core, const http::Request& 
   return response;
 }
 
+// GET /berth/v1/tasks[?app=/x], /berth/v1/tasks/{id}: berth's task view; .../{id}/logs: its logs.
+http::Response handle_berth_tasks(master::MasterCore& core, const http::Request& request) {
+  const std::string prefix = "/berth/v1/tasks/";
+  if (request.path.size() > prefix.size() &&
+      request.path.compare(request.path.size() - 5, 5, "/logs") == 0)
+    return forward_task_logs(core, request);
+  if (request.path == "/berth/v1/tasks") {
+    std::string app = request.query_value("app", "");
+    nlohmann::json tasks = nlohmann::json::array();
+    core.read([&](const master::MasterState& s) {
+      for (const auto& [tid, task] : s.tasks) {
+        if (app.empty() || task.app_id == app) tasks.push_back(berth_task_json(s, task));
+      }
+    });
+    return json_response(200, {{"tasks", tasks}});
+  }
+  std::string id = request.path.substr(prefix.size());
+  std::optional<nlohmann::json> task;
+  core.read([&](const master::MasterState& s) {
+    auto it = s.tasks.find(id);
+    if (it != s.tasks.end()) task = berth_task_json(s, it->second);
+  });
+  if (!task) return message_response(404, "Task '" + id + "' does not exist");
+  return json_response(200, {{"task", *task}});
+}
+
 // The error body of the API `path` belongs to: Flocker's {"description"} or {"message"}.
 http::Response api_error(const std::string& path, int status, const std::string& text) {
   if (starts_with(path, "/v1/")) return json_response(status, {{"description", text}});
@@ -269,6 +298,42 @@ http::Response handle_tokens(Authenticator& auth, const http::Request& request) 
 
 http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info,
                      Authenticator& auth, const http::Request& request);
+
+// GET /v2/info in Marathon's shape: only keys Marathon's clients know (docs/compatibility.md
+// §2.7); `version` is the Marathon API version berth answers as, `buildref` berth's own.
+nlohmann::json info_json(const master::MasterCore& core, const ApiInfo& info) {
+  const auto& o = core.options();
+  const std::string& address = info.http_address;
+  int port = std::stoi(address.substr(address.rfind(':') + 1));
+  return {{"name", "marathon"},
+          {"version", kMarathonApiVersion},
+          {"buildref", "berth " + info.version},
+          {"elected", true},
+          {"leader", address},
+          {"frameworkId", "berth"},
+          {"marathon_config",
+           {{"master", "berth"},
+            {"hostname", address.substr(0, address.rfind(':'))},
+            {"framework_name", "berth"},
+            {"ha", static_cast<bool>(info.abdicate)},
+            {"checkpoint", true},
+            {"task_launch_timeout", o.task_launch_timeout.count()},
+            {"task_launch_confirm_timeout", o.task_launch_timeout.count()},
+            {"max_instances_per_offer", 1000},
+            {"local_port_min", o.service_port_min},
+            {"local_port_max", o.service_port_max},
+            {"mesos_role", "*"},
+            {"mesos_user", "root"},
+            {"webui_url", nullptr},
+            {"reconciliation_interval", o.timing.heartbeat_interval.count()},
+            {"failover_timeout", o.timing.lost_after().count() / 1000}}},
+          {"zookeeper_config",
+           {{"zk", info.store_url},
+            {"zk_timeout", o.timing.lost_after().count()},
+            {"zk_session_timeout", o.timing.lost_after().count()},
+            {"zk_max_versions", o.max_versions}}},
+          {"http_config", {{"http_port", port}, {"https_port", port}}}};
+}
 
 // DELETE /v2/leader (docs/architecture.md §5): Marathon's answer once the leadership is given up.
 http::Response abdicate(const ApiInfo& info) {
@@ -335,31 +400,38 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
     if (path == "/v2/queue" || starts_with(path, "/v2/queue/"))
       return handle_queue(core, clock, request);
+    if (path == "/v2/groups" || starts_with(path, "/v2/groups/"))
+      return handle_groups(core, request);
     if (path == "/v2/deployments" && request.method == "GET") {
       nlohmann::json body;
       core.read([&](const master::MasterState& s) { body = deployments_json(s); });
       return json_response(200, body);
     }
-    if (path == "/v2/info" && request.method == "GET") {
+    if (starts_with(path, "/v2/deployments/") && request.method == "DELETE") {
+      auto ended = core.cancel_deployment(path.substr(16), request.query_flag("force", false));
+      if (!ended) return error_response(ended.error());
+      if (!*ended) {
+        http::Response accepted;
+        accepted.status = 202;  // canceled; nothing is put back (Marathon's answer, no body)
+        return accepted;
+      }
+      http::Response r = json_response(
+          200, {{"deploymentId", (*ended)->deployment_id}, {"version", (*ended)->version}});
+      r.headers.push_back({"Marathon-Deployment-Id", (*ended)->deployment_id});
+      return r;
+    }
+    if (path == "/v2/info" && request.method == "GET")
+      return json_response(200, info_json(core, info));
+    if (path == "/berth/v1/info" && request.method == "GET") {
       const auto& o = core.options();
-      return json_response(
-          200, {{"name", "berth"},
-                {"version", info.version},
-                {"buildref", "berth"},
-                {"elected", true},
-                {"leader", info.http_address},
-                {"frameworkId", "berth"},
-                {"marathon_config",
-                 {{"hostname", info.http_address},
-                  {"task_launch_timeout", o.task_launch_timeout.count()},
-                  {"max_instances_per_offer", 1000},
-                  {"agent_lost_timeout_ms", o.timing.lost_after().count()},
-                  {"heartbeat_interval_ms", o.timing.heartbeat_interval.count()},
-                  {"lease_ms", o.timing.lease.count()}}},
-                {"zookeeper_config", {{"zk_max_versions", o.max_versions}}},
-                {"http_config",
-                 {{"http_port",
-                   std::stoi(info.http_address.substr(info.http_address.rfind(':') + 1))}}}});
+      return json_response(200, {{"version", info.version},
+                                 {"marathonApiVersion", kMarathonApiVersion},
+                                 {"leader", info.http_address},
+                                 {"store", info.store_url},
+                                 {"heartbeatIntervalMs", o.timing.heartbeat_interval.count()},
+                                 {"leaseMs", o.timing.lease.count()},
+                                 {"agentLostTimeoutMs", o.timing.lost_after().count()},
+                                 {"taskLaunchTimeoutMs", o.task_launch_timeout.count()}});
     }
     if (path == "/v2/leader" && request.method == "GET") {
       return json_response(200, {{"leader", info.http_address}});
@@ -379,8 +451,9 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
       if (!drained) return error_response(drained.error());
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
     }
-    if (starts_with(path, "/berth/v1/tasks/") && request.method == "GET")
-      return forward_task_logs(core, request);
+    if ((path == "/berth/v1/tasks" || starts_with(path, "/berth/v1/tasks/")) &&
+        request.method == "GET")
+      return handle_berth_tasks(core, request);
     if (starts_with(path, "/v1/")) return handle_flocker(core, request);
     return message_response(404, "URI not found");
   } catch (const std::exception& e) {

@@ -11,9 +11,14 @@
 
 namespace berth::api {
 
+// The Marathon API version berth answers as in GET /v2/info (docs/compatibility.md §2.7):
+// Marathon 1.8's v2 API, without pods.
+inline constexpr const char* kMarathonApiVersion = "1.8.222";
+
 struct ApiInfo {
-  std::string version = "0.1.0";
-  std::string http_address;  // host:port the master serves on
+  std::string version = "0.1.0";  // berth's own, in /v2/info's buildref
+  std::string http_address;       // host:port the master serves on
+  std::string store_url;          // --store: /v2/info's zookeeper_config.zk
   // DELETE /v2/leader: ends this master's leadership so that a standby takes over. Unset for a
   // master with no standby (on SQLite), which answers 409.
   std::function<Status()> abdicate;

@@ -1,6 +1,7 @@
 #include "api/views.h"
 
 #include "json/bounded.h"
+#include "master/plan.h"
 
 namespace berth::api {
 namespace {
@@ -25,7 +26,6 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
       {"state", task.state},
       {"version", task.version},
       {"slaveId", task.agent_id},
-      {"agentId", task.agent_id},
       {"ipAddresses", nlohmann::json::array({{{"ipAddress", task.host}, {"protocol", "IPv4"}}})},
       {"healthCheckResults", task.health_results.empty()
                                  ? nlohmann::json::array()
@@ -33,14 +33,22 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
       {"role", "*"},
   };
   if (task.started_at) j["startedAt"] = format_iso8601(*task.started_at);
-  if (!task.message.empty()) j["message"] = task.message;
-  if (!task.datasets.empty()) j["datasets"] = task.datasets;
   auto app = state.apps.find(task.app_id);
   nlohmann::json service_ports = nlohmann::json::array();
   if (app != state.apps.end()) {
     for (uint32_t port : model::service_ports(app->second.app)) service_ports.push_back(port);
   }
   j["servicePorts"] = service_ports;
+  return j;
+}
+
+nlohmann::json berth_task_json(const master::MasterState& state, const master::TaskRecord& task) {
+  nlohmann::json j = task_json(state, task);
+  j["agentId"] = task.agent_id;
+  j["message"] = task.message;
+  j["datasets"] = task.datasets;
+  j["killRequested"] = task.kill_requested;
+  if (task.healthy) j["healthy"] = *task.healthy;
   return j;
 }
 
@@ -76,6 +84,45 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
                             {"version", f.version},   {"slaveId", f.agent_id}};
   }
   return j;
+}
+
+nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record) {
+  struct Counts {
+    int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+    void add(const master::TaskRecord& t) {
+      if (t.state != protocol::TaskState::kRunning) {
+        ++staged;
+        return;
+      }
+      ++running;
+      if (t.healthy) (*t.healthy ? healthy : unhealthy)++;
+    }
+    bool empty() const { return staged + running == 0; }
+    nlohmann::json json() const {
+      return {{"stats",
+               {{"counts",
+                 {{"staged", staged},
+                  {"running", running},
+                  {"healthy", healthy},
+                  {"unhealthy", unhealthy}}}}}};
+    }
+  };
+  Counts total, latest, outdated, after_scaling;
+  const auto& info = record.app.version_info;
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.app_id != record.app.id) continue;
+    total.add(task);
+    (task.config_version == info.last_config_change_at ? latest : outdated).add(task);
+    if (task.started_at && format_iso8601(*task.started_at) >= info.last_scaling_at)
+      after_scaling.add(task);
+  }
+  // Marathon leaves out a category no task is in.
+  nlohmann::json stats = nlohmann::json::object();
+  if (!after_scaling.empty()) stats["startedAfterLastScaling"] = after_scaling.json();
+  if (!latest.empty()) stats["withLatestConfig"] = latest.json();
+  if (!outdated.empty()) stats["withOutdatedConfig"] = outdated.json();
+  if (!total.empty()) stats["totalSummary"] = total.json();
+  return stats;
 }
 
 std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,
@@ -115,7 +162,6 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
     nlohmann::json item = {
         {"app", model::app_to_json(record.app)},
         {"count", q.count},
-        {"role", "*"},
         {"delay", {{"timeLeftSeconds", left_ms / 1000}, {"overdue", left_ms == 0}}},
         {"since", format_iso8601(q.since == WallTime{} ? now : q.since)},
         {"processedOffersSummary",
@@ -125,13 +171,13 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
           {"rejectSummaryLaunchAttempt", reasons}}},
     };
     // Why the last launch failed (e.g. Docker's "No such image"), while the app waits out its
-    // backoff.
+    // backoff: in the app, where Marathon's clients accept it.
     if (record.last_failure) {
       const auto& f = *record.last_failure;
-      item["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},
-                                 {"message", f.message},   {"state", f.state},
-                                 {"taskId", f.task_id},    {"timestamp", f.timestamp},
-                                 {"version", f.version}};
+      item["app"]["lastTaskFailure"] = {{"appId", record.app.id}, {"host", f.host},
+                                        {"message", f.message},   {"state", f.state},
+                                        {"taskId", f.task_id},    {"timestamp", f.timestamp},
+                                        {"version", f.version}};
     }
     if (with_offers) {
       nlohmann::json offers = nlohmann::json::array();
@@ -156,16 +202,17 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
 nlohmann::json deployments_json(const master::MasterState& state) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [id, d] : state.deployments) {
-    nlohmann::json actions = nlohmann::json::array();
-    for (const auto& app : d.affected_apps) actions.push_back({{"action", d.action}, {"app", app}});
-    out.push_back({{"id", d.id},
-                   {"version", d.version},
-                   {"affectedApps", d.affected_apps},
-                   {"affectedPods", nlohmann::json::array()},
-                   {"steps", nlohmann::json::array({{{"actions", actions}}})},
-                   {"currentActions", actions},
-                   {"currentStep", 1},
-                   {"totalSteps", 1}});
+    nlohmann::json steps = master::deployment_steps_json(d);
+    size_t current = std::min(d.current_step, d.steps.empty() ? 0 : d.steps.size() - 1);
+    out.push_back(
+        {{"id", d.id},
+         {"version", d.version},
+         {"affectedApps", d.affected_apps},
+         {"affectedPods", nlohmann::json::array()},
+         {"steps", steps},
+         {"currentActions", steps.empty() ? nlohmann::json::array() : steps[current]["actions"]},
+         {"currentStep", current + 1},
+         {"totalSteps", d.steps.size()}});
   }
   return out;
 }

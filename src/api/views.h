@@ -9,10 +9,16 @@
 
 namespace berth::api {
 
+// Marathon's task: exactly its fields (clients build objects from them and refuse others).
 nlohmann::json task_json(const master::MasterState& state, const master::TaskRecord& task);
+// berth's view of a task (GET /berth/v1/tasks): Marathon's fields and the agent id, the
+// agent's last message (e.g. an ignored forcePullImage), the datasets it writes.
+nlohmann::json berth_task_json(const master::MasterState& state, const master::TaskRecord& task);
 // AppInfo: the definition plus counts, deployments and, when asked, tasks and lastTaskFailure.
 nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
                              const master::AppRecord& record, bool with_tasks, bool with_failure);
+// Marathon's taskStats (embed=app.taskStats): task counts by category.
+nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record);
 // The same AppInfo as text, with the tasks serialised one at a time: a GET of an app with
 // 10,000 tasks then never holds all of them as one JSON tree.
 std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,

@@ -154,9 +154,16 @@ std::string normalize_app_id(const std::string& app_id) {
   return id;
 }
 
-std::string app_target(const std::string& app_id) {
-  std::string id = normalize_app_id(app_id);
-  std::string target = "/v2/apps";
+std::string app_target(const std::string& app_id) { return path_target("/v2/apps", app_id); }
+
+std::string group_target(const std::string& group_id) {
+  return path_target("/v2/groups", group_id);
+}
+
+std::string path_target(const std::string& collection, const std::string& path_id) {
+  std::string id = normalize_app_id(path_id);
+  std::string target = collection;
+  if (id == "/") return target;
   size_t start = 1;
   while (start <= id.size()) {
     size_t slash = id.find('/', start);

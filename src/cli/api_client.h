@@ -79,7 +79,11 @@ std::vector<std::string> describe_failure(const ApiAnswer& answer);
 
 // "/prod/web" for "prod/web", "/prod/web/" or "/prod/web".
 std::string normalize_app_id(const std::string& app_id);
-// "/v2/apps/prod/web": slashes kept, each segment percent-encoded.
+// `collection` + the id, slashes kept, each segment percent-encoded ("/" adds nothing).
+std::string path_target(const std::string& collection, const std::string& path_id);
+// "/v2/apps/prod/web".
 std::string app_target(const std::string& app_id);
+// "/v2/groups/prod".
+std::string group_target(const std::string& group_id);
 
 }  // namespace berth::cli

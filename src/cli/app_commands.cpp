@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kMaxDefinitionBytes = 8 << 20;
 constexpr size_t kCmdColumnWidth = 40;
 
+}  // namespace
+
 std::string with_force(const std::string& target, bool force) {
   if (!force) return target;
   return target + (target.find('?') == std::string::npos ? "?" : "&") + "force=true";
@@ -24,15 +26,15 @@ std::string with_force(const std::string& target, bool force) {
 
 // Reads the app definition; on failure says why on stderr and returns nullopt.
 std::optional<nlohmann::json> read_definition(const CommandContext& context,
-                                              const std::string& file) {
-  const std::string source = file == "-" ? "the app definition on stdin" : file;
+                                              const std::string& file, const std::string& what) {
+  const std::string source = file == "-" ? "the " + what + " definition on stdin" : file;
   std::ifstream stream;
   std::istream* in = &context.env.input();
   if (file != "-") {
     stream.open(file, std::ios::binary);
     if (!stream) {
-      context.err << "cannot read the app definition " << file << ": " << std::strerror(errno)
-                  << "\n";
+      context.err << "cannot read the " << what << " definition " << file << ": "
+                  << std::strerror(errno) << "\n";
       return std::nullopt;
     }
     in = &stream;
@@ -55,7 +57,7 @@ std::optional<nlohmann::json> read_definition(const CommandContext& context,
     return std::nullopt;
   }
   if (!definition.is_object()) {
-    context.err << source << " must be a JSON object (one app definition), not "
+    context.err << source << " must be a JSON object (one " << what << " definition), not "
                 << definition.type_name() << "\n";
     return std::nullopt;
   }
@@ -83,6 +85,8 @@ int finish_change(const CommandContext& context, const ApiAnswer& answer, const 
   if (code == kExitOk) context.notes() << done << suffix << "\n";
   return code;
 }
+
+namespace {
 
 bool is_already_exists(const ApiAnswer& answer) {
   return answer.status == 409 &&
@@ -173,7 +177,7 @@ void print_app_summary(std::ostream& out, const nlohmann::json& app) {
 
 int app_deploy(const CommandContext& context, const std::string& file,
                const ChangeOptions& options) {
-  auto definition = read_definition(context, file);
+  auto definition = read_definition(context, file, "app");
   if (!definition) return kExitFailure;
   std::string app_id = normalize_app_id(text_field(*definition, "id", ""));
   std::string body = definition->dump();

@@ -16,6 +16,7 @@
 #include "cli/dataset_commands.h"
 #include "cli/dataset_view.h"
 #include "cli/events_command.h"
+#include "cli/group_commands.h"
 #include "cli/master_commands.h"
 #include "cli/task_logs_command.h"
 #include "cli/task_node_commands.h"
@@ -54,6 +55,7 @@ class CommandTree {
     master_ = std::move(default_master);
     root_.require_subcommand(1);
     add_app_commands();
+    add_group_commands();
     add_task_commands();
     add_node_commands();
     add_dataset_commands();
@@ -146,6 +148,40 @@ class CommandTree {
              [this](const CommandContext& c) { return app_destroy(c, app_id_, change_); });
     destroy->add_option("ID", app_id_, "App id")->required();
     add_change_options(destroy, false);
+  }
+
+  void add_group_commands() {
+    CLI::App* group = root_.add_subcommand("group", "Deploy and manage groups of apps");
+    group->require_subcommand(1);
+    CLI::App* deploy =
+        leaf(group, "deploy", "Create or replace a group (apps, subgroups, dependencies) from JSON",
+             [this](const CommandContext& c) { return group_deploy(c, file_, change_); });
+    deploy->add_option("FILE", file_, "Group definition file, or - for stdin")->required();
+    add_change_options(deploy, true);
+    leaf(group, "list", "List groups with their apps and dependencies",
+         [](const CommandContext& c) { return group_list(c); });
+    CLI::App* show = leaf(group, "show", "Show a group's apps and versions",
+                          [this](const CommandContext& c) { return group_show(c, app_id_); });
+    show->add_option("ID", app_id_, "Group id, e.g. /stack")->required();
+    CLI::App* scale =
+        leaf(group, "scale", "Scale every app of the group by a factor",
+             [this](const CommandContext& c) { return group_scale(c, app_id_, factor_, change_); });
+    scale->add_option("ID", app_id_, "Group id")->required();
+    scale->add_option("FACTOR", factor_, "e.g. 2 doubles, 0.5 halves (rounded up)")
+        ->required()
+        ->check(CLI::NonNegativeNumber);
+    add_change_options(scale, true);
+    CLI::App* rollback = leaf(
+        group, "rollback", "Put a group back as it was at one of its versions",
+        [this](const CommandContext& c) { return group_rollback(c, app_id_, version_, change_); });
+    rollback->add_option("ID", app_id_, "Group id")->required();
+    rollback->add_option("VERSION", version_, "A version from 'berth group show'")->required();
+    add_change_options(rollback, true);
+    CLI::App* destroy =
+        leaf(group, "destroy", "Stop every app of the group, dependents first, and remove it",
+             [this](const CommandContext& c) { return group_destroy(c, app_id_, change_); });
+    destroy->add_option("ID", app_id_, "Group id")->required();
+    add_change_options(destroy, true);
   }
 
   void add_task_commands() {
@@ -275,6 +311,8 @@ class CommandTree {
   bool json_ = false;
   std::string file_, app_id_, task_id_, node_name_, dataset_name_;
   int64_t instances_ = 0;
+  double factor_ = 1;
+  std::string version_;
   bool scale_ = false;
   TaskLogsOptions logs_;
   EventsOptions events_;

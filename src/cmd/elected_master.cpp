@@ -79,6 +79,7 @@ class ElectedMaster {
                 const master::MasterOptions& options, Clock& clock, IdSource& ids)
       : flags_(flags), tls_(tls), store_(store), options_(options), clock_(clock), ids_(ids) {
     info_.http_address = options.leader;
+    info_.store_url = flags.store;
     info_.abdicate = [this] { return abdicate(); };
   }
 

@@ -285,6 +285,7 @@ int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& c
           api::Authenticator& auth, const std::string& leader) {
   api::ApiInfo info;
   info.http_address = leader;
+  info.store_url = store_url(flags);
   auto server = http::serve(server_options(flags), [&](const http::Request& request) {
     return api::handle_request(core, clock, info, auth, request);
   });

@@ -26,6 +26,7 @@
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -73,7 +74,7 @@ std::string json_message(const std::string& message) {
 }
 
 // The status line and headers of `response`; no Content-Length when `content_length` is
-// empty (a streamed answer, delimited by the close).
+// empty (a streamed answer: chunked for HTTP/1.1, delimited by the close for HTTP/1.0).
 // `version` is the request's (11 for HTTP/1.1), so an HTTP/1.0 client hears keep-alive.
 std::string head_text(const Response& response, unsigned version, bool keep_alive,
                       std::optional<size_t> content_length) {
@@ -82,6 +83,7 @@ std::string head_text(const Response& response, unsigned version, bool keep_aliv
   head.set(bhttp::field::content_type, response.content_type);
   for (const auto& [name, value] : response.headers) head.set(name, value);
   if (content_length) head.content_length(*content_length);
+  if (!content_length && version >= 11) head.set(bhttp::field::transfer_encoding, "chunked");
   head.keep_alive(keep_alive);
   std::string text = "HTTP/" + std::to_string(version / 10) + "." + std::to_string(version % 10) +
                      " " + std::to_string(response.status) + " " + std::string(head.reason()) +
@@ -93,6 +95,16 @@ std::string head_text(const Response& response, unsigned version, bool keep_aliv
     text += "\r\n";
   }
   return text + "\r\n";
+}
+
+// `data` as one chunk of a chunked body: its size in hex, CRLF, the bytes, CRLF.
+std::string chunk_frame(const std::string& data) {
+  char size[24];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out;
+  out.reserve(static_cast<size_t>(n) + data.size() + 2);
+  out.append(size, static_cast<size_t>(n)).append(data).append("\r\n");
+  return out;
 }
 
 Request to_request(bhttp::request<bhttp::string_body>& message, const std::string& remote) {
@@ -429,8 +441,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   // On a worker thread: the status line, then each chunk the producer hands over, until it
-  // says it is done, the peer goes away, a write fails or the server stops.
+  // says it is done, the peer goes away, a write fails or the server stops. HTTP/1.1 clients
+  // get each piece as one chunk of a chunked body (so a client reading whole chunks, as
+  // Python's requests does, sees every event as it is sent), ended by the last chunk.
   static void stream_response(std::shared_ptr<Session> s, Response response) {
+    const bool chunked = s->version_ >= 11;
     bool ok = s->write_from_worker(head_text(response, s->version_, false, std::nullopt), "");
     while (ok && !s->core_.stopping && !s->closed()) {
       std::string chunk;
@@ -439,8 +454,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         if (peer_gone(s->fd_)) break;
         continue;
       }
+      if (chunked) chunk = chunk_frame(chunk);
       ok = s->write_from_worker("", std::move(chunk));
     }
+    if (ok && chunked && !s->closed()) s->write_from_worker("", "0\r\n\r\n");
     response.stream = nullptr;  // the producer's state learns of the end now
     asio::io_context& io = s->core_.io;
     asio::post(io, [s = std::move(s)] { s->finish_and_close(); });

@@ -9,18 +9,6 @@
 #include "master/plan.h"
 
 namespace berth::master {
-namespace {
-
-DeploymentRecord deployment_from_json(const nlohmann::json& j) {
-  DeploymentRecord d;
-  d.id = j.value("id", "");
-  d.version = j.value("version", "");
-  d.affected_apps = j.value("affectedApps", std::vector<std::string>{});
-  d.action = j.value("action", "");
-  return d;
-}
-
-}  // namespace
 
 MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSource& ids)
     : options_(std::move(options)),
@@ -63,13 +51,19 @@ Status MasterCore::load() {
                         "stored dataset at " + kv.key + ": " + d.error().message);
     keep_dataset(*d);
   }
+  auto groups = store_.list("/groups/");
+  if (!groups) return groups.error();
+  for (const auto& kv : *groups) {
+    auto g = parse_group_record(kv.value);
+    if (!g) return make_error(ErrorCode::kInternal, "stored group at " + kv.key + " is not valid");
+    state_.groups[g->id] = *g;
+  }
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
   for (const auto& kv : *deployments) {
-    nlohmann::json j = json::parse_or_discarded(kv.value);
-    if (j.is_discarded()) continue;
-    DeploymentRecord d = deployment_from_json(j);
-    state_.deployments[d.id] = d;
+    auto d = parse_deployment(kv.value);
+    if (!d) continue;
+    state_.deployments[d->id] = *d;
   }
   return {};
 }

@@ -18,6 +18,7 @@
 #include "lease/master_leases.h"
 #include "master/event_bus.h"
 #include "master/master_state.h"
+#include "model/group.h"
 #include "store/store.h"
 
 namespace berth::master {
@@ -50,6 +51,7 @@ struct DeploymentRef {
 
 struct AppDecisions;
 struct PlacementPlan;
+struct GroupTarget;
 
 class MasterCore {
  public:
@@ -76,6 +78,22 @@ class MasterCore {
   Result<model::App> app_version(const std::string& id, const std::string& version);
   // Ends app `id`'s launch backoff (DELETE /v2/queue/{id}/delay); kNotFound for an unknown app.
   Status reset_delay(const std::string& id);
+
+  // --- groups (Marathon v2, docs/compatibility.md §2.8) ---
+  // Applies `update` to its group's subtree, creating the group when missing (kConflict when
+  // `create` and it exists). A `version` in it rolls the subtree back to that stored version; a
+  // `scaleBy` scales every app in it. With `dry_run` set, nothing changes: it receives the
+  // deployment's steps.
+  Result<DeploymentRef> change_group(const model::GroupUpdate& update, bool create, bool force,
+                                     nlohmann::json* dry_run = nullptr);
+  // Stops every app of the subtree (dependents first) and forgets its groups; "/" clears all.
+  Result<DeploymentRef> delete_group(const std::string& id, bool force);
+  Result<std::vector<std::string>> group_versions(const std::string& id);
+  // The subtree as stored at `version`: {id, apps: [definitions], groups: [{id, dependencies}]}.
+  Result<nlohmann::json> group_version(const std::string& id, const std::string& version);
+  // DELETE /v2/deployments/{id}: without `force`, a new forced deployment that puts back what
+  // this one changed (its reference is returned); with it, the deployment just ends (nullopt).
+  Result<std::optional<DeploymentRef>> cancel_deployment(const std::string& id, bool force);
 
   // Read access for the API's JSON views, under the lock.
   void read(const std::function<void(const MasterState&)>& reader) const;
@@ -140,6 +158,10 @@ class MasterCore {
   // only then updates memory. `action` empty: derived (start, scale or restart).
   Result<DeploymentRef> persist_app_change(const model::App& app, const std::string& action,
                                            bool force);
+  // Plans, commits and applies the change of subtree `target.group` to `target`
+  // (master/groups.cpp).
+  Result<DeploymentRef> persist_group_change(const GroupTarget& target, bool force,
+                                             nlohmann::json* dry_run);
   // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
   // finished, launches that were waiting for them.
   void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);

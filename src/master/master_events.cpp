@@ -1,9 +1,11 @@
 // MasterCore's events for GET /v2/events, in Marathon's shapes (docs/compatibility.md §2.6). Called
 // under the master's lock where the state changes; each builds a small JSON object only when
 // someone listens, and publishing only appends to bounded queues.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "master/master_core.h"
+#include "master/plan.h"
 
 namespace berth::master {
 namespace {
@@ -18,14 +20,34 @@ bool is_ipv4_literal(const std::string& host) {
   return !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
-// Marathon's "light" deployment plan (the only format since 1.8).
-nlohmann::json plan_json(const DeploymentRecord& d) {
-  nlohmann::json actions = nlohmann::json::array();
-  for (const auto& app : d.affected_apps) actions.push_back({{"action", d.action}, {"app", app}});
+// A deployment's plan: id, version and steps (Marathon's "light" plan), with `original` and
+// `target` holding the affected apps before and after, since clients of the full plan format
+// (python-marathon) read those two and fail without them.
+nlohmann::json plan_json(const DeploymentRecord& d, const MasterState& state) {
+  auto root = [&](nlohmann::json apps) {
+    return nlohmann::json{{"id", "/"},
+                          {"version", d.version},
+                          {"apps", std::move(apps)},
+                          {"groups", nlohmann::json::array()},
+                          {"dependencies", nlohmann::json::array()},
+                          {"pods", nlohmann::json::array()}};
+  };
+  nlohmann::json before = nlohmann::json::array(), after = nlohmann::json::array();
+  for (const auto& [id, original] : d.original_apps) {
+    if (original.empty()) continue;
+    nlohmann::json app = nlohmann::json::parse(original, nullptr, false);
+    if (app.is_object()) before.push_back(std::move(app));
+  }
+  for (const auto& id : d.affected_apps) {
+    auto app = state.apps.find(id);
+    if (app != state.apps.end() && !app->second.deleting)
+      after.push_back(model::app_to_json(app->second.app));
+  }
   return {{"id", d.id},
           {"version", d.version},
-          {"affectedApps", d.affected_apps},
-          {"steps", nlohmann::json::array({{{"actions", actions}}})}};
+          {"steps", deployment_steps_json(d)},
+          {"original", root(std::move(before))},
+          {"target", root(std::move(after))}};
 }
 
 }  // namespace
@@ -68,9 +90,10 @@ void MasterCore::publish_health_change(const TaskRecord& task, bool alive) {
 void MasterCore::publish_deployment(const std::string& type, const DeploymentRecord& deployment,
                                     const std::string& reason) {
   if (!events_.has_subscribers()) return;
-  nlohmann::json plan = plan_json(deployment);
-  if (type == "deployment_info") {
-    publish_event(type, {{"plan", plan}, {"currentStep", plan["steps"][0]}});
+  nlohmann::json plan = plan_json(deployment, state_);
+  if (type == "deployment_info" || type == "deployment_step_success") {
+    size_t step = std::min(deployment.current_step, deployment.steps.size() - 1);
+    publish_event(type, {{"plan", plan}, {"currentStep", plan["steps"][step]}});
     return;
   }
   nlohmann::json event{{"id", deployment.id}, {"plan", plan}};

@@ -98,11 +98,35 @@ struct AppRecord {
   std::optional<QueueInfo> queue;
 };
 
+struct DeploymentAction {
+  std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
+  std::string app;
+  bool operator==(const DeploymentAction&) const = default;
+};
+
+// A deployment (docs/compatibility.md §2.3): its steps run one after the other, the actions of a
+// step together. The apps of later steps are held: the controller neither launches nor kills
+// their tasks until their step comes (master/plan.h held_apps).
 struct DeploymentRecord {
   std::string id;
   std::string version;
   std::vector<std::string> affected_apps;
-  std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
+  std::vector<std::vector<DeploymentAction>> steps;
+  size_t current_step = 0;  // the index of the step in progress
+  // What the deployment changed, as it was before (for DELETE /v2/deployments/{id}): each
+  // affected app's stored definition (JSON text; empty when the app did not exist), and each
+  // changed group's record (JSON text; empty when the group did not exist).
+  std::map<std::string, std::string> original_apps;
+  std::map<std::string, std::string> original_groups;
+};
+
+// A group of the tree (docs/compatibility.md §2.8) that was created or given dependencies
+// through /v2/groups. Groups that only hold apps exist implicitly.
+struct GroupRecord {
+  std::string id;
+  std::vector<std::string> dependencies;  // absolute app or group ids
+  std::string version;
+  bool operator==(const GroupRecord&) const = default;
 };
 
 struct MasterState {
@@ -110,6 +134,7 @@ struct MasterState {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, AgentRecord> agents;
   std::map<std::string, DeploymentRecord> deployments;
+  std::map<std::string, GroupRecord> groups;       // by id; never the root
   std::map<std::string, model::Dataset> datasets;  // including deleted ones, as Flocker keeps them
   // Kept in step with `datasets` by put_dataset, so a create does not scan every dataset:
   // the ids of the live (not deleted) datasets by their metadata "name", and the sum of

@@ -309,7 +309,10 @@ AppDecisions decide_apps(const MasterState& state, int64_t now_ms) {
   AppDecisions out;
   std::map<std::string, std::vector<control::TaskView>> live = live_tasks(state);
   std::set<std::string> killed;
+  // Apps whose deployment step has not come yet are left as they are.
+  const std::set<std::string> held = held_apps(state);
   for (const auto& [app_id, record] : state.apps) {
+    if (held.count(app_id)) continue;
     const auto& tasks = live[app_id];
     control::AppPlan plan = control::plan_app(app_view(record), tasks);
     for (const auto& tid : plan.kill) {
@@ -430,27 +433,41 @@ std::vector<std::pair<std::string, protocol::LaunchSpec>> ready_launches(const M
   return out;
 }
 
-std::vector<std::string> finished_deployments(const MasterState& state) {
+std::set<std::string> held_apps(const MasterState& state) {
+  std::set<std::string> held;
+  for (const auto& [did, deployment] : state.deployments) {
+    for (size_t i = deployment.current_step + 1; i < deployment.steps.size(); ++i) {
+      for (const auto& action : deployment.steps[i]) held.insert(action.app);
+    }
+  }
+  return held;
+}
+
+std::vector<DeploymentProgress> deployment_progress(const MasterState& state) {
   std::map<std::string, std::vector<control::TaskView>> live = live_tasks(state);
-  std::vector<std::string> done;
+  std::vector<DeploymentProgress> out;
   for (const auto& [did, deployment] : state.deployments) {
     bool converged = true;
-    for (const auto& app_id : deployment.affected_apps) {
-      auto app = state.apps.find(app_id);
-      const auto& tasks = live[app_id];
-      if (app == state.apps.end()) {
-        converged = converged && tasks.empty();
-        continue;
+    if (deployment.current_step < deployment.steps.size()) {
+      for (const auto& action : deployment.steps[deployment.current_step]) {
+        auto app = state.apps.find(action.app);
+        const auto& tasks = live[action.app];
+        if (app == state.apps.end()) {
+          converged = converged && tasks.empty();
+          continue;
+        }
+        control::AppView view;
+        view.instances = app->second.app.instances;
+        view.config_version = app->second.app.version_info.last_config_change_at;
+        view.deleting = app->second.deleting;
+        converged = converged && control::app_converged(view, tasks);
       }
-      control::AppView view;
-      view.instances = app->second.app.instances;
-      view.config_version = app->second.app.version_info.last_config_change_at;
-      view.deleting = app->second.deleting;
-      converged = converged && control::app_converged(view, tasks);
     }
-    if (converged) done.push_back(did);
+    if (!converged) continue;
+    size_t next = deployment.current_step + 1;
+    out.push_back({did, next, next >= deployment.steps.size()});
   }
-  return done;
+  return out;
 }
 
 std::string routing_table(const MasterState& state) {

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,8 +75,16 @@ PlacementPlan plan_placement(const MasterState& state, const lease::MasterLeases
 std::vector<std::pair<std::string, protocol::LaunchSpec>> ready_launches(const MasterState& state);
 
 // --- deployments ---
-// The deployments whose apps have all converged.
-std::vector<std::string> finished_deployments(const MasterState& state);
+// The deployments whose current step is done: every app of it has converged (running and
+// healthy at its version, or gone). `next_step` is where each goes on; finished when none is left.
+struct DeploymentProgress {
+  std::string id;
+  size_t next_step = 0;
+  bool finished = false;
+};
+std::vector<DeploymentProgress> deployment_progress(const MasterState& state);
+// The apps of the deployments' later steps: nothing launches or stops their tasks until then.
+std::set<std::string> held_apps(const MasterState& state);
 
 // --- routes ---
 // The service routing table (docs/architecture.md §7): service ports -> healthy tasks, JSON text.
@@ -122,6 +132,10 @@ std::string app_key(const std::string& id);
 std::string versions_prefix(const std::string& id);
 std::string deployment_key(const std::string& id);
 std::string deployment_json(const DeploymentRecord& deployment);
+// Marathon's `steps`: [{"actions":[{"action","app"}]}].
+nlohmann::json deployment_steps_json(const DeploymentRecord& deployment);
+// A stored deployment; nullopt when the text is not one.
+std::optional<DeploymentRecord> parse_deployment(const std::string& text);
 // The deployments that lock app `id`.
 std::vector<std::string> deployments_locking(const MasterState& state, const std::string& id);
 
@@ -130,6 +144,8 @@ struct AppChangeSettings {
   uint32_t service_port_min = 10000;
   uint32_t service_port_max = 20000;  // exclusive
   std::string default_dataset_driver = "shared";
+  // Service ports taken by other apps of the same change (a group's), not yet in the state.
+  std::set<uint32_t> reserved_service_ports;
 };
 // One change of an app, to store in one transaction before memory changes.
 struct AppChange {
@@ -152,6 +168,46 @@ Result<AppChange> plan_app_change(const MasterState& state, const model::App& gi
 Result<AppChange> plan_app_delete(const MasterState& state, const std::string& id, bool force,
                                   const std::vector<std::string>& stored_versions,
                                   const std::string& version, IdSource& ids);
+
+// --- the Marathon API's group changes (docs/compatibility.md §2.8) ---
+std::string group_key(const std::string& id);
+std::string group_versions_prefix(const std::string& id);
+std::optional<GroupRecord> parse_group_record(const std::string& text);
+// A group's whole subtree, as a change would be given it: every app under it (not being
+// deleted) and every group record under it (itself included).
+struct GroupTarget {
+  std::string group;
+  std::map<std::string, model::App> apps;
+  std::map<std::string, GroupRecord> groups;
+};
+GroupTarget current_subtree(const MasterState& state, const std::string& group);
+// The root, a group with a record, or a group some app lives in.
+bool group_exists(const MasterState& state, const std::string& id);
+// The Store keys of the versions a group change replaces (oldest first), read by the caller.
+struct GroupChangeStore {
+  std::map<std::string, std::vector<std::string>> app_versions;  // per app of the subtree
+  std::vector<std::string> group_versions;
+};
+// One change of a group's subtree, to store in one transaction before memory changes.
+struct GroupChange {
+  DeploymentRecord deployment;
+  std::vector<model::App> apps;  // new or changed, as stored
+  std::vector<std::string> deleted_apps;
+  std::vector<GroupRecord> groups;  // new or changed records
+  std::vector<std::string> deleted_groups;
+  std::vector<model::Dataset> new_datasets;
+  std::set<std::string> config_changed;  // apps whose launch delay resets
+  std::vector<StoreOp> ops;
+};
+// Turns the subtree `target.group` into `target`: unchanged apps are left alone, others are
+// started, scaled or restarted, apps no longer there stopped. The deployment's steps stop
+// dependents before what they depend on, then start what others depend on first (one step per
+// layer of the dependency graph). kInvalidArgument on a dependency cycle or an id that is both
+// an app and a group; kConflict when a deployment locks an app, unless `force`.
+Result<GroupChange> plan_group_change(const MasterState& state, const GroupTarget& target,
+                                      bool force, const GroupChangeStore& stored,
+                                      const std::string& version, IdSource& ids,
+                                      const AppChangeSettings& settings);
 
 // --- helpers shared with MasterCore ---
 // What placing `count` instances of `app` asks of a node (resources, ports, constraints).

@@ -50,7 +50,8 @@ std::vector<model::Dataset> missing_datasets(const MasterState& state, const mod
 // Service ports left at 0 get free ones from the settings' range.
 void assign_service_ports(const MasterState& state, const AppChangeSettings& settings,
                           model::App* app) {
-  std::set<uint32_t> used;
+  std::set<uint32_t> used(settings.reserved_service_ports.begin(),
+                          settings.reserved_service_ports.end());
   for (const auto& [id, record] : state.apps) {
     if (id == app->id) continue;
     for (uint32_t port : model::service_ports(record.app)) used.insert(port);
@@ -99,9 +100,60 @@ std::string versions_prefix(const std::string& id) { return "/versions" + id + "
 std::string deployment_key(const std::string& id) { return "/deployments/" + id; }
 
 std::string deployment_json(const DeploymentRecord& d) {
-  return nlohmann::json{
-      {"id", d.id}, {"version", d.version}, {"affectedApps", d.affected_apps}, {"action", d.action}}
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& step : d.steps) {
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& a : step) actions.push_back({{"action", a.action}, {"app", a.app}});
+    steps.push_back(actions);
+  }
+  return nlohmann::json{{"id", d.id},
+                        {"version", d.version},
+                        {"affectedApps", d.affected_apps},
+                        {"steps", steps},
+                        {"currentStep", d.current_step},
+                        {"originalApps", d.original_apps},
+                        {"originalGroups", d.original_groups}}
       .dump();
+}
+
+nlohmann::json deployment_steps_json(const DeploymentRecord& d) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& step : d.steps) {
+    nlohmann::json actions = nlohmann::json::array();
+    for (const auto& a : step) actions.push_back({{"action", a.action}, {"app", a.app}});
+    steps.push_back({{"actions", actions}});
+  }
+  return steps;
+}
+
+std::optional<DeploymentRecord> parse_deployment(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    DeploymentRecord d;
+    d.id = j.value("id", "");
+    d.version = j.value("version", "");
+    d.affected_apps = j.value("affectedApps", std::vector<std::string>{});
+    if (j.contains("steps")) {
+      for (const auto& step : j["steps"]) {
+        std::vector<DeploymentAction> actions;
+        for (const auto& a : step) actions.push_back({a.at("action"), a.at("app")});
+        d.steps.push_back(std::move(actions));
+      }
+      d.current_step = j.value("currentStep", size_t{0});
+      d.original_apps = j.value("originalApps", std::map<std::string, std::string>{});
+      d.original_groups = j.value("originalGroups", std::map<std::string, std::string>{});
+    } else {
+      // Written by a berth without steps: one step, one action for every app.
+      std::vector<DeploymentAction> actions;
+      for (const auto& app : d.affected_apps) actions.push_back({j.value("action", ""), app});
+      d.steps.push_back(std::move(actions));
+    }
+    if (d.id.empty()) return std::nullopt;
+    return d;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::vector<std::string> deployments_locking(const MasterState& state, const std::string& id) {
@@ -149,10 +201,13 @@ Result<AppChange> plan_app_change(const MasterState& state, const model::App& gi
   change.deployment.id = ids.uuid();
   change.deployment.version = app.version;
   change.deployment.affected_apps = {app.id};
-  change.deployment.action = !action.empty()          ? action
-                             : !had_record            ? "StartApplication"
-                             : !change.config_changed ? "ScaleApplication"
-                                                      : "RestartApplication";
+  change.deployment.steps = {{{!action.empty()          ? action
+                               : !had_record            ? "StartApplication"
+                               : !change.config_changed ? "ScaleApplication"
+                                                        : "RestartApplication",
+                               app.id}}};
+  change.deployment.original_apps[app.id] =
+      had_record ? model::app_to_json(existing->second.app).dump() : "";
   std::string body = model::app_to_json(app).dump();
   change.new_datasets = missing_datasets(state, app, ids, settings.default_dataset_driver);
   for (const auto& d : change.new_datasets) {
@@ -189,7 +244,8 @@ Result<AppChange> plan_app_delete(const MasterState& state, const std::string& i
   change.deployment.id = ids.uuid();
   change.deployment.version = version;
   change.deployment.affected_apps = {id};
-  change.deployment.action = "StopApplication";
+  change.deployment.steps = {{{"StopApplication", id}}};
+  change.deployment.original_apps[id] = model::app_to_json(it->second.app).dump();
   change.ops.push_back(StoreOp{StoreOp::Kind::kErase, app_key(id), "", std::nullopt});
   for (const auto& key : stored_versions) {
     change.ops.push_back(StoreOp{StoreOp::Kind::kErase, key, "", std::nullopt});

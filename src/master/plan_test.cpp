@@ -203,14 +203,22 @@ TEST(Plan, ADeploymentFinishesWhenItsAppsHaveConvergedAndRoutesListHealthyTasks)
   model::App app = parsed_app(
       R"({"id":"/web","cmd":"sleep 100","instances":1,"portDefinitions":[{"port":10001}]})");
   state.apps[app.id].app = app;
-  state.deployments["dep"] = DeploymentRecord{"dep", app.version, {"/web"}, "StartApplication"};
-  EXPECT_TRUE(finished_deployments(state).empty());
+  DeploymentRecord dep;
+  dep.id = "dep";
+  dep.version = app.version;
+  dep.affected_apps = {"/web"};
+  dep.steps = {{{"StartApplication", "/web"}}};
+  state.deployments["dep"] = dep;
+  EXPECT_TRUE(deployment_progress(state).empty());
   EXPECT_EQ(nlohmann::json::parse(routing_table(state))[0]["backends"].size(), 0u);
   TaskRecord t = task_of(app, "t1", "agent-a");
   t.host = "10.0.0.1";
   t.ports = {31005};
   state.tasks["t1"] = t;
-  EXPECT_EQ(finished_deployments(state), std::vector<std::string>{"dep"});
+  auto progress = deployment_progress(state);
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_EQ(progress[0].id, "dep");
+  EXPECT_TRUE(progress[0].finished);
   auto routes = nlohmann::json::parse(routing_table(state));
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0]["service_port"], 10001);

@@ -34,11 +34,25 @@ void MasterCore::reconcile() {
   }
   send_ready_launches();
   push_routes_if_changed();
-  // 4. Deployments whose apps have converged are done.
-  for (const auto& did : finished_deployments(state_)) {
-    if (!store_.erase("/deployments/" + did).ok()) continue;
-    publish_deployment("deployment_success", state_.deployments[did]);
-    state_.deployments.erase(did);
+  // 4. Deployments go on to their next step once the apps of the current one have converged,
+  // and are done after the last.
+  for (const auto& progress : deployment_progress(state_)) {
+    DeploymentRecord& deployment = state_.deployments[progress.id];
+    if (progress.finished) {
+      if (!store_.erase(deployment_key(progress.id)).ok()) continue;
+      publish_deployment("deployment_step_success", deployment);
+      publish_deployment("deployment_success", deployment);
+      note("deployment " + progress.id + " done");
+      state_.deployments.erase(progress.id);
+      continue;
+    }
+    DeploymentRecord next = deployment;
+    next.current_step = progress.next_step;
+    if (!store_.put(deployment_key(progress.id), deployment_json(next)).ok()) continue;
+    publish_deployment("deployment_step_success", deployment);
+    deployment = std::move(next);
+    note("deployment " + progress.id + ": step " + std::to_string(deployment.current_step + 1) +
+         " of " + std::to_string(deployment.steps.size()));
   }
 }
 

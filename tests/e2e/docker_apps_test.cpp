@@ -242,12 +242,15 @@ TEST(DockerApps, KilledContainerIsReplacedAndLogsAreServed) {
         return true;
       },
       seconds(30)));
-  // No registry is reachable: forcePullImage is accepted, and the task says it was ignored.
-  auto first_view = cluster.call("GET", "/v2/apps/docker-sleeper/tasks");
-  ASSERT_EQ(first_view.body["tasks"].size(), 1u);
-  EXPECT_NE(first_view.body["tasks"][0].value("message", "").find("forcePullImage ignored"),
+  // No registry is reachable: forcePullImage is accepted, and berth's view of the task says it
+  // was ignored (Marathon's task JSON has no place for it).
+  auto first_view = cluster.call("GET", "/berth/v1/tasks/" + first_task);
+  ASSERT_EQ(first_view.status, 200) << first_view.body.dump();
+  EXPECT_NE(first_view.body["task"].value("message", "").find("forcePullImage ignored"),
             std::string::npos)
       << first_view.body.dump();
+  EXPECT_FALSE(
+      cluster.call("GET", "/v2/apps/docker-sleeper/tasks").body["tasks"][0].contains("message"));
   // Its output, through the master from the agent, while it runs.
   std::string logs;
   ASSERT_TRUE(Cluster::eventually(
@@ -339,7 +342,7 @@ TEST(DockerApps, MissingImageFailsWithDockersMessageAndBacksOff) {
   EXPECT_GE(failed.size(), 2u);
   EXPECT_LE(failed.size(), 4u) << "launches retried faster than the backoff";
   ASSERT_TRUE(queue.is_object()) << "the app waits in the queue";
-  EXPECT_NE(queue["lastTaskFailure"]["message"].get<std::string>().find("No such image"),
+  EXPECT_NE(queue["app"]["lastTaskFailure"]["message"].get<std::string>().find("No such image"),
             std::string::npos)
       << queue.dump();
   EXPECT_TRUE(cluster.running_tasks("/no-such-image").empty());

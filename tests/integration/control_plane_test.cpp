@@ -496,16 +496,18 @@ class EventStreamClient {
   }
   ~EventStreamClient() { ::close(fd_); }
 
-  // Waits for the response headers; true when they say 200 and text/event-stream. Once they
-  // are here the master has subscribed this stream.
+  // Waits for the response headers; true when they say 200, text/event-stream and a chunked
+  // body (HTTP/1.1). Once they are here the master has subscribed this stream.
   bool attached(std::chrono::milliseconds timeout) {
-    if (!read_until([&] { return buffer_.find("\r\n\r\n") != std::string::npos; }, timeout))
+    if (!read_until([&] { return raw_.find("\r\n\r\n") != std::string::npos; }, timeout))
       return false;
-    size_t end = buffer_.find("\r\n\r\n");
-    headers_ = buffer_.substr(0, end);
-    buffer_.erase(0, end + 4);
+    size_t end = raw_.find("\r\n\r\n");
+    headers_ = raw_.substr(0, end);
+    raw_.erase(0, end + 4);
+    attached_ = true;
     return headers_.rfind("HTTP/1.1 200", 0) == 0 &&
-           headers_.find("text/event-stream") != std::string::npos;
+           headers_.find("text/event-stream") != std::string::npos &&
+           headers_.find("Transfer-Encoding: chunked") != std::string::npos;
   }
 
   // Reads messages until `done` holds for the ones received so far or `timeout` passes.
@@ -533,9 +535,22 @@ class EventStreamClient {
       char buf[8192];
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) return done();
-      buffer_.append(buf, static_cast<size_t>(n));
+      raw_.append(buf, static_cast<size_t>(n));
+      if (attached_) unchunk();
     }
     return true;
+  }
+
+  // Moves the complete chunks of the body from raw_ to buffer_ (size in hex, CRLF, bytes, CRLF).
+  void unchunk() {
+    for (;;) {
+      size_t line_end = raw_.find("\r\n");
+      if (line_end == std::string::npos) return;
+      size_t size = std::stoul(raw_.substr(0, line_end), nullptr, 16);
+      if (raw_.size() < line_end + 2 + size + 2) return;
+      buffer_.append(raw_, line_end + 2, size);
+      raw_.erase(0, line_end + 2 + size + 2);
+    }
   }
 
   // Moves complete "event: ...\ndata: ...\n\n" messages from the buffer; comments are skipped.
@@ -563,7 +578,9 @@ class EventStreamClient {
   }
 
   int fd_ = -1;
-  std::string buffer_;
+  std::string raw_;  // as received
+  bool attached_ = false;
+  std::string buffer_;  // the body, its chunk framing undone
   std::string headers_;
   std::vector<Message> messages_;
 };

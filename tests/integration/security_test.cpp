@@ -135,6 +135,14 @@ TEST(Security, RolesLimitWhatATokenMayDoAndRevocationIsImmediate) {
   // Clients that only speak HTTP Basic (marathon-lb) give a token as the password.
   std::string basic = "Basic " + std::string("dXNlcjo=");  // "user:" with an empty password
   EXPECT_EQ(raw(cluster, "GET", "/v2/apps", "", {{"Authorization", basic}}).status, 401);
+  // DC/OS's form, which python-marathon's auth_token sends.
+  EXPECT_EQ(
+      raw(cluster, "GET", "/v2/apps", "", {{"Authorization", "token=" + operator_token}}).status,
+      200);
+  // A credential without a scheme is refused without being echoed (clients log error bodies).
+  auto schemeless = raw(cluster, "GET", "/v2/apps", "", {{"Authorization", operator_token}});
+  EXPECT_EQ(schemeless.status, 401);
+  EXPECT_EQ(schemeless.body.find(operator_token), std::string::npos) << schemeless.body;
 
   // Tokens survive a restart of the master (they are in its store, hashed).
   cluster.kill_master();
