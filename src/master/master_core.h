@@ -20,6 +20,10 @@
 #include "master/master_state.h"
 #include "store/store.h"
 
+namespace berth::metrics {
+class Registry;
+}
+
 namespace berth::master {
 
 struct MasterOptions {
@@ -41,6 +45,9 @@ struct MasterOptions {
   // killed or changing state with its reason. The master process writes them to its log, so
   // a failover can be explained from the log alone (docs/architecture.md). Empty = silent.
   std::function<void(const std::string&)> log;
+  // Counts failovers, their phases and dataset moves (docs/compatibility.md §2.8); shared by
+  // every core of the process. Null: not measured.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct DeploymentRef {
@@ -79,6 +86,9 @@ class MasterCore {
 
   // Read access for the API's JSON views, under the lock.
   void read(const std::function<void(const MasterState&)>& reader) const;
+  // The same, with the leases (for the metrics' lease gauges).
+  void read_with_leases(
+      const std::function<void(const MasterState&, const lease::MasterLeases&)>& reader) const;
   // The deployment ids that lock app `id`.
   std::vector<std::string> deployments_of(const MasterState& state, const std::string& id) const;
 
@@ -165,6 +175,10 @@ class MasterCore {
   // The shell of reconcile(): applies what master/plan.h decided.
   void lose_agent(const std::string& id, MonoTime now);
   void fail_unconfirmed_launch(const std::string& task_id);
+  // Failover records (master/failovers.h, master_failovers.cpp): opens the record of agent
+  // `id` declared lost at `now` (before its tasks end), and logs and measures phases reached.
+  void record_failover(const std::string& id, MonoTime now);
+  void failover_phases(const std::vector<PhaseReached>& reached);
   void apply_app_decisions(const AppDecisions& apps);
   void apply_placement(const PlacementPlan& plan);
   // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks
