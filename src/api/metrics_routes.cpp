@@ -171,7 +171,8 @@ void update_gauges(metrics::Registry& registry, const master::MasterState& state
   double assignments = 0, grants = 0, epoch_max = 0;
   for (const auto& [id, holder] : leases.datasets()) {
     if (!holder.agent.empty()) assignments += 1;
-    grants += static_cast<double>(leases.granted_to(id).size());
+    // A declared-lost agent's grant no longer blocks anyone (docs/fencing.md §4): not counted.
+    for (const auto& agent : leases.granted_to(id)) grants += leases.declared_lost(agent) ? 0 : 1;
     epoch_max = std::max(epoch_max, static_cast<double>(holder.epoch));
   }
   registry.set(Metric::kLeaseAssignments, {}, assignments);
