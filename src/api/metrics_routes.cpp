@@ -40,8 +40,10 @@ constexpr std::array<const char*, 22> kRoutes = {
     "/berth/v1",
 };
 
-// "running" for TASK_RUNNING: the state's word in the metrics.
+// "running" for TASK_RUNNING: the state's word in the metrics; "staged" for TASK_STAGING, as
+// Marathon names its gauge (marathon.tasks.staged.gauge).
 std::string state_word(protocol::TaskState state) {
+  if (state == protocol::TaskState::kStaging) return "staged";
   std::string name = protocol::to_string(state);
   if (name.rfind("TASK_", 0) == 0) name = name.substr(5);
   std::transform(name.begin(), name.end(), name.begin(),
@@ -151,7 +153,7 @@ void update_gauges(metrics::Registry& registry, const master::MasterState& state
   double apps = 0;
   for (const auto& [id, app] : state.apps) apps += app.deleting ? 0 : 1;
   registry.set(Metric::kApps, {}, apps);
-  std::map<metrics::Labels, double> tasks = {{{"running"}, 0}, {{"staging"}, 0}};
+  std::map<metrics::Labels, double> tasks = {{{"running"}, 0}, {{"staged"}, 0}};
   for (const auto& [id, task] : state.tasks) tasks[{state_word(task.state)}] += 1;
   registry.set_all(Metric::kTasks, tasks);
   registry.set(Metric::kDeployments, {}, static_cast<double>(state.deployments.size()));

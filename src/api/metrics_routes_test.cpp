@@ -87,6 +87,7 @@ TEST_F(MetricsRoutes, BothViewsShowTheAppsAndTheRequestsCounted) {
   EXPECT_EQ(j["gauges"]["marathon.apps.active.gauge"]["value"], 1);
   EXPECT_EQ(j["gauges"]["marathon.deployments.active.gauge"]["value"], 1);
   EXPECT_EQ(j["gauges"]["marathon.tasks.running.gauge"]["value"], 0);
+  EXPECT_EQ(j["gauges"]["marathon.tasks.staged.gauge"]["value"], 0);
   EXPECT_EQ(j["timers"]["berth.http.requests.get.v2.apps.duration.timer.seconds"]["count"], 2);
   EXPECT_EQ(j["timers"]["berth.http.requests.post.v2.apps.duration.timer.seconds"]["count"], 1);
 
