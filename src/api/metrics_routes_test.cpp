@@ -115,6 +115,75 @@ TEST(RouteClasses, AreAFixedListSoPathsCannotGrowTheMetrics) {
   EXPECT_EQ(method_class("BREW"), "other");
 }
 
+TEST(Gauges, CountAgentsDatasetsAndLeasesByState) {
+  master::MasterState s;
+  for (const char* id : {"a", "b", "c"}) s.agents[id].id = id;
+  s.agents["b"].draining = true;
+  s.agents["c"].lost = true;
+  protocol::DatasetReport on_a;
+  on_a.dataset_id = "d1";
+  on_a.attached = true;
+  on_a.epoch = 2;
+  s.agents["a"].datasets = {on_a};
+  auto dataset = [&](const std::string& id, const std::string& driver, const std::string& primary,
+                     uint64_t epoch, bool deleted) {
+    model::Dataset d;
+    d.dataset_id = id;
+    d.driver = driver;
+    d.primary = primary;
+    d.epoch = epoch;
+    d.deleted = deleted;
+    s.put_dataset(d);
+  };
+  dataset("d1", "shared", "a", 2, false);  // attached where it is assigned
+  dataset("d2", "shared", "b", 1, false);  // assigned to b, not attached there yet
+  dataset("d3", "local", "", 1, false);    // nowhere
+  dataset("d4", "shared", "a", 1, true);   // deleted: not counted
+  for (auto [id, state] : {std::pair{"t1", protocol::TaskState::kRunning},
+                           std::pair{"t2", protocol::TaskState::kRunning},
+                           std::pair{"t3", protocol::TaskState::kStaging}}) {
+    s.tasks[id].id = id;
+    s.tasks[id].state = state;
+  }
+  s.apps["/x"];
+  s.apps["/y"].deleting = true;
+
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  MonoTime later = MonoTime{} + std::chrono::seconds(10);
+  leases.on_heartbeat_received("a", later);
+  leases.on_heartbeat_received("b", later);
+  leases.on_heartbeat_received("c", MonoTime{});
+  ASSERT_EQ(leases.declare_lost(later), std::vector<std::string>{"c"});
+  leases.restore_dataset("d1", {"a", 2});
+  leases.restore_dataset("d2", {"b", 7});
+  leases.on_granted("d1", "a", 1);
+  leases.on_granted("d2", "c", 1);  // held by a lost agent: it blocks nobody
+
+  metrics::Registry r;
+  update_gauges(r, s, leases);
+  using metrics::Metric;
+  EXPECT_EQ(r.value(Metric::kApps), 1);
+  EXPECT_EQ(r.value(Metric::kTasks, {"running"}), 2);
+  EXPECT_EQ(r.value(Metric::kTasks, {"staged"}), 1);
+  EXPECT_EQ(r.value(Metric::kAgents, {"registered"}), 2);
+  EXPECT_EQ(r.value(Metric::kAgents, {"draining"}), 1);
+  EXPECT_EQ(r.value(Metric::kAgents, {"lost"}), 1);
+  EXPECT_EQ(r.value(Metric::kDatasets, {"shared", "attached"}), 1);
+  EXPECT_EQ(r.value(Metric::kDatasets, {"shared", "moving"}), 1);
+  EXPECT_EQ(r.value(Metric::kDatasets, {"local", "detached"}), 1);
+  EXPECT_EQ(r.value(Metric::kLeaseAssignments), 2);
+  EXPECT_EQ(r.value(Metric::kLeaseGrants), 1);
+  EXPECT_EQ(r.value(Metric::kLeaseEpochMax), 7);
+
+  // A later scrape after the move finished: "moving" reads 0, not its last value.
+  on_a.dataset_id = "d2";
+  on_a.epoch = 1;
+  s.agents["b"].datasets = {on_a};
+  update_gauges(r, s, leases);
+  EXPECT_EQ(r.value(Metric::kDatasets, {"shared", "attached"}), 2);
+  EXPECT_EQ(r.value(Metric::kDatasets, {"shared", "moving"}), 0);
+}
+
 TEST(FailoversJson, ShowsEachPhaseAndTheLastTimeEachWasReached) {
   ManualClock clock;
   master::FailoverLog log;
