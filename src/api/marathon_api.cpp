@@ -6,6 +6,7 @@
 #include "api/events_routes.h"
 #include "api/flocker_routes.h"
 #include "api/groups_routes.h"
+#include "api/metrics_routes.h"
 #include "api/responses.h"
 #include "api/views.h"
 
@@ -350,10 +351,9 @@ http::Response abdicate(const ApiInfo& info) {
   return json_response(200, {{"message", "Leadership abdicated"}});
 }
 
-}  // namespace
-
-http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
-                              Authenticator& auth, const http::Request& request) {
+// handle_request without the latency measure.
+http::Response dispatch(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                        Authenticator& auth, const http::Request& request) {
   const std::string& path = request.path;
   if (path == "/ping") {
     http::Response r;
@@ -387,6 +387,16 @@ http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiI
   return route(core, clock, info, auth, request);
 }
 
+}  // namespace
+
+http::Response handle_request(master::MasterCore& core, Clock& clock, const ApiInfo& info,
+                              Authenticator& auth, const http::Request& request) {
+  MonoTime started = clock.mono_now();
+  http::Response response = dispatch(core, clock, info, auth, request);
+  record_request(core, request, clock.mono_now() - started);
+  return response;
+}
+
 namespace {
 
 http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info,
@@ -397,6 +407,9 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
       return handle_tokens(auth, request);
     if (path == "/v2/apps" || starts_with(path, "/v2/apps/")) return handle_apps(core, request);
     if (path == "/v2/events") return handle_events(core, clock, request);
+    if (path == "/metrics" || path == "/metrics/prometheus")
+      return handle_metrics(core, clock, request);
+    if (path == "/berth/v1/failovers") return handle_failovers(core, request);
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
     if (path == "/v2/queue" || starts_with(path, "/v2/queue/"))
       return handle_queue(core, clock, request);

@@ -21,6 +21,7 @@
 #include "cmd/master_parts.h"
 #include "http/http.h"
 #include "master/master_core.h"
+#include "metrics/registry.h"
 #include "store/store.h"
 #include "store/store_url.h"
 
@@ -348,6 +349,9 @@ int run_master(const MasterFlags& flags) {
   SystemClock clock;
   std::optional<master::MasterOptions> options = master_options(flags, token, *timing);
   if (!options) return 2;
+  // One registry for the process: counters outlast a leader's terms (docs/compatibility.md §2.9).
+  metrics::Registry metrics(clock.mono_now());
+  options->metrics = &metrics;
   // On etcd, several masters may share the state: one leads, elected (docs/architecture.md §5).
   if (parsed_store->kind == StoreUrl::Kind::kEtcd) {
     store.reset();

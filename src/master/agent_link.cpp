@@ -236,6 +236,8 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
     if (now.attached && !attached_before.count(now.dataset_id)) {
       note("dataset " + now.dataset_id + " attached on " + node_name(agent_id) + " at epoch " +
            std::to_string(now.epoch));
+      failover_phases(state_.failovers.dataset_attached(now.dataset_id, agent_id, now.epoch,
+                                                        clock_.wall_now(), clock_.mono_now()));
     }
   }
   for (const auto& id : released) note("dataset " + id + " released by " + node_name(agent_id));
@@ -281,8 +283,16 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
     if (task.state != update.state) publish_status_update(task, update.state, update.message);
     task.state = update.state;
     task.message = update.message;
+    if (update.state == protocol::TaskState::kRunning && !task.started_at) {
+      failover_phases(state_.failovers.task_running(task.id, task.app_id, agent_id, task.staged_at,
+                                                    clock_.wall_now(), clock_.mono_now()));
+    }
     if (update.health >= 0) {
       bool alive = update.health == 1;
+      if (alive && task.healthy != true) {
+        failover_phases(
+            state_.failovers.task_healthy(task.id, clock_.wall_now(), clock_.mono_now()));
+      }
       if (task.healthy != alive) publish_health_change(task, alive);
       task.healthy = alive;
     }

@@ -14,6 +14,7 @@
 
 #include "master/master_core.h"
 #include "master/plan.h"
+#include "metrics/registry.h"
 
 namespace berth::master {
 namespace {
@@ -108,6 +109,11 @@ Result<model::Dataset> MasterCore::persist_dataset(model::Dataset dataset) {
            (dataset.primary.empty() ? "none" : node_name(dataset.primary)) + ", epoch " +
            std::to_string(old.epoch) + " -> " + std::to_string(dataset.epoch) +
            (dataset.moving_from.empty() ? "" : ", copying from " + node_name(dataset.moving_from)));
+      // A move: from one node to another (a first placement or a release is none).
+      if (options_.metrics && !old.primary.empty() && !dataset.primary.empty() &&
+          dataset.primary != old.primary) {
+        options_.metrics->increment(metrics::Metric::kDatasetMoves, {dataset.driver});
+      }
     }
   }
   keep_dataset(dataset);

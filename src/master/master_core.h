@@ -21,6 +21,10 @@
 #include "model/group.h"
 #include "store/store.h"
 
+namespace berth::metrics {
+class Registry;
+}
+
 namespace berth::master {
 
 struct MasterOptions {
@@ -42,6 +46,9 @@ struct MasterOptions {
   // killed or changing state with its reason. The master process writes them to its log, so
   // a failover can be explained from the log alone (docs/architecture.md). Empty = silent.
   std::function<void(const std::string&)> log;
+  // Counts failovers, their phases and dataset moves (docs/compatibility.md §2.9); shared by
+  // every core of the process. Null: not measured.
+  metrics::Registry* metrics = nullptr;
 };
 
 struct DeploymentRef {
@@ -79,7 +86,7 @@ class MasterCore {
   // Ends app `id`'s launch backoff (DELETE /v2/queue/{id}/delay); kNotFound for an unknown app.
   Status reset_delay(const std::string& id);
 
-  // --- groups (Marathon v2, docs/compatibility.md §2.8) ---
+  // --- groups (Marathon v2, docs/compatibility.md §2.9) ---
   // Applies `update` to its group's subtree, creating the group when missing (kConflict when
   // `create` and it exists). A `version` in it rolls the subtree back to that stored version; a
   // `scaleBy` scales every app in it. With `dry_run` set, nothing changes: it receives the
@@ -97,6 +104,9 @@ class MasterCore {
 
   // Read access for the API's JSON views, under the lock.
   void read(const std::function<void(const MasterState&)>& reader) const;
+  // The same, with the leases (for the metrics' lease gauges).
+  void read_with_leases(
+      const std::function<void(const MasterState&, const lease::MasterLeases&)>& reader) const;
   // The deployment ids that lock app `id`.
   std::vector<std::string> deployments_of(const MasterState& state, const std::string& id) const;
 
@@ -187,6 +197,10 @@ class MasterCore {
   // The shell of reconcile(): applies what master/plan.h decided.
   void lose_agent(const std::string& id, MonoTime now);
   void fail_unconfirmed_launch(const std::string& task_id);
+  // Failover records (master/failovers.h, master_failovers.cpp): opens the record of agent
+  // `id` declared lost at `now` (before its tasks end), and logs and measures phases reached.
+  void record_failover(const std::string& id, MonoTime now);
+  void failover_phases(const std::vector<PhaseReached>& reached);
   void apply_app_decisions(const AppDecisions& apps);
   void apply_placement(const PlacementPlan& plan);
   // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "control/app_controller.h"
+#include "master/failovers.h"
 #include "model/app.h"
 #include "model/dataset.h"
 #include "protocol/messages.h"
@@ -145,6 +146,8 @@ struct MasterState {
   std::map<std::string, std::set<std::string>> datasets_by_primary;
   // Tasks whose pending_launch may be set: send_ready_launches looks at these only.
   std::set<std::string> tasks_pending_launch;
+  // The last failovers (master/failovers.h); memory only.
+  FailoverLog failovers;
 
   // Adds or replaces a dataset: every change to `datasets` goes through here.
   void put_dataset(const model::Dataset& dataset);
