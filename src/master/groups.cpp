@@ -56,6 +56,81 @@ void apply_update(const model::GroupUpdate& u, GroupTarget* t) {
   }
 }
 
+// The versions of subtree `group`: those group changes stored, and those of the apps in it (an
+// app's change through /v2/apps is a change of its groups too, as in Marathon).
+Result<std::set<std::string>> versions_of_subtree(Store& store, const MasterState& state,
+                                                  const std::string& group) {
+  std::set<std::string> out;
+  const std::string prefix = group_versions_prefix(group);
+  auto snapshots = store.list(prefix);
+  if (!snapshots) return snapshots.error();
+  for (const auto& kv : *snapshots) out.insert(kv.key.substr(prefix.size()));
+  for (const auto& [id, app] : current_subtree(state, group).apps) {
+    auto versions = store.list(versions_prefix(id));
+    if (!versions) return versions.error();
+    for (const auto& kv : *versions) out.insert(kv.key.substr(versions_prefix(id).size()));
+  }
+  return out;
+}
+
+// The subtree as stored by a group change at `version`.
+Result<GroupTarget> stored_subtree(const std::string& group, const std::string& version,
+                                   const std::string& text) {
+  GroupTarget target;
+  target.group = group;
+  nlohmann::json snapshot = json::parse_or_discarded(text);
+  for (const auto& app_json : snapshot.value("apps", nlohmann::json::array())) {
+    auto app = model::restore_app(app_json);
+    if (!app.app)
+      return make_error(ErrorCode::kInternal, "stored version " + version + " of " + group +
+                                                  " holds an app that no longer validates");
+    target.apps[app.app->id] = std::move(*app.app);
+  }
+  for (const auto& g : snapshot.value("groups", nlohmann::json::array())) {
+    GroupRecord record;
+    record.id = g.value("id", "");
+    record.dependencies = g.value("dependencies", std::vector<std::string>{});
+    if (!record.id.empty()) target.groups[record.id] = record;
+  }
+  return target;
+}
+
+// Subtree `group` as it was at `version`: the stored group version, or else each app of it at
+// its newest version up to then (an app with none did not exist yet, and goes).
+Result<GroupTarget> subtree_at(Store& store, const MasterState& state, const std::string& group,
+                               const std::string& version) {
+  auto stored = store.get(group_versions_prefix(group) + version);
+  if (!stored) return stored.error();
+  if (*stored) return stored_subtree(group, version, (*stored)->value);
+  auto known = versions_of_subtree(store, state, group);
+  if (!known) return known.error();
+  if (!known->count(version)) {
+    return make_error(ErrorCode::kNotFound, "Group " + group + " has no version " + version);
+  }
+  GroupTarget target = current_subtree(state, group);
+  for (auto it = target.apps.begin(); it != target.apps.end();) {
+    const std::string prefix = versions_prefix(it->first);
+    auto versions = store.list(prefix);
+    if (!versions) return versions.error();
+    const KeyValue* then = nullptr;
+    for (const auto& kv : *versions) {
+      if (kv.key.substr(prefix.size()) <= version && (!then || kv.key > then->key)) then = &kv;
+    }
+    if (!then) {
+      it = target.apps.erase(it);
+      continue;
+    }
+    auto app = model::restore_app(json::parse_or_discarded(then->value));
+    if (!app.app) {
+      return make_error(ErrorCode::kInternal,
+                        "stored version of " + it->first + " does not validate");
+    }
+    it->second = std::move(*app.app);
+    ++it;
+  }
+  return target;
+}
+
 }  // namespace
 
 Result<DeploymentRef> MasterCore::persist_group_change(const GroupTarget& target, bool force,
@@ -120,29 +195,9 @@ Result<DeploymentRef> MasterCore::change_group(const model::GroupUpdate& update,
   }
   GroupTarget target = current_subtree(state_, update.id);
   if (update.version) {
-    auto stored = store_.get(group_versions_prefix(update.id) + *update.version);
-    if (!stored) return stored.error();
-    if (!*stored) {
-      return make_error(ErrorCode::kNotFound,
-                        "Group " + update.id + " has no version " + *update.version);
-    }
-    nlohmann::json snapshot = json::parse_or_discarded((*stored)->value);
-    target.apps.clear();
-    target.groups.clear();
-    for (const auto& app_json : snapshot.value("apps", nlohmann::json::array())) {
-      auto app = model::restore_app(app_json);
-      if (!app.app)
-        return make_error(ErrorCode::kInternal, "stored version " + *update.version + " of " +
-                                                    update.id +
-                                                    " holds an app that no longer validates");
-      target.apps[app.app->id] = std::move(*app.app);
-    }
-    for (const auto& g : snapshot.value("groups", nlohmann::json::array())) {
-      GroupRecord record;
-      record.id = g.value("id", "");
-      record.dependencies = g.value("dependencies", std::vector<std::string>{});
-      if (!record.id.empty()) target.groups[record.id] = record;
-    }
+    auto at = subtree_at(store_, state_, update.id, *update.version);
+    if (!at) return at.error();
+    target = std::move(*at);
   } else if (update.scale_by) {
     for (auto& [id, app] : target.apps) {
       app.instances = static_cast<uint32_t>(std::ceil(app.instances * *update.scale_by - 1e-9));
@@ -164,35 +219,28 @@ Result<DeploymentRef> MasterCore::delete_group(const std::string& id, bool force
 }
 
 Result<std::vector<std::string>> MasterCore::group_versions(const std::string& id) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!group_exists(state_, id)) {
-      return make_error(ErrorCode::kNotFound, "Group '" + id + "' does not exist");
-    }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!group_exists(state_, id)) {
+    return make_error(ErrorCode::kNotFound, "Group '" + id + "' does not exist");
   }
-  const std::string prefix = group_versions_prefix(id);
-  auto versions = store_.list(prefix);
+  auto versions = versions_of_subtree(store_, state_, id);
   if (!versions) return versions.error();
-  std::vector<std::string> out;
-  for (const auto& kv : *versions) out.push_back(kv.key.substr(prefix.size()));
-  std::sort(out.rbegin(), out.rend());  // newest first, as Marathon lists them
-  return out;
+  return std::vector<std::string>(versions->rbegin(), versions->rend());  // newest first
 }
 
 Result<nlohmann::json> MasterCore::group_version(const std::string& id,
                                                  const std::string& version) {
-  auto stored = store_.get(group_versions_prefix(id) + version);
-  if (!stored) return stored.error();
-  if (!*stored) {
-    return make_error(ErrorCode::kNotFound, "Group " + id + " has no version " + version);
-  }
-  nlohmann::json snapshot = json::parse_or_discarded((*stored)->value);
-  if (!snapshot.is_object()) {
-    return make_error(ErrorCode::kInternal,
-                      "stored version " + version + " of " + id + " is not valid JSON");
-  }
-  snapshot["version"] = version;
-  return snapshot;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto at = subtree_at(store_, state_, id, version);
+  if (!at) return at.error();
+  nlohmann::json out = {{"id", id},
+                        {"version", version},
+                        {"apps", nlohmann::json::array()},
+                        {"groups", nlohmann::json::array()}};
+  for (const auto& [app_id, app] : at->apps) out["apps"].push_back(model::app_to_json(app));
+  for (const auto& [group_id, g] : at->groups)
+    out["groups"].push_back({{"id", group_id}, {"dependencies", g.dependencies}});
+  return out;
 }
 
 Result<std::optional<DeploymentRef>> MasterCore::cancel_deployment(const std::string& id,
