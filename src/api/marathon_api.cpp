@@ -251,6 +251,26 @@ http::Response handle_berth_tasks(master::MasterCore& core, const http::Request&
   return json_response(200, {{"task", *task}});
 }
 
+// /v2/eventSubscriptions: Marathon's HTTP callback subscribers (admin only; the master POSTs
+// every event to each, src/api/event_callbacks.h).
+http::Response handle_event_subscriptions(master::MasterCore& core, const http::Request& request) {
+  if (request.method == "GET")
+    return json_response(200, {{"callbackUrls", core.event_callbacks()}});
+  if (request.method != "POST" && request.method != "DELETE")
+    return message_response(405, "Method not allowed");
+  std::string url = request.query_value("callbackUrl", "");
+  if (url.empty()) return message_response(400, "callbackUrl is missing from the query");
+  bool subscribe = request.method == "POST";
+  Status changed = subscribe ? core.add_event_callback(url) : core.remove_event_callback(url);
+  if (!changed) return error_response(changed.error());
+  std::string type = subscribe ? "subscribe_event" : "unsubscribe_event";
+  std::string client_ip = request.remote_address.substr(0, request.remote_address.rfind(':'));
+  nlohmann::json event = {{"clientIp", client_ip}, {"callbackUrl", url}};
+  core.publish_event(type, event);
+  event["eventType"] = type;
+  return json_response(200, event);
+}
+
 // The error body of the API `path` belongs to: Flocker's {"description"} or {"message"}.
 http::Response api_error(const std::string& path, int status, const std::string& text) {
   if (starts_with(path, "/v1/")) return json_response(status, {{"description", text}});
@@ -413,6 +433,7 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
     if (path == "/v2/tasks" || path == "/v2/tasks/delete") return handle_tasks(core, request);
     if (path == "/v2/queue" || starts_with(path, "/v2/queue/"))
       return handle_queue(core, clock, request);
+    if (path == "/v2/eventSubscriptions") return handle_event_subscriptions(core, request);
     if (path == "/v2/groups" || starts_with(path, "/v2/groups/"))
       return handle_groups(core, request);
     if (path == "/v2/deployments" && request.method == "GET") {

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/event_callbacks.h"
 #include "api/marathon_api.h"
 #include "cmd/master_parts.h"
 #include "store/etcd_election.h"
@@ -64,6 +65,7 @@ struct Term {
   api::Authenticator auth;
   std::atomic<bool> stopping{false};
   std::thread controller;
+  std::unique_ptr<api::EventCallbacks> callbacks;  // gone before the core
 };
 
 http::Response json_answer(int status, const nlohmann::json& body) {
@@ -165,6 +167,7 @@ void ElectedMaster::begin_term(const Fence& fence) {
     (void)election_->resign();
     return;
   }
+  term->callbacks = std::make_unique<api::EventCallbacks>(term->core);
   term->controller = std::thread([this, t = term.get()] {
     while (!t->stopping) {
       if (current(*t)) t->core.reconcile();
@@ -187,6 +190,7 @@ void ElectedMaster::end_term() {
   term->stopping = true;
   term->core.shutdown();
   term->controller.join();
+  term->callbacks.reset();
   spdlog::info("no longer leading (term {} ended): standing by, passing the API to the leader",
                term->fence.create_revision);
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/master_endpoints.h"
+#include "api/event_callbacks.h"
 #include "api/marathon_api.h"
 #include "base/ids.h"
 #include "cmd/commands.h"
@@ -296,6 +297,7 @@ int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& c
   }
   spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})",
                tls ? "https" : "http", advertised_host(flags), (*server)->port(), flags.data_dir);
+  api::EventCallbacks callbacks(core);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
     auto warned = std::chrono::steady_clock::now() - std::chrono::minutes(2);

@@ -9,6 +9,11 @@
 #include "master/plan.h"
 
 namespace berth::master {
+namespace {
+
+const char* const kEventCallbacksKey = "/eventSubscriptions";
+
+}  // namespace
 
 MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSource& ids)
     : options_(std::move(options)),
@@ -58,6 +63,18 @@ Status MasterCore::load() {
     if (!g) return make_error(ErrorCode::kInternal, "stored group at " + kv.key + " is not valid");
     state_.groups[g->id] = *g;
   }
+  auto callbacks = store_.get(kEventCallbacksKey);
+  if (!callbacks) return callbacks.error();
+  if (*callbacks) {
+    nlohmann::json urls = json::parse_or_discarded((*callbacks)->value);
+    if (urls.is_array()) {
+      for (const auto& url : urls) {
+        if (url.is_string()) state_.event_callbacks.push_back(url.get<std::string>());
+      }
+    }
+  }
+  if (!state_.event_callbacks.empty() && !callback_events_)
+    callback_events_ = events_.subscribe({});
   auto deployments = store_.list("/deployments/");
   if (!deployments) return deployments.error();
   for (const auto& kv : *deployments) {
@@ -66,6 +83,60 @@ Status MasterCore::load() {
     state_.deployments[d->id] = *d;
   }
   return {};
+}
+
+Status MasterCore::add_event_callback(const std::string& url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "callbackUrl must be an http:// or https:// URL, got '" + url + "'");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& urls = state_.event_callbacks;
+  if (std::find(urls.begin(), urls.end(), url) != urls.end()) return {};
+  if (urls.size() >= kMaxEventCallbacks) {
+    return make_error(ErrorCode::kInvalidArgument, "at most " + std::to_string(kMaxEventCallbacks) +
+                                                       " callback subscribers; remove one first");
+  }
+  std::vector<std::string> next = urls;
+  next.push_back(url);
+  auto stored = store_.put(kEventCallbacksKey, nlohmann::json(next).dump());
+  if (!stored) return stored.error();
+  urls = std::move(next);
+  if (!callback_events_) callback_events_ = events_.subscribe({});
+  note("event callback subscriber added: " + url);
+  return {};
+}
+
+Status MasterCore::remove_event_callback(const std::string& url) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& urls = state_.event_callbacks;
+  std::vector<std::string> next = urls;
+  std::erase(next, url);
+  if (next.size() == urls.size()) return {};
+  auto stored = store_.put(kEventCallbacksKey, nlohmann::json(next).dump());
+  if (!stored) return stored.error();
+  urls = std::move(next);
+  if (urls.empty() && callback_events_) {
+    events_.unsubscribe(callback_events_);
+    callback_events_.reset();
+  }
+  note("event callback subscriber removed: " + url);
+  return {};
+}
+
+std::vector<std::string> MasterCore::event_callbacks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_.event_callbacks;
+}
+
+std::shared_ptr<EventSubscription> MasterCore::callback_events() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_.event_callbacks.empty() || shutting_down_) return nullptr;
+  if (!callback_events_ || callback_events_->closed()) {
+    if (callback_events_) events_.unsubscribe(callback_events_);
+    callback_events_ = events_.subscribe({});
+  }
+  return callback_events_;
 }
 
 void MasterCore::read(const std::function<void(const MasterState&)>& reader) const {

@@ -102,6 +102,19 @@ class MasterCore {
   // this one changed (its reference is returned); with it, the deployment just ends (nullopt).
   Result<std::optional<DeploymentRef>> cancel_deployment(const std::string& id, bool force);
 
+  // --- HTTP callback subscribers (Marathon's /v2/eventSubscriptions, docs/compatibility.md §2.6) ---
+  // Stored, so they outlive a restart. Adding a URL twice or removing an unknown one changes
+  // nothing. kInvalidArgument for a URL that is not http:// or https://, or past
+  // kMaxEventCallbacks.
+  static constexpr size_t kMaxEventCallbacks = 32;
+  Status add_event_callback(const std::string& url);
+  Status remove_event_callback(const std::string& url);
+  std::vector<std::string> event_callbacks() const;
+  // The bus subscription the callbacks are delivered from: taken when the first subscriber is
+  // added (so nothing after the answer is missed) and given up with the last; nullptr without
+  // subscribers. A subscription the bus dropped (it fell behind) is replaced by a new one.
+  std::shared_ptr<EventSubscription> callback_events();
+
   // Read access for the API's JSON views, under the lock.
   void read(const std::function<void(const MasterState&)>& reader) const;
   // The same, with the leases (for the metrics' lease gauges).
@@ -233,6 +246,7 @@ class MasterCore {
   std::string routes_;  // the last routing table pushed, JSON text
   uint64_t routes_version_ = 0;
   EventBus events_;
+  std::shared_ptr<EventSubscription> callback_events_;  // under mu_
 };
 
 }  // namespace berth::master

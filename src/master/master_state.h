@@ -135,7 +135,9 @@ struct MasterState {
   std::map<std::string, TaskRecord> tasks;
   std::map<std::string, AgentRecord> agents;
   std::map<std::string, DeploymentRecord> deployments;
-  std::map<std::string, GroupRecord> groups;       // by id; never the root
+  std::map<std::string, GroupRecord> groups;  // by id; never the root
+  // Marathon's HTTP callback subscribers (/v2/eventSubscriptions): every event is POSTed to each.
+  std::vector<std::string> event_callbacks;
   std::map<std::string, model::Dataset> datasets;  // including deleted ones, as Flocker keeps them
   // Kept in step with `datasets` by put_dataset, so a create does not scan every dataset:
   // the ids of the live (not deleted) datasets by their metadata "name", and the sum of

@@ -632,3 +632,58 @@ TEST(ControlPlane, EventStreamDeliversTheRequestedEventsOnly) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+
+TEST(ControlPlane, CallbackSubscribersGetEveryEventAndOutliveARestart) {
+  Cluster cluster(1);
+  std::mutex mu;
+  std::vector<nlohmann::json> received;
+  auto receiver = http::serve({"127.0.0.1", 0}, [&](const http::Request& request) {
+    std::lock_guard<std::mutex> lock(mu);
+    received.push_back(nlohmann::json::parse(request.body, nullptr, false));
+    return http::Response{};
+  });
+  ASSERT_TRUE(receiver.ok());
+  std::string url = "http://127.0.0.1:" + std::to_string((*receiver)->port()) + "/events";
+  std::string encoded = http::percent_encode(url);
+
+  auto bad = cluster.call("POST", "/v2/eventSubscriptions?callbackUrl=file:///etc/passwd");
+  EXPECT_EQ(bad.status, 400) << bad.body.dump();
+  auto added = cluster.call("POST", "/v2/eventSubscriptions?callbackUrl=" + encoded);
+  ASSERT_EQ(added.status, 200) << added.body.dump();
+  EXPECT_EQ(added.body["callbackUrl"], url);
+  EXPECT_EQ(cluster.call("GET", "/v2/eventSubscriptions").body["callbackUrls"],
+            nlohmann::json::array({url}));
+
+  auto seen = [&](const std::string& type, const std::string& app) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& e : received) {
+      if (e.value("eventType", "") == type &&
+          (app.empty() || e.value("appId", "") == app ||
+           e.dump().find("\"" + app + "\"") != std::string::npos))
+        return true;
+    }
+    return false;
+  };
+  ASSERT_EQ(
+      cluster.call("POST", "/v2/apps", R"({"id":"/called","cmd":"sleep 1000","cpus":0.1,"mem":16})")
+          .status,
+      201);
+  EXPECT_TRUE(Cluster::eventually([&] { return seen("status_update_event", "/called"); },
+                                  std::chrono::seconds(15)));
+  EXPECT_TRUE(seen("deployment_info", "/called"));
+
+  // Kept in the store: a restarted master still calls it.
+  cluster.kill_master();
+  cluster.start_master();
+  EXPECT_EQ(cluster.call("GET", "/v2/eventSubscriptions").body["callbackUrls"].size(), 1u);
+  ASSERT_EQ(cluster.call("DELETE", "/v2/apps/called").status, 200);
+  EXPECT_TRUE(Cluster::eventually([&] { return seen("app_terminated_event", "/called"); },
+                                  std::chrono::seconds(15)));
+  // Gone once removed.
+  ASSERT_EQ(cluster.call("DELETE", "/v2/eventSubscriptions?callbackUrl=" + encoded).status, 200);
+  EXPECT_TRUE(cluster.call("GET", "/v2/eventSubscriptions").body["callbackUrls"].empty());
+}
+
+}  // namespace berth::testing

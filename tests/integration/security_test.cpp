@@ -81,6 +81,12 @@ TEST(Security, AnonymousRequestsAreRefusedOnEveryRoute) {
       {"GET", "/v2/info"},
       {"GET", "/v2/leader"},
       {"GET", "/v2/events"},
+      {"GET", "/v2/groups"},
+      {"POST", "/v2/groups"},
+      {"DELETE", "/v2/deployments/x"},
+      {"POST", "/v2/eventSubscriptions?callbackUrl=http://127.0.0.1:9/"},
+      {"GET", "/berth/v1/info"},
+      {"GET", "/berth/v1/tasks"},
       {"GET", "/berth/v1/nodes"},
       {"POST", "/berth/v1/nodes/x/drain"},
       {"GET", "/berth/v1/tokens"},
@@ -126,6 +132,11 @@ TEST(Security, RolesLimitWhatATokenMayDoAndRevocationIsImmediate) {
                 .status,
             403);
   EXPECT_EQ(raw(cluster, "GET", "/berth/v1/tokens", "", bearer(operator_token)).status, 403);
+  // Callback subscribers make the master send requests: admin only.
+  EXPECT_EQ(raw(cluster, "POST", "/v2/eventSubscriptions?callbackUrl=http://127.0.0.1:9/", "",
+                bearer(operator_token))
+                .status,
+            403);
 
   // Listed without secrets; revoked, the token stops working at once.
   auto listed = cluster.call("GET", "/berth/v1/tokens");
