@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 BERTH := $(BUILD_DIR)/bin/berth
 
-.PHONY: deps build up test demo bench images clean
+.PHONY: deps build up test demo demo-stack bench images clean
 
 deps:
 	@scripts/install-deps
@@ -21,6 +21,11 @@ up: build
 # The failover story on a local cluster (started if none answers on :8080, stopped after).
 demo: build
 	@$(BERTH) demo
+
+# Many databases in a stack: one group of counters with datasets and a front depending on them;
+# the node holding the most is killed and each database's failover is shown.
+demo-stack: build
+	@$(BERTH) demo --stack
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2

@@ -68,9 +68,14 @@ struct DemoFlags {
   bool keep = false;    // leave a cluster it started running
   int rounds = 1;       // kills in a row (the killed node is started again between rounds)
   bool docker = false;  // run the counter as a DOCKER app (image berth/counter, `make images`)
+  // `--stack`: a group of `databases` counters and a front, service ports from service_port.
+  bool stack = false;
+  int databases = 4;
 };
 
 int run_demo(const DemoFlags& flags, const std::string& self_exe);
+// `berth demo --stack`: many databases in one group, the node holding the most killed.
+int run_demo_stack(const DemoFlags& flags, const std::string& self_exe);
 
 // Blocks SIGINT/SIGTERM in every thread and returns when one arrives. Call before starting
 // threads.

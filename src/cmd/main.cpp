@@ -195,11 +195,20 @@ CLI::App* add_demo_command(CLI::App& app, berth::cmd::DemoFlags& flags, std::str
                 "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
       ->envname("BERTH_CA_CERT");
   d->add_flag("--keep", flags.keep, "Leave a cluster the demo started running");
-  d->add_flag("--docker", flags.docker,
-              "Run the counter as a Docker container (image berth/counter: make images)");
-  d->add_option("--rounds", flags.rounds,
-                "Kills in a row, with p50/p99 per phase (the failover benchmark)")
-      ->check(CLI::Range(1, 1000))
+  auto* docker =
+      d->add_flag("--docker", flags.docker,
+                  "Run the counter as a Docker container (image berth/counter: make images)");
+  auto* rounds = d->add_option("--rounds", flags.rounds,
+                               "Kills in a row, with p50/p99 per phase (the failover benchmark)")
+                     ->check(CLI::Range(1, 1000))
+                     ->capture_default_str();
+  auto* stack = d->add_flag("--stack", flags.stack,
+                            "Many databases in a stack: one group of counters with datasets and a "
+                            "front; kill the node holding the most (service ports from 10090)");
+  stack->excludes(docker)->excludes(rounds);
+  d->add_option("--databases", flags.databases, "With --stack: how many databases")
+      ->check(CLI::Range(3, 8))
+      ->needs(stack)
       ->capture_default_str();
 
   return d;
@@ -289,6 +298,11 @@ int main(int argc, char** argv) {
   if (m->parsed()) return cmd::run_master(master);
   if (a->parsed()) return start_agent(agent);
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
+  if (d->parsed() && demo.stack) {
+    // The stack's own service ports, so that it runs beside `berth demo`'s counter.
+    if (d->get_option("--service-port")->count() == 0) demo.service_port = 10090;
+    return cmd::run_demo_stack(demo, self_exe(argv[0]));
+  }
   if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
   if (sv->parsed()) {
     return agent::run_supervisor(supervise.pid, supervise.deadline_file, supervise.cgroup_procs);
