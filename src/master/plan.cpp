@@ -137,6 +137,28 @@ QueueInfo queue_info(const scheduler::RequestOutcome& outcome, uint32_t count,
 
 // One instance of an app with external volumes: where its datasets may go, and those
 // datasets following it there.
+// Up to `n` schedulable nodes with the fewest tasks (those running and those placed so far in
+// `plan`), fewest first.
+std::vector<std::string> least_busy_nodes(const MasterState& state, const Cluster& cluster,
+                                          const PlacementPlan& plan, size_t n) {
+  std::map<std::string, size_t> tasks;
+  for (const auto& node : cluster.snapshot.nodes) {
+    if (node.schedulable) tasks[node.id] = 0;
+  }
+  for (const auto& [tid, task] : state.tasks) {
+    if (auto it = tasks.find(task.agent_id); it != tasks.end()) ++it->second;
+  }
+  for (const auto& placed : plan.tasks) {
+    if (auto it = tasks.find(placed.task.agent_id); it != tasks.end()) ++it->second;
+  }
+  std::vector<std::pair<size_t, std::string>> order;
+  for (const auto& [id, count] : tasks) order.emplace_back(count, id);
+  std::sort(order.begin(), order.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < order.size() && i < n; ++i) out.push_back(order[i].second);
+  return out;
+}
+
 void place_volume_app(const MasterState& state, const lease::MasterLeases& leases,
                       const AppRecord& record, const Cluster& cluster, IdSource& ids, WallTime wall,
                       PlacementPlan* plan) {
@@ -167,6 +189,12 @@ void place_volume_app(const MasterState& state, const lease::MasterLeases& lease
     result = restricted(pinned);
   } else {
     if (!preferred.empty()) result = restricted(preferred);
+    // Otherwise the least busy nodes first, so stateful apps spread and one node's death takes
+    // as few of them as it can.
+    for (const auto& node : least_busy_nodes(state, cluster, *plan, 3)) {
+      if (!result.assignments.empty()) break;
+      result = restricted(node);
+    }
     if (result.assignments.empty()) result = scheduler::place(cluster.snapshot, {request});
   }
   if (result.assignments.empty()) {

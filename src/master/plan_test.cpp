@@ -344,3 +344,35 @@ TEST(Plan, ARegisteringAgentsTasksAreAdoptedStoppedOrLost) {
 
 }  // namespace
 }  // namespace berth::master
+
+namespace berth::master {
+namespace {
+
+TEST(Plan, StatefulAppsSpreadOverTheLeastBusyNodes) {
+  MasterState state = two_agents();
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  std::vector<std::pair<std::string, uint32_t>> wanted;
+  for (const char* name : {"orders", "users", "events"}) {
+    model::App app = parsed_app(std::string(R"({"id":"/)") + name + R"(","cmd":"sleep 100",
+        "container":{"type":"MESOS","volumes":[{"containerPath":"data","mode":"RW",
+        "external":{"name":")" + name +
+                                R"(","provider":"dvdi","options":{"dvdi/driver":"berth"}}}]}})");
+    state.apps[app.id].app = app;
+    model::Dataset d;
+    d.dataset_id = std::string("d-") + name;
+    d.metadata["name"] = name;
+    d.driver = "shared";
+    state.put_dataset(d);  // new: on no node yet
+    wanted.emplace_back(app.id, 1);
+  }
+  CountingIds ids;
+  PlacementPlan plan = plan_placement(state, leases, wanted, ids, WallTime{});
+  ASSERT_EQ(plan.tasks.size(), 3u);
+  std::map<std::string, int> per_node;
+  for (const auto& placed : plan.tasks) ++per_node[placed.task.agent_id];
+  EXPECT_EQ(per_node.size(), 2u) << "all on one node: one death takes every one of them";
+  EXPECT_LE(per_node.begin()->second, 2);
+}
+
+}  // namespace
+}  // namespace berth::master
