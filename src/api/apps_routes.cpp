@@ -310,30 +310,11 @@ http::Response handle_apps(master::MasterCore& core, const http::Request& reques
     if (request.method == "PATCH") return bulk_update(core, request, true);
     return message_response(405, "Method not allowed");
   }
-  // Split "/prod/web/tasks/x" at the first reserved segment.
-  std::vector<std::string> segments;
-  size_t start = 1;
-  while (start <= rest.size()) {
-    size_t slash = rest.find('/', start);
-    std::string seg =
-        rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!seg.empty()) segments.push_back(seg);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  size_t cut = segments.size();
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i] == "tasks" || segments[i] == "versions" || segments[i] == "restart") {
-      cut = i;
-      break;
-    }
-  }
-  std::string id;
-  for (size_t i = 0; i < cut; ++i) id += "/" + segments[i];
-  if (id.empty()) return message_response(404, "URI not found");
-  std::string sub = cut < segments.size() ? segments[cut] : "";
-  std::string arg = cut + 1 < segments.size() ? segments[cut + 1] : "";
-  if (cut + 2 < segments.size()) return message_response(404, "URI not found");
+  PathParts parts = split_path(rest, {"tasks", "versions", "restart"});
+  const std::string& id = parts.id;
+  const std::string& sub = parts.sub;
+  const std::string& arg = parts.arg;
+  if (id.empty() || parts.extra) return message_response(404, "URI not found");
 
   if (sub.empty()) {
     if (request.method == "GET") {

@@ -148,29 +148,12 @@ http::Response change(master::MasterCore& core, const http::Request& request, co
 http::Response handle_groups(master::MasterCore& core, const http::Request& request) {
   // /v2/groups[/{id}][/versions[/{version}]]
   std::string rest = request.path.substr(std::string("/v2/groups").size());
-  std::vector<std::string> segments;
-  for (size_t start = 0; start < rest.size();) {
-    size_t slash = rest.find('/', start);
-    std::string seg =
-        rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!seg.empty()) segments.push_back(seg);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  size_t cut = segments.size();
-  for (size_t i = 0; i < segments.size(); ++i) {
-    if (segments[i] == "versions" || segments[i] == "apps") {
-      cut = i;
-      break;
-    }
-  }
-  std::string id;
-  for (size_t i = 0; i < cut; ++i) id += "/" + segments[i];
-  if (id.empty()) id = "/";
+  PathParts parts = split_path(rest, {"versions", "apps"});
+  std::string id = parts.id.empty() ? "/" : parts.id;
   if (auto bad = model::group_id_error(id)) return message_response(400, "group id " + *bad);
-  std::string sub = cut < segments.size() ? segments[cut] : "";
-  std::string arg = cut + 1 < segments.size() ? segments[cut + 1] : "";
-  if (cut + 2 < segments.size()) return message_response(404, "URI not found");
+  const std::string& sub = parts.sub;
+  const std::string& arg = parts.arg;
+  if (parts.extra) return message_response(404, "URI not found");
 
   if (sub == "versions" && request.method == "PUT" && !arg.empty()) {
     // What python-marathon's rollback_group sends: the same as PUT {"version": v}.

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "http/http.h"
@@ -62,6 +65,38 @@ inline http::Response error_response(const Error& error) {
                          {{"message", error.message}, {"deployments", deployments}});
   }
   return message_response(status_of(error.code), error.message);
+}
+
+// A path under a collection split at the first reserved segment: "/prod/web/tasks/x" with
+// {"tasks", ...} reserved is id "/prod/web", sub "tasks", arg "x". Empty segments are dropped;
+// `extra` is set when segments follow `arg` (the caller answers 404).
+struct PathParts {
+  std::string id, sub, arg;
+  bool extra = false;
+};
+inline PathParts split_path(const std::string& rest, const std::set<std::string>& reserved) {
+  std::vector<std::string> segments;
+  for (size_t start = 0; start <= rest.size();) {
+    size_t slash = rest.find('/', start);
+    std::string seg =
+        rest.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!seg.empty()) segments.push_back(seg);
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  size_t cut = segments.size();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (reserved.count(segments[i])) {
+      cut = i;
+      break;
+    }
+  }
+  PathParts parts;
+  for (size_t i = 0; i < cut; ++i) parts.id += "/" + segments[i];
+  parts.sub = cut < segments.size() ? segments[cut] : "";
+  parts.arg = cut + 1 < segments.size() ? segments[cut + 1] : "";
+  parts.extra = cut + 2 < segments.size();
+  return parts;
 }
 
 enum class JsonShape { kAny, kObject, kArray };

@@ -7,27 +7,18 @@
 #include <optional>
 
 #include "master/master_core.h"
+#include "master/test_support.h"
 #include "store/memory_store.h"
 
 namespace berth::master {
 namespace {
 
+using testing::CountingIds;
+using testing::parsed_app;
+
 const std::string kA = "aaaaaaaa-0000-4000-8000-000000000001";
 const std::string kB = "bbbbbbbb-0000-4000-8000-000000000002";
 const std::string kC = "cccccccc-0000-4000-8000-000000000003";
-
-class CountingIds final : public IdSource {
- public:
-  std::string uuid() override {
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++n_);
-    return buf;
-  }
-  std::string secret() override { return "secret-" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
 
 protocol::DatasetReport attached(const std::string& id, uint64_t epoch) {
   protocol::DatasetReport r;

@@ -10,34 +10,17 @@
 
 #include "master/master_core.h"
 #include "master/plan.h"
+#include "master/test_support.h"
 #include "metrics/registry.h"
 #include "store/memory_store.h"
 
 namespace berth::master {
 namespace {
 
+using testing::CountingIds;
+using testing::parsed_app;
+
 using std::chrono::milliseconds;
-
-class CountingIds final : public IdSource {
- public:
-  std::string uuid() override {
-    char buf[37];
-    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", ++n_);
-    return buf;
-  }
-  std::string secret() override { return "secret-" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
-
-model::App parsed_app(const std::string& body) {
-  model::ParseOptions options;
-  options.version = "2026-12-04T10:00:00.000Z";
-  auto outcome = model::parse_app(nlohmann::json::parse(body), options);
-  EXPECT_TRUE(outcome.app.has_value()) << body;
-  return *outcome.app;
-}
 
 // Node "a" ran /db (health-checked, dataset d-1 at epoch 3) and /web (no checks).
 MasterState state_before_loss(const ManualClock& clock) {

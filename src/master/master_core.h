@@ -102,7 +102,7 @@ class MasterCore {
   // this one changed (its reference is returned); with it, the deployment just ends (nullopt).
   Result<std::optional<DeploymentRef>> cancel_deployment(const std::string& id, bool force);
 
-  // --- HTTP callback subscribers (Marathon's /v2/eventSubscriptions, docs/compatibility.md §2.6) ---
+  // --- callback subscribers (Marathon's /v2/eventSubscriptions, docs/compatibility.md §2.6) ---
   // Stored, so they outlive a restart. Adding a URL twice or removing an unknown one changes
   // nothing. kInvalidArgument for a URL that is not http:// or https://, or past
   // kMaxEventCallbacks.

@@ -5,19 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include "master/plan.h"
+#include "master/test_support.h"
 #include "model/group.h"
 
 namespace berth::master {
 namespace {
 
-class CountingIds final : public IdSource {
- public:
-  std::string uuid() override { return "id-" + std::to_string(++n_); }
-  std::string secret() override { return "secret-" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
+using testing::CountingIds;
+using testing::parsed_app;
 
 const char* kVersion = "2026-12-04T10:00:00.000Z";
 
@@ -58,6 +53,20 @@ const char* kStack = R"({"id":"/stack","groups":[
    "apps":[{"id":"front","cmd":"sleep 100","cpus":0.1,"mem":16,"dependencies":["api"]},
            {"id":"api","cmd":"sleep 100","cpus":0.1,"mem":16}]}]})";
 
+// A state holding kStack as its creation stored it (no tasks yet).
+MasterState created_stack() {
+  MasterState state;
+  GroupTarget target;
+  target.group = "/stack";
+  add_to(parsed_group(kStack), &target);
+  auto created = plan(state, target);
+  EXPECT_TRUE(created.ok());
+  if (!created) return state;
+  for (const auto& app : created->apps) state.apps[app.id].app = app;
+  for (const auto& g : created->groups) state.groups[g.id] = g;
+  return state;
+}
+
 TEST(GroupPlan, NestedGroupsStartInDependencyOrder) {
   MasterState state;
   GroupTarget target;
@@ -93,14 +102,7 @@ TEST(GroupPlan, NestedGroupsStartInDependencyOrder) {
 }
 
 TEST(GroupPlan, DeletingAGroupStopsDependentsFirst) {
-  MasterState state;
-  GroupTarget target;
-  target.group = "/stack";
-  add_to(parsed_group(kStack), &target);
-  auto created = plan(state, target);
-  ASSERT_TRUE(created.ok());
-  for (const auto& app : created->apps) state.apps[app.id].app = app;
-  for (const auto& g : created->groups) state.groups[g.id] = g;
+  MasterState state = created_stack();
 
   GroupTarget empty;
   empty.group = "/stack";
@@ -117,14 +119,7 @@ TEST(GroupPlan, DeletingAGroupStopsDependentsFirst) {
 }
 
 TEST(GroupPlan, UnchangedAppsAreLeftAloneAndAScaleIsAScale) {
-  MasterState state;
-  GroupTarget target;
-  target.group = "/stack";
-  add_to(parsed_group(kStack), &target);
-  auto created = plan(state, target);
-  ASSERT_TRUE(created.ok());
-  for (const auto& app : created->apps) state.apps[app.id].app = app;
-  for (const auto& g : created->groups) state.groups[g.id] = g;
+  MasterState state = created_stack();
 
   GroupTarget scaled = current_subtree(state, "/stack");
   scaled.apps.at("/stack/db/pg").instances = 3;

@@ -6,27 +6,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "master/test_support.h"
+
 namespace berth::master {
 namespace {
 
+using testing::CountingIds;
+using testing::parsed_app;
+
 using std::chrono::milliseconds;
-
-class CountingIds final : public IdSource {
- public:
-  std::string uuid() override { return "id-" + std::to_string(++n_); }
-  std::string secret() override { return "secret-" + std::to_string(++n_); }
-
- private:
-  int n_ = 0;
-};
-
-model::App parsed_app(const std::string& body) {
-  model::ParseOptions options;
-  options.version = "2026-12-04T10:00:00.000Z";
-  auto outcome = model::parse_app(nlohmann::json::parse(body), options);
-  EXPECT_TRUE(outcome.app.has_value()) << body;
-  return *outcome.app;
-}
 
 AgentRecord agent(const std::string& id) {
   AgentRecord a;
