@@ -814,5 +814,48 @@ TEST(DeploymentWatch, QueueLineIgnoresOtherAppsAndReasonsWithoutDeclines) {
             "waiting: backing off after failed launches, next attempt in 12s");
 }
 
+TEST_F(CliTest, GroupDeployPutsTheGroupWhenItExistsAndFollowsTheDeployment) {
+  marathon_.on("POST /v2/groups", 409,
+               {{"message", "Group /stack is already created. Use PUT to change this group."}});
+  marathon_.on("PUT /v2/groups/stack", 200, {{"deploymentId", "g2"}, {"version", "v2"}});
+  marathon_.on("GET /v2/deployments", 200, json::array());
+  std::string definition = R"({"id":"/stack","apps":[{"id":"db","cmd":"sleep 1000"}]})";
+  environment_.set_input(definition);
+  Outcome outcome = run({"group", "deploy", "-"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_EQ(outcome.out, "deployed group /stack (version v2)\n");
+  auto puts = marathon_.requests("PUT /v2/groups/stack");
+  ASSERT_EQ(puts.size(), 1u);
+  EXPECT_EQ(json::parse(puts[0].body), json::parse(definition));
+}
+
+TEST_F(CliTest, GroupListPrintsEveryGroupOfTheTree) {
+  marathon_.on("GET /v2/groups", 200, json::parse(R"({"id":"/","apps":[],"groups":[
+      {"id":"/stack","version":"v1","apps":[],"groups":[
+        {"id":"/stack/web","dependencies":["/stack/db"],"apps":[{"id":"/stack/web/front"}],
+         "groups":[]}]}]})"));
+  Outcome outcome = run({"group", "list"});
+  EXPECT_EQ(outcome.code, 0) << outcome.err;
+  EXPECT_NE(outcome.out.find("/stack/web"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("/stack/web/front"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("/stack/db"), std::string::npos) << outcome.out;
+}
+
+TEST_F(CliTest, GroupScaleRollbackAndDestroySendMarathonsBodies) {
+  marathon_.on("PUT /v2/groups/stack", 200, {{"deploymentId", "g3"}, {"version", "v3"}});
+  marathon_.on("DELETE /v2/groups/stack", 200, {{"deploymentId", "g4"}, {"version", "v4"}});
+  EXPECT_EQ(run({"group", "scale", "stack", "2", "--no-wait"}).code, 0);
+  EXPECT_EQ(run({"group", "rollback", "/stack", "v1", "--no-wait", "--force"}).code, 0);
+  Outcome destroyed = run({"group", "destroy", "stack", "--no-wait"});
+  EXPECT_EQ(destroyed.code, 0) << destroyed.err;
+  EXPECT_EQ(destroyed.out, "started deployment g4 for /stack (version v4)\n");
+  auto puts = marathon_.requests("PUT /v2/groups/stack");
+  ASSERT_EQ(puts.size(), 2u);
+  EXPECT_EQ(json::parse(puts[0].body), json({{"scaleBy", 2.0}}));
+  EXPECT_EQ(json::parse(puts[1].body), json({{"version", "v1"}}));
+  EXPECT_EQ(puts[1].query_value("force"), "true");
+  EXPECT_EQ(marathon_.requests("DELETE /v2/groups/stack").size(), 1u);
+}
+
 }  // namespace
 }  // namespace berth::cli
