@@ -282,6 +282,7 @@ void Agent::Impl::shut_down() {
   if (http_server) http_server->stop();
   if (plugin_server) plugin_server->stop();
   health.reset();
+  readiness.reset();
   if (router) router->stop();
   spdlog::info("agent stopping: killing {} tasks", executor->running().size());
   executor->kill_all_now();
@@ -321,6 +322,9 @@ Status Agent::run() {
   impl_->health = std::make_unique<health::HealthChecker>(
       *impl_->clock,
       [impl = impl_.get()](const health::HealthChange& c) { impl->on_health_change(c); }, ho);
+  impl_->readiness = std::make_unique<health::HealthChecker>(
+      *impl_->clock,
+      [impl = impl_.get()](const health::HealthChange& c) { impl->on_readiness_change(c); }, ho);
   impl_->start_datasets();
   impl_->log_start();
   impl_->start_plugin();

@@ -79,6 +79,9 @@ struct Agent::Impl {
   // (the checker's callback must not take `mu`).
   std::mutex health_mu;
   std::vector<health::HealthChange> health_changes;
+  // Readiness checks (docs/compatibility.md §2.5): checked until ready, then reported once.
+  std::unique_ptr<health::HealthChecker> readiness;
+  std::vector<std::string> ready_tasks;  // under health_mu
   std::unique_ptr<DatasetPluginBackend> plugin_backend;
   std::unique_ptr<http::Server> plugin_server;
   std::vector<protocol::DatasetAssignment> desired_datasets;
@@ -171,6 +174,9 @@ struct Agent::Impl {
                            const std::string& container = "");
   void on_health_change(const health::HealthChange& change);
   void report_health();
+  void start_readiness_checks(const protocol::LaunchSpec& spec);
+  void on_readiness_change(const health::HealthChange& change);
+  void report_readiness();
 
   // --- fencing (fencing.cpp) ---
   void apply_lease_update(const lease::LeaseUpdate& update);

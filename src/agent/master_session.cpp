@@ -280,6 +280,7 @@ void Agent::Impl::status_loop() {
   while (!stopping) {
     reap();
     report_health();
+    report_readiness();
     lease::LeaseUpdate tick;
     {
       std::lock_guard<std::mutex> lock(mu);

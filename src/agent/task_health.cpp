@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
+#include "health/readiness.h"
 #include "json/bounded.h"
 
 namespace berth::agent {
@@ -90,6 +91,55 @@ void Agent::Impl::report_health() {
         it->second.health_killed = true;
       }
     }
+  }
+}
+
+void Agent::Impl::start_readiness_checks(const protocol::LaunchSpec& spec) {
+  auto specs =
+      health::readiness_specs(json::parse_or_discarded(spec.readiness_checks), spec.port_names);
+  if (!specs) {
+    spdlog::warn("task {}: readiness checks not run: {}", spec.task_id, specs.error().message);
+    return;
+  }
+  health::HealthTask t;
+  t.task_id = spec.task_id;
+  t.host = options.address;
+  t.ports = spec.ports;
+  t.specs = *specs;
+  t.started_at = clock->wall_now();
+  Status registered = readiness->register_task(t);
+  if (!registered) {
+    spdlog::warn("task {}: readiness checks not run: {}", spec.task_id, registered.error().message);
+  }
+}
+
+void Agent::Impl::on_readiness_change(const health::HealthChange& change) {
+  if (!change.healthy) return;
+  std::lock_guard<std::mutex> lock(health_mu);
+  ready_tasks.push_back(change.task_id);
+}
+
+// Tells the master which tasks passed their readiness checks; they are not checked again.
+void Agent::Impl::report_readiness() {
+  std::vector<std::string> ready;
+  {
+    std::lock_guard<std::mutex> lock(health_mu);
+    ready.swap(ready_tasks);
+  }
+  for (const auto& task_id : ready) {
+    readiness->unregister_task(task_id);
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = tasks.find(task_id);
+    if (it == tasks.end()) continue;
+    spdlog::info("task {} is ready", task_id);
+    protocol::StatusUpdate u;
+    u.update_id = ids->uuid();
+    u.task_id = task_id;
+    u.app_id = it->second.spec.app_id;
+    u.state = it->second.state;
+    u.timestamp = format_iso8601(clock->wall_now());
+    u.ready = 1;
+    pending.push_back(std::move(u));
   }
 }
 

@@ -97,6 +97,7 @@ void Agent::Impl::launch(const protocol::LaunchSpec& spec) {
   write_task_meta(task, started->pid, "");
   queue_status(spec.task_id, spec.app_id, protocol::TaskState::kRunning, "");
   if (!spec.health_checks.empty()) start_health_checks(spec, ps);
+  if (!spec.readiness_checks.empty()) start_readiness_checks(spec);
 }
 
 // The container of a DOCKER task, as docker_create_body takes it; fails for a user the policy
@@ -254,6 +255,7 @@ void Agent::Impl::on_container_started(const std::string& task_id, const std::st
   if (!task.spec.health_checks.empty()) {
     start_health_checks(task.spec, process_spec(task.spec, sandbox), started->container_id);
   }
+  if (!task.spec.readiness_checks.empty()) start_readiness_checks(task.spec);
   if (task.kill_pending || (!task.spec.volumes.empty() && fenced)) {
     (void)docker->kill(task_id,
                        std::chrono::milliseconds(task.kill_pending ? task.kill_grace_ms : 0));
@@ -342,6 +344,7 @@ void Agent::Impl::reap() {
         exit.task_id, app_id, state,
         health_killed ? "killed after failing its health checks; " + exit.message : exit.message);
     health->unregister_task(exit.task_id);
+    readiness->unregister_task(exit.task_id);
     if (it != tasks.end()) {
       if (!it->second.spec.volumes.empty()) {
         std::error_code ec;

@@ -199,20 +199,40 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
   return {{"queue", queue}};
 }
 
+namespace {
+
+// The readiness of the tasks of `action`'s app, for a deployment's currentActions.
+nlohmann::json readiness_results(const master::MasterState& state, const nlohmann::json& action) {
+  nlohmann::json out = nlohmann::json::array();
+  std::string app_id = action.value("app", "");
+  auto app = state.apps.find(app_id);
+  if (app == state.apps.end() || !master::has_readiness_checks(app->second.app)) return out;
+  std::string name = app->second.app.extra.get()["readinessChecks"][0].value("name", "");
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.app_id != app_id || !task.ready) continue;
+    out.push_back(
+        {{"taskId", tid}, {"name", name}, {"ready", *task.ready}, {"lastResponse", nullptr}});
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json deployments_json(const master::MasterState& state) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [id, d] : state.deployments) {
     nlohmann::json steps = master::deployment_steps_json(d);
     size_t current = std::min(d.current_step, d.steps.empty() ? 0 : d.steps.size() - 1);
-    out.push_back(
-        {{"id", d.id},
-         {"version", d.version},
-         {"affectedApps", d.affected_apps},
-         {"affectedPods", nlohmann::json::array()},
-         {"steps", steps},
-         {"currentActions", steps.empty() ? nlohmann::json::array() : steps[current]["actions"]},
-         {"currentStep", current + 1},
-         {"totalSteps", d.steps.size()}});
+    nlohmann::json actions = steps.empty() ? nlohmann::json::array() : steps[current]["actions"];
+    for (auto& action : actions) action["readinessCheckResults"] = readiness_results(state, action);
+    out.push_back({{"id", d.id},
+                   {"version", d.version},
+                   {"affectedApps", d.affected_apps},
+                   {"affectedPods", nlohmann::json::array()},
+                   {"steps", steps},
+                   {"currentActions", actions},
+                   {"currentStep", current + 1},
+                   {"totalSteps", d.steps.size()}});
   }
   return out;
 }

@@ -34,6 +34,9 @@ struct HealthCheckSpec {
   std::chrono::milliseconds delay{std::chrono::seconds(15)};
   uint32_t max_consecutive_failures = 3;
   bool ignore_http_1xx = false;
+  // HTTP*: the statuses that pass; empty: 200-399. Readiness checks set their
+  // httpStatusCodesForReady here.
+  std::vector<int> ok_statuses;
 };
 
 // What a probe does. MESOS_HTTP and MESOS_TCP are run like HTTP and TCP (berth's agent is the

@@ -27,7 +27,8 @@ struct ProbeInput {
 ProbeResult run_probe(const ProbeInput& in) {
   switch (probe_kind(in.spec)) {
     case ProbeKind::kHttp:
-      return probe_http(in.host, in.port, in.spec.path, in.spec.timeout, in.spec.ignore_http_1xx);
+      return probe_http(in.host, in.port, in.spec.path, in.spec.timeout, in.spec.ignore_http_1xx,
+                        in.spec.ok_statuses);
     case ProbeKind::kTcp:
       return probe_tcp(in.host, in.port, in.spec.timeout);
     case ProbeKind::kCommand:

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <vector>
@@ -211,12 +212,16 @@ std::string exit_cause(int status, const std::string& output) {
 }  // namespace
 
 ProbeResult probe_http(const std::string& host, uint16_t port, const std::string& target,
-                       std::chrono::milliseconds timeout, bool ignore_http_1xx) {
+                       std::chrono::milliseconds timeout, bool ignore_http_1xx,
+                       const std::vector<int>& ok_statuses) {
   std::string base = "http://" + host + ":" + std::to_string(port);
   auto response = http::request(base, "GET", target, "", static_cast<int>(timeout.count()));
   if (!response) return fail(response.error().message);
   int status = response->status;
-  if (status >= 200 && status <= 399) return pass();
+  bool ok = ok_statuses.empty()
+                ? status >= 200 && status <= 399
+                : std::find(ok_statuses.begin(), ok_statuses.end(), status) != ok_statuses.end();
+  if (ok) return pass();
   std::string cause = std::to_string(status);
   if (*reason_phrase(status) != '\0') cause += std::string(" ") + reason_phrase(status);
   if (status >= 100 && status <= 199 && ignore_http_1xx) return {ProbeOutcome::kIgnored, cause};

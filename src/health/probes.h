@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace berth::health {
 
@@ -26,8 +27,10 @@ struct ProbeResult {
 // `ignore_http_1xx`, else a failure. The cause of a failure is Marathon's "500 Internal Server
 // Error" form, or the connection error. Every step (connect, send, receive) is bounded by
 // `timeout`.
+// `ok_statuses` empty: 200-399 pass.
 ProbeResult probe_http(const std::string& host, uint16_t port, const std::string& target,
-                       std::chrono::milliseconds timeout, bool ignore_http_1xx);
+                       std::chrono::milliseconds timeout, bool ignore_http_1xx,
+                       const std::vector<int>& ok_statuses = {});
 
 // Passes when a TCP connection to host:port is established within `timeout`; the connection
 // is closed at once.

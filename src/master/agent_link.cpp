@@ -282,7 +282,8 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
     }
     if (task.state != update.state) publish_status_update(task, update.state, update.message);
     task.state = update.state;
-    task.message = update.message;
+    if (update.ready != 1) task.message = update.message;  // a readiness report says nothing
+    if (update.ready == 1) task.ready = true;
     if (update.state == protocol::TaskState::kRunning && !task.started_at) {
       failover_phases(state_.failovers.task_running(task.id, task.app_id, agent_id, task.staged_at,
                                                     clock_.wall_now(), clock_.mono_now()));

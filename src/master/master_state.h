@@ -41,7 +41,10 @@ struct TaskRecord {
   // launch unconfirmed after MasterOptions::task_launch_timeout fails and is replaced.
   std::optional<MonoTime> launch_sent_at;
   std::optional<bool> healthy;  // the agent's verdict from the app's health checks
-  std::string health_results;   // Marathon's healthCheckResults, JSON text
+  // Launched with readiness checks: false until the agent reports it ready (unset: none, or
+  // adopted after a restart, which counts as ready).
+  std::optional<bool> ready;
+  std::string health_results;  // Marathon's healthCheckResults, JSON text
 };
 
 struct AgentRecord {

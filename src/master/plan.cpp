@@ -41,8 +41,10 @@ std::map<std::string, std::vector<control::TaskView>> live_tasks(const MasterSta
     v.running = task.state == protocol::TaskState::kRunning;
     auto app = state.apps.find(task.app_id);
     bool checked = app != state.apps.end() && has_health_checks(app->second.app);
-    v.healthy =
-        task.state == protocol::TaskState::kRunning && (!checked || task.healthy.value_or(false));
+    // A task that is not ready yet (readiness checks) counts as not healthy: a deployment step
+    // waits for it, and no old task is killed for it (docs/compatibility.md §2.5).
+    v.healthy = task.state == protocol::TaskState::kRunning &&
+                (!checked || task.healthy.value_or(false)) && task.ready.value_or(true);
     v.kill_requested = task.kill_requested;
     v.staged_at_ms = wall_ms(task.staged_at);
     v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
@@ -121,6 +123,7 @@ TaskRecord new_task(const model::App& app, IdSource& ids, const AgentRecord& age
   task.cpus = app.cpus;
   task.mem = app.mem;
   task.disk = app.disk;
+  if (has_readiness_checks(app)) task.ready = false;
   return task;
 }
 
@@ -607,6 +610,7 @@ Result<protocol::LaunchSpec> launch_spec(const model::App& app, const std::strin
   if (extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty()) {
     spec.health_checks = extra["healthChecks"].dump();
   }
+  if (has_readiness_checks(app)) spec.readiness_checks = extra["readinessChecks"].dump();
   if (extra.is_object() && extra.contains("container") &&
       extra["container"].value("type", "") == "DOCKER") {
     auto container = model::parse_container_spec(extra["container"]);

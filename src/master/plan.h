@@ -221,5 +221,6 @@ std::vector<uint32_t> ports_in_app_order(const model::App& app,
 Result<protocol::LaunchSpec> launch_spec(const model::App& app, const std::string& task_id,
                                          const std::vector<uint32_t>& ports);
 bool has_health_checks(const model::App& app);
+bool has_readiness_checks(const model::App& app);
 
 }  // namespace berth::master

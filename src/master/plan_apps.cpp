@@ -94,6 +94,12 @@ Status check_lock(const MasterState& state, const std::string& app_id, bool forc
 
 }  // namespace
 
+bool has_readiness_checks(const model::App& app) {
+  const auto& extra = app.extra.get();
+  return extra.is_object() && extra.contains("readinessChecks") &&
+         extra["readinessChecks"].is_array() && !extra["readinessChecks"].empty();
+}
+
 std::string app_key(const std::string& id) { return "/apps" + id; }
 // '@' cannot appear in an app id, so one app's versions never share a prefix with another's.
 std::string versions_prefix(const std::string& id) { return "/versions" + id + "@"; }

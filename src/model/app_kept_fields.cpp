@@ -174,6 +174,7 @@ json normalize_readiness_check(const json& check, const std::string& path, const
       for (size_t i = 0; i < codes->size(); ++i) {
         read_int((*codes)[i], element_path(path + "/httpStatusCodesForReady", i), errors);
       }
+      out["httpStatusCodesForReady"] = *codes;
     }
   } else {
     out["httpStatusCodesForReady"] = json::array({200});

@@ -761,6 +761,10 @@ TEST(AppReadinessChecks, ReadinessCheckGetsDefaultsAndMustNameAPort) {
                          {"readinessChecks", {{{"intervalSeconds", 5}, {"timeoutSeconds", 5}}}}}),
                 "/readinessChecks(0)/timeoutSeconds"),
       "got 5, expected less than 5");
+  App codes =
+      parse_valid(minimal({{"portDefinitions", ports},
+                           {"readinessChecks", {{{"httpStatusCodesForReady", {200, 204}}}}}}));
+  EXPECT_EQ(extra(codes)["readinessChecks"][0]["httpStatusCodesForReady"], json({200, 204}));
 }
 
 // ---------------------------------------------------------------------------------------

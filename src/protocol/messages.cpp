@@ -169,7 +169,7 @@ BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, atta
 BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state, message, timestamp, health,
-                  health_results)
+                  health_results, ready)
 BERTH_JSON_DEFINE(StatusBatch, updates)
 BERTH_JSON_DEFINE(StatusAck, acked)
 
@@ -191,6 +191,7 @@ void to_json(nlohmann::json& j, const LaunchSpec& v) {
                      {"kill_grace_ms", v.kill_grace_ms},
                      {"volumes", v.volumes},
                      {"health_checks", v.health_checks}};
+  if (!v.readiness_checks.empty()) j["readiness_checks"] = v.readiness_checks;
   if (v.cmd) j["cmd"] = *v.cmd;
   if (!v.user.empty()) j["user"] = v.user;
   if (v.container) {
@@ -252,6 +253,7 @@ void from_json(const nlohmann::json& j, LaunchSpec& v) {
   v.kill_grace_ms = field(j, "kill_grace_ms", int64_t{3000});
   v.volumes = j.value("volumes", std::vector<VolumeMount>{});
   v.health_checks = j.value("health_checks", "");
+  v.readiness_checks = j.value("readiness_checks", "");
   v.container = container_of(j);
   v.networks = networks_of(j);
   v.user = j.value("user", "");

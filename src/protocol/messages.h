@@ -151,6 +151,8 @@ struct StatusUpdate {
   std::string timestamp;       // ISO-8601, agent's wall clock
   int health = -1;             // -1: no verdict (or no checks), 0: unhealthy, 1: healthy
   std::string health_results;  // Marathon's healthCheckResults array, as JSON text
+  // 1 once the task passed its readiness checks (sent once); -1 otherwise.
+  int ready = -1;
 };
 
 struct StatusBatch {
@@ -186,6 +188,8 @@ struct LaunchSpec {
   int64_t kill_grace_ms = 3000;
   std::vector<VolumeMount> volumes;
   std::string health_checks;  // the app's healthChecks array as JSON text; empty: none
+  // The app's readinessChecks array as JSON text; empty: none.
+  std::string readiness_checks;
   // DOCKER apps: the app's `container` and `networks`, parsed by model/container.h (no
   // container for process tasks; no networks means host networking). `ports` then follow the
   // portMappings that publish a host port. On the wire they are Marathon's normalised JSON,

@@ -138,3 +138,77 @@ TEST(ServiceRouter, ClientsReachHealthyTasksThroughTheServicePortWhereverTheyRun
 }
 
 }  // namespace berth::testing
+
+namespace berth::testing {
+
+// Marathon's readiness checks (docs/compatibility.md §2.5): a deployment step waits until the
+// new task answers its readiness check, and a rolling restart keeps the old task until then.
+TEST(ReadinessChecks, ADeploymentWaitsForReadinessAndTheOldTaskStaysUntilTheNewIsReady) {
+  Cluster cluster(1);
+  nlohmann::json app = {
+      {"id", "/ready-late"},
+      // Ready three seconds after it starts: /ready is 404 until then.
+      {"cmd",
+       "mkdir -p www; (sleep 3; touch www/ready) & cd www && exec python3 -m http.server $PORT0"},
+      {"cpus", 0.1},
+      {"mem", 64},
+      {"portDefinitions", {{{"port", 0}, {"name", "http"}}}},
+      {"upgradeStrategy", {{"minimumHealthCapacity", 1}, {"maximumOverCapacity", 1}}},
+      {"readinessChecks",
+       {{{"name", "late"},
+         {"protocol", "HTTP"},
+         {"path", "/ready"},
+         {"portName", "http"},
+         {"intervalSeconds", 2},
+         {"timeoutSeconds", 1},
+         {"httpStatusCodesForReady", {200, 204}}}}}};
+  ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
+  std::string first;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = cluster.running_tasks("/ready-late");
+        if (tasks.empty()) return false;
+        first = tasks[0]["id"];
+        return true;
+      },
+      std::chrono::seconds(20)));
+  // Running, not ready: the deployment waits and shows why.
+  auto waiting = cluster.call("GET", "/v2/deployments");
+  ASSERT_EQ(waiting.body.size(), 1u) << waiting.body.dump();
+  auto results = waiting.body[0]["currentActions"][0]["readinessCheckResults"];
+  ASSERT_EQ(results.size(), 1u) << waiting.body.dump();
+  EXPECT_EQ(results[0]["taskId"], first);
+  EXPECT_EQ(results[0]["ready"], false);
+  ASSERT_TRUE(
+      Cluster::eventually([&] { return cluster.call("GET", "/v2/deployments").body.empty(); },
+                          std::chrono::seconds(20)));
+
+  // A restart: until the new task is ready, the old one keeps running.
+  ASSERT_EQ(cluster.call("POST", "/v2/apps/ready-late/restart").status, 200);
+  bool old_kept = true;
+  std::string seen;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto deployments = cluster.call("GET", "/v2/deployments").body;
+        bool new_ready = false, old_running = false;
+        for (const auto& t : cluster.running_tasks("/ready-late")) {
+          if (t["id"] == first) old_running = true;
+        }
+        if (!deployments.empty()) {
+          for (const auto& r : deployments[0]["currentActions"][0]["readinessCheckResults"]) {
+            if (r["taskId"] != first && r["ready"] == true) new_ready = true;
+          }
+        }
+        if (!old_running && !new_ready && !deployments.empty()) old_kept = false;
+        seen += std::string(old_running ? "old " : "") + (new_ready ? "ready " : "") + "| ";
+        return deployments.empty();
+      },
+      std::chrono::seconds(30)))
+      << seen;
+  EXPECT_TRUE(old_kept) << "the old task went before the new one was ready: " << seen;
+  auto tasks = cluster.running_tasks("/ready-late");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_NE(tasks[0]["id"], first);
+}
+
+}  // namespace berth::testing
