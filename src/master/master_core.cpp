@@ -170,8 +170,11 @@ std::vector<std::string> MasterCore::stored_versions(const std::string& id) {
 
 Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given,
                                                      const std::string& action, bool force) {
-  AppChangeSettings settings{options_.max_versions, options_.service_port_min,
-                             options_.service_port_max, options_.default_dataset_driver, {}};
+  AppChangeSettings settings{options_.max_versions,
+                             options_.service_port_min,
+                             options_.service_port_max,
+                             options_.default_dataset_driver,
+                             {}};
   auto change = plan_app_change(state_, given, action, force, stored_versions(given.id),
                                 new_version(), ids_, settings);
   if (!change) return change.error();
