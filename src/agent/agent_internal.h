@@ -75,6 +75,8 @@ struct Agent::Impl {
   std::string self_exe;
   std::unique_ptr<health::HealthChecker> health;
   std::unique_ptr<proxy::ServiceRouter> router;
+  // The router's first forwards not yet in an answered heartbeat (heartbeat thread only).
+  std::vector<proxy::FirstForward> unreported_forwards;
   // Health verdicts from the checker's thread, turned into status updates by the status loop
   // (the checker's callback must not take `mu`).
   std::mutex health_mu;
@@ -142,6 +144,8 @@ struct Agent::Impl {
   bool is_registered();
   void heartbeat_loop();
   void on_heartbeat_ack(protocol::HeartbeatAck ack);
+  // The first forwards to report with the next heartbeat, timed back from now.
+  std::vector<protocol::RoutedBackend> routed_report();
   void command_loop();
   void execute(const protocol::Command& command);
   void apply_routes(const std::string& routes);

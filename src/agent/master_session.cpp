@@ -120,6 +120,24 @@ bool Agent::Impl::is_registered() {
   return registered;
 }
 
+std::vector<protocol::RoutedBackend> Agent::Impl::routed_report() {
+  if (router) {
+    for (auto& f : router->take_first_forwards()) {
+      // Bounded while the master does not answer: the oldest are the least useful.
+      if (unreported_forwards.size() >= 1000)
+        unreported_forwards.erase(unreported_forwards.begin());
+      unreported_forwards.push_back(std::move(f));
+    }
+  }
+  MonoTime now = clock->mono_now();
+  std::vector<protocol::RoutedBackend> report;
+  for (const auto& f : unreported_forwards) {
+    report.push_back({f.backend.host, f.backend.port,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - f.at).count()});
+  }
+  return report;
+}
+
 void Agent::Impl::heartbeat_loop() {
   while (!stopping) {
     if (!is_registered()) {
@@ -139,6 +157,7 @@ void Agent::Impl::heartbeat_loop() {
       hb.applied_seq = applied_seq;
     }
     hb.datasets = datasets->report();
+    hb.routed = routed_report();
     {
       std::lock_guard<std::mutex> lock(mu);
       lease.on_heartbeat_sent(hb.seq, clock->mono_now());
@@ -150,6 +169,7 @@ void Agent::Impl::heartbeat_loop() {
       continue;
     }
     if (ack) {
+      unreported_forwards.clear();
       on_heartbeat_ack(std::move(*ack));
     } else if (ack.error().code == ErrorCode::kInternal) {
       spdlog::warn("{}", ack.error().message);

@@ -9,6 +9,7 @@
 #include "api/metrics_routes.h"
 #include "api/responses.h"
 #include "api/views.h"
+#include "ui/ui_files.h"
 
 namespace berth::api {
 namespace {
@@ -381,6 +382,8 @@ http::Response dispatch(master::MasterCore& core, Clock& clock, const ApiInfo& i
     r.body = "pong";
     return r;
   }
+  // The web UI's files hold no data: served to anyone (docs/ui.md); its API calls authenticate.
+  if (auto page = ui::serve(request)) return std::move(*page);
   // The agent protocol authenticates its callers itself (join token, then agent secrets).
   if (starts_with(path, "/berth/v1/agents/")) {
     try {
@@ -404,6 +407,8 @@ http::Response dispatch(master::MasterCore& core, Clock& clock, const ApiInfo& i
                      caller->who + " has role " + role_name(caller->role) + "; " + request.method +
                          " " + path + " needs " + role_name(needed));
   }
+  if (path == "/berth/v1/whoami" && request.method == "GET")
+    return json_response(200, {{"who", caller->who}, {"role", role_name(caller->role)}});
   return route(core, clock, info, auth, request);
 }
 
@@ -484,6 +489,11 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
       Status drained = core.drain_node(id, request.method == "POST");
       if (!drained) return error_response(drained.error());
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
+    }
+    if (path == "/berth/v1/datasets" && request.method == "GET") {
+      nlohmann::json body;
+      core.read([&](const master::MasterState& s) { body = datasets_json(s); });
+      return json_response(200, body);
     }
     if ((path == "/berth/v1/tasks" || starts_with(path, "/berth/v1/tasks/")) &&
         request.method == "GET")

@@ -62,8 +62,8 @@ nlohmann::json optional_ms(const std::optional<std::chrono::milliseconds>& d) {
 // When the last dataset or task reached each phase; null until every one that has the phase
 // reached it (and for a phase none of them has).
 nlohmann::json phases_json(const master::Failover& f) {
-  std::optional<int64_t> attached = 0, running = 0, healthy = 0;
-  bool any_checked = false;
+  std::optional<int64_t> attached = 0, running = 0, healthy = 0, routed = 0;
+  bool any_checked = false, any_routed = false;
   auto latest = [](std::optional<int64_t>& acc, const std::optional<std::chrono::milliseconds>& d) {
     if (!acc) return;
     if (!d) {
@@ -79,13 +79,18 @@ nlohmann::json phases_json(const master::Failover& f) {
       any_checked = true;
       latest(healthy, t.healthy_after);
     }
+    if (t.service_routed) {
+      any_routed = true;
+      latest(routed, t.routed_after);
+    }
   }
   auto show = [](bool has, const std::optional<int64_t>& v) {
     return has && v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
   return {{"attachedAfterMs", show(!f.datasets.empty(), attached)},
           {"runningAfterMs", show(!f.tasks.empty(), running)},
-          {"healthyAfterMs", show(any_checked, healthy)}};
+          {"healthyAfterMs", show(any_checked, healthy)},
+          {"routedAfterMs", show(any_routed, routed)}};
 }
 
 nlohmann::json failover_json(const master::Failover& f) {
@@ -111,7 +116,10 @@ nlohmann::json failover_json(const master::Failover& f) {
                      {"runningAt", optional_time(t.running_at)},
                      {"runningAfterMs", optional_ms(t.running_after)},
                      {"healthyAt", optional_time(t.healthy_at)},
-                     {"healthyAfterMs", optional_ms(t.healthy_after)}});
+                     {"healthyAfterMs", optional_ms(t.healthy_after)},
+                     {"serviceRouted", t.service_routed},
+                     {"routedAt", optional_time(t.routed_at)},
+                     {"routedAfterMs", optional_ms(t.routed_after)}});
   }
   return {{"id", f.id},
           {"node", {{"id", f.agent_id}, {"hostname", f.hostname}}},

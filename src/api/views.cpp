@@ -237,6 +237,67 @@ nlohmann::json deployments_json(const master::MasterState& state) {
   return out;
 }
 
+namespace {
+
+// The live datasets whose primary is node `id`.
+nlohmann::json primary_datasets(const master::MasterState& state, const std::string& id) {
+  nlohmann::json ids = nlohmann::json::array();
+  auto held = state.datasets_by_primary.find(id);
+  if (held == state.datasets_by_primary.end()) return ids;
+  for (const auto& dataset_id : held->second) {
+    auto d = state.datasets.find(dataset_id);
+    if (d != state.datasets.end() && !d->second.deleted) ids.push_back(dataset_id);
+  }
+  return ids;
+}
+
+// Where dataset `d` stands: deleted, unassigned (no primary), moving (a local copy on its
+// way), attached (its primary reports it attached at its epoch) or attaching.
+const char* dataset_state(const master::MasterState& state, const model::Dataset& d) {
+  if (d.deleted) return "deleted";
+  if (d.primary.empty()) return "unassigned";
+  if (!d.moving_from.empty()) return "moving";
+  auto agent = state.agents.find(d.primary);
+  if (agent == state.agents.end()) return "attaching";
+  for (const auto& r : agent->second.datasets) {
+    if (r.dataset_id == d.dataset_id && r.attached && r.epoch == d.epoch) return "attached";
+  }
+  return "attaching";
+}
+
+}  // namespace
+
+nlohmann::json datasets_json(const master::MasterState& state) {
+  // The app whose volume names each live dataset (a dataset serves one app at a time).
+  std::map<std::string, std::string> app_of_name;
+  for (const auto& [id, record] : state.apps) {
+    if (record.deleting) continue;
+    for (const auto& v : model::dataset_volumes(record.app)) app_of_name[v.name] = id;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [id, d] : state.datasets) {
+    auto name = d.metadata.find("name");
+    std::string dataset_name = name == d.metadata.end() ? "" : name->second;
+    auto app = d.deleted ? app_of_name.end() : app_of_name.find(dataset_name);
+    auto agent = state.agents.find(d.primary);
+    list.push_back(
+        {{"id", id},
+         {"name", dataset_name},
+         {"driver", d.driver},
+         {"size", d.maximum_size ? nlohmann::json(*d.maximum_size) : nlohmann::json(nullptr)},
+         {"node", d.primary.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.primary)},
+         {"hostname", agent == state.agents.end() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(agent->second.hostname)},
+         {"epoch", d.epoch},
+         {"state", dataset_state(state, d)},
+         {"movingFrom",
+          d.moving_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.moving_from)},
+         {"app", app == app_of_name.end() ? nlohmann::json(nullptr) : nlohmann::json(app->second)},
+         {"deleted", d.deleted}});
+  }
+  return {{"datasets", list}};
+}
+
 nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const auto& [id, agent] : state.agents) {
@@ -268,6 +329,7 @@ nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
                      {"used", {{"cpus", cpus}, {"mem", mem}, {"disk", disk}}},
                      {"attributes", agent.attributes},
                      {"tasks", tasks},
+                     {"datasets", primary_datasets(state, id)},
                      {"registeredAt", format_iso8601(agent.registered_at)},
                      {"lastHeartbeatAt", format_iso8601(agent.last_heartbeat_wall)},
                      {"msSinceHeartbeat", since_ms}});

@@ -27,5 +27,8 @@ nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTi
                           bool with_offers);
 nlohmann::json deployments_json(const master::MasterState& state);
 nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now);
+// GET /berth/v1/datasets: every dataset with its node, epoch, driver, size, state and the app
+// whose volume uses it (docs/ui.md).
+nlohmann::json datasets_json(const master::MasterState& state);
 
 }  // namespace berth::api

@@ -33,6 +33,7 @@
 #include "cmd/master_parts.h"
 #include "store/etcd_election.h"
 #include "store/etcd_store.h"
+#include "ui/ui_files.h"
 
 namespace berth::cmd {
 namespace {
@@ -243,6 +244,8 @@ http::Response ElectedMaster::handle(const http::Request& request) {
     pong.body = "pong";
     return pong;
   }
+  // A standby serves the web UI's files too; the page then shows which master leads.
+  if (auto page = ui::serve(request)) return std::move(*page);
   std::shared_ptr<Term> term = this->term();
   if (!term || !current(*term)) return standby(request);
   http::Response response = api::handle_request(term->core, clock_, info_, term->auth, request);

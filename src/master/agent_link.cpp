@@ -186,6 +186,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   agent.lost_task_ids.clear();
   note("agent " + id + " registered" + again + ": " + agent.hostname + " at " + agent.address +
        ", reporting " + std::to_string(reported) + " task(s)");
+  publish_node_change(agent);
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
@@ -206,15 +207,34 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   it->second.last_heartbeat = clock_.mono_now();
   leases_.on_heartbeat_received(agent_id, it->second.last_heartbeat);
   it->second.last_heartbeat_wall = clock_.wall_now();
+  publish_event("berth_node_heartbeat", {{"nodeId", agent_id}});
   // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
   // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
   take_dataset_reports(it->second, hb);
+  take_routed_reports(hb.routed);
   protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(),
                              assignments_for(state_, leases_, agent_id, clock_.mono_now())};
   for (const auto& a : ack.datasets) {
     if (a.attach) leases_.on_granted(a.dataset_id, agent_id, hb.seq);
   }
   return ack;
+}
+
+void MasterCore::take_routed_reports(const std::vector<protocol::RoutedBackend>& routed) {
+  if (routed.empty()) return;  // the usual case: nothing new was forwarded to
+  WallTime wall = clock_.wall_now();
+  MonoTime mono = clock_.mono_now();
+  for (const auto& r : routed) {
+    auto ago = std::chrono::milliseconds(std::clamp<int64_t>(r.ago_ms, 0, 60000));
+    for (const auto& [tid, task] : state_.tasks) {
+      if (task.host != r.host ||
+          std::find(task.ports.begin(), task.ports.end(), r.port) == task.ports.end())
+        continue;
+      auto reached = state_.failovers.task_routed(tid, wall - ago, mono - ago);
+      if (!reached.empty()) failover_phases(reached);
+      break;
+    }
+  }
 }
 
 void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb) {
@@ -238,9 +258,13 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
            std::to_string(now.epoch));
       failover_phases(state_.failovers.dataset_attached(now.dataset_id, agent_id, now.epoch,
                                                         clock_.wall_now(), clock_.mono_now()));
+      publish_event("berth_dataset_changed", {{"datasetId", now.dataset_id}});
     }
   }
-  for (const auto& id : released) note("dataset " + id + " released by " + node_name(agent_id));
+  for (const auto& id : released) {
+    note("dataset " + id + " released by " + node_name(agent_id));
+    publish_event("berth_dataset_changed", {{"datasetId", id}});
+  }
   agent.datasets = hb.datasets;
   finish_local_moves(agent_id);
   for (const auto& id : released) {

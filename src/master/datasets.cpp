@@ -71,6 +71,7 @@ void MasterState::put_dataset(const model::Dataset& dataset) {
 
 void MasterCore::keep_dataset(const model::Dataset& dataset) {
   state_.put_dataset(dataset);
+  publish_event("berth_dataset_changed", {{"datasetId", dataset.dataset_id}});
   leases_.restore_dataset(dataset.dataset_id, lease::DatasetHolder{dataset.primary, dataset.epoch});
 }
 

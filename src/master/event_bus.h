@@ -32,8 +32,14 @@ class EventSubscription {
   EventSubscription(std::set<std::string> types, size_t max_queued)
       : types_(std::move(types)), max_queued_(max_queued) {}
 
-  // Whether this subscriber asked for events of `type` (an empty filter takes every type).
-  bool wants(const std::string& type) const { return types_.empty() || types_.count(type) > 0; }
+  // Whether this subscriber asked for events of `type` (an empty filter takes every type but
+  // berth's own, "berth_*", which go only to streams that name them: Marathon's clients know
+  // Marathon's event types only; docs/compatibility.md §2.6).
+  bool wants(const std::string& type) const {
+    if (type.rfind(kBerthEventPrefix, 0) == 0) return types_.count(type) > 0;
+    return types_.empty() || types_.count(type) > 0;
+  }
+  static constexpr const char* kBerthEventPrefix = "berth_";
 
   // Waits up to `wait` for events and takes every queued one (oldest first). An empty answer
   // means none arrived in time, or the subscription is closed (see closed()).

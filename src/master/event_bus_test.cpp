@@ -31,6 +31,19 @@ TEST(EventBus, DeliversOnlyTheRequestedTypesInOrder) {
   EXPECT_TRUE(all->take(milliseconds(0)).empty());
 }
 
+TEST(EventBus, BerthsOwnEventsGoOnlyToStreamsThatNameThem) {
+  EventBus bus;
+  auto marathon_client = bus.subscribe({});
+  auto ui = bus.subscribe({"status_update_event", "berth_node_heartbeat"});
+  bus.publish("berth_node_heartbeat", R"({"nodeId":"a"})");
+  bus.publish("berth_dataset_changed", R"({"datasetId":"d"})");
+  bus.publish("status_update_event", "{}");
+  EXPECT_EQ(types_of(marathon_client->take(milliseconds(0))),
+            (std::vector<std::string>{"status_update_event"}));
+  EXPECT_EQ(types_of(ui->take(milliseconds(0))),
+            (std::vector<std::string>{"berth_node_heartbeat", "status_update_event"}));
+}
+
 TEST(EventBus, AFullQueueDropsThatSubscriberAndNoOther) {
   EventBus bus(3);
   auto slow = bus.subscribe({});

@@ -23,6 +23,8 @@ const char* phase_name(FailoverPhase phase) {
       return "running";
     case FailoverPhase::kHealthy:
       return "healthy";
+    case FailoverPhase::kRouted:
+      return "routed";
   }
   return "unknown";
 }
@@ -92,6 +94,19 @@ std::vector<PhaseReached> FailoverLog::task_healthy(const std::string& task_id, 
   return {};
 }
 
+std::vector<PhaseReached> FailoverLog::task_routed(const std::string& task_id, WallTime wall,
+                                                   MonoTime mono) {
+  for (auto& f : entries_) {
+    for (auto& t : f.tasks) {
+      if (t.replacement_id != task_id || !t.service_routed || t.routed_at) continue;
+      t.routed_at = wall;
+      t.routed_after = since(f.lost_at_mono, mono);
+      return {{f.id, FailoverPhase::kRouted, t.task_id, t.replacement_agent, 0, *t.routed_after}};
+    }
+  }
+  return {};
+}
+
 Failover failover_of(const MasterState& state, const std::string& agent_id, WallTime wall,
                      MonoTime mono) {
   Failover f;
@@ -126,6 +141,10 @@ Failover failover_of(const MasterState& state, const std::string& agent_id, Wall
     t.app_id = task.app_id;
     auto app = state.apps.find(task.app_id);
     t.health_checked = app != state.apps.end() && has_health_checks(app->second.app);
+    if (app != state.apps.end()) {
+      // Service port 0 is one not assigned (yet): no router listens for it.
+      for (uint32_t port : model::service_ports(app->second.app)) t.service_routed |= port != 0;
+    }
     f.tasks.push_back(std::move(t));
   }
   return f;

@@ -28,8 +28,9 @@ enum class FailoverPhase {
   kAttached,  // a dataset the node held is attached on another node, at a newer epoch
   kRunning,   // a replacement of a task the node ran is running
   kHealthy,   // ... and passes its health checks
+  kRouted,    // ... and a service router forwarded a connection to it (apps with service ports)
 };
-// "attached", "running", "healthy": the phase's label in the metrics and its JSON key.
+// "attached", "running", "healthy", "routed": the phase's label in the metrics and its JSON key.
 const char* phase_name(FailoverPhase phase);
 
 struct FailoverDataset {
@@ -47,6 +48,7 @@ struct FailoverTask {
   std::string task_id;
   std::string app_id;
   bool health_checked = false;  // its app has health checks: "healthy" is a phase of it
+  bool service_routed = false;  // its app has service ports: "routed" is a phase of it
   // The first task of the same app staged after the loss that ran, claimed by the oldest
   // open record first; one replacement stands for one lost task.
   std::string replacement_id;
@@ -55,6 +57,9 @@ struct FailoverTask {
   std::optional<std::chrono::milliseconds> running_after;
   std::optional<WallTime> healthy_at;
   std::optional<std::chrono::milliseconds> healthy_after;
+  // When an agent's service router first forwarded a client's connection to the replacement.
+  std::optional<WallTime> routed_at;
+  std::optional<std::chrono::milliseconds> routed_after;
 };
 
 struct Failover {
@@ -101,6 +106,9 @@ class FailoverLog {
   // Task `task_id` passes its health checks for the first time: the record it replaces a task
   // of, if any, has that task healthy.
   std::vector<PhaseReached> task_healthy(const std::string& task_id, WallTime wall, MonoTime mono);
+  // A service router forwarded a connection to task `task_id` for the first time (at `wall` /
+  // `mono`): the record it replaces a task of, if any, has that task routed.
+  std::vector<PhaseReached> task_routed(const std::string& task_id, WallTime wall, MonoTime mono);
 
   const std::deque<Failover>& entries() const { return entries_; }
 

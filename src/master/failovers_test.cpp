@@ -90,6 +90,9 @@ TEST(FailoverLog, TimesEachPhaseFromTheLoss) {
   ASSERT_EQ(healthy.size(), 1u);
   EXPECT_EQ(healthy[0].after, milliseconds(1140));
   EXPECT_TRUE(log.task_healthy("db.2", clock.wall_now(), clock.mono_now()).empty());  // once
+  // /db has no service port: a router never forwards to it, "routed" is no phase of it.
+  EXPECT_FALSE(log.entries().back().tasks[0].service_routed);
+  EXPECT_TRUE(log.task_routed("db.2", clock.wall_now(), clock.mono_now()).empty());
 
   // Each replacement stands for one lost task; apps without checks need no "healthy".
   EXPECT_EQ(log.task_running("web.3", "/web", "b", lost, clock.wall_now(), clock.mono_now()).size(),
@@ -100,6 +103,30 @@ TEST(FailoverLog, TimesEachPhaseFromTheLoss) {
   EXPECT_TRUE(log.entries().back().complete());
   EXPECT_TRUE(
       log.task_running("web.5", "/web", "b", lost, clock.wall_now(), clock.mono_now()).empty());
+}
+
+TEST(FailoverLog, TimesTheFirstRoutedConnectionOfAServiceApp) {
+  ManualClock clock;
+  MasterState state = state_before_loss(clock);
+  state.apps["/web"].app =
+      parsed_app(R"({"id":"/web","cmd":"x","portDefinitions":[{"port":10005}]})");
+  FailoverLog log;
+  log.add(failover_of(state, "a", clock.wall_now(), clock.mono_now()));
+  WallTime lost = clock.wall_now();
+  ASSERT_TRUE(log.entries().back().tasks[1].service_routed);  // web.1
+  clock.advance(milliseconds(300));
+  ASSERT_EQ(log.task_running("web.3", "/web", "b", lost, clock.wall_now(), clock.mono_now()).size(),
+            1u);
+  // Only a replacement's first forward counts, and only once.
+  EXPECT_TRUE(log.task_routed("web.9", clock.wall_now(), clock.mono_now()).empty());
+  clock.advance(milliseconds(50));
+  auto routed = log.task_routed("web.3", clock.wall_now(), clock.mono_now());
+  ASSERT_EQ(routed.size(), 1u);
+  EXPECT_EQ(routed[0].phase, FailoverPhase::kRouted);
+  EXPECT_EQ(routed[0].subject, "web.1");
+  EXPECT_EQ(routed[0].after, milliseconds(350));
+  EXPECT_TRUE(log.task_routed("web.3", clock.wall_now(), clock.mono_now()).empty());
+  EXPECT_EQ(std::string(phase_name(FailoverPhase::kRouted)), "routed");
 }
 
 TEST(FailoverLog, KeepsTheLastHundredNumberedInOrder) {

@@ -188,6 +188,8 @@ class MasterCore {
   // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
   // finished, launches that were waiting for them.
   void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
+  // A heartbeat's first forwards of its service router: the "routed" phase of failovers.
+  void take_routed_reports(const std::vector<protocol::RoutedBackend>& routed);
   // A registering agent's report of its tasks: adopts what desired state still wants, stops
   // the rest, and ends the tasks placed there that it no longer has. Returns how many it runs.
   size_t adopt_reported_tasks(AgentRecord& agent, const std::vector<protocol::TaskReport>& tasks);
@@ -224,6 +226,8 @@ class MasterCore {
   void publish_status_update(const TaskRecord& task, protocol::TaskState state,
                              const std::string& message);
   void publish_health_change(const TaskRecord& task, bool alive);
+  // berth_node_changed: `agent` registered, was declared lost, drained or undrained.
+  void publish_node_change(const AgentRecord& agent);
   // deployment_info (started), deployment_success or deployment_failed (`reason` set).
   void publish_deployment(const std::string& type, const DeploymentRecord& deployment,
                           const std::string& reason = "");

@@ -78,6 +78,14 @@ void MasterCore::publish_status_update(const TaskRecord& task, protocol::TaskSta
                                         {"version", task.version}});
 }
 
+void MasterCore::publish_node_change(const AgentRecord& agent) {
+  publish_event("berth_node_changed", {{"nodeId", agent.id},
+                                       {"hostname", agent.hostname},
+                                       {"state", agent.lost       ? "lost"
+                                                 : agent.draining ? "draining"
+                                                                  : "active"}});
+}
+
 void MasterCore::publish_health_change(const TaskRecord& task, bool alive) {
   if (!events_.has_subscribers()) return;
   publish_event("health_status_changed_event", {{"appId", task.app_id},

@@ -73,6 +73,7 @@ void MasterCore::lose_agent(const std::string& id, MonoTime now) {
        " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
        std::to_string(gone.size()) + " task(s) on it are lost");
   record_failover(id, now);
+  publish_node_change(agent);
   for (const auto& tid : gone) {
     record_terminal(state_.tasks[tid], protocol::TaskState::kLost, "agent " + id + " lost");
     if (agent.lost_task_ids.size() < 100000) agent.lost_task_ids.insert(tid);

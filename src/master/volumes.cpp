@@ -30,6 +30,7 @@ Status MasterCore::drain_node(const std::string& agent_id, bool drain) {
   if (it == state_.agents.end())
     return make_error(ErrorCode::kNotFound, "Node '" + agent_id + "' does not exist");
   it->second.draining = drain;
+  publish_node_change(it->second);
   return {};
 }
 

@@ -124,7 +124,7 @@ const std::vector<Definition> kDefinitions = {
      Type::kTimer,
      "berth_failover_phase_seconds",
      "Time from a node declared lost to each of its datasets attached elsewhere, each "
-     "replacement task running, each replacement healthy",
+     "replacement task running, each replacement healthy, and routed its first connection",
      {"phase"},
      "berth.failovers.{phase}.timer.seconds",
      kFailoverBuckets},

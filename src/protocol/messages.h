@@ -127,6 +127,14 @@ struct DatasetAssignment {
   std::string copy_from_node;
 };
 
+// A task's address that this agent's service router forwarded a client to for the first time,
+// `ago_ms` before the heartbeat was sent (the "routed" failover phase, docs/protocol.md).
+struct RoutedBackend {
+  std::string host;
+  uint16_t port = 0;
+  int64_t ago_ms = 0;
+};
+
 struct Heartbeat {
   uint64_t seq = 0;  // grows with every heartbeat of one agent process
   // The newest heartbeat answer (its seq) whose dataset assignments the agent had applied when
@@ -134,6 +142,7 @@ struct Heartbeat {
   // attached has been let go (docs/fencing.md §4).
   uint64_t applied_seq = 0;
   std::vector<DatasetReport> datasets;
+  std::vector<RoutedBackend> routed;  // first forwards since the last heartbeat answered
 };
 
 struct HeartbeatAck {
@@ -254,6 +263,8 @@ void to_json(nlohmann::json& j, const AgentResources& v);
 void from_json(const nlohmann::json& j, AgentResources& v);
 void to_json(nlohmann::json& j, const TaskReport& v);
 void from_json(const nlohmann::json& j, TaskReport& v);
+void to_json(nlohmann::json& j, const RoutedBackend& v);
+void from_json(const nlohmann::json& j, RoutedBackend& v);
 void to_json(nlohmann::json& j, const RegisterRequest& v);
 void from_json(const nlohmann::json& j, RegisterRequest& v);
 void to_json(nlohmann::json& j, const RegisterResponse& v);

@@ -46,6 +46,7 @@ class ServiceRouter::Core {
   void stop();
   ApplyReport apply(const RoutingTable& table);
   Stats stats();
+  std::vector<FirstForward> take_first_forwards();
 
  private:
   struct Listener;
@@ -82,7 +83,13 @@ class ServiceRouter::Core {
   std::map<uint16_t, std::shared_ptr<Listener>> listeners_;
   std::map<uint16_t, std::string> listen_errors_;  // desired ports that could not be bound
   std::set<std::shared_ptr<Session>> sessions_;
-  Stats totals_;  // the counters; the rest of Stats is built on demand
+  Stats totals_;               // the counters; the rest of Stats is built on demand
+  std::set<Backend> reached_;  // backends of the current routes forwarded to at least once
+
+  std::mutex first_mu_;  // first_forwards_, shared with take_first_forwards()
+  std::vector<FirstForward> first_forwards_;
+  // I/O thread: records `backend`'s first forwarded connection.
+  void forwarded_to(const Backend& backend);
 };
 
 struct ServiceRouter::Core::Listener {
@@ -198,6 +205,7 @@ class ServiceRouter::Core::Session : public std::enable_shared_from_this<Session
     timer_.cancel();
     listener_->picker.mark_connected(current_);
     ++core_.totals_.forwarded;
+    core_.forwarded_to(current_);
     error_code ignored;
     backend_.set_option(tcp::no_delay(true), ignored);
     start_splice();
@@ -434,6 +442,22 @@ void ServiceRouter::Core::apply_on_io(const RoutingTable& table, ApplyReport* re
   }
   desired_ = table;
   totals_.table_version = table.version;
+  // A backend that left every route is new again when it comes back.
+  std::set<Backend> routed;
+  for (const auto& route : table.routes)
+    routed.insert(route.backends.begin(), route.backends.end());
+  std::erase_if(reached_, [&](const Backend& b) { return !routed.count(b); });
+}
+
+void ServiceRouter::Core::forwarded_to(const Backend& backend) {
+  if (!reached_.insert(backend).second) return;
+  std::lock_guard<std::mutex> lock(first_mu_);
+  first_forwards_.push_back(FirstForward{backend, clock_->mono_now()});
+}
+
+std::vector<FirstForward> ServiceRouter::Core::take_first_forwards() {
+  std::lock_guard<std::mutex> lock(first_mu_);
+  return std::exchange(first_forwards_, {});
 }
 
 std::string ServiceRouter::Core::open_listener(const Route& route) {
@@ -547,5 +571,8 @@ Status ServiceRouter::start() { return core_->start(); }
 void ServiceRouter::stop() { core_->stop(); }
 ApplyReport ServiceRouter::apply(const RoutingTable& table) { return core_->apply(table); }
 ServiceRouter::Stats ServiceRouter::stats() { return core_->stats(); }
+std::vector<FirstForward> ServiceRouter::take_first_forwards() {
+  return core_->take_first_forwards();
+}
 
 }  // namespace berth::proxy

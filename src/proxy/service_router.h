@@ -46,6 +46,13 @@ struct ListenFailure {
   std::string message;
 };
 
+// A backend's first connection forwarded since it joined its route: for a task replacing one
+// of a lost node, the "routed" phase of the failover (docs/architecture.md §4).
+struct FirstForward {
+  Backend backend;
+  MonoTime at{};
+};
+
 struct ApplyReport {
   Status status;  // not ok: the table was invalid (or the router stopped); nothing changed
   std::vector<ListenFailure> listen_failures;
@@ -100,6 +107,10 @@ class ServiceRouter {
 
   // A consistent snapshot. Thread-safe.
   Stats stats();
+
+  // The backends that got their first forwarded connection since the last call, each once
+  // while it stays in its route (leaving it and coming back makes it new again). Thread-safe.
+  std::vector<FirstForward> take_first_forwards();
 
  private:
   class Core;  // the Asio side, in service_router.cpp

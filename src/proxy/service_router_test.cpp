@@ -287,6 +287,31 @@ TEST_F(ServiceRouterTest, RoundRobinsAcrossTwoBackends) {
   EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "a", "b"}));
 }
 
+TEST_F(ServiceRouterTest, ReportsEachBackendsFirstForwardOnceWhileItStaysRouted) {
+  TestBackend a("a"), b("b");
+  start();
+  uint16_t port = free_port();
+  apply_ok(one_route(port, {a.backend()}));
+  EXPECT_TRUE(router_->take_first_forwards().empty());
+  for (int i = 0; i < 2; ++i) {
+    Client client(port);
+    EXPECT_EQ(client.read_line(), "a");
+  }
+  auto first = router_->take_first_forwards();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].backend, a.backend());
+  EXPECT_TRUE(router_->take_first_forwards().empty());
+  // A backend that leaves its route and comes back (a task that failed over to the same
+  // address) is new again.
+  apply_ok(one_route(port, {b.backend()}, 2));
+  apply_ok(one_route(port, {a.backend()}, 3));
+  Client again(port);
+  EXPECT_EQ(again.read_line(), "a");
+  auto second = router_->take_first_forwards();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].backend, a.backend());
+}
+
 TEST_F(ServiceRouterTest, SkipsADeadBackend) {
   TestBackend a("a");
   start();

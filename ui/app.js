@@ -1,0 +1,183 @@
+// berth UI: the entry module. Signs in (a token form, or `/ui/#token=…`), asks the master who
+// the token is (GET /berth/v1/whoami), opens the event stream, and routes by the URL fragment:
+// #/apps, #/apps/<id>, #/create, #/tasks/<id>/logs, #/nodes, #/datasets, #/failovers.
+// The master serves these files under /ui/ with a strict CSP: no inline scripts or styles.
+
+import { html, render, useEffect, useState } from "./vendor/standalone.module.js";
+import { get, getToken, setToken, setUnauthorizedHandler, takeTokenFromFragment, ApiError } from "./api.js";
+import { connectEvents } from "./events.js";
+import { clearAll, handleEvent, invalidateAll } from "./store.js";
+import { Session } from "./util.js";
+import { AppsPage } from "./pages/apps.js";
+import { AppPage } from "./pages/app.js";
+import { CreatePage } from "./pages/create.js";
+import { LogsPage } from "./pages/logs.js";
+import { NodesPage } from "./pages/nodes.js";
+import { DatasetsPage } from "./pages/datasets.js";
+import { FailoversPage } from "./pages/failovers.js";
+
+function parseRoute(hash) {
+  const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  switch (parts[0]) {
+    case "apps":
+      return parts[1] ? { page: "app", id: parts[1] } : { page: "apps" };
+    case "create":
+      return { page: "create" };
+    case "tasks":
+      return { page: "logs", taskId: parts[1] || "" };
+    case "nodes":
+    case "datasets":
+    case "failovers":
+      return { page: parts[0] };
+    default:
+      return { page: "apps" };
+  }
+}
+
+function useRoute() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return parseRoute(hash);
+}
+
+function SignIn({ message, onToken }) {
+  const [value, setValue] = useState("");
+  function submit(e) {
+    e.preventDefault();
+    if (value.trim()) onToken(value.trim());
+  }
+  return html`<main class="signin">
+    <h1>berth</h1>
+    <form onSubmit=${submit} class="card">
+      <h2>Sign in</h2>
+      ${message && html`<p class="error" role="alert">${message}</p>`}
+      <label for="token">API token</label>
+      <input id="token" type="password" autocomplete="off" value=${value}
+        onInput=${(e) => setValue(e.target.value)} />
+      <p class="muted">Create one with <code>berth token create --role viewer</code>, or use the
+        cluster's admin token.</p>
+      <button type="submit" class="btn primary">Sign in</button>
+    </form>
+  </main>`;
+}
+
+const NAV = [
+  ["apps", "Apps"],
+  ["nodes", "Nodes"],
+  ["datasets", "Datasets"],
+  ["failovers", "Failovers"],
+];
+
+function Shell({ session, stream, onSignOut }) {
+  const route = useRoute();
+  const current = route.page === "app" || route.page === "create" || route.page === "logs" ? "apps" : route.page;
+  return html`<${Session.Provider} value=${session}>
+    <header class="top">
+      <a class="brand" href="#/apps">berth</a>
+      <nav aria-label="Main">
+        ${NAV.map(([page, label]) => html`<a key=${page} href=${`#/${page}`}
+          class=${current === page ? "current" : ""}
+          aria-current=${current === page ? "page" : undefined}>${label}</a>`)}
+      </nav>
+      <span class="who">
+        <span class=${`stream ${stream}`} title=${`event stream: ${stream}`}>${stream === "live" ? "● live" : "○ " + stream}</span>
+        <span class="muted">${session.who} (${session.role})</span>
+        <button type="button" class="btn" onClick=${onSignOut}>Sign out</button>
+      </span>
+    </header>
+    <main id="main">${page(route)}</main>
+  <//>`;
+}
+
+function page(route) {
+  switch (route.page) {
+    case "app": return html`<${AppPage} key=${route.id} id=${route.id} />`;
+    case "create": return html`<${CreatePage} />`;
+    case "logs": return html`<${LogsPage} key=${route.taskId} taskId=${route.taskId} />`;
+    case "nodes": return html`<${NodesPage} />`;
+    case "datasets": return html`<${DatasetsPage} />`;
+    case "failovers": return html`<${FailoversPage} />`;
+    default: return html`<${AppsPage} />`;
+  }
+}
+
+// Who the token is; a master without /berth/v1/whoami gets the server's checks only.
+async function whoami() {
+  try {
+    return await get("/berth/v1/whoami");
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return { who: "unknown", role: "admin" };
+    throw e;
+  }
+}
+
+function Root() {
+  const [session, setSession] = useState(null);
+  const [message, setMessage] = useState("");
+  const [stream, setStream] = useState("connecting");
+  const [token, setTokenState] = useState(getToken());
+
+  useEffect(() => {
+    setUnauthorizedHandler((why) => {
+      setToken("");
+      clearAll();
+      setSession(null);
+      setTokenState("");
+      setMessage(`Signed out: ${why}`);
+    });
+  }, []);
+
+  // A `#token=` link followed while the page is open signs in with that token.
+  useEffect(() => {
+    const on = () => {
+      if (!takeTokenFromFragment()) return;
+      clearAll();
+      setSession(null);
+      setMessage("");
+      setTokenState(getToken());
+    };
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+
+  useEffect(() => {
+    if (!token) return undefined;
+    let stop = null;
+    let cancelled = false;
+    whoami().then((s) => {
+      if (cancelled) return;
+      setSession(s);
+      stop = connectEvents({ onEvent: handleEvent, onConnect: invalidateAll, onState: setStream });
+    }, (e) => {
+      if (!cancelled && !(e instanceof ApiError && e.status === 401)) setMessage(e.message);
+    });
+    return () => {
+      cancelled = true;
+      if (stop) stop();
+    };
+  }, [token]);
+
+  function signIn(t) {
+    setToken(t);
+    setMessage("");
+    setTokenState(t);
+  }
+  function signOut() {
+    setToken("");
+    clearAll();
+    setSession(null);
+    setTokenState("");
+    setMessage("Signed out.");
+  }
+
+  if (!token) return html`<${SignIn} message=${message} onToken=${signIn} />`;
+  if (!session) return html`<main class="signin"><p class="muted">${message || "Signing in…"}</p></main>`;
+  return html`<${Shell} session=${session} stream=${stream} onSignOut=${signOut} />`;
+}
+
+takeTokenFromFragment();
+render(html`<${Root} />`, document.getElementById("root"));

@@ -1,0 +1,197 @@
+// berth UI: the client-side cache of the master's resources (apps, deployments, queue, nodes,
+// datasets, failovers, one app's tasks and versions). Pages subscribe with useResource(); an
+// event marks the resources it affects stale and refetches those a mounted page shows, at most
+// once per 150 ms (a burst of events is one refetch). No timers poll the server: only events
+// and (re)connects of the event stream (docs/compatibility.md §2.6) trigger refetches.
+
+import { useEffect, useState } from "./vendor/standalone.module.js";
+import { get, ApiError } from "./api.js";
+
+const THROTTLE_MS = 150;
+const resources = new Map();
+
+// The last berth_node_heartbeat per node id: {at: event timestamp ms, seen: performance.now()}.
+// Kept outside the node list so heartbeats do not re-render anything by themselves.
+export const heartbeats = new Map();
+
+try {
+  performance.setResourceTimingBufferSize(100000); // the scale test reads responseEnd
+} catch (e) {
+  /* not supported */
+}
+
+const APPS_PATH =
+  "/v2/apps?embed=apps.tasks&embed=apps.counts&embed=apps.deployments" +
+  "&embed=apps.readiness&embed=apps.lastTaskFailure";
+
+// Until the master serves /berth/v1/datasets, the same rows from Flocker's two lists.
+async function fetchDatasets() {
+  try {
+    return await get("/berth/v1/datasets");
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+  }
+  const [config, state] = await Promise.all([
+    get("/v1/configuration/datasets"),
+    get("/v1/state/datasets"),
+  ]);
+  const attached = new Map(state.map((s) => [s.dataset_id, s]));
+  return {
+    datasets: config.map((d) => ({
+      id: d.dataset_id,
+      name: (d.metadata && d.metadata.name) || "",
+      driver: d.driver || "",
+      size: d.maximum_size ?? null,
+      node: d.primary,
+      hostname: null,
+      epoch: null,
+      state: d.deleted ? "deleted" : attached.has(d.dataset_id) ? "attached" : "detached",
+      movingFrom: d.moving_from || null,
+      app: null,
+      deleted: !!d.deleted,
+    })),
+  };
+}
+
+function pathOf(key) {
+  const [kind, arg] = splitKey(key);
+  switch (kind) {
+    case "apps": return APPS_PATH;
+    case "groups": return "/v2/groups?embed=group.groups"; // the tree without its apps
+    case "deployments": return "/v2/deployments";
+    case "queue": return "/v2/queue?embed=lastUnusedOffers";
+    case "nodes": return "/berth/v1/nodes";
+    case "failovers": return "/berth/v1/failovers";
+    case "info": return "/berth/v1/info";
+    case "tasks": return `/berth/v1/tasks?app=${encodeURIComponent(arg)}`;
+    case "versions": return `/v2/apps/${arg.split("/").filter(Boolean).join("/")}/versions`;
+    default: return null;
+  }
+}
+
+function splitKey(key) {
+  const colon = key.indexOf(":");
+  return colon < 0 ? [key, ""] : [key.slice(0, colon), key.slice(colon + 1)];
+}
+
+function entry(key) {
+  let r = resources.get(key);
+  if (!r) {
+    r = { key, data: undefined, error: null, stale: true, subs: new Set(), timer: 0, inflight: false };
+    resources.set(key, r);
+  }
+  return r;
+}
+
+function notify(r) {
+  for (const fn of r.subs) fn();
+}
+
+async function load(r) {
+  if (r.inflight) {
+    r.again = true;
+    return;
+  }
+  r.inflight = true;
+  r.stale = false;
+  try {
+    r.data = r.key === "datasets" ? await fetchDatasets() : await get(pathOf(r.key));
+    r.error = null;
+    window.__berthDataAt = performance.now();
+  } catch (e) {
+    r.error = e;
+  }
+  r.inflight = false;
+  notify(r);
+  if (r.again) {
+    r.again = false;
+    load(r);
+  }
+}
+
+function schedule(r) {
+  if (r.timer) return;
+  r.timer = setTimeout(() => {
+    r.timer = 0;
+    if (r.subs.size > 0) load(r);
+  }, THROTTLE_MS);
+}
+
+// Marks resources stale; refetches the subscribed ones (throttled). `match` is a key, a key
+// prefix ending in ":" (every app's tasks: "tasks:") or an array of those.
+export function invalidate(match) {
+  const keys = Array.isArray(match) ? match : [match];
+  for (const r of resources.values()) {
+    const hit = keys.some((k) => (k.endsWith(":") ? r.key.startsWith(k) : r.key === k));
+    if (!hit) continue;
+    r.stale = true;
+    if (r.subs.size > 0) schedule(r);
+  }
+}
+
+// After an event stream (re)connect: everything may have changed.
+export function invalidateAll() {
+  invalidate([...resources.keys()]);
+}
+
+// Refetch now (after the user changed something).
+export function refresh(keys) {
+  for (const k of keys) {
+    const r = resources.get(k);
+    if (r && r.subs.size > 0) load(r);
+    else if (r) r.stale = true;
+  }
+}
+
+export function peek(key) {
+  return resources.get(key)?.data;
+}
+
+// {data, error, loading} of a resource, kept up to date while the component is mounted.
+export function useResource(key) {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (!key) return undefined;
+    const r = entry(key);
+    const fn = () => setTick((t) => t + 1);
+    r.subs.add(fn);
+    if (r.stale && !r.inflight) load(r);
+    return () => r.subs.delete(fn);
+  }, [key]);
+  const r = key ? entry(key) : null;
+  return { data: r?.data, error: r?.error, loading: !!r && r.data === undefined && !r.error };
+}
+
+// Which resources each event type changes.
+const AFFECTS = {
+  status_update_event: ["apps", "tasks:", "nodes", "queue", "deployments"],
+  health_status_changed_event: ["apps", "tasks:"],
+  deployment_info: ["deployments", "apps", "queue"],
+  deployment_success: ["deployments", "apps", "queue", "groups"],
+  deployment_failed: ["deployments", "apps", "queue"],
+  deployment_step_success: ["deployments", "apps"],
+  deployment_step_failure: ["deployments", "apps"],
+  api_post_event: ["apps", "groups", "deployments", "queue", "versions:", "datasets"],
+  group_change_success: ["apps", "groups", "deployments", "queue", "versions:"],
+  app_terminated_event: ["apps", "groups", "queue", "datasets", "tasks:"],
+  berth_node_changed: ["nodes", "apps", "tasks:"],
+  berth_dataset_changed: ["datasets"],
+  berth_failover_changed: ["failovers"],
+};
+
+export function handleEvent(type, data) {
+  if (type === "berth_node_heartbeat") {
+    const at = Date.parse(data.timestamp);
+    heartbeats.set(data.nodeId, { at: Number.isNaN(at) ? Date.now() : at, seen: performance.now() });
+    return;
+  }
+  const keys = AFFECTS[type];
+  if (keys) invalidate(keys);
+}
+
+// Forget everything (sign-out).
+export function clearAll() {
+  for (const r of resources.values()) clearTimeout(r.timer);
+  resources.clear();
+  heartbeats.clear();
+}
