@@ -27,7 +27,11 @@ demo: build
 demo-stack: build
 	@$(BERTH) demo --stack
 
+# What CI does before the suite: Docker installed and started, the local images built. Where
+# Docker truly cannot run (no root, say), the Docker tests say that they skip.
 test: build
+	@scripts/ensure-docker && scripts/build-images || \
+	  echo "make test: Docker is not available here; the tests that need it will say they skip"
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j 2
 
 bench: build

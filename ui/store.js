@@ -95,7 +95,9 @@ async function load(r) {
   r.inflight = true;
   r.stale = false;
   try {
+    performance.mark(`fetch-start ${r.key}`);
     r.data = r.key === "datasets" ? await fetchDatasets() : await get(pathOf(r.key));
+    performance.mark(`parsed ${r.key}`);
     r.error = null;
     window.__berthDataAt = performance.now();
   } catch (e) {
@@ -103,6 +105,7 @@ async function load(r) {
   }
   r.inflight = false;
   notify(r);
+  performance.mark(`notified ${r.key}`);
   if (r.again) {
     r.again = false;
     load(r);

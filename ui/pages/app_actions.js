@@ -51,3 +51,48 @@ export function AppActions({ app }) {
       }} />
   </span>`;
 }
+
+// The same changes for one row of the Apps list: one component and one state per row (200
+// rows must render fast), the instance count read from the form when Scale is pressed.
+export function AppRowActions({ app }) {
+  const [state, setState] = useState({ busy: false, error: null, confirming: false });
+  async function run(fn) {
+    setState({ busy: true, error: null, confirming: false });
+    try {
+      await fn();
+      setState({ busy: false, error: null, confirming: false });
+    } catch (e) {
+      setState({ busy: false, error: e, confirming: false });
+    }
+  }
+  const path = `/v2/apps/${appPath(app.id)}`;
+  const scale = (e) => {
+    e.preventDefault();
+    run(() => scaleApp(app.id, Number(e.target.elements.instances.value)));
+  };
+  const restart = () => run(async () => {
+    await call("POST", `${path}/restart`);
+    refresh(AFTER);
+  });
+  const destroy = () => run(async () => {
+    await call("DELETE", path);
+    refresh(AFTER);
+  });
+  const inputId = `scale-${app.id}`;
+  if (state.confirming) {
+    return html`<span class="confirm"><span>Destroy ${app.id}?</span>
+      <button type="button" class="btn danger" data-action="destroy" onClick=${destroy}>Yes, destroy</button>
+      <button type="button" class="btn" onClick=${() => setState({ ...state, confirming: false })}>Cancel</button></span>`;
+  }
+  return html`<form class="action-row" onSubmit=${scale}>
+    <label class="sr" for=${inputId}>Instances of ${app.id}</label>
+    <input id=${inputId} name="instances" type="number" min="0" class="narrow" key=${app.instances} defaultValue=${app.instances} />
+    <button type="submit" class="btn" data-action="scale" disabled=${state.busy}>Scale</button>
+    <button type="button" class="btn" data-action="restart" disabled=${state.busy} onClick=${restart}>Restart</button>
+    ${app.instances > 0 && html`<button type="button" class="btn" data-action="suspend" disabled=${state.busy}
+      onClick=${() => run(() => scaleApp(app.id, 0))}>Suspend</button>`}
+    <button type="button" class="btn danger" data-action="destroy" disabled=${state.busy}
+      onClick=${() => setState({ ...state, confirming: true })}>Destroy</button>
+    ${state.error && html`<span class="error" role="alert">${state.error.message}</span>`}
+  </form>`;
+}

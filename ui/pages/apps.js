@@ -3,10 +3,10 @@
 // healthy and staged, the deployments in progress with their steps, and per app the changes an
 // operator may make (scale, restart, suspend, destroy). Rows are keyed; grouping is one pass.
 
-import { html, useMemo, useState } from "../vendor/standalone.module.js";
+import { html, useMemo, useState, useEffect } from "../vendor/standalone.module.js";
 import { useResource } from "../store.js";
 import { allowed, useRole, appHref, parentOf, ErrorLine, Loading, Badge, memo } from "../util.js";
-import { AppActions } from "./app_actions.js";
+import { AppRowActions } from "./app_actions.js";
 
 // Group ids from the /v2/groups tree (so empty groups show too).
 function groupIds(root, out) {
@@ -36,7 +36,7 @@ const AppRow = memo(function AppRow({ app, canOperate }) {
     <td class="num" data-col="healthy" data-label="healthy">${checked ? app.tasksHealthy : "—"}</td>
     <td class="num" data-col="staged" data-label="staged">${app.tasksStaged}</td>
     <td><${Badge} kind=${kind}>${status}<//></td>
-    <td class="actions">${canOperate && html`<${AppActions} app=${app} compact=${true} />`}</td>
+    <td class="actions">${canOperate && html`<${AppRowActions} app=${app} />`}</td>
   </tr>`;
 });
 
@@ -67,7 +67,9 @@ function GroupTable({ group, apps, canOperate }) {
     <h3 class=${`depth-${Math.min(depth, 4)}`}>${group === "/" ? "/ (root)" : group}
       <span class="muted"> ${apps.length} app${apps.length === 1 ? "" : "s"}</span></h3>
     ${apps.length === 0 ? html`<p class="muted">No apps in this group.</p>` : html`
-    <div class="scroll"><table class="list">
+    <div class="scroll"><table class="list apps">
+      <colgroup><col class="c-app" /><col class="c-num" /><col class="c-num" /><col class="c-num" /><col class="c-status" />
+        <col class=${canOperate ? "c-actions" : ""} /></colgroup>
       <thead><tr><th scope="col">App</th><th scope="col" class="num">Running</th>
         <th scope="col" class="num">Healthy</th><th scope="col" class="num">Staged</th>
         <th scope="col">Status</th><th scope="col"><span class="sr">Actions</span></th></tr></thead>
@@ -103,6 +105,8 @@ export function AppsPage() {
   }, [apps.data, groups.data, filter]);
 
   const total = (apps.data && apps.data.apps.length) || 0;
+  performance.mark(`AppsPage render ${total}`);
+  useEffect(() => { performance.mark(`AppsPage effect ${total}`); });
   return html`<div class="page" data-page="apps">
     <div class="page-head">
       <h1>Apps <span class="muted">${apps.data ? total : ""}</span></h1>
