@@ -64,6 +64,7 @@ protocol::RegisterRequest Agent::Impl::registration() {
 
 // Registers (or re-registers) until it succeeds or the agent stops.
 bool Agent::Impl::register_with_master() {
+  int refusals = 0;
   while (!stopping) {
     protocol::RegisterRequest request;
     {
@@ -75,12 +76,25 @@ bool Agent::Impl::register_with_master() {
       on_registered(*response, request.tasks.size());
       return true;
     }
+    // A master that does not answer is retried twice a second (it may be restarting, and the
+    // node should be back as soon as it is). One that refuses the join token will go on
+    // refusing until someone changes a token: said once with what to do, then retried less
+    // and less often, up to every 10 s.
+    std::chrono::milliseconds delay(500);
     if (response.error().code == ErrorCode::kPermissionDenied) {
-      spdlog::error("{}", response.error().message);
+      if (refusals++ == 0) {
+        spdlog::error("{}: this agent's join token (--join-token or $BERTH_JOIN_TOKEN) is not the "
+                      "master's; give it the token in the master's <data-dir>/join-token. "
+                      "Retrying, less often each time, up to every 10 s",
+                      response.error().message);
+      }
+      delay = std::min(std::chrono::milliseconds(10000), delay * (1 << std::min(refusals, 5)));
     } else {
+      refusals = 0;
       spdlog::warn("{}", response.error().message);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::unique_lock<std::mutex> lock(mu);
+    wake.wait_for(lock, delay, [&] { return stopping.load(); });
   }
   return false;
 }

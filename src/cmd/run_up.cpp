@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -177,14 +179,66 @@ uint32_t ha_port(const UpFlags& flags, int role, int member) {  // role 0 master
   return flags.port + static_cast<uint32_t>(role * 3 + member);
 }
 
-UpPlan make_plan(const UpFlags& flags, const std::string& data_dir) {
+// Writes `text` to `path`, readable by its owner only (from the moment it exists).
+bool write_private_file(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::fchmod(fd, 0600) == 0 &&
+            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  return ::close(fd) == 0 && ok;
+}
+
+// The master's data directory of master `i` (0-based) of `masters`.
+std::string master_dir(const std::string& data_dir, int masters, int i) {
+  return data_dir + (masters == 1 ? "/master" : "/master-" + std::to_string(i + 1));
+}
+
+// A credential kept in <data-dir>/<name>: read, or made by `make` and written (mode 0600) on the
+// first `berth up`. "" (said why) when it cannot be read or written.
+std::string kept_secret(const std::string& data_dir, const std::string& name,
+                        const std::function<std::string()>& make) {
+  const std::string path = data_dir + "/" + name;
+  std::string value;
+  std::ifstream in(path);
+  if (in >> value) return value;
+  value = make();
+  if (!write_private_file(path, value + "\n")) {
+    std::cerr << "berth up: cannot write " << path << "\n";
+    return "";
+  }
+  return value;
+}
+
+// The cluster's join token and admin token, kept in <data-dir>/join-token and admin-token from
+// the first `berth up` on. Each master's data directory holds a copy of both, where `berth
+// master` looks for them, so a master restarted by hand with only its --data-dir lets the
+// agents back in and takes the CLI's token. The join token, or "" (said why) on failure.
+std::string cluster_secrets(const std::string& data_dir, int masters) {
+  RandomIdSource ids;
+  std::string join = kept_secret(data_dir, "join-token", [&] { return ids.uuid(); });
+  std::string admin = kept_secret(data_dir, "admin-token", [&] { return "admin." + ids.secret(); });
+  if (join.empty() || admin.empty()) return "";
+  for (int i = 0; i < masters; ++i) {
+    std::string dir = master_dir(data_dir, masters, i);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    for (const auto& [name, value] : {std::pair{"join-token", join}, {"admin-token", admin}}) {
+      if (ec || !write_private_file(dir + "/" + name, value + "\n")) {
+        std::cerr << "berth up: cannot write " << dir << "/" << name << "\n";
+        return "";
+      }
+    }
+  }
+  return join;
+}
+
+UpPlan make_plan(const UpFlags& flags, const std::string& data_dir, const std::string& token) {
   UpPlan plan;
   plan.flags = flags;
   plan.data_dir = data_dir;
   plan.tls_dir = data_dir + "/tls";
   plan.admin_token_file = data_dir + "/admin-token";
-  RandomIdSource ids;
-  plan.token_env = {"BERTH_JOIN_TOKEN=" + ids.uuid()};
+  plan.token_env = {"BERTH_JOIN_TOKEN=" + token};
   plan.tls_args = tls_flags(flags, plan.tls_dir);
   const std::string scheme = flags.tls ? "https" : "http";
   for (int i = 0; i < flags.masters; ++i) {
@@ -369,11 +423,10 @@ bool start_etcd(const UpPlan& plan, Cluster* cluster) {
 
 // The command line of master `i` (0-based).
 std::vector<std::string> master_args(const UpPlan& plan, size_t i) {
-  const bool single = plan.master_urls.size() == 1;
   std::vector<std::string> args = {
       "master", "--host", "127.0.0.1", "--port",
       std::to_string(ha_port(plan.flags, 0, static_cast<int>(i))), "--data-dir",
-      plan.data_dir + (single ? "/master" : "/master-" + std::to_string(i + 1)),
+      master_dir(plan.data_dir, static_cast<int>(plan.master_urls.size()), static_cast<int>(i)),
       // Every master of the cluster shares one admin token.
       "--admin-token-file", plan.admin_token_file};
   if (!plan.store.empty()) args.insert(args.end(), {"--store", plan.store});
@@ -638,7 +691,9 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   block_stop_signals();
   std::string data_dir;
   if (!create_cluster_dirs(flags, &data_dir)) return 1;
-  const UpPlan plan = make_plan(flags, data_dir);
+  const std::string join_token = cluster_secrets(data_dir, flags.masters);
+  if (join_token.empty()) return 1;
+  const UpPlan plan = make_plan(flags, data_dir, join_token);
   if (flags.tls && !make_certificates(plan.tls_dir)) return 1;
   if (!nothing_listens(plan)) return 1;
 

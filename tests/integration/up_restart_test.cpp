@@ -1,0 +1,136 @@
+// `berth up` keeps the cluster's join token and admin token in its data directory, with a copy
+// in the master's: a master killed and started again by hand with nothing but its --data-dir
+// (and its port) takes every agent back, and the CLI's token still works. Real processes.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "http/http.h"
+#include "tests/integration/cluster.h"
+
+namespace berth::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string first_word(const std::string& text) {
+  std::string word = text.substr(0, text.find_first_of(" \n"));
+  return word;
+}
+
+int free_port() {
+  auto probe = http::serve({"127.0.0.1", 0}, [](const http::Request&) { return http::Response{}; });
+  return probe ? (*probe)->port() : 18090;
+}
+
+// Starts `argv` in its own process group with stdout and stderr to `log`.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setpgid(0, 0);
+    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
+    (void)f;
+    ::dup2(1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return child;
+}
+
+void stop_group(pid_t leader) {
+  ::kill(leader, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300 && ::waitpid(leader, &status, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(-leader, SIGKILL);
+  ::waitpid(leader, &status, WNOHANG);
+}
+
+// The pid of the `berth master` serving `port`, found by its command line; -1 when none.
+pid_t master_on(int port) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_file(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(" master ") != std::string::npos &&
+        cmdline.find("--port " + std::to_string(port) + " ") != std::string::npos)
+      return std::stoi(name);
+  }
+  return -1;
+}
+
+// How many nodes the master at `url` has active, asked with `token`; -1 when it does not answer.
+int active_nodes(const std::string& url, const std::string& token) {
+  auto answer = http::request(url, "GET", "/berth/v1/nodes", "", 2000,
+                              {{"Authorization", "Bearer " + token}});
+  if (!answer || answer->status != 200) return -1;
+  auto body = nlohmann::json::parse(answer->body, nullptr, false);
+  int active = 0;
+  for (const auto& n : body["nodes"]) active += n.value("state", "") == "active" ? 1 : 0;
+  return active;
+}
+
+}  // namespace
+
+TEST(BerthUp, AMasterRestartedWithItsDataDirAloneTakesEveryAgentBack) {
+  char tmpl[] = "/tmp/berth-up-restart-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  int port = free_port();
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  pid_t up = spawn(
+      {BERTH_BINARY, "up", "--agents", "2", "--port", std::to_string(port), "--data-dir", dir},
+      dir + "/up.out");
+  std::string token;
+  bool started = Cluster::eventually(
+      [&] {
+        token = first_word(read_file(dir + "/admin-token"));
+        return !token.empty() && active_nodes(url, token) == 2;
+      },
+      seconds(40));
+  ASSERT_TRUE(started) << read_file(dir + "/up.out") << read_file(dir + "/logs/master.log");
+  // Both credentials are kept beside the cluster and in the master's own data directory.
+  EXPECT_EQ(first_word(read_file(dir + "/master/join-token")),
+            first_word(read_file(dir + "/join-token")));
+  EXPECT_EQ(first_word(read_file(dir + "/master/admin-token")), token);
+  EXPECT_EQ(
+      std::filesystem::status(dir + "/join-token").permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  pid_t master = master_on(port);
+  ASSERT_GT(master, 0);
+  ::kill(master, SIGKILL);
+  ASSERT_TRUE(Cluster::eventually([&] { return active_nodes(url, token) < 0; }, seconds(10)));
+  pid_t by_hand =
+      spawn({BERTH_BINARY, "master", "--data-dir", dir + "/master", "--port", std::to_string(port)},
+            dir + "/master-by-hand.out");
+  bool rejoined = Cluster::eventually([&] { return active_nodes(url, token) == 2; }, seconds(30));
+  EXPECT_TRUE(rejoined) << read_file(dir + "/master-by-hand.out")
+                        << read_file(dir + "/logs/agent-1.log");
+  EXPECT_EQ(read_file(dir + "/master-by-hand.out").find("invalid join token"), std::string::npos);
+
+  stop_group(by_hand);
+  stop_group(up);
+  std::error_code ec;
+  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir, ec);
+}
+
+}  // namespace berth::testing
