@@ -150,8 +150,19 @@ function Root() {
     let cancelled = false;
     whoami().then((s) => {
       if (cancelled) return;
-      setSession(s);
-      stop = connectEvents({ onEvent: handleEvent, onConnect: invalidateAll, onState: setStream });
+      // Pages load their data once the event stream is live (or after 2 s without it), so no
+      // event falls between a first fetch and the stream; a reconnect refetches what is loaded.
+      const show = () => !cancelled && setSession(s);
+      const fallback = setTimeout(show, 2000);
+      stop = connectEvents({
+        onEvent: handleEvent,
+        onConnect: () => {
+          clearTimeout(fallback);
+          invalidateAll();
+          show();
+        },
+        onState: setStream,
+      });
     }, (e) => {
       if (!cancelled && !(e instanceof ApiError && e.status === 401)) setMessage(e.message);
     });

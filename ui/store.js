@@ -87,6 +87,22 @@ function notify(r) {
   for (const fn of r.subs) fn();
 }
 
+// Keeps the previous object of every app whose JSON did not change, so that memoized rows of
+// unchanged apps skip re-rendering after an event's refetch.
+function shareApps(previous, next) {
+  if (!next || !Array.isArray(next.apps)) return next;
+  const before = new Map(previous ? previous.apps.map((a) => [a.id, a]) : []);
+  const json = (previous && previous.json) || new Map();
+  const nextJson = new Map();
+  next.apps = next.apps.map((a) => {
+    const text = JSON.stringify(a);
+    nextJson.set(a.id, text);
+    return json.get(a.id) === text ? before.get(a.id) : a;
+  });
+  Object.defineProperty(next, "json", { value: nextJson, enumerable: false });
+  return next;
+}
+
 async function load(r) {
   if (r.inflight) {
     r.again = true;
@@ -95,9 +111,8 @@ async function load(r) {
   r.inflight = true;
   r.stale = false;
   try {
-    performance.mark(`fetch-start ${r.key}`);
-    r.data = r.key === "datasets" ? await fetchDatasets() : await get(pathOf(r.key));
-    performance.mark(`parsed ${r.key}`);
+    const data = r.key === "datasets" ? await fetchDatasets() : await get(pathOf(r.key));
+    r.data = r.key === "apps" ? shareApps(r.data, data) : data;
     r.error = null;
     window.__berthDataAt = performance.now();
   } catch (e) {
@@ -105,7 +120,6 @@ async function load(r) {
   }
   r.inflight = false;
   notify(r);
-  performance.mark(`notified ${r.key}`);
   if (r.again) {
     r.again = false;
     load(r);
@@ -132,9 +146,10 @@ export function invalidate(match) {
   }
 }
 
-// After an event stream (re)connect: everything may have changed.
+// After an event stream (re)connect: whatever was loaded may have changed meanwhile. (On the
+// first connect nothing is loaded yet: pages wait for the stream, see app.js.)
 export function invalidateAll() {
-  invalidate([...resources.keys()]);
+  invalidate([...resources.values()].filter((r) => r.data !== undefined || r.inflight).map((r) => r.key));
 }
 
 // Refetch now (after the user changed something).

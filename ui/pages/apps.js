@@ -3,7 +3,7 @@
 // healthy and staged, the deployments in progress with their steps, and per app the changes an
 // operator may make (scale, restart, suspend, destroy). Rows are keyed; grouping is one pass.
 
-import { html, useMemo, useState, useEffect } from "../vendor/standalone.module.js";
+import { html, useMemo, useState } from "../vendor/standalone.module.js";
 import { useResource } from "../store.js";
 import { allowed, useRole, appHref, parentOf, ErrorLine, Loading, Badge, memo } from "../util.js";
 import { AppRowActions } from "./app_actions.js";
@@ -105,8 +105,6 @@ export function AppsPage() {
   }, [apps.data, groups.data, filter]);
 
   const total = (apps.data && apps.data.apps.length) || 0;
-  performance.mark(`AppsPage render ${total}`);
-  useEffect(() => { performance.mark(`AppsPage effect ${total}`); });
   return html`<div class="page" data-page="apps">
     <div class="page-head">
       <h1>Apps <span class="muted">${apps.data ? total : ""}</span></h1>

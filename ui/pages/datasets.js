@@ -39,12 +39,12 @@ const DatasetRow = memo(function DatasetRow({ d, names, nodes, canOperate }) {
     <td class="num" data-label="size">${fmtBytes(d.size)}</td>
     <td>${d.app ? html`<a href=${appHref(d.app)}>${d.app}</a>` : html`<span class="muted">—</span>`}</td>
     <td class="actions">${canOperate && !d.deleted && html`<span class="action-row">
-      ${!d.app && html`<${MoveControl} dataset=${d} nodes=${nodes} />`}
+      ${d.app ? html`<span class="muted small">in use: move the app</span>` : html`<${MoveControl} dataset=${d} nodes=${nodes} />
       <${ActionButton} action="destroy-dataset" label="Destroy" kind="danger"
         confirm=${`Destroy dataset ${d.name}? Its data is lost.`} run=${async () => {
           await call("DELETE", `/v1/configuration/datasets/${d.id}`);
           refresh(["datasets"]);
-        }} /></span>`}</td>
+        }} />`}</span>`}</td>
   </tr>`;
 });
 

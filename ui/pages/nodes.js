@@ -7,7 +7,7 @@
 import { html, useEffect, useMemo, useState } from "../vendor/standalone.module.js";
 import { call } from "../api.js";
 import { heartbeats, refresh, useResource } from "../store.js";
-import { ActionButton, allowed, appHref, Badge, ErrorLine, Loading, fmtMiB, fmtNum, useRole, memo } from "../util.js";
+import { ActionButton, allowed, appHref, Badge, ErrorLine, Loading, fmtMiB, fmtNum, useRole, memo, ago } from "../util.js";
 
 // Milliseconds since the node's last heartbeat: from the last event if any, else the list's
 // msSinceHeartbeat plus the time since the list arrived.
@@ -27,7 +27,7 @@ function Meter({ used, total, label }) {
 
 function Lease({ node, listAt, leaseMs }) {
   useTick(250);
-  if (node.state === "lost") return html`<span class="muted">—</span>`;
+  if (node.state === "lost") return html`<span class="muted">last heartbeat ${ago(node.lastHeartbeatAt)}</span>`;
   const ms = sinceHeartbeat(node, listAt);
   const kind = ms > leaseMs ? "bad" : ms > leaseMs / 2 ? "warn" : "good";
   return html`<span data-lease-ms=${Math.round(ms)}><${Badge} kind=${kind}>${Math.round(ms)} ms<//>
