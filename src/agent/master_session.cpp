@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "agent/agent_internal.h"
+#include "agent/busy_ports.h"
 #include "json/bounded.h"
 
 namespace berth::agent {
@@ -83,10 +85,11 @@ bool Agent::Impl::register_with_master() {
     std::chrono::milliseconds delay(500);
     if (response.error().code == ErrorCode::kPermissionDenied) {
       if (refusals++ == 0) {
-        spdlog::error("{}: this agent's join token (--join-token or $BERTH_JOIN_TOKEN) is not the "
-                      "master's; give it the token in the master's <data-dir>/join-token. "
-                      "Retrying, less often each time, up to every 10 s",
-                      response.error().message);
+        spdlog::error(
+            "{}: this agent's join token (--join-token or $BERTH_JOIN_TOKEN) is not the "
+            "master's; give it the token in the master's <data-dir>/join-token. "
+            "Retrying, less often each time, up to every 10 s",
+            response.error().message);
       }
       delay = std::min(std::chrono::milliseconds(10000), delay * (1 << std::min(refusals, 5)));
     } else {
@@ -172,6 +175,13 @@ void Agent::Impl::heartbeat_loop() {
     }
     hb.datasets = datasets->report();
     hb.routed = routed_report();
+    std::set<uint32_t> own_ports;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [id, t] : tasks) own_ports.insert(t.spec.ports.begin(), t.spec.ports.end());
+    }
+    for (uint32_t port : busy_ports(options.port_begin, options.port_end, own_ports))
+      hb.busy_ports.push_back(port);
     {
       std::lock_guard<std::mutex> lock(mu);
       lease.on_heartbeat_sent(hb.seq, clock->mono_now());

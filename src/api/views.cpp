@@ -330,6 +330,7 @@ nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
                      {"attributes", agent.attributes},
                      {"tasks", tasks},
                      {"datasets", primary_datasets(state, id)},
+                     {"busyPorts", agent.busy_ports},
                      {"registeredAt", format_iso8601(agent.registered_at)},
                      {"lastHeartbeatAt", format_iso8601(agent.last_heartbeat_wall)},
                      {"msSinceHeartbeat", since_ms}});

@@ -212,6 +212,12 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
   take_dataset_reports(it->second, hb);
   take_routed_reports(hb.routed);
+  if (it->second.busy_ports != hb.busy_ports) {
+    note("agent " + agent_id + " (" + it->second.hostname +
+         "): " + std::to_string(hb.busy_ports.size()) +
+         " port(s) of its range held by something other than its tasks; none is given out there");
+    it->second.busy_ports = hb.busy_ports;
+  }
   protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(),
                              assignments_for(state_, leases_, agent_id, clock_.mono_now())};
   for (const auto& a : ack.datasets) {

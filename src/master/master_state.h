@@ -68,6 +68,8 @@ struct AgentRecord {
   std::deque<protocol::Command> outbox;  // sent until the agent asks for later ones
   // As of its newest heartbeat whose report was taken (lease::MasterLeases::on_report).
   std::vector<protocol::DatasetReport> datasets;
+  // Ports of its range that something other than its tasks holds, as of its newest heartbeat.
+  std::vector<uint32_t> busy_ports;
   // Tasks given up when the agent was declared lost: if it comes back still running them,
   // they are stopped (their replacements run elsewhere), not adopted.
   std::set<std::string> lost_task_ids;

@@ -101,6 +101,8 @@ Cluster cluster_of(const MasterState& state) {
     node.cpus_free = agent.resources.cpus - cpus[i];
     node.mem_free = agent.resources.mem - mem[i];
     node.disk_free = agent.resources.disk - disk[i];
+    // Ports something else holds on the node are as good as taken (docs/protocol.md §3).
+    ports[i].insert(ports[i].end(), agent.busy_ports.begin(), agent.busy_ports.end());
     std::sort(ports[i].begin(), ports[i].end());
     node.free_ports = free_ranges(agent.resources, ports[i]);
     node.schedulable = !agent.draining;

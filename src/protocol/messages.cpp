@@ -167,7 +167,7 @@ BERTH_JSON_DEFINE(DatasetReport, dataset_id, driver, attached, epoch, path, in_u
 BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, attach, destroy,
                   copy_from, copy_from_node)
 BERTH_JSON_DEFINE(RoutedBackend, host, port, ago_ms)
-BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets, routed)
+BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets, routed, busy_ports)
 BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state, message, timestamp, health,
                   health_results, ready)

@@ -143,6 +143,9 @@ struct Heartbeat {
   uint64_t applied_seq = 0;
   std::vector<DatasetReport> datasets;
   std::vector<RoutedBackend> routed;  // first forwards since the last heartbeat answered
+  // Ports of the agent's range that something other than its tasks listens on: given to no
+  // task here until they are free again.
+  std::vector<uint32_t> busy_ports;
 };
 
 struct HeartbeatAck {

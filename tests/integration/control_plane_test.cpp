@@ -53,6 +53,49 @@ TEST(ControlPlane, FiveInstancesRunAcrossThreeAgents) {
   EXPECT_EQ(app.body["app"]["tasksRunning"], 5);
 }
 
+// Another program (another cluster's task, a database beside berth) listens on the lowest port
+// of the agent's range, the one placement would give first: the agent reports it busy, so the
+// app runs on another port instead of failing on that one again and again.
+TEST(ControlPlane, APortHeldByAnotherProgramDoesNotWedgeTheApp) {
+  int foreign = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(foreign, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(foreign, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(foreign, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(foreign, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint32_t held = ntohs(addr.sin_port);
+  Cluster cluster(1, 1500,
+                  {{1, {"--ports", std::to_string(held) + "-" + std::to_string(held + 3)}}});
+  auto created =
+      cluster.call("POST", "/v2/apps",
+                   R"({"id":"/binds","cmd":"exec python3 -m http.server --bind 127.0.0.1 $PORT0",)"
+                   R"("cpus":0.1,"mem":64,"instances":1})");
+  ASSERT_EQ(created.status, 201) << created.body.dump();
+  uint32_t serving = 0;
+  bool answers = Cluster::eventually(
+      [&] {
+        for (const auto& t : cluster.running_tasks("/binds")) {
+          uint32_t port = t["ports"][0];
+          auto page =
+              http::request("http://127.0.0.1:" + std::to_string(port), "GET", "/", "", 500);
+          if (page && page->status == 200) serving = port;
+        }
+        return serving != 0;
+      },
+      seconds(10));
+  EXPECT_TRUE(answers)
+      << cluster.call("GET", "/v2/apps/binds?embed=apps.lastTaskFailure").body.dump()
+      << cluster.call("GET", "/berth/v1/nodes").body.dump();
+  EXPECT_NE(serving, held);
+  auto nodes = cluster.call("GET", "/berth/v1/nodes").body;
+  ASSERT_EQ(nodes["nodes"].size(), 1u);
+  EXPECT_EQ(nodes["nodes"][0]["busyPorts"], nlohmann::json::array({held}));
+  ::close(foreign);
+}
+
 TEST(ControlPlane, ScalesUpAndDown) {
   Cluster cluster(3);
   ASSERT_EQ(cluster.call("POST", "/v2/apps", sleep_app("/scaled", 2)).status, 201);
