@@ -29,6 +29,7 @@
 #include "executor/leftovers.h"
 #include "http/http.h"
 #include "http/tls_files.h"
+#include "volume/loop_device.h"
 
 namespace berth::cmd {
 namespace {
@@ -537,6 +538,28 @@ void stop_stray_agents(const std::string& data_dir) {
 
 // Stops the agents (they kill their tasks), then the masters, then etcd, then whatever agents
 // that died left behind.
+// Unmounts what this cluster's agents mounted under `data_dir` (loop datasets, the volume
+// plugin's mounts) and unbinds the loop devices of its pool, once every task is gone: nothing
+// outlives `berth up`. How many mounts and devices it released.
+int release_mounts_under(const std::string& data_dir) {
+  std::error_code ec;
+  std::string root = std::filesystem::weakly_canonical(data_dir, ec).string() + "/";
+  if (ec) return 0;
+  int released = 0;
+  if (auto mounts = read_mounts()) {
+    // The most recent first: a mount on top of another goes before it.
+    for (auto it = mounts->rbegin(); it != mounts->rend(); ++it) {
+      if (it->mount_point.rfind(root, 0) == 0 && unmount(it->mount_point).ok()) ++released;
+    }
+  }
+  if (auto devices = list_loop_devices()) {
+    for (const auto& device : *devices) {
+      if (device.backing_file.rfind(root, 0) == 0 && detach_loop_device(device).ok()) ++released;
+    }
+  }
+  return released;
+}
+
 void stop_cluster(const UpPlan& plan, const Cluster& cluster) {
   stop_all(cluster.agents, std::chrono::seconds(15));
   stop_stray_agents(plan.data_dir);
@@ -548,6 +571,9 @@ void stop_cluster(const UpPlan& plan, const Cluster& cluster) {
   }
   if (int containers = remove_containers_under(plan.data_dir)) {
     std::cerr << "berth up: removed " << containers << " containers of agents that had died\n";
+  }
+  if (int mounts = release_mounts_under(plan.data_dir)) {
+    std::cerr << "berth up: released " << mounts << " dataset mounts and loop devices\n";
   }
   // The plugin sockets of agents that died (the others removed their own).
   for (int i = 1; i <= plan.flags.agents; ++i) {

@@ -1,5 +1,8 @@
 // make_loop_driver: the `loop` driver (docs/architecture.md §6). Images and records live in the
-// shared pool (`<pool>/<id>.img`, `<pool>/.berth/`); mounts are per node under `mount_dir`.
+// shared pool (`<pool>/<id>.img`, `<pool>/.berth-loop/`); mounts are per node under `mount_dir`.
+// The records are the loop driver's own: the `shared` driver keeps its records in the same pool
+// (`<pool>/.berth/`), and a record one driver could list as its own would make an agent report
+// a loop dataset as a shared one, whose path it then could not find.
 #include <memory>
 
 #include "volume/loop_backend.h"
@@ -13,7 +16,7 @@ std::unique_ptr<VolumeDriver> make_loop_driver(const std::string& pool_dir,
   auto backend = std::make_unique<LoopBackend>(pool_dir, mount_dir);
   std::filesystem::path pool = std::filesystem::absolute(pool_dir).lexically_normal();
   return std::make_unique<RecordedDriver>(std::move(backend),
-                                          RecordDir(pool / ".berth", /*create_parent=*/false));
+                                          RecordDir(pool / ".berth-loop", /*create_parent=*/false));
 }
 
 }  // namespace berth

@@ -1,6 +1,8 @@
-// `berth up` keeps the cluster's join token and admin token in its data directory, with a copy
-// in the master's: a master killed and started again by hand with nothing but its --data-dir
-// (and its port) takes every agent back, and the CLI's token still works. Real processes.
+// `berth up` as a user runs it. It keeps the cluster's join token and admin token in its data
+// directory, with a copy in the master's: a master killed and started again by hand with
+// nothing but its --data-dir (and its port) takes every agent back, and the CLI's token still
+// works. An app on a `loop` dataset runs, and stopping `berth up` leaves no mount or loop
+// device behind. Real processes, real loop devices (root only).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -129,6 +131,67 @@ TEST(BerthUp, AMasterRestartedWithItsDataDirAloneTakesEveryAgentBack) {
 
   stop_group(by_hand);
   stop_group(up);
+  std::error_code ec;
+  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir, ec);
+}
+
+TEST(BerthUp, ALoopDatasetAppRunsAndStoppingLeavesNoMountOrLoopDevice) {
+  if (::geteuid() != 0) GTEST_SKIP() << "loop devices and mounts need root";
+  char tmpl[] = "/tmp/berth-up-loop-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  int port = free_port();
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  pid_t up = spawn(
+      {BERTH_BINARY, "up", "--agents", "2", "--port", std::to_string(port), "--data-dir", dir},
+      dir + "/up.out");
+  std::string token;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        token = first_word(read_file(dir + "/admin-token"));
+        return !token.empty() && active_nodes(url, token) == 2;
+      },
+      seconds(40)))
+      << read_file(dir + "/up.out");
+  std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + token}};
+  auto created = http::request(
+      url, "POST", "/v2/apps",
+      R"({"id":"/on-loop","cmd":"echo written >> $BERTH_VOLUME_DATA/log; sleep 1000",)"
+      R"("cpus":0.1,"mem":32,"container":{"type":"MESOS","volumes":[{"containerPath":"/data",)"
+      R"("mode":"RW","external":{"name":"on-loop-data","provider":"dvdi","options":)"
+      R"({"dvdi/driver":"berth","berth/driver":"loop","berth/size-mib":"64"}}}]}})",
+      5000, auth);
+  ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "no answer");
+  nlohmann::json app;
+  bool running = Cluster::eventually(
+      [&] {
+        auto answer = http::request(url, "GET", "/v2/apps/on-loop?embed=apps.lastTaskFailure", "",
+                                    2000, auth);
+        if (!answer || answer->status != 200) return false;
+        app = nlohmann::json::parse(answer->body, nullptr, false)["app"];
+        return app.value("tasksRunning", 0) == 1;
+      },
+      seconds(30));
+  ASSERT_TRUE(running) << app.dump();
+  // The state API shows where the attached dataset is mounted, and it is a real mount.
+  auto state = http::request(url, "GET", "/v1/state/datasets", "", 2000, auth);
+  ASSERT_TRUE(state && state->status == 200);
+  auto datasets = nlohmann::json::parse(state->body, nullptr, false);
+  ASSERT_EQ(datasets.size(), 1u) << state->body;
+  std::string path = datasets[0].value("path", "");
+  EXPECT_EQ(path.rfind(dir + "/", 0), 0u) << state->body;
+  EXPECT_NE(read_file("/proc/self/mountinfo").find(" " + path + " "), std::string::npos) << path;
+  EXPECT_TRUE(Cluster::eventually(
+      [&] { return read_file(path + "/log").find("written") != std::string::npos; }, seconds(10)));
+
+  stop_group(up);
+  EXPECT_EQ(read_file("/proc/self/mountinfo").find(dir + "/"), std::string::npos)
+      << read_file("/proc/self/mountinfo");
+  std::string bound;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/block")) {
+    std::string backing = read_file(entry.path().string() + "/loop/backing_file");
+    if (backing.rfind(dir + "/", 0) == 0) bound += entry.path().filename().string() + " ";
+  }
+  EXPECT_EQ(bound, "") << "loop devices still bound to the cluster's images";
   std::error_code ec;
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir, ec);
 }
