@@ -1,6 +1,7 @@
 // berth UI: the entry module. Signs in (a token form, or `/ui/#token=…`), asks the master who
 // the token is (GET /berth/v1/whoami), opens the event stream, and routes by the URL fragment:
-// #/apps, #/apps/<id>, #/create, #/tasks/<id>/logs, #/nodes, #/datasets, #/failovers.
+// #/apps, #/apps/<id>, #/create, #/tasks/<task id>/<app id> (its log), #/nodes, #/datasets,
+// #/failovers.
 // The master serves these files under /ui/ with a strict CSP: no inline scripts or styles.
 
 import { html, render, useEffect, useState } from "./vendor/standalone.module.js";
@@ -24,7 +25,7 @@ function parseRoute(hash) {
     case "create":
       return { page: "create" };
     case "tasks":
-      return { page: "logs", taskId: parts[1] || "" };
+      return { page: "logs", taskId: parts[1] || "", appId: parts[2] || "" };
     case "nodes":
     case "datasets":
     case "failovers":
@@ -97,7 +98,7 @@ function page(route) {
   switch (route.page) {
     case "app": return html`<${AppPage} key=${route.id} id=${route.id} />`;
     case "create": return html`<${CreatePage} />`;
-    case "logs": return html`<${LogsPage} key=${route.taskId} taskId=${route.taskId} />`;
+    case "logs": return html`<${LogsPage} key=${route.taskId} taskId=${route.taskId} appId=${route.appId} />`;
     case "nodes": return html`<${NodesPage} />`;
     case "datasets": return html`<${DatasetsPage} />`;
     case "failovers": return html`<${FailoversPage} />`;

@@ -75,18 +75,24 @@ export function ErrorLine({ error }) {
   return html`<p class="error" role="alert">${text}</p>`;
 }
 
-// A button that runs `run` (async), disables itself meanwhile and shows what failed. Every
-// button that changes something is an ActionButton (data-action), so tests can find them all.
+// Whether an error is Marathon's 409 "locked by a deployment" (docs/compatibility.md §2.1).
+export function isLocked(e) {
+  return !!e && e.status === 409 && /deployment/i.test(e.message || "");
+}
+
+// A button that runs `run(force)` (async), disables itself meanwhile and shows what failed;
+// when a deployment locks the app (409) it offers to run again with force=true. Every button
+// that changes something carries data-action, so tests can find them all.
 export function ActionButton({ action, label, run, confirm, kind, title }) {
   const [busy, setBusy] = useState(false);
   const [asking, setAsking] = useState(false);
   const [error, setError] = useState(null);
-  async function go() {
+  async function go(force) {
     setAsking(false);
     setBusy(true);
     setError(null);
     try {
-      await run();
+      await run(force === true);
     } catch (e) {
       setError(e);
     }
@@ -104,6 +110,8 @@ export function ActionButton({ action, label, run, confirm, kind, title }) {
     <button type="button" class=${cls} data-action=${action} title=${title} disabled=${busy}
       onClick=${confirm ? () => setAsking(true) : go}>${busy ? "…" : label}</button>
     ${error && html`<span class="error" role="alert">${error.message}</span>`}
+    ${isLocked(error) && html`<button type="button" class="btn danger" data-action=${action} data-force=""
+      onClick=${() => go(true)}>${label} anyway (force)</button>`}
   </span>`;
 }
 

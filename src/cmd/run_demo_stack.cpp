@@ -273,15 +273,20 @@ bool check_members(const std::vector<Member>& members) {
       continue;
     }
     auto clicks = get_json(m.via, "/v1/clicks", 5000);
-    std::set<int64_t> present;
-    if (clicks.is_array()) {
-      for (const auto& c : clicks) present.insert(c["id"].get<int64_t>());
+    acknowledged += m.acknowledged.size();
+    ++databases;
+    if (!clicks.is_array()) {
+      // Out of reach is not lost: nothing could be read.
+      ok = false;
+      std::printf("  %-26s %-40s %zu acknowledged, unreachable through %s (not read)\n",
+                  ("/" + m.app_name).c_str(), where.c_str(), m.acknowledged.size(), m.via.c_str());
+      continue;
     }
+    std::set<int64_t> present;
+    for (const auto& c : clicks) present.insert(c["id"].get<int64_t>());
     size_t lost = 0;
     for (int64_t id : m.acknowledged) lost += present.count(id) ? 0 : 1;
     ok = ok && lost == 0 && !m.acknowledged.empty();
-    acknowledged += m.acknowledged.size();
-    ++databases;
     std::printf("  %-26s %-40s %zu acknowledged, %zu present, %zu lost\n",
                 ("/" + m.app_name).c_str(), where.c_str(), m.acknowledged.size(), present.size(),
                 lost);
@@ -290,7 +295,9 @@ bool check_members(const std::vector<Member>& members) {
     std::printf("all %zu acknowledged clicks of the %zu databases are there: none lost\n",
                 acknowledged, databases);
   } else {
-    std::printf("FAILED: a database lost acknowledged clicks or a member did not come back\n");
+    std::printf(
+        "FAILED: a database lost acknowledged clicks, was unreachable, or a member did "
+        "not come back\n");
   }
   std::fflush(stdout);
   return ok;

@@ -37,7 +37,7 @@ function TaskRow({ task, names, datasetNames }) {
     <td>${health(task)}</td>
     <td title=${task.startedAt || ""}>${task.startedAt ? ago(task.startedAt) : "—"}</td>
     <td>${(task.datasets || []).map((d) => datasetNames.get(d) || d).join(", ") || "—"}</td>
-    <td><a href=${`#/tasks/${encodeURIComponent(task.id)}`}>logs</a></td>
+    <td><a href=${`#/tasks/${encodeURIComponent(task.id)}/${encodeURIComponent(task.appId)}`}>logs</a></td>
   </tr>`;
 }
 
@@ -73,8 +73,8 @@ function QueueEntry({ id }) {
     <ul class="plain">${summary.filter((r) => r.declined > 0).map((r) => html`<li key=${r.reason} data-row="reason">
       <b>${r.reason}</b>: declined by ${r.declined} of ${r.processed} nodes</li>`)}</ul>`}
     ${offers.length > 0 && html`<h3>Last offers</h3><ul class="plain">
-      ${offers.map((o, i) => html`<li key=${i}><b>${o.offer && o.offer.hostname}</b>:
-        ${(o.reason || []).join(", ")} <span class="muted">${o.detail}</span></li>`)}</ul>`}
+      ${offers.map((o, i) => html`<li key=${i}><b>${o.offer && o.offer.hostname}</b>${`: ${(o.reason || []).join(", ")} `}
+        <span class="muted">${o.detail}</span></li>`)}</ul>`}
   </section>`;
 }
 

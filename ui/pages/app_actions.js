@@ -6,17 +6,20 @@
 import { html, useState, useEffect } from "../vendor/standalone.module.js";
 import { call, appPath } from "../api.js";
 import { refresh } from "../store.js";
-import { ActionButton } from "../util.js";
+import { ActionButton, isLocked } from "../util.js";
 
 const AFTER = ["apps", "deployments", "queue", "groups"];
 
-export async function scaleApp(id, instances) {
-  await call("PUT", `/v2/apps/${appPath(id)}`, { instances });
+// `force`: override the lock of a deployment in progress (Marathon's ?force=true).
+const q = (force) => (force ? "?force=true" : "");
+
+export async function scaleApp(id, instances, force) {
+  await call("PUT", `/v2/apps/${appPath(id)}${q(force)}`, { instances });
   refresh(AFTER);
 }
 
-export async function rollbackApp(id, version) {
-  await call("PUT", `/v2/apps/${appPath(id)}`, { version });
+export async function rollbackApp(id, version, force) {
+  await call("PUT", `/v2/apps/${appPath(id)}${q(force)}`, { version });
   refresh(AFTER);
 }
 
@@ -28,7 +31,7 @@ function ScaleControl({ app }) {
     <label class="sr" for=${inputId}>Instances of ${app.id}</label>
     <input id=${inputId} type="number" min="0" class="narrow" value=${n}
       onInput=${(e) => setN(e.target.value)} />
-    <${ActionButton} action="scale" label="Scale" run=${() => scaleApp(app.id, Number(n))} />
+    <${ActionButton} action="scale" label="Scale" run=${(force) => scaleApp(app.id, Number(n), force)} />
   </span>`;
 }
 
@@ -36,16 +39,16 @@ export function AppActions({ app }) {
   return html`<span class="action-row">
     <${ScaleControl} app=${app} />
     <${ActionButton} action="restart" label="Restart"
-      run=${async () => {
-        await call("POST", `/v2/apps/${appPath(app.id)}/restart`);
+      run=${async (force) => {
+        await call("POST", `/v2/apps/${appPath(app.id)}/restart${q(force)}`);
         refresh(AFTER);
       }} />
     ${app.instances > 0 && html`<${ActionButton} action="suspend" label="Suspend"
-      run=${() => scaleApp(app.id, 0)} />`}
+      run=${(force) => scaleApp(app.id, 0, force)} />`}
     <${ActionButton} action="destroy" label="Destroy" kind="danger"
       confirm=${`Destroy ${app.id} and kill its tasks?`}
-      run=${async () => {
-        await call("DELETE", `/v2/apps/${appPath(app.id)}`);
+      run=${async (force) => {
+        await call("DELETE", `/v2/apps/${appPath(app.id)}${q(force)}`);
         refresh(AFTER);
         if (location.hash.startsWith("#/apps/")) location.hash = "#/apps";
       }} />
@@ -55,27 +58,39 @@ export function AppActions({ app }) {
 // The same changes for one row of the Apps list: one component and one state per row (200
 // rows must render fast), the instance count read from the form when Scale is pressed.
 export function AppRowActions({ app }) {
-  const [state, setState] = useState({ busy: false, error: null, confirming: false });
+  const [state, setState] = useState({ busy: false, error: null, confirming: false, retry: null });
+  // `fn(force)`; after a 409 lock the same change can be forced.
   async function run(fn) {
-    setState({ busy: true, error: null, confirming: false });
+    setState({ busy: true, error: null, confirming: false, retry: null });
     try {
-      await fn();
-      setState({ busy: false, error: null, confirming: false });
+      await fn(false);
+      setState({ busy: false, error: null, confirming: false, retry: null });
     } catch (e) {
-      setState({ busy: false, error: e, confirming: false });
+      setState({ busy: false, error: e, confirming: false, retry: isLocked(e) ? fn : null });
+    }
+  }
+  async function force() {
+    const fn = state.retry;
+    setState({ busy: true, error: null, confirming: false, retry: null });
+    try {
+      await fn(true);
+      setState({ busy: false, error: null, confirming: false, retry: null });
+    } catch (e) {
+      setState({ busy: false, error: e, confirming: false, retry: null });
     }
   }
   const path = `/v2/apps/${appPath(app.id)}`;
   const scale = (e) => {
     e.preventDefault();
-    run(() => scaleApp(app.id, Number(e.target.elements.instances.value)));
+    const n = Number(e.target.elements.instances.value);
+    run((f) => scaleApp(app.id, n, f));
   };
-  const restart = () => run(async () => {
-    await call("POST", `${path}/restart`);
+  const restart = () => run(async (f) => {
+    await call("POST", `${path}/restart${q(f)}`);
     refresh(AFTER);
   });
-  const destroy = () => run(async () => {
-    await call("DELETE", path);
+  const destroy = () => run(async (f) => {
+    await call("DELETE", `${path}${q(f)}`);
     refresh(AFTER);
   });
   const inputId = `scale-${app.id}`;
@@ -90,9 +105,10 @@ export function AppRowActions({ app }) {
     <button type="submit" class="btn" data-action="scale" disabled=${state.busy}>Scale</button>
     <button type="button" class="btn" data-action="restart" disabled=${state.busy} onClick=${restart}>Restart</button>
     ${app.instances > 0 && html`<button type="button" class="btn" data-action="suspend" disabled=${state.busy}
-      onClick=${() => run(() => scaleApp(app.id, 0))}>Suspend</button>`}
+      onClick=${() => run((f) => scaleApp(app.id, 0, f))}>Suspend</button>`}
     <button type="button" class="btn danger" data-action="destroy" disabled=${state.busy}
       onClick=${() => setState({ ...state, confirming: true })}>Destroy</button>
     ${state.error && html`<span class="error" role="alert">${state.error.message}</span>`}
+    ${state.retry && html`<button type="button" class="btn danger" data-action="force" onClick=${force}>Force</button>`}
   </form>`;
 }

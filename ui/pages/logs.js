@@ -48,7 +48,7 @@ function useTail(taskId, stream) {
   return { text, done, error };
 }
 
-export function LogsPage({ taskId }) {
+export function LogsPage({ taskId, appId: givenAppId }) {
   const [stream, setStream] = useState("stdout");
   const [follow, setFollow] = useState(true);
   const { text, done, error } = useTail(taskId, stream);
@@ -56,7 +56,7 @@ export function LogsPage({ taskId }) {
   useEffect(() => {
     if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight;
   }, [text, follow]);
-  const appId = "/" + taskId.split(".instance-")[0].split(".").join("/");
+  const appId = givenAppId || `/${taskId.split(".instance-")[0]}`;
   return html`<div class="page" data-page="logs">
     <p class="crumbs"><a href="#/apps">Apps</a> / <a href=${`#/apps/${encodeURIComponent(appId)}`}>${appId}</a> /</p>
     <h1 class="mono small-h">${taskId}</h1>

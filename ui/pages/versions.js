@@ -47,12 +47,27 @@ export function diffLines(a, b) {
       out.push([" ", a[i]]);
       i++;
       j++;
-    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(["+", b[j++]]);
-    } else {
+    } else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out.push(["-", a[i++]]);
+    } else {
+      out.push(["+", b[j++]]);
     }
   }
+  return out;
+}
+
+// The changed lines with `context` unchanged lines around each; longer unchanged runs become "…".
+export function withContext(lines, context = 3) {
+  const keep = new Uint8Array(lines.length);
+  lines.forEach(([k], i) => {
+    if (k === " ") return;
+    for (let d = -context; d <= context; d++) if (i + d >= 0 && i + d < lines.length) keep[i + d] = 1;
+  });
+  const out = [];
+  lines.forEach((line, i) => {
+    if (keep[i]) out.push(line);
+    else if (out.length === 0 || out[out.length - 1][0] !== "…") out.push(["…", ""]);
+  });
   return out;
 }
 
@@ -65,7 +80,7 @@ function Diff({ id, from, to }) {
     Promise.all([definition(id, from), definition(id, to)]).then(([a, b]) => {
       const left = JSON.stringify(canonical(a), null, 2).split("\n");
       const right = JSON.stringify(canonical(b), null, 2).split("\n");
-      if (live) setLines(diffLines(left, right));
+      if (live) setLines(withContext(diffLines(left, right)));
     }, (e) => live && setError(e));
     return () => {
       live = false;
@@ -75,7 +90,7 @@ function Diff({ id, from, to }) {
   if (!lines) return html`<p class="muted">Loading the diff…</p>`;
   const changed = lines.some(([k]) => k !== " ");
   return html`<pre class="diff" aria-label="Diff">${changed ? lines.map(([k, text], i) => html`<span key=${i}
-    class=${k === "+" ? "add" : k === "-" ? "del" : ""}>${k} ${text}\n</span>`) : "The two versions are the same."}</pre>`;
+    class=${k === "+" ? "add" : k === "-" ? "del" : k === "…" ? "gap" : ""}>${k} ${text}</span>`) : "The two versions are the same."}</pre>`;
 }
 
 export function Versions({ app, canOperate }) {
@@ -91,7 +106,7 @@ export function Versions({ app, canOperate }) {
     <ul class="plain versions">${list.map((v) => html`<li key=${v}>
       <span class="mono small">${v}</span> <span class="muted">${fmtTime(v)}</span>
       ${v === app.version ? html` <b>current</b>` : canOperate && html` <${ActionButton} action="rollback"
-        label="Roll back" confirm=${`Roll ${app.id} back to ${v}?`} run=${() => rollbackApp(app.id, v)} />`}
+        label="Roll back" confirm=${`Roll ${app.id} back to ${v}?`} run=${(force) => rollbackApp(app.id, v, force)} />`}
     </li>`)}</ul>
     ${list.length > 1 && html`<div class="diff-pick">
       <label for="diff-from">Compare</label>
