@@ -99,6 +99,7 @@ void MasterCore::record_terminal(TaskRecord& task, protocol::TaskState state,
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.mono_now().time_since_epoch())
             .count();
     record.backoff = control::backoff_after_failure(record.backoff, policy, now_ms);
+    record_node_failure(record, task.agent_id, clock_.wall_now());
     auto agent = state_.agents.find(task.agent_id);
     record.last_failure = TaskFailure{task.id,
                                       task.host,

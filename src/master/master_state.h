@@ -96,11 +96,22 @@ struct QueueInfo {
   uint32_t nodes_considered = 0;
 };
 
+// The failures of one app's tasks on one node, while they keep coming.
+struct NodeFailures {
+  uint32_t count = 0;
+  WallTime last{};
+};
+// After this many failures of an app's tasks on a node, each within kNodeFailureWindow of the
+// one before, the node takes the app's new tasks only when no other node can.
+inline constexpr uint32_t kAvoidAfterFailures = 3;
+inline constexpr std::chrono::minutes kNodeFailureWindow{5};
+
 struct AppRecord {
   model::App app;
   bool deleting = false;  // removed from the store; tasks still being killed
   control::Backoff backoff;
   std::optional<TaskFailure> last_failure;
+  std::map<std::string, NodeFailures> failures_by_node;  // agent id -> its recent failures
   std::optional<QueueInfo> queue;
 };
 

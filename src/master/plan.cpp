@@ -399,7 +399,9 @@ PlacementPlan plan_placement(const MasterState& state, const lease::MasterLeases
   }
   std::vector<scheduler::PlacementRequest> requests;
   for (const auto& [app_id, count] : regular) {
-    requests.push_back(placement_request(state.apps.at(app_id).app, count));
+    const AppRecord& record = state.apps.at(app_id);
+    requests.push_back(placement_request(record.app, count));
+    requests.back().avoid_nodes = nodes_to_avoid(record, wall);
   }
   scheduler::PlacementResult result = scheduler::place(cluster.snapshot, requests);
   for (const auto& a : result.assignments) {
@@ -534,6 +536,22 @@ std::string routing_table(const MasterState& state) {
     }
   }
   return routes.dump();
+}
+
+void record_node_failure(AppRecord& record, const std::string& agent_id, WallTime now) {
+  NodeFailures& f = record.failures_by_node[agent_id];
+  if (f.count > 0 && now - f.last > kNodeFailureWindow) f.count = 0;
+  ++f.count;
+  f.last = now;
+}
+
+std::vector<std::string> nodes_to_avoid(const AppRecord& record, WallTime now) {
+  std::vector<std::string> nodes;
+  for (const auto& [agent_id, f] : record.failures_by_node) {
+    if (f.count >= kAvoidAfterFailures && now - f.last <= kNodeFailureWindow)
+      nodes.push_back(agent_id);
+  }
+  return nodes;
 }
 
 scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count) {

@@ -212,6 +212,12 @@ Result<GroupChange> plan_group_change(const MasterState& state, const GroupTarge
 // --- helpers shared with MasterCore ---
 // What placing `count` instances of `app` asks of a node (resources, ports, constraints).
 scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count);
+// Counts a failure of `record`'s task on node `agent_id` at `now` (a run of failures ends when
+// the next comes more than kNodeFailureWindow later).
+void record_node_failure(AppRecord& record, const std::string& agent_id, WallTime now);
+// The nodes where `record`'s tasks failed kAvoidAfterFailures times in a row, the last within
+// kNodeFailureWindow of `now`: placement passes them over while another node fits.
+std::vector<std::string> nodes_to_avoid(const AppRecord& record, WallTime now);
 // The host ports placement assigned (fixed ones first, then dynamic) in the order of the app's
 // ports: portDefinitions, or the portMappings that publish a host port.
 std::vector<uint32_t> ports_in_app_order(const model::App& app,

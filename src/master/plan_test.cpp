@@ -74,6 +74,37 @@ TEST(Plan, AnAppShortOfInstancesIsPlacedAndItsTasksAreLaunchedAtOnce) {
   EXPECT_FALSE(plan.queue.at("/web").has_value()) << "placed in full: nothing queued";
 }
 
+TEST(Plan, ANodeWhereAnAppKeepsFailingTakesItsTasksOnlyWhenNoOtherCan) {
+  MasterState state = two_agents();
+  model::App app = parsed_app(R"({"id":"/web","cmd":"sleep 100","instances":1,"cpus":1})");
+  AppRecord& record = state.apps[app.id];
+  record.app = app;
+  WallTime t0 = WallTime{} + std::chrono::hours(1);
+  for (int i = 0; i < 2; ++i) record_node_failure(record, "agent-a", t0 + std::chrono::seconds(i));
+  EXPECT_TRUE(nodes_to_avoid(record, t0).empty()) << "two failures are not yet a pattern";
+  record_node_failure(record, "agent-a", t0 + std::chrono::seconds(2));
+  EXPECT_EQ(nodes_to_avoid(record, t0 + std::chrono::seconds(3)),
+            (std::vector<std::string>{"agent-a"}));
+  CountingIds ids;
+  lease::MasterLeases leases(lease::LeaseOptions{}, MonoTime{});
+  for (int round = 0; round < 3; ++round) {
+    PlacementPlan plan =
+        plan_placement(state, leases, {{"/web", 1}}, ids, t0 + std::chrono::seconds(3));
+    ASSERT_EQ(plan.tasks.size(), 1u);
+    EXPECT_EQ(plan.tasks[0].task.agent_id, "agent-b");
+  }
+  // With agent-b gone, agent-a still runs the app rather than none.
+  state.agents.erase("agent-b");
+  PlacementPlan only_a =
+      plan_placement(state, leases, {{"/web", 1}}, ids, t0 + std::chrono::seconds(3));
+  ASSERT_EQ(only_a.tasks.size(), 1u);
+  EXPECT_EQ(only_a.tasks[0].task.agent_id, "agent-a");
+  // Failures that stopped coming are forgotten after the window.
+  EXPECT_TRUE(nodes_to_avoid(record, t0 + kNodeFailureWindow + std::chrono::minutes(1)).empty());
+  record_node_failure(record, "agent-a", t0 + kNodeFailureWindow + std::chrono::minutes(1));
+  EXPECT_EQ(record.failures_by_node.at("agent-a").count, 1u);
+}
+
 TEST(Plan, WhatCannotBePlacedIsQueuedWithWhy) {
   MasterState state = two_agents();
   model::App app = parsed_app(R"({"id":"/big","cmd":"sleep 100","instances":1,"cpus":64})");

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/check.h"
 #include "scheduler/attribute_index.h"
@@ -135,8 +136,15 @@ class Placer {
         Demand{request.cpus, request.mem, request.disk, request.dynamic_ports, request.fixed_ports};
     std::vector<uint32_t>& app_nodes = app_nodes_[request.app_id];
     constraints_.begin(request.constraints, app_nodes);
+    avoid_.clear();
+    for (uint32_t node = 0; node < snapshot_.nodes.size() && !request.avoid_nodes.empty(); ++node) {
+      const std::string& id = snapshot_.nodes[node].id;
+      if (std::find(request.avoid_nodes.begin(), request.avoid_nodes.end(), id) !=
+          request.avoid_nodes.end())
+        avoid_.insert(node);
+    }
     for (uint32_t k = 0; k < request.count; ++k) {
-      std::optional<uint32_t> node = find_node();
+      std::optional<uint32_t> node = find_node_preferring();
       if (!node) {
         outcome.unplaced = request.count - k;
         reject_all(outcome);
@@ -156,12 +164,27 @@ class Placer {
   }
 
   bool feasible(uint32_t node, bool* monotone) {
+    if (avoiding_ && avoid_.count(node)) {
+      *monotone = false;  // the node is passed over, not out of reach: prune nothing
+      return false;
+    }
     int unmet = constraints_.first_unmet(node);
     if (unmet >= 0) {
       if (!constraints_.monotone(unmet)) *monotone = false;
       return false;
     }
     return pool_.check(node, demand_) == Shortfall::kNone;
+  }
+
+  // A node the request does not avoid, else any node.
+  std::optional<uint32_t> find_node_preferring() {
+    if (!avoid_.empty()) {
+      avoiding_ = true;
+      std::optional<uint32_t> node = find_node();
+      avoiding_ = false;
+      if (node) return node;
+    }
+    return find_node();
   }
 
   // A search can fail only because a GROUP_BY level was stale (a candidate value filled up);
@@ -247,6 +270,8 @@ class Placer {
   NodeList all_nodes_;
   std::unordered_map<std::string, std::vector<uint32_t>> app_nodes_;  // app -> nodes of its tasks
   Demand demand_;
+  std::unordered_set<uint32_t> avoid_;  // the current request's avoid_nodes, as indices
+  bool avoiding_ = false;               // whether feasible() passes over avoid_
   PlacementResult result_;
 };
 

@@ -58,6 +58,9 @@ struct PlacementRequest {
   std::vector<uint32_t> fixed_ports;  // host ports that must be free on the node
   std::vector<Constraint> constraints;
   uint32_t count = 1;
+  // Nodes (ids) where the app's tasks keep failing: used only when no other node can take an
+  // instance, so a node that cannot run the app does not take every relaunch.
+  std::vector<std::string> avoid_nodes;
 };
 
 struct Assignment {

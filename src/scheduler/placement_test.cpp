@@ -96,6 +96,23 @@ TEST(Placement, PlacesEveryInstanceWhenThereIsRoom) {
   for (const Assignment& a : result.assignments) EXPECT_EQ(a.request_index, 0u);
 }
 
+TEST(Placement, AvoidedNodesTakeInstancesOnlyWhenNoOtherNodeCan) {
+  ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {}};
+  snapshot.nodes[1].cpus_free = 2;
+  PlacementRequest request = make_request("/web", 4);
+  request.cpus = 1;
+  request.avoid_nodes = {"a", "c"};
+  PlacementResult result = place(snapshot, {request});
+  EXPECT_EQ(result.outcomes[0].placed, 4u);
+  // b takes what it has room for (2 cpus, 1 each); only then do the avoided nodes take the rest.
+  std::vector<int> counts = tasks_per_node(result, 3);
+  EXPECT_EQ(counts[1], 2);
+  EXPECT_EQ(counts[0] + counts[2], 2);
+  // Avoiding every node still places the app.
+  request.avoid_nodes = {"a", "b", "c"};
+  EXPECT_EQ(place(snapshot, {request}).outcomes[0].placed, 4u);
+}
+
 TEST(Placement, SpreadsInstancesAcrossEqualNodes) {
   ClusterSnapshot snapshot{{make_node("a"), make_node("b"), make_node("c")}, {}};
   PlacementResult result = place(snapshot, {make_request("/web", 5)});
