@@ -106,14 +106,9 @@ function page(route) {
   }
 }
 
-// Who the token is; a master without /berth/v1/whoami gets the server's checks only.
-async function whoami() {
-  try {
-    return await get("/berth/v1/whoami");
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return { who: "unknown", role: "admin" };
-    throw e;
-  }
+// Who the token is and its role (docs/ui.md §2): the page shows only what the role may do.
+function whoami() {
+  return get("/berth/v1/whoami");
 }
 
 function Root() {

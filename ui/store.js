@@ -5,7 +5,7 @@
 // and (re)connects of the event stream (docs/compatibility.md §2.6) trigger refetches.
 
 import { useEffect, useState } from "./vendor/standalone.module.js";
-import { get, ApiError } from "./api.js";
+import { get } from "./api.js";
 
 const THROTTLE_MS = 150;
 const resources = new Map();
@@ -24,33 +24,9 @@ const APPS_PATH =
   "/v2/apps?embed=apps.tasks&embed=apps.counts&embed=apps.deployments" +
   "&embed=apps.readiness&embed=apps.lastTaskFailure";
 
-// Until the master serves /berth/v1/datasets, the same rows from Flocker's two lists.
-async function fetchDatasets() {
-  try {
-    return await get("/berth/v1/datasets");
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-  }
-  const [config, state] = await Promise.all([
-    get("/v1/configuration/datasets"),
-    get("/v1/state/datasets"),
-  ]);
-  const attached = new Map(state.map((s) => [s.dataset_id, s]));
-  return {
-    datasets: config.map((d) => ({
-      id: d.dataset_id,
-      name: (d.metadata && d.metadata.name) || "",
-      driver: d.driver || "",
-      size: d.maximum_size ?? null,
-      node: d.primary,
-      hostname: null,
-      epoch: null,
-      state: d.deleted ? "deleted" : attached.has(d.dataset_id) ? "attached" : "detached",
-      movingFrom: d.moving_from || null,
-      app: null,
-      deleted: !!d.deleted,
-    })),
-  };
+// Every dataset with its node, epoch, driver, size, state and app (docs/ui.md §4).
+function fetchDatasets() {
+  return get("/berth/v1/datasets");
 }
 
 function pathOf(key) {
