@@ -538,22 +538,6 @@ std::string routing_table(const MasterState& state) {
   return routes.dump();
 }
 
-void record_node_failure(AppRecord& record, const std::string& agent_id, WallTime now) {
-  NodeFailures& f = record.failures_by_node[agent_id];
-  if (f.count > 0 && now - f.last > kNodeFailureWindow) f.count = 0;
-  ++f.count;
-  f.last = now;
-}
-
-std::vector<std::string> nodes_to_avoid(const AppRecord& record, WallTime now) {
-  std::vector<std::string> nodes;
-  for (const auto& [agent_id, f] : record.failures_by_node) {
-    if (f.count >= kAvoidAfterFailures && now - f.last <= kNodeFailureWindow)
-      nodes.push_back(agent_id);
-  }
-  return nodes;
-}
-
 scheduler::PlacementRequest placement_request(const model::App& app, uint32_t count) {
   scheduler::PlacementRequest r;
   r.app_id = app.id;
