@@ -91,23 +91,43 @@ int active_nodes(const std::string& url, const std::string& token) {
   return active;
 }
 
+// A `berth up` of two agents in a fresh directory, started and answering with both agents
+// active (started is false, and up.out says why, when that takes over 40 s).
+struct UpCluster {
+  std::string dir, url, token;
+  int port = 0;
+  pid_t pid = -1;
+  bool started = false;
+};
+
+UpCluster start_up(const char* name) {
+  UpCluster c;
+  std::string tmpl = std::string("/tmp/") + name + "-XXXXXX";
+  c.dir = ::mkdtemp(tmpl.data());
+  c.port = free_port();
+  c.url = "http://127.0.0.1:" + std::to_string(c.port);
+  c.pid = spawn(
+      {BERTH_BINARY, "up", "--agents", "2", "--port", std::to_string(c.port), "--data-dir", c.dir},
+      c.dir + "/up.out");
+  c.started = Cluster::eventually(
+      [&] {
+        c.token = first_word(read_file(c.dir + "/admin-token"));
+        return !c.token.empty() && active_nodes(c.url, c.token) == 2;
+      },
+      seconds(40));
+  return c;
+}
+
 }  // namespace
 
 TEST(BerthUp, AMasterRestartedWithItsDataDirAloneTakesEveryAgentBack) {
-  char tmpl[] = "/tmp/berth-up-restart-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  int port = free_port();
-  std::string url = "http://127.0.0.1:" + std::to_string(port);
-  pid_t up = spawn(
-      {BERTH_BINARY, "up", "--agents", "2", "--port", std::to_string(port), "--data-dir", dir},
-      dir + "/up.out");
-  std::string token;
-  bool started = Cluster::eventually(
-      [&] {
-        token = first_word(read_file(dir + "/admin-token"));
-        return !token.empty() && active_nodes(url, token) == 2;
-      },
-      seconds(40));
+  UpCluster up_cluster = start_up("berth-up-restart");
+  const std::string& dir = up_cluster.dir;
+  const std::string& url = up_cluster.url;
+  const std::string& token = up_cluster.token;
+  int port = up_cluster.port;
+  pid_t up = up_cluster.pid;
+  bool started = up_cluster.started;
   ASSERT_TRUE(started) << read_file(dir + "/up.out") << read_file(dir + "/logs/master.log");
   // Both credentials are kept beside the cluster and in the master's own data directory.
   EXPECT_EQ(first_word(read_file(dir + "/master/join-token")),
@@ -137,21 +157,12 @@ TEST(BerthUp, AMasterRestartedWithItsDataDirAloneTakesEveryAgentBack) {
 
 TEST(BerthUp, ALoopDatasetAppRunsAndStoppingLeavesNoMountOrLoopDevice) {
   if (::geteuid() != 0) GTEST_SKIP() << "loop devices and mounts need root";
-  char tmpl[] = "/tmp/berth-up-loop-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  int port = free_port();
-  std::string url = "http://127.0.0.1:" + std::to_string(port);
-  pid_t up = spawn(
-      {BERTH_BINARY, "up", "--agents", "2", "--port", std::to_string(port), "--data-dir", dir},
-      dir + "/up.out");
-  std::string token;
-  ASSERT_TRUE(Cluster::eventually(
-      [&] {
-        token = first_word(read_file(dir + "/admin-token"));
-        return !token.empty() && active_nodes(url, token) == 2;
-      },
-      seconds(40)))
-      << read_file(dir + "/up.out");
+  UpCluster up_cluster = start_up("berth-up-loop");
+  const std::string& dir = up_cluster.dir;
+  const std::string& url = up_cluster.url;
+  pid_t up = up_cluster.pid;
+  ASSERT_TRUE(up_cluster.started) << read_file(dir + "/up.out");
+  const std::string& token = up_cluster.token;
   std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + token}};
   auto created = http::request(
       url, "POST", "/v2/apps",
