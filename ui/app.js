@@ -90,8 +90,23 @@ function Shell({ session, stream, onSignOut }) {
         <button type="button" class="btn" onClick=${onSignOut}>Sign out</button>
       </span>
     </header>
+    ${stream === "standby" && html`<${StandbyNotice} />`}
     <main id="main">${page(route)}</main>
   <//>`;
+}
+
+// This master is a standby: its API calls reach the leader, but its event stream is a redirect
+// there, so nothing here is live. Says which master leads, with a link that signs in there.
+function StandbyNotice() {
+  const [leader, setLeader] = useState("");
+  useEffect(() => {
+    get("/v2/leader").then((l) => setLeader(l.leader || ""), () => setLeader(""));
+  }, []);
+  const link = leader && `${location.protocol}//${leader}/ui/#token=${encodeURIComponent(getToken())}`;
+  return html`<p class="card notice" role="status">
+    This master is a standby, so this page is not live.
+    ${leader ? html` The leader is <a href=${link}>${leader}</a> (the link signs you in there).` : " No master leads right now."}
+  </p>`;
 }
 
 function page(route) {

@@ -2,7 +2,9 @@
 // fetch() and a stream reader because EventSource cannot send the Authorization header. The
 // SSE text (`event: <type>` / `data: <json>` / blank line) is parsed here. When the stream ends
 // or fails, it reconnects with a growing backoff (0.5 s doubling to 10 s); every (re)connect
-// calls onConnect so the store refetches everything it shows.
+// calls onConnect so the store refetches everything it shows. A standby master answers the
+// stream with a redirect to the leader, which the page's policy (connect-src 'self') may not
+// follow: the state is then "standby" and the page says where the leader is (docs/ui.md §1).
 
 import { getToken } from "./api.js";
 
@@ -60,8 +62,13 @@ export function connectEvents({ onEvent, onConnect, onState }) {
     const response = await fetch(`/v2/events?${query}`, {
       headers: { Authorization: `Bearer ${getToken()}`, Accept: "text/event-stream" },
       cache: "no-store",
+      redirect: "manual",
       signal: controller.signal,
     });
+    if (response.type === "opaqueredirect") {
+      onState("standby");
+      return;
+    }
     if (!response.ok || !response.body) throw new Error(`event stream: HTTP ${response.status}`);
     onState("live");
     backoff = 500;
@@ -92,7 +99,7 @@ export function connectEvents({ onEvent, onConnect, onState }) {
         /* reconnect below */
       }
       if (stopped) return;
-      onState("reconnecting");
+      onState((state) => (state === "standby" ? state : "reconnecting"));
       await new Promise((resolve) => setTimeout(resolve, backoff));
       backoff = Math.min(backoff * 2, 10000);
     }
