@@ -63,7 +63,9 @@ int run_up(const UpFlags& flags, const std::string& self_exe);
 struct DemoFlags {
   std::string master = "http://127.0.0.1:8080";
   std::string data_dir = "./.berth";  // for the cluster it starts when none answers
-  uint16_t service_port = 10080;
+  // 0: the cluster's first service port + 80 (--stack: + 90), so the demo runs on a second
+  // `berth up` of the same machine too (docs/architecture.md §1).
+  uint16_t service_port = 0;
   int clicks = 20;
   bool keep = false;    // leave a cluster it started running
   int rounds = 1;       // kills in a row (the killed node is started again between rounds)

@@ -36,6 +36,15 @@ nlohmann::json get_json(const std::string& base, const std::string& target, int 
   return nlohmann::json::parse(r->body, nullptr, false);
 }
 
+uint16_t demo_service_port(const DemoFlags& flags, uint16_t offset) {
+  if (flags.service_port != 0) return flags.service_port;
+  auto info = get_json(flags.master, "/v2/info");
+  uint32_t first = 10000;
+  if (info.is_object() && info["marathon_config"]["local_port_min"].is_number_unsigned())
+    first = info["marathon_config"]["local_port_min"].get<uint32_t>();
+  return static_cast<uint16_t>(std::min<uint32_t>(first + offset, 65535));
+}
+
 int active_nodes(const std::string& master) {
   auto nodes = get_json(master, "/berth/v1/nodes");
   int n = 0;

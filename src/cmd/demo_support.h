@@ -27,6 +27,9 @@ std::vector<std::pair<std::string, std::string>> auth_headers();
 // GET `target` of `base` with the demo's credential: the parsed body of a 200, else null.
 nlohmann::json get_json(const std::string& base, const std::string& target, int timeout_ms = 2000);
 int active_nodes(const std::string& master);
+// `flags.service_port`, or when it is 0 the master's first service port (its /v2/info
+// local_port_min) + `offset`: the demo's ports within the cluster's own range.
+uint16_t demo_service_port(const DemoFlags& flags, uint16_t offset);
 // Waits up to 60 s for `count` active nodes; says so on stderr when there are not.
 bool wait_for_nodes(const std::string& master, int count);
 double seconds_since(DemoClock::time_point t0);

@@ -188,8 +188,9 @@ CLI::App* add_demo_command(CLI::App& app, berth::cmd::DemoFlags& flags, std::str
       ->capture_default_str();
   d->add_option("--data-dir", flags.data_dir, "State of the cluster it starts when none answers")
       ->capture_default_str();
-  d->add_option("--service-port", flags.service_port, "The counter's service port")
-      ->capture_default_str();
+  d->add_option("--service-port", flags.service_port,
+                "The counter's service port (default: the cluster's first service port + 80; "
+                "with --stack, + 90 on)");
   d->add_option("--clicks", flags.clicks, "Clicks to post before the kill")->capture_default_str();
   d->add_option("--ca-cert", ca_cert,
                 "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
@@ -298,11 +299,7 @@ int main(int argc, char** argv) {
   if (m->parsed()) return cmd::run_master(master);
   if (a->parsed()) return start_agent(agent);
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
-  if (d->parsed() && demo.stack) {
-    // The stack's own service ports, so that it runs beside `berth demo`'s counter.
-    if (d->get_option("--service-port")->count() == 0) demo.service_port = 10090;
-    return cmd::run_demo_stack(demo, self_exe(argv[0]));
-  }
+  if (d->parsed() && demo.stack) return cmd::run_demo_stack(demo, self_exe(argv[0]));
   if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
   if (sv->parsed()) {
     return agent::run_supervisor(supervise.pid, supervise.deadline_file, supervise.cgroup_procs);

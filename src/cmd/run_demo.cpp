@@ -250,15 +250,17 @@ void print_summary(const std::vector<Phases>& rounds) {
 
 }  // namespace
 
-int run_demo(const DemoFlags& flags, const std::string& self_exe) {
-  set_demo_data_dir(flags.data_dir);
+int run_demo(const DemoFlags& given, const std::string& self_exe) {
+  set_demo_data_dir(given.data_dir);
   Demo demo;
-  demo.master = flags.master;
-  pid_t started_up = start_cluster_if_none(flags, self_exe);
+  demo.master = given.master;
+  pid_t started_up = start_cluster_if_none(given, self_exe);
   if (!wait_for_nodes(demo.master, 2)) {
     stop_up(started_up);
     return 1;
   }
+  DemoFlags flags = given;
+  flags.service_port = demo_service_port(given, 80);
   demo.via = "http://127.0.0.1:" + std::to_string(flags.service_port);
   demo.app_name = flags.docker ? "berth-demo-docker" : "berth-demo";
   demo.dataset_name = demo.app_name + "-clicks";

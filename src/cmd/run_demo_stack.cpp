@@ -344,12 +344,15 @@ int fail_over_stack(const std::string& master, std::vector<Member>* members) {
 
 }  // namespace
 
-int run_demo_stack(const DemoFlags& flags, const std::string& self_exe) {
-  set_demo_data_dir(flags.data_dir);
-  pid_t started_up = start_cluster_if_none(flags, self_exe);
-  std::vector<Member> members = stack_members(flags);
+int run_demo_stack(const DemoFlags& given, const std::string& self_exe) {
+  set_demo_data_dir(given.data_dir);
+  pid_t started_up = start_cluster_if_none(given, self_exe);
   int rc = 1;
-  if (wait_for_nodes(flags.master, 2) && deploy_stack(flags.master, self_exe, &members)) {
+  bool nodes = wait_for_nodes(given.master, 2);
+  DemoFlags flags = given;
+  flags.service_port = demo_service_port(given, 90);
+  std::vector<Member> members = stack_members(flags);
+  if (nodes && deploy_stack(flags.master, self_exe, &members)) {
     for (size_t i = 0; i < members.size(); ++i) {
       Member& m = members[i];
       if (!m.database()) continue;

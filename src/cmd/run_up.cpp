@@ -25,6 +25,7 @@
 
 #include "base/ids.h"
 #include "cmd/commands.h"
+#include "cmd/up_ports.h"
 #include "executor/docker_executor.h"
 #include "executor/leftovers.h"
 #include "http/http.h"
@@ -147,6 +148,7 @@ std::vector<std::string> tls_flags(const UpFlags& flags, const std::string& tls_
 // What the cluster's processes are started with, worked out once from the flags.
 struct UpPlan {
   UpFlags flags;
+  PortSlot ports;  // this cluster's service and task ports (cmd/up_ports.h)
   std::string data_dir, tls_dir, admin_token_file;
   std::vector<std::string> token_env;    // the join token every master and agent shares
   std::vector<std::string> tls_args;     // tls_flags()
@@ -233,9 +235,11 @@ std::string cluster_secrets(const std::string& data_dir, int masters) {
   return join;
 }
 
-UpPlan make_plan(const UpFlags& flags, const std::string& data_dir, const std::string& token) {
+UpPlan make_plan(const UpFlags& flags, const std::string& data_dir, const std::string& token,
+                 const PortSlot& ports) {
   UpPlan plan;
   plan.flags = flags;
+  plan.ports = ports;
   plan.data_dir = data_dir;
   plan.tls_dir = data_dir + "/tls";
   plan.admin_token_file = data_dir + "/admin-token";
@@ -429,7 +433,8 @@ std::vector<std::string> master_args(const UpPlan& plan, size_t i) {
       std::to_string(ha_port(plan.flags, 0, static_cast<int>(i))), "--data-dir",
       master_dir(plan.data_dir, static_cast<int>(plan.master_urls.size()), static_cast<int>(i)),
       // Every master of the cluster shares one admin token.
-      "--admin-token-file", plan.admin_token_file};
+      "--admin-token-file", plan.admin_token_file, "--service-ports",
+      std::to_string(plan.ports.service_begin) + "-" + std::to_string(plan.ports.service_end)};
   if (!plan.store.empty()) args.insert(args.end(), {"--store", plan.store});
   args.insert(args.end(), plan.tls_args.begin(), plan.tls_args.end());
   return args;
@@ -482,12 +487,14 @@ bool start_masters(const UpPlan& plan, const std::string& self_exe, Cluster* clu
 }
 
 // The command line of agent `i` (1 to flags.agents), named `name`; `masters` is --master's list.
-std::vector<std::string> agent_args(const UpFlags& flags, const std::string& masters,
-                                    const std::string& data_dir, int i, const std::string& name) {
-  // The agents share 31000-32767 (Mesos's range, below Linux's ephemeral ports, where a port
-  // may be taken by any outgoing connection at any time).
-  uint32_t per_agent = (32768 - 31000) / static_cast<uint32_t>(flags.agents);
-  uint32_t begin = 31000 + static_cast<uint32_t>(i - 1) * per_agent;
+std::vector<std::string> agent_args(const UpFlags& flags, const PortSlot& ports,
+                                    const std::string& masters, const std::string& data_dir, int i,
+                                    const std::string& name) {
+  // The agents share the cluster's task ports (for a lone cluster 31000-32767, Mesos's range,
+  // below Linux's ephemeral ports, where a port may be taken by any outgoing connection).
+  uint32_t per_agent =
+      (ports.task_end + 1 - ports.task_begin) / static_cast<uint32_t>(flags.agents);
+  uint32_t begin = ports.task_begin + static_cast<uint32_t>(i - 1) * per_agent;
   std::vector<std::string> args = {
       "agent",
       "--master",
@@ -614,7 +621,7 @@ bool start_agents(const UpPlan& plan, const std::string& self_exe, Cluster* clus
   for (int i = 1; i <= plan.flags.agents; ++i) {
     std::string name = "agent-" + std::to_string(i);
     std::vector<std::string> args =
-        agent_args(plan.flags, plan.master_list(), plan.data_dir, i, name);
+        agent_args(plan.flags, plan.ports, plan.master_list(), plan.data_dir, i, name);
     args.insert(args.end(), plan.tls_args.begin(), plan.tls_args.end());
     cluster->agents.push_back(
         {name, spawn(self_exe, args, plan.data_dir + "/logs/" + name + ".log", plan.token_env)});
@@ -653,6 +660,10 @@ void print_cluster(const UpPlan& plan) {
                                 "/ca.pem (the CLI reads it; curl --cacert)\n"
                           : std::string())
             << "  state and logs:     " << plan.data_dir << " (logs/*.log)\n"
+            << "  ports:              service " << plan.ports.service_begin << "-"
+            << plan.ports.service_end - 1 << ", tasks " << plan.ports.task_begin << "-"
+            << plan.ports.task_end << " (slot " << plan.ports.index
+            << ": other `berth up` clusters on this machine get others)\n"
             << "  isolation:          "
             << (cgroups ? "memory limits through the cgroup v1 memory controller"
                         : "memory limits NOT enforced (the cgroup v1 memory controller is not "
@@ -719,7 +730,9 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   if (!create_cluster_dirs(flags, &data_dir)) return 1;
   const std::string join_token = cluster_secrets(data_dir, flags.masters);
   if (join_token.empty()) return 1;
-  const UpPlan plan = make_plan(flags, data_dir, join_token);
+  std::optional<PortSlot> ports = claim_port_slot(data_dir, flags.port);
+  if (!ports) return 1;
+  const UpPlan plan = make_plan(flags, data_dir, join_token, *ports);
   if (flags.tls && !make_certificates(plan.tls_dir)) return 1;
   if (!nothing_listens(plan)) return 1;
 

@@ -17,12 +17,16 @@ import {
 const opts = parseArgs();
 const CLICKS = 20;
 
-async function pickServicePort() {
+// A free port of the cluster's own service port range (each `berth up` on a machine has its
+// own, /v2/info says which).
+async function pickServicePort(api) {
+  const info = await api.call("GET", "/v2/info");
+  const { local_port_min: lo, local_port_max: hi } = info.marathon_config;
   for (let i = 0; i < 100; i++) {
-    const p = await freePort(10100, 10999);
+    const p = await freePort(lo + 100, hi);
     if (await portFree(p)) return p;
   }
-  throw new Error("no free service port");
+  throw new Error(`no free service port in ${lo}-${hi}`);
 }
 
 async function signIn(page, origin, token) {
@@ -195,7 +199,7 @@ runTest("UI.SeedTutorial", 400000, async () => {
 
   await signIn(page, origin, cluster.api.token);
   await page.waitForSelector("[data-ready=apps]");
-  const servicePort = await pickServicePort();
+  const servicePort = await pickServicePort(cluster.api);
   const t0 = Date.now();
   await createCounterFromForm(page, servicePort);
   await page.waitForSelector("[data-app-status=healthy]", { timeout: 90000 });

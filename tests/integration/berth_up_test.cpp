@@ -2,7 +2,8 @@
 // directory, with a copy in the master's: a master killed and started again by hand with
 // nothing but its --data-dir (and its port) takes every agent back, and the CLI's token still
 // works. An app on a `loop` dataset runs, and stopping `berth up` leaves no mount or loop
-// device behind. Real processes, real loop devices (root only).
+// device behind. Two clusters on one machine get their own ports and both run the demo. Real
+// processes, real loop devices (root only).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -205,6 +206,62 @@ TEST(BerthUp, ALoopDatasetAppRunsAndStoppingLeavesNoMountOrLoopDevice) {
   EXPECT_EQ(bound, "") << "loop devices still bound to the cluster's images";
   std::error_code ec;
   if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir, ec);
+}
+
+TEST(BerthUp, TwoClustersOnOneMachineHaveTheirOwnPortsAndBothRunTheDemo) {
+  UpCluster a = start_up("berth-up-first");
+  UpCluster b = start_up("berth-up-second");
+  ASSERT_TRUE(a.started && b.started)
+      << read_file(a.dir + "/up.out") << read_file(b.dir + "/up.out");
+  auto service_ports = [](const UpCluster& c) {
+    auto info =
+        http::request(c.url, "GET", "/v2/info", "", 2000, {{"Authorization", "Bearer " + c.token}});
+    auto j = nlohmann::json::parse(info ? info->body : "", nullptr, false);
+    return std::pair<uint32_t, uint32_t>{j["marathon_config"].value("local_port_min", 0u),
+                                         j["marathon_config"].value("local_port_max", 0u)};
+  };
+  auto [a_min, a_max] = service_ports(a);
+  auto [b_min, b_max] = service_ports(b);
+  EXPECT_TRUE(a_max <= b_min || b_max <= a_min)
+      << "service ports " << a_min << "-" << a_max << " and " << b_min << "-" << b_max;
+  // berth up says so (once it has printed its summary).
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        return read_file(b.dir + "/up.out").find("other `berth up` clusters") != std::string::npos;
+      },
+      seconds(10)))
+      << read_file(b.dir + "/up.out");
+
+  // Both demos at once: each kills a node of its own cluster and keeps every click.
+  std::string outputs[2];
+  std::vector<std::thread> demos;
+  for (int i = 0; i < 2; ++i) {
+    const UpCluster& c = i == 0 ? a : b;
+    demos.emplace_back([&outputs, &c, i] {
+      std::string command = "BERTH_TOKEN=" + c.token + " " + std::string(BERTH_BINARY) +
+                            " demo --master " + c.url + " --data-dir " + c.dir +
+                            " --clicks 10 2>&1";
+      FILE* pipe = ::popen(command.c_str(), "r");
+      char chunk[4096];
+      size_t n;
+      while (pipe && (n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0)
+        outputs[i].append(chunk, n);
+      int status = pipe ? ::pclose(pipe) : -1;
+      outputs[i] += "\n[exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "]";
+    });
+  }
+  for (auto& t : demos) t.join();
+  for (const auto& output : outputs) {
+    EXPECT_NE(output.find("none lost"), std::string::npos) << output;
+    EXPECT_NE(output.find("[exit 0]"), std::string::npos) << output;
+  }
+  stop_group(a.pid);
+  stop_group(b.pid);
+  std::error_code ec;
+  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) {
+    std::filesystem::remove_all(a.dir, ec);
+    std::filesystem::remove_all(b.dir, ec);
+  }
 }
 
 }  // namespace berth::testing
