@@ -73,7 +73,9 @@ std::optional<Role> parse_role(const std::string& name) {
 
 Role required_role(const std::string& method, const std::string& path) {
   // Callback subscribers make the master send requests where they say: admin only.
-  if (starts_with(path, "/berth/v1/tokens") || starts_with(path, "/v2/eventSubscriptions"))
+  // A backup holds the join token and every token's hash: admin only, reads included.
+  if (starts_with(path, "/berth/v1/tokens") || starts_with(path, "/v2/eventSubscriptions") ||
+      starts_with(path, "/berth/v1/backup"))
     return Role::kAdmin;
   if (method == "GET" || method == "HEAD") return Role::kViewer;
   if (starts_with(path, "/berth/v1/nodes") || path == "/v2/leader") return Role::kAdmin;

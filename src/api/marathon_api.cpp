@@ -357,6 +357,24 @@ nlohmann::json info_json(const master::MasterCore& core, const ApiInfo& info) {
           {"http_config", {{"http_port", port}, {"https_port", port}}}};
 }
 
+// GET /berth/v1/backup (admin): the master's stored state at one moment, with the join token
+// agents need to rejoin a master restored from it (`berth backup`, docs/architecture.md §5).
+http::Response backup(master::MasterCore& core, Clock& clock) {
+  auto stored = core.stored_state();
+  if (!stored) return error_response(stored.error());
+  nlohmann::json entries = nlohmann::json::array();
+  int64_t revision = 0;
+  for (const auto& kv : *stored) {
+    entries.push_back({{"key", kv.key}, {"value", kv.value}});
+    revision = std::max(revision, kv.mod_revision);
+  }
+  return json_response(200, {{"format", kBackupFormat},
+                             {"createdAt", format_iso8601(clock.wall_now())},
+                             {"revision", revision},
+                             {"joinToken", core.options().join_token},
+                             {"entries", entries}});
+}
+
 // DELETE /v2/leader (docs/architecture.md §5): Marathon's answer once the leadership is given up.
 http::Response abdicate(const ApiInfo& info) {
   if (!info.abdicate) {
@@ -490,6 +508,7 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
       if (!drained) return error_response(drained.error());
       return json_response(200, {{"id", id}, {"draining", request.method == "POST"}});
     }
+    if (path == "/berth/v1/backup" && request.method == "GET") return backup(core, clock);
     if (path == "/berth/v1/datasets" && request.method == "GET") {
       nlohmann::json body;
       core.read([&](const master::MasterState& s) { body = datasets_json(s); });

@@ -11,6 +11,9 @@
 
 namespace berth::api {
 
+// The "format" of a `berth backup` file (GET /berth/v1/backup), which `berth restore` checks.
+inline constexpr const char* kBackupFormat = "berth-backup-1";
+
 // The Marathon API version berth answers as in GET /v2/info (docs/compatibility.md §2.7):
 // Marathon 1.8's v2 API, without pods.
 inline constexpr const char* kMarathonApiVersion = "1.8.222";

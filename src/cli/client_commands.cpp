@@ -295,6 +295,10 @@ class CommandTree {
   }
 
   void add_master_commands() {
+    CLI::App* backup_command =
+        leaf(&root_, "backup", "Save the master's state and join token to FILE (admin)",
+             [this](const CommandContext& c) { return backup(c, file_); });
+    backup_command->add_option("FILE", file_, "Where to write the backup")->required();
     CLI::App* master = root_.add_subcommand("master", "Inspect the cluster's masters");
     master->require_subcommand(1);
     leaf(master, "list",

@@ -60,6 +60,9 @@ struct UpFlags {
 
 int run_up(const UpFlags& flags, const std::string& self_exe);
 
+// `berth restore FILE --data-dir DIR [--store URL]` (run_restore.cpp).
+int run_restore(const std::string& file, const std::string& data_dir, const std::string& store);
+
 struct DemoFlags {
   std::string master = "http://127.0.0.1:8080";
   std::string data_dir = "./.berth";  // for the cluster it starts when none answers

@@ -237,6 +237,7 @@ void add_client_commands(CLI::App& app) {
   app.add_subcommand("node", "List, drain and undrain nodes");
   app.add_subcommand("dataset", "Manage datasets (create, list, show, move, destroy)");
   app.add_subcommand("token", "Create, list and revoke API tokens (admin)");
+  app.add_subcommand("backup", "Save the master's state and join token to FILE (admin)");
 }
 
 // Runs `berth agent` once its port range and attributes parse.
@@ -265,7 +266,7 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     std::string first = argv[1];
     if (first == "app" || first == "task" || first == "node" || first == "dataset" ||
-        first == "token" || first == "events" ||
+        first == "token" || first == "events" || first == "backup" ||
         (first == "master" && argc > 2 && std::string(argv[2]) == "list")) {
       std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
@@ -287,6 +288,12 @@ int main(int argc, char** argv) {
   auto* d = add_demo_command(app, demo, ca_cert);
   SuperviseFlags supervise;
   auto* sv = add_supervise_command(app, supervise);
+  std::string restore_file, restore_dir, restore_store;
+  auto* r = app.add_subcommand("restore",
+                               "Put a `berth backup` FILE into an empty data directory (or store)");
+  r->add_option("FILE", restore_file, "The backup")->required();
+  r->add_option("--data-dir", restore_dir, "The new master's data directory")->required();
+  r->add_option("--store", restore_store, "A store URL instead of sqlite://<data-dir>/berth.db");
   add_client_commands(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -299,6 +306,7 @@ int main(int argc, char** argv) {
   if (m->parsed()) return cmd::run_master(master);
   if (a->parsed()) return start_agent(agent);
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
+  if (r->parsed()) return cmd::run_restore(restore_file, restore_dir, restore_store);
   if (d->parsed() && demo.stack) return cmd::run_demo_stack(demo, self_exe(argv[0]));
   if (d->parsed()) return cmd::run_demo(demo, self_exe(argv[0]));
   if (sv->parsed()) {

@@ -85,6 +85,11 @@ Status MasterCore::load() {
   return {};
 }
 
+Result<std::vector<KeyValue>> MasterCore::stored_state() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return store_.list("");
+}
+
 Status MasterCore::add_event_callback(const std::string& url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return make_error(ErrorCode::kInvalidArgument,

@@ -110,6 +110,11 @@ class MasterCore {
   Status add_event_callback(const std::string& url);
   Status remove_event_callback(const std::string& url);
   std::vector<std::string> event_callbacks() const;
+
+  // Everything the master keeps in its store (apps, versions, groups, deployments, datasets,
+  // tokens, subscriptions), read in one list under the master's lock, so no write of this
+  // master falls inside it: what `berth backup` saves (docs/architecture.md §5).
+  Result<std::vector<KeyValue>> stored_state();
   // The bus subscription the callbacks are delivered from: taken when the first subscriber is
   // added (so nothing after the answer is missed) and given up with the last; nullptr without
   // subscribers. A subscription the bus dropped (it fell behind) is replaced by a new one.

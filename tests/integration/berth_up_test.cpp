@@ -2,19 +2,23 @@
 // directory, with a copy in the master's: a master killed and started again by hand with
 // nothing but its --data-dir (and its port) takes every agent back, and the CLI's token still
 // works. An app on a `loop` dataset runs, and stopping `berth up` leaves no mount or loop
-// device behind. Two clusters on one machine get their own ports and both run the demo. Real
-// processes, real loop devices (root only).
+// device behind. Two clusters on one machine get their own ports and both run the demo. A
+// backup taken while apps and datasets are being created, restored into a fresh master, has
+// every one acknowledged before it began, and the agents' tasks are adopted. Real processes,
+// real loop devices (root only).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "http/http.h"
@@ -262,6 +266,111 @@ TEST(BerthUp, TwoClustersOnOneMachineHaveTheirOwnPortsAndBothRunTheDemo) {
     std::filesystem::remove_all(a.dir, ec);
     std::filesystem::remove_all(b.dir, ec);
   }
+}
+
+TEST(BerthUp, ABackupTakenDuringWritesRestoresEveryAcknowledgedAppAndDataset) {
+  UpCluster c = start_up("berth-up-backup");
+  ASSERT_TRUE(c.started) << read_file(c.dir + "/up.out");
+  std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + c.token}};
+  auto call = [&](const std::string& method, const std::string& target, const std::string& body) {
+    auto answer = http::request(c.url, method, target, body, 5000, auth);
+    return answer ? answer->status : 0;
+  };
+  ASSERT_EQ(call("POST", "/v2/apps", R"({"id":"/steady","cmd":"sleep 1000","cpus":0.1,"mem":16})"),
+            201);
+  std::string steady_task;
+  ASSERT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = http::request(c.url, "GET", "/v2/apps/steady/tasks", "", 2000, auth);
+        auto j = nlohmann::json::parse(tasks ? tasks->body : "", nullptr, false);
+        if (!j.is_object() || j["tasks"].empty()) return false;
+        steady_task = j["tasks"][0].value("id", "");
+        return j["tasks"][0].value("state", "") == "TASK_RUNNING";
+      },
+      seconds(20)));
+
+  auto nodes = nlohmann::json::parse(
+      http::request(c.url, "GET", "/berth/v1/nodes", "", 2000, auth)->body, nullptr, false);
+  ASSERT_TRUE(nodes.is_object() && !nodes["nodes"].empty());
+  const std::string node = nodes["nodes"][0].value("id", "");
+  // Apps and datasets keep being created while the backup is taken.
+  using Clock = std::chrono::steady_clock;
+  struct Acked {
+    std::string what;
+    Clock::time_point at;
+  };
+  std::vector<Acked> acked;
+  std::atomic<bool> stop{false};
+  std::thread writer([&, node] {
+    for (int i = 0; !stop; ++i) {
+      std::string app = "/w-" + std::to_string(i);
+      if (call("POST", "/v2/apps", R"({"id":")" + app + R"(","cmd":"sleep 1","instances":0})") ==
+          201)
+        acked.push_back({"app " + app, Clock::now()});
+      std::string name = "ds-" + std::to_string(i);
+      if (call("POST", "/v1/configuration/datasets",
+               R"({"primary":")" + node + R"(","metadata":{"name":")" + name + R"("}})") == 201)
+        acked.push_back({"dataset " + name, Clock::now()});
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::string file = c.dir + "/state.backup";
+  Clock::time_point backup_began = Clock::now();
+  std::string command = "BERTH_TOKEN=" + c.token + " " + std::string(BERTH_BINARY) + " backup " +
+                        file + " --master " + c.url + " 2>&1";
+  ASSERT_EQ(::system(command.c_str()), 0);
+  Clock::time_point backup_ended = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  stop = true;
+  writer.join();
+
+  // A fresh master on the backup, where the old one was: the agents rejoin it.
+  ::kill(master_on(c.port), SIGKILL);
+  ASSERT_TRUE(Cluster::eventually([&] { return active_nodes(c.url, c.token) < 0; }, seconds(10)));
+  std::string restored = c.dir + "/restored";
+  ASSERT_EQ(::system((std::string(BERTH_BINARY) + " restore " + file + " --data-dir " + restored +
+                      " > " + c.dir + "/restore.out 2>&1")
+                         .c_str()),
+            0)
+      << read_file(c.dir + "/restore.out");
+  pid_t master = spawn({BERTH_BINARY, "master", "--data-dir", restored, "--port",
+                        std::to_string(c.port), "--admin-token-file", c.dir + "/admin-token"},
+                       c.dir + "/restored-master.out");
+  ASSERT_TRUE(Cluster::eventually([&] { return active_nodes(c.url, c.token) == 2; }, seconds(30)))
+      << read_file(c.dir + "/restored-master.out");
+  auto apps = nlohmann::json::parse(http::request(c.url, "GET", "/v2/apps", "", 5000, auth)->body);
+  auto datasets = nlohmann::json::parse(
+      http::request(c.url, "GET", "/v1/configuration/datasets", "", 5000, auth)->body);
+  std::set<std::string> present;
+  for (const auto& a : apps["apps"]) present.insert("app " + a.value("id", ""));
+  for (const auto& d : datasets) present.insert("dataset " + d["metadata"].value("name", ""));
+  size_t before = 0, after = 0, datasets_before = 0;
+  for (const auto& a : acked) {
+    if (a.at < backup_began) {
+      ++before;
+      datasets_before += a.what.rfind("dataset ", 0) == 0 ? 1 : 0;
+      EXPECT_TRUE(present.count(a.what)) << a.what << " was acknowledged before the backup began";
+    } else if (a.at > backup_ended) {
+      ++after;
+      EXPECT_FALSE(present.count(a.what)) << a.what << " was created after the backup ended";
+    }
+  }
+  EXPECT_GT(before, 10u);
+  EXPECT_GT(datasets_before, 5u);
+  EXPECT_GT(after, 0u);
+  // The task that ran through it all was adopted, not started again.
+  EXPECT_TRUE(Cluster::eventually(
+      [&] {
+        auto tasks = http::request(c.url, "GET", "/v2/apps/steady/tasks", "", 2000, auth);
+        auto j = nlohmann::json::parse(tasks ? tasks->body : "", nullptr, false);
+        return j.is_object() && j["tasks"].size() == 1 &&
+               j["tasks"][0].value("id", "") == steady_task;
+      },
+      seconds(10)));
+  stop_group(master);
+  stop_group(c.pid);
+  std::error_code ec;
+  if (!std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(c.dir, ec);
 }
 
 }  // namespace berth::testing
