@@ -60,6 +60,10 @@ struct UpFlags {
 
 int run_up(const UpFlags& flags, const std::string& self_exe);
 
+// Writes `text` to `path`, readable by its owner only from the moment it exists (tokens and
+// secrets in data directories, docs/security.md §1). `replace` false: fails if `path` exists.
+bool write_private_file(const std::string& path, const std::string& text, bool replace = true);
+
 // `berth restore FILE --data-dir DIR [--store URL]` (run_restore.cpp).
 int run_restore(const std::string& file, const std::string& data_dir, const std::string& store);
 

@@ -159,11 +159,8 @@ std::string join_token(const MasterFlags& flags, IdSource& ids) {
   std::ifstream in(path);
   if (!(in >> token)) {
     token = ids.uuid();
-    std::ofstream out(path);
-    out << token << "\n";
-    std::error_code ec;
-    std::filesystem::permissions(
-        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    if (!write_private_file(path, token + "\n"))
+      spdlog::warn("cannot write {}: agents must be given the join token another way", path);
   }
   spdlog::info("agents join with the token in {}", path);
   return token;

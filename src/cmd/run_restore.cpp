@@ -2,9 +2,6 @@
 // put back into an empty store, with the join token beside it, so `berth master --data-dir DIR`
 // starts with every app, version, group, deployment, dataset, token and subscription of the
 // backup, and the agents that held its join token rejoin it and have their tasks adopted.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -65,12 +62,8 @@ void keep_join_token(const std::string& data_dir, const std::string& token) {
     }
     return;
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  std::string line = token + "\n";
-  if (fd < 0 || ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+  if (!write_private_file(path, token + "\n", /*replace=*/false))
     std::cerr << "berth restore: cannot write " << path << "\n";
-  }
-  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace

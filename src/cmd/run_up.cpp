@@ -182,15 +182,6 @@ uint32_t ha_port(const UpFlags& flags, int role, int member) {  // role 0 master
   return flags.port + static_cast<uint32_t>(role * 3 + member);
 }
 
-// Writes `text` to `path`, readable by its owner only (from the moment it exists).
-bool write_private_file(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  return ::close(fd) == 0 && ok;
-}
-
 // The master's data directory of master `i` (0-based) of `masters`.
 std::string master_dir(const std::string& data_dir, int masters, int i) {
   return data_dir + (masters == 1 ? "/master" : "/master-" + std::to_string(i + 1));
