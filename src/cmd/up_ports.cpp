@@ -39,19 +39,40 @@ std::string read_all(int fd) {
 
 }  // namespace
 
+// Whether `dir` can be trusted with lock files: a real directory (not a symlink) owned by root
+// or by us, so nobody else can have planted a link there that we would open and truncate.
+bool trusted_dir(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) return false;
+  // Writable by others only with the sticky bit, as /tmp: then they cannot replace our files.
+  return (st.st_mode & S_IWOTH) == 0 || (st.st_mode & S_ISVTX) != 0;
+}
+
 std::optional<PortSlot> claim_port_slot(const std::string& data_dir, uint32_t port) {
   std::error_code ec;
   std::filesystem::path dir = std::filesystem::temp_directory_path(ec) / "berth-up-slots";
-  if (std::filesystem::create_directory(dir, ec)) {
+  if (::mkdir(dir.c_str(), 0755) == 0) {
     // Shared by every user's clusters, like /tmp itself.
     ::chmod(dir.c_str(), 01777);
+  }
+  if (!trusted_dir(dir.string())) {
+    std::cerr << "berth up: " << dir.string()
+              << " is not a directory owned by root or by you (or is writable by others without "
+                 "the sticky bit); remove it and start again\n";
+    return std::nullopt;
   }
   std::string holders;
   for (int k = 0; k < kPortSlots; ++k) {
     std::string path = (dir / (std::to_string(k) + ".lock")).string();
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) continue;
-    ::fchmod(fd, 0666);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      continue;
+    }
+    if (st.st_uid == ::geteuid()) ::fchmod(fd, 0666);  // other users' clusters lock it too
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       holders += "\n  slot " + std::to_string(k) + ": " + read_all(fd);
       ::close(fd);

@@ -227,11 +227,18 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   return ack;
 }
 
+// The most first-forwards one heartbeat is taken for (an agent sends at most 1,000).
+constexpr size_t kMaxRoutedReports = 1000;
+
 void MasterCore::take_routed_reports(const std::vector<protocol::RoutedBackend>& routed) {
   if (routed.empty()) return;  // the usual case: nothing new was forwarded to
   WallTime wall = clock_.wall_now();
   MonoTime mono = clock_.mono_now();
+  // An agent reports at most 1,000 (docs/protocol.md §3); more is not an agent of ours, and
+  // each costs a scan of the tasks under the master's lock.
+  size_t taken = 0;
   for (const auto& r : routed) {
+    if (++taken > kMaxRoutedReports) break;
     auto ago = std::chrono::milliseconds(std::clamp<int64_t>(r.ago_ms, 0, 60000));
     for (const auto& [tid, task] : state_.tasks) {
       if (task.host != r.host ||
