@@ -164,9 +164,29 @@ Status DatasetPluginBackend::create(const std::string& name,
 Status DatasetPluginBackend::remove(const std::string& name) {
   auto entry = lookup(name);
   if (!entry) return make_error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  auto res = call_master("DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
-  if (!res) return res.error();
-  if (res->status != 200) return make_error(ErrorCode::kConflict, describe(*res));
+  std::string me;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    me = node_id_;
+  }
+  // A container here that just let the volume go (`docker run --rm` then `docker volume rm`) is
+  // still "in use" to the master until this node's next heartbeat, which the release already
+  // asked for: while nothing here uses it, retry for a few heartbeats before refusing.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (true) {
+    auto res =
+        call_master("DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
+    if (!res) return res.error();
+    if (res->status == 200) break;
+    std::string why = describe(*res);
+    bool stale_here = res->status == 409 && entry->primary == me &&
+                      why.find(" is in use on node ") != std::string::npos &&
+                      !datasets_.in_use(entry->dataset_id);
+    if (!stale_here || std::chrono::steady_clock::now() >= deadline) {
+      return make_error(ErrorCode::kConflict, why);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   refresh();
   return {};
 }
