@@ -174,8 +174,7 @@ Status DatasetPluginBackend::remove(const std::string& name) {
   // asked for: while nothing here uses it, retry for a few heartbeats before refusing.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (true) {
-    auto res =
-        call_master("DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
+    auto res = call_master("DELETE", "/v1/configuration/datasets/" + entry->dataset_id, "", 10000);
     if (!res) return res.error();
     if (res->status == 200) break;
     std::string why = describe(*res);

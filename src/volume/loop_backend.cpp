@@ -53,9 +53,10 @@ std::optional<LoopDevice> device_of(const std::vector<LoopDevice>& devices,
 
 }  // namespace
 
-LoopBackend::LoopBackend(fs::path pool_dir, fs::path mount_dir)
+LoopBackend::LoopBackend(fs::path pool_dir, fs::path mount_dir, LoopDeviceSharing sharing)
     : pool_(resolved(pool_dir)),
       mount_dir_(resolved(mount_dir)),
+      sharing_(sharing),
       mkfs_(find_executable("mkfs.ext4").value_or("")) {}
 
 std::string LoopBackend::image_path(const std::string& dataset_id) const {
@@ -124,7 +125,13 @@ Status LoopBackend::create_storage(const std::string& dataset_id, uint64_t size_
     }
   }
   // No reserved blocks: the whole size is the task's. No discard: the file is sparse already.
-  if (Status s = run_command({mkfs_, "-F", "-q", "-m", "0", "-E", "nodiscard", temp}); !s) return s;
+  // Multi-mount protection: see the header.
+  std::string extended =
+      "nodiscard,mmp_update_interval=" + std::to_string(kMmpUpdateIntervalSeconds);
+  if (Status s = run_command({mkfs_, "-F", "-q", "-m", "0", "-O", "mmp", "-E", extended, temp});
+      !s) {
+    return s;
+  }
   if (::rename(temp.c_str(), image.c_str()) != 0) {
     return os_error(ErrorCode::kInternal, "cannot rename " + temp + " to " + image, errno);
   }
@@ -184,6 +191,7 @@ Result<std::string> LoopBackend::expose(const std::string& dataset_id) {
   // very host. A second device over the same file would put two ext4 instances on the same
   // blocks and corrupt them; through one device the kernel shares one superblock.
   for (const LoopDevice& device : *devices) {
+    if (sharing_ == LoopDeviceSharing::kSeparateHost) break;
     Result<OpenLoopDevice> open = open_loop_device(device);
     if (!open) continue;  // Unbound meanwhile; try the next, then a fresh one.
     if (Status s = mount_ext4(device.path(), target); !s) return s.error();
@@ -192,7 +200,17 @@ Result<std::string> LoopBackend::expose(const std::string& dataset_id) {
   Result<OpenLoopDevice> attached = attach_loop_device(image, /*autoclear=*/true);
   if (!attached) return attached.error();
   // `attached` holds the device open until the mount holds it, or releases it on failure.
-  if (Status s = mount_ext4(attached->device.path(), target); !s) return s.error();
+  // A fresh device mounts through the kernel's multi-mount protection check, which answers
+  // EBUSY while another host has the image mounted.
+  Status mounted = mount_ext4(attached->device.path(), target);
+  if (!mounted && mounted.error().code == ErrorCode::kConflict) {
+    return make_error(ErrorCode::kConflict,
+                      "dataset " + dataset_id + ": image " + image +
+                          " is mounted on another host (ext4 multi-mount protection refused the "
+                          "mount); it mounts here once that host has unmounted it, or about 22 s "
+                          "after that host stopped");
+  }
+  if (!mounted) return mounted.error();
   return target;
 }
 

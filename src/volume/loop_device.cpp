@@ -234,8 +234,9 @@ bool is_device_mounted(const std::vector<MountEntry>& mounts, uint32_t major_num
 
 Status mount_ext4(const std::string& device, const std::string& mount_point) {
   if (::mount(device.c_str(), mount_point.c_str(), "ext4", 0, nullptr) != 0) {
-    return os_error(ErrorCode::kInternal, "cannot mount " + device + " (ext4) at " + mount_point,
-                    errno);
+    // EBUSY: the device is mounted already, or multi-mount protection saw another host.
+    return os_error(errno == EBUSY ? ErrorCode::kConflict : ErrorCode::kInternal,
+                    "cannot mount " + device + " (ext4) at " + mount_point, errno);
   }
   return {};
 }

@@ -63,7 +63,8 @@ std::optional<MountEntry> find_mount(const std::vector<MountEntry>& mounts,
 bool is_device_mounted(const std::vector<MountEntry>& mounts, uint32_t major, uint32_t minor);
 
 // mount(2) of an ext4 filesystem; umount(2) without MNT_DETACH, so a mount still in use is an
-// error (kUnavailable) rather than a mount that silently lingers.
+// error (kUnavailable) rather than a mount that silently lingers. mount_ext4 answers kConflict
+// for EBUSY (the device is mounted already, or multi-mount protection refused it).
 Status mount_ext4(const std::string& device, const std::string& mount_point);
 Status unmount(const std::string& mount_point);
 

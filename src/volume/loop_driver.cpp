@@ -13,7 +13,13 @@ namespace berth {
 
 std::unique_ptr<VolumeDriver> make_loop_driver(const std::string& pool_dir,
                                                const std::string& mount_dir) {
-  auto backend = std::make_unique<LoopBackend>(pool_dir, mount_dir);
+  return make_loop_driver(pool_dir, mount_dir, LoopDeviceSharing::kThisHost);
+}
+
+std::unique_ptr<VolumeDriver> make_loop_driver(const std::string& pool_dir,
+                                               const std::string& mount_dir,
+                                               LoopDeviceSharing sharing) {
+  auto backend = std::make_unique<LoopBackend>(pool_dir, mount_dir, sharing);
   std::filesystem::path pool = std::filesystem::absolute(pool_dir).lexically_normal();
   return std::make_unique<RecordedDriver>(std::move(backend),
                                           RecordDir(pool / ".berth-loop", /*create_parent=*/false));

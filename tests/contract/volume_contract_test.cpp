@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "volume/loop_backend.h"
 #include "volume/loop_device.h"
 #include "volume/memory_driver.h"
 #include "volume/volume_driver.h"
@@ -595,6 +598,119 @@ TEST_F(LoopVolume, AHalfMadeImageIsReplacedByTheNextCreate) {
   EXPECT_EQ(fs::file_size(image(1)), kSize);
   EXPECT_TRUE(is_ok(driver_->attach(dataset(1), "a", 1)));
   ASSERT_TRUE(is_ok(driver_->detach(dataset(1), "a")));
+}
+
+// Whether the image's superblock has ext4's multi-mount protection (INCOMPAT_MMP, 0x100).
+bool has_mmp(const std::string& image) {
+  std::ifstream in(image, std::ios::binary);
+  unsigned char incompat[4] = {};
+  in.seekg(1024 + 0x60);
+  in.read(reinterpret_cast<char*>(incompat), sizeof incompat);
+  return in && (incompat[1] & 0x01) != 0;
+}
+
+// ext4's crc32c as the kernel computes it (no inversion before or after).
+uint32_t crc32c(uint32_t crc, const unsigned char* data, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    crc ^= data[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+  }
+  return crc;
+}
+
+uint32_t le32(const unsigned char* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+// Leaves the image's MMP block as a host that died while mounting it would: a live sequence
+// number, checksummed. Returns false when the block is not where and what ext4 says.
+bool leave_mmp_as_a_dead_host_would(const std::string& image) {
+  std::fstream file(image, std::ios::in | std::ios::out | std::ios::binary);
+  unsigned char sb[1024];
+  file.seekg(1024);
+  file.read(reinterpret_cast<char*>(sb), sizeof sb);
+  uint64_t block = le32(sb + 0x168) | uint64_t{le32(sb + 0x16C)} << 32;
+  uint64_t block_size = uint64_t{1024} << le32(sb + 0x18);
+  uint32_t seed = (le32(sb + 0x60) & 0x2000) != 0 ? le32(sb + 0x270) : crc32c(~0u, sb + 0x68, 16);
+  unsigned char mmp[1024];
+  file.seekg(static_cast<std::streamoff>(block * block_size));
+  file.read(reinterpret_cast<char*>(mmp), sizeof mmp);
+  if (!file || le32(mmp) != 0x004D4D50 || crc32c(seed, mmp, 0x3FC) != le32(mmp + 0x3FC)) {
+    return false;
+  }
+  const unsigned char live_seq[4] = {0x2A, 0, 0, 0};  // 42: neither clean nor fsck
+  std::copy(live_seq, live_seq + 4, mmp + 4);
+  uint32_t sum = crc32c(seed, mmp, 0x3FC);
+  for (int i = 0; i < 4; ++i) mmp[0x3FC + i] = static_cast<unsigned char>(sum >> (8 * i));
+  file.seekp(static_cast<std::streamoff>(block * block_size));
+  file.write(reinterpret_cast<const char*>(mmp), sizeof mmp);
+  file.flush();
+  return file.good();
+}
+
+// The image of a host that died while it had it mounted mounts elsewhere, once the kernel has
+// seen the MMP block stand still for two check intervals (about 22 s).
+TEST_F(LoopVolume, AnImageLeftMountedByADeadHostMountsElsewhereAfterTheCheckInterval) {
+  auto other = make_loop_driver((root_ / "pool").string(), (root_ / "mnt-other").string(),
+                                LoopDeviceSharing::kSeparateHost);
+  ASSERT_TRUE(is_ok(driver_->create(dataset(1), kSize)));
+  std::string dir = ok_value(driver_->attach(dataset(1), "a", 1));
+  std::ofstream(fs::path(dir) / "f") << "from a";
+  ASSERT_TRUE(is_ok(driver_->detach(dataset(1), "a")));
+  ASSERT_TRUE(leave_mmp_as_a_dead_host_would(image(1)));
+
+  auto start = std::chrono::steady_clock::now();
+  std::string there = ok_value(other->attach(dataset(1), "b", 2));
+  auto waited = std::chrono::steady_clock::now() - start;
+  std::cout << "the dead host's image mounted after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms\n";
+  EXPECT_GE(waited, std::chrono::seconds(10));  // The kernel did check: not a clean image.
+  std::ifstream in(fs::path(there) / "f");
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "from a");
+  in.close();
+  EXPECT_TRUE(is_ok(other->detach(dataset(1), "b")));
+}
+
+// A node on another host (its own loop devices, as another kernel would have) cannot mount an
+// image this host has mounted: multi-mount protection refuses it, A keeps writing, and once A
+// detached the other host mounts at once and sees A's data (docs/fencing.md §4).
+TEST_F(LoopVolume, AnotherHostCannotMountAnImageWhileThisHostHasItMounted) {
+  auto other = make_loop_driver((root_ / "pool").string(), (root_ / "mnt-other").string(),
+                                LoopDeviceSharing::kSeparateHost);
+  ASSERT_TRUE(is_ok(driver_->create(dataset(1), kSize)));
+  EXPECT_TRUE(has_mmp(image(1)));
+  std::string dir = ok_value(driver_->attach(dataset(1), "a", 1));
+  std::ofstream(fs::path(dir) / "f") << "from a";
+
+  auto start = std::chrono::steady_clock::now();
+  Result<std::string> refused = other->attach(dataset(1), "b", 2);
+  auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(fails_with(refused, ErrorCode::kConflict));
+  EXPECT_TRUE(contains(refused.error().message, "multi-mount protection"))
+      << refused.error().message;
+  EXPECT_EQ(devices_for(1), 1u);  // The other host's device went with its failed mount.
+  std::cout << "the other host's mount was refused after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms\n";
+  {
+    std::ofstream more(fs::path(dir) / "g");
+    more << "still writable";
+    more.close();
+    EXPECT_TRUE(more.good());  // Not remounted read-only: A's kernel saw no other mount.
+  }
+
+  ASSERT_TRUE(is_ok(driver_->detach(dataset(1), "a")));
+  start = std::chrono::steady_clock::now();
+  std::string there = ok_value(other->attach(dataset(1), "b", 2));
+  waited = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(waited, std::chrono::seconds(5));  // A clean unmount lets it through at once.
+  std::ifstream in(fs::path(there) / "f");
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "from a");
+  in.close();
+  EXPECT_TRUE(is_ok(other->detach(dataset(1), "b")));
 }
 
 // Moving local datasets between node directories.
