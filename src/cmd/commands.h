@@ -55,7 +55,8 @@ struct UpFlags {
   std::string data_dir = "./.berth";
   uint16_t port = 8080;
   bool print_only_url = false;
-  bool tls = false;  // HTTPS for the master and agents, certificates in <data_dir>/tls
+  bool tls = false;    // HTTPS for the master and agents, certificates in <data_dir>/tls
+  bool netns = false;  // every agent on a host of its own (cmd/up_netns.h); needs root
 };
 
 int run_up(const UpFlags& flags, const std::string& self_exe);
@@ -77,6 +78,7 @@ struct DemoFlags {
   bool keep = false;    // leave a cluster it started running
   int rounds = 1;       // kills in a row (the killed node is started again between rounds)
   bool docker = false;  // run the counter as a DOCKER app (image berth/counter, `make images`)
+  std::string driver;   // the dataset's driver (shared, loop); "" for the master's default
   // `--stack`: a group of `databases` counters and a front, service ports from service_port.
   bool stack = false;
   int databases = 4;

@@ -1,6 +1,7 @@
 // The helpers of the demo commands (cmd/demo_support.h).
 #include "cmd/demo_support.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,11 +115,31 @@ bool find_agent(const std::string& master, const std::string& hostname, AgentPro
       if (args[i] == "--work-dir" && i + 1 < args.size()) dir = args[i + 1];
     }
     if (agent && ours && our_master && !dir.empty()) {
-      *found_agent = AgentProcess{p, dir, args, proc_entries(p, "environ")};
+      int netns = ::open(("/proc/" + std::to_string(p) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
+      *found_agent = AgentProcess{p, dir, args, proc_entries(p, "environ"), netns};
       found = true;
     }
   });
   return found;
+}
+
+std::string pick_router(const std::string& master, uint16_t port, std::string* keep_off) {
+  std::string address = "127.0.0.1";
+  keep_off->clear();
+  auto nodes = get_json(master, "/berth/v1/nodes");
+  int hosts = 0;
+  if (nodes.is_object() && nodes["nodes"].is_array()) {
+    for (const auto& n : nodes["nodes"]) {
+      std::string at = n.value("address", "");
+      bool loopback = at.empty() || at.rfind("127.", 0) == 0 || at == "localhost" || at == "::1";
+      if (n.value("state", "") != "active" || loopback) continue;
+      ++hosts;
+      address = at;
+      *keep_off = n.value("hostname", "");
+    }
+  }
+  if (hosts < 3) keep_off->clear();
+  return "http://" + address + ":" + std::to_string(port);
 }
 
 int kill_node(const AgentProcess& agent, const std::string& hostname) {

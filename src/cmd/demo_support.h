@@ -43,7 +43,13 @@ struct AgentProcess {
   pid_t pid = -1;
   std::string work_dir;
   std::vector<std::string> argv, env;  // to start it again after the kill
+  int netns_fd = -1;                   // its network namespace, held so that it starts there again
 };
+
+// The service router to click through, `http://<address>:<port>`: 127.0.0.1 when the nodes are
+// on loopback. Across hosts, the last active node's; with three or more, *keep_off is that
+// node's hostname, which the demo keeps the app off, so every request crosses from a third host.
+std::string pick_router(const std::string& master, uint16_t port, std::string* keep_off);
 
 // The agent process serving `hostname` for the master at `master` on this machine (other
 // clusters on the machine may use the same host names).

@@ -176,6 +176,9 @@ CLI::App* add_up_command(CLI::App& app, berth::cmd::UpFlags& flags) {
       ->capture_default_str();
   u->add_flag("--tls", flags.tls,
               "HTTPS everywhere, with a throwaway CA and certificates in <data-dir>/tls");
+  u->add_flag("--netns", flags.netns,
+              "Each agent on a host of its own: a network namespace with its own address on a "
+              "bridge, the masters on the bridge's address (root)");
 
   return u;
 }
@@ -196,6 +199,10 @@ CLI::App* add_demo_command(CLI::App& app, berth::cmd::DemoFlags& flags, std::str
                 "PEM CA certificate of an https:// master (default: <data-dir>/tls/ca.pem)")
       ->envname("BERTH_CA_CERT");
   d->add_flag("--keep", flags.keep, "Leave a cluster the demo started running");
+  auto* driver =
+      d->add_option("--driver", flags.driver,
+                    "The counter's dataset driver (default: the master's --dataset-driver)")
+          ->check(CLI::IsMember({"shared", "loop"}));
   auto* docker =
       d->add_flag("--docker", flags.docker,
                   "Run the counter as a Docker container (image berth/counter: make images)");
@@ -206,7 +213,8 @@ CLI::App* add_demo_command(CLI::App& app, berth::cmd::DemoFlags& flags, std::str
   auto* stack = d->add_flag("--stack", flags.stack,
                             "Many databases in a stack: one group of counters with datasets and a "
                             "front; kill the node holding the most (service ports from 10090)");
-  stack->excludes(docker)->excludes(rounds);
+  stack->excludes(docker)->excludes(rounds)->excludes(driver);
+  driver->excludes(docker);
   d->add_option("--databases", flags.databases, "With --stack: how many databases")
       ->check(CLI::Range(3, 8))
       ->needs(stack)

@@ -4,6 +4,7 @@
 // every task process of that node, SIGKILL), print the failover timeline and check that every
 // acknowledged click is still there.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,8 @@ void restart_agent(const AgentProcess& agent, const std::string& log) {
   ::dup2(in, 0);
   ::dup2(out, 1);
   ::dup2(out, 2);
+  // On the host (network namespace) it ran on.
+  if (agent.netns_fd >= 0 && ::setns(agent.netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
   ::close_range(3, ~0U, 0);
   std::vector<char*> argv, envp;
   auto args = agent.argv;
@@ -261,7 +264,8 @@ int run_demo(const DemoFlags& given, const std::string& self_exe) {
   }
   DemoFlags flags = given;
   flags.service_port = demo_service_port(given, 80);
-  demo.via = "http://127.0.0.1:" + std::to_string(flags.service_port);
+  std::string keep_off;
+  demo.via = pick_router(demo.master, flags.service_port, &keep_off);
   demo.app_name = flags.docker ? "berth-demo-docker" : "berth-demo";
   demo.dataset_name = demo.app_name + "-clicks";
   if (flags.docker && !counter_image_present()) {
@@ -271,13 +275,19 @@ int run_demo(const DemoFlags& given, const std::string& self_exe) {
   nlohmann::json app = flags.docker ? docker_counter_app(flags, demo)
                                     : counter_app(self_exe, "/" + demo.app_name, demo.dataset_name,
                                                   flags.service_port);
+  if (!keep_off.empty()) app["constraints"] = {{"hostname", "UNLIKE", keep_off}};
+  if (!flags.driver.empty() && !flags.docker) {
+    app["container"]["volumes"][0]["external"]["options"]["berth/driver"] = flags.driver;
+  }
   if (!deploy(demo, app)) {
     stop_up(started_up);
     return 1;
   }
   std::cout << "deployed /" << demo.app_name << " (berth-counter"
             << (flags.docker ? " in Docker" : "") << " with dataset " << demo.dataset_name
-            << ", health check, service port " << flags.service_port << ")\n";
+            << ", health check, service port " << flags.service_port
+            << (keep_off.empty() ? "" : ", kept off " + keep_off + " whose router it is reached by")
+            << ")\n";
   nlohmann::json task = wait_until_healthy(demo.master, demo.app_name, demo.via);
   if (task.is_null()) {
     stop_up(started_up);

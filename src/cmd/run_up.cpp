@@ -25,6 +25,7 @@
 
 #include "base/ids.h"
 #include "cmd/commands.h"
+#include "cmd/up_netns.h"
 #include "cmd/up_ports.h"
 #include "executor/docker_executor.h"
 #include "executor/leftovers.h"
@@ -40,8 +41,11 @@ struct Child {
   pid_t pid = -1;
 };
 
+// Starts `exe` with `args` in a process group of its own, output to `log_path`; in network
+// namespace `netns` unless it is empty.
 pid_t spawn(const std::string& exe, const std::vector<std::string>& args,
-            const std::string& log_path, const std::vector<std::string>& extra_env) {
+            const std::string& log_path, const std::vector<std::string>& extra_env,
+            const std::string& netns = "") {
   std::vector<std::string> argv_storage = {exe};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -66,6 +70,7 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args,
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
+    if (!netns.empty() && !enter_netns(netns)) _exit(126);
     execve(exe.c_str(), argv.data(), envp.data());
     _exit(127);
   }
@@ -124,10 +129,10 @@ bool create_cluster_dirs(const UpFlags& flags, std::string* data_dir) {
   return true;
 }
 
-// A throwaway CA and certificates in `tls_dir`, the CA trusted by this process's requests.
-// Prints why when it cannot make them.
-bool make_certificates(const std::string& tls_dir) {
-  Status pki = http::write_test_pki(tls_dir, {});
+// A throwaway CA and certificates in `tls_dir` (for loopback and `addresses`), the CA trusted
+// by this process's requests. Prints why when it cannot make them.
+bool make_certificates(const std::string& tls_dir, const std::vector<std::string>& addresses) {
+  Status pki = http::write_test_pki(tls_dir, addresses);
   if (!pki) {
     std::cerr << "berth up: cannot make certificates in " << tls_dir << ": " << pki.error().message
               << "\n";
@@ -148,7 +153,9 @@ std::vector<std::string> tls_flags(const UpFlags& flags, const std::string& tls_
 // What the cluster's processes are started with, worked out once from the flags.
 struct UpPlan {
   UpFlags flags;
-  PortSlot ports;  // this cluster's service and task ports (cmd/up_ports.h)
+  PortSlot ports;                  // this cluster's service and task ports (cmd/up_ports.h)
+  UpNetwork network;               // --netns: the agents' hosts (cmd/up_netns.h)
+  std::string host = "127.0.0.1";  // where the masters listen
   std::string data_dir, tls_dir, admin_token_file;
   std::vector<std::string> token_env;    // the join token every master and agent shares
   std::vector<std::string> tls_args;     // tls_flags()
@@ -227,10 +234,12 @@ std::string cluster_secrets(const std::string& data_dir, int masters) {
 }
 
 UpPlan make_plan(const UpFlags& flags, const std::string& data_dir, const std::string& token,
-                 const PortSlot& ports) {
+                 const PortSlot& ports, const UpNetwork& network) {
   UpPlan plan;
   plan.flags = flags;
   plan.ports = ports;
+  plan.network = network;
+  if (flags.netns) plan.host = network.gateway;
   plan.data_dir = data_dir;
   plan.tls_dir = data_dir + "/tls";
   plan.admin_token_file = data_dir + "/admin-token";
@@ -238,7 +247,8 @@ UpPlan make_plan(const UpFlags& flags, const std::string& data_dir, const std::s
   plan.tls_args = tls_flags(flags, plan.tls_dir);
   const std::string scheme = flags.tls ? "https" : "http";
   for (int i = 0; i < flags.masters; ++i) {
-    plan.master_urls.push_back(scheme + "://127.0.0.1:" + std::to_string(ha_port(flags, 0, i)));
+    plan.master_urls.push_back(scheme + "://" + plan.host + ":" +
+                               std::to_string(ha_port(flags, 0, i)));
   }
   if (flags.masters == 1) return plan;
   std::string endpoints;
@@ -296,6 +306,10 @@ bool check_up_flags(const UpFlags& flags) {
   if (flags.masters != 1 && flags.masters != 3) {
     std::cerr << "berth up: --masters must be 1 (on SQLite) or 3 (on three etcd members), got "
               << flags.masters << "\n";
+    return false;
+  }
+  if (std::string why = flags.netns ? up_network_unavailable() : ""; !why.empty()) {
+    std::cerr << "berth up: " << why << "\n";
     return false;
   }
   if (flags.masters == 3 && flags.port + kHaPortSpan - 1 > 65535) {
@@ -420,7 +434,7 @@ bool start_etcd(const UpPlan& plan, Cluster* cluster) {
 // The command line of master `i` (0-based).
 std::vector<std::string> master_args(const UpPlan& plan, size_t i) {
   std::vector<std::string> args = {
-      "master", "--host", "127.0.0.1", "--port",
+      "master", "--host", plan.host, "--port",
       std::to_string(ha_port(plan.flags, 0, static_cast<int>(i))), "--data-dir",
       master_dir(plan.data_dir, static_cast<int>(plan.master_urls.size()), static_cast<int>(i)),
       // Every master of the cluster shares one admin token.
@@ -428,6 +442,8 @@ std::vector<std::string> master_args(const UpPlan& plan, size_t i) {
       std::to_string(plan.ports.service_begin) + "-" + std::to_string(plan.ports.service_end)};
   if (!plan.store.empty()) args.insert(args.end(), {"--store", plan.store});
   args.insert(args.end(), plan.tls_args.begin(), plan.tls_args.end());
+  // --netns: the bridge is this machine's alone, as loopback is (--tls for HTTPS there too).
+  if (plan.flags.netns && !plan.flags.tls) args.push_back("--insecure");
   return args;
 }
 
@@ -480,7 +496,7 @@ bool start_masters(const UpPlan& plan, const std::string& self_exe, Cluster* clu
 // The command line of agent `i` (1 to flags.agents), named `name`; `masters` is --master's list.
 std::vector<std::string> agent_args(const UpFlags& flags, const PortSlot& ports,
                                     const std::string& masters, const std::string& data_dir, int i,
-                                    const std::string& name) {
+                                    const std::string& name, const std::string& address) {
   // The agents share the cluster's task ports (for a lone cluster 31000-32767, Mesos's range,
   // below Linux's ephemeral ports, where a port may be taken by any outgoing connection).
   uint32_t per_agent =
@@ -493,7 +509,7 @@ std::vector<std::string> agent_args(const UpFlags& flags, const PortSlot& ports,
       "--hostname",
       name,
       "--address",
-      "127.0.0.1",
+      address,
       "--work-dir",
       data_dir + "/" + name,
       "--dataset-pool",
@@ -573,6 +589,7 @@ void stop_cluster(const UpPlan& plan, const Cluster& cluster) {
   if (int mounts = release_mounts_under(plan.data_dir)) {
     std::cerr << "berth up: released " << mounts << " dataset mounts and loop devices\n";
   }
+  if (plan.flags.netns) remove_up_network(plan.network);
   // The plugin sockets of agents that died (the others removed their own).
   for (int i = 1; i <= plan.flags.agents; ++i) {
     std::string socket = plugin_socket(plan.flags.port, i);
@@ -611,11 +628,15 @@ int wait_for_agents(const std::vector<std::string>& urls, const std::string& adm
 bool start_agents(const UpPlan& plan, const std::string& self_exe, Cluster* cluster) {
   for (int i = 1; i <= plan.flags.agents; ++i) {
     std::string name = "agent-" + std::to_string(i);
+    const size_t k = static_cast<size_t>(i - 1);
+    const bool netns = plan.flags.netns;
     std::vector<std::string> args =
-        agent_args(plan.flags, plan.ports, plan.master_list(), plan.data_dir, i, name);
+        agent_args(plan.flags, plan.ports, plan.master_list(), plan.data_dir, i, name,
+                   netns ? plan.network.addresses[k] : "127.0.0.1");
     args.insert(args.end(), plan.tls_args.begin(), plan.tls_args.end());
     cluster->agents.push_back(
-        {name, spawn(self_exe, args, plan.data_dir + "/logs/" + name + ".log", plan.token_env)});
+        {name, spawn(self_exe, args, plan.data_dir + "/logs/" + name + ".log", plan.token_env,
+                     netns ? plan.network.namespaces[k] : "")});
   }
   int active =
       wait_for_agents(plan.master_urls, read_token_file(plan.admin_token_file), plan.flags.agents);
@@ -637,8 +658,15 @@ std::string masters_line(const UpPlan& plan) {
 void print_cluster(const UpPlan& plan) {
   const UpFlags& flags = plan.flags;
   bool cgroups = ::access("/sys/fs/cgroup/memory", W_OK) == 0;
-  std::cout << "berth is up: " << masters_line(plan) << " and " << flags.agents
-            << " agents on loopback\n"
+  std::string where = " agents on loopback";
+  if (flags.netns) {
+    where = " agents, each on a host of its own (network namespaces on bridge " +
+            plan.network.bridge + "):";
+    for (size_t i = 0; i < plan.network.addresses.size(); ++i) {
+      where += (i ? ", " : " ") + plan.network.addresses[i];
+    }
+  }
+  std::cout << "berth is up: " << masters_line(plan) << " and " << flags.agents << where << "\n"
             << "  API (Marathon v2):  " << plan.master_urls[0] << "/v2/apps"
             << (plan.master_urls.size() > 1 ? " (any master: standbys pass it to the leader)" : "")
             << "\n"
@@ -723,9 +751,15 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
   if (join_token.empty()) return 1;
   std::optional<PortSlot> ports = claim_port_slot(data_dir, flags.port);
   if (!ports) return 1;
-  const UpPlan plan = make_plan(flags, data_dir, join_token, *ports);
-  if (flags.tls && !make_certificates(plan.tls_dir)) return 1;
-  if (!nothing_listens(plan)) return 1;
+  UpNetwork network;
+  if (flags.netns && !make_up_network(ports->index, flags.agents, &network)) return 1;
+  const UpPlan plan = make_plan(flags, data_dir, join_token, *ports, network);
+  std::vector<std::string> addresses = network.addresses;
+  if (flags.netns) addresses.push_back(network.gateway);
+  if ((flags.tls && !make_certificates(plan.tls_dir, addresses)) || !nothing_listens(plan)) {
+    remove_up_network(network);
+    return 1;
+  }
 
   // The admin token lives beside the cluster's state (the CLI finds it there); the first master
   // creates it on first start. Tasks of other users still reach their sandboxes below.
@@ -736,7 +770,7 @@ int run_up(const UpFlags& flags, const std::string& self_exe) {
                                    std::filesystem::perms::others_exec,
                                std::filesystem::perm_options::replace, ec);
   Cluster cluster;
-  if (!start_cluster(plan, self_exe, &cluster)) return 1;
+  if (!start_cluster(plan, self_exe, &cluster)) return 1;  // stop_cluster removed the network
   print_cluster(plan);
 
   std::atomic<bool> stop{false};
