@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,6 +95,35 @@ Cluster::Cluster(int agents, int64_t lost_timeout_ms,
   }
 }
 
+namespace {
+
+// Lazily unmounts every mount under `dir` (loop datasets the agents left mounted), deepest
+// first; the loop devices, bound with autoclear, go with their last mount.
+void detach_mounts_under(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, point;
+    fields >> id >> parent >> device >> root >> point;
+    std::string decoded;  // mountinfo writes a space as \040 and so on
+    for (size_t i = 0; i < point.size(); ++i) {
+      if (point[i] == '\\' && i + 3 < point.size()) {
+        decoded += static_cast<char>(std::stoi(point.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        decoded += point[i];
+      }
+    }
+    if (decoded.rfind(dir + "/", 0) == 0) points.push_back(decoded);
+  }
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& point : points) ::umount2(point.c_str(), MNT_DETACH);
+}
+
+}  // namespace
+
 Cluster::~Cluster() { stop_everything(false); }
 
 void Cluster::stop_everything(bool keep_dir) {
@@ -118,6 +148,7 @@ void Cluster::stop_everything(bool keep_dir) {
   for (int pid : signal_agents_under(dir_, SIGKILL)) ::waitpid(pid, nullptr, WNOHANG);
   kill_leftovers();
   remove_containers_under(dir_);
+  detach_mounts_under(dir_);
   std::error_code ec;
   if (!keep_dir && !std::getenv("BERTH_KEEP_TEST_DIRS")) std::filesystem::remove_all(dir_, ec);
 }

@@ -15,25 +15,28 @@
 namespace berth::testing {
 
 // A MESOS container with the berth dataset `volume` at /data (a dvdi external volume).
-inline nlohmann::json mesos_container_with_volume(const std::string& volume) {
-  return {
-      {"type", "MESOS"},
-      {"volumes",
-       {{{"containerPath", "/data"},
-         {"mode", "RW"},
-         {"external",
-          {{"name", volume}, {"provider", "dvdi"}, {"options", {{"dvdi/driver", "berth"}}}}}}}}};
+// `driver` (shared, loop, local) becomes the dataset's `berth/driver`; "" leaves the master's.
+inline nlohmann::json mesos_container_with_volume(const std::string& volume,
+                                                  const std::string& driver = "") {
+  nlohmann::json options = {{"dvdi/driver", "berth"}};
+  if (!driver.empty()) options["berth/driver"] = driver;
+  return {{"type", "MESOS"},
+          {"volumes",
+           {{{"containerPath", "/data"},
+             {"mode", "RW"},
+             {"external", {{"name", volume}, {"provider", "dvdi"}, {"options", options}}}}}}};
 }
 
 // An app whose task appends its task id to `log` on the dataset `volume` five times a second:
 // the writer the fencing checks read back.
-inline std::string writer_app(const std::string& id, const std::string& volume) {
+inline std::string writer_app(const std::string& id, const std::string& volume,
+                              const std::string& driver = "") {
   return nlohmann::json{
       {"id", id},
       {"cmd", "while true; do echo $MESOS_TASK_ID >> $BERTH_VOLUME_DATA/log; sleep 0.2; done"},
       {"cpus", 0.1},
       {"mem", 32},
-      {"container", mesos_container_with_volume(volume)}}
+      {"container", mesos_container_with_volume(volume, driver)}}
       .dump();
 }
 
