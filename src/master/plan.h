@@ -114,6 +114,12 @@ std::vector<protocol::DatasetAssignment> assignments_for(const MasterState& stat
                                                          const lease::MasterLeases& leases,
                                                          const std::string& agent_id, MonoTime now);
 
+// Whether `local` dataset `d` can move to `target` now, by copying (docs/fencing.md §5): the
+// node holding its data, its current primary and `target` all up and the data on the holder;
+// kConflict naming the node and the reason otherwise.
+Status check_local_move(const MasterState& state, const model::Dataset& d,
+                        const std::string& target);
+
 // --- the Flocker API's dataset changes (docs/compatibility.md §3) ---
 // Each returns the dataset as it is to be stored, or an error that names the problem.
 // A new dataset: its id and name unused, its primary a node of the cluster.

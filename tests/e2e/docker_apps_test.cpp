@@ -474,12 +474,18 @@ TEST(DockerApps, AContainerThatCannotStartFailsWithDockersReason) {
 }
 
 // Marathon's external volumes (container.volumes, provider dvdi) reach a DOCKER container
-// through the berth volume plugin too; the data is on the dataset.
-TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
+// through the berth volume plugin too, on every driver; the data is on the dataset.
+class DockerAppsOnEveryDriver : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Drivers, DockerAppsOnEveryDriver,
+                         ::testing::Values("shared", "loop", "local"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(DockerAppsOnEveryDriver, ExternalVolumesReachContainersThroughThePlugin) {
   BERTH_REQUIRE_DOCKER();
   uint32_t first_port = 0;
   Cluster cluster(1, 1500, agent_flags(1, shared_ports(&first_port)));
-  std::string volume = "docker-dvdi-" + std::to_string(::getpid());
+  std::string volume = "docker-dvdi-" + GetParam() + "-" + std::to_string(::getpid());
   nlohmann::json app = {
       {"id", "/dvdi-writer"},
       {"cmd", "echo written-by-$MESOS_TASK_ID > /data/proof; sleep 1000"},
@@ -494,7 +500,7 @@ TEST(DockerApps, ExternalVolumesReachContainersThroughThePlugin) {
            {"external",
             {{"name", volume},
              {"provider", "dvdi"},
-             {"options", {{"dvdi/driver", "flocker"}}}}}}}}}},
+             {"options", {{"dvdi/driver", "flocker"}, {"berth/driver", GetParam()}}}}}}}}}},
   };
   ASSERT_EQ(cluster.call("POST", "/v2/apps", app.dump()).status, 201);
   std::string task, proof;

@@ -16,7 +16,8 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string writer_app(const std::string& volume, const nlohmann::json& constraints) {
+std::string writer_app(const std::string& volume, const nlohmann::json& constraints,
+                       const std::string& driver = "") {
   // Appends its task id to <volume>/log five times a second, each line flushed and synced.
   nlohmann::json app = {{"id", "/writer"},
                         {"cmd",
@@ -26,16 +27,32 @@ std::string writer_app(const std::string& volume, const nlohmann::json& constrai
                         {"mem", 32},
                         {"instances", 1},
                         {"constraints", constraints},
-                        {"container", mesos_container_with_volume(volume)}};
+                        {"container", mesos_container_with_volume(volume, driver)}};
   return app.dump();
 }
 
 }  // namespace
 
-TEST(Volumes, AnAppsDatasetFollowsItWhenItMoves) {
+// On every driver: `shared` and `loop` through the pool every node sees, `local` by a copy
+// from the node it leaves (loop needs root).
+class VolumesOnEveryDriver : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "loop" && ::geteuid() != 0) {
+      GTEST_SKIP() << "the loop driver needs root (loop devices and mounts)";
+    }
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Drivers, VolumesOnEveryDriver,
+                         ::testing::Values("shared", "loop", "local"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(VolumesOnEveryDriver, AnAppsDatasetFollowsItWhenItMoves) {
   Cluster cluster(2);
-  std::string volume = "itvol-" + std::to_string(::getpid());
-  auto created = cluster.call("POST", "/v2/apps", writer_app(volume, nlohmann::json::array()));
+  std::string volume = "itvol-" + GetParam() + "-" + std::to_string(::getpid());
+  auto created =
+      cluster.call("POST", "/v2/apps", writer_app(volume, nlohmann::json::array(), GetParam()));
   ASSERT_EQ(created.status, 201) << created.body.dump();
   // Marathon's defaults for external volumes: at most one instance, no over-capacity.
   EXPECT_EQ(created.body["upgradeStrategy"]["maximumOverCapacity"], 0.0);
