@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 BERTH := $(BUILD_DIR)/bin/berth
 
-.PHONY: deps build up test demo demo-stack bench images clean
+.PHONY: deps build up test demo demo-stack bench images deb clean
 
 deps:
 	@scripts/install-deps
@@ -42,6 +42,13 @@ bench: build
 images: build
 	@cmake --build $(BUILD_DIR) --target berth-counter-static
 	@scripts/build-images --counter $(BUILD_DIR)/bin/berth-counter-static
+
+# The Debian package build/berth_<version>_<arch>.deb: /usr/bin/berth, the systemd units of the
+# master and the agent, /etc/berth/berth.conf (scripts/make-deb, docs/deploy.md §1).
+deb: deps
+	@cmake --preset $(PRESET) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD_DIR) --target berth -j $(JOBS)
+	@scripts/make-deb --binary $(BERTH) --output build
 
 clean:
 	rm -rf build

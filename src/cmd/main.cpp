@@ -1,5 +1,6 @@
 // `berth`: one binary, subcommands (docs/architecture.md §1). Service commands (master, agent, up)
-// are parsed here; client commands (app, task, node) go to cli/.
+// are parsed here, the flags of master and agent in service_commands.cpp, after their config
+// file (config_file.h); client commands (app, task, node) go to cli/.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include "agent/supervisor.h"
 #include "cli/client_commands.h"
 #include "cmd/commands.h"
+#include "cmd/config_file.h"
+#include "cmd/service_commands.h"
 #include "http/http.h"
 
 namespace {
@@ -18,145 +21,6 @@ std::string self_exe(const char* argv0) {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::string(argv0) : p.string();
-}
-
-// `berth master`'s flags.
-CLI::App* add_master_command(CLI::App& app, berth::cmd::MasterFlags& flags, std::string& ca_cert) {
-  auto* m = app.add_subcommand(
-      "master", "Run the master: Marathon's API, scheduling, state (`master list`: who leads)");
-  m->add_option("--host", flags.host, "Address to listen on")
-      ->envname("BERTH_HOST")
-      ->capture_default_str();
-  m->add_option("--advertised-host", flags.advertised_host,
-                "Host other masters, agents and clients reach this master by (its address in "
-                "/v2/leader); default: --host, or 127.0.0.1 for 0.0.0.0");
-  m->add_option("--port", flags.port, "HTTP port")->envname("BERTH_PORT")->capture_default_str();
-  m->add_option("--data-dir", flags.data_dir, "Tokens, and the store unless --store says otherwise")
-      ->envname("BERTH_DATA_DIR")
-      ->capture_default_str();
-  m->add_option("--store", flags.store,
-                "Where the state lives: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. "
-                "Default: sqlite://<data-dir>/berth.db")
-      ->envname("BERTH_STORE");
-  m->add_option("--join-token", flags.join_token, "Token agents must present")
-      ->envname("BERTH_JOIN_TOKEN");
-  m->add_option("--heartbeat-interval-ms", flags.heartbeat_interval_ms)
-      ->envname("BERTH_HEARTBEAT_INTERVAL_MS")
-      ->capture_default_str();
-  m->add_option("--lease-ms", flags.lease_ms)->envname("BERTH_LEASE_MS")->capture_default_str();
-  m->add_option("--dataset-driver", flags.dataset_driver, "Driver of datasets that do not name one")
-      ->envname("BERTH_DATASET_DRIVER")
-      ->check(CLI::IsMember({"shared", "loop", "local"}))
-      ->capture_default_str();
-  m->add_option("--service-ports", flags.service_ports,
-                "Range for service ports of apps that ask for 0")
-      ->envname("BERTH_SERVICE_PORTS")
-      ->capture_default_str();
-  m->add_option("--lost-timeout-ms", flags.lost_timeout_ms,
-                "Declare an agent lost after this long without a heartbeat")
-      ->envname("BERTH_LOST_TIMEOUT_MS")
-      ->capture_default_str();
-  m->add_option("--task-launch-timeout-ms", flags.task_launch_timeout_ms,
-                "Fail (and replace) a launch its agent has not confirmed after this long")
-      ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")
-      ->capture_default_str();
-  m->add_option("--admin-token-file", flags.admin_token_file,
-                "File holding the admin API token; created (mode 0600) if missing. Default: "
-                "<data-dir>/admin-token")
-      ->envname("BERTH_ADMIN_TOKEN_FILE");
-  m->add_option(
-       "--http-credentials", flags.http_credentials,
-       "USER:PASSWORD accepted as HTTP Basic credentials with the admin role (Marathon's flag)")
-      ->envname("BERTH_HTTP_CREDENTIALS");
-  m->add_option("--tls-cert", flags.tls_cert, "PEM certificate: serve HTTPS only")
-      ->envname("BERTH_TLS_CERT");
-  m->add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert")
-      ->envname("BERTH_TLS_KEY");
-  m->add_flag("--insecure", flags.insecure,
-              "Allow listening beyond loopback without TLS (logs a warning every minute)")
-      ->envname("BERTH_INSECURE");
-  m->add_flag("--no-auth", flags.no_auth,
-              "Serve API clients without credentials (loopback only; for benchmarks against "
-              "authenticated calls)");
-  m->add_option("--ca-cert", ca_cert,
-                "PEM CA certificate to verify agents' and other masters' HTTPS ports")
-      ->envname("BERTH_CA_CERT");
-  return m;
-}
-
-// `berth agent`'s flags; the port range and the attributes are parsed once they are all read.
-struct AgentFlags {
-  berth::agent::AgentOptions options;
-  std::string ports = "31000-32000";
-  std::string attributes;
-};
-
-CLI::App* add_agent_command(CLI::App& app, AgentFlags& flags, std::string& ca_cert) {
-  auto* a = app.add_subcommand("agent", "Run an agent: registers with the master and runs tasks");
-  a->add_option("--master", flags.options.master_url,
-                "Master URL, or several separated by commas: a master that does not answer is "
-                "left for the next at once")
-      ->envname("BERTH_MASTER")
-      ->capture_default_str();
-  a->add_option("--join-token", flags.options.join_token, "The master's join token")
-      ->envname("BERTH_JOIN_TOKEN");
-  a->add_option("--hostname", flags.options.hostname, "Host name reported to the master")
-      ->envname("BERTH_HOSTNAME");
-  a->add_option("--address", flags.options.address, "Address where tasks are reachable")
-      ->envname("BERTH_ADDRESS");
-  a->add_option("--work-dir", flags.options.work_dir, "Sandboxes and agent state")
-      ->envname("BERTH_WORK_DIR")
-      ->required();
-  a->add_option("--cpus", flags.options.cpus, "CPUs to offer (default: detected)")
-      ->envname("BERTH_CPUS");
-  a->add_option("--mem", flags.options.mem, "Memory in MiB to offer (default: detected)")
-      ->envname("BERTH_MEM");
-  a->add_option("--disk", flags.options.disk, "Disk in MiB to offer (default: detected)")
-      ->envname("BERTH_DISK");
-  a->add_option("--ports", flags.ports, "Port range for tasks")
-      ->envname("BERTH_PORTS")
-      ->capture_default_str();
-  a->add_option("--attributes", flags.attributes, "Attributes, e.g. rack:a,zone:1")
-      ->envname("BERTH_ATTRIBUTES");
-  a->add_option("--memory-cgroup-root", flags.options.memory_cgroup_root)->capture_default_str();
-  a->add_option("--dataset-pool", flags.options.dataset_pool,
-                "Directory every node sees (NFS, CephFS...) for shared and loop datasets")
-      ->envname("BERTH_DATASET_POOL");
-  a->add_flag("!--no-service-router", flags.options.service_router,
-              "Do not listen on apps' service ports");
-  a->add_option("--plugin-socket", flags.options.plugin_socket,
-                "Serve Docker's volume plugin here, e.g. /run/docker/plugins/berth.sock")
-      ->envname("BERTH_PLUGIN_SOCKET");
-  a->add_option("--plugin-volume-prefix", flags.options.plugin_volume_prefix,
-                "Docker volume names of this agent's plugin are PREFIX + dataset name (for agents "
-                "sharing one dockerd)")
-      ->envname("BERTH_PLUGIN_VOLUME_PREFIX");
-  a->add_option("--docker-socket", flags.options.docker_socket,
-                "Docker Engine API socket for DOCKER apps")
-      ->envname("BERTH_DOCKER_SOCKET")
-      ->capture_default_str();
-  a->add_option("--http-port", flags.options.http_port,
-                "The agent's HTTP port for task logs (0: any free port)")
-      ->envname("BERTH_AGENT_HTTP_PORT")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  a->add_option("--default-task-user", flags.options.default_task_user,
-                "User of tasks whose app sets no `user` (default: nobody when the agent is root, "
-                "else the agent's own user; containers get it as uid:gid)")
-      ->envname("BERTH_DEFAULT_TASK_USER");
-  a->add_flag(
-       "--allow-root-tasks", flags.options.allow_root_tasks,
-       "Let tasks run as root (uid 0); containers with no `user` then run as their image's user")
-      ->envname("BERTH_ALLOW_ROOT_TASKS");
-  a->add_option("--tls-cert", flags.options.tls_cert,
-                "PEM certificate: the agent's HTTP port serves HTTPS only")
-      ->envname("BERTH_AGENT_TLS_CERT");
-  a->add_option("--tls-key", flags.options.tls_key, "PEM private key of --tls-cert")
-      ->envname("BERTH_AGENT_TLS_KEY");
-  a->add_option("--ca-cert", ca_cert,
-                "PEM CA certificate to verify the master and other agents (https://)")
-      ->envname("BERTH_CA_CERT");
-  return a;
 }
 
 CLI::App* add_up_command(CLI::App& app, berth::cmd::UpFlags& flags) {
@@ -249,47 +113,42 @@ void add_client_commands(CLI::App& app) {
 }
 
 // Runs `berth agent` once its port range and attributes parse.
-int start_agent(AgentFlags& flags) {
-  berth::Status range = berth::agent::parse_port_range(flags.ports, &flags.options.port_begin,
-                                                       &flags.options.port_end);
-  if (!range) {
-    std::cerr << range.error().message << "\n";
+int start_agent(const berth::cmd::AgentFlags& flags) {
+  auto options = berth::cmd::agent_options(flags);
+  if (!options) {
+    std::cerr << options.error().message << "\n";
     return 2;
   }
-  if (!flags.attributes.empty()) {
-    auto parsed = berth::agent::parse_attributes(flags.attributes);
-    if (!parsed) {
-      std::cerr << parsed.error().message << "\n";
-      return 2;
-    }
-    flags.options.attributes = *parsed;
-  }
-  return berth::cmd::run_agent(flags.options);
+  return berth::cmd::run_agent(std::move(*options));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace berth;
+  std::vector<std::string> args(argv, argv + argc);
   if (argc > 1) {
     std::string first = argv[1];
     if (first == "app" || first == "task" || first == "node" || first == "dataset" ||
         first == "token" || first == "events" || first == "backup" ||
         (first == "master" && argc > 2 && std::string(argv[2]) == "list")) {
-      std::vector<std::string> args(argv, argv + argc);
       return cli::run_client_command(args, std::cout, std::cerr);
     }
+  }
+  // Before CLI11 parses: the file only sets environment variables the environment lacks, so
+  // flags, then the environment, then the file win (cmd/config_file.h).
+  if (Status loaded = cmd::load_config(args); !loaded) {
+    std::cerr << "berth " << args[1] << ": " << loaded.error().message << "\n";
+    return 2;
   }
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   CLI::App app{"berth: highly available stateful containers (master, agent, CLI)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "berth 0.1.0");
-  std::string ca_cert;
-  cmd::MasterFlags master;
-  auto* m = add_master_command(app, master, ca_cert);
-  AgentFlags agent;
-  auto* a = add_agent_command(app, agent, ca_cert);
+  app.set_version_flag("--version", "berth " BERTH_VERSION);
+  cmd::ServiceFlags service;
+  cmd::ServiceCommands commands = cmd::add_service_commands(app, service);
+  std::string& ca_cert = service.ca_cert;
   cmd::UpFlags up;
   auto* u = add_up_command(app, up);
   cmd::DemoFlags demo;
@@ -311,8 +170,8 @@ int main(int argc, char** argv) {
     ca_cert = demo.data_dir + "/tls/ca.pem";  // the cluster `berth up --tls` made there
   }
   if (!ca_cert.empty()) http::set_client_ca_file(ca_cert);
-  if (m->parsed()) return cmd::run_master(master);
-  if (a->parsed()) return start_agent(agent);
+  if (commands.master->parsed()) return cmd::run_master(service.master);
+  if (commands.agent->parsed()) return start_agent(service.agent);
   if (u->parsed()) return cmd::run_up(up, self_exe(argv[0]));
   if (r->parsed()) return cmd::run_restore(restore_file, restore_dir, restore_store);
   if (d->parsed() && demo.stack) return cmd::run_demo_stack(demo, self_exe(argv[0]));
