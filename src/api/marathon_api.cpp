@@ -365,6 +365,9 @@ http::Response backup(master::MasterCore& core, Clock& clock) {
   nlohmann::json entries = nlohmann::json::array();
   int64_t revision = 0;
   for (const auto& kv : *stored) {
+    // The master's keys all start with "/"; etcd's election key ("leader", held by a lease)
+    // is the running cluster's, and restored it would block every election.
+    if (kv.key.empty() || kv.key[0] != '/') continue;
     entries.push_back({{"key", kv.key}, {"value", kv.value}});
     revision = std::max(revision, kv.mod_revision);
   }

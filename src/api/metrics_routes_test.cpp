@@ -1,10 +1,11 @@
-// GET /metrics, /metrics/prometheus and /berth/v1/failovers through the master's API dispatch,
-// with an in-memory store and a hand-advanced clock.
+// GET /metrics, /metrics/prometheus, /berth/v1/failovers and /berth/v1/backup through the
+// master's API dispatch, with an in-memory store and a hand-advanced clock.
 #include "api/metrics_routes.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/marathon_api.h"
 #include "metrics/registry.h"
@@ -28,7 +29,7 @@ class SequentialIds final : public IdSource {
   int n_ = 0;
 };
 
-class MetricsRoutes : public ::testing::Test {
+class ApiRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
     master::MasterOptions options;
@@ -68,14 +69,14 @@ class MetricsRoutes : public ::testing::Test {
   ApiInfo info_;
 };
 
-TEST_F(MetricsRoutes, EveryRouteNeedsACredential) {
+TEST_F(ApiRoutes, EveryRouteNeedsACredential) {
   for (const char* path : {"/metrics", "/metrics/prometheus", "/berth/v1/failovers"}) {
     EXPECT_EQ(get(path, false).status, 401) << path;
     EXPECT_EQ(get(path).status, 200) << path;
   }
 }
 
-TEST_F(MetricsRoutes, BothViewsShowTheAppsAndTheRequestsCounted) {
+TEST_F(ApiRoutes, BothViewsShowTheAppsAndTheRequestsCounted) {
   ASSERT_EQ(post_app(R"({"id":"/web","cmd":"sleep 100","instances":2})").status, 201);
   get("/v2/apps");
   get("/v2/apps/web");
@@ -230,6 +231,22 @@ TEST(FailoversJson, ShowsEachPhaseAndTheLastTimeEachWasReached) {
   EXPECT_EQ(done["tasks"][0]["replacementTaskId"], "db.2");
   EXPECT_EQ(done["tasks"][0]["replacementNode"], "b");
   EXPECT_EQ(done["tasks"][0]["healthyAt"], format_iso8601(clock.wall_now()));
+}
+
+TEST_F(ApiRoutes, ABackupHoldsTheMastersKeysAndNotTheElectionsLeaderKey) {
+  ASSERT_EQ(post_app(R"({"id":"/web","cmd":"sleep 100"})").status, 201);
+  // etcd's election key lives beside the master's keys under the cluster's prefix.
+  ASSERT_TRUE(store_.put("leader", "master-1").ok());
+  EXPECT_EQ(get("/berth/v1/backup", false).status, 401);
+  auto answer = get("/berth/v1/backup");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  auto backup = nlohmann::json::parse(answer.body);
+  EXPECT_EQ(backup["format"], "berth-backup-1");
+  EXPECT_EQ(backup["joinToken"], "t");
+  std::set<std::string> keys;
+  for (const auto& e : backup["entries"]) keys.insert(e["key"].get<std::string>());
+  EXPECT_FALSE(keys.count("leader"));
+  EXPECT_TRUE(keys.count("/apps/web")) << backup.dump();
 }
 
 }  // namespace
