@@ -600,6 +600,14 @@ TEST_F(LoopVolume, AHalfMadeImageIsReplacedByTheNextCreate) {
   ASSERT_TRUE(is_ok(driver_->detach(dataset(1), "a")));
 }
 
+// The first line of a file, closed again (so that its mount can be detached).
+std::string first_line(const fs::path& path) {
+  std::ifstream in(path);
+  std::string text;
+  std::getline(in, text);
+  return text;
+}
+
 // Whether the image's superblock has ext4's multi-mount protection (INCOMPAT_MMP, 0x100).
 bool has_mmp(const std::string& image) {
   std::ifstream in(image, std::ios::binary);
@@ -665,11 +673,7 @@ TEST_F(LoopVolume, AnImageLeftMountedByADeadHostMountsElsewhereAfterTheCheckInte
   std::cout << "the dead host's image mounted after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms\n";
   EXPECT_GE(waited, std::chrono::seconds(10));  // The kernel did check: not a clean image.
-  std::ifstream in(fs::path(there) / "f");
-  std::string text;
-  std::getline(in, text);
-  EXPECT_EQ(text, "from a");
-  in.close();
+  EXPECT_EQ(first_line(fs::path(there) / "f"), "from a");
   EXPECT_TRUE(is_ok(other->detach(dataset(1), "b")));
 }
 
@@ -705,11 +709,7 @@ TEST_F(LoopVolume, AnotherHostCannotMountAnImageWhileThisHostHasItMounted) {
   std::string there = ok_value(other->attach(dataset(1), "b", 2));
   waited = std::chrono::steady_clock::now() - start;
   EXPECT_LT(waited, std::chrono::seconds(5));  // A clean unmount lets it through at once.
-  std::ifstream in(fs::path(there) / "f");
-  std::string text;
-  std::getline(in, text);
-  EXPECT_EQ(text, "from a");
-  in.close();
+  EXPECT_EQ(first_line(fs::path(there) / "f"), "from a");
   EXPECT_TRUE(is_ok(other->detach(dataset(1), "b")));
 }
 
