@@ -411,7 +411,9 @@ TEST(BerthUp, TheSeedDemoRunsAcrossHostsOnEveryDriver) {
     EXPECT_EQ(read_file("/proc/self/mountinfo").find(c.dir), std::string::npos);
     FILE* devices = ::popen(("losetup -a | grep -c " + c.dir).c_str(), "r");
     char count[16] = {};
-    if (devices && std::fgets(count, sizeof count, devices)) EXPECT_EQ(std::atoi(count), 0);
+    if (devices && std::fgets(count, sizeof count, devices)) {
+      EXPECT_EQ(std::atoi(count), 0);
+    }
     if (devices) ::pclose(devices);
     EXPECT_FALSE(std::filesystem::exists("/sys/class/net/" + bridge)) << bridge;
     std::error_code ec;
