@@ -76,11 +76,27 @@ class DatasetManagerTest : public ::testing::Test {
     std::ofstream(fs::path(*path) / "ledger") << contents;
     ASSERT_TRUE(source_->detach(kId, "node-a").ok());
   }
+  // The copy without HTTP: node b extracts node a's stream as it is made.
   Status copy_from_a() {
-    Result<LocalDatasetArchive> archive =
-        archive_local_dataset((root_ / "a").string(), kId, uint64_t{1} << 30);
+    auto archive = archive_local_dataset((root_ / "a").string(), kId);
     if (!archive) return archive.error();
-    return install_local_dataset((root_ / "b").string(), kId, *archive);
+    struct Direct final : ArchiveSource {
+      explicit Direct(LocalDatasetArchive& a) : from(a) {}
+      Result<std::string_view> read() override {
+        piece.clear();
+        while (piece.empty() && more) {
+          Result<bool> next = from.next(&piece);
+          if (!next) return next.error();
+          more = *next;
+        }
+        return std::string_view(piece);
+      }
+      LocalDatasetArchive& from;
+      std::string piece;
+      bool more = true;
+    } source(**archive);
+    return install_local_dataset((root_ / "b").string(), kId, (*archive)->copy(), source,
+                                 [](const ArchiveStats&) { return Status(); });
   }
 
   bool b_list_attached() {

@@ -1,32 +1,39 @@
 #include "agent/dataset_transfer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
-#include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "agent/http_answers.h"
+#include "agent/sha256.h"
 #include "base/secret.h"
 #include "json/bounded.h"
 #include "volume/dataset_id.h"
+#include "volume/local_transfer.h"
 
 namespace berth::agent {
 namespace {
 
 constexpr std::string_view kPrefix = "/berth/v1/datasets/";
 constexpr std::string_view kSuffix = "/archive";
+constexpr const char* kEntriesField = "X-Berth-Archive-Entries";
+constexpr const char* kDigestField = "X-Berth-Archive-Sha256";
 
 std::string dataset_id_of(const std::string& path) {
   return path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
 }
 
-std::optional<uint64_t> header_number(const http::ClientResponse& answer, const std::string& name) {
-  auto it = answer.headers.find(name);
-  if (it == answer.headers.end()) return std::nullopt;
+std::optional<uint64_t> number_in(const std::map<std::string, std::string>& fields,
+                                  const std::string& name) {
+  auto it = fields.find(name);
+  if (it == fields.end() || it->second.empty()) return std::nullopt;
   uint64_t value = 0;
   const char* end = it->second.data() + it->second.size();
   auto [at, ec] = std::from_chars(it->second.data(), end, value);
-  if (ec != std::errc() || at != end || it->second.empty()) return std::nullopt;
+  if (ec != std::errc() || at != end) return std::nullopt;
   return value;
 }
 
@@ -39,83 +46,136 @@ std::string message_of(const http::ClientResponse& answer) {
   return "HTTP " + std::to_string(answer.status) + " " + answer.body.substr(0, 200);
 }
 
+// Why the sender answered other than 200.
+Error refusal(const http::ClientResponse& answer, const DatasetChange& change) {
+  const std::string& node = change.copy_from_node;
+  std::string message = message_of(answer);
+  switch (answer.status) {
+    case 404:
+      return make_error(ErrorCode::kNotFound, "node " + node + " has no copy of dataset " +
+                                                  change.dataset_id + ": " + message);
+    case 409:
+      return make_error(ErrorCode::kConflict, "node " + node + " has not released dataset " +
+                                                  change.dataset_id + " yet: " + message);
+    default:
+      return make_error(ErrorCode::kUnavailable, "node " + node + " could not send dataset " +
+                                                     change.dataset_id + ": " + message);
+  }
+}
+
+// What the header of a 200 answer says of the copy, once it is known to come from the node
+// that holds the dataset.
+Result<LocalDatasetCopy> copy_of(const http::ClientResponse& head, const DatasetChange& change) {
+  auto node = head.headers.find("x-berth-node-id");
+  if (node == head.headers.end() || node->second != change.copy_from_node) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the agent that answered is node '" +
+                          (node == head.headers.end() ? std::string() : node->second) +
+                          "', not node " + change.copy_from_node + " which holds dataset " +
+                          change.dataset_id + " (its address now belongs to another agent?)");
+  }
+  auto epoch = number_in(head.headers, "x-berth-dataset-epoch");
+  auto size = number_in(head.headers, "x-berth-dataset-size");
+  if (!epoch || !size) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the archive of dataset " + change.dataset_id + " from node " +
+                          change.copy_from_node +
+                          " lacks its X-Berth-Dataset-Epoch or X-Berth-Dataset-Size header");
+  }
+  return LocalDatasetCopy{*size, *epoch};
+}
+
+// The trailer's word on the stream against what arrived: `digest` of the body, `stats` of
+// what was extracted.
+Status check_trailer(const std::map<std::string, std::string>& trailer, const std::string& digest,
+                     const ArchiveStats& stats, const DatasetChange& change) {
+  auto entries = number_in(trailer, "x-berth-archive-entries");
+  auto announced = trailer.find("x-berth-archive-sha256");
+  const std::string from = "the archive from node " + change.copy_from_node;
+  if (!entries || announced == trailer.end()) {
+    return make_error(ErrorCode::kInvalidArgument, from + " ended without its " + kEntriesField +
+                                                       " and " + kDigestField +
+                                                       " trailer fields; it cannot be verified");
+  }
+  if (announced->second != digest) {
+    return make_error(ErrorCode::kInvalidArgument, from + " is damaged: its SHA-256 is " + digest +
+                                                       ", the sender announced " +
+                                                       announced->second);
+  }
+  if (*entries != stats.entries) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      from + " holds " + std::to_string(stats.entries) +
+                          " entries where its sender announced " + std::to_string(*entries) +
+                          "; it is incomplete");
+  }
+  return {};
+}
+
+// The body of the answer as an archive source, hashing every byte it hands on.
+class HashingSource final : public ArchiveSource {
+ public:
+  explicit HashingSource(http::BodyReader& body) : body_(body) {}
+  Result<std::string_view> read() override {
+    Result<std::string_view> piece = body_.read();
+    if (piece) digest_.update(*piece);
+    return piece;
+  }
+  std::string digest() const { return digest_.hex(); }
+
+ private:
+  http::BodyReader& body_;
+  Sha256 digest_;
+};
+
+// The state of one archive being sent, shared by the answer's stream and finish.
+struct Sending {
+  std::string dataset_id;
+  std::string to;
+  std::unique_ptr<LocalDatasetArchive> archive;
+  Sha256 digest;
+  bool ended = false;   // the last bytes went out
+  bool failed = false;  // the archive broke off
+};
+
+http::Response streamed_answer(std::shared_ptr<Sending> sending, const std::string& node_id) {
+  http::Response response;
+  response.content_type = "application/x-tar";
+  const LocalDatasetCopy& copy = sending->archive->copy();
+  response.headers = {{"X-Berth-Node-Id", node_id},
+                      {"X-Berth-Dataset-Epoch", std::to_string(copy.epoch)},
+                      {"X-Berth-Dataset-Size", std::to_string(copy.size_bytes)},
+                      {"Trailer", std::string(kEntriesField) + ", " + kDigestField}};
+  response.stream = [sending](std::string* chunk) {
+    if (sending->ended || sending->failed) return false;
+    // Room for a piece, what libarchive held back and the server's CRLF: no reallocation.
+    chunk->reserve(TreeArchiver::kPieceBytes + (64 << 10));
+    Result<bool> more = sending->archive->next(chunk);
+    if (!more) {
+      spdlog::warn("sending dataset {} to {} broke off: {}", sending->dataset_id, sending->to,
+                   more.error().message);
+      sending->failed = true;
+      return false;
+    }
+    sending->digest.update(*chunk);
+    sending->ended = !*more;
+    return true;  // the last bytes too: the server drops a chunk that comes with false
+  };
+  response.finish = [sending]() -> std::optional<http::Fields> {
+    if (!sending->ended || sending->failed) return std::nullopt;
+    const ArchiveStats& stats = sending->archive->stats();
+    spdlog::info("sent dataset {} to {}: {} entries, {} bytes of files", sending->dataset_id,
+                 sending->to, stats.entries, stats.file_bytes);
+    return http::Fields{{kEntriesField, std::to_string(stats.entries)},
+                        {kDigestField, sending->digest.hex()}};
+  };
+  return response;
+}
+
 }  // namespace
 
 bool is_dataset_archive_path(const std::string& path) {
   return path.size() > kPrefix.size() + kSuffix.size() && path.starts_with(kPrefix) &&
          path.ends_with(kSuffix) && dataset_id_of(path).find('/') == std::string::npos;
-}
-
-std::string archive_checksum(std::string_view bytes) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-Result<LocalDatasetArchive> archive_from_answer(http::ClientResponse answer,
-                                                const std::string& dataset_id,
-                                                const std::string& expected_node,
-                                                uint64_t max_archive_bytes) {
-  if (answer.status != 200) {
-    std::string message = message_of(answer);
-    switch (answer.status) {
-      case 404:
-        return make_error(
-            ErrorCode::kNotFound,
-            "node " + expected_node + " has no copy of dataset " + dataset_id + ": " + message);
-      case 409:
-        return make_error(ErrorCode::kConflict, "node " + expected_node +
-                                                    " has not released dataset " + dataset_id +
-                                                    " yet: " + message);
-      case 413:
-        return make_error(ErrorCode::kInvalidArgument, message);
-      default:
-        return make_error(
-            ErrorCode::kUnavailable,
-            "node " + expected_node + " could not send dataset " + dataset_id + ": " + message);
-    }
-  }
-  auto node = answer.headers.find("x-berth-node-id");
-  if (node == answer.headers.end() || node->second != expected_node) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the agent that answered is node '" +
-                          (node == answer.headers.end() ? std::string() : node->second) +
-                          "', not node " + expected_node + " which holds dataset " + dataset_id +
-                          " (its address now belongs to another agent?)");
-  }
-  auto epoch = header_number(answer, "x-berth-dataset-epoch");
-  auto size = header_number(answer, "x-berth-dataset-size");
-  auto entries = header_number(answer, "x-berth-archive-entries");
-  auto checksum = answer.headers.find("x-berth-archive-checksum");
-  if (!epoch || !size || !entries || checksum == answer.headers.end()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the archive of dataset " + dataset_id + " from node " + expected_node +
-                          " lacks its X-Berth-Dataset-Epoch, X-Berth-Dataset-Size, "
-                          "X-Berth-Archive-Entries or X-Berth-Archive-Checksum header");
-  }
-  if (answer.body.size() > max_archive_bytes) {
-    return make_error(ErrorCode::kInvalidArgument, "the archive of dataset " + dataset_id + " is " +
-                                                       std::to_string(answer.body.size()) +
-                                                       " bytes, more than the limit of " +
-                                                       std::to_string(max_archive_bytes));
-  }
-  std::string actual = archive_checksum(answer.body);
-  if (actual != checksum->second) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the archive of dataset " + dataset_id + " from node " + expected_node +
-                          " is damaged: checksum " + actual + ", announced " + checksum->second);
-  }
-  LocalDatasetArchive archive;
-  archive.tar = std::move(answer.body);
-  archive.epoch = *epoch;
-  archive.size_bytes = *size;
-  archive.entries = *entries;
-  return archive;
 }
 
 DatasetTransfer::DatasetTransfer(std::string local_dir, DatasetTransferOptions options)
@@ -143,39 +203,40 @@ http::Response DatasetTransfer::serve(const http::Request& request, const std::s
     return message_response(409, "dataset " + id + " is in use on node " + node_id +
                                      " (a task or a Docker mount); it is copied once released");
   }
-  Result<LocalDatasetArchive> archive =
-      archive_local_dataset(local_dir_, id, options_.max_archive_bytes);
-  if (!archive) {
-    // archive_local_dataset's kInvalidArgument means the tree cannot be archived within the
-    // limits (too large, nested too deep, changing while read): 413, not the table's 500.
-    const ErrorCode code = archive.error().code;
-    return message_response(code == ErrorCode::kInvalidArgument ? 413 : status_of(code),
-                            archive.error().message);
-  }
-  http::Response response;
-  response.content_type = "application/x-tar";
-  response.headers = {{"X-Berth-Node-Id", node_id},
-                      {"X-Berth-Dataset-Epoch", std::to_string(archive->epoch)},
-                      {"X-Berth-Dataset-Size", std::to_string(archive->size_bytes)},
-                      {"X-Berth-Archive-Entries", std::to_string(archive->entries)},
-                      {"X-Berth-Archive-Checksum", archive_checksum(archive->tar)}};
-  response.body = std::move(archive->tar);
-  return response;
+  Result<std::unique_ptr<LocalDatasetArchive>> archive = archive_local_dataset(local_dir_, id);
+  if (!archive) return message_response(status_of(archive.error().code), archive.error().message);
+  auto sending = std::make_shared<Sending>();
+  sending->dataset_id = id;
+  sending->to = request.remote_address;
+  sending->archive = std::move(*archive);
+  spdlog::info("sending dataset {} to {}", id, sending->to);
+  return streamed_answer(std::move(sending), node_id);
 }
 
 Status DatasetTransfer::receive(const DatasetChange& change) {
   if (Status s = validate_dataset_id(change.dataset_id); !s) return s;
   std::string target = std::string(kPrefix) + change.dataset_id + std::string(kSuffix);
-  std::vector<std::pair<std::string, std::string>> headers = {{"Accept", "application/x-tar"}};
+  std::vector<std::pair<std::string, std::string>> headers = {{"Accept", "application/x-tar"},
+                                                              {"TE", "trailers"}};
   if (!options_.join_token.empty())
     headers.emplace_back("Authorization", "Bearer " + options_.join_token);
-  auto answer = http::request(change.copy_from, "GET", target, "", options_.download_timeout_ms,
-                              headers, options_.max_archive_bytes);
+  http::DownloadOptions download;
+  download.header_timeout_ms = options_.answer_timeout_ms;
+  download.stall_timeout_ms = options_.stall_timeout_ms;
+  auto install = [&](const http::ClientResponse& head, http::BodyReader& body) -> Status {
+    Result<LocalDatasetCopy> copy = copy_of(head, change);
+    if (!copy) return copy.error();
+    HashingSource source(body);
+    return install_local_dataset(
+        local_dir_, change.dataset_id, *copy, source, [&](const ArchiveStats& stats) {
+          return check_trailer(body.trailer(), source.digest(), stats, change);
+        });
+  };
+  Result<http::ClientResponse> answer =
+      http::download(change.copy_from, target, headers, install, download);
   if (!answer) return answer.error();
-  Result<LocalDatasetArchive> archive = archive_from_answer(
-      std::move(*answer), change.dataset_id, change.copy_from_node, options_.max_archive_bytes);
-  if (!archive) return archive.error();
-  return install_local_dataset(local_dir_, change.dataset_id, *archive);
+  if (answer->status != 200) return refusal(*answer, change);
+  return {};
 }
 
 }  // namespace berth::agent

@@ -14,7 +14,9 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <iterator>
 #include <optional>
+#include <vector>
 
 #include "http/http.h"
 #include "http/tls_contexts.h"
@@ -344,6 +346,138 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
           }
         }
         return out;
+      });
+}
+
+namespace {
+
+// download()'s BodyReader over a connected `Stream` whose answer header has been read.
+template <class Stream>
+class StreamBodyReader final : public BodyReader {
+ public:
+  // The most one read() hands over, and what the connection's buffer should hold: Beast reads
+  // from the socket only as much as that buffer has room for.
+  static constexpr size_t kPieceBytes = 256 << 10;
+
+  StreamBodyReader(Stream& stream, asio::io_context& io, beast::flat_buffer& buffer,
+                   bhttp::response_parser<bhttp::buffer_body>& parser, std::string base_url,
+                   std::chrono::milliseconds stall)
+      : stream_(stream),
+        io_(io),
+        buffer_(buffer),
+        parser_(parser),
+        base_url_(std::move(base_url)),
+        stall_(stall),
+        piece_(kPieceBytes),
+        header_fields_(static_cast<size_t>(
+            std::distance(parser.get().base().begin(), parser.get().base().end()))) {}
+
+  Result<std::string_view> read() override {
+    while (!parser_.is_done()) {
+      parser_.get().body().data = piece_.data();
+      parser_.get().body().size = piece_.size();
+      boost::system::error_code ec;
+      beast::get_lowest_layer(stream_).expires_after(stall_);
+      bhttp::async_read_some(stream_, buffer_, parser_,
+                             [&](boost::system::error_code e, size_t) { ec = e; });
+      run_io(io_);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) return broken(ec);
+      size_t got = piece_.size() - parser_.get().body().size;
+      if (got > 0) return std::string_view(piece_.data(), got);
+    }
+    if (!trailer_read_) {
+      // Trailer fields join the header's in the parser, after them.
+      trailer_read_ = true;
+      auto it = parser_.get().base().begin();
+      std::advance(it, header_fields_);
+      for (; it != parser_.get().base().end(); ++it) {
+        std::string name(it->name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        trailer_[name] = std::string(it->value());
+      }
+    }
+    return std::string_view();
+  }
+
+  const std::map<std::string, std::string>& trailer() const override { return trailer_; }
+
+ private:
+  Error broken(const boost::system::error_code& ec) const {
+    if (ec == beast::error::timeout) {
+      return make_error(ErrorCode::kUnavailable, "the answer from " + base_url_ +
+                                                     " stalled: no byte for " +
+                                                     std::to_string(stall_.count()) + " ms");
+    }
+    if (ec == bhttp::error::partial_message || ec == asio::error::eof ||
+        ec == ssl::error::stream_truncated || ec == bhttp::error::end_of_stream) {
+      return make_error(ErrorCode::kUnavailable, "the answer from " + base_url_ +
+                                                     " ended before its end: the sender " +
+                                                     "closed the connection part way");
+    }
+    return make_error(ErrorCode::kUnavailable,
+                      "the answer from " + base_url_ + " broke: " + ec.message());
+  }
+
+  Stream& stream_;
+  asio::io_context& io_;
+  beast::flat_buffer& buffer_;
+  bhttp::response_parser<bhttp::buffer_body>& parser_;
+  const std::string base_url_;
+  const std::chrono::milliseconds stall_;
+  std::vector<char> piece_;
+  const size_t header_fields_;
+  bool trailer_read_ = false;
+  std::map<std::string, std::string> trailer_;
+};
+
+}  // namespace
+
+Result<ClientResponse> download(
+    const std::string& base_url, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::function<Status(const ClientResponse& head, BodyReader& body)>& consume,
+    const DownloadOptions& options) {
+  auto deadline = std::chrono::milliseconds(options.header_timeout_ms);
+  return over_connection(
+      base_url, deadline,
+      [&](auto& stream, asio::io_context& io, const BaseUrl& url) -> Result<ClientResponse> {
+        auto req = make_request(url, "GET", target, "", headers);
+        boost::system::error_code ec;
+        beast::get_lowest_layer(stream).expires_after(deadline);
+        bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec)
+          return make_error(ErrorCode::kUnavailable,
+                            "sending to " + base_url + " failed: " + ec.message());
+        using Reader = StreamBodyReader<std::remove_reference_t<decltype(stream)>>;
+        beast::flat_buffer buffer;
+        buffer.reserve(Reader::kPieceBytes);
+        bhttp::response_parser<bhttp::buffer_body> parser;
+        parser.body_limit(boost::none);
+        beast::get_lowest_layer(stream).expires_after(deadline);
+        bhttp::async_read_header(stream, buffer, parser,
+                                 [&](boost::system::error_code e, size_t) { ec = e; });
+        run_io(io);
+        if (ec)
+          return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " +
+                                                         target + ": " + ec.message());
+        ClientResponse head;
+        head.status = static_cast<int>(parser.get().result_int());
+        copy_headers(parser.get(), &head);
+        Reader body(stream, io, buffer, parser, base_url,
+                    std::chrono::milliseconds(options.stall_timeout_ms));
+        if (head.status == 200) {
+          if (Status s = consume(head, body); !s) return s.error();
+          return head;
+        }
+        constexpr size_t kMaxErrorBody = 1 << 20;
+        while (head.body.size() < kMaxErrorBody) {
+          Result<std::string_view> piece = body.read();
+          if (!piece || piece->empty()) break;
+          head.body.append(piece->substr(0, kMaxErrorBody - head.body.size()));
+        }
+        return head;
       });
 }
 

@@ -97,14 +97,24 @@ std::string head_text(const Response& response, unsigned version, bool keep_aliv
   return text + "\r\n";
 }
 
-// `data` as one chunk of a chunked body: its size in hex, CRLF, the bytes, CRLF.
-std::string chunk_frame(const std::string& data) {
-  char size[24];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  std::string out;
-  out.reserve(static_cast<size_t>(n) + data.size() + 2);
-  out.append(size, static_cast<size_t>(n)).append(data).append("\r\n");
-  return out;
+// The line that opens a chunk of `size` bytes of a chunked body: the size in hex and CRLF. The
+// chunk's bytes and another CRLF follow.
+std::string chunk_size_line(size_t size) {
+  char line[24];
+  int n = std::snprintf(line, sizeof line, "%zx\r\n", size);
+  return std::string(line, static_cast<size_t>(n));
+}
+
+// The last chunk of a chunked body with `trailer` as its trailer fields. A CR or LF in a value
+// would end the field early, so each becomes a space.
+std::string last_chunk(const Fields& trailer) {
+  std::string out = "0\r\n";
+  for (const auto& [name, value] : trailer) {
+    out += name + ": ";
+    for (char c : value) out += (c == '\r' || c == '\n') ? ' ' : c;
+    out += "\r\n";
+  }
+  return out + "\r\n";
 }
 
 Request to_request(bhttp::request<bhttp::string_body>& message, const std::string& remote) {
@@ -443,23 +453,37 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // On a worker thread: the status line, then each chunk the producer hands over, until it
   // says it is done, the peer goes away, a write fails or the server stops. HTTP/1.1 clients
   // get each piece as one chunk of a chunked body (so a client reading whole chunks, as
-  // Python's requests does, sees every event as it is sent), ended by the last chunk.
+  // Python's requests does, sees every event as it is sent), ended by the last chunk. A finite
+  // body (Response::finish) gets its last chunk only when the producer completed it.
   static void stream_response(std::shared_ptr<Session> s, Response response) {
     const bool chunked = s->version_ >= 11;
     bool ok = s->write_from_worker(head_text(response, s->version_, false, std::nullopt), "");
+    bool produced = false;  // the producer said the body is done
     while (ok && !s->core_.stopping && !s->closed()) {
       std::string chunk;
-      if (!response.stream(&chunk)) break;
+      if (!response.stream(&chunk)) {
+        produced = true;
+        break;
+      }
       if (chunk.empty()) {
         if (peer_gone(s->fd_)) break;
         continue;
       }
-      if (chunked) chunk = chunk_frame(chunk);
-      ok = s->write_from_worker("", std::move(chunk));
+      // The size line goes out as the head, so the chunk's bytes are not copied again.
+      std::string size_line = chunked ? chunk_size_line(chunk.size()) : "";
+      if (chunked) chunk += "\r\n";
+      ok = s->write_from_worker(std::move(size_line), std::move(chunk));
     }
-    if (ok && chunked && !s->closed()) s->write_from_worker("", "0\r\n\r\n");
+    std::optional<Fields> trailer = Fields{};
+    if (response.finish) trailer = ok && produced ? response.finish() : std::nullopt;
+    if (ok && trailer && chunked && !s->closed()) s->write_from_worker("", last_chunk(*trailer));
     response.stream = nullptr;  // the producer's state learns of the end now
+    response.finish = nullptr;
     asio::io_context& io = s->core_.io;
+    if (!trailer) {
+      asio::post(io, [s = std::move(s)] { s->close(); });
+      return;
+    }
     asio::post(io, [s = std::move(s)] { s->finish_and_close(); });
   }
 

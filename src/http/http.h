@@ -34,10 +34,13 @@ struct Request {
   std::string header(const std::string& lower_name) const;
 };
 
+// Header or trailer fields in the order they are sent.
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;
+  Fields headers;
   std::string body;
   // Set for a streamed answer (Server-Sent Events); `body` is then ignored. The server sends
   // the status line and headers with `Connection: close` and no Content-Length, then calls
@@ -49,6 +52,15 @@ struct Response {
   // stalls for kStreamStallLimitMs: state captured by `stream` learns of the end by being
   // destroyed.
   std::function<bool(std::string* chunk)> stream = nullptr;
+  // Set with `stream` for a finite streamed body, such as a download, rather than an event
+  // stream whose every end is a normal one. Called once after `stream` returned false, it says
+  // whether the body is complete. Fields (maybe none): it is, and the chunked body ends with its
+  // last chunk carrying them as trailer fields (announce their names in a `Trailer` header).
+  // nullopt: the producer failed part way, and the connection is cut without the last chunk,
+  // so the client sees a broken body, never a complete one. A body the server itself ends (a
+  // client that stalls, the server's stop) is cut in the same way and `finish` is not called.
+  // An HTTP/1.0 client gets no trailer: its body ends with the connection either way.
+  std::function<std::optional<Fields>()> finish = nullptr;
 };
 
 // A streamed response whose client accepts no bytes for this long is cut off.
@@ -151,6 +163,37 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::function<bool(std::string_view)>& on_data,
                                   int connect_timeout_ms = 10000);
+
+// The body of an answer as download() hands it to its caller, who pulls it at its own pace:
+// one piece of the socket's bytes at a time, so memory stays flat whatever the body's size.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // The next bytes of the body, valid until the next call; empty once the body is complete (a
+  // chunked body's last chunk, or Content-Length bytes). kUnavailable, saying which, when the
+  // connection breaks or closes before the body's end, or no byte arrives for the stall limit.
+  virtual Result<std::string_view> read() = 0;
+  // A chunked body's trailer fields (lower-case names); empty until read() has returned empty.
+  virtual const std::map<std::string, std::string>& trailer() const = 0;
+};
+
+struct DownloadOptions {
+  // Connecting, sending the request and receiving the answer's header, each step.
+  int header_timeout_ms = 10000;
+  // While the body arrives: a read() that waits longer than this for a byte fails.
+  int stall_timeout_ms = 30000;
+};
+
+// GET `target` for a body too large to hold in memory. With status 200, `consume` gets the
+// status and headers and pulls the body through the BodyReader before the connection closes;
+// download() then returns consume's error, or the status and headers. For any other status
+// the body (its first MiB) is in ClientResponse::body and `consume` is not called. Errors before
+// the body as request().
+Result<ClientResponse> download(
+    const std::string& base_url, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::function<Status(const ClientResponse& head, BodyReader& body)>& consume,
+    const DownloadOptions& options = {});
 
 // HTTP/1.1 over a unix stream socket, for a local daemon's API (Docker's Engine API on
 // /var/run/docker.sock is the user): one connection per call, closed after the answer, so calls

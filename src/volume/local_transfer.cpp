@@ -6,7 +6,6 @@
 #include "volume/dataset_id.h"
 #include "volume/directory_backend.h"
 #include "volume/epoch_record.h"
-#include "volume/tree_archive.h"
 #include "volume/tree_copy.h"
 
 namespace berth {
@@ -23,71 +22,11 @@ Error attached_here(const std::string& dataset_id, const EpochRecord& record) {
                                               " on this node; it is copied only once detached");
 }
 
-}  // namespace
-
-Result<LocalDatasetArchive> archive_local_dataset(const std::string& node_dir,
-                                                  const std::string& dataset_id,
-                                                  uint64_t max_bytes) {
-  if (Status s = validate_dataset_id(dataset_id); !s) return s.error();
-  fs::path dir = normal(node_dir);
+// Under the dataset's lock, `staged` replaces the dataset's directory in `dir` and the record
+// says `copy`, unattached, keeping a higher epoch recorded before.
+Status put_in_place(const RecordDir& records, const fs::path& dir, const std::string& dataset_id,
+                    const fs::path& staged, const LocalDatasetCopy& copy) {
   std::error_code ec;
-  auto missing = [&] {
-    return make_error(ErrorCode::kNotFound,
-                      "dataset " + dataset_id + " has no local copy in " + dir.string());
-  };
-  if (!fs::is_directory(dir / ".berth", ec)) return missing();
-  RecordDir records(dir / ".berth", /*create_parent=*/false);
-  Result<RecordDir::Lock> lock = records.lock(dataset_id);
-  if (!lock) return lock.error();
-  Result<std::optional<EpochRecord>> record = records.read(dataset_id);
-  if (!record) return record.error();
-  DirectoryBackend backend(dir, DirectoryBackend::Layout::kLocal);
-  if (!*record || !fs::is_directory(backend.data_dir(dataset_id), ec)) return missing();
-  if ((*record)->holder) return attached_here(dataset_id, **record);
-  LocalDatasetArchive out;
-  ArchiveStats stats;
-  Result<std::string> tar = archive_tree(backend.data_dir(dataset_id), max_bytes, &stats);
-  if (!tar) {
-    Error e = tar.error();
-    e.message = "cannot archive dataset " + dataset_id + ": " + e.message;
-    return e;
-  }
-  out.tar = std::move(*tar);
-  out.size_bytes = (*record)->size_bytes;
-  out.epoch = (*record)->epoch;
-  out.entries = stats.entries;
-  return out;
-}
-
-Status install_local_dataset(const std::string& node_dir, const std::string& dataset_id,
-                             const LocalDatasetArchive& archive) {
-  if (Status s = validate_dataset_id(dataset_id); !s) return s;
-  fs::path dir = normal(node_dir);
-  RecordDir records(dir / ".berth", /*create_parent=*/true);
-  std::error_code ec;
-  fs::create_directories(records.dir(), ec);
-  if (ec) {
-    return make_error(ErrorCode::kInternal,
-                      "cannot create " + records.dir().string() + ": " + ec.message());
-  }
-  // Unpacked beside its final place, on the same filesystem, so the rename below is atomic:
-  // the dataset's directory is never half copied.
-  fs::path staged = records.dir() / ("received-" + dataset_id);
-  if (Status s = remove_tree(staged); !s) return s;
-  Result<ArchiveStats> stats = extract_tree(archive.tar, staged);
-  if (stats && stats->entries != archive.entries) {
-    stats = make_error(ErrorCode::kInvalidArgument,
-                       "the archive holds " + std::to_string(stats->entries) +
-                           " entries where its sender announced " +
-                           std::to_string(archive.entries) + "; it is incomplete");
-  }
-  if (!stats) {
-    (void)remove_tree(staged);
-    Error e = stats.error();
-    e.message = "cannot unpack the copy of dataset " + dataset_id + ": " + e.message;
-    return e;
-  }
-
   Result<RecordDir::Lock> lock = records.lock(dataset_id);
   if (!lock) return lock.error();
   Result<std::optional<EpochRecord>> before = records.read(dataset_id);
@@ -110,11 +49,71 @@ Status install_local_dataset(const std::string& node_dir, const std::string& dat
                                                 " into " + target.string() + ": " + ec.message());
   }
   EpochRecord record;
-  record.size_bytes = archive.size_bytes;
-  record.epoch = archive.epoch;
+  record.size_bytes = copy.size_bytes;
+  record.epoch = copy.epoch;
   if (*before) record.epoch = std::max(record.epoch, (*before)->epoch);
   if (Status s = records.write(dataset_id, record); !s) return s;
   return remove_tree(outgoing);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalDatasetArchive>> archive_local_dataset(const std::string& node_dir,
+                                                                   const std::string& dataset_id) {
+  if (Status s = validate_dataset_id(dataset_id); !s) return s.error();
+  fs::path dir = normal(node_dir);
+  std::error_code ec;
+  auto missing = [&] {
+    return make_error(ErrorCode::kNotFound,
+                      "dataset " + dataset_id + " has no local copy in " + dir.string());
+  };
+  if (!fs::is_directory(dir / ".berth", ec)) return missing();
+  RecordDir records(dir / ".berth", /*create_parent=*/false);
+  Result<RecordDir::Lock> lock = records.lock(dataset_id);
+  if (!lock) return lock.error();
+  Result<std::optional<EpochRecord>> record = records.read(dataset_id);
+  if (!record) return record.error();
+  DirectoryBackend backend(dir, DirectoryBackend::Layout::kLocal);
+  if (!*record || !fs::is_directory(backend.data_dir(dataset_id), ec)) return missing();
+  if ((*record)->holder) return attached_here(dataset_id, **record);
+  Result<std::unique_ptr<TreeArchiver>> archiver = TreeArchiver::open(backend.data_dir(dataset_id));
+  if (!archiver) {
+    Error e = archiver.error();
+    e.message = "cannot archive dataset " + dataset_id + ": " + e.message;
+    return e;
+  }
+  LocalDatasetCopy copy{(*record)->size_bytes, (*record)->epoch};
+  return std::make_unique<LocalDatasetArchive>(std::move(*lock), copy, std::move(*archiver));
+}
+
+Status install_local_dataset(const std::string& node_dir, const std::string& dataset_id,
+                             const LocalDatasetCopy& copy, ArchiveSource& source,
+                             const std::function<Status(const ArchiveStats&)>& verify) {
+  if (Status s = validate_dataset_id(dataset_id); !s) return s;
+  fs::path dir = normal(node_dir);
+  RecordDir records(dir / ".berth", /*create_parent=*/true);
+  std::error_code ec;
+  fs::create_directories(records.dir(), ec);
+  if (ec) {
+    return make_error(ErrorCode::kInternal,
+                      "cannot create " + records.dir().string() + ": " + ec.message());
+  }
+  // Unpacked beside its final place, on the same filesystem, so the rename below is atomic:
+  // the dataset's directory is never half copied.
+  fs::path staged = records.dir() / ("received-" + dataset_id);
+  if (Status s = remove_tree(staged); !s) return s;
+  Result<ArchiveStats> stats = extract_tree(source, staged);
+  Status checked = stats ? verify(*stats) : Status(stats.error());
+  if (!checked) {
+    (void)remove_tree(staged);
+    Error e = checked.error();
+    e.message = "cannot unpack the copy of dataset " + dataset_id + ": " + e.message;
+    return e;
+  }
+
+  Status placed = put_in_place(records, dir, dataset_id, staged, copy);
+  if (!placed) (void)remove_tree(staged);
+  return placed;
 }
 
 }  // namespace berth

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "volume/two_local_nodes_test_support.h"
@@ -17,7 +19,35 @@ namespace fs = std::filesystem;
 
 const std::string kId = "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10";
 constexpr uint64_t kSize = 64 << 20;
-constexpr uint64_t kNoLimit = uint64_t{1} << 30;
+
+// The whole stream of a dataset's archive, and what came with it.
+struct Streamed {
+  std::string tar;
+  LocalDatasetCopy copy;
+  ArchiveStats stats;
+};
+
+Result<Streamed> stream_of(const std::string& node_dir, const std::string& id) {
+  Result<std::unique_ptr<LocalDatasetArchive>> archive = archive_local_dataset(node_dir, id);
+  if (!archive) return archive.error();
+  Streamed out;
+  while (true) {
+    Result<bool> more = (*archive)->next(&out.tar);
+    if (!more) return more.error();
+    if (!*more) break;
+  }
+  out.copy = (*archive)->copy();
+  out.stats = (*archive)->stats();
+  return out;
+}
+
+Status accept_all(const ArchiveStats&) { return {}; }
+
+Status install(const std::string& node_dir, const Streamed& streamed,
+               const std::function<Status(const ArchiveStats&)>& verify = accept_all) {
+  BytesArchiveSource source(streamed.tar, 4096);
+  return install_local_dataset(node_dir, kId, streamed.copy, source, verify);
+}
 
 // Two nodes' local directories, as the agents of node "a" and node "b" have them.
 class LocalTransfer : public testing::TwoLocalNodes {
@@ -36,13 +66,20 @@ class LocalTransfer : public testing::TwoLocalNodes {
 
 TEST_F(LocalTransfer, ACopyCarriesTheDataSizeAndEpochAndAttachesOnlyAtANewerEpoch) {
   make_on_a(3, "acknowledged-1\n");
-  Result<LocalDatasetArchive> archive = archive_local_dataset(dir("a"), kId, kNoLimit);
-  ASSERT_TRUE(archive.ok()) << archive.error().message;
-  EXPECT_EQ(archive->epoch, 3u);
-  EXPECT_EQ(archive->size_bytes, kSize);
-  EXPECT_EQ(archive->entries, 5u);  // root, ledger, nested, nested/deeper, its note
+  Result<Streamed> streamed = stream_of(dir("a"), kId);
+  ASSERT_TRUE(streamed.ok()) << streamed.error().message;
+  EXPECT_EQ(streamed->copy.epoch, 3u);
+  EXPECT_EQ(streamed->copy.size_bytes, kSize);
+  EXPECT_EQ(streamed->stats.entries, 5u);  // root, ledger, nested, nested/deeper, its note
 
-  ASSERT_TRUE(install_local_dataset(dir("b"), kId, *archive).ok());
+  ArchiveStats verified;
+  ASSERT_TRUE(install(dir("b"), *streamed, [&](const ArchiveStats& stats) -> Status {
+                verified = stats;
+                // Checked before anything is in place.
+                EXPECT_FALSE(fs::exists(root_ / "b" / kId));
+                return {};
+              }).ok());
+  EXPECT_EQ(verified.entries, 5u);
   Result<std::vector<VolumeInfo>> listed = b_->list();
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
@@ -64,25 +101,26 @@ TEST_F(LocalTransfer, ACopyCarriesTheDataSizeAndEpochAndAttachesOnlyAtANewerEpoc
 TEST_F(LocalTransfer, AnAttachedDatasetIsNotArchivedAndUnknownOnesAreNotFound) {
   ASSERT_TRUE(a_->create(kId, kSize).ok());
   ASSERT_TRUE(a_->attach(kId, "a", 1).ok());
-  Result<LocalDatasetArchive> attached = archive_local_dataset(dir("a"), kId, kNoLimit);
+  auto attached = archive_local_dataset(dir("a"), kId);
   ASSERT_FALSE(attached.ok());
   EXPECT_EQ(attached.error().code, ErrorCode::kConflict);
   EXPECT_NE(attached.error().message.find("attached"), std::string::npos);
-  EXPECT_EQ(archive_local_dataset(dir("b"), kId, kNoLimit).error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(archive_local_dataset(dir("a"), "3f2a9c1e-0b7d-4e8f-9a61-000000000000", kNoLimit)
-                .error()
-                .code,
+  EXPECT_EQ(archive_local_dataset(dir("b"), kId).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(archive_local_dataset(dir("a"), "3f2a9c1e-0b7d-4e8f-9a61-000000000000").error().code,
             ErrorCode::kNotFound);
-  EXPECT_EQ(archive_local_dataset(dir("a"), "../../etc", kNoLimit).error().code,
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(archive_local_dataset(dir("a"), "../../etc").error().code, ErrorCode::kInvalidArgument);
 }
 
-TEST_F(LocalTransfer, ADatasetOverTheLimitIsRefusedSayingSo) {
-  make_on_a(1, std::string(100000, 'x'));
-  Result<LocalDatasetArchive> archive = archive_local_dataset(dir("a"), kId, 4096);
-  ASSERT_FALSE(archive.ok());
-  EXPECT_EQ(archive.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(archive.error().message.find("limit"), std::string::npos) << archive.error().message;
+TEST_F(LocalTransfer, TheDatasetStaysLockedWhileItsArchiveIsOpen) {
+  make_on_a(1, "x");
+  auto archive = archive_local_dataset(dir("a"), kId);
+  ASSERT_TRUE(archive.ok()) << archive.error().message;
+  RecordDir records(root_ / "a" / ".berth", false, std::chrono::milliseconds(50));
+  Result<RecordDir::Lock> meanwhile = records.lock(kId);
+  ASSERT_FALSE(meanwhile.ok()) << "an attach could have started during the copy";
+  EXPECT_EQ(meanwhile.error().code, ErrorCode::kUnavailable);
+  archive->reset();
+  EXPECT_TRUE(records.lock(kId).ok());
 }
 
 TEST_F(LocalTransfer, InstallReplacesAnEarlierCopyAndKeepsTheHigherEpoch) {
@@ -93,9 +131,9 @@ TEST_F(LocalTransfer, InstallReplacesAnEarlierCopyAndKeepsTheHigherEpoch) {
   ASSERT_TRUE(b_->detach(kId, "b").ok());
   make_on_a(3, "fresh");
 
-  Result<LocalDatasetArchive> archive = archive_local_dataset(dir("a"), kId, kNoLimit);
-  ASSERT_TRUE(archive.ok());
-  ASSERT_TRUE(install_local_dataset(dir("b"), kId, *archive).ok());
+  Result<Streamed> streamed = stream_of(dir("a"), kId);
+  ASSERT_TRUE(streamed.ok());
+  ASSERT_TRUE(install(dir("b"), *streamed).ok());
   EXPECT_EQ(b_->list()->at(0).epoch, 7u);
   Result<std::string> path = b_->attach(kId, "b", 8);
   ASSERT_TRUE(path.ok());
@@ -109,35 +147,36 @@ TEST_F(LocalTransfer, InstallNeverTouchesADatasetAttachedHere) {
   Result<std::string> mine = b_->attach(kId, "b", 2);
   ASSERT_TRUE(mine.ok());
   std::ofstream(fs::path(*mine) / "mine") << "in use";
-  Result<LocalDatasetArchive> archive = archive_local_dataset(dir("a"), kId, kNoLimit);
-  ASSERT_TRUE(archive.ok());
-  Status installed = install_local_dataset(dir("b"), kId, *archive);
+  Result<Streamed> streamed = stream_of(dir("a"), kId);
+  ASSERT_TRUE(streamed.ok());
+  Status installed = install(dir("b"), *streamed);
   ASSERT_FALSE(installed.ok());
   EXPECT_EQ(installed.error().code, ErrorCode::kConflict);
   EXPECT_EQ(read_all(fs::path(*mine) / "mine"), "in use");
   EXPECT_FALSE(fs::exists(fs::path(*mine) / "ledger"));
+  EXPECT_FALSE(fs::exists(root_ / "b" / ".berth" / ("received-" + kId)));
 }
 
-TEST_F(LocalTransfer, ATruncatedOrIncompleteArchiveChangesNothing) {
+TEST_F(LocalTransfer, ATruncatedOrUnverifiedStreamChangesNothing) {
   ASSERT_TRUE(b_->create(kId, kSize).ok());
   Result<std::string> before = b_->attach(kId, "b", 1);
   ASSERT_TRUE(before.ok());
   std::ofstream(fs::path(*before) / "earlier") << "earlier copy";
   ASSERT_TRUE(b_->detach(kId, "b").ok());
   make_on_a(5, "complete");
-  Result<LocalDatasetArchive> archive = archive_local_dataset(dir("a"), kId, kNoLimit);
-  ASSERT_TRUE(archive.ok());
+  Result<Streamed> streamed = stream_of(dir("a"), kId);
+  ASSERT_TRUE(streamed.ok());
 
-  LocalDatasetArchive truncated = *archive;
+  Streamed truncated = *streamed;
   truncated.tar.resize(truncated.tar.size() - 1024 - 512);
-  Status cut = install_local_dataset(dir("b"), kId, truncated);
+  Status cut = install(dir("b"), truncated);
   ASSERT_FALSE(cut.ok());
   EXPECT_EQ(cut.error().code, ErrorCode::kInvalidArgument);
-  LocalDatasetArchive short_of_entries = *archive;
-  short_of_entries.entries += 1;
-  Status incomplete = install_local_dataset(dir("b"), kId, short_of_entries);
-  ASSERT_FALSE(incomplete.ok());
-  EXPECT_NE(incomplete.error().message.find("incomplete"), std::string::npos);
+  Status refused = install(dir("b"), *streamed, [](const ArchiveStats&) -> Status {
+    return make_error(ErrorCode::kInvalidArgument, "the digest does not match");
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("the digest does not match"), std::string::npos);
 
   EXPECT_EQ(b_->list()->at(0).epoch, 1u);
   EXPECT_EQ(read_all(root_ / "b" / kId / "earlier"), "earlier copy");
