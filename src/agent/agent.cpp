@@ -277,23 +277,34 @@ void Agent::Impl::run_threads() {
   for (auto& t : launchers) t.join();
 }
 
-// Stops serving and kills every task this agent runs.
+// Stops serving and leaves every task running, as a crash would, for the agent's next start to
+// adopt (docs/fencing.md §6): restarting an agent, to upgrade it, disturbs no task. Tasks with
+// datasets keep to their supervisors' leases meanwhile. Stopped with kill_tasks_on_stop
+// (SIGUSR1), it kills them instead.
 void Agent::Impl::shut_down() {
   if (http_server) http_server->stop();
   if (plugin_server) plugin_server->stop();
   health.reset();
   readiness.reset();
   if (router) router->stop();
-  spdlog::info("agent stopping: killing {} tasks", executor->running().size());
-  executor->kill_all_now();
-  docker->kill_all_now();
+  const size_t tasks = executor->running().size() + docker->running().size();
+  if (kill_tasks_on_stop) {
+    spdlog::info("agent stopping: killing {} tasks", tasks);
+    executor->kill_all_now();
+    docker->kill_all_now();
+    return;
+  }
+  spdlog::info("agent stopping: leaving {} tasks running for its next start to adopt", tasks);
+  executor->leave_all();
+  docker->leave_all();
 }
 
 Agent::Agent(AgentOptions options, AgentParts parts)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(parts))) {}
 Agent::~Agent() = default;
 
-void Agent::stop() {
+void Agent::stop(bool kill_tasks) {
+  impl_->kill_tasks_on_stop = kill_tasks;
   impl_->stopping = true;
   impl_->wake.notify_all();
 }

@@ -84,9 +84,10 @@ class Agent {
  public:
   Agent(AgentOptions options, AgentParts parts);
   ~Agent();
-  // Blocks until stop(); then kills every task it started and returns.
+  // Blocks until stop(); then leaves every task running for the agent's next start to adopt,
+  // or, after stop(true), kills them, and returns.
   Status run();
-  void stop();
+  void stop(bool kill_tasks = false);
 
  private:
   struct Impl;

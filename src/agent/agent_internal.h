@@ -99,6 +99,7 @@ struct Agent::Impl {
   // that may hold `mu` (task launch and exit release datasets) or not.
   std::atomic<bool> heartbeat_now{false};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> kill_tasks_on_stop{false};  // Agent::stop(true)
 
   std::mutex mu;
   std::condition_variable wake;

@@ -31,6 +31,7 @@
 #include "api/event_callbacks.h"
 #include "api/marathon_api.h"
 #include "cmd/master_parts.h"
+#include "cmd/service_notify.h"
 #include "store/etcd_election.h"
 #include "store/etcd_store.h"
 #include "ui/ui_files.h"
@@ -341,6 +342,7 @@ int ElectedMaster::run() {
   spdlog::info("berth master {} serving on {}://{}:{}, campaigning for the leadership in {}",
                options_.leader, tls_ ? "https" : "http", advertised_host(flags_), (*server)->port(),
                store_.prefix);
+  notify_service_ready();  // serving: a follower answers too, and redirects to the leader
   election_->start();
   std::thread signals([this] {
     int sig = wait_for_stop_signal();

@@ -20,6 +20,7 @@
 #include "base/ids.h"
 #include "cmd/commands.h"
 #include "cmd/master_parts.h"
+#include "cmd/service_notify.h"
 #include "http/http.h"
 #include "master/master_core.h"
 #include "metrics/registry.h"
@@ -33,6 +34,7 @@ void block_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);  // an agent's "stop, and stop every task" (Mesos's too)
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
@@ -42,6 +44,7 @@ int wait_for_stop_signal() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
@@ -294,6 +297,7 @@ int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& c
   }
   spdlog::info("berth master serving Marathon's API on {}://{}:{} (data in {})",
                tls ? "https" : "http", advertised_host(flags), (*server)->port(), flags.data_dir);
+  notify_service_ready();
   api::EventCallbacks callbacks(core);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
@@ -376,8 +380,9 @@ int run_agent(agent::AgentOptions options) {
   agent::AgentParts parts = agent::real_agent_parts(options);
   agent::Agent agent(std::move(options), std::move(parts));
   std::thread signals([&] {
-    wait_for_stop_signal();
-    agent.stop();
+    // SIGTERM and SIGINT leave the tasks running for the agent's next start to adopt; SIGUSR1
+    // stops them too (docs/fencing.md §6).
+    agent.stop(wait_for_stop_signal() == SIGUSR1);
   });
   signals.detach();
   Status ran = agent.run();

@@ -90,9 +90,9 @@ bool wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
-void stop_child(const Child& child, std::chrono::milliseconds grace) {
+void stop_child(const Child& child, std::chrono::milliseconds grace, int signal = SIGTERM) {
   if (child.pid <= 0) return;
-  kill(child.pid, SIGTERM);
+  kill(child.pid, signal);
   if (!wait_exit(child.pid, grace)) {
     std::cerr << "berth up: " << child.name << " did not stop in time; killing it\n";
     kill(-child.pid, SIGKILL);
@@ -529,18 +529,19 @@ std::vector<std::string> agent_args(const UpFlags& flags, const PortSlot& ports,
   return args;
 }
 
-// Sends SIGTERM to every child of `children` at once, then waits for each (SIGKILL when late).
-void stop_all(const std::vector<Child>& children, std::chrono::milliseconds grace) {
+// Sends `signal` to every child of `children` at once, then waits for each (SIGKILL when late).
+void stop_all(const std::vector<Child>& children, std::chrono::milliseconds grace,
+              int signal = SIGTERM) {
   for (const auto& c : children) {
-    if (c.pid > 0) kill(c.pid, SIGTERM);
+    if (c.pid > 0) kill(c.pid, signal);
   }
-  for (const auto& c : children) stop_child(c, grace);
+  for (const auto& c : children) stop_child(c, grace, signal);
 }
 
 // Signals the agents others started under `data_dir` (berth demo restarts the node it killed)
 // and waits for them, SIGKILLing those still there after 15 s.
 void stop_stray_agents(const std::string& data_dir) {
-  auto strays = signal_agents_under(data_dir, SIGTERM);
+  auto strays = signal_agents_under(data_dir, SIGUSR1);
   for (int i = 0; i < 150 && !strays.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     strays.erase(
@@ -575,7 +576,7 @@ int release_mounts_under(const std::string& data_dir) {
 }
 
 void stop_cluster(const UpPlan& plan, const Cluster& cluster) {
-  stop_all(cluster.agents, std::chrono::seconds(15));
+  stop_all(cluster.agents, std::chrono::seconds(15), SIGUSR1);  // with their tasks
   stop_stray_agents(plan.data_dir);
   stop_all(cluster.masters, std::chrono::seconds(10));
   stop_all(cluster.etcd, std::chrono::seconds(10));

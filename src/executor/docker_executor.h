@@ -74,6 +74,7 @@ class DockerExecutor final : public Executor {
   Status kill(const std::string& task_id, std::chrono::milliseconds grace) override;
   // SIGKILLs every container and waits (at most 10 s) for their exits.
   void kill_all_now() override;
+  void leave_all() override;
   // Ended tasks, once each (pid 0; `code` is the container's exit code, or the signal for
   // 129-159, and `message` Docker's error when it has one); also sends due SIGKILLs.
   std::vector<TaskExit> poll_exits() override;

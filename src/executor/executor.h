@@ -128,6 +128,11 @@ class Executor {
   // exits are returned by the next poll_exits().
   virtual void kill_all_now() = 0;
 
+  // Stops tracking every task without signalling it; used when the agent stops, so that its
+  // tasks run on for the agent's next start to adopt (docs/fencing.md §6). No exit of theirs
+  // is reported afterwards, and destroying the executor leaves them alone.
+  virtual void leave_all() = 0;
+
   // The tasks that ended since the last call, each once. Also sends due SIGKILLs: call it
   // often.
   virtual std::vector<TaskExit> poll_exits() = 0;

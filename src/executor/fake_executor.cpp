@@ -161,6 +161,11 @@ void FakeExecutor::kill_all_now() {
   }
 }
 
+void FakeExecutor::leave_all() {
+  std::lock_guard lock(machine_->mu);
+  tracked_.clear();  // the machine's tasks run on
+}
+
 std::vector<TaskExit> FakeExecutor::poll_exits() {
   std::lock_guard lock(machine_->mu);
   MonoTime now = clock_.mono_now();

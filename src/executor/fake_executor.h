@@ -47,6 +47,7 @@ class FakeExecutor final : public Executor {
   int stop_leftovers(const std::set<std::string>& keep) override;
   Status kill(const std::string& task_id, std::chrono::milliseconds grace) override;
   void kill_all_now() override;
+  void leave_all() override;
   std::vector<TaskExit> poll_exits() override;
   std::vector<std::string> running() const override;
   Result<std::string> logs(const std::string& task_id, int stream) override;

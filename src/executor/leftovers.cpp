@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 namespace berth {
 
@@ -39,16 +41,29 @@ std::optional<std::string> env_value(const std::vector<std::string>& environ,
 int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep) {
   std::string prefix = dir;
   if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-  int killed = 0;
+  std::vector<int> killed;
   for_each_process([&](int pid) {
     auto environ = proc_entries(pid, "environ");
     auto sandbox = env_value(environ, "MESOS_SANDBOX");
     if (!sandbox || sandbox->rfind(prefix, 0) != 0) return;
     auto task_id = env_value(environ, "MESOS_TASK_ID");
     if (task_id && keep.count(*task_id)) return;
-    if (::kill(pid, SIGKILL) == 0) ++killed;
+    if (::kill(pid, SIGKILL) == 0) killed.push_back(pid);
   });
-  return killed;
+  std::vector<int> waiting = killed;
+  // Exited means gone or a zombie: a zombie holds no mount.
+  auto exited = [](int pid) {
+    auto stat = proc_entries(pid, "stat");
+    if (stat.empty()) return true;
+    size_t paren = stat[0].rfind(')');
+    return paren == std::string::npos || paren + 2 >= stat[0].size() || stat[0][paren + 2] == 'Z';
+  };
+  for (int i = 0; i < 100; ++i) {
+    std::erase_if(waiting, exited);
+    if (waiting.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return static_cast<int>(killed.size());
 }
 
 std::vector<int> signal_agents_under(const std::string& dir, int signal) {

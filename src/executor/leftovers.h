@@ -22,7 +22,8 @@ std::optional<std::string> env_value(const std::vector<std::string>& environ,
                                      const std::string& name);
 
 // SIGKILLs every process whose MESOS_SANDBOX lies under `dir`, except those whose
-// MESOS_TASK_ID is in `keep`; returns how many it signalled.
+// MESOS_TASK_ID is in `keep`, and waits (up to 5 s) until they have exited, so that their
+// datasets can be unmounted; returns how many it signalled.
 int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep = {});
 
 // Sends `signal` to every `berth agent` process whose --work-dir lies under `dir` (agents that

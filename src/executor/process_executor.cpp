@@ -460,6 +460,11 @@ void ProcessExecutor::kill_all_now() {
   state_->retry_cgroup_removal();
 }
 
+void ProcessExecutor::leave_all() {
+  std::lock_guard lock(state_->mu);
+  state_->tasks.clear();  // their cgroups stay: the tasks are in them
+}
+
 Result<TaskStarted> ProcessExecutor::adopt(const TaskAdoption& adoption) {
   const std::string& task_id = adoption.task_id;
   std::lock_guard lock(state_->mu);

@@ -91,6 +91,7 @@ class ProcessExecutor final : public Executor {
   // Kills every task (SIGKILL to each tree) and waits for them, at most 5 s. Holds the lock
   // throughout, so nothing is launched meanwhile.
   void kill_all_now() override;
+  void leave_all() override;
 
   // Reaps exited tasks and returns them once each. Also sends due SIGKILLs and retries the
   // removal of cgroups that were still busy. Only reaps the executor's own children (waitpid

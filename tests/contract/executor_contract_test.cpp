@@ -63,6 +63,8 @@ class Side {
   // The agent restarts: a new executor for the same node replaces the current one, which does
   // nothing more. Its tasks keep running.
   virtual void restart() = 0;
+  // The agent stops after leave_all(): the executor is destroyed and a new one replaces it.
+  virtual void stop_and_restart() { restart(); }
   // Whether the task still runs, seen from outside the executor.
   virtual bool alive(const TaskStarted& started) = 0;
   // Lets `d` pass.
@@ -160,6 +162,10 @@ class ProcessSide final : public Side {
   // running after an agent crashed, and it kills them when the test ends.
   void restart() override {
     earlier_.push_back(std::move(executor_));
+    executor_ = make();
+  }
+  void stop_and_restart() override {
+    executor_.reset();
     executor_ = make();
   }
   bool alive(const TaskStarted& started) override { return process_runs(started.pid); }
@@ -512,6 +518,28 @@ TEST_P(ExecutorContract, StopLeftoversStopsOnlyTheTasksNotKept) {
       << "the replaced task still runs";
   EXPECT_TRUE(side_->alive(kept_started));
   EXPECT_EQ(executor().running(), std::vector<std::string>{kept});
+}
+
+// What an agent does when it stops: its tasks run on, and its next start adopts them.
+TEST_P(ExecutorContract, LeaveAllLeavesEveryTaskRunningForTheNextStartToAdopt) {
+  const std::string task = id("left");
+  auto launch_request = side_->launch_of(task, Program::kRuns);
+  TaskStarted started = launch(task, Program::kRuns);
+  ASSERT_TRUE(printed(task));
+  executor().leave_all();
+  EXPECT_TRUE(executor().running().empty());
+  side_->stop_and_restart();
+  side_->pass(300ms);
+  EXPECT_TRUE(side_->alive(started)) << "the task did not outlive its executor";
+  auto adopted = executor().adopt(
+      TaskAdoption{task, sandbox_of(launch_request), started.pid, started.container_id, 0});
+  ASSERT_TRUE(adopted.ok()) << adopted.error().message;
+  poll();
+  EXPECT_TRUE(seen_.empty()) << "an exit was reported for a task that runs";
+  ASSERT_TRUE(executor().kill(task, 0ms).ok());
+  auto exit = wait_for_exit(task);
+  ASSERT_TRUE(exit.has_value()) << "the adopted task's end was not reported";
+  EXPECT_FALSE(side_->alive(started));
 }
 
 TEST_P(ExecutorContract, KillAllNowKillsEveryTaskAndReportsEachOnce) {

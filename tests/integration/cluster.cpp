@@ -128,7 +128,7 @@ Cluster::~Cluster() { stop_everything(false); }
 
 void Cluster::stop_everything(bool keep_dir) {
   for (auto& [i, pid] : agents_) {
-    if (pid > 0) ::kill(pid, SIGTERM);
+    if (pid > 0) ::kill(pid, SIGUSR1);  // the agent stops its tasks too
   }
   for (auto& [i, pid] : agents_) {
     if (pid <= 0) continue;

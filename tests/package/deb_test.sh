@@ -9,8 +9,9 @@
 # command line, as the unit's User= — with the installed /etc/berth/berth.conf edited for free
 # ports and a temporary data and work directory. Once the agent has registered it deploys a
 # `sleep` app (and, where Docker runs with the berth/busybox image, a container), checks that
-# they run without the agent's BERTH_... variables, stops everything and purges the package,
-# checking that nothing of it is left. Root only: exits 77 (ctest: skipped) otherwise, and where
+# they run without the agent's BERTH_... variables, stops master and agent (the tasks must run
+# on, for the agent's next start to adopt), purges the package, checking that nothing of it is
+# left. Root only: exits 77 (ctest: skipped) otherwise, and where
 # berth is installed already or its user or directories exist, except under CI=true, where
 # those are failures.
 set -euo pipefail
@@ -281,7 +282,12 @@ stop "$master_pid"
 wait 2>/dev/null || true
 agent_pid=""
 master_pid=""
-! kill -0 "$task_pid" 2>/dev/null || fail "the sleep task outlived its agent's stop"
+# A stopped agent leaves its tasks running for its next start to adopt (docs/fencing.md §6).
+kill -0 "$task_pid" 2>/dev/null || fail "the sleep task died with its agent's stop"
+for c in "${containers[@]}"; do
+  [ "$(docker inspect -f '{{.State.Running}}' "$c")" = true ] || fail "container $c died with its agent's stop"
+done
+kill -KILL "$task_pid" 2>/dev/null || true
 installed=false
 dpkg --purge berth >"$tmp/purge.log" 2>&1 || fail "dpkg --purge failed: $(cat "$tmp/purge.log")"
 for leftover in /usr/bin/berth "$master_unit" "$agent_unit" /etc/berth /var/lib/berth; do
