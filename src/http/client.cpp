@@ -291,6 +291,43 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
       });
 }
 
+namespace {
+
+// Sends `req` on a connected stream and reads the answer's header into `parser`, whose body the
+// caller then reads piece by piece; the status and headers, or why there are none. Each step
+// has `deadline`.
+template <class Stream, class Request>
+Result<ClientResponse> send_and_read_header(Stream& stream, asio::io_context& io, Request& req,
+                                            beast::flat_buffer& buffer,
+                                            bhttp::response_parser<bhttp::buffer_body>& parser,
+                                            std::chrono::milliseconds deadline,
+                                            const std::string& base_url,
+                                            const std::string& target) {
+  boost::system::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(deadline);
+  bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
+  run_io(io);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable,
+                      "sending to " + base_url + " failed: " + ec.message());
+  }
+  parser.body_limit(boost::none);
+  beast::get_lowest_layer(stream).expires_after(deadline);
+  bhttp::async_read_header(stream, buffer, parser,
+                           [&](boost::system::error_code e, size_t) { ec = e; });
+  run_io(io);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable,
+                      "no answer from " + base_url + " for GET " + target + ": " + ec.message());
+  }
+  ClientResponse head;
+  head.status = static_cast<int>(parser.get().result_int());
+  copy_headers(parser.get(), &head);
+  return head;
+}
+
+}  // namespace
+
 Result<ClientResponse> stream_get(const std::string& base_url, const std::string& target,
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::function<bool(std::string_view)>& on_data,
@@ -301,25 +338,13 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
       [&](auto& stream, asio::io_context& io, const BaseUrl& url) -> Result<ClientResponse> {
         auto req = make_request(url, "GET", target, "", headers);
         req.set(bhttp::field::accept, "text/event-stream");
-        boost::system::error_code ec;
-        beast::get_lowest_layer(stream).expires_after(deadline);
-        bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
-        run_io(io);
-        if (ec)
-          return make_error(ErrorCode::kUnavailable,
-                            "sending to " + base_url + " failed: " + ec.message());
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::buffer_body> parser;
-        parser.body_limit(boost::none);
-        bhttp::async_read_header(stream, buffer, parser,
-                                 [&](boost::system::error_code e, size_t) { ec = e; });
-        run_io(io);
-        if (ec)
-          return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " +
-                                                         target + ": " + ec.message());
-        ClientResponse out;
-        out.status = static_cast<int>(parser.get().result_int());
-        copy_headers(parser.get(), &out);
+        Result<ClientResponse> head =
+            send_and_read_header(stream, io, req, buffer, parser, deadline, base_url, target);
+        if (!head) return head.error();
+        ClientResponse out = std::move(*head);
+        boost::system::error_code ec;
         constexpr size_t kMaxErrorBody = 1 << 20;
         char chunk[16384];
         // Once streaming, the stream is open-ended: no deadline, it ends when the server ends it.
@@ -443,28 +468,14 @@ Result<ClientResponse> download(
       base_url, deadline,
       [&](auto& stream, asio::io_context& io, const BaseUrl& url) -> Result<ClientResponse> {
         auto req = make_request(url, "GET", target, "", headers);
-        boost::system::error_code ec;
-        beast::get_lowest_layer(stream).expires_after(deadline);
-        bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) { ec = e; });
-        run_io(io);
-        if (ec)
-          return make_error(ErrorCode::kUnavailable,
-                            "sending to " + base_url + " failed: " + ec.message());
         using Reader = StreamBodyReader<std::remove_reference_t<decltype(stream)>>;
         beast::flat_buffer buffer;
         buffer.reserve(Reader::kPieceBytes);
         bhttp::response_parser<bhttp::buffer_body> parser;
-        parser.body_limit(boost::none);
-        beast::get_lowest_layer(stream).expires_after(deadline);
-        bhttp::async_read_header(stream, buffer, parser,
-                                 [&](boost::system::error_code e, size_t) { ec = e; });
-        run_io(io);
-        if (ec)
-          return make_error(ErrorCode::kUnavailable, "no answer from " + base_url + " for GET " +
-                                                         target + ": " + ec.message());
-        ClientResponse head;
-        head.status = static_cast<int>(parser.get().result_int());
-        copy_headers(parser.get(), &head);
+        Result<ClientResponse> answered =
+            send_and_read_header(stream, io, req, buffer, parser, deadline, base_url, target);
+        if (!answered) return answered.error();
+        ClientResponse head = std::move(*answered);
         Reader body(stream, io, buffer, parser, base_url,
                     std::chrono::milliseconds(options.stall_timeout_ms));
         if (head.status == 200) {

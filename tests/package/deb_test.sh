@@ -21,29 +21,13 @@ work="${2:?usage: deb_test.sh BERTH_BINARY WORK_DIR}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 started=$(date +%s)
 
-say() { echo "deb_test: $*"; }
-fail() {
-  echo "deb_test: FAIL: $*" >&2
-  exit 1
-}
-skip() {
-  if [ "${CI:-}" = "true" ]; then fail "$1"; fi
-  echo "deb_test: SKIPPED: $1"
-  exit 77
-}
+test_name=deb_test
+# shellcheck source=tests/package/common.sh
+. "$root/tests/package/common.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "installing a package needs root (CI runs this as root)"
-for tool in dpkg dpkg-deb dpkg-shlibdeps systemd-analyze setpriv curl jq ss; do
-  command -v "$tool" >/dev/null 2>&1 || skip "$tool is missing (scripts/install-deps installs it)"
-done
-if dpkg-query -W -f='${Status}' berth 2>/dev/null | grep -q 'ok installed'; then
-  skip "a berth package is installed on this machine; this test would purge it"
-fi
-for leftover in /etc/berth /var/lib/berth /usr/bin/berth; do
-  [ ! -e "$leftover" ] || skip "$leftover exists; this test's purge would remove it"
-done
-! getent passwd berth >/dev/null || skip "a user named berth exists; this test's purge would remove it"
-! getent group berth >/dev/null || skip "a group named berth exists; this test's purge would remove it"
+require_tools dpkg dpkg-deb dpkg-shlibdeps systemd-analyze setpriv curl jq ss
+require_no_berth /etc/berth /var/lib/berth /usr/bin/berth
 
 tmp=$(mktemp -d /tmp/berth-deb-test-XXXXXX)
 chmod 0711 "$tmp"  # the master (berth) and the tasks (nobody) reach their directories below

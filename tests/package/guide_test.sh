@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docs/deploy.md, run as written, on machines made of network namespaces:
 #
-#   tests/package/guide_test.sh BERTH_BINARY WORK_DIR
+#   tests/package/guide_test.sh BERTH_BINARY
 #
 # Every ```sh block of the guide carries a comment `<!-- guide-test: on MACHINES -->` saying
 # where it runs, and every ```ini block that belongs to a machine's config file
@@ -33,33 +33,17 @@
 # under CI=true, where those are failures.
 set -euo pipefail
 
-berth_bin="${1:?usage: guide_test.sh BERTH_BINARY WORK_DIR}"
-work="${2:?usage: guide_test.sh BERTH_BINARY WORK_DIR}"
+berth_bin="${1:?usage: guide_test.sh BERTH_BINARY}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 guide="$root/docs/deploy.md"
 
-say() { echo "guide_test: $*"; }
-fail() {
-  echo "guide_test: FAIL: $*" >&2
-  exit 1
-}
-skip() {
-  if [ "${CI:-}" = "true" ]; then fail "$1"; fi
-  echo "guide_test: SKIPPED: $1"
-  exit 77
-}
+test_name=guide_test
+# shellcheck source=tests/package/common.sh
+. "$root/tests/package/common.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "installing a package and making namespaces need root (CI runs this as root)"
-for tool in dpkg apt ip unshare nsenter setpriv iptables openssl python3 curl jq; do
-  command -v "$tool" >/dev/null 2>&1 || skip "$tool is missing (scripts/install-deps installs it)"
-done
-if dpkg-query -W -f='${Status}' berth 2>/dev/null | grep -q 'ok installed'; then
-  skip "a berth package is installed on this machine; this test would purge it"
-fi
-for leftover in /etc/berth /var/lib/berth /usr/bin/berth /srv/berth-pool; do
-  [ ! -e "$leftover" ] || skip "$leftover exists; this test would remove it"
-done
-! getent passwd berth >/dev/null || skip "a user named berth exists; this test's purge would remove it"
+require_tools dpkg apt ip unshare nsenter setpriv iptables openssl python3 curl jq
+require_no_berth /etc/berth /var/lib/berth /usr/bin/berth /srv/berth-pool
 
 tmp=$(mktemp -d /tmp/berth-guide-test-XXXXXX)
 chmod 0711 "$tmp"
