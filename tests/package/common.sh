@@ -31,3 +31,20 @@ require_no_berth() {
   ! getent passwd berth >/dev/null || skip "a user named berth exists; this test's purge would remove it"
   ! getent group berth >/dev/null || skip "a group named berth exists; this test's purge would remove it"
 }
+
+# finish STATUS DIR LOG_GLOB...: for a cleanup trap. On a failure (not a skip) prints the last
+# 40 lines of each log matching LOG_GLOB; removes DIR unless BERTH_KEEP_TEST_DIRS is set; exits
+# with STATUS.
+finish() {
+  local status=$1 dir=$2
+  shift 2
+  if [ "$status" -ne 0 ] && [ "$status" -ne 77 ]; then
+    for log in "$@"; do
+      [ -f "$log" ] || continue
+      echo "--- $log (last 40 lines)" >&2
+      tail -n 40 "$log" >&2
+    done
+  fi
+  if [ -z "${BERTH_KEEP_TEST_DIRS:-}" ]; then rm -rf "$dir"; fi
+  exit "$status"
+}

@@ -54,15 +54,7 @@ cleanup() {
   wait 2>/dev/null || true
   for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
   if $installed; then dpkg --purge berth >"$tmp/purge.log" 2>&1 || cat "$tmp/purge.log" >&2; fi
-  if [ $status -ne 0 ] && [ $status -ne 77 ]; then
-    for log in "$tmp"/*.log; do
-      [ -f "$log" ] || continue
-      echo "--- $log (last 40 lines)" >&2
-      tail -n 40 "$log" >&2
-    done
-  fi
-  if [ -z "${BERTH_KEEP_TEST_DIRS:-}" ]; then rm -rf "$tmp"; fi
-  exit $status
+  finish $status "$tmp" "$tmp"/*.log
 }
 trap cleanup EXIT
 

@@ -77,15 +77,7 @@ cleanup() {
     while read -r point; do umount -l "$point" 2>/dev/null || true; done
   if $installed; then dpkg --purge berth >"$tmp/purge.log" 2>&1 || cat "$tmp/purge.log" >&2; fi
   if $made_pool; then rm -rf /srv/berth-pool; fi
-  if [ $status -ne 0 ] && [ $status -ne 77 ]; then
-    for log in "$tmp"/*.log "$tmp"/machines/*/*.log; do
-      [ -f "$log" ] || continue
-      echo "--- $log (last 40 lines)" >&2
-      tail -n 40 "$log" >&2
-    done
-  fi
-  if [ -z "${BERTH_KEEP_TEST_DIRS:-}" ]; then rm -rf "$tmp"; fi
-  exit $status
+  finish $status "$tmp" "$tmp"/*.log "$tmp"/machines/*/*.log
 }
 trap cleanup EXIT
 
