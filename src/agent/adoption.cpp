@@ -87,7 +87,10 @@ void Agent::Impl::adopt_previous_tasks() {
       start_health_checks(spec, ps, container_id);
     }
   }
-  if (resume_until) lease = lease::AgentLease::resumed(*resume_until, clock->mono_now());
+  if (resume_until) {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    lease = lease::AgentLease::resumed(*resume_until, clock->mono_now());
+  }
   int stopped = executor->stop_leftovers(adopted);
   if (docker->ready()) stopped += docker->stop_leftovers(adopted);
   spdlog::info("adopted {} task(s) of an earlier run of this agent; stopped {} other process(es)",

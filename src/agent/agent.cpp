@@ -150,10 +150,7 @@ void Agent::Impl::start_datasets() {
   transfer.join_token = o.join_token;
   dataset_transfer = std::make_unique<DatasetTransfer>(o.work_dir + "/datasets", transfer);
   datasets = std::make_unique<DatasetManager>(std::move(drivers), dataset_transfer.get());
-  datasets->set_on_use_change([this] {
-    heartbeat_now = true;
-    wake.notify_all();
-  });
+  datasets->set_on_use_change([this] { request_heartbeat(); });
 }
 
 void Agent::Impl::log_start() {
@@ -218,24 +215,33 @@ void Agent::Impl::start_http() {
 
 // Converges datasets after every heartbeat answer (and at least every 2 s).
 void Agent::Impl::dataset_loop() {
+  auto refreshed = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   while (!stopping) {
     std::vector<protocol::DatasetAssignment> desired;
     uint64_t desired_from = 0;
     bool from_command = false;
     {
-      std::unique_lock<std::mutex> lock(mu);
-      wake.wait_for(lock, std::chrono::seconds(2), [&] { return stopping || datasets_changed; });
+      std::unique_lock<std::mutex> lock(lease_mu);
+      lease_wake.wait_for(lock, std::chrono::seconds(2),
+                          [&] { return stopping || datasets_changed; });
       if (stopping) return;
-      if (!registered) continue;
+      if (!session_registered) continue;
       datasets_changed = false;
       desired = desired_datasets;
       desired_from = desired_seq;
       from_command = desired_from_command;
     }
+    // The volume plugin's names of datasets, from the master, about once a second: a call that
+    // may wait for the master's state lock, so here rather than on the heartbeat thread
+    // (docs/fencing.md §9).
+    if (plugin_backend && std::chrono::steady_clock::now() - refreshed >= std::chrono::seconds(1)) {
+      plugin_backend->refresh();
+      refreshed = std::chrono::steady_clock::now();
+    }
     auto before = datasets->report();
     datasets->converge(desired);
     {
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<std::mutex> lock(lease_mu);
       applied_seq = std::max(applied_seq, desired_from);
     }
     auto after = datasets->report();
@@ -255,10 +261,7 @@ void Agent::Impl::dataset_loop() {
         if (!a.destroy && !attached.count(a.dataset_id)) changed = true;
       }
     }
-    if (changed) {
-      heartbeat_now = true;
-      wake.notify_all();
-    }
+    if (changed) request_heartbeat();
   }
 }
 
@@ -307,6 +310,8 @@ void Agent::stop(bool kill_tasks) {
   impl_->kill_tasks_on_stop = kill_tasks;
   impl_->stopping = true;
   impl_->wake.notify_all();
+  std::lock_guard<std::mutex> lock(impl_->lease_mu);
+  impl_->lease_wake.notify_all();
 }
 
 Status Agent::run() {

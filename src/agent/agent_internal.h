@@ -22,6 +22,7 @@
 #include "agent/dataset_transfer.h"
 #include "agent/plugin_backend.h"
 #include "agent/task_logs.h"
+#include "base/stall_meter.h"
 #include "executor/docker_executor.h"
 #include "executor/docker_spec.h"
 #include "executor/task_user.h"
@@ -66,7 +67,6 @@ struct Agent::Impl {
   std::map<std::string, std::string> docker_warnings;  // task id -> its RUNNING message
   std::map<std::string, std::string> docker_bodies;    // task id -> create body
   std::unique_ptr<http::Server> http_server;           // task logs
-  lease::AgentLease lease;                             // guarded by mu
   bool fenced = false;  // the lease ran out; nothing exclusive runs until a new one
   // Serialises fencing and the unfencing of a new lease: both the status and the heartbeat
   // threads may see the lease run out, and a new lease must not be undone by a fence still
@@ -86,6 +86,22 @@ struct Agent::Impl {
   std::vector<std::string> ready_tasks;  // under health_mu
   std::unique_ptr<DatasetPluginBackend> plugin_backend;
   std::unique_ptr<http::Server> plugin_server;
+  // --- the lease side (docs/fencing.md §9) ---
+  // What the heartbeat thread reads and writes, under lease_mu. Nothing holds lease_mu while it
+  // waits for anything else (I/O, `mu`), so a launch, a mount or a Docker call holding `mu`
+  // never delays a heartbeat. `mu` may be held when lease_mu is taken, never the reverse.
+  std::mutex lease_mu;
+  std::condition_variable lease_wake;  // a heartbeat is due now, a dataset change, the stop
+  lease::AgentLease lease;
+  // The registration in force as the heartbeat thread uses it (set with `registered`).
+  bool session_registered = false;
+  AgentCredential session;
+  int64_t heartbeat_ms = 500;
+  int64_t granted_lease_ms = 0;  // the lease of the last answer
+  // Sandboxes of the tasks with datasets, whose supervisors read the lease deadline there: all
+  // of them, and maybe some of tasks that ended since (refreshed from `tasks` whenever the
+  // heartbeat thread finds `mu` free).
+  std::set<std::string> lease_sandboxes;
   std::vector<protocol::DatasetAssignment> desired_datasets;
   bool datasets_changed = false;
   // Heartbeats sent by this process; the heartbeat answer desired_datasets came from (or the
@@ -95,9 +111,13 @@ struct Agent::Impl {
   uint64_t desired_seq = 0;
   bool desired_from_command = false;  // desired_datasets came from a "datasets" command
   uint64_t applied_seq = 0;
-  // Report dataset changes without waiting for the interval. Atomic: it is set from places
-  // that may hold `mu` (task launch and exit release datasets) or not.
-  std::atomic<bool> heartbeat_now{false};
+  bool heartbeat_now = false;  // report dataset changes without waiting for the interval
+  // The heartbeat thread's own: its task ports as last read, how late it woke, round trips.
+  std::set<uint32_t> own_ports;
+  std::chrono::steady_clock::time_point busy_ports_read_at{};
+  std::vector<uint32_t> busy_ports_last;
+  StallMeter heartbeat_stalls;
+  StallMeter heartbeat_round_trips;
   std::atomic<bool> stopping{false};
   std::atomic<bool> kill_tasks_on_stop{false};  // Agent::stop(true)
 
@@ -107,13 +127,12 @@ struct Agent::Impl {
   // The secret the master gave this agent at registration (docs/security.md): every heartbeat,
   // status update and command poll carries it, so nobody else can speak for this agent.
   std::string agent_secret;
-  bool registered = false;
+  bool registered = false;  // session_registered follows it
   uint64_t last_seq = 0;
   std::map<std::string, LocalTask> tasks;
   std::deque<std::string> recent_commands;  // ids, bounded, for at-most-once execution
   std::set<std::string> recent_command_set;
   std::deque<protocol::StatusUpdate> pending;  // unacknowledged status updates
-  int64_t heartbeat_ms = 500;
 
   Impl(AgentOptions o, AgentParts parts);
 
@@ -144,6 +163,14 @@ struct Agent::Impl {
   void mark_unregistered(const AgentCredential& used, const char* call);
   bool is_registered();
   void heartbeat_loop();
+  // One heartbeat and its answer; false when the agent must register again.
+  bool heartbeat_once();
+  // The ports of the agent's range that something other than its tasks holds.
+  std::vector<uint32_t> busy_port_report();
+  // Asks the heartbeat thread for a heartbeat now. Takes lease_mu.
+  void request_heartbeat();
+  // Logs a heartbeat stall or round trip that ate into the lease's margin.
+  void note_lease_timing(const char* what, std::chrono::nanoseconds took);
   void on_heartbeat_ack(protocol::HeartbeatAck ack);
   // The first forwards to report with the next heartbeat, timed back from now.
   std::vector<protocol::RoutedBackend> routed_report();
@@ -185,6 +212,7 @@ struct Agent::Impl {
 
   // --- fencing (fencing.cpp) ---
   void apply_lease_update(const lease::LeaseUpdate& update);
+  void write_lease_deadlines();
   void fence();
 
   // --- adoption (adoption.cpp) ---

@@ -10,24 +10,43 @@
 
 namespace berth::agent {
 
-// Acts on what the lease says, in the order the lease asks: fence first, then renew.
+// Acts on what the lease says, in the order the lease asks: fence first, then renew. On the
+// heartbeat thread: a renewal takes lease_mu alone (docs/fencing.md §9); only a new lease after
+// a fence waits for the fence to finish and for `mu`.
 void Agent::Impl::apply_lease_update(const lease::LeaseUpdate& update) {
   if (update.fence) fence();
-  if (update.granted || update.extended) {
+  if (update.granted) {
     std::lock_guard<std::mutex> fencing(fence_mu);
     std::lock_guard<std::mutex> lock(mu);
-    if (update.granted && fenced) {
+    if (fenced) {
       fenced = false;
       datasets->unfence();
       spdlog::info("lease granted again: datasets may be attached (at new epochs)");
     }
-    auto deadline = lease.deadline();
-    if (!deadline) return;
-    for (const auto& [id, t] : tasks) {
-      if (!t.spec.volumes.empty())
-        (void)write_deadline_file(t.sandbox + "/.berth-lease-deadline", *deadline);
-    }
   }
+  if (update.granted || update.extended) write_lease_deadlines();
+}
+
+// Hands the lease's deadline to the supervisor of every task with datasets. The set of their
+// sandboxes is refreshed from `tasks` when `mu` is free; a launch adds to it (hold_lease_for).
+void Agent::Impl::write_lease_deadlines() {
+  std::vector<std::string> sandboxes;
+  std::optional<MonoTime> deadline;
+  {
+    std::unique_lock<std::mutex> tasks_lock(mu, std::try_to_lock);
+    std::lock_guard<std::mutex> lock(lease_mu);
+    if (tasks_lock.owns_lock()) {
+      lease_sandboxes.clear();
+      for (const auto& [id, t] : tasks) {
+        if (!t.spec.volumes.empty() && !t.sandbox.empty()) lease_sandboxes.insert(t.sandbox);
+      }
+    }
+    sandboxes.assign(lease_sandboxes.begin(), lease_sandboxes.end());
+    deadline = lease.deadline();
+  }
+  if (!deadline) return;
+  for (const auto& sandbox : sandboxes)
+    (void)write_deadline_file(sandbox + "/.berth-lease-deadline", *deadline);
 }
 
 // The lease ran out (docs/fencing.md §3): kill every task that writes an exclusive dataset (its

@@ -10,6 +10,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/busy_ports.h"
+#include "base/thread_priority.h"
 #include "json/bounded.h"
 
 namespace berth::agent {
@@ -35,7 +36,10 @@ protocol::RegisterRequest Agent::Impl::registration() {
   protocol::RegisterRequest r;
   r.token = options.join_token;
   r.agent_id = agent_id;
-  r.heartbeat_seq = heartbeat_seq;
+  {
+    std::lock_guard<std::mutex> lease_lock(lease_mu);
+    r.heartbeat_seq = heartbeat_seq;
+  }
   r.hostname = options.hostname;
   r.address = options.address;
   r.resources.cpus = options.cpus;
@@ -110,8 +114,13 @@ void Agent::Impl::on_registered(const protocol::RegisterResponse& response, size
   datasets->set_node_id(agent_id);
   if (plugin_backend) plugin_backend->set_node_id(agent_id);
   last_seq = response.next_command_seq;
-  heartbeat_ms = response.heartbeat_interval_ms;
   registered = true;
+  {
+    std::lock_guard<std::mutex> lease_lock(lease_mu);
+    heartbeat_ms = response.heartbeat_interval_ms;
+    session = AgentCredential{agent_id, agent_secret};
+    session_registered = true;
+  }
   std::ofstream(id_file()) << agent_id;
   spdlog::info("registered with {} as agent {} ({} tasks reported)", options.master_url, agent_id,
                tasks_reported);
@@ -129,6 +138,10 @@ void Agent::Impl::mark_unregistered(const AgentCredential& used, const char* cal
   // way while another loop registered again with a new leader) says nothing of the current one.
   if (used.secret != agent_secret || !registered) return;
   registered = false;
+  {
+    std::lock_guard<std::mutex> lease_lock(lease_mu);
+    session_registered = false;
+  }
   spdlog::info("the master does not know agent {} ({}): registering again", used.agent_id, call);
 }
 
@@ -155,71 +168,146 @@ std::vector<protocol::RoutedBackend> Agent::Impl::routed_report() {
   return report;
 }
 
+// The lease thread (docs/fencing.md §9): at the highest priority the node allows, it takes
+// only lease_mu, and never waits for `mu` (a launch may hold it for seconds).
 void Agent::Impl::heartbeat_loop() {
+  spdlog::info("heartbeat thread priority: {}", raise_thread_priority());
+  auto due = std::chrono::steady_clock::now();
   while (!stopping) {
-    if (!is_registered()) {
+    bool is_registered;
+    {
+      std::lock_guard<std::mutex> lock(lease_mu);
+      is_registered = session_registered;
+    }
+    if (!is_registered) {
       register_with_master();
+      due = std::chrono::steady_clock::now();
       continue;
     }
-    AgentCredential who;
-    int64_t interval;
-    protocol::Heartbeat hb;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      who = AgentCredential{agent_id, agent_secret};
-      interval = heartbeat_ms;
-      hb.seq = ++heartbeat_seq;
-      // Taken before the report, so the report reflects at least these answers
-      // (docs/fencing.md §4).
-      hb.applied_seq = applied_seq;
+    if (!heartbeat_once()) continue;
+    std::unique_lock<std::mutex> lock(lease_mu);
+    due += std::chrono::milliseconds(heartbeat_ms);
+    const auto now = std::chrono::steady_clock::now();
+    if (due < now) due = now;  // behind schedule: the next one now, not a burst
+    lease_wake.wait_until(lock, due, [&] { return stopping || heartbeat_now; });
+    const auto woke = std::chrono::steady_clock::now();
+    if (heartbeat_now) {
+      heartbeat_now = false;
+      due = woke;
+    } else {
+      lock.unlock();
+      heartbeat_stalls.record(woke - due);
+      note_lease_timing("woke late", woke - due);
     }
-    hb.datasets = datasets->report();
-    hb.routed = routed_report();
-    std::set<uint32_t> own_ports;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      for (const auto& [id, t] : tasks) own_ports.insert(t.spec.ports.begin(), t.spec.ports.end());
-    }
-    for (uint32_t port : busy_ports(options.port_begin, options.port_end, own_ports))
-      hb.busy_ports.push_back(port);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      lease.on_heartbeat_sent(hb.seq, clock->mono_now());
-    }
-    auto ack = master->heartbeat(who, hb,
-                                 std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
-    if (!ack && ack.error().code == kRegisterAgain) {
-      mark_unregistered(who, "heartbeat");
-      continue;
-    }
-    if (ack) {
-      unreported_forwards.clear();
-      on_heartbeat_ack(std::move(*ack));
-    } else if (ack.error().code == ErrorCode::kInternal) {
-      spdlog::warn("{}", ack.error().message);
-    }
-    if (plugin_backend && hb.seq % 2 == 0) plugin_backend->refresh();
-    std::unique_lock<std::mutex> lock(mu);
-    wake.wait_for(lock, std::chrono::milliseconds(interval),
-                  [&] { return stopping || heartbeat_now.load(); });
-    heartbeat_now = false;
   }
+  spdlog::info("heartbeat thread: stalls {}; round trips {}",
+               StallMeter::describe(heartbeat_stalls.snapshot()),
+               StallMeter::describe(heartbeat_round_trips.snapshot()));
+}
+
+bool Agent::Impl::heartbeat_once() {
+  AgentCredential who;
+  int64_t interval;
+  protocol::Heartbeat hb;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    who = session;
+    interval = heartbeat_ms;
+    hb.seq = ++heartbeat_seq;
+    // Taken before the report, so the report reflects at least these answers
+    // (docs/fencing.md §4).
+    hb.applied_seq = applied_seq;
+  }
+  hb.datasets = datasets->report();
+  hb.routed = routed_report();
+  hb.busy_ports = busy_port_report();
+  const MonoTime sent = clock->mono_now();
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    lease.on_heartbeat_sent(hb.seq, sent);
+  }
+  auto ack =
+      master->heartbeat(who, hb, std::chrono::milliseconds(std::max<int64_t>(interval * 2, 1000)));
+  const auto took = clock->mono_now() - sent;
+  heartbeat_round_trips.record(took);
+  note_lease_timing("round trip", took);
+  if (!ack && ack.error().code == kRegisterAgain) {
+    // mark_unregistered takes `mu`: this thread has no lease to keep until it registers.
+    mark_unregistered(who, "heartbeat");
+    return false;
+  }
+  if (ack) {
+    unreported_forwards.clear();
+    on_heartbeat_ack(std::move(*ack));
+  } else if (ack.error().code == ErrorCode::kInternal) {
+    spdlog::warn("{}", ack.error().message);
+  }
+  return true;
+}
+
+// Read about once a second (the socket table can be long: reading it costs more than the rest
+// of a heartbeat). Its own tasks' ports are read from `tasks` when `mu` is free, else as last
+// read: the list is advice for placement, and waiting for `mu` could cost the lease.
+std::vector<uint32_t> Agent::Impl::busy_port_report() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - busy_ports_read_at < std::chrono::seconds(1)) return busy_ports_last;
+  busy_ports_read_at = now;
+  std::unique_lock<std::mutex> lock(mu, std::try_to_lock);
+  if (lock.owns_lock()) {
+    own_ports.clear();
+    for (const auto& [id, t] : tasks) own_ports.insert(t.spec.ports.begin(), t.spec.ports.end());
+    lock.unlock();
+  }
+  busy_ports_last.clear();
+  for (uint32_t port : busy_ports(options.port_begin, options.port_end, own_ports))
+    busy_ports_last.push_back(port);
+  return busy_ports_last;
+}
+
+void Agent::Impl::request_heartbeat() {
+  std::lock_guard<std::mutex> lock(lease_mu);
+  heartbeat_now = true;
+  lease_wake.notify_all();
+}
+
+// A lease survives as long as a heartbeat is answered within the lease of the last answered
+// one: the slack is the lease less the interval. A wake-up or a round trip that takes a quarter
+// of it says the node is too busy for its timing: logged at most every 10 s.
+void Agent::Impl::note_lease_timing(const char* what, std::chrono::nanoseconds took) {
+  int64_t slack_ms;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    slack_ms = granted_lease_ms - heartbeat_ms;
+  }
+  const auto limit = std::chrono::milliseconds(std::max<int64_t>(slack_ms / 4, 20));
+  if (slack_ms <= 0 || took < limit) return;
+  static std::atomic<int64_t> last_said{0};
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+  if (now_s - last_said.exchange(now_s) < 10) return;
+  spdlog::warn(
+      "heartbeat {} took {} ms, past {} ms (a quarter of the lease's slack): this node "
+      "delays its lease renewals (docs/fencing.md §9)",
+      what, std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), limit.count());
 }
 
 void Agent::Impl::on_heartbeat_ack(protocol::HeartbeatAck ack) {
   lease::LeaseUpdate update;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<std::mutex> lock(lease_mu);
     update = lease.on_ack(ack.seq, std::chrono::milliseconds(ack.lease_ms), clock->mono_now());
+    granted_lease_ms = ack.lease_ms;
   }
   apply_lease_update(update);
-  std::lock_guard<std::mutex> lock(mu);
+  if (ack.lease_only) return;  // the master had no time for its reports: nothing changes
+  std::lock_guard<std::mutex> lock(lease_mu);
   if (ack.seq < desired_seq) return;
   desired_datasets = std::move(ack.datasets);
   desired_seq = ack.seq;
   desired_from_command = false;
   datasets_changed = true;
-  wake.notify_all();
+  lease_wake.notify_all();
 }
 
 void Agent::Impl::command_loop() {
@@ -274,10 +362,11 @@ void Agent::Impl::execute(const protocol::Command& command) {
   } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
     // It only lets go (docs/fencing.md §4); the dataset loop heartbeats at once when it lists
     // something to attach here.
+    std::lock_guard<std::mutex> lease_lock(lease_mu);
     desired_datasets = datasets->datasets;
     desired_from_command = true;
     datasets_changed = true;
-    wake.notify_all();
+    lease_wake.notify_all();
   } else if (const auto* kill = command.as<protocol::KillCommand>()) {
     kill_command(*kill);
   }
@@ -327,7 +416,7 @@ void Agent::Impl::status_loop() {
     report_readiness();
     lease::LeaseUpdate tick;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      std::lock_guard<std::mutex> lock(lease_mu);
       tick = lease.tick(clock->mono_now());
     }
     if (tick.fence) fence();

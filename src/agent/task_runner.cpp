@@ -41,8 +41,15 @@ ProcessSpec Agent::Impl::process_spec(const protocol::LaunchSpec& spec,
 // lease deadline for the task's supervisor; false (and TASK_FAILED queued) when it cannot.
 // Called with `mu` held, for tasks with datasets.
 bool Agent::Impl::hold_lease_for(const protocol::LaunchSpec& spec, const std::string& sandbox) {
-  auto deadline = lease.deadline();
-  if (fenced || !deadline || lease.expired(clock->mono_now())) {
+  std::optional<MonoTime> deadline;
+  bool expired;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    deadline = lease.deadline();
+    expired = lease.expired(clock->mono_now());
+    if (!fenced && !expired) lease_sandboxes.insert(sandbox);
+  }
+  if (fenced || !deadline || expired) {
     queue_status(spec.task_id, spec.app_id, protocol::TaskState::kFailed,
                  "this node holds no lease: not starting a task with datasets");
     return false;

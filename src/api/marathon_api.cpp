@@ -143,8 +143,9 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
   // Only the agent itself, with the secret of its registration, speaks for it.
   std::string authorization = request.header("authorization");
   const std::string bearer = "Bearer ";
-  Status allowed = core.authenticate_agent(
-      agent_id, authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "");
+  const std::string secret =
+      authorization.rfind(bearer, 0) == 0 ? authorization.substr(bearer.size()) : "";
+  Status allowed = core.authenticate_agent(agent_id, secret);
   if (!allowed) {
     http::Response denied = error_response(allowed.error());
     if (denied.status == 401)
@@ -155,7 +156,7 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
   if (what == "heartbeat" && request.method == "POST") {
     auto message = protocol::decode<protocol::Heartbeat>(body);
     if (!message) return malformed_agent_message(message.error());
-    auto r = core.heartbeat(agent_id, *message);
+    auto r = core.heartbeat(agent_id, secret, *message);
     if (!r) return error_response(r.error());
     return json_response(200, *r);
   }

@@ -20,9 +20,10 @@ struct MasterFlags {
   // (store/store_url.h). Empty: sqlite://<data_dir>/berth.db.
   std::string store;
   std::string join_token;  // empty: read or create <data_dir>/join-token
-  int64_t heartbeat_interval_ms = 500;
-  int64_t lease_ms = 2500;
-  int64_t lost_timeout_ms = 3000;
+  // docs/fencing.md §9: the shortest timing that passed the load tests of bench/RESULTS.md.
+  int64_t heartbeat_interval_ms = 200;
+  int64_t lease_ms = 1000;
+  int64_t lost_timeout_ms = 1200;
   std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
   std::string dataset_driver = "shared";
   std::string service_ports = "10000-20000";  // where service ports are assigned (end exclusive)

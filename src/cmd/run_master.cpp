@@ -19,6 +19,7 @@
 #include "api/marathon_api.h"
 #include "base/ids.h"
 #include "cmd/commands.h"
+#include "cmd/lease_clock.h"
 #include "cmd/master_parts.h"
 #include "cmd/service_notify.h"
 #include "http/http.h"
@@ -355,6 +356,10 @@ int run_master(const MasterFlags& flags) {
   // One registry for the process: counters outlast a leader's terms (docs/compatibility.md §2.9).
   metrics::Registry metrics(clock.mono_now());
   options->metrics = &metrics;
+  // Ticks at the heartbeat's pace; a stall of a quarter of the margin is worth a line.
+  LeaseClock lease_clock(metrics,
+                         std::min(timing->heartbeat_interval, std::chrono::milliseconds(50)),
+                         std::max(timing->margin / 4, std::chrono::milliseconds(10)));
   // On etcd, several masters may share the state: one leads, elected (docs/architecture.md §5).
   if (parsed_store->kind == StoreUrl::Kind::kEtcd) {
     store.reset();

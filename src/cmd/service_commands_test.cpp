@@ -90,7 +90,7 @@ TEST_F(Precedence, TheConfigFileBeatsTheDefaults) {
       run("[master]\nport = 9101\ndata-dir = \"/srv/berth\"\n", {"berth", "master"});
   EXPECT_EQ(flags.master.port, 9101);
   EXPECT_EQ(flags.master.data_dir, "/srv/berth");
-  EXPECT_EQ(flags.master.lease_ms, 2500);  // not in the file: the default
+  EXPECT_EQ(flags.master.lease_ms, 1000);  // not in the file: the default
 }
 
 TEST_F(Precedence, TheEnvironmentBeatsTheConfigFile) {

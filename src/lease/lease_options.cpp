@@ -8,7 +8,7 @@ Status check_timing(const LeaseOptions& options) {
   auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
   const std::string flags = " (--heartbeat-interval-ms " + ms(options.heartbeat_interval) +
                             ", --lease-ms " + ms(options.lease) + ", --lost-timeout-ms " +
-                            ms(options.lost_after()) + "; the defaults are 500, 2500 and 3000)";
+                            ms(options.lost_after()) + "; the defaults are 200, 1000 and 1200)";
   if (options.heartbeat_interval.count() <= 0 || options.heartbeat_interval >= options.lease) {
     return make_error(
         ErrorCode::kInvalidArgument,

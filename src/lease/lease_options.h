@@ -8,6 +8,8 @@
 
 namespace berth::lease {
 
+// The defaults here are the longer timing the unit tests and simulations are written against;
+// the master's flags default to 200 ms, 1 s and 1.2 s (docs/fencing.md §9).
 struct LeaseOptions {
   // How often an agent sends a heartbeat.
   std::chrono::milliseconds heartbeat_interval{500};

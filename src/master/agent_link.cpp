@@ -7,6 +7,7 @@
 #include "json/bounded.h"
 #include "master/master_core.h"
 #include "master/plan.h"
+#include "metrics/registry.h"
 
 namespace berth::master {
 
@@ -24,6 +25,7 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
     // (registration reconciles every task and dataset), rather than grow without bound.
     agent.outbox.clear();
     agent.must_register = true;
+    desk_.close(agent.id);
     commands_cv_.notify_all();
     return;
   }
@@ -46,14 +48,16 @@ std::string MasterCore::node_name(const std::string& agent_id) const {
 
 Status MasterCore::authenticate_agent(const std::string& agent_id,
                                       const std::string& secret) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = state_.agents.find(agent_id);
-  if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
-    return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
-  }
-  if (it->second.secret.empty() || !same_secret(it->second.secret, secret)) {
-    return make_error(ErrorCode::kPermissionDenied,
-                      "this call for agent " + agent_id + " does not carry the agent's credential");
+  // The desk holds each registration's credential and whether it is in force (lost agents
+  // and those that must register again are closed there), so no call waits for the state lock.
+  switch (desk_.check(agent_id, secret)) {
+    case lease::LeaseDesk::Renewal::kUnknown:
+      return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
+    case lease::LeaseDesk::Renewal::kDenied:
+      return make_error(ErrorCode::kPermissionDenied, "this call for agent " + agent_id +
+                                                          " does not carry the agent's credential");
+    case lease::LeaseDesk::Renewal::kRenewed:
+      break;
   }
   return {};
 }
@@ -62,7 +66,7 @@ std::string MasterCore::agent_with_secret(const std::string& secret) const {
   if (secret.empty()) return "";
   std::vector<std::string> ids;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard lock(mu_);
     for (const auto& [id, agent] : state_.agents) {
       if (!agent.lost && agent.secret.size() == secret.size()) ids.push_back(id);
     }
@@ -142,7 +146,7 @@ size_t MasterCore::adopt_reported_tasks(AgentRecord& agent,
 
 Result<protocol::RegisterResponse> MasterCore::register_agent(
     const protocol::RegisterRequest& request) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   if (request.token != options_.join_token) {
     return make_error(ErrorCode::kPermissionDenied, "invalid join token");
   }
@@ -179,6 +183,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   // Heartbeats are numbered per agent process: this registration starts from its count. Grants
   // from answers the process never sent for belong to a process that is gone.
   leases_.on_registered(id, request.heartbeat_seq, agent.last_heartbeat);
+  desk_.admit(id, agent.secret, agent.last_heartbeat);
   // Commands queued from here on (kills of tasks nobody wants, the routing table) are new to
   // the agent: it asks for those after this sequence number.
   const uint64_t seen_up_to = agent.next_seq - 1;
@@ -199,14 +204,30 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
 }
 
 Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id,
+                                                     const std::string& secret,
                                                      const protocol::Heartbeat& hb) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // The lease first, on the desk: nothing the state lock waits for delays it.
+  const MonoTime arrived = clock_.mono_now();
+  if (desk_.renew(agent_id, secret, arrived) != lease::LeaseDesk::Renewal::kRenewed)
+    return authenticate_agent(agent_id, secret).error();
+  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), {}};
+  std::unique_lock lock(mu_, std::defer_lock);
+  const bool full = lock.try_lock_for(options_.heartbeat_lock_budget);
+  if (options_.metrics) {
+    options_.metrics->observe(metrics::Metric::kHeartbeatLockWait, {full ? "full" : "lease_only"},
+                              clock_.mono_now() - arrived);
+  }
+  if (!full) {
+    // Its reports wait for the next heartbeat; its assignments stand as last answered.
+    ack.lease_only = true;
+    return ack;
+  }
   auto it = state_.agents.find(agent_id);
   if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
     return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
   }
-  it->second.last_heartbeat = clock_.mono_now();
-  leases_.on_heartbeat_received(agent_id, it->second.last_heartbeat);
+  it->second.last_heartbeat = std::max(it->second.last_heartbeat, arrived);
+  leases_.on_heartbeat_received(agent_id, arrived);
   it->second.last_heartbeat_wall = clock_.wall_now();
   publish_event("berth_node_heartbeat", {{"nodeId", agent_id}});
   // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
@@ -219,8 +240,7 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
          " port(s) of its range held by something other than its tasks; none is given out there");
     it->second.busy_ports = hb.busy_ports;
   }
-  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(),
-                             assignments_for(state_, leases_, agent_id, clock_.mono_now())};
+  ack.datasets = assignments_for(state_, leases_, agent_id, clock_.mono_now());
   for (const auto& a : ack.datasets) {
     if (a.attach) leases_.on_granted(a.dataset_id, agent_id, hb.seq);
   }
@@ -293,7 +313,7 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
 
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
                                                const protocol::StatusBatch& batch) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto agent = state_.agents.find(agent_id);
   if (agent == state_.agents.end() || agent->second.lost || agent->second.must_register) {
     return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
@@ -350,7 +370,7 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
 
 Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id, uint64_t after,
                                                     std::chrono::milliseconds wait) {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock lock(mu_);
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
     auto it = state_.agents.find(agent_id);

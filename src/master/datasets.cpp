@@ -143,7 +143,7 @@ void MasterCore::push_assignments(const std::string& agent_id) {
 
 Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body,
                                                   const std::string& if_tag) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
   auto parsed = model::parse_dataset_create(body, ids_.uuid(), options_.default_dataset_driver);
@@ -155,7 +155,7 @@ Result<model::Dataset> MasterCore::create_dataset(const nlohmann::json& body,
 
 Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const nlohmann::json& body,
                                                   const std::string& if_tag) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
   auto update = model::parse_dataset_update(body);
@@ -167,7 +167,7 @@ Result<model::Dataset> MasterCore::update_dataset(const std::string& id, const n
 
 Result<model::Dataset> MasterCore::delete_dataset(const std::string& id,
                                                   const std::string& if_tag) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   Status tag = check_tag(if_tag);
   if (!tag) return tag.error();
   auto planned = plan_dataset_delete(state_, id);

@@ -62,7 +62,9 @@ class LocalMoves : public ::testing::Test {
     r.hostname = host;
     r.address = address;
     r.http_port = port;
-    ASSERT_TRUE(core_->register_agent(r).ok());
+    auto registered = core_->register_agent(r);
+    ASSERT_TRUE(registered.ok());
+    secrets_[id] = registered->agent_secret;
   }
 
   // A heartbeat from `node` reporting `datasets`; what the master assigns it in return.
@@ -74,7 +76,7 @@ class LocalMoves : public ::testing::Test {
     hb.seq = ++seqs_[node];
     hb.applied_seq = hb.seq - 1;
     hb.datasets = std::move(datasets);
-    auto ack = core_->heartbeat(node, hb);
+    auto ack = core_->heartbeat(node, secrets_[node], hb);
     EXPECT_TRUE(ack.ok()) << ack.error().message;
     return ack.ok() ? ack->datasets : std::vector<protocol::DatasetAssignment>{};
   }
@@ -128,6 +130,7 @@ class LocalMoves : public ::testing::Test {
   std::unique_ptr<MasterCore> core_;
   std::map<std::string, std::vector<protocol::DatasetReport>> reports_;
   std::map<std::string, uint64_t> seqs_;
+  std::map<std::string, std::string> secrets_;  // agent id -> its registration's credential
 };
 
 TEST_F(LocalMoves, TheNewNodeCopiesFromTheOldOneWhichKeepsItsCopyUntilTheNewOneHasAttached) {
@@ -282,7 +285,7 @@ class Grants : public LocalMoves {
     hb.seq = seq;
     hb.applied_seq = applied;
     hb.datasets = std::move(datasets);
-    auto ack = core_->heartbeat(node, hb);
+    auto ack = core_->heartbeat(node, secrets_[node], hb);
     EXPECT_TRUE(ack.ok()) << ack.error().message;
     return ack.ok() ? ack->datasets : std::vector<protocol::DatasetAssignment>{};
   }
@@ -363,12 +366,15 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
   MasterOptions options;
   options.join_token = "t";
   options.timing.margin = std::chrono::milliseconds(500);  // lost after 3000 ms
+  std::map<std::string, std::string> secrets;
   auto join = [&](MasterCore& core, const std::string& id) {
     protocol::RegisterRequest r;
     r.token = "t";
     r.agent_id = id;
     r.hostname = id.substr(0, 1);
-    ASSERT_TRUE(core.register_agent(r).ok());
+    auto registered = core.register_agent(r);
+    ASSERT_TRUE(registered.ok());
+    secrets[id] = registered->agent_secret;
   };
   std::map<std::string, uint64_t> seqs;
   auto beat = [&](MasterCore& core, const std::string& node,
@@ -377,7 +383,7 @@ TEST(RestartGrace, NoDatasetIsAttachedAnewUntilEveryFormerHolderHadTimeToComeBac
     hb.seq = ++seqs[node];
     hb.applied_seq = hb.seq - 1;
     hb.datasets = std::move(reports);
-    auto ack = core.heartbeat(node, hb);
+    auto ack = core.heartbeat(node, secrets[node], hb);
     EXPECT_TRUE(ack.ok()) << ack.error().message;
     std::optional<protocol::DatasetAssignment> out;
     if (ack.ok()) {
@@ -431,25 +437,27 @@ TEST(RestartGrace, WhatANodeReportsAttachedStaysAttachedThroughARestart) {
   {
     MasterCore before(options, store, clock, ids);
     ASSERT_TRUE(before.load().ok());
-    ASSERT_TRUE(before.register_agent(r).ok());
+    auto registered = before.register_agent(r);
+    ASSERT_TRUE(registered.ok());
     clock.advance(std::chrono::seconds(4));
     auto created = before.create_dataset({{"primary", kA}}, "");
     ASSERT_TRUE(created.ok());
     id = created->dataset_id;
     protocol::Heartbeat first;
     first.seq = 1;
-    auto ack = before.heartbeat(kA, first);
+    auto ack = before.heartbeat(kA, registered->agent_secret, first);
     ASSERT_TRUE(ack.ok() && ack->datasets.size() == 1 && ack->datasets[0].attach);
     epoch = ack->datasets[0].epoch;
   }
   MasterCore after(options, store, clock, ids);
   ASSERT_TRUE(after.load().ok());
-  ASSERT_TRUE(after.register_agent(r).ok());
+  auto registered = after.register_agent(r);
+  ASSERT_TRUE(registered.ok());
   protocol::Heartbeat hb;
   hb.seq = 2;
   hb.applied_seq = 1;
   hb.datasets = {attached(id, epoch)};
-  auto ack = after.heartbeat(kA, hb);
+  auto ack = after.heartbeat(kA, registered->agent_secret, hb);
   ASSERT_TRUE(ack.ok());
   ASSERT_EQ(ack->datasets.size(), 1u);
   EXPECT_TRUE(ack->datasets[0].attach) << "a restart must not detach what runs";

@@ -168,7 +168,9 @@ class MasterFailover : public ::testing::Test {
     r.resources.mem = 4096;
     r.resources.disk = 10000;
     r.resources.ports = {{31000, 31099}};
-    ASSERT_TRUE(core_->register_agent(r).ok());
+    auto registered = core_->register_agent(r);
+    ASSERT_TRUE(registered.ok());
+    secrets_[id] = registered->agent_secret;
   }
 
   void beat(const std::string& node, std::vector<protocol::DatasetReport> datasets = {}) {
@@ -176,7 +178,7 @@ class MasterFailover : public ::testing::Test {
     hb.seq = ++seqs_[node];
     hb.applied_seq = hb.seq - 1;
     hb.datasets = std::move(datasets);
-    ASSERT_TRUE(core_->heartbeat(node, hb).ok());
+    ASSERT_TRUE(core_->heartbeat(node, secrets_[node], hb).ok());
   }
 
   void report(const std::string& node, const std::string& task, protocol::TaskState state,
@@ -233,6 +235,7 @@ class MasterFailover : public ::testing::Test {
   metrics::Registry metrics_;
   std::unique_ptr<MasterCore> core_;
   std::map<std::string, uint64_t> seqs_;
+  std::map<std::string, std::string> secrets_;  // agent id -> its registration's credential
 };
 
 TEST_F(MasterFailover, RecordsEveryPhaseAndFeedsTheMetrics) {

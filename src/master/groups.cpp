@@ -184,7 +184,7 @@ Result<DeploymentRef> MasterCore::persist_group_change(const GroupTarget& target
 
 Result<DeploymentRef> MasterCore::change_group(const model::GroupUpdate& update, bool create,
                                                bool force, nlohmann::json* dry_run) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   if (create && update.id != "/" && group_exists(state_, update.id)) {
     return make_error(ErrorCode::kConflict,
                       "Group " + update.id + " is already created. Use PUT to change this group.");
@@ -209,7 +209,7 @@ Result<DeploymentRef> MasterCore::change_group(const model::GroupUpdate& update,
 }
 
 Result<DeploymentRef> MasterCore::delete_group(const std::string& id, bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   if (!group_exists(state_, id)) {
     return make_error(ErrorCode::kNotFound, "Group '" + id + "' does not exist");
   }
@@ -219,7 +219,7 @@ Result<DeploymentRef> MasterCore::delete_group(const std::string& id, bool force
 }
 
 Result<std::vector<std::string>> MasterCore::group_versions(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   if (!group_exists(state_, id)) {
     return make_error(ErrorCode::kNotFound, "Group '" + id + "' does not exist");
   }
@@ -230,7 +230,7 @@ Result<std::vector<std::string>> MasterCore::group_versions(const std::string& i
 
 Result<nlohmann::json> MasterCore::group_version(const std::string& id,
                                                  const std::string& version) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto at = subtree_at(store_, state_, id, version);
   if (!at) return at.error();
   nlohmann::json out = {{"id", id},
@@ -245,7 +245,7 @@ Result<nlohmann::json> MasterCore::group_version(const std::string& id,
 
 Result<std::optional<DeploymentRef>> MasterCore::cancel_deployment(const std::string& id,
                                                                    bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto found = state_.deployments.find(id);
   if (found == state_.deployments.end()) {
     return make_error(ErrorCode::kNotFound, "DeploymentPlan " + id + " does not exist");

@@ -23,7 +23,7 @@ MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSour
       leases_(options_.timing, MonoTime{}) {}
 
 Status MasterCore::load() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   // Every lease starts again: nobody is declared lost before the grace has passed.
   leases_ = lease::MasterLeases(options_.timing, clock_.mono_now());
   auto apps = store_.list("/apps/");
@@ -86,7 +86,7 @@ Status MasterCore::load() {
 }
 
 Result<std::vector<KeyValue>> MasterCore::stored_state() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   return store_.list("");
 }
 
@@ -95,7 +95,7 @@ Status MasterCore::add_event_callback(const std::string& url) {
     return make_error(ErrorCode::kInvalidArgument,
                       "callbackUrl must be an http:// or https:// URL, got '" + url + "'");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto& urls = state_.event_callbacks;
   if (std::find(urls.begin(), urls.end(), url) != urls.end()) return {};
   if (urls.size() >= kMaxEventCallbacks) {
@@ -113,7 +113,7 @@ Status MasterCore::add_event_callback(const std::string& url) {
 }
 
 Status MasterCore::remove_event_callback(const std::string& url) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto& urls = state_.event_callbacks;
   std::vector<std::string> next = urls;
   std::erase(next, url);
@@ -130,12 +130,12 @@ Status MasterCore::remove_event_callback(const std::string& url) {
 }
 
 std::vector<std::string> MasterCore::event_callbacks() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   return state_.event_callbacks;
 }
 
 std::shared_ptr<EventSubscription> MasterCore::callback_events() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   if (state_.event_callbacks.empty() || shutting_down_) return nullptr;
   if (!callback_events_ || callback_events_->closed()) {
     if (callback_events_) events_.unsubscribe(callback_events_);
@@ -145,7 +145,7 @@ std::shared_ptr<EventSubscription> MasterCore::callback_events() {
 }
 
 void MasterCore::read(const std::function<void(const MasterState&)>& reader) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   reader(state_);
 }
 
@@ -201,7 +201,7 @@ Result<DeploymentRef> MasterCore::persist_app_change(const model::App& given,
 }
 
 Result<DeploymentRef> MasterCore::create_app(model::App app, bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto it = state_.apps.find(app.id);
   if (it != state_.apps.end() && !it->second.deleting) {
     return make_error(ErrorCode::kConflict, "An app with id [" + app.id + "] already exists.");
@@ -210,14 +210,14 @@ Result<DeploymentRef> MasterCore::create_app(model::App app, bool force) {
 }
 
 Result<DeploymentRef> MasterCore::update_app(model::App app, bool force, bool* created) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto it = state_.apps.find(app.id);
   *created = it == state_.apps.end() || it->second.deleting;
   return persist_app_change(app, "", force);
 }
 
 Result<DeploymentRef> MasterCore::restart_app(const std::string& id, bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto it = state_.apps.find(id);
   if (it == state_.apps.end() || it->second.deleting) {
     return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
@@ -226,7 +226,7 @@ Result<DeploymentRef> MasterCore::restart_app(const std::string& id, bool force)
 }
 
 Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto change = plan_app_delete(state_, id, force, stored_versions(id), new_version(), ids_);
   if (!change) return change.error();
   auto committed = store_.commit(change->ops);
@@ -241,7 +241,7 @@ Result<DeploymentRef> MasterCore::delete_app(const std::string& id, bool force) 
 Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(
     const std::vector<std::string>& task_ids, bool scale, bool force,
     std::vector<TaskRecord>* killed) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   for (const auto& id : task_ids) {
     if (!state_.tasks.count(id)) {
       return make_error(ErrorCode::kNotFound, "Task '" + id + "' does not exist");
@@ -271,7 +271,7 @@ Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(
 
 Result<std::vector<std::string>> MasterCore::app_versions(const std::string& id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard lock(mu_);
     auto it = state_.apps.find(id);
     if (it == state_.apps.end() || it->second.deleting) {
       return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");
@@ -301,7 +301,7 @@ Result<model::App> MasterCore::app_version(const std::string& id, const std::str
 }
 
 Status MasterCore::reset_delay(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto it = state_.apps.find(id);
   if (it == state_.apps.end()) {
     return make_error(ErrorCode::kNotFound, "Application " + id + " not found in tasks queue.");
@@ -311,7 +311,7 @@ Status MasterCore::reset_delay(const std::string& id) {
 }
 
 void MasterCore::shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   shutting_down_ = true;
   commands_cv_.notify_all();
   events_.close();

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/result.h"
+#include "lease/lease_desk.h"
 #include "lease/master_leases.h"
 #include "master/event_bus.h"
 #include "master/master_state.h"
@@ -41,6 +42,9 @@ struct MasterOptions {
   std::chrono::milliseconds task_launch_timeout{300000};
   // Commands queued for one agent; past it the agent must register again (docs/security.md).
   size_t max_outbox = 10000;
+  // How long a heartbeat waits for the state lock before it answers with the lease alone
+  // (docs/fencing.md §9).
+  std::chrono::milliseconds heartbeat_lock_budget{50};
   // Receives one line per decision the master applies, with ids: an agent registered or
   // lost, a dataset created, moved (with its epoch), attached or released, a task launched,
   // killed or changing state with its reason. The master process writes them to its log, so
@@ -144,7 +148,11 @@ class MasterCore {
 
   // --- agents (docs/protocol.md) ---
   Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
-  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id,
+  // Renews the agent's lease on the lease desk at once (docs/fencing.md §9), then takes its
+  // reports and answers with its dataset assignments if the state lock comes free within
+  // kHeartbeatLockBudget; else the answer renews the lease alone (HeartbeatAck::lease_only).
+  // kNotFound for an agent that must register (again), kPermissionDenied for a wrong `secret`.
+  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const std::string& secret,
                                            const protocol::Heartbeat& hb);
   Result<protocol::StatusAck> status(const std::string& agent_id,
                                      const protocol::StatusBatch& batch);
@@ -244,12 +252,15 @@ class MasterCore {
   Store& store_;
   Clock& clock_;
   IdSource& ids_;
-  mutable std::mutex mu_;
-  std::condition_variable commands_cv_;
+  // Timed, so that a heartbeat can give up waiting for it (heartbeat()).
+  mutable std::timed_mutex mu_;
+  std::condition_variable_any commands_cv_;
   MasterState state_;
   // The only authority on lost agents, epochs and who may attach a dataset: the lease
   // protocol's master half (docs/fencing.md §3, §4), started again by load().
   lease::MasterLeases leases_;
+  // Heartbeats renew leases here without the state lock; reconcile() settles it (lease_desk.h).
+  lease::LeaseDesk desk_;
   bool shutting_down_ = false;
   WallTime last_version_{};
   std::string routes_;  // the last routing table pushed, JSON text

@@ -9,7 +9,7 @@ namespace berth::master {
 
 void MasterCore::read_with_leases(
     const std::function<void(const MasterState&, const lease::MasterLeases&)>& reader) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   reader(state_, leases_);
 }
 

@@ -16,11 +16,20 @@ int64_t to_ms(MonoTime t) {
 }  // namespace
 
 void MasterCore::reconcile() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   MonoTime now = clock_.mono_now();
   // 1. Agents that stopped heartbeating are lost, and their tasks with them; launches the
   // agent never confirmed fail and are replaced.
-  for (const auto& id : leases_.declare_lost(now)) lose_agent(id, now);
+  // Heartbeats stamped on the desk since the last pass count before anyone is declared lost.
+  auto lost = desk_.settle(
+      [&](const std::string& agent, MonoTime at) {
+        leases_.on_heartbeat_received(agent, at);
+        auto found = state_.agents.find(agent);
+        if (found != state_.agents.end())
+          found->second.last_heartbeat = std::max(found->second.last_heartbeat, at);
+      },
+      [&] { return leases_.declare_lost(now); });
+  for (const auto& id : lost) lose_agent(id, now);
   for (const auto& tid : unconfirmed_launches(state_, now, options_.task_launch_timeout)) {
     fail_unconfirmed_launch(tid);
   }

@@ -10,7 +10,7 @@
 namespace berth::master {
 
 std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   std::vector<std::string> out;
   for (const auto& v : model::external_volumes(app)) {
     if (v.shared) continue;
@@ -25,7 +25,7 @@ std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) con
 }
 
 Status MasterCore::drain_node(const std::string& agent_id, bool drain) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard lock(mu_);
   auto it = state_.agents.find(agent_id);
   if (it == state_.agents.end())
     return make_error(ErrorCode::kNotFound, "Node '" + agent_id + "' does not exist");

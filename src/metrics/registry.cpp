@@ -135,6 +135,21 @@ const std::vector<Definition> kDefinitions = {
      {"method", "route"},
      "berth.http.requests.{method}.{route}.duration.timer.seconds",
      kRequestBuckets},
+    {Metric::kHeartbeatLockWait,
+     Type::kTimer,
+     "berth_heartbeat_lock_wait_seconds",
+     "How long agents' heartbeats waited for the master's state lock, by answer: full, or "
+     "lease_only when the wait ran past its budget and the answer renewed the lease alone",
+     {"answer"},
+     "berth.heartbeats.{answer}.lock.wait.timer.seconds",
+     kRequestBuckets},
+    {Metric::kSchedulingStall,
+     Type::kTimer,
+     "berth_scheduling_stall_seconds",
+     "How much later than asked the master's lease clock thread woke, each tick",
+     {},
+     "berth.lease.clock.stall.timer.seconds",
+     kRequestBuckets},
 };
 
 // A label value as a word of a dotted JSON name: lower case, "/" as ".", no leading ".".

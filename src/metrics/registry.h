@@ -39,6 +39,11 @@ enum class Metric {
   // timers, in seconds
   kFailoverPhase,    // from a node declared lost to: {phase} = attached, running, healthy
   kRequestDuration,  // API requests: {method, route}
+  // How long agents' heartbeats waited for the state lock: {answer} = full, lease_only
+  // (docs/fencing.md §9).
+  kHeartbeatLockWait,
+  // How late the master's lease clock thread woke: its scheduling stalls (docs/fencing.md §9).
+  kSchedulingStall,
 };
 
 // Label values, in the order of the metric's labels (see Metric).

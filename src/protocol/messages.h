@@ -152,6 +152,9 @@ struct HeartbeatAck {
   uint64_t seq = 0;
   int64_t lease_ms = 2500;
   std::vector<DatasetAssignment> datasets;
+  // The master renewed the lease without taking the heartbeat's reports, and `datasets` is not
+  // an answer: the agent keeps the assignments it has (docs/fencing.md §9).
+  bool lease_only = false;
 };
 
 struct StatusUpdate {

@@ -68,6 +68,33 @@ TEST(LeaseSim, NoDatasetIsEverWrittenFromTwoNodesAcrossThousandsOfSeeds) {
   EXPECT_GT(total.master_restarts, seeds);
 }
 
+// The master's default timing (docs/fencing.md §9): heartbeats every 200 ms, L = 1 s, lost
+// after 1.2 s. Its margin is the same fifth of the lease as the longer timing's, so it covers
+// the same clock drift less the supervisor's 20 ms poll: shown here at +-5 %.
+TEST(LeaseSim, TheMastersDefaultTimingHoldsWithClocksDriftingFivePerCent) {
+  const uint64_t seeds = env_or("BERTH_SIM_SEEDS", 5000) / 10;
+  LeaseSimResult total;
+  int failures = 0;
+  for (uint64_t seed = 1; seed <= seeds && failures < 5; ++seed) {
+    LeaseSimConfig config = config_for(seed);
+    config.options.heartbeat_interval = std::chrono::milliseconds(200);
+    config.options.lease = std::chrono::milliseconds(1000);
+    config.options.margin = std::chrono::milliseconds(200);
+    config.max_drift = 0.05;
+    LeaseSimResult result = run_lease_sim(config);
+    if (result.violation) {
+      ++failures;
+      ADD_FAILURE() << *result.violation << " (timing 200/1000/1200 ms, drift +-5 %)";
+    }
+    add(total, result);
+  }
+  std::cout << seeds << " seeds at 200/1000/1200 ms: " << total.moves << " moves after a loss, "
+            << total.fences << " fences, " << total.supervisor_kills << " supervisor kills\n";
+  EXPECT_GT(total.moves, seeds);
+  EXPECT_GT(total.fences, seeds);
+  EXPECT_GT(total.supervisor_kills, seeds / 2);
+}
+
 TEST(LeaseSim, TheSameSeedGivesTheSameRun) {
   LeaseSimResult a = run_lease_sim(config_for(42));
   LeaseSimResult b = run_lease_sim(config_for(42));

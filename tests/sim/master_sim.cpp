@@ -660,8 +660,7 @@ void Simulation::send_heartbeat(int i) {
   std::string secret = node.secret;
   uint64_t registration = node.registration;
   to_master(i, [this, i, incarnation, registration, id, secret, hb](master::MasterCore& core) {
-    Result<protocol::HeartbeatAck> answer = register_again();
-    if (core.authenticate_agent(id, secret)) answer = core.heartbeat(id, hb);
+    Result<protocol::HeartbeatAck> answer = core.heartbeat(id, secret, hb);
     to_agent(i, incarnation, [this, i, registration, answer] {
       if (agents_[i].registration == registration) on_heartbeat_answer(i, answer);
     });
