@@ -1,6 +1,8 @@
 #include "api/marathon_api.h"
 
 #include <charconv>
+#include <chrono>
+#include <memory>
 
 #include "api/apps_routes.h"
 #include "api/events_routes.h"
@@ -125,6 +127,38 @@ http::Response malformed_agent_message(const Error& error) {
   return message_response(400, "malformed agent message: " + error.message);
 }
 
+http::Response command_answer(const Result<protocol::CommandBatch>& batch) {
+  if (!batch) return error_response(batch.error());
+  return json_response(200, *batch);
+}
+
+// GET /berth/v1/agents/{id}/commands?after=SEQ&wait_ms=N, the command long poll
+// (docs/protocol.md §5). With a wait the answer is deferred: the poll holds no thread while it
+// waits, and its connection gets an empty batch when the wait passes with nothing to take.
+http::Response agent_commands(master::MasterCore& core, const std::string& agent_id,
+                              const http::Request& request) {
+  auto after = query_number(request, "after", 0);
+  auto wait_ms = query_number(request, "wait_ms", 0);
+  if (!after || !wait_ms) {
+    return malformed_agent_message(
+        make_error(ErrorCode::kInvalidArgument, "after and wait_ms must be non-negative integers"));
+  }
+  const std::chrono::milliseconds wait(std::min<uint64_t>(*wait_ms, 30000));
+  if (wait.count() == 0) return command_answer(core.commands(agent_id, *after, wait));
+  http::Response fallback = json_response(200, protocol::CommandBatch{});
+  fallback.defer_timeout = wait;
+  fallback.defer = [&core, agent_id, after = *after](std::shared_ptr<http::Reply> reply) {
+    master::CommandWaiter waiter;
+    // Encoded by whoever answers, once the master's lock is released.
+    waiter.answer = [reply](Result<protocol::CommandBatch> batch) {
+      reply->complete(command_answer(batch));
+    };
+    waiter.abandoned = [reply] { return reply->abandoned(); };
+    core.poll_commands(agent_id, after, std::move(waiter));
+  };
+  return fallback;
+}
+
 http::Response handle_agent_protocol(master::MasterCore& core, const http::Request& request) {
   // /berth/v1/agents/register, /berth/v1/agents/{id}/{heartbeat|status|commands}
   const std::string prefix = "/berth/v1/agents/";
@@ -167,18 +201,7 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
     if (!r) return error_response(r.error());
     return json_response(200, *r);
   }
-  if (what == "commands" && request.method == "GET") {
-    auto after = query_number(request, "after", 0);
-    auto wait_ms = query_number(request, "wait_ms", 0);
-    if (!after || !wait_ms) {
-      return malformed_agent_message(make_error(ErrorCode::kInvalidArgument,
-                                                "after and wait_ms must be non-negative integers"));
-    }
-    auto r = core.commands(agent_id, *after,
-                           std::chrono::milliseconds(std::min<uint64_t>(*wait_ms, 30000)));
-    if (!r) return error_response(r.error());
-    return json_response(200, *r);
-  }
+  if (what == "commands" && request.method == "GET") return agent_commands(core, agent_id, request);
   return message_response(404, "URI not found");
 }
 

@@ -14,7 +14,9 @@
 // is current (LeaderElection::is_leader() reads the clock against the lease's local deadline),
 // and every answer to an agent is checked again after it was computed: an agent never takes a
 // command, a lease or an assignment from a master whose term has ended, even one that was paused
-// in the middle of computing it.
+// in the middle of computing it. A command poll's answer is deferred (it waits holding no
+// thread) and computed later, when a command is queued: it is checked as it is given
+// (TermReply), and one computed after the term ended becomes a 503 that names no leader.
 //
 // Standing by. The API (Marathon's, the Flocker API, berth's own) is proxied to the leader as
 // Marathon's standbys do; the leader authenticates. An event stream is redirected there (307).
@@ -24,6 +26,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -77,6 +80,26 @@ http::Response json_answer(int status, const nlohmann::json& body) {
   return response;
 }
 
+// The Reply a deferred agent answer (the command long poll, api/marathon_api.cpp) is given
+// through while a term lasts: an answer given once `current` no longer holds is replaced by
+// `ended`. The poll's fallback, an empty batch at the end of its wait, carries nothing and
+// needs no check.
+class TermReply final : public http::Reply {
+ public:
+  TermReply(std::shared_ptr<http::Reply> reply, std::function<bool()> current, http::Response ended)
+      : reply_(std::move(reply)), current_(std::move(current)), ended_(std::move(ended)) {}
+
+  bool complete(http::Response response) override {
+    return reply_->complete(current_() ? std::move(response) : ended_);
+  }
+  bool abandoned() const override { return reply_->abandoned(); }
+
+ private:
+  const std::shared_ptr<http::Reply> reply_;
+  const std::function<bool()> current_;
+  const http::Response ended_;
+};
+
 class ElectedMaster {
  public:
   ElectedMaster(const MasterFlags& flags, bool tls, const StoreUrl& store,
@@ -91,6 +114,8 @@ class ElectedMaster {
 
  private:
   http::Response handle(const http::Request& request);
+  // Makes a deferred answer of `term` go through the same check as the others (TermReply).
+  void check_deferred(http::Response& response, const std::shared_ptr<Term>& term);
   http::Response standby(const http::Request& request);
   http::Response proxy(const std::string& leader, const http::Request& request);
   http::Response not_leader(const std::string& why, const std::string& leader);
@@ -253,7 +278,23 @@ http::Response ElectedMaster::handle(const http::Request& request) {
   // An agent takes no answer computed while the term ended (the master was paused, say). An API
   // answer stands: its writes committed under the term's fence, or failed.
   if (request.path.starts_with("/berth/v1/agents/") && !current(*term)) return standby(request);
+  if (response.defer) check_deferred(response, term);
   return response;
+}
+
+void ElectedMaster::check_deferred(http::Response& response, const std::shared_ptr<Term>& term) {
+  http::Response ended =
+      not_leader(options_.leader + " is no longer the leader (its term ended); retry", "");
+  // The term lives until its core took the Reply; the core, which keeps it, lives in the term.
+  response.defer = [this, term, ended = std::move(ended),
+                    defer = std::move(response.defer)](std::shared_ptr<http::Reply> reply) {
+    std::weak_ptr<Term> weak = term;
+    auto current = [this, weak] {
+      std::shared_ptr<Term> t = weak.lock();
+      return t && this->current(*t);
+    };
+    defer(std::make_shared<TermReply>(std::move(reply), current, ended));
+  };
 }
 
 http::Response ElectedMaster::standby(const http::Request& request) {

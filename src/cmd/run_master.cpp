@@ -270,6 +270,11 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   options.port = flags.port;
   options.tls_cert_file = flags.tls_cert;
   options.tls_key_file = flags.tls_key;
+  // Every agent keeps a command poll open (deferred: it holds no thread and no busy slot) next
+  // to its short heartbeat and status calls: room for 10,000 agents (docs/protocol.md §5). Each
+  // connection is a file descriptor, so the process's RLIMIT_NOFILE hard limit must be above
+  // this (serve() raises the soft limit to it; berth-master.service sets 1048576).
+  options.max_connections = 16384;
   // Agents keep their lease however busy the API is (docs/security.md): their calls carry a
   // credential and may use slots no API client can fill. A forged credential is refused by
   // the handler at once, so it cannot hold a reserved slot.

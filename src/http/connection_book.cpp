@@ -47,6 +47,14 @@ bool ConnectionBook::try_busy(uint64_t id, bool may_reserve) {
   return true;
 }
 
+void ConnectionBook::defer(uint64_t id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  leave_current_state(it->second, clients_[it->second.client]);
+  it->second.state = State::kDeferred;
+  ++deferred_;
+}
+
 void ConnectionBook::closing(uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
@@ -93,6 +101,9 @@ void ConnectionBook::leave_current_state(Entry& entry, Client& client) {
       break;
     case State::kReservedBusy:
       --reserved_busy_;
+      break;
+    case State::kDeferred:
+      --deferred_;
       break;
     case State::kClosing:
       break;

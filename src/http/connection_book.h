@@ -1,6 +1,7 @@
 // Internal to src/http: which connections a server keeps open. It holds the idle set (the
-// connections that hold no thread, oldest first, overall and per client) and counts the busy
-// ones, and decides whom a new connection displaces. Pure bookkeeping: no sockets, no clock.
+// connections that hold no thread, oldest first, overall and per client), counts the busy and
+// the deferred ones (waiting for a later answer: no thread, never displaced), and decides whom a
+// new connection displaces. Pure bookkeeping: no sockets, no clock.
 // The connection engine (connection_engine.cpp) calls it from its one I/O thread and closes
 // what it is told to.
 #pragma once
@@ -45,9 +46,12 @@ class ConnectionBook {
   // and `id` is then closing (open, neither idle nor busy). With `may_reserve`, a request
   // the busy limits refuse takes one of the reserved slots while any is free.
   bool try_busy(uint64_t id, bool may_reserve = false);
-  // `id` (idle or busy) is closing: it still counts as open until remove().
+  // `id` (busy) waits for a deferred answer: it leaves the busy count and stays open, neither
+  // idle nor busy, until idle(), closing() or remove().
+  void defer(uint64_t id);
+  // `id` (idle, busy or deferred) is closing: it still counts as open until remove().
   void closing(uint64_t id);
-  // `id` (busy or closing) enters the idle set again as its newest (keep-alive).
+  // `id` (busy, deferred or closing) enters the idle set again as its newest (keep-alive).
   void idle(uint64_t id);
   // `id` is closed; unknown ids are ignored.
   void remove(uint64_t id);
@@ -56,11 +60,12 @@ class ConnectionBook {
   size_t idle_count() const { return idle_.size(); }
   size_t busy_count() const { return busy_; }
   size_t reserved_busy_count() const { return reserved_busy_; }
+  size_t deferred_count() const { return deferred_; }
   size_t idle_count(const std::string& client) const;
   size_t busy_count(const std::string& client) const;
 
  private:
-  enum class State { kIdle, kBusy, kReservedBusy, kClosing };
+  enum class State { kIdle, kBusy, kReservedBusy, kDeferred, kClosing };
   struct Client {
     std::list<uint64_t> idle;  // oldest first
     size_t busy = 0;
@@ -82,6 +87,7 @@ class ConnectionBook {
   std::list<uint64_t> idle_;  // oldest first
   size_t busy_ = 0;
   size_t reserved_busy_ = 0;
+  size_t deferred_ = 0;
 };
 
 }  // namespace berth::http::internal

@@ -135,6 +135,37 @@ TEST(ConnectionBook, ReservedSlotsServeOnlyTheRequestsAllowedThemAndAreGivenBack
   EXPECT_TRUE(evicted.empty());
 }
 
+TEST(ConnectionBook, DeferredConnectionsGiveTheirBusySlotBackButStayOpenAndAreNeverDisplaced) {
+  auto limits = small_limits();
+  limits.max_open = 4;
+  limits.max_reserved_busy = 1;
+  ConnectionBook book(limits);
+  std::vector<uint64_t> evicted;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    connect(book, id, "a", &evicted);
+    ASSERT_TRUE(book.try_busy(id, true)) << id;
+    book.defer(id);
+  }
+  EXPECT_EQ(book.deferred_count(), 3u);
+  EXPECT_EQ(book.busy_count(), 0u);
+  EXPECT_EQ(book.busy_count("a"), 0u) << "client a's busy limit of 2 did not stop a third";
+  EXPECT_EQ(book.reserved_busy_count(), 0u);
+  connect(book, 4, "b", &evicted);
+  EXPECT_EQ(book.make_room("c").kind, ConnectionBook::Room::kEvict) << "b's idle one goes";
+  ASSERT_TRUE(book.try_busy(4));
+  EXPECT_EQ(book.make_room("c").kind, ConnectionBook::Room::kRefuse)
+      << "deferred connections count against max_open and are not displaced";
+  book.idle(2);  // answered: keep-alive
+  EXPECT_EQ(book.deferred_count(), 2u);
+  auto room = book.make_room("c");
+  EXPECT_EQ(room.kind, ConnectionBook::Room::kEvict);
+  EXPECT_EQ(room.victim, 2u);
+  book.remove(1);
+  book.closing(3);
+  EXPECT_EQ(book.deferred_count(), 0u);
+  EXPECT_TRUE(evicted.empty());
+}
+
 TEST(ConnectionBook, RemovingForgetsAClientWithNoConnections) {
   ConnectionBook book(small_limits());
   book.add(1, "a");

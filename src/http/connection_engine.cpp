@@ -5,15 +5,16 @@
 //   TLS handshake and header  header_timeout from the first byte
 //   body                      body_timeout from the end of the header
 //   handler                   none (handlers may block; the worker thread is the cost)
+//   deferred answer           the handler's defer_timeout (no thread: watched on the I/O thread)
 //   answer                    kStreamStallLimitMs without progress
 // Until its request is complete a connection is idle in the ConnectionBook and may be
 // closed to make room for a new one. Sockets are closed only on the I/O thread; a worker
 // thread touches its connection's socket only to poll it while the I/O thread leaves it be.
 #include "http/connection_engine.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -26,7 +27,6 @@
 #include <cctype>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "http/connection_book.h"
+#include "http/deferred_reply.h"
+#include "http/engine_parts.h"
 #include "http/worker_pool.h"
 
 namespace berth::http::internal {
@@ -57,21 +59,8 @@ constexpr milliseconds kAnswerLimit{1000};  // to write an error answer (408, 41
 constexpr milliseconds kLingerLimit{1000};  // to let the peer read it before we close
 constexpr milliseconds kStreamStall{kStreamStallLimitMs};
 constexpr milliseconds kWorkerIdleExit{10000};
-
-std::string json_message(const std::string& message) {
-  std::string out = R"({"message":")";
-  for (char c : message) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"}";
-}
+// How often a deferred connection whose peer sent more bytes is looked at for a close.
+constexpr milliseconds kDeferredRecheck{200};
 
 // The status line and headers of `response`; no Content-Length when `content_length` is
 // empty (a streamed answer: chunked for HTTP/1.1, delimited by the close for HTTP/1.0).
@@ -97,26 +86,6 @@ std::string head_text(const Response& response, unsigned version, bool keep_aliv
   return text + "\r\n";
 }
 
-// The line that opens a chunk of `size` bytes of a chunked body: the size in hex and CRLF. The
-// chunk's bytes and another CRLF follow.
-std::string chunk_size_line(size_t size) {
-  char line[24];
-  int n = std::snprintf(line, sizeof line, "%zx\r\n", size);
-  return std::string(line, static_cast<size_t>(n));
-}
-
-// The last chunk of a chunked body with `trailer` as its trailer fields. A CR or LF in a value
-// would end the field early, so each becomes a space.
-std::string last_chunk(const Fields& trailer) {
-  std::string out = "0\r\n";
-  for (const auto& [name, value] : trailer) {
-    out += name + ": ";
-    for (char c : value) out += (c == '\r' || c == '\n') ? ' ' : c;
-    out += "\r\n";
-  }
-  return out + "\r\n";
-}
-
 Request to_request(bhttp::request<bhttp::string_body>& message, const std::string& remote) {
   Request request;
   request.method = std::string(message.method_string());
@@ -132,25 +101,6 @@ Request to_request(bhttp::request<bhttp::string_body>& message, const std::strin
   return request;
 }
 
-Response call_handler(const Handler& handler, const Request& request) {
-  try {
-    return handler(request);
-  } catch (const std::exception& e) {
-    return Response{
-        500, "application/json", {}, json_message(std::string("internal error: ") + e.what())};
-  }
-}
-
-// True when the peer of `fd` has closed or reset the connection. A peer that sent bytes (a
-// pipelined request) is still there; the bytes are left unread.
-bool peer_gone(int fd) {
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
-  char c;
-  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
 bool is_parse_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
@@ -159,7 +109,7 @@ bool is_parse_error(const error_code& ec) {
 }  // namespace
 
 // What the engine asks of a connection, whatever its stream type.
-class SessionBase {
+class SessionBase : public ReplyTarget {
  public:
   virtual ~SessionBase() = default;
   virtual void close() = 0;               // I/O thread
@@ -196,7 +146,7 @@ struct EngineCore {
 
 namespace {
 
-enum class Phase { kWaitFirst, kWaitNext, kHeader, kBody, kHandler, kWrite, kClosing };
+enum class Phase { kWaitFirst, kWaitNext, kHeader, kBody, kHandler, kDeferred, kWrite, kClosing };
 
 template <class Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
@@ -216,6 +166,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   }
 
   ~Session() override {
+    if (link_) link_->abandon();
     std::lock_guard<std::mutex> lock(core_.mu);
     if (--core_.live == 0) core_.drained.notify_all();
   }
@@ -227,6 +178,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   void close() override {
     if (closed_.exchange(true)) return;
+    if (link_) link_->abandon();
+    std::shared_ptr<Session> waiting = std::move(deferred_self_);  // released on return
     core_.book.remove(id_);
     core_.open.erase(id_);
     disarm();
@@ -283,6 +236,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // sees timed_out_.
   void on_timeout() {
     if (closed()) return;
+    if (phase_ == Phase::kDeferred) return on_deferred_timer();
     timed_out_ = true;
     if (phase_ == Phase::kWaitFirst || phase_ == Phase::kWaitNext) return close();
     error_code ec;
@@ -417,6 +371,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   static void run_handler(std::shared_ptr<Session> s, const Request& request) {
     Response response = call_handler(s->core_.handler, request);
     if (response.stream) return stream_response(std::move(s), std::move(response));
+    if (response.defer) return defer_response(std::move(s), std::move(response));
     asio::io_context& io = s->core_.io;
     asio::post(io, [s = std::move(s), response = std::move(response)]() mutable {
       s->send_response(std::move(response));
@@ -434,6 +389,108 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       if (!keep) return s->finish_and_close();
       s->back_to_idle();
     });
+  }
+
+  // --- deferred answers ----------------------------------------------------------------
+  // On a worker thread: the rest of `response` is the fallback; the hook gets the Reply.
+  static void defer_response(std::shared_ptr<Session> s, Response response) {
+    auto defer = std::move(response.defer);
+    response.defer = nullptr;
+    milliseconds timeout = response.defer_timeout;
+    asio::io_context& io = s->core_.io;
+    auto link = std::make_shared<ReplyLink>(io, s, std::move(response));
+    std::shared_ptr<Reply> reply = make_reply(link);
+    asio::post(io, [s = std::move(s), link = std::move(link), timeout]() mutable {
+      s->enter_deferred(std::move(link), timeout);
+    });
+    try {
+      defer(reply);
+    } catch (const std::exception& e) {
+      reply->complete(Response{
+          500, "application/json", {}, json_message(std::string("internal error: ") + e.what())});
+    }
+  }  // unless the hook kept a copy of the Reply, its fallback goes out now
+
+  // The connection gives its busy slot back and waits, held alive by deferred_self_, for its
+  // answer, its deadline, its client's close or the server's stop.
+  void enter_deferred(std::shared_ptr<ReplyLink> link, milliseconds timeout) {
+    if (closed() || core_.stopping) {
+      link->abandon();
+      return close();
+    }
+    link_ = std::move(link);
+    busy_ = false;
+    core_.book.defer(id_);
+    deferred_self_ = self();
+    phase_ = Phase::kDeferred;
+    deadline_.reset();
+    if (timeout.count() > 0) deadline_ = std::chrono::steady_clock::now() + timeout;
+    recheck_ = false;
+    if (early_) {
+      Response answer = std::move(*early_);
+      early_.reset();
+      return deliver(std::move(answer));
+    }
+    arm_deferred();
+    watch_peer();
+  }
+
+  void deliver(Response response) override {
+    if (closed()) return;
+    if (phase_ == Phase::kHandler) {  // answered before enter_deferred() ran
+      early_ = std::move(response);
+      return;
+    }
+    if (phase_ != Phase::kDeferred) return;
+    leave_deferred();
+    send_response(std::move(response));
+  }
+
+  void leave_deferred() {
+    ++watch_generation_;
+    disarm();
+    error_code ec;
+    lowest().cancel(ec);  // the peer watch; nothing else is pending
+    link_.reset();
+    deferred_self_.reset();  // every caller holds the session
+  }
+
+  // The timer runs to the deadline, or sooner to look at a peer that sent more bytes.
+  void arm_deferred() {
+    milliseconds limit{0};
+    if (deadline_) {
+      auto left = std::chrono::ceil<milliseconds>(*deadline_ - std::chrono::steady_clock::now());
+      limit = std::max(left, milliseconds{1});
+    }
+    if (recheck_ && (limit.count() == 0 || limit > kDeferredRecheck)) limit = kDeferredRecheck;
+    arm(limit, Phase::kDeferred);
+  }
+
+  void on_deferred_timer() {
+    if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
+      std::optional<Response> fallback = link_->expire();
+      if (!fallback) {  // answered: the answer is on its way to deliver()
+        deadline_.reset();
+        return arm_deferred();
+      }
+      leave_deferred();
+      return send_response(std::move(*fallback));
+    }
+    if (peer_gone(fd_)) return close();
+    arm_deferred();
+  }
+
+  // A peer that closes makes the socket readable. Bytes from a peer still there (a pipelined
+  // request, or TLS's close_notify ahead of its FIN) stay unread for the next request, and the
+  // timer looks at the peer from then on.
+  void watch_peer() {
+    lowest().async_wait(asio::socket_base::wait_read,
+                        [s = self(), generation = watch_generation_](error_code ec) {
+                          if (s->closed() || generation != s->watch_generation_) return;
+                          if (ec || peer_gone(s->fd_)) return s->close();
+                          s->recheck_ = true;
+                          s->arm_deferred();
+                        });
   }
 
   void back_to_idle() {
@@ -611,6 +668,12 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   bool write_raw_ = false;
   milliseconds write_stall_{0};
   std::function<void(bool)> write_done_;
+  std::shared_ptr<ReplyLink> link_;         // while deferred
+  std::shared_ptr<Session> deferred_self_;  // while deferred
+  std::optional<Response> early_;           // an answer that came before enter_deferred()
+  std::optional<std::chrono::steady_clock::time_point> deadline_;  // of the deferred answer
+  bool recheck_ = false;  // look at the deferred peer by timer
+  uint64_t watch_generation_ = 0;
 };
 
 // Makes room for a connection from `client` by closing idle ones; false when there is none.

@@ -1,7 +1,8 @@
 // Internal to src/http: the part of the TCP (server.cpp) and unix-socket (unix_server.cpp)
 // servers that serves accepted connections. One I/O thread reads requests for every
 // connection asynchronously, under deadlines, and keeps the idle ones in a ConnectionBook; a
-// request that has arrived in full runs its handler on a WorkerPool thread. The servers own
+// request that has arrived in full runs its handler on a WorkerPool thread, and one whose
+// answer is deferred (Response::defer) waits for it on the I/O thread alone. The servers own
 // their acceptors, which run on io() and hand each new connection to adopt().
 // Only Asio's socket headers here; Beast and OpenSSL stay in connection_engine.cpp.
 #pragma once

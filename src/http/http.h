@@ -37,6 +37,8 @@ struct Request {
 // Header or trailer fields in the order they are sent.
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
+class Reply;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -61,6 +63,32 @@ struct Response {
   // client that stalls, the server's stop) is cut in the same way and `finish` is not called.
   // An HTTP/1.0 client gets no trailer: its body ends with the connection either way.
   std::function<std::optional<Fields>()> finish = nullptr;
+  // Set for an answer that comes later (a long poll) without holding a thread while it waits.
+  // The handler returns at once; then, on the worker thread, the server calls `defer` once with
+  // the Reply that carries the answer, and the connection waits on the I/O thread alone.
+  // `defer` must not block: it hands the Reply to whoever will answer. The rest of this
+  // Response (status, content type, headers, body) is the fallback: the server sends it when no
+  // answer came within `defer_timeout` of the handler's return (zero: no deadline), or at once
+  // when every copy of the Reply is dropped unanswered. An exception from `defer` answers 500.
+  // Keep-alive continues after the answer, whichever one it is. Ignored with `stream`.
+  std::function<void(std::shared_ptr<Reply>)> defer = nullptr;
+  std::chrono::milliseconds defer_timeout{0};
+};
+
+// The answer to a deferred request (Response::defer). Any thread may call it at any time, even
+// after the server stopped; only the first answer (complete() or the deadline's fallback) goes
+// out.
+class Reply {
+ public:
+  virtual ~Reply() = default;
+  // Sends `response` (its `stream`, `finish` and `defer` are ignored) on the waiting connection.
+  // True when this call's answer was taken; false when the request was answered already, its
+  // client went away or the server stopped: the call then does nothing.
+  virtual bool complete(Response response) = 0;
+  // True once no complete() can be taken: the client disconnected (or half-closed its side), the
+  // server stopped, or the deadline sent the fallback. An owner that keeps Replies (a registry
+  // of waiting polls) drops these; a Reply answered by complete() is not abandoned.
+  virtual bool abandoned() const = 0;
 };
 
 // A streamed response whose client accepts no bytes for this long is cut off.
@@ -74,8 +102,11 @@ inline constexpr std::chrono::milliseconds kDefaultBodyTimeout{30000};
 // How a server treats its connections. A connection is *idle* while it holds no thread: from
 // accept until its request has arrived in full, and between keep-alive requests. It is *busy*
 // from then until its answer is written (a streamed answer stays busy throughout); a busy
-// connection holds a worker thread while its handler runs. Counting is per client IP address.
-// A duration of zero means no limit.
+// connection holds a worker thread while its handler runs. A *deferred* connection (see
+// Response::defer) is busy only while its handler runs; while it waits for its answer, and as
+// that is written, it holds no thread and no busy slot, and it is never closed to make room:
+// deferred connections count against max_connections only, which bounds them. Counting is per
+// client IP address. A duration of zero means no limit.
 struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 0;  // 0 = any free port
@@ -114,7 +145,10 @@ struct ServerOptions {
 
 // Serves `handler` on a TCP port. Connections waiting for a request cost no thread: one I/O
 // thread reads requests for all of them, and a request that has arrived in full runs on a
-// worker thread (handlers may block, e.g. a long poll). Stops and joins on destruction.
+// worker thread. Handlers may block, but each one blocking holds a thread (at most
+// max_busy_connections + reserved_busy_connections run at once): a long poll should defer its
+// answer instead (Response::defer). Stopping drops every deferred request unanswered and closes
+// its connection. Stops and joins on destruction.
 class Server {
  public:
   virtual ~Server() = default;

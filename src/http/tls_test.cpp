@@ -10,8 +10,11 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "http/http.h"
 #include "http/tls_files.h"
@@ -208,6 +211,54 @@ TEST_F(TlsFixture, KeepAliveAndStreamedAnswersWorkOverTls) {
     asio::read_until(stream, asio::dynamic_buffer(received), path);
     EXPECT_NE(received.find(path), std::string::npos);
   }
+}
+
+TEST_F(TlsFixture, DeferredAnswersKeepTheConnectionAliveAndAClientThatLeavesIsNoticed) {
+  std::mutex mu;
+  std::condition_variable parked;
+  std::vector<std::shared_ptr<Reply>> replies;
+  auto server = serve(tls_options(), [&](const Request& request) {
+    Response response = echo_path(request);
+    response.defer = [&](std::shared_ptr<Reply> reply) {
+      std::lock_guard<std::mutex> lock(mu);
+      replies.push_back(std::move(reply));
+      parked.notify_all();
+    };
+    return response;
+  });
+  ASSERT_TRUE(server.ok());
+  auto reply = [&](size_t i) {
+    std::unique_lock<std::mutex> lock(mu);
+    parked.wait_for(lock, std::chrono::seconds(10), [&] { return replies.size() > i; });
+    return replies.size() > i ? replies[i] : nullptr;
+  };
+  asio::io_context io;
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  context.load_verify_file(dir_ + "/ca.pem");
+  context.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> stream(io, context);
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), (*server)->port()});
+  stream.handshake(asio::ssl::stream_base::client);
+  std::string received;
+  size_t i = 0;
+  for (const std::string path : {"/first", "/second"}) {
+    asio::write(stream, asio::buffer("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto waiting = reply(i++);
+    ASSERT_TRUE(waiting);
+    ASSERT_TRUE(waiting->complete(Response{200, "text/plain", {}, "answer " + path}));
+    asio::read_until(stream, asio::dynamic_buffer(received), "answer " + path);
+  }
+  asio::write(stream, asio::buffer(std::string("GET /third HTTP/1.1\r\nHost: x\r\n\r\n")));
+  auto third = reply(2);
+  ASSERT_TRUE(third);
+  ::SSL_shutdown(stream.native_handle());  // close_notify, then the socket's close
+  stream.next_layer().close();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!third->abandoned() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(third->abandoned()) << "the client's goodbye went unnoticed";
+  EXPECT_FALSE(third->complete(Response{}));
 }
 
 TEST(Tls, ServeRejectsUnusableCertificateFiles) {

@@ -26,7 +26,7 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
     agent.outbox.clear();
     agent.must_register = true;
     desk_.close(agent.id);
-    commands_cv_.notify_all();
+    waiters_.wake(agent.id);  // they learn that it must register
     return;
   }
   command.seq = agent.next_seq++;
@@ -37,7 +37,7 @@ void MasterCore::enqueue(AgentRecord& agent, protocol::Command command) {
     note("task " + kill->task_id + ": kill sent to " + node_name(agent.id));
   }
   agent.outbox.push_back(std::move(command));
-  commands_cv_.notify_all();
+  waiters_.wake(agent.id);  // answered as mu_ is released
 }
 
 std::string MasterCore::node_name(const std::string& agent_id) const {
@@ -180,6 +180,10 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   agent.must_register = false;
   agent.secret = ids_.secret();
   agent.outbox.clear();  // the agent's report below is the truth from here on
+  // Polls of the previous registration learn nothing of this one's commands.
+  for (auto& parked : waiters_.take(id)) {
+    answer_after_release(std::move(parked.waiter), protocol::CommandBatch{});
+  }
   // Heartbeats are numbered per agent process: this registration starts from its count. Grants
   // from answers the process never sent for belong to a process that is gone.
   leases_.on_registered(id, request.heartbeat_seq, agent.last_heartbeat);
@@ -366,46 +370,6 @@ Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,
     }
   }
   return ack;
-}
-
-Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id, uint64_t after,
-                                                    std::chrono::milliseconds wait) {
-  std::unique_lock lock(mu_);
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  while (true) {
-    auto it = state_.agents.find(agent_id);
-    if (it == state_.agents.end() || it->second.lost || it->second.must_register) {
-      return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
-    }
-    if (after >= it->second.next_seq) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "after=" + std::to_string(after) +
-                            " is beyond the last command sent to agent " + agent_id + " (" +
-                            std::to_string(it->second.next_seq - 1) + ")");
-    }
-    auto& outbox = it->second.outbox;
-    while (!outbox.empty() && outbox.front().seq <= after) outbox.pop_front();
-    if (!outbox.empty() || shutting_down_) {
-      protocol::CommandBatch batch;
-      for (const auto& c : outbox) {
-        batch.commands.push_back(c);
-        // A "datasets" command carries the agent's assignments as they are now (it was queued
-        // empty: see push_assignments).
-        // It grants nothing: attaching is granted only in heartbeat answers, whose application
-        // the agent confirms (docs/fencing.md §4); this list makes it let go of datasets at
-        // once and heartbeat for the rest.
-        if (auto* datasets = batch.commands.back().as<protocol::DatasetsCommand>()) {
-          datasets->datasets = assignments_for(state_, leases_, agent_id, clock_.mono_now());
-          for (auto& a : datasets->datasets) a.attach = false;
-        }
-        if (batch.commands.size() >= 1000) break;
-      }
-      return batch;
-    }
-    if (commands_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return protocol::CommandBatch{};
-    }
-  }
 }
 
 }  // namespace berth::master

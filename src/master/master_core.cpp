@@ -20,7 +20,9 @@ MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSour
       store_(store),
       clock_(clock),
       ids_(ids),
-      leases_(options_.timing, MonoTime{}) {}
+      leases_(options_.timing, MonoTime{}) {
+  mu_.on_release([this] { answer_woken_polls(); });
+}
 
 Status MasterCore::load() {
   std::lock_guard lock(mu_);
@@ -313,7 +315,7 @@ Status MasterCore::reset_delay(const std::string& id) {
 void MasterCore::shutdown() {
   std::lock_guard lock(mu_);
   shutting_down_ = true;
-  commands_cv_.notify_all();
+  waiters_.wake_all();
   events_.close();
 }
 

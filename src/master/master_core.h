@@ -1,14 +1,14 @@
 // MasterCore: the master's state machine and its durable half. The HTTP handlers (api/ and
 // agent_handlers) call it; a background loop calls reconcile(). Every desired-state change is
 // committed to the Store before the method returns, so an API answer means "durable".
-// Thread-safe: one mutex guards the state; long polls wait on a condition variable.
+// Thread-safe: one mutex guards the state; a command long poll waits holding no thread.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +17,7 @@
 #include "base/result.h"
 #include "lease/lease_desk.h"
 #include "lease/master_leases.h"
+#include "master/command_waiters.h"
 #include "master/event_bus.h"
 #include "master/master_state.h"
 #include "model/group.h"
@@ -156,11 +157,24 @@ class MasterCore {
                                            const protocol::Heartbeat& hb);
   Result<protocol::StatusAck> status(const std::string& agent_id,
                                      const protocol::StatusBatch& batch);
-  // Waits up to `wait` for commands with seq > after.
+  // The commands with seq > after (at most 1000), waiting up to `wait` for some, on this
+  // thread; an empty batch when none came. kNotFound for an agent that must register (again);
   // kInvalidArgument when `after` is beyond the last command sent: reading never consumes
   // commands the agent has not executed.
   Result<protocol::CommandBatch> commands(const std::string& agent_id, uint64_t after,
                                           std::chrono::milliseconds wait);
+  // The same long poll holding no thread (docs/protocol.md §5). Answers `waiter` before it
+  // returns when there are commands with seq > after, on an error, or after shutdown();
+  // otherwise parks it until a command is queued for the agent, the agent is lost or must
+  // register again (kNotFound), it registers again (an empty batch: the poll was of its
+  // previous registration), shutdown() (what is queued), or kMaxPollsPerAgent later polls of
+  // the agent push it out (an empty batch). The caller ends the wait: a waiter is dropped
+  // unanswered once it is abandoned. Answers are given on the thread that caused them, after
+  // it released the master's lock.
+  static constexpr size_t kMaxPollsPerAgent = CommandWaiters::kPerAgent;
+  void poll_commands(const std::string& agent_id, uint64_t after, CommandWaiter waiter);
+  // Polls parked by poll_commands(), abandoned ones included until they are dropped.
+  size_t parked_polls() const;
   // Whether `secret` is the credential of agent `agent_id`'s current registration (compared in
   // constant time). kPermissionDenied when it is not; kNotFound for an unknown or lost agent.
   Status authenticate_agent(const std::string& agent_id, const std::string& secret) const;
@@ -170,7 +184,7 @@ class MasterCore {
 
   // One controller pass: lost agents, app plans, placement, deployments. Called every ~100 ms.
   void reconcile();
-  // Wakes blocked long polls and closes every event stream (used at shutdown).
+  // Answers every command long poll and closes every event stream (used at shutdown).
   void shutdown();
 
   // --- events (GET /v2/events, docs/compatibility.md §2.6) ---
@@ -207,6 +221,16 @@ class MasterCore {
   // the rest, and ends the tasks placed there that it no longer has. Returns how many it runs.
   size_t adopt_reported_tasks(AgentRecord& agent, const std::vector<protocol::TaskReport>& tasks);
   void enqueue(AgentRecord& agent, protocol::Command command);
+  // The answer to a poll of `agent_id` for the commands after `after` if it has one now:
+  // commands, an error, or an empty batch at shutdown; nullopt while it should wait. Drops
+  // the commands up to `after` from the outbox (the agent ran them).
+  std::optional<Result<protocol::CommandBatch>> commands_now(const std::string& agent_id,
+                                                             uint64_t after);
+  // Called as mu_ is released (StateMutex): answers the polls that enqueue(), lose_agent() or
+  // shutdown() woke, once mu_ is free (master/command_polls.cpp).
+  void answer_woken_polls();
+  // Gives `waiter` its `answer` once mu_ is released; under mu_.
+  void answer_after_release(CommandWaiter waiter, Result<protocol::CommandBatch> answer);
   void request_kill(TaskRecord& task);
   void record_terminal(TaskRecord& task, protocol::TaskState state, const std::string& message);
   std::string new_version();
@@ -252,9 +276,10 @@ class MasterCore {
   Store& store_;
   Clock& clock_;
   IdSource& ids_;
-  // Timed, so that a heartbeat can give up waiting for it (heartbeat()).
-  mutable std::timed_mutex mu_;
-  std::condition_variable_any commands_cv_;
+  // Timed, so that a heartbeat can give up waiting for it (heartbeat()); answers woken polls
+  // as it is released.
+  mutable StateMutex mu_;
+  CommandWaiters waiters_;  // under mu_
   MasterState state_;
   // The only authority on lost agents, epochs and who may attach a dataset: the lease
   // protocol's master half (docs/fencing.md §3, §4), started again by load().

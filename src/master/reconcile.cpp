@@ -71,6 +71,7 @@ void MasterCore::lose_agent(const std::string& id, MonoTime now) {
   AgentRecord& agent = found->second;
   agent.lost = true;
   agent.outbox.clear();
+  waiters_.wake(id);  // its polls are answered "register again"
   std::vector<std::string> gone;
   for (const auto& [tid, task] : state_.tasks) {
     if (task.agent_id == id) gone.push_back(tid);
