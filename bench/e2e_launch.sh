@@ -2,6 +2,10 @@
 # End-to-end launch throughput with real processes: `berth up --agents 3`, one app of
 # `sleep 100000` scaled from 1 to N instances; reports seconds until N are TASK_RUNNING and
 # launches/s. Then stops the cluster and checks that no task process outlived it.
+# With the process executor, berth-bench-raw-spawn first starts the same N processes of the same
+# command without berth (posix_spawn of `sh -c CMD`, each in a fresh directory, as the executor
+# does), just before the scale request on the idle cluster; the script prints both rates and
+# berth/raw, the share of the machine's own spawn rate that berth reaches.
 # With EXECUTOR=docker (bench/docker_launch.sh) the app is a DOCKER app of berth/busybox
 # containers (a shell looping on `sleep 1`), each created and started through the Engine API,
 # and the check is that no container of the run outlived the cluster.
@@ -10,7 +14,9 @@
 #
 # Environment: TIMEOUT_S (600); POLL_PATH (/v2/apps/launch; e.g. "/v2/apps?id=/launch" polls
 # without embedding the tasks, to see how much the observer costs); EXECUTOR (process or
-# docker); NETWORK (docker only: none, the default, or bridge).
+# docker); NETWORK (docker only: none, the default, or bridge); RAW_SPAWN (the
+# berth-bench-raw-spawn binary; by default next to PATH_TO_BERTH or in ../bench/ from it, as
+# CMake builds it).
 set -euo pipefail
 
 BERTH=${1:?usage: $0 PATH_TO_BERTH [N=1000]}
@@ -21,6 +27,15 @@ POLL_PATH=${POLL_PATH:-/v2/apps/launch}
 EXECUTOR=${EXECUTOR:-process}
 NETWORK=${NETWORK:-none}
 [[ "$EXECUTOR" == process || "$EXECUTOR" == docker ]] || { echo "EXECUTOR must be process or docker" >&2; exit 2; }
+RAW_SPAWN=${RAW_SPAWN:-}
+if [[ "$EXECUTOR" == process && -z "$RAW_SPAWN" ]]; then
+  for candidate in "$(dirname "$BERTH")/berth-bench-raw-spawn" \
+                   "$(dirname "$BERTH")/../bench/berth-bench-raw-spawn"; do
+    [[ -x "$candidate" ]] && RAW_SPAWN=$candidate && break
+  done
+  [[ -n "$RAW_SPAWN" ]] || { echo "cannot find berth-bench-raw-spawn (build that target) or set RAW_SPAWN" >&2; exit 2; }
+fi
+[[ -z "$RAW_SPAWN" || -x "$RAW_SPAWN" ]] || { echo "not an executable: RAW_SPAWN=$RAW_SPAWN" >&2; exit 2; }
 if [[ "$EXECUTOR" == docker ]]; then
   docker image inspect berth/busybox >/dev/null 2>&1 || { echo "the berth/busybox image is missing: run make images" >&2; exit 2; }
 fi
@@ -110,7 +125,8 @@ wait_running() {  # wait_running COUNT POLL_S -> elapsed ms since the call on st
   done
 }
 
-APP='{"id":"/launch","cmd":"sleep 100000","cpus":0.001,"mem":1,"instances":1,"portDefinitions":[]}'
+CMD="sleep 100000"
+APP='{"id":"/launch","cmd":"'"$CMD"'","cpus":0.001,"mem":1,"instances":1,"portDefinitions":[]}'
 if [[ "$EXECUTOR" == docker ]]; then
   networks='[{"mode":"container","name":"'"$NETWORK"'"}]'
   [[ "$NETWORK" == bridge ]] && networks='[{"mode":"container/bridge"}]'
@@ -125,7 +141,25 @@ for _ in $(seq 300); do  # the scale below is refused while the first deployment
   [[ "$(api -sf "$URL/v2/deployments" | jq length || true)" == 0 ]] && break
   sleep 0.1
 done
-echo "1 instance running, no deployment in progress; scaling to $N"
+echo "1 instance running, no deployment in progress"
+
+# The machine's own rate for the same processes, on the same idle cluster, right before the
+# scale. The tool kills and reaps all it started (its sandboxes are under $TMP, so our_sleeps
+# would see any it left); its directory stays until the cleanup removes $TMP, since deleting
+# thousands of files just before the scale can slow down the files berth creates next (see
+# bench/raw_spawn.cpp).
+raw_rate=""
+if [[ "$EXECUTOR" == process ]]; then
+  sleeps_before_raw=$(our_sleeps)  # the instance berth runs
+  raw_line=$("$RAW_SPAWN" --dir "$TMP" --keep "$N" "$CMD" 2>"$TMP/raw.err") ||
+    { echo "berth-bench-raw-spawn failed: $(cat "$TMP/raw.err")" >&2; exit 1; }
+  echo "$raw_line"
+  raw_rate=$(sed -n 's/.* per_s=\([0-9.]*\).*/\1/p' <<<"$raw_line")
+  [[ -n "$raw_rate" ]] || { echo "cannot read the rate from: $raw_line" >&2; exit 1; }
+  raw_left=$(( $(our_sleeps) - sleeps_before_raw ))
+  [[ "$raw_left" -eq 0 ]] || { echo "FAIL: $raw_left processes of berth-bench-raw-spawn survived it" >&2; exit 1; }
+fi
+echo "scaling to $N"
 
 T0=$(now_ms)
 code=$(api -s -o "$TMP/scale.json" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
@@ -139,8 +173,14 @@ if [[ "$EXECUTOR" == docker ]]; then
 else
   echo "processes: $(our_sleeps) 'sleep 100000' of this run"
 fi
+berth_rate=$(ratio $((N * 1000)) $elapsed_ms)
 printf 'RESULT: %d instances running %.2f s after the scale request: %.1f launches/s\n' \
-  "$N" "$(ratio $elapsed_ms 1000)" "$(ratio $((N * 1000)) $elapsed_ms)"
+  "$N" "$(ratio $elapsed_ms 1000)" "$berth_rate"
+if [[ -n "$raw_rate" ]]; then
+  printf 'RESULT: raw spawn %.1f/s, berth %.1f/s, berth/raw %.2f (N=%d, %s; load average %s)\n' \
+    "$raw_rate" "$berth_rate" "$(ratio "$berth_rate" "$raw_rate")" "$N" "$CMD" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 stop_t0=$(now_ms)
 stop_up

@@ -1,7 +1,9 @@
-// Starting one task process for ProcessExecutor: fork, then in the child only async-signal-safe
-// calls (new session, join the memory cgroup, stdio to the sandbox files, reset signals, close
-// inherited fds, become the task's user, exec). Everything the child needs is prepared before
-// fork, because the agent is multi-threaded and the child may not allocate or take locks.
+// Starting one task process for ProcessExecutor: a child that shares the agent's memory until it
+// execs (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does), and in it only
+// async-signal-safe calls (new session, join the memory cgroup, stdio to the sandbox files, reset
+// signals, close inherited fds, become the task's user, exec). Everything the child needs is
+// prepared before, because the agent is multi-threaded and the child may not allocate or take
+// locks.
 #pragma once
 
 #include <string>
