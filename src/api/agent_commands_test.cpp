@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "api/marathon_api.h"
+#include "master/test_support.h"
 #include "store/memory_store.h"
 
 namespace berth::api {
@@ -15,18 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class SequentialIds final : public IdSource {
- public:
-  std::string uuid() override { return "00000000-0000-4000-8000-" + pad(++n_); }
-  std::string secret() override { return "secret" + std::to_string(++n_); }
-
- private:
-  static std::string pad(int n) {
-    std::string s = std::to_string(n);
-    return std::string(12 - s.size(), '0') + s;
-  }
-  int n_ = 0;
-};
+using master::testing::CountingIds;
 
 // What the HTTP server hands a deferred request's `defer`: records the answer.
 class RecordingReply final : public http::Reply {
@@ -104,7 +94,7 @@ class AgentCommands : public ::testing::Test {
 
   MemoryStore store_;
   ManualClock clock_;
-  SequentialIds ids_;
+  CountingIds ids_;
   std::unique_ptr<master::MasterCore> core_;
   Authenticator auth_{store_, clock_, ids_};
   ApiInfo info_;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api/marathon_api.h"
+#include "master/test_support.h"
 #include "metrics/registry.h"
 #include "store/memory_store.h"
 
@@ -16,18 +17,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class SequentialIds final : public IdSource {
- public:
-  std::string uuid() override { return "00000000-0000-4000-8000-" + pad(++n_); }
-  std::string secret() override { return "secret" + std::to_string(++n_); }
-
- private:
-  static std::string pad(int n) {
-    std::string s = std::to_string(n);
-    return std::string(12 - s.size(), '0') + s;
-  }
-  int n_ = 0;
-};
+using master::testing::CountingIds;
 
 class ApiRoutes : public ::testing::Test {
  protected:
@@ -62,7 +52,7 @@ class ApiRoutes : public ::testing::Test {
 
   MemoryStore store_;
   ManualClock clock_;
-  SequentialIds ids_;
+  CountingIds ids_;
   metrics::Registry metrics_;
   std::unique_ptr<master::MasterCore> core_;
   Authenticator auth_{store_, clock_, ids_};

@@ -42,6 +42,19 @@ Response echo_path(const Request& request) {
   return response;
 }
 
+// A raw TLS connection to 127.0.0.1:`port` that trusts `ca_file`, its handshake done.
+struct TlsClient {
+  TlsClient(const std::string& ca_file, uint16_t port) {
+    context.load_verify_file(ca_file);
+    context.set_verify_mode(asio::ssl::verify_peer);
+    stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    stream.handshake(asio::ssl::stream_base::client);
+  }
+  asio::io_context io;
+  asio::ssl::context context{asio::ssl::context::tls_client};
+  asio::ssl::stream<asio::ip::tcp::socket> stream{io, context};
+};
+
 // A TLS server with a throwaway PKI; the process's client trusts its CA until destroyed.
 class TlsFixture : public ::testing::Test {
  protected:
@@ -198,13 +211,8 @@ TEST_F(TlsFixture, KeepAliveAndStreamedAnswersWorkOverTls) {
   ASSERT_TRUE(streamed.ok()) << streamed.error().message;
   EXPECT_EQ(streamed->body, "chunk3;chunk2;chunk1;");
 
-  asio::io_context io;
-  asio::ssl::context context(asio::ssl::context::tls_client);
-  context.load_verify_file(dir_ + "/ca.pem");
-  context.set_verify_mode(asio::ssl::verify_peer);
-  asio::ssl::stream<asio::ip::tcp::socket> stream(io, context);
-  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), (*server)->port()});
-  stream.handshake(asio::ssl::stream_base::client);
+  TlsClient client(dir_ + "/ca.pem", (*server)->port());
+  auto& stream = client.stream;
   std::string received;
   for (const char* path : {"/first", "/second"}) {
     asio::write(stream, asio::buffer("GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -232,13 +240,8 @@ TEST_F(TlsFixture, DeferredAnswersKeepTheConnectionAliveAndAClientThatLeavesIsNo
     parked.wait_for(lock, std::chrono::seconds(10), [&] { return replies.size() > i; });
     return replies.size() > i ? replies[i] : nullptr;
   };
-  asio::io_context io;
-  asio::ssl::context context(asio::ssl::context::tls_client);
-  context.load_verify_file(dir_ + "/ca.pem");
-  context.set_verify_mode(asio::ssl::verify_peer);
-  asio::ssl::stream<asio::ip::tcp::socket> stream(io, context);
-  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), (*server)->port()});
-  stream.handshake(asio::ssl::stream_base::client);
+  TlsClient client(dir_ + "/ca.pem", (*server)->port());
+  auto& stream = client.stream;
   std::string received;
   size_t i = 0;
   for (const std::string path : {"/first", "/second"}) {
