@@ -80,10 +80,10 @@ std::vector<model::FieldError> volume_errors(master::MasterCore& core, const mod
 
 // `info` (an AppInfo as JSON text) with `taskStats` added.
 std::string with_task_stats(std::string info, const master::MasterState& state,
-                            const master::AppRecord& record) {
+                            const master::AppRecord& record, const TasksByApp* index = nullptr) {
   if (info.empty() || info.back() != '}') return info;
   info.pop_back();
-  return info + ",\"taskStats\":" + task_stats_json(state, record).dump() + "}";
+  return info + ",\"taskStats\":" + task_stats_json(state, record, index).dump() + "}";
 }
 
 http::Response not_found(const std::string& id) {
@@ -104,6 +104,7 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
   }
   std::string apps = "[";
   core.read([&](const master::MasterState& s) {
+    const TasksByApp index = tasks_by_app(s);
     for (const auto& [id, record] : s.apps) {
       if (record.deleting) continue;
       if (labels && !labels->matches(record.app.labels)) continue;
@@ -117,8 +118,8 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
         if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) continue;
       }
       if (apps.size() > 1) apps += ',';
-      std::string info = app_info_text(core, s, record, with_tasks, with_failure);
-      apps += with_stats ? with_task_stats(std::move(info), s, record) : info;
+      std::string info = app_info_text(core, s, record, with_tasks, with_failure, &index);
+      apps += with_stats ? with_task_stats(std::move(info), s, record, &index) : info;
     }
   });
   http::Response r;

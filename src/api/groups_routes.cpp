@@ -38,6 +38,7 @@ class GroupTree {
  public:
   GroupTree(const master::MasterCore& core, const master::MasterState& state, const Embed& embed)
       : core_(core), state_(state), embed_(embed) {
+    if (embed_.app_info) tasks_ = tasks_by_app(state);
     for (const auto& [id, record] : state.apps) {
       if (record.deleting) continue;
       apps_of_[model::parent_group(id)].push_back(&record);
@@ -63,9 +64,9 @@ class GroupTree {
     if (embed_.apps) {
       if (auto apps = apps_of_.find(id); apps != apps_of_.end()) {
         for (const auto* app : apps->second) {
-          j["apps"].push_back(embed_.app_info
-                                  ? app_info_json(core_, state_, *app, embed_.tasks, embed_.failure)
-                                  : model::app_to_json(app->app));
+          j["apps"].push_back(embed_.app_info ? app_info_json(core_, state_, *app, embed_.tasks,
+                                                              embed_.failure, &tasks_)
+                                              : model::app_to_json(app->app));
         }
       }
     }
@@ -101,6 +102,7 @@ class GroupTree {
   const master::MasterCore& core_;
   const master::MasterState& state_;
   Embed embed_;
+  TasksByApp tasks_;  // every app's tasks, when the apps are shown with their counts
   std::map<std::string, std::vector<const master::AppRecord*>> apps_of_;
   std::map<std::string, std::set<std::string>> children_;
   std::map<std::string, std::string> versions_;

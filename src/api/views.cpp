@@ -14,7 +14,28 @@ nlohmann::json health_results_json(const std::string& text) {
   return std::move(*parsed);
 }
 
+// The tasks of the app `app_id`, from `index` or from a scan of every task.
+std::vector<const master::TaskRecord*> tasks_of(const master::MasterState& state,
+                                                const std::string& app_id,
+                                                const TasksByApp* index) {
+  if (index) {
+    auto it = index->find(app_id);
+    return it == index->end() ? std::vector<const master::TaskRecord*>{} : it->second;
+  }
+  std::vector<const master::TaskRecord*> tasks;
+  for (const auto& [tid, task] : state.tasks) {
+    if (task.app_id == app_id) tasks.push_back(&task);
+  }
+  return tasks;
+}
+
 }  // namespace
+
+TasksByApp tasks_by_app(const master::MasterState& state) {
+  TasksByApp index;
+  for (const auto& [tid, task] : state.tasks) index[task.app_id].push_back(&task);
+  return index;
+}
 
 nlohmann::json task_json(const master::MasterState& state, const master::TaskRecord& task) {
   nlohmann::json j = {
@@ -53,19 +74,19 @@ nlohmann::json berth_task_json(const master::MasterState& state, const master::T
 }
 
 nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
-                             const master::AppRecord& record, bool with_tasks, bool with_failure) {
+                             const master::AppRecord& record, bool with_tasks, bool with_failure,
+                             const TasksByApp* index) {
   nlohmann::json j = model::app_to_json(record.app);
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
   nlohmann::json tasks = nlohmann::json::array();
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.app_id != record.app.id) continue;
-    if (task.state == protocol::TaskState::kRunning) {
+  for (const master::TaskRecord* task : tasks_of(state, record.app.id, index)) {
+    if (task->state == protocol::TaskState::kRunning) {
       ++running;
-      if (task.healthy) (*task.healthy ? healthy : unhealthy)++;
+      if (task->healthy) (*task->healthy ? healthy : unhealthy)++;
     } else {
       ++staged;
     }
-    if (with_tasks) tasks.push_back(task_json(state, task));
+    if (with_tasks) tasks.push_back(task_json(state, *task));
   }
   j["tasksStaged"] = staged;
   j["tasksRunning"] = running;
@@ -86,7 +107,8 @@ nlohmann::json app_info_json(const master::MasterCore& core, const master::Maste
   return j;
 }
 
-nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record) {
+nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record,
+                               const TasksByApp* index) {
   struct Counts {
     int staged = 0, running = 0, healthy = 0, unhealthy = 0;
     void add(const master::TaskRecord& t) {
@@ -109,12 +131,11 @@ nlohmann::json task_stats_json(const master::MasterState& state, const master::A
   };
   Counts total, latest, outdated, after_scaling;
   const auto& info = record.app.version_info;
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.app_id != record.app.id) continue;
-    total.add(task);
-    (task.config_version == info.last_config_change_at ? latest : outdated).add(task);
-    if (task.started_at && format_iso8601(*task.started_at) >= info.last_scaling_at)
-      after_scaling.add(task);
+  for (const master::TaskRecord* task : tasks_of(state, record.app.id, index)) {
+    total.add(*task);
+    (task->config_version == info.last_config_change_at ? latest : outdated).add(*task);
+    if (task->started_at && format_iso8601(*task->started_at) >= info.last_scaling_at)
+      after_scaling.add(*task);
   }
   // Marathon leaves out a category no task is in.
   nlohmann::json stats = nlohmann::json::object();
@@ -126,16 +147,16 @@ nlohmann::json task_stats_json(const master::MasterState& state, const master::A
 }
 
 std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,
-                          const master::AppRecord& record, bool with_tasks, bool with_failure) {
-  std::string text = app_info_json(core, state, record, false, with_failure).dump();
+                          const master::AppRecord& record, bool with_tasks, bool with_failure,
+                          const TasksByApp* index) {
+  std::string text = app_info_json(core, state, record, false, with_failure, index).dump();
   if (!with_tasks) return text;
   std::string tasks = ",\"tasks\":[";
   bool first = true;
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.app_id != record.app.id) continue;
+  for (const master::TaskRecord* task : tasks_of(state, record.app.id, index)) {
     if (!first) tasks += ',';
     first = false;
-    tasks += task_json(state, task).dump();
+    tasks += task_json(state, *task).dump();
   }
   tasks += "]}";
   text.pop_back();  // the object's closing brace

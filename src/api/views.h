@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "master/master_core.h"
 
@@ -14,15 +16,24 @@ nlohmann::json task_json(const master::MasterState& state, const master::TaskRec
 // berth's view of a task (GET /berth/v1/tasks): Marathon's fields and the agent id, the
 // agent's last message (e.g. an ignored forcePullImage), the datasets it writes.
 nlohmann::json berth_task_json(const master::MasterState& state, const master::TaskRecord& task);
+// Every app's tasks (in task id order), found in one pass over the tasks: a view of many apps
+// takes each app's tasks from here rather than scanning every task once per app.
+using TasksByApp = std::unordered_map<std::string, std::vector<const master::TaskRecord*>>;
+TasksByApp tasks_by_app(const master::MasterState& state);
+
+// The views below take an app's tasks from `index` when given, else scan the tasks for them.
 // AppInfo: the definition plus counts, deployments and, when asked, tasks and lastTaskFailure.
 nlohmann::json app_info_json(const master::MasterCore& core, const master::MasterState& state,
-                             const master::AppRecord& record, bool with_tasks, bool with_failure);
+                             const master::AppRecord& record, bool with_tasks, bool with_failure,
+                             const TasksByApp* index = nullptr);
 // Marathon's taskStats (embed=app.taskStats): task counts by category.
-nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record);
+nlohmann::json task_stats_json(const master::MasterState& state, const master::AppRecord& record,
+                               const TasksByApp* index = nullptr);
 // The same AppInfo as text, with the tasks serialised one at a time: a GET of an app with
 // 10,000 tasks then never holds all of them as one JSON tree.
 std::string app_info_text(const master::MasterCore& core, const master::MasterState& state,
-                          const master::AppRecord& record, bool with_tasks, bool with_failure);
+                          const master::AppRecord& record, bool with_tasks, bool with_failure,
+                          const TasksByApp* index = nullptr);
 nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
                           bool with_offers);
 nlohmann::json deployments_json(const master::MasterState& state);

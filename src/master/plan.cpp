@@ -34,13 +34,17 @@ std::vector<scheduler::PortRange> free_ranges(const protocol::AgentResources& re
 // Each app's live tasks as the app controller sees them.
 std::map<std::string, std::vector<control::TaskView>> live_tasks(const MasterState& state) {
   std::map<std::string, std::vector<control::TaskView>> live;
+  // Whether each app has health checks, read once per app rather than once per task: this runs
+  // on every reconcile pass.
+  std::map<std::string_view, bool> checked_apps;
+  for (const auto& [id, record] : state.apps) checked_apps[id] = has_health_checks(record.app);
   for (const auto& [tid, task] : state.tasks) {
     control::TaskView v;
     v.task_id = tid;
     v.config_version = task.config_version;
     v.running = task.state == protocol::TaskState::kRunning;
-    auto app = state.apps.find(task.app_id);
-    bool checked = app != state.apps.end() && has_health_checks(app->second.app);
+    auto app = checked_apps.find(task.app_id);
+    bool checked = app != checked_apps.end() && app->second;
     // A task that is not ready yet (readiness checks) counts as not healthy: a deployment step
     // waits for it, and no old task is killed for it (docs/compatibility.md §2.5).
     v.healthy = task.state == protocol::TaskState::kRunning &&
@@ -422,6 +426,7 @@ std::set<std::string> held_apps(const MasterState& state) {
 }
 
 std::vector<DeploymentProgress> deployment_progress(const MasterState& state) {
+  if (state.deployments.empty()) return {};
   std::map<std::string, std::vector<control::TaskView>> live = live_tasks(state);
   std::vector<DeploymentProgress> out;
   for (const auto& [did, deployment] : state.deployments) {
