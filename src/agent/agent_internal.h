@@ -118,6 +118,7 @@ struct Agent::Impl {
   std::vector<uint32_t> busy_ports_last;
   StallMeter heartbeat_stalls;
   StallMeter heartbeat_round_trips;
+  std::chrono::steady_clock::time_point lease_timing_said{};  // note_lease_timing's last line
   std::atomic<bool> stopping{false};
   std::atomic<bool> kill_tasks_on_stop{false};  // Agent::stop(true)
 
@@ -161,7 +162,6 @@ struct Agent::Impl {
   // The master no longer knows the registration whose credential `used` is: register again,
   // unless the agent has registered anew since. Logs which `call` was refused.
   void mark_unregistered(const AgentCredential& used, const char* call);
-  bool is_registered();
   void heartbeat_loop();
   // One heartbeat and its answer; false when the agent must register again.
   bool heartbeat_once();

@@ -145,11 +145,6 @@ void Agent::Impl::mark_unregistered(const AgentCredential& used, const char* cal
   spdlog::info("the master does not know agent {} ({}): registering again", used.agent_id, call);
 }
 
-bool Agent::Impl::is_registered() {
-  std::lock_guard<std::mutex> lock(mu);
-  return registered;
-}
-
 std::vector<protocol::RoutedBackend> Agent::Impl::routed_report() {
   if (router) {
     for (auto& f : router->take_first_forwards()) {
@@ -281,11 +276,9 @@ void Agent::Impl::note_lease_timing(const char* what, std::chrono::nanoseconds t
   }
   const auto limit = std::chrono::milliseconds(std::max<int64_t>(slack_ms / 4, 20));
   if (slack_ms <= 0 || took < limit) return;
-  static std::atomic<int64_t> last_said{0};
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-  if (now_s - last_said.exchange(now_s) < 10) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lease_timing_said < std::chrono::seconds(10)) return;
+  lease_timing_said = now;
   spdlog::warn(
       "heartbeat {} took {} ms, past {} ms (a quarter of the lease's slack): this node "
       "delays its lease renewals (docs/fencing.md §9)",

@@ -46,11 +46,11 @@ std::string MasterCore::node_name(const std::string& agent_id) const {
   return it->second.hostname + " (" + agent_id + ")";
 }
 
-Status MasterCore::authenticate_agent(const std::string& agent_id,
-                                      const std::string& secret) const {
-  // The desk holds each registration's credential and whether it is in force (lost agents
-  // and those that must register again are closed there), so no call waits for the state lock.
-  switch (desk_.check(agent_id, secret)) {
+namespace {
+
+// What the lease desk's verdict on an agent's credential means to the caller.
+Status desk_verdict(lease::LeaseDesk::Renewal verdict, const std::string& agent_id) {
+  switch (verdict) {
     case lease::LeaseDesk::Renewal::kUnknown:
       return make_error(ErrorCode::kNotFound, "unknown agent " + agent_id + ": register again");
     case lease::LeaseDesk::Renewal::kDenied:
@@ -60,6 +60,15 @@ Status MasterCore::authenticate_agent(const std::string& agent_id,
       break;
   }
   return {};
+}
+
+}  // namespace
+
+Status MasterCore::authenticate_agent(const std::string& agent_id,
+                                      const std::string& secret) const {
+  // The desk holds each registration's credential and whether it is in force (lost agents
+  // and those that must register again are closed there), so no call waits for the state lock.
+  return desk_verdict(desk_.check(agent_id, secret), agent_id);
 }
 
 std::string MasterCore::agent_with_secret(const std::string& secret) const {
@@ -212,8 +221,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
                                                      const protocol::Heartbeat& hb) {
   // The lease first, on the desk: nothing the state lock waits for delays it.
   const MonoTime arrived = clock_.mono_now();
-  if (desk_.renew(agent_id, secret, arrived) != lease::LeaseDesk::Renewal::kRenewed)
-    return authenticate_agent(agent_id, secret).error();
+  if (Status renewed = desk_verdict(desk_.renew(agent_id, secret, arrived), agent_id); !renewed)
+    return renewed.error();
   protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), {}};
   std::unique_lock lock(mu_, std::defer_lock);
   const bool full = lock.try_lock_for(options_.heartbeat_lock_budget);
