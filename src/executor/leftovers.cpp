@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
+#include <utility>
 
 namespace berth {
 
@@ -38,26 +40,63 @@ std::optional<std::string> env_value(const std::vector<std::string>& environ,
   return std::nullopt;
 }
 
+namespace {
+
+// Exited means gone or a zombie: a zombie holds no mount, and has no environment to read.
+bool exited(int pid) {
+  auto stat = proc_entries(pid, "stat");
+  if (stat.empty()) return true;
+  size_t paren = stat[0].rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat[0].size() || stat[0][paren + 2] == 'Z';
+}
+
+// PF_KTHREAD in the flags field of /proc/<pid>/stat (the ninth field, the seventh after the
+// command name's closing parenthesis).
+bool is_kernel_thread(int pid) {
+  auto stat = proc_entries(pid, "stat");
+  if (stat.empty()) return false;
+  size_t paren = stat[0].rfind(')');
+  if (paren == std::string::npos) return false;
+  std::istringstream fields(stat[0].substr(paren + 1));
+  std::string field;
+  for (int i = 0; i < 7 && fields >> field; ++i) {
+  }
+  constexpr unsigned long kPfKthread = 0x00200000;
+  return (std::strtoul(field.c_str(), nullptr, 10) & kPfKthread) != 0;
+}
+
+}  // namespace
+
 int kill_tasks_under(const std::string& dir, const std::set<std::string>& keep) {
   std::string prefix = dir;
   if (!prefix.empty() && prefix.back() != '/') prefix += '/';
   std::vector<int> killed;
-  for_each_process([&](int pid) {
+  std::vector<int> unread;
+  auto consider = [&](int pid) {
     auto environ = proc_entries(pid, "environ");
+    if (environ.empty()) {
+      unread.push_back(pid);
+      return;
+    }
     auto sandbox = env_value(environ, "MESOS_SANDBOX");
     if (!sandbox || sandbox->rfind(prefix, 0) != 0) return;
     auto task_id = env_value(environ, "MESOS_TASK_ID");
     if (task_id && keep.count(*task_id)) return;
     if (::kill(pid, SIGKILL) == 0) killed.push_back(pid);
-  });
-  std::vector<int> waiting = killed;
-  // Exited means gone or a zombie: a zombie holds no mount.
-  auto exited = [](int pid) {
-    auto stat = proc_entries(pid, "stat");
-    if (stat.empty()) return true;
-    size_t paren = stat[0].rfind(')');
-    return paren == std::string::npos || paren + 2 >= stat[0].size() || stat[0][paren + 2] == 'Z';
   };
+  for_each_process(consider);
+  // A process in the middle of execve() shows an empty environment until its new program's
+  // stack is set up (a task's `sh -c '...; exec server'` does this as it starts): such a
+  // process is read again a little later rather than taken for one outside the sandboxes.
+  // Kernel threads have no environment at all and are not waited for.
+  std::erase_if(unread, [](int pid) { return is_kernel_thread(pid) || exited(pid); });
+  for (int attempt = 0; attempt < 20 && !unread.empty(); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<int> again = std::exchange(unread, {});
+    for (int pid : again) consider(pid);
+    std::erase_if(unread, exited);
+  }
+  std::vector<int> waiting = killed;
   for (int i = 0; i < 100; ++i) {
     std::erase_if(waiting, exited);
     if (waiting.empty()) break;
