@@ -11,7 +11,8 @@ SAMPLES more `POST /v2/apps` (one instance each) and SAMPLES `GET /v2/apps?embed
 first one kind at a time, then both at once from two connections. Meanwhile the simulated
 agents heartbeat every 200 ms; the slowest heartbeat answer they saw in each second of the
 measurement and the master's own record of heartbeats' waits for its state lock
-(berth_heartbeat_lock_wait_seconds) show whether API load delayed a heartbeat. Prints
+(berth_heartbeat_lock_wait_seconds) show whether API load delayed a heartbeat; the master's
+berth_reconcile_pass_seconds shows how long its controller passes held the state lock. Prints
 p50/p99/max of each, the master's RSS and threads, and exits non-zero past the targets
 (POST p99 50 ms, GET p99 300 ms, heartbeat 100 ms) unless --no-check.
 """
@@ -211,6 +212,19 @@ def main():
         for line in lock_wait:
             if "_count" in line or 'le="0.05"' in line or 'le="0.1"' in line or "+Inf" in line:
                 print("  " + line)
+        print("controller passes since the master started (berth_reconcile_pass_seconds):")
+        for kind in ("plan", "leases"):
+            values = {}
+            for l in metrics.splitlines():
+                m = re.match(r'berth_reconcile_pass_seconds_(count|sum|bucket)\{pass="%s"'
+                             r'(?:,le="([^"]+)")?\} (\S+)' % kind, l)
+                if m:
+                    values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+            n = values.get("count", 0)
+            if n:
+                print("  %-6s n=%-6d mean=%6.2f ms  within 10 ms: %5.1f %%  within 50 ms: %5.1f %%"
+                      % (kind, n, values["sum"] / n * 1000, 100 * values["bucket0.01"] / n,
+                         100 * values["bucket0.05"] / n))
         print("master: VmRSS %s, VmHWM %s, threads %s" % (status["VmRSS"], status["VmHWM"],
                                                            status["Threads"]))
         if pct(posts + both_posts, 0.99) > 0.050:

@@ -102,28 +102,53 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
     if (!parsed) return message_response(400, parsed.error().message);
     labels = std::move(*parsed);
   }
-  std::string apps = "[";
-  core.read([&](const master::MasterState& s) {
-    const TasksByApp index = tasks_by_app(s);
-    for (const auto& [id, record] : s.apps) {
-      if (record.deleting) continue;
-      if (labels && !labels->matches(record.app.labels)) continue;
-      if (!id_filter.empty() && id.find(id_filter) == std::string::npos) continue;
-      if (!cmd_filter.empty()) {
-        std::string cmd = record.app.cmd.value_or("");
-        auto lower = [](std::string v) {
-          for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          return v;
-        };
-        if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) continue;
-      }
-      if (apps.size() > 1) apps += ',';
-      std::string info = app_info_text(core, s, record, with_tasks, with_failure, &index);
-      apps += with_stats ? with_task_stats(std::move(info), s, record, &index) : info;
+  auto wanted = [&](const std::string& id, const master::AppRecord& record) {
+    if (record.deleting) return false;
+    if (labels && !labels->matches(record.app.labels)) return false;
+    if (!id_filter.empty() && id.find(id_filter) == std::string::npos) return false;
+    if (!cmd_filter.empty()) {
+      std::string cmd = record.app.cmd.value_or("");
+      auto lower = [](std::string v) {
+        for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return v;
+      };
+      if (lower(cmd).find(lower(cmd_filter)) == std::string::npos) return false;
     }
-  });
+    return true;
+  };
+  // The apps are rendered a few at a time, each batch under its own hold of the state lock:
+  // a list of 1,000 apps and 10,000 tasks takes a while to render, and the controller, the
+  // heartbeats and the writes of other clients do not wait for all of it
+  // (docs/architecture.md §4). Each app is shown as it was at one moment; apps changed
+  // between two batches show their state of that moment.
+  constexpr size_t kAppsPerHold = 50;
   http::Response r;
-  r.body = "{\"apps\":" + apps + "]}";
+  std::string& body = r.body;
+  body = "{\"apps\":[";
+  bool first = true, done = false;
+  std::string after;  // the last app id looked at
+  while (!done) {
+    core.read([&](const master::MasterState& s) {
+      std::vector<const master::AppRecord*> batch;
+      std::unordered_set<std::string> ids;
+      auto it = after.empty() ? s.apps.begin() : s.apps.upper_bound(after);
+      for (size_t looked = 0; it != s.apps.end() && looked < kAppsPerHold; ++it, ++looked) {
+        after = it->first;
+        if (!wanted(it->first, it->second)) continue;
+        batch.push_back(&it->second);
+        ids.insert(it->first);
+      }
+      done = it == s.apps.end();
+      const TasksByApp index = tasks_by_app(s, &ids);
+      for (const master::AppRecord* record : batch) {
+        if (!first) body += ',';
+        first = false;
+        std::string info = app_info_text(core, s, *record, with_tasks, with_failure, &index);
+        body += with_stats ? with_task_stats(std::move(info), s, *record, &index) : info;
+      }
+    });
+  }
+  body += "]}";
   return r;
 }
 

@@ -31,9 +31,12 @@ std::vector<const master::TaskRecord*> tasks_of(const master::MasterState& state
 
 }  // namespace
 
-TasksByApp tasks_by_app(const master::MasterState& state) {
+TasksByApp tasks_by_app(const master::MasterState& state,
+                        const std::unordered_set<std::string>* apps) {
   TasksByApp index;
-  for (const auto& [tid, task] : state.tasks) index[task.app_id].push_back(&task);
+  for (const auto& [tid, task] : state.tasks) {
+    if (!apps || apps->count(task.app_id)) index[task.app_id].push_back(&task);
+  }
   return index;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "master/master_core.h"
@@ -19,7 +20,9 @@ nlohmann::json berth_task_json(const master::MasterState& state, const master::T
 // Every app's tasks (in task id order), found in one pass over the tasks: a view of many apps
 // takes each app's tasks from here rather than scanning every task once per app.
 using TasksByApp = std::unordered_map<std::string, std::vector<const master::TaskRecord*>>;
-TasksByApp tasks_by_app(const master::MasterState& state);
+// With `apps`, only the tasks of those apps are indexed.
+TasksByApp tasks_by_app(const master::MasterState& state,
+                        const std::unordered_set<std::string>* apps = nullptr);
 
 // The views below take an app's tasks from `index` when given, else scan the tasks for them.
 // AppInfo: the definition plus counts, deployments and, when asked, tasks and lastTaskFailure.

@@ -76,6 +76,7 @@ std::string MasterCore::agent_with_secret(const std::string& secret) const {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(mu_);
+    mu_.unchanged();
     for (const auto& [id, agent] : state_.agents) {
       if (!agent.lost && agent.secret.size() == secret.size()) ids.push_back(id);
     }
@@ -245,14 +246,17 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   publish_event("berth_node_heartbeat", {{"nodeId", agent_id}});
   // One older than a heartbeat already taken (reordered or retried) proves the agent alive,
   // but its reports may predate an attach, so they are not taken (docs/fencing.md §4).
-  take_dataset_reports(it->second, hb);
+  bool changed = take_dataset_reports(it->second, hb);
   take_routed_reports(hb.routed);
   if (it->second.busy_ports != hb.busy_ports) {
     note("agent " + agent_id + " (" + it->second.hostname +
          "): " + std::to_string(hb.busy_ports.size()) +
          " port(s) of its range held by something other than its tasks; none is given out there");
     it->second.busy_ports = hb.busy_ports;
+    changed = true;
   }
+  // Most heartbeats report what the last one did: the controller has nothing new to plan.
+  if (!changed) mu_.unchanged();
   ack.datasets = assignments_for(state_, leases_, agent_id, clock_.mono_now());
   for (const auto& a : ack.datasets) {
     if (a.attach) leases_.on_granted(a.dataset_id, agent_id, hb.seq);
@@ -284,7 +288,21 @@ void MasterCore::take_routed_reports(const std::vector<protocol::RoutedBackend>&
   }
 }
 
-void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb) {
+namespace {
+
+// What the controller plans from in a dataset report.
+bool same_reports(const std::vector<protocol::DatasetReport>& a,
+                  const std::vector<protocol::DatasetReport>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.dataset_id == y.dataset_id && x.attached == y.attached && x.epoch == y.epoch &&
+           x.in_use == y.in_use && x.local_copy == y.local_copy && x.error == y.error &&
+           x.path == y.path && x.driver == y.driver;
+  });
+}
+
+}  // namespace
+
+bool MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb) {
   const std::string& agent_id = agent.id;
   // A dataset this agent just released may be waiting for its new primary: tell it now.
   // Sets, not nested scans: an agent may report thousands of datasets twice a second.
@@ -292,7 +310,8 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
   for (const auto& now : hb.datasets) {
     if (now.attached) attached_now.insert(now.dataset_id);
   }
-  if (!leases_.on_report(agent_id, hb.seq, attached_now, hb.applied_seq)) return;
+  if (!leases_.on_report(agent_id, hb.seq, attached_now, hb.applied_seq)) return false;
+  const bool changed = !same_reports(agent.datasets, hb.datasets);
   std::set<std::string> released, attached_before;
   for (const auto& before : agent.datasets) {
     if (!before.attached) continue;
@@ -322,6 +341,7 @@ void MasterCore::take_dataset_reports(AgentRecord& agent, const protocol::Heartb
   }
   // A task waiting for a dataset this report shows attached starts now, not at the next pass.
   send_ready_launches();
+  return changed;
 }
 
 Result<protocol::StatusAck> MasterCore::status(const std::string& agent_id,

@@ -65,6 +65,7 @@ Result<protocol::CommandBatch> MasterCore::commands(const std::string& agent_id,
                                                     std::chrono::milliseconds wait) {
   if (wait.count() <= 0) {
     std::lock_guard lock(mu_);
+    mu_.unchanged();
     auto now = commands_now(agent_id, after);
     if (now) return std::move(*now);
     return protocol::CommandBatch{};
@@ -99,6 +100,7 @@ void MasterCore::poll_commands(const std::string& agent_id, uint64_t after, Comm
   std::optional<Result<protocol::CommandBatch>> now;
   {
     std::lock_guard lock(mu_);
+    mu_.unchanged();
     now = commands_now(agent_id, after);
     if (!now) {
       std::optional<CommandWaiter> pushed_out = waiters_.park(agent_id, after, std::move(waiter));
@@ -111,6 +113,7 @@ void MasterCore::poll_commands(const std::string& agent_id, uint64_t after, Comm
 
 size_t MasterCore::parked_polls() const {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   return waiters_.size();
 }
 

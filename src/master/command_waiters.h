@@ -76,15 +76,27 @@ class CommandWaiters {
 // still held, which may queue work with after_release(); that work then runs on the
 // releasing thread once the lock is free. MasterCore answers the polls it woke so: it reads
 // their batches under the lock and encodes and sends them without it (docs/protocol.md §5).
+//
+// It also counts the holds that may have changed the state: every hold counts, unless its
+// holder says it only read (unchanged()). reconcile() plans again only when the count moved
+// since its last plan, or when something it waits for falls due (docs/architecture.md §4):
+// a holder that forgets to say so costs a plan, never a missed one.
 class StateMutex {
  public:
-  void lock() { mu_.lock(); }
-  bool try_lock() { return mu_.try_lock(); }
+  void lock() {
+    mu_.lock();
+    ++changes_;
+  }
+  bool try_lock() { return counted(mu_.try_lock()); }
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
-    return mu_.try_lock_for(timeout);
+    return counted(mu_.try_lock_for(timeout));
   }
   void unlock();
+  // Only while holding the lock: this hold changed nothing the controller plans from.
+  void unchanged() { --changes_; }
+  // Only while holding the lock: the holds so far that may have changed the state.
+  uint64_t changes() const { return changes_; }
 
   // Set once, before the lock is first taken.
   void on_release(std::function<void()> hook) { hook_ = std::move(hook); }
@@ -92,7 +104,13 @@ class StateMutex {
   void after_release(std::function<void()> work) { after_.push_back(std::move(work)); }
 
  private:
+  bool counted(bool locked) {
+    if (locked) ++changes_;
+    return locked;
+  }
+
   std::timed_mutex mu_;
+  uint64_t changes_ = 0;  // under mu_
   std::function<void()> hook_;
   std::vector<std::function<void()>> after_;
 };

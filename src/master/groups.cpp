@@ -220,6 +220,7 @@ Result<DeploymentRef> MasterCore::delete_group(const std::string& id, bool force
 
 Result<std::vector<std::string>> MasterCore::group_versions(const std::string& id) {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   if (!group_exists(state_, id)) {
     return make_error(ErrorCode::kNotFound, "Group '" + id + "' does not exist");
   }
@@ -231,6 +232,7 @@ Result<std::vector<std::string>> MasterCore::group_versions(const std::string& i
 Result<nlohmann::json> MasterCore::group_version(const std::string& id,
                                                  const std::string& version) {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   auto at = subtree_at(store_, state_, id, version);
   if (!at) return at.error();
   nlohmann::json out = {{"id", id},

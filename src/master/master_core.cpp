@@ -89,6 +89,7 @@ Status MasterCore::load() {
 
 Result<std::vector<KeyValue>> MasterCore::stored_state() {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   return store_.list("");
 }
 
@@ -133,11 +134,13 @@ Status MasterCore::remove_event_callback(const std::string& url) {
 
 std::vector<std::string> MasterCore::event_callbacks() const {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   return state_.event_callbacks;
 }
 
 std::shared_ptr<EventSubscription> MasterCore::callback_events() {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   if (state_.event_callbacks.empty() || shutting_down_) return nullptr;
   if (!callback_events_ || callback_events_->closed()) {
     if (callback_events_) events_.unsubscribe(callback_events_);
@@ -148,6 +151,7 @@ std::shared_ptr<EventSubscription> MasterCore::callback_events() {
 
 void MasterCore::read(const std::function<void(const MasterState&)>& reader) const {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   reader(state_);
 }
 
@@ -274,6 +278,7 @@ Result<std::optional<DeploymentRef>> MasterCore::kill_tasks(
 Result<std::vector<std::string>> MasterCore::app_versions(const std::string& id) {
   {
     std::lock_guard lock(mu_);
+    mu_.unchanged();
     auto it = state_.apps.find(id);
     if (it == state_.apps.end() || it->second.deleting) {
       return make_error(ErrorCode::kNotFound, "App '" + id + "' does not exist");

@@ -182,8 +182,12 @@ class MasterCore {
   // dataset API with it: the Docker volume plugin).
   std::string agent_with_secret(const std::string& secret) const;
 
-  // One controller pass: lost agents, app plans, placement, deployments. Called every ~100 ms.
+  // One controller pass, called every 50 ms: lost agents and unconfirmed launches every time;
+  // app plans, placement, routes and deployments when the state changed since they last ran,
+  // when the last plan acted, when a backoff it waits out ends, and at least every
+  // kPlanInterval (docs/architecture.md §4).
   void reconcile();
+  static constexpr std::chrono::milliseconds kPlanInterval{1000};
   // Answers every command long poll and closes every event stream (used at shutdown).
   void shutdown();
 
@@ -213,8 +217,8 @@ class MasterCore {
   Result<DeploymentRef> persist_group_change(const GroupTarget& target, bool force,
                                              nlohmann::json* dry_run);
   // Takes a heartbeat's dataset reports: attaches and releases, ended grants, local moves
-  // finished, launches that were waiting for them.
-  void take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
+  // finished, launches that were waiting for them. Whether they differ from the last ones.
+  bool take_dataset_reports(AgentRecord& agent, const protocol::Heartbeat& hb);
   // A heartbeat's first forwards of its service router: the "routed" phase of failovers.
   void take_routed_reports(const std::vector<protocol::RoutedBackend>& routed);
   // A registering agent's report of its tasks: adopts what desired state still wants, stops
@@ -288,6 +292,10 @@ class MasterCore {
   lease::LeaseDesk desk_;
   bool shutting_down_ = false;
   WallTime last_version_{};
+  // The state lock's change count when the controller last planned, and when it plans again
+  // without one (reconcile()).
+  uint64_t planned_changes_ = 0;
+  MonoTime next_plan_at_{};
   std::string routes_;  // the last routing table pushed, JSON text
   uint64_t routes_version_ = 0;
   EventBus events_;

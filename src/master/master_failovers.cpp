@@ -10,6 +10,7 @@ namespace berth::master {
 void MasterCore::read_with_leases(
     const std::function<void(const MasterState&, const lease::MasterLeases&)>& reader) const {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   reader(state_, leases_);
 }
 

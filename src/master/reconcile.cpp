@@ -5,6 +5,7 @@
 
 #include "master/master_core.h"
 #include "master/plan.h"
+#include "metrics/registry.h"
 
 namespace berth::master {
 namespace {
@@ -17,6 +18,8 @@ int64_t to_ms(MonoTime t) {
 
 void MasterCore::reconcile() {
   std::lock_guard lock(mu_);
+  mu_.unchanged();  // what this pass does is weighed below
+  const auto started = std::chrono::steady_clock::now();
   MonoTime now = clock_.mono_now();
   // 1. Agents that stopped heartbeating are lost, and their tasks with them; launches the
   // agent never confirmed fail and are replaced.
@@ -29,23 +32,44 @@ void MasterCore::reconcile() {
           found->second.last_heartbeat = std::max(found->second.last_heartbeat, at);
       },
       [&] { return leases_.declare_lost(now); });
+  bool acted = !lost.empty();
   for (const auto& id : lost) lose_agent(id, now);
   for (const auto& tid : unconfirmed_launches(state_, now, options_.task_launch_timeout)) {
     fail_unconfirmed_launch(tid);
+    acted = true;
   }
   // 2. After a restart, wait for agents to re-register before changing anything.
   if (leases_.in_restart_grace(now)) return;
+  // Steps 3 and 4 cost a pass over every app and task: they run when something changed since
+  // they last ran (docs/architecture.md §4, "planning on change").
+  if (!acted && mu_.changes() == planned_changes_ && now < next_plan_at_) {
+    if (options_.metrics) {
+      options_.metrics->observe(metrics::Metric::kReconcilePass, {"leases"},
+                                std::chrono::steady_clock::now() - started);
+    }
+    return;
+  }
+  next_plan_at_ = now + kPlanInterval;
   // 3. Per app: kills and launches.
   AppDecisions apps = decide_apps(state_, to_ms(now));
   apply_app_decisions(apps);
+  acted = acted || !apps.kill.empty() || !apps.erase.empty();
   if (!apps.launch.empty()) {
-    apply_placement(plan_placement(state_, leases_, apps.launch, ids_, clock_.wall_now()));
+    PlacementPlan placement = plan_placement(state_, leases_, apps.launch, ids_, clock_.wall_now());
+    acted = acted || !placement.tasks.empty();
+    apply_placement(placement);
+  }
+  // An app waiting out a launch backoff is planned again as the backoff ends.
+  for (const auto& [app_id, count] : apps.waiting) {
+    MonoTime ends{std::chrono::milliseconds(state_.apps[app_id].backoff.next_launch_ms)};
+    next_plan_at_ = std::min(next_plan_at_, ends);
   }
   send_ready_launches();
   push_routes_if_changed();
   // 4. Deployments go on to their next step once the apps of the current one have converged,
   // and are done after the last.
   for (const auto& progress : deployment_progress(state_)) {
+    acted = true;
     DeploymentRecord& deployment = state_.deployments[progress.id];
     if (progress.finished) {
       if (!store_.erase(deployment_key(progress.id)).ok()) continue;
@@ -62,6 +86,13 @@ void MasterCore::reconcile() {
     deployment = std::move(next);
     note("deployment " + progress.id + ": step " + std::to_string(deployment.current_step + 1) +
          " of " + std::to_string(deployment.steps.size()));
+  }
+  // A plan that acted changed the state: the next pass plans again, as it would for a change
+  // from outside.
+  planned_changes_ = mu_.changes() - (acted ? 1 : 0);
+  if (options_.metrics) {
+    options_.metrics->observe(metrics::Metric::kReconcilePass, {"plan"},
+                              std::chrono::steady_clock::now() - started);
   }
 }
 

@@ -11,6 +11,7 @@ namespace berth::master {
 
 std::vector<std::string> MasterCore::volume_conflicts(const model::App& app) const {
   std::lock_guard lock(mu_);
+  mu_.unchanged();
   std::vector<std::string> out;
   for (const auto& v : model::external_volumes(app)) {
     if (v.shared) continue;

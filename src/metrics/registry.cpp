@@ -150,6 +150,14 @@ const std::vector<Definition> kDefinitions = {
      {},
      "berth.lease.clock.stall.timer.seconds",
      kRequestBuckets},
+    {Metric::kReconcilePass,
+     Type::kTimer,
+     "berth_reconcile_pass_seconds",
+     "How long each controller pass held the master's state lock, by pass: plan (apps, "
+     "placement, routes and deployments planned) or leases (nothing changed since the last plan)",
+     {"pass"},
+     "berth.reconcile.{pass}.timer.seconds",
+     kRequestBuckets},
 };
 
 // A label value as a word of a dotted JSON name: lower case, "/" as ".", no leading ".".

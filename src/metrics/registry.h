@@ -44,6 +44,9 @@ enum class Metric {
   kHeartbeatLockWait,
   // How late the master's lease clock thread woke: its scheduling stalls (docs/fencing.md §9).
   kSchedulingStall,
+  // How long each controller pass held the state lock: {pass} = plan (apps, placement, routes
+  // and deployments planned) or leases (only leases and launch timeouts: nothing changed).
+  kReconcilePass,
 };
 
 // Label values, in the order of the metric's labels (see Metric).
