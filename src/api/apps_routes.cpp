@@ -128,6 +128,7 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
   bool first = true, done = false;
   std::string after;  // the last app id looked at
   while (!done) {
+    if (!first || !after.empty()) core.let_waiters_go();
     core.read([&](const master::MasterState& s) {
       std::vector<const master::AppRecord*> batch;
       std::unordered_set<std::string> ids;
@@ -165,8 +166,12 @@ http::Response create_app(master::MasterCore& core, const http::Request& request
   if (!ref) return error_response(ref.error());
   nlohmann::json info;
   core.read([&](const master::MasterState& s) {
+    // The app as created, before any of its instances: like Marathon, the answer counts no
+    // tasks (the controller may have placed some since; GET shows them). Nor does it look for
+    // them among every task of the cluster.
+    const TasksByApp none;
     auto it = s.apps.find(parsed.app->id);
-    if (it != s.apps.end()) info = app_info_json(core, s, it->second, false, false);
+    if (it != s.apps.end()) info = app_info_json(core, s, it->second, false, false, &none);
   });
   publish_api_post(core, request, parsed.app->id);
   http::Response r = json_response(201, info);

@@ -21,4 +21,10 @@ std::string raise_thread_priority() {
   return std::string("normal (") + std::strerror(rr_errno) + ")";
 }
 
+std::string favour_thread(int nice) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  if (::setpriority(PRIO_PROCESS, tid, nice) == 0) return "nice " + std::to_string(nice);
+  return std::string("normal (") + std::strerror(errno) + ")";
+}
+
 }  // namespace berth

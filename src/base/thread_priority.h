@@ -13,4 +13,10 @@ namespace berth {
 // "SCHED_RR", "nice -10" or "normal (<why>)".
 std::string raise_thread_priority();
 
+// Gives the calling thread nice `nice` (negative: ahead of the normal threads, still under the
+// fair scheduler). The master's controller runs so: it holds the state lock for a whole plan,
+// and every request that waits for the lock waits longer while the controller is preempted.
+// Returns what it got, for the log: "nice -5" or "normal (<why>)".
+std::string favour_thread(int nice);
+
 }  // namespace berth

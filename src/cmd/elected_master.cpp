@@ -33,6 +33,7 @@
 
 #include "api/event_callbacks.h"
 #include "api/marathon_api.h"
+#include "base/thread_priority.h"
 #include "cmd/master_parts.h"
 #include "cmd/service_notify.h"
 #include "store/etcd_election.h"
@@ -196,6 +197,7 @@ void ElectedMaster::begin_term(const Fence& fence) {
   }
   term->callbacks = std::make_unique<api::EventCallbacks>(term->core);
   term->controller = std::thread([this, t = term.get()] {
+    spdlog::info("controller thread priority: {}", favour_thread(kControllerNice));
     while (!t->stopping) {
       if (current(*t)) t->core.reconcile();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

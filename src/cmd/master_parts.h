@@ -16,6 +16,10 @@
 namespace berth::cmd {
 
 bool is_loopback(const std::string& host);
+
+// The controller thread's nice value (base/thread_priority.h favour_thread).
+inline constexpr int kControllerNice = -5;
+
 // The host in the leader's address (/v2/leader): --advertised-host, else --host (127.0.0.1
 // for 0.0.0.0).
 std::string advertised_host(const MasterFlags& flags);

@@ -18,6 +18,7 @@
 #include "api/event_callbacks.h"
 #include "api/marathon_api.h"
 #include "base/ids.h"
+#include "base/thread_priority.h"
 #include "cmd/commands.h"
 #include "cmd/lease_clock.h"
 #include "cmd/master_parts.h"
@@ -307,6 +308,7 @@ int serve(const MasterFlags& flags, bool tls, master::MasterCore& core, Clock& c
   api::EventCallbacks callbacks(core);
   std::atomic<bool> stopping{false};
   std::thread controller([&] {
+    spdlog::info("controller thread priority: {}", favour_thread(kControllerNice));
     auto warned = std::chrono::steady_clock::now() - std::chrono::minutes(2);
     while (!stopping) {
       core.reconcile();

@@ -31,8 +31,8 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
     (t.config_version == app.config_version ? fresh : old).push_back(&t);
   }
   if (app.deleting) {
-    for (auto* t : kill_order(fresh, app.oldest_first)) plan.kill.push_back(t->task_id);
-    for (auto* t : kill_order(old, app.oldest_first)) plan.kill.push_back(t->task_id);
+    for (auto* t : kill_order(fresh, app.oldest_first)) plan.kill.emplace_back(t->task_id);
+    for (auto* t : kill_order(old, app.oldest_first)) plan.kill.emplace_back(t->task_id);
     return plan;
   }
   const int64_t n = app.instances;
@@ -40,7 +40,7 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
     if (static_cast<int64_t>(fresh.size()) > n) {
       auto order = kill_order(fresh, app.oldest_first);
       for (size_t i = 0; i < fresh.size() - static_cast<size_t>(n); ++i) {
-        plan.kill.push_back(order[i]->task_id);
+        plan.kill.emplace_back(order[i]->task_id);
       }
     } else {
       plan.launch = static_cast<uint32_t>(n - static_cast<int64_t>(fresh.size()));
@@ -68,7 +68,7 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
   if (static_cast<int64_t>(fresh.size()) > n) {
     auto order = kill_order(fresh, app.oldest_first);
     size_t surplus = fresh.size() - static_cast<size_t>(n);
-    for (size_t i = 0; i < surplus; ++i) plan.kill.push_back(order[i]->task_id);
+    for (size_t i = 0; i < surplus; ++i) plan.kill.emplace_back(order[i]->task_id);
     fresh.resize(static_cast<size_t>(n));
   }
   // Old tasks that are not healthy do not count towards capacity; kill them first.
@@ -77,10 +77,10 @@ AppPlan plan_app(const AppView& app, const std::vector<TaskView>& live) {
   int64_t killed = 0;
   for (auto* t : order) {
     if (!t->healthy) {
-      plan.kill.push_back(t->task_id);
+      plan.kill.emplace_back(t->task_id);
       ++killed;
     } else if (can_kill_healthy > 0) {
-      plan.kill.push_back(t->task_id);
+      plan.kill.emplace_back(t->task_id);
       --can_kill_healthy;
       ++killed;
     }

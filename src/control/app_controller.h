@@ -7,15 +7,18 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace berth::control {
 
 struct TaskView {
-  std::string task_id;
-  std::string config_version;  // the app's lastConfigChangeAt when the task was launched
-  bool running = false;        // TASK_RUNNING (not staging, starting or killing)
-  bool healthy = false;        // running and passing its health checks, if any
+  // Views into the caller's task record, which outlives the plan: the master builds a view of
+  // every task on every plan, and copying 10,000 ids each time showed in its profile.
+  std::string_view task_id;
+  std::string_view config_version;  // the app's lastConfigChangeAt when the task was launched
+  bool running = false;             // TASK_RUNNING (not staging, starting or killing)
+  bool healthy = false;             // running and passing its health checks, if any
   bool kill_requested = false;
   int64_t staged_at_ms = 0;
   int64_t started_at_ms = 0;

@@ -5,11 +5,12 @@
 namespace berth::control {
 namespace {
 
-TaskView task(std::string id, std::string config, std::string state = "TASK_RUNNING",
+// The views point into the literals, which outlive every test.
+TaskView task(const char* id, const char* config, std::string state = "TASK_RUNNING",
               int64_t started = 0) {
   TaskView t;
-  t.task_id = std::move(id);
-  t.config_version = std::move(config);
+  t.task_id = id;
+  t.config_version = config;
   t.running = state == "TASK_RUNNING";
   t.healthy = t.running;
   t.started_at_ms = started;

@@ -3,6 +3,7 @@
 // which answers polls only once it is released, so no answer is encoded or sent under it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -84,15 +85,23 @@ class CommandWaiters {
 class StateMutex {
  public:
   void lock() {
+    ++waiting_;
     mu_.lock();
+    --waiting_;
     ++changes_;
   }
   bool try_lock() { return counted(mu_.try_lock()); }
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
-    return counted(mu_.try_lock_for(timeout));
+    ++waiting_;
+    bool locked = mu_.try_lock_for(timeout);
+    --waiting_;
+    return counted(locked);
   }
   void unlock();
+  // Threads waiting for the lock now. The mutex is not fair: a reader that takes it again and
+  // again in batches checks this between them and lets the waiters go first.
+  int waiting() const { return waiting_.load(std::memory_order_relaxed); }
   // Only while holding the lock: this hold changed nothing the controller plans from.
   void unchanged() { --changes_; }
   // Only while holding the lock: the holds so far that may have changed the state.
@@ -110,6 +119,7 @@ class StateMutex {
   }
 
   std::timed_mutex mu_;
+  std::atomic<int> waiting_{0};
   uint64_t changes_ = 0;  // under mu_
   std::function<void()> hook_;
   std::vector<std::function<void()>> after_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "base/check.h"
 #include "json/bounded.h"
@@ -147,6 +148,13 @@ std::shared_ptr<EventSubscription> MasterCore::callback_events() {
     callback_events_ = events_.subscribe({});
   }
   return callback_events_;
+}
+
+void MasterCore::let_waiters_go(std::chrono::milliseconds limit) const {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (mu_.waiting() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 void MasterCore::read(const std::function<void(const MasterState&)>& reader) const {

@@ -127,6 +127,10 @@ class MasterCore {
 
   // Read access for the API's JSON views, under the lock.
   void read(const std::function<void(const MasterState&)>& reader) const;
+  // Between two reads of a long answer given in batches (GET /v2/apps): returns once no thread
+  // waits for the state lock, or after `limit`, so that heartbeats, the controller and writes
+  // are not held up behind the whole answer (docs/architecture.md §4).
+  void let_waiters_go(std::chrono::milliseconds limit = std::chrono::milliseconds(20)) const;
   // The same, with the leases (for the metrics' lease gauges).
   void read_with_leases(
       const std::function<void(const MasterState&, const lease::MasterLeases&)>& reader) const;
@@ -258,6 +262,9 @@ class MasterCore {
   void record_failover(const std::string& id, MonoTime now);
   void failover_phases(const std::vector<PhaseReached>& reached);
   void apply_app_decisions(const AppDecisions& apps);
+  // Moves the deployments whose current step converged on to their next step, or ends them;
+  // whether any moved.
+  bool advance_deployments();
   void apply_placement(const PlacementPlan& plan);
   // Service routing (docs/architecture.md §7): the table of service ports -> healthy tasks
   // (master/plan.h), pushed to every agent whenever it changes (and to one that registers).
@@ -296,6 +303,9 @@ class MasterCore {
   // without one (reconcile()).
   uint64_t planned_changes_ = 0;
   MonoTime next_plan_at_{};
+  // When reconcile() next looks for unconfirmed launches: their timeout is minutes by default,
+  // so at most every kPlanInterval (or the timeout, if shorter), not on every pass.
+  MonoTime next_launch_check_{};
   std::string routes_;  // the last routing table pushed, JSON text
   uint64_t routes_version_ = 0;
   EventBus events_;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 #include "scheduler/placement.h"
 
@@ -31,30 +32,48 @@ std::vector<scheduler::PortRange> free_ranges(const protocol::AgentResources& re
   return out;
 }
 
-// Each app's live tasks as the app controller sees them.
-std::map<std::string, std::vector<control::TaskView>> live_tasks(const MasterState& state) {
-  std::map<std::string, std::vector<control::TaskView>> live;
-  // Whether each app has health checks, read once per app rather than once per task: this runs
-  // on every reconcile pass.
-  std::map<std::string_view, bool> checked_apps;
-  for (const auto& [id, record] : state.apps) checked_apps[id] = has_health_checks(record.app);
+// Each app's live tasks as the app controller sees them, with whether the app exists: tasks of
+// apps that no longer exist are listed too. One pass over the tasks and one hash lookup each:
+// this runs on every plan (docs/architecture.md §4).
+struct AppTasks {
+  bool exists = false;
+  bool checked = false;  // the app has health checks
+  std::vector<control::TaskView> tasks;
+};
+using LiveTasks = std::unordered_map<std::string_view, AppTasks>;
+
+// With `only`, the tasks of those apps alone.
+LiveTasks live_tasks(const MasterState& state, const std::set<std::string_view>* only = nullptr) {
+  LiveTasks live;
+  live.reserve((only ? only->size() : state.apps.size()) + 16);
+  for (const auto& [id, record] : state.apps) {
+    if (only && !only->count(id)) continue;
+    AppTasks& app = live[id];
+    app.exists = true;
+    app.checked = has_health_checks(record.app);
+  }
   for (const auto& [tid, task] : state.tasks) {
-    control::TaskView v;
+    if (only && !only->count(task.app_id)) continue;
+    AppTasks& app = live[task.app_id];
+    control::TaskView& v = app.tasks.emplace_back();
     v.task_id = tid;
     v.config_version = task.config_version;
     v.running = task.state == protocol::TaskState::kRunning;
-    auto app = checked_apps.find(task.app_id);
-    bool checked = app != checked_apps.end() && app->second;
     // A task that is not ready yet (readiness checks) counts as not healthy: a deployment step
     // waits for it, and no old task is killed for it (docs/compatibility.md §2.5).
     v.healthy = task.state == protocol::TaskState::kRunning &&
-                (!checked || task.healthy.value_or(false)) && task.ready.value_or(true);
+                (!app.checked || task.healthy.value_or(false)) && task.ready.value_or(true);
     v.kill_requested = task.kill_requested;
     v.staged_at_ms = wall_ms(task.staged_at);
     v.started_at_ms = task.started_at ? wall_ms(*task.started_at) : 0;
-    live[task.app_id].push_back(v);
   }
   return live;
+}
+
+const std::vector<control::TaskView>& tasks_in(const LiveTasks& live, std::string_view app_id) {
+  static const std::vector<control::TaskView> kNone;
+  auto it = live.find(app_id);
+  return it == live.end() ? kNone : it->second.tasks;
 }
 
 control::AppView app_view(const AppRecord& record) {
@@ -273,7 +292,9 @@ void place_volume_app(const MasterState& state, const lease::MasterLeases& lease
 
 bool has_health_checks(const model::App& app) {
   const auto& extra = app.extra.get();
-  return extra.is_object() && extra.contains("healthChecks") && !extra["healthChecks"].empty();
+  if (!extra.is_object()) return false;
+  auto checks = extra.find("healthChecks");
+  return checks != extra.end() && !checks->empty();
 }
 
 std::vector<std::string> unconfirmed_launches(const MasterState& state, MonoTime now,
@@ -287,13 +308,13 @@ std::vector<std::string> unconfirmed_launches(const MasterState& state, MonoTime
 
 AppDecisions decide_apps(const MasterState& state, int64_t now_ms) {
   AppDecisions out;
-  std::map<std::string, std::vector<control::TaskView>> live = live_tasks(state);
-  std::set<std::string> killed;
+  const LiveTasks live = live_tasks(state);
+  std::set<std::string, std::less<>> killed;
   // Apps whose deployment step has not come yet are left as they are.
   const std::set<std::string> held = held_apps(state);
   for (const auto& [app_id, record] : state.apps) {
     if (held.count(app_id)) continue;
-    const auto& tasks = live[app_id];
+    const auto& tasks = tasks_in(live, app_id);
     control::AppPlan plan = control::plan_app(app_view(record), tasks);
     for (const auto& tid : plan.kill) {
       if (killed.insert(tid).second) out.kill.push_back(tid);
@@ -309,23 +330,37 @@ AppDecisions decide_apps(const MasterState& state, int64_t now_ms) {
   }
   // Tasks of apps that no longer exist (or are about to be erased) are stopped, and so are
   // tasks on draining nodes: the app controller then places their replacements elsewhere.
-  std::set<std::string> erased(out.erase.begin(), out.erase.end());
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.kill_requested || killed.count(tid)) continue;
-    auto agent = state.agents.find(task.agent_id);
-    bool draining = agent != state.agents.end() && agent->second.draining;
-    if (!state.apps.count(task.app_id) || erased.count(task.app_id) || draining) {
-      killed.insert(tid);
-      out.kill.push_back(tid);
+  std::set<std::string_view> gone(out.erase.begin(), out.erase.end());
+  for (const auto& [app_id, app] : live) {
+    if (!app.exists) gone.insert(app_id);
+  }
+  std::set<std::string_view> draining;
+  for (const auto& [id, agent] : state.agents) {
+    if (agent.draining) draining.insert(id);
+  }
+  std::set<std::string> stop;  // in task id order
+  for (std::string_view app_id : gone) {
+    for (const auto& v : tasks_in(live, app_id)) {
+      if (!v.kill_requested && !killed.count(v.task_id)) stop.emplace(v.task_id);
     }
   }
+  if (!draining.empty()) {
+    for (const auto& [tid, task] : state.tasks) {
+      if (draining.count(task.agent_id) && !task.kill_requested && !killed.count(tid))
+        stop.insert(tid);
+    }
+  }
+  out.kill.insert(out.kill.end(), stop.begin(), stop.end());
   return out;
 }
 
 std::vector<std::string> unlaunched_kills(const MasterState& state) {
   std::vector<std::string> out;
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.pending_launch && task.kill_requested) out.push_back(tid);
+  // Only tasks in tasks_pending_launch may have a pending launch (master_state.h).
+  for (const auto& tid : state.tasks_pending_launch) {
+    auto task = state.tasks.find(tid);
+    if (task != state.tasks.end() && task->second.pending_launch && task->second.kill_requested)
+      out.push_back(tid);
   }
   return out;
 }
@@ -427,14 +462,19 @@ std::set<std::string> held_apps(const MasterState& state) {
 
 std::vector<DeploymentProgress> deployment_progress(const MasterState& state) {
   if (state.deployments.empty()) return {};
-  std::map<std::string, std::vector<control::TaskView>> live = live_tasks(state);
+  std::set<std::string_view> current;  // the apps of the deployments' current steps
+  for (const auto& [did, deployment] : state.deployments) {
+    if (deployment.current_step >= deployment.steps.size()) continue;
+    for (const auto& action : deployment.steps[deployment.current_step]) current.insert(action.app);
+  }
+  const LiveTasks live = live_tasks(state, &current);
   std::vector<DeploymentProgress> out;
   for (const auto& [did, deployment] : state.deployments) {
     bool converged = true;
     if (deployment.current_step < deployment.steps.size()) {
       for (const auto& action : deployment.steps[deployment.current_step]) {
         auto app = state.apps.find(action.app);
-        const auto& tasks = live[action.app];
+        const auto& tasks = tasks_in(live, action.app);
         if (app == state.apps.end()) {
           converged = converged && tasks.empty();
           continue;
@@ -454,33 +494,43 @@ std::vector<DeploymentProgress> deployment_progress(const MasterState& state) {
 }
 
 std::string routing_table(const MasterState& state) {
-  // Each app's running tasks, found in one pass over the tasks: the table is built on every
-  // reconcile pass, so it must not cost apps x tasks.
-  std::map<std::string_view, std::vector<const TaskRecord*>> running;
-  for (const auto& [tid, task] : state.tasks) {
-    if (task.state == protocol::TaskState::kRunning && !task.kill_requested)
-      running[task.app_id].push_back(&task);
-  }
-  const std::vector<const TaskRecord*> none;
-  nlohmann::json routes = nlohmann::json::array();
+  // The apps with service ports first, then their running tasks in one pass over the tasks:
+  // the table is built on every plan, so it must not cost apps x tasks, nor a pass over the
+  // tasks when no app has a service port.
+  struct Routed {
+    std::vector<uint32_t> service_ports;
+    bool checked;
+    std::vector<const TaskRecord*> running;
+  };
+  std::map<std::string_view, Routed> routed;  // by app id, the table's order
   for (const auto& [app_id, record] : state.apps) {
     if (record.deleting) continue;
-    bool checked = has_health_checks(record.app);
-    std::vector<uint32_t> service_ports = model::service_ports(record.app);
-    auto found = running.find(app_id);
-    const std::vector<const TaskRecord*>& tasks = found == running.end() ? none : found->second;
-    for (size_t i = 0; i < service_ports.size(); ++i) {
-      uint32_t service_port = service_ports[i];
+    std::vector<uint32_t> ports = model::service_ports(record.app);
+    if (std::all_of(ports.begin(), ports.end(), [](uint32_t p) { return p == 0; })) continue;
+    routed.emplace(app_id, Routed{std::move(ports), has_health_checks(record.app), {}});
+  }
+  if (!routed.empty()) {
+    for (const auto& [tid, task] : state.tasks) {
+      if (task.state != protocol::TaskState::kRunning || task.kill_requested) continue;
+      auto app = routed.find(task.app_id);
+      if (app != routed.end()) app->second.running.push_back(&task);
+    }
+  }
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& [app_id, app] : routed) {
+    for (size_t i = 0; i < app.service_ports.size(); ++i) {
+      uint32_t service_port = app.service_ports[i];
       if (service_port == 0) continue;
       nlohmann::json backends = nlohmann::json::array();
-      for (const TaskRecord* running_task : tasks) {
+      for (const TaskRecord* running_task : app.running) {
         const TaskRecord& task = *running_task;
-        if (checked && !task.healthy.value_or(false)) continue;
+        if (app.checked && !task.healthy.value_or(false)) continue;
         if (i >= task.ports.size()) continue;
         backends.push_back({{"host", task.host}, {"port", task.ports[i]}});
       }
-      routes.push_back(
-          {{"service_port", service_port}, {"app_id", app_id}, {"backends", backends}});
+      routes.push_back({{"service_port", service_port},
+                        {"app_id", std::string(app_id)},
+                        {"backends", backends}});
     }
   }
   return routes.dump();

@@ -50,13 +50,15 @@ std::vector<model::Dataset> missing_datasets(const MasterState& state, const mod
 // Service ports left at 0 get free ones from the settings' range.
 void assign_service_ports(const MasterState& state, const AppChangeSettings& settings,
                           model::App* app) {
+  std::vector<uint32_t> ports = model::service_ports(*app);
+  // Only a port asked as 0 is given one: the others are not looked at (every app's would be).
+  if (std::find(ports.begin(), ports.end(), 0u) == ports.end()) return;
   std::set<uint32_t> used(settings.reserved_service_ports.begin(),
                           settings.reserved_service_ports.end());
   for (const auto& [id, record] : state.apps) {
     if (id == app->id) continue;
     for (uint32_t port : model::service_ports(record.app)) used.insert(port);
   }
-  std::vector<uint32_t> ports = model::service_ports(*app);
   std::set<uint32_t> mine;
   for (uint32_t port : ports) {
     if (port != 0) mine.insert(port);

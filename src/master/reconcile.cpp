@@ -34,9 +34,13 @@ void MasterCore::reconcile() {
       [&] { return leases_.declare_lost(now); });
   bool acted = !lost.empty();
   for (const auto& id : lost) lose_agent(id, now);
-  for (const auto& tid : unconfirmed_launches(state_, now, options_.task_launch_timeout)) {
-    fail_unconfirmed_launch(tid);
-    acted = true;
+  if (now >= next_launch_check_) {
+    next_launch_check_ =
+        now + std::min<std::chrono::milliseconds>(kPlanInterval, options_.task_launch_timeout);
+    for (const auto& tid : unconfirmed_launches(state_, now, options_.task_launch_timeout)) {
+      fail_unconfirmed_launch(tid);
+      acted = true;
+    }
   }
   // 2. After a restart, wait for agents to re-register before changing anything.
   if (leases_.in_restart_grace(now)) return;
@@ -68,8 +72,20 @@ void MasterCore::reconcile() {
   push_routes_if_changed();
   // 4. Deployments go on to their next step once the apps of the current one have converged,
   // and are done after the last.
+  acted = advance_deployments() || acted;
+  // A plan that acted changed the state: the next pass plans again, as it would for a change
+  // from outside.
+  planned_changes_ = mu_.changes() - (acted ? 1 : 0);
+  if (options_.metrics) {
+    options_.metrics->observe(metrics::Metric::kReconcilePass, {"plan"},
+                              std::chrono::steady_clock::now() - started);
+  }
+}
+
+bool MasterCore::advance_deployments() {
+  bool advanced = false;
   for (const auto& progress : deployment_progress(state_)) {
-    acted = true;
+    advanced = true;
     DeploymentRecord& deployment = state_.deployments[progress.id];
     if (progress.finished) {
       if (!store_.erase(deployment_key(progress.id)).ok()) continue;
@@ -87,13 +103,7 @@ void MasterCore::reconcile() {
     note("deployment " + progress.id + ": step " + std::to_string(deployment.current_step + 1) +
          " of " + std::to_string(deployment.steps.size()));
   }
-  // A plan that acted changed the state: the next pass plans again, as it would for a change
-  // from outside.
-  planned_changes_ = mu_.changes() - (acted ? 1 : 0);
-  if (options_.metrics) {
-    options_.metrics->observe(metrics::Metric::kReconcilePass, {"plan"},
-                              std::chrono::steady_clock::now() - started);
-  }
+  return advanced;
 }
 
 void MasterCore::lose_agent(const std::string& id, MonoTime now) {
