@@ -8,7 +8,9 @@
 # berth/raw, the share of the machine's own spawn rate that berth reaches.
 # With EXECUTOR=docker (bench/docker_launch.sh) the app is a DOCKER app of berth/busybox
 # containers (a shell looping on `sleep 1`), each created and started through the Engine API,
-# and the check is that no container of the run outlived the cluster.
+# and the check is that no container of the run outlived the cluster. Its baseline, measured
+# the same way just before the scale: a loop of N `docker run -d` of the same image, command and
+# network, one after the other, as a user would script it; they are removed before the scale.
 #
 #   bench/e2e_launch.sh PATH_TO_BERTH [N=1000]
 #
@@ -70,8 +72,15 @@ stop_up() {
   wait "$UP_PID" 2>/dev/null || true
   UP_PID=""
 }
+# Containers of the `docker run -d` baseline: labelled with this run's directory.
+remove_baseline() {
+  local ids
+  ids=$(docker ps -aq --filter "label=org.berth.bench=$TMP" 2>/dev/null || true)
+  [[ -z "$ids" ]] || docker rm -f $ids >/dev/null 2>&1 || true
+}
 cleanup() {
   local rc=$?
+  [[ "$EXECUTOR" == docker ]] && remove_baseline
   stop_up
   if [[ $rc -ne 0 ]]; then
     echo "--- berth up output (last 20 lines) ---" >&2; tail -n 20 "$TMP/up.log" >&2 || true
@@ -159,6 +168,25 @@ if [[ "$EXECUTOR" == process ]]; then
   raw_left=$(( $(our_sleeps) - sleeps_before_raw ))
   [[ "$raw_left" -eq 0 ]] || { echo "FAIL: $raw_left processes of berth-bench-raw-spawn survived it" >&2; exit 1; }
 fi
+if [[ "$EXECUTOR" == docker ]]; then
+  docker_net=none
+  [[ "$NETWORK" == bridge ]] && docker_net=bridge
+  raw_t0=$(now_ms)
+  for _ in $(seq "$N"); do
+    docker run -d --label "org.berth.bench=$TMP" --network "$docker_net" berth/busybox \
+      sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' >/dev/null ||
+      { echo "docker run -d failed" >&2; exit 1; }
+  done
+  raw_ms=$(( $(now_ms) - raw_t0 ))
+  started=$(docker ps -q --filter "label=org.berth.bench=$TMP" --filter status=running | wc -l)
+  [[ "$started" -eq "$N" ]] || { echo "only $started of $N docker run -d containers run" >&2; exit 1; }
+  raw_rate=$(ratio $((N * 1000)) "$raw_ms")
+  printf 'docker run -d loop: %d containers running after %.2f s: %.1f/s (network %s)\n' \
+    "$N" "$(ratio "$raw_ms" 1000)" "$raw_rate" "$docker_net"
+  remove_baseline
+  left=$(docker ps -aq --filter "label=org.berth.bench=$TMP" | wc -l)
+  [[ "$left" -eq 0 ]] || { echo "FAIL: $left baseline containers could not be removed" >&2; exit 1; }
+fi
 echo "scaling to $N"
 
 T0=$(now_ms)
@@ -176,7 +204,11 @@ fi
 berth_rate=$(ratio $((N * 1000)) $elapsed_ms)
 printf 'RESULT: %d instances running %.2f s after the scale request: %.1f launches/s\n' \
   "$N" "$(ratio $elapsed_ms 1000)" "$berth_rate"
-if [[ -n "$raw_rate" ]]; then
+if [[ -n "$raw_rate" && "$EXECUTOR" == docker ]]; then
+  printf 'RESULT: docker run -d loop %.1f/s, berth %.1f/s, berth/loop %.2f (N=%d, berth/busybox, network %s; load average %s)\n' \
+    "$raw_rate" "$berth_rate" "$(ratio "$berth_rate" "$raw_rate")" "$N" "$NETWORK" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+elif [[ -n "$raw_rate" ]]; then
   printf 'RESULT: raw spawn %.1f/s, berth %.1f/s, berth/raw %.2f (N=%d, %s; load average %s)\n' \
     "$raw_rate" "$berth_rate" "$(ratio "$berth_rate" "$raw_rate")" "$N" "$CMD" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
