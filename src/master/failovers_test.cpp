@@ -159,15 +159,8 @@ class MasterFailover : public ::testing::Test {
   }
 
   void join(const std::string& id) {
-    protocol::RegisterRequest r;
-    r.token = "t";
-    r.agent_id = id;
-    r.hostname = "node-" + id;
+    protocol::RegisterRequest r = testing::registration(id, "t");
     r.address = "10.0.0.1";
-    r.resources.cpus = 4;
-    r.resources.mem = 4096;
-    r.resources.disk = 10000;
-    r.resources.ports = {{31000, 31099}};
     auto registered = core_->register_agent(r);
     ASSERT_TRUE(registered.ok());
     secrets_[id] = registered->agent_secret;

@@ -30,15 +30,7 @@ class PlanningOnChange : public ::testing::Test {
     options.metrics = &metrics_;
     core_ = std::make_unique<MasterCore>(options, store_, clock_, ids_);
     ASSERT_TRUE(core_->load().ok());
-    protocol::RegisterRequest r;
-    r.token = "t";
-    r.agent_id = "a";
-    r.hostname = "node-a";
-    r.resources.cpus = 4;
-    r.resources.mem = 4096;
-    r.resources.disk = 10000;
-    r.resources.ports = {{31000, 31099}};
-    auto registered = core_->register_agent(r);
+    auto registered = core_->register_agent(testing::registration("a", "t"));
     ASSERT_TRUE(registered.ok());
     secret_ = registered->agent_secret;
     clock_.advance(std::chrono::seconds(4));  // past the start-up grace

@@ -1,4 +1,5 @@
-// What the master's unit tests share: ids counted up, and apps parsed as the API parses them.
+// What the master's unit tests share: ids counted up, agents' registrations, and apps parsed as
+// the API parses them.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 
 #include "base/ids.h"
 #include "model/app.h"
+#include "protocol/messages.h"
 
 namespace berth::master::testing {
 
@@ -25,6 +27,20 @@ class CountingIds final : public IdSource {
  private:
   int n_ = 0;
 };
+
+// A registration of agent `id` (hostname "node-<id>") with the join token `token`, with room
+// for many small tasks: 4 cpus, 4 GiB, 10 GB, ports 31000-31099.
+inline protocol::RegisterRequest registration(const std::string& id, const std::string& token) {
+  protocol::RegisterRequest r;
+  r.token = token;
+  r.agent_id = id;
+  r.hostname = "node-" + id;
+  r.resources.cpus = 4;
+  r.resources.mem = 4096;
+  r.resources.disk = 10000;
+  r.resources.ports = {{31000, 31099}};
+  return r;
+}
 
 inline model::App parsed_app(const std::string& body) {
   model::ParseOptions options;
