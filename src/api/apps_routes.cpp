@@ -128,7 +128,7 @@ http::Response list_apps(master::MasterCore& core, const http::Request& request)
   bool first = true, done = false;
   std::string after;  // the last app id looked at
   while (!done) {
-    if (!first || !after.empty()) core.let_waiters_go();
+    if (!after.empty()) core.let_waiters_go();  // not before the first batch
     core.read([&](const master::MasterState& s) {
       std::vector<const master::AppRecord*> batch;
       std::unordered_set<std::string> ids;

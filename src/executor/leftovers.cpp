@@ -42,27 +42,29 @@ std::optional<std::string> env_value(const std::vector<std::string>& environ,
 
 namespace {
 
-// Exited means gone or a zombie: a zombie holds no mount, and has no environment to read.
-bool exited(int pid) {
+// The fields of /proc/<pid>/stat after the command name's closing parenthesis (the state
+// first); empty when the process is gone.
+std::vector<std::string> stat_fields(int pid) {
   auto stat = proc_entries(pid, "stat");
-  if (stat.empty()) return true;
-  size_t paren = stat[0].rfind(')');
-  return paren == std::string::npos || paren + 2 >= stat[0].size() || stat[0][paren + 2] == 'Z';
+  std::vector<std::string> fields;
+  size_t paren = stat.empty() ? std::string::npos : stat[0].rfind(')');
+  if (paren == std::string::npos) return fields;
+  std::istringstream in(stat[0].substr(paren + 1));
+  for (std::string field; in >> field;) fields.push_back(field);
+  return fields;
 }
 
-// PF_KTHREAD in the flags field of /proc/<pid>/stat (the ninth field, the seventh after the
-// command name's closing parenthesis).
+// Exited means gone or a zombie: a zombie holds no mount, and has no environment to read.
+bool exited(int pid) {
+  auto fields = stat_fields(pid);
+  return fields.empty() || fields[0] == "Z";
+}
+
+// PF_KTHREAD in the flags field (the ninth of /proc/<pid>/stat, the seventh after the name).
 bool is_kernel_thread(int pid) {
-  auto stat = proc_entries(pid, "stat");
-  if (stat.empty()) return false;
-  size_t paren = stat[0].rfind(')');
-  if (paren == std::string::npos) return false;
-  std::istringstream fields(stat[0].substr(paren + 1));
-  std::string field;
-  for (int i = 0; i < 7 && fields >> field; ++i) {
-  }
+  auto fields = stat_fields(pid);
   constexpr unsigned long kPfKthread = 0x00200000;
-  return (std::strtoul(field.c_str(), nullptr, 10) & kPfKthread) != 0;
+  return fields.size() > 6 && (std::strtoul(fields[6].c_str(), nullptr, 10) & kPfKthread) != 0;
 }
 
 }  // namespace
