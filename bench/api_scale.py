@@ -22,20 +22,13 @@ import json
 import os
 import re
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench_common import find_sim, finish, free_port, proc_status, stop
 
 
 class Client:
@@ -85,15 +78,6 @@ def describe(name, values):
         max(values) * 1000 if values else float("nan"))
 
 
-def proc_status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return fields
-
-
 def slowest_heartbeats(sim_log, since_line):
     """The slowest-heartbeat-ms of every report line after since_line."""
     lines = open(sim_log).read().splitlines()[since_line:]
@@ -112,14 +96,7 @@ def main():
     parser.add_argument("--no-check", action="store_true")
     args = parser.parse_args()
     berth = os.path.abspath(args.berth)
-    sim = args.sim
-    if not sim:
-        for candidate in (os.path.join(os.path.dirname(berth), "berth-bench-sim-agents"),
-                          os.path.join(os.path.dirname(berth), "..", "bench",
-                                       "berth-bench-sim-agents")):
-            if os.access(candidate, os.X_OK):
-                sim = candidate
-                break
+    sim = find_sim(berth, args.sim)
     if not sim:
         sys.exit("cannot find berth-bench-sim-agents; pass it as the second argument")
     work = tempfile.mkdtemp(prefix="berth-api-scale-")
@@ -234,23 +211,8 @@ def main():
         if beats and max(beats) > 100:
             failed.append("a heartbeat answer took over 100 ms")
     finally:
-        for proc in (simulated, master):
-            if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        if os.environ.get("KEEP"):
-            print("kept: " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    if failed and not args.no_check:
-        print("FAILED: " + ", ".join(failed))
-        return 1
-    print("passed" if not failed else "over target (not checked): " + ", ".join(failed))
-    return 0
+        stop([simulated, master])
+    return finish(work, failed, args.no_check)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 // register again.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -291,6 +292,12 @@ void Agent::Impl::on_heartbeat_ack(protocol::HeartbeatAck ack) {
     std::lock_guard<std::mutex> lock(lease_mu);
     update = lease.on_ack(ack.seq, std::chrono::milliseconds(ack.lease_ms), clock->mono_now());
     granted_lease_ms = ack.lease_ms;
+    // The master stretches the interval as its fleet grows (docs/fencing.md §10).
+    if (ack.heartbeat_interval_ms > 0 && ack.heartbeat_interval_ms != heartbeat_ms) {
+      spdlog::info("the master asks for a heartbeat every {} ms (lease {} ms)",
+                   ack.heartbeat_interval_ms, ack.lease_ms);
+      heartbeat_ms = ack.heartbeat_interval_ms;
+    }
   }
   apply_lease_update(update);
   if (ack.lease_only) return;  // the master had no time for its reports: nothing changes
@@ -314,7 +321,14 @@ void Agent::Impl::command_loop() {
       who = AgentCredential{agent_id, agent_secret};
       after = last_seq;
     }
-    auto batch = master->poll_commands(who, after, std::chrono::milliseconds(2000));
+    int64_t wait_ms;
+    {
+      // Ten heartbeats, from 2 s up to the master's 30 s: a fleet the master stretched polls
+      // less often too (docs/fencing.md §10); a command still answers a waiting poll at once.
+      std::lock_guard<std::mutex> lease_lock(lease_mu);
+      wait_ms = std::clamp<int64_t>(10 * heartbeat_ms, 2000, 30000);
+    }
+    auto batch = master->poll_commands(who, after, std::chrono::milliseconds(wait_ms));
     if (!batch) {
       if (batch.error().code == kRegisterAgain) mark_unregistered(who, "command poll");
       if (batch.error().code == ErrorCode::kInternal) {

@@ -132,6 +132,20 @@ http::Response command_answer(const Result<protocol::CommandBatch>& batch) {
   return json_response(200, *batch);
 }
 
+// GET /berth/v1/nodes: 500 nodes per hold of the state lock, letting heartbeats and writes in
+// between (docs/architecture.md §4), so a fleet of 10,000 is not one long hold.
+http::Response nodes_answer(master::MasterCore& core, Clock& clock) {
+  nlohmann::json nodes = nlohmann::json::array();
+  std::string after;
+  for (bool done = false; !done;) {
+    if (!after.empty()) core.let_waiters_go();
+    core.read([&](const master::MasterState& s) {
+      done = append_nodes(s, clock.mono_now(), 500, &after, &nodes);
+    });
+  }
+  return json_response(200, {{"nodes", std::move(nodes)}});
+}
+
 // GET /berth/v1/agents/{id}/commands?after=SEQ&wait_ms=N, the command long poll
 // (docs/protocol.md §5). With a wait the answer is deferred: the poll holds no thread while it
 // waits, and its connection gets an empty batch when the wait passes with nothing to take.
@@ -522,9 +536,7 @@ http::Response route(master::MasterCore& core, Clock& clock, const ApiInfo& info
     }
     if (path == "/v2/leader" && request.method == "DELETE") return abdicate(info);
     if (path == "/berth/v1/nodes" && request.method == "GET") {
-      nlohmann::json body;
-      core.read([&](const master::MasterState& s) { body = nodes_json(s, clock.mono_now()); });
-      return json_response(200, body);
+      return nodes_answer(core, clock);
     }
     if (starts_with(path, "/berth/v1/nodes/") && path.size() > 22 &&
         path.compare(path.size() - 6, 6, "/drain") == 0) {

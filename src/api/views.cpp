@@ -1,5 +1,8 @@
 #include "api/views.h"
 
+#include <string_view>
+#include <unordered_map>
+
 #include "json/bounded.h"
 #include "master/plan.h"
 
@@ -322,44 +325,58 @@ nlohmann::json datasets_json(const master::MasterState& state) {
   return {{"datasets", list}};
 }
 
-nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now) {
-  nlohmann::json nodes = nlohmann::json::array();
-  for (const auto& [id, agent] : state.agents) {
+bool append_nodes(const master::MasterState& state, MonoTime mono_now, size_t limit,
+                  std::string* after, nlohmann::json* nodes) {
+  struct Used {
     double cpus = 0, mem = 0, disk = 0;
     int tasks = 0;
+  };
+  // The batch's agents first, then one pass over the tasks for what they use: the cost is the
+  // tasks once per batch, not once per agent.
+  auto from = after->empty() ? state.agents.begin() : state.agents.upper_bound(*after);
+  std::unordered_map<std::string_view, Used> used;
+  auto end = from;
+  for (size_t n = 0; end != state.agents.end() && n < limit; ++end, ++n) used[end->first];
+  if (!used.empty()) {
     for (const auto& [tid, task] : state.tasks) {
-      if (task.agent_id != id) continue;
-      cpus += task.cpus;
-      mem += task.mem;
-      disk += task.disk;
-      ++tasks;
+      auto u = used.find(task.agent_id);
+      if (u == used.end()) continue;
+      u->second.cpus += task.cpus;
+      u->second.mem += task.mem;
+      u->second.disk += task.disk;
+      ++u->second.tasks;
     }
+  }
+  for (auto it = from; it != end; ++it) {
+    const auto& [id, agent] = *it;
+    const Used& u = used[id];
     nlohmann::json ports = nlohmann::json::array();
     for (const auto& r : agent.resources.ports) ports.push_back({r.begin, r.end});
     auto since_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(mono_now - agent.last_heartbeat)
             .count();
-    nodes.push_back({{"id", id},
-                     {"hostname", agent.hostname},
-                     {"address", agent.address},
-                     {"state", agent.lost       ? "lost"
-                               : agent.draining ? "draining"
-                                                : "active"},
-                     {"resources",
-                      {{"cpus", agent.resources.cpus},
-                       {"mem", agent.resources.mem},
-                       {"disk", agent.resources.disk},
-                       {"ports", ports}}},
-                     {"used", {{"cpus", cpus}, {"mem", mem}, {"disk", disk}}},
-                     {"attributes", agent.attributes},
-                     {"tasks", tasks},
-                     {"datasets", primary_datasets(state, id)},
-                     {"busyPorts", agent.busy_ports},
-                     {"registeredAt", format_iso8601(agent.registered_at)},
-                     {"lastHeartbeatAt", format_iso8601(agent.last_heartbeat_wall)},
-                     {"msSinceHeartbeat", since_ms}});
+    nodes->push_back({{"id", id},
+                      {"hostname", agent.hostname},
+                      {"address", agent.address},
+                      {"state", agent.lost       ? "lost"
+                                : agent.draining ? "draining"
+                                                 : "active"},
+                      {"resources",
+                       {{"cpus", agent.resources.cpus},
+                        {"mem", agent.resources.mem},
+                        {"disk", agent.resources.disk},
+                        {"ports", ports}}},
+                      {"used", {{"cpus", u.cpus}, {"mem", u.mem}, {"disk", u.disk}}},
+                      {"attributes", agent.attributes},
+                      {"tasks", u.tasks},
+                      {"datasets", primary_datasets(state, id)},
+                      {"busyPorts", agent.busy_ports},
+                      {"registeredAt", format_iso8601(agent.registered_at)},
+                      {"lastHeartbeatAt", format_iso8601(agent.last_heartbeat_wall)},
+                      {"msSinceHeartbeat", since_ms}});
+    *after = id;
   }
-  return {{"nodes", nodes}};
+  return end == state.agents.end();
 }
 
 }  // namespace berth::api

@@ -40,7 +40,11 @@ std::string app_info_text(const master::MasterCore& core, const master::MasterSt
 nlohmann::json queue_json(const master::MasterState& state, WallTime now, MonoTime mono_now,
                           bool with_offers);
 nlohmann::json deployments_json(const master::MasterState& state);
-nlohmann::json nodes_json(const master::MasterState& state, MonoTime mono_now);
+// GET /berth/v1/nodes in batches: appends to `nodes` (an array) up to `limit` agents after
+// `after` in id order ("" from the first) and sets `after` to the last one appended. True once
+// the last agent is in.
+bool append_nodes(const master::MasterState& state, MonoTime mono_now, size_t limit,
+                  std::string* after, nlohmann::json* nodes);
 // GET /berth/v1/datasets: every dataset with its node, epoch, driver, size, state and the app
 // whose volume uses it (docs/ui.md).
 nlohmann::json datasets_json(const master::MasterState& state);

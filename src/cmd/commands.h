@@ -24,6 +24,8 @@ struct MasterFlags {
   int64_t heartbeat_interval_ms = 200;
   int64_t lease_ms = 1000;
   int64_t lost_timeout_ms = 1200;
+  // Past this many heartbeats a second the fleet's timing is stretched (docs/fencing.md §10).
+  int64_t max_heartbeats_per_second = 2500;
   std::string advertised_host;  // for /v2/leader; default 127.0.0.1 or host
   std::string dataset_driver = "shared";
   std::string service_ports = "10000-20000";  // where service ports are assigned (end exclusive)

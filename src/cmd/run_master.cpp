@@ -202,6 +202,7 @@ std::optional<master::MasterOptions> master_options(const MasterFlags& flags,
   options.join_token = join_token;
   options.log = [](const std::string& line) { spdlog::info("{}", line); };
   options.timing = timing;
+  options.max_heartbeats_per_second = flags.max_heartbeats_per_second;
   if (flags.task_launch_timeout_ms <= 0) {
     spdlog::error("--task-launch-timeout-ms must be positive, got {}",
                   flags.task_launch_timeout_ms);

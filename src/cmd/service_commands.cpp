@@ -27,6 +27,13 @@ void add_master_timing(CLI::App* m, MasterFlags& flags) {
                 "Declare an agent lost after this long without a heartbeat")
       ->envname("BERTH_LOST_TIMEOUT_MS")
       ->capture_default_str();
+  m->add_option("--max-heartbeats-per-second", flags.max_heartbeats_per_second,
+                "Past this many heartbeats a second from the whole fleet, the interval, lease and "
+                "lost timeout above are all stretched by a whole factor (docs/fencing.md §10); "
+                "0: never")
+      ->envname("BERTH_MAX_HEARTBEATS_PER_SECOND")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}))
+      ->capture_default_str();
   m->add_option("--task-launch-timeout-ms", flags.task_launch_timeout_ms,
                 "Fail (and replace) a launch its agent has not confirmed after this long")
       ->envname("BERTH_TASK_LAUNCH_TIMEOUT_MS")

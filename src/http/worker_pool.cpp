@@ -1,5 +1,7 @@
 #include "http/worker_pool.h"
 
+#include <algorithm>
+
 namespace berth::http::internal {
 
 WorkerPool::WorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit)
@@ -11,14 +13,19 @@ bool WorkerPool::submit(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (shutting_down_) return false;
     join_finished_locked(&exited);
-    tasks_.push_back(std::move(task));
-    if (waiting_ >= tasks_.size()) {
-      work_.notify_one();
-    } else if (running_ < max_threads_) {
-      ++running_;
-      std::thread thread([this] { run(); });
-      auto id = thread.get_id();
-      threads_.emplace(id, std::move(thread));
+    if (!idle_.empty()) {
+      Idle* idle = idle_.back();
+      idle_.pop_back();
+      idle->task = std::move(task);
+      idle->wake.notify_one();
+    } else {
+      tasks_.push_back(std::move(task));
+      if (running_ < max_threads_) {
+        ++running_;
+        std::thread thread([this] { run(); });
+        auto id = thread.get_id();
+        threads_.emplace(id, std::move(thread));
+      }
     }
   }
   for (auto& thread : exited) thread.join();
@@ -30,7 +37,7 @@ void WorkerPool::shut_down() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     shutting_down_ = true;
-    work_.notify_all();
+    for (Idle* idle : idle_) idle->wake.notify_one();
     all_done_.wait(lock, [this] { return running_ == 0; });
     for (auto& [id, thread] : threads_) all.push_back(std::move(thread));
     threads_.clear();
@@ -42,17 +49,21 @@ void WorkerPool::shut_down() {
 void WorkerPool::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (tasks_.empty()) {
+    std::function<void()> task;
+    if (!tasks_.empty()) {
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    } else {
       if (shutting_down_) break;
-      ++waiting_;
-      bool woken =
-          work_.wait_for(lock, idle_exit_, [this] { return !tasks_.empty() || shutting_down_; });
-      --waiting_;
-      if (!woken) break;
-      continue;
+      Idle me;
+      idle_.push_back(&me);
+      me.wake.wait_for(lock, idle_exit_, [&] { return me.task || shutting_down_; });
+      if (!me.task) {  // idled out, or shutting down: no longer one to hand a task to
+        idle_.erase(std::find(idle_.begin(), idle_.end(), &me));
+        break;
+      }
+      task = std::move(me.task);
     }
-    std::function<void()> task = std::move(tasks_.front());
-    tasks_.pop_front();
     lock.unlock();
     task();
     task = nullptr;  // what the task captured is released before the thread looks for more

@@ -1,7 +1,9 @@
 // Internal to src/http: the threads that run request handlers for the connection engine.
 // Threads start on demand up to a bound and end after idling, so a quiet server holds few.
 // The engine never has more tasks running than its busy limit, which is also this bound;
-// a task submitted while every thread is taken waits for the next free one.
+// a task submitted while every thread is taken waits for the next free one. A task goes to the
+// thread that became free last, so under a steady load the threads a burst started go idle and
+// end: the pool shrinks back to what the load keeps busy.
 #pragma once
 
 #include <chrono>
@@ -29,20 +31,31 @@ class WorkerPool {
   // Refuses new tasks, lets queued and running ones finish and joins every thread.
   void shut_down();
 
+  // Threads started and not yet ended.
+  size_t threads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return running_;
+  }
+
  private:
+  // A thread waiting for a task, on its own stack.
+  struct Idle {
+    std::condition_variable wake;
+    std::function<void()> task;
+  };
+
   void run();
   void join_finished_locked(std::vector<std::thread>* out);
 
   const size_t max_threads_;
   const std::chrono::milliseconds idle_exit_;
-  std::mutex mu_;
-  std::condition_variable work_;
+  mutable std::mutex mu_;
   std::condition_variable all_done_;
   std::deque<std::function<void()>> tasks_;
   std::map<std::thread::id, std::thread> threads_;
   std::vector<std::thread::id> finished_;  // exited, not yet joined
   size_t running_ = 0;                     // threads that have not exited
-  size_t waiting_ = 0;                     // threads waiting for a task
+  std::vector<Idle*> idle_;                // waiting for a task; the last one is handed the next
   bool shutting_down_ = false;
 };
 

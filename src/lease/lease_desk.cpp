@@ -41,7 +41,10 @@ LeaseDesk::Renewal LeaseDesk::renew(const std::string& agent, const std::string&
   if (verdict != Renewal::kRenewed) return verdict;
   auto it = entries_.find(agent);
   it->second.stamp = std::max(it->second.stamp, now);
-  it->second.fresh = true;
+  if (!it->second.fresh) {
+    it->second.fresh = true;
+    fresh_.push_back(it);
+  }
   return Renewal::kRenewed;
 }
 
@@ -49,11 +52,13 @@ std::vector<std::string> LeaseDesk::settle(
     const std::function<void(const std::string&, MonoTime)>& take,
     const std::function<std::vector<std::string>()>& decide) {
   std::lock_guard lock(mu_);
-  for (auto& [agent, entry] : entries_) {
-    if (!entry.fresh) continue;
-    entry.fresh = false;
-    take(agent, entry.stamp);
+  // The stamped entries alone: a pass costs the heartbeats since the last, not the fleet.
+  for (auto it : fresh_) {
+    if (!it->second.fresh) continue;  // admitted again since: the registration stamped it
+    it->second.fresh = false;
+    take(it->first, it->second.stamp);
   }
+  fresh_.clear();
   std::vector<std::string> lost = decide();
   for (const auto& agent : lost) {
     auto it = entries_.find(agent);

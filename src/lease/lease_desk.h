@@ -53,7 +53,8 @@ class LeaseDesk {
     bool fresh = false;  // stamped since the last settle()
   };
   mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  std::map<std::string, Entry> entries_;  // never erased, so fresh_ stays valid
+  std::vector<std::map<std::string, Entry>::iterator> fresh_;  // stamped since the last settle()
 };
 
 }  // namespace berth::lease

@@ -1,5 +1,7 @@
 #include "lease/lease_options.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace berth::lease {
@@ -24,6 +26,17 @@ Status check_timing(const LeaseOptions& options) {
             flags);
   }
   return {};
+}
+
+LeaseOptions fleet_timing(const LeaseOptions& base, size_t agents,
+                          int64_t max_heartbeats_per_second) {
+  if (max_heartbeats_per_second <= 0 || base.heartbeat_interval.count() <= 0) return base;
+  // agents * 1000 / (k * interval_ms) <= max  <=>  k >= agents * 1000 / (interval_ms * max)
+  const uint64_t wanted = static_cast<uint64_t>(agents) * 1000;
+  const uint64_t per_k = static_cast<uint64_t>(base.heartbeat_interval.count()) *
+                         static_cast<uint64_t>(max_heartbeats_per_second);
+  const int64_t k = std::max<int64_t>(1, static_cast<int64_t>((wanted + per_k - 1) / per_k));
+  return LeaseOptions{base.heartbeat_interval * k, base.lease * k, base.margin * k};
 }
 
 }  // namespace berth::lease

@@ -29,4 +29,12 @@ struct LeaseOptions {
 // least 100 ms. kInvalidArgument naming the master's flags otherwise.
 Status check_timing(const LeaseOptions& options);
 
+// The timing a master answering at most `max_heartbeats_per_second` gives a fleet of `agents`
+// (docs/fencing.md §10): `base` with every duration multiplied by the smallest whole k >= 1
+// for which the fleet's heartbeats fit, agents * 1 s / (k * interval) <= the maximum. So the
+// interval, the lease and the margin keep their ratios and check_timing() holds for the
+// result. A maximum of 0 or less keeps `base` whatever the fleet.
+LeaseOptions fleet_timing(const LeaseOptions& base, size_t agents,
+                          int64_t max_heartbeats_per_second);
+
 }  // namespace berth::lease

@@ -20,7 +20,7 @@ void index_erase(std::map<std::string, std::set<std::string>>& index, const std:
 }  // namespace
 
 MasterLeases::MasterLeases(LeaseOptions options, MonoTime started_at)
-    : options_(options), started_at_(started_at) {
+    : options_(options), started_at_(started_at), restart_grace_(options.lost_after()) {
   BERTH_CHECK(options_.lease > std::chrono::milliseconds::zero());
   BERTH_CHECK(options_.margin >= std::chrono::milliseconds::zero());
 }
@@ -28,6 +28,7 @@ MasterLeases::MasterLeases(LeaseOptions options, MonoTime started_at)
 void MasterLeases::on_heartbeat_received(const std::string& agent, MonoTime now) {
   auto [it, inserted] = last_received_.try_emplace(agent, now);
   if (!inserted) it->second = std::max(it->second, now);
+  if (inserted) earliest_ = std::min(earliest_, now);
 }
 
 MonoTime MasterLeases::heard_at(const std::string& agent) const {
@@ -60,20 +61,30 @@ std::optional<MonoTime> MasterLeases::last_received(const std::string& agent) co
 
 std::vector<std::string> MasterLeases::declare_lost(MonoTime now) {
   std::vector<std::string> declared;
-  for (const auto& agent : lost_agents(now)) {
-    if (declared_lost_.insert(agent).second) declared.push_back(agent);
+  // Nobody not declared lost was heard before earliest_: until that is lost_after() ago there
+  // is nobody to declare, and the controller's pass costs nothing however large the fleet.
+  if (now - std::max(earliest_, started_at_) <= options_.lost_after()) return declared;
+  MonoTime earliest = MonoTime::max();
+  for (const auto& [agent, at] : last_received_) {
+    if (now - std::max(at, started_at_) <= options_.lost_after()) {
+      earliest = std::min(earliest, at);
+    } else if (declared_lost_.insert(agent).second) {
+      declared.push_back(agent);
+    }
   }
+  earliest_ = earliest;
   return declared;
 }
 
 bool MasterLeases::in_restart_grace(MonoTime now) const {
-  return now - started_at_ < options_.lost_after();
+  return now - started_at_ < restart_grace_;
 }
 
 void MasterLeases::on_registered(const std::string& agent, uint64_t heartbeat_seq, MonoTime now) {
   BERTH_CHECK(!agent.empty());
   on_heartbeat_received(agent, now);
   declared_lost_.erase(agent);
+  earliest_ = std::min(earliest_, last_received_.at(agent));  // counted again
   AgentState& state = agents_[agent];
   state.report_seq = heartbeat_seq;
   for (auto& [dataset, seq] : state.grants) seq = std::min(seq, heartbeat_seq);

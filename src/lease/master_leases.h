@@ -44,6 +44,10 @@ class MasterLeases {
   MasterLeases(LeaseOptions options, MonoTime started_at);
 
   const LeaseOptions& options() const { return options_; }
+  // Judges agents by `timing` from now on (lost L + margin after their last heartbeat). The
+  // master sets the longest timing whose leases may still run (docs/fencing.md §10); the
+  // restart grace stays what the constructor's timing made it.
+  void set_timing(const LeaseOptions& timing) { options_ = timing; }
 
   // --- agents ---
   // A heartbeat (or a registration) from `agent` arrived at `now`. Earlier times than one
@@ -114,8 +118,11 @@ class MasterLeases {
 
   LeaseOptions options_;
   MonoTime started_at_;
+  std::chrono::milliseconds restart_grace_;        // L + margin of the constructor's timing
   std::map<std::string, MonoTime> last_received_;  // one entry per agent of the cluster
   std::set<std::string> declared_lost_;
+  // At or before the last heartbeat of every agent not declared lost (declare_lost()).
+  MonoTime earliest_{};
   std::map<std::string, AgentState> agents_;
   std::map<std::string, DatasetHolder> datasets_;
   // Indexes kept with agents_, so one dataset's holders cost no scan of every agent.

@@ -173,5 +173,40 @@ TEST(CheckTiming, AcceptsTheDefaultsAndRefusesAnUnsafeMarginNamingTheFlags) {
       << "a heartbeat per lease leaves no room for one lost";
 }
 
+TEST(MasterLeases, JudgesByTheTimingSetLaterButKeepsTheRestartGraceOfItsStart) {
+  MasterLeases leases(LeaseOptions{}, at_ms(0));  // lost after 3000 ms, grace 3000 ms
+  leases.set_timing(LeaseOptions{milliseconds(1000), milliseconds(5000), milliseconds(1000)});
+  leases.on_heartbeat_received("a", at_ms(4000));
+  EXPECT_FALSE(leases.is_lost("a", at_ms(10000)));
+  EXPECT_TRUE(leases.is_lost("a", at_ms(10001)));
+  EXPECT_TRUE(leases.in_restart_grace(at_ms(2999)));
+  EXPECT_FALSE(leases.in_restart_grace(at_ms(3000)));
+}
+
+TEST(FleetTiming, KeepsTheBaseTimingWhileTheFleetsHeartbeatsFit) {
+  const LeaseOptions base{milliseconds(200), milliseconds(1000), milliseconds(200)};
+  // 500 agents every 200 ms: 2,500 heartbeats a second, the maximum.
+  for (size_t agents : {size_t{0}, size_t{3}, size_t{500}}) {
+    LeaseOptions t = fleet_timing(base, agents, 2500);
+    EXPECT_EQ(t.heartbeat_interval, base.heartbeat_interval) << agents;
+    EXPECT_EQ(t.lease, base.lease) << agents;
+    EXPECT_EQ(t.margin, base.margin) << agents;
+  }
+  EXPECT_EQ(fleet_timing(base, 1000000, 0).lease, base.lease);  // 0: never stretched
+}
+
+TEST(FleetTiming, StretchesEveryDurationByTheSmallestWholeFactorThatFits) {
+  const LeaseOptions base{milliseconds(200), milliseconds(1000), milliseconds(200)};
+  LeaseOptions t = fleet_timing(base, 501, 2500);  // 2,505 a second: k = 2
+  EXPECT_EQ(t.heartbeat_interval, milliseconds(400));
+  EXPECT_EQ(t.lease, milliseconds(2000));
+  EXPECT_EQ(t.margin, milliseconds(400));
+  t = fleet_timing(base, 10000, 2500);  // 50,000 a second: k = 20, 2,500 a second
+  EXPECT_EQ(t.heartbeat_interval, milliseconds(4000));
+  EXPECT_EQ(t.lease, milliseconds(20000));
+  EXPECT_EQ(t.lost_after(), milliseconds(24000));
+  EXPECT_TRUE(check_timing(t).ok());
+}
+
 }  // namespace
 }  // namespace berth::lease

@@ -187,6 +187,7 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   agent.last_heartbeat = clock_.mono_now();
   agent.last_heartbeat_wall = clock_.wall_now();
   agent.lost = false;
+  fleet_changed_ = true;
   agent.must_register = false;
   agent.secret = ids_.secret();
   agent.outbox.clear();  // the agent's report below is the truth from here on
@@ -210,8 +211,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
   if (!routes_.empty()) push_routes(agent);
   protocol::RegisterResponse response;
   response.agent_id = id;
-  response.heartbeat_interval_ms = options_.timing.heartbeat_interval.count();
-  response.lease_ms = options_.timing.lease.count();
+  response.heartbeat_interval_ms = granted_interval_ms_.load();
+  response.lease_ms = granted_lease_ms_.load();
   response.next_command_seq = seen_up_to;
   response.agent_secret = agent.secret;
   return response;
@@ -224,7 +225,8 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   const MonoTime arrived = clock_.mono_now();
   if (Status renewed = desk_verdict(desk_.renew(agent_id, secret, arrived), agent_id); !renewed)
     return renewed.error();
-  protocol::HeartbeatAck ack{hb.seq, options_.timing.lease.count(), {}};
+  protocol::HeartbeatAck ack{hb.seq, granted_lease_ms_.load(), {}};
+  ack.heartbeat_interval_ms = granted_interval_ms_.load();
   std::unique_lock lock(mu_, std::defer_lock);
   const bool full = lock.try_lock_for(options_.heartbeat_lock_budget);
   if (options_.metrics) {

@@ -21,14 +21,24 @@ MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSour
       store_(store),
       clock_(clock),
       ids_(ids),
-      leases_(options_.timing, MonoTime{}) {
+      leases_(options_.timing, MonoTime{}),
+      granted_interval_ms_(options_.timing.heartbeat_interval.count()),
+      granted_lease_ms_(options_.timing.lease.count()),
+      ceiling_(options_.timing) {
   mu_.on_release([this] { answer_woken_polls(); });
 }
 
 Status MasterCore::load() {
   std::lock_guard lock(mu_);
-  // Every lease starts again: nobody is declared lost before the grace has passed.
-  leases_ = lease::MasterLeases(options_.timing, clock_.mono_now());
+  // Every lease starts again: nobody is declared lost before the grace has passed, which is
+  // as long as the longest lease an earlier master may have granted (docs/fencing.md §10).
+  auto ceiling = load_lease_ceiling(options_.timing);
+  if (!ceiling) return ceiling.error();
+  ceiling_ = *ceiling;
+  lowered_at_ = clock_.mono_now();
+  granted_interval_ms_ = options_.timing.heartbeat_interval.count();
+  granted_lease_ms_ = options_.timing.lease.count();
+  leases_ = lease::MasterLeases(ceiling_, clock_.mono_now());
   auto apps = store_.list("/apps/");
   if (!apps) return apps.error();
   for (const auto& kv : *apps) {

@@ -4,6 +4,7 @@
 // Thread-safe: one mutex guards the state; a command long poll waits holding no thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -46,6 +47,10 @@ struct MasterOptions {
   // How long a heartbeat waits for the state lock before it answers with the lease alone
   // (docs/fencing.md §9).
   std::chrono::milliseconds heartbeat_lock_budget{50};
+  // The most heartbeats a second the master asks of its fleet: past it, the timing above is
+  // stretched by a whole factor for every agent (lease::fleet_timing, docs/fencing.md §10).
+  // 0: never stretched.
+  int64_t max_heartbeats_per_second = 0;
   // Receives one line per decision the master applies, with ids: an agent registered or
   // lost, a dataset created, moved (with its epoch), attached or released, a task launched,
   // killed or changing state with its reason. The master process writes them to its log, so
@@ -256,6 +261,13 @@ class MasterCore {
   void send_ready_launches();
   // The shell of reconcile(): applies what master/plan.h decided.
   void lose_agent(const std::string& id, MonoTime now);
+  // Stretches or shrinks the timing with the fleet (docs/fencing.md §10): a longer lease is
+  // stored as the ceiling before any answer grants it; the ceiling comes down, and the leases
+  // are judged by the shorter timing, once every longer lease granted has run out.
+  void adjust_fleet_timing(MonoTime now);
+  // Stores the longest timing whose leases may run ("/leaseCeiling").
+  Status store_lease_ceiling(const lease::LeaseOptions& timing);
+  Result<lease::LeaseOptions> load_lease_ceiling(const lease::LeaseOptions& base);
   void fail_unconfirmed_launch(const std::string& task_id);
   // Failover records (master/failovers.h, master_failovers.cpp): opens the record of agent
   // `id` declared lost at `now` (before its tasks end), and logs and measures phases reached.
@@ -297,6 +309,14 @@ class MasterCore {
   lease::MasterLeases leases_;
   // Heartbeats renew leases here without the state lock; reconcile() settles it (lease_desk.h).
   lease::LeaseDesk desk_;
+  // The timing the answers grant now (read by heartbeats before they take the lock), the
+  // stored ceiling that leases_ judges by, and when the granted timing last came down.
+  std::atomic<int64_t> granted_interval_ms_{0};
+  std::atomic<int64_t> granted_lease_ms_{0};
+  lease::LeaseOptions ceiling_;  // under mu_
+  MonoTime lowered_at_{};        // under mu_
+  size_t fleet_ = 0;             // agents registered and not lost, as last counted; under mu_
+  bool fleet_changed_ = true;    // an agent registered or was lost since; under mu_
   bool shutting_down_ = false;
   WallTime last_version_{};
   // The state lock's change count when the controller last planned, and when it plans again

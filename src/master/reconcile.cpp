@@ -21,6 +21,8 @@ void MasterCore::reconcile() {
   mu_.unchanged();  // what this pass does is weighed below
   const auto started = std::chrono::steady_clock::now();
   MonoTime now = clock_.mono_now();
+  // 0. The fleet's timing follows its size (docs/fencing.md §10).
+  adjust_fleet_timing(now);
   // 1. Agents that stopped heartbeating are lost, and their tasks with them; launches the
   // agent never confirmed fail and are replaced.
   // Heartbeats stamped on the desk since the last pass count before anyone is declared lost.
@@ -111,6 +113,7 @@ void MasterCore::lose_agent(const std::string& id, MonoTime now) {
   if (found == state_.agents.end()) return;
   AgentRecord& agent = found->second;
   agent.lost = true;
+  fleet_changed_ = true;
   agent.outbox.clear();
   waiters_.wake(id);  // its polls are answered "register again"
   std::vector<std::string> gone;
@@ -121,7 +124,7 @@ void MasterCore::lose_agent(const std::string& id, MonoTime now) {
        std::to_string(
            std::chrono::duration_cast<std::chrono::milliseconds>(now - agent.last_heartbeat)
                .count()) +
-       " ms ago (lost after " + std::to_string(options_.timing.lost_after().count()) + " ms); " +
+       " ms ago (lost after " + std::to_string(leases_.options().lost_after().count()) + " ms); " +
        std::to_string(gone.size()) + " task(s) on it are lost");
   record_failover(id, now);
   publish_node_change(agent);

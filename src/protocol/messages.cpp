@@ -168,7 +168,7 @@ BERTH_JSON_DEFINE(DatasetAssignment, dataset_id, driver, epoch, size_bytes, atta
                   copy_from, copy_from_node)
 BERTH_JSON_DEFINE(RoutedBackend, host, port, ago_ms)
 BERTH_JSON_DEFINE(Heartbeat, seq, applied_seq, datasets, routed, busy_ports)
-BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets, lease_only)
+BERTH_JSON_DEFINE(HeartbeatAck, seq, lease_ms, datasets, lease_only, heartbeat_interval_ms)
 BERTH_JSON_DEFINE(StatusUpdate, update_id, task_id, app_id, state, message, timestamp, health,
                   health_results, ready)
 BERTH_JSON_DEFINE(StatusBatch, updates)

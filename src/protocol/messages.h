@@ -155,6 +155,9 @@ struct HeartbeatAck {
   // The master renewed the lease without taking the heartbeat's reports, and `datasets` is not
   // an answer: the agent keeps the assignments it has (docs/fencing.md §9).
   bool lease_only = false;
+  // The heartbeat interval from here on, when the master changed it since the registration (it
+  // stretches the timing as the fleet grows, docs/fencing.md §10); 0: keep the interval.
+  int64_t heartbeat_interval_ms = 0;
 };
 
 struct StatusUpdate {
