@@ -81,6 +81,34 @@ class AgentAgainstFakeMaster : public ::testing::Test {
   fs::path dir_;
 };
 
+TEST_F(AgentAgainstFakeMaster, HeartbeatsAtTheIntervalTheMastersAnswersAskFor) {
+  AgentOptions o = options();
+  AgentParts parts = real_agent_parts(o);
+  parts.clock = std::make_shared<ManualClock>();  // never advanced: the lease cannot run out
+  parts.ids = std::make_shared<CountingIds>();
+  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
+  FakeMasterLink* master = link.get();
+  parts.master = std::move(link);
+  Agent agent(o, std::move(parts));
+  Status ran;
+  std::thread runner([&] { ran = agent.run(); });
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }));
+  const std::string id = master->agents().front();
+  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= 3; }));
+  // The master stretches its fleet's timing: from the next answer on, every 400 ms.
+  master->set_timing(400, 5000);
+  const size_t asked = master->heartbeats(id).size();
+  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= asked + 2; }));
+  const size_t before = master->heartbeats(id).size();
+  std::this_thread::sleep_for(1200ms);
+  const size_t sent = master->heartbeats(id).size() - before;
+  EXPECT_GE(sent, 1u);
+  EXPECT_LE(sent, 5u) << "at 50 ms it would have sent about 24";
+  agent.stop();
+  runner.join();
+  EXPECT_TRUE(ran.ok()) << ran.error().message;
+}
+
 TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning) {
   AgentOptions o = options();
   AgentParts parts = real_agent_parts(o);

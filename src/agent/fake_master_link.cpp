@@ -77,7 +77,15 @@ Result<protocol::HeartbeatAck> FakeMasterLink::heartbeat(const AgentCredential& 
   if (!record) return record.error();
   (*record)->heartbeat_seq = std::max((*record)->heartbeat_seq, hb.seq);
   push_bounded((*record)->heartbeats, hb, kMaxHeartbeats);
-  return protocol::HeartbeatAck{hb.seq, options_.lease_ms, (*record)->assignments};
+  protocol::HeartbeatAck ack{hb.seq, options_.lease_ms, (*record)->assignments};
+  ack.heartbeat_interval_ms = options_.heartbeat_interval_ms;  // as the master sends it
+  return ack;
+}
+
+void FakeMasterLink::set_timing(int64_t heartbeat_interval_ms, int64_t lease_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.heartbeat_interval_ms = heartbeat_interval_ms;
+  options_.lease_ms = lease_ms;
 }
 
 Result<protocol::StatusAck> FakeMasterLink::send_status(const AgentCredential& agent,

@@ -51,6 +51,9 @@ class FakeMasterLink final : public MasterLink {
   Result<uint64_t> enqueue_launch(const std::string& agent_id, const protocol::LaunchSpec& spec);
   // The master forgets the agent, as when it is declared lost: its calls ask it to register again.
   void forget(const std::string& agent_id);
+  // The interval and lease that answers give from now on, as a master that stretched its
+  // fleet's timing does (docs/fencing.md §10).
+  void set_timing(int64_t heartbeat_interval_ms, int64_t lease_ms);
   // What heartbeat answers assign the agent from now on.
   void set_assignments(const std::string& agent_id,
                        std::vector<protocol::DatasetAssignment> assignments);
