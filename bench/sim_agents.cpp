@@ -63,22 +63,25 @@ struct Options {
   bool no_poll = false;  // heartbeat only; never fetch commands
 };
 
-// How long heartbeats took, in 1 ms buckets up to 10 s (the last one holds the rest).
+// Heartbeats counted per 1 ms bucket up to 10 s (the last one holds the rest).
+using Counts = std::array<uint64_t, 10001>;
+
+// How long heartbeats took, in Counts' buckets.
 class LatencyHistogram {
  public:
   void add(int64_t ms) { buckets_[std::clamp<int64_t>(ms, 0, kBuckets - 1)]++; }
   // Adds this histogram into `into` and empties it.
-  void drain_into(std::array<uint64_t, 10001>& into) {
+  void drain_into(Counts& into) {
     for (size_t i = 0; i < kBuckets; ++i) into[i] += buckets_[i].exchange(0);
   }
-  static constexpr size_t kBuckets = 10001;
+  static constexpr size_t kBuckets = std::tuple_size_v<Counts>;
 
  private:
   std::array<std::atomic<uint64_t>, kBuckets> buckets_{};
 };
 
 // The upper bound (ms) of the bucket holding quantile q of `counts`; -1 when empty.
-int64_t quantile_ms(const std::array<uint64_t, 10001>& counts, double q) {
+int64_t quantile_ms(const Counts& counts, double q) {
   uint64_t total = 0;
   for (auto c : counts) total += c;
   if (total == 0) return -1;
@@ -91,7 +94,7 @@ int64_t quantile_ms(const std::array<uint64_t, 10001>& counts, double q) {
   return static_cast<int64_t>(counts.size() - 1);
 }
 
-int64_t max_ms(const std::array<uint64_t, 10001>& counts) {
+int64_t max_ms(const Counts& counts) {
   for (size_t i = counts.size(); i-- > 0;) {
     if (counts[i]) return static_cast<int64_t>(i);
   }
@@ -544,8 +547,8 @@ bool parse_options(int argc, char** argv, Options* o) {
 
 // One line of counts; the heartbeat quantiles are of the period since the last line and, after
 // "total", of the whole run (bucket bounds, 1 ms buckets).
-void report(Stats& s, int agents, std::array<uint64_t, 10001>& total) {
-  std::array<uint64_t, 10001> period{};
+void report(Stats& s, int agents, Counts& total) {
+  Counts period{};
   s.heartbeat_ms.drain_into(period);
   for (size_t i = 0; i < period.size(); ++i) total[i] += period[i];
   std::printf(
@@ -597,7 +600,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   HeartbeatPool heartbeats(kHeartbeatThreads);
   heartbeats.start();
-  std::array<uint64_t, 10001> total{};
+  Counts total{};
   std::printf("sim-agents: starting %d agents against %s over %d s%s\n", options.agents,
               options.master_url.c_str(), options.ramp_s,
               options.no_poll ? " (--no-poll: heartbeats only)" : "");

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "agent/agent.h"
@@ -78,18 +79,29 @@ class AgentAgainstFakeMaster : public ::testing::Test {
     return o;
   }
 
+  // The real parts for `o`, with a clock that is never advanced (the lease cannot run out),
+  // counted ids and a fake master (heartbeats every 50 ms, lease 2.5 s) left in `master`; the
+  // clock in `clock` when asked for.
+  static AgentParts parts_with_fake_master(const AgentOptions& o, FakeMasterLink** master,
+                                           std::shared_ptr<ManualClock>* clock = nullptr) {
+    AgentParts parts = real_agent_parts(o);
+    auto manual = std::make_shared<ManualClock>();
+    if (clock) *clock = manual;
+    parts.clock = manual;
+    parts.ids = std::make_shared<CountingIds>();
+    auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
+    *master = link.get();
+    parts.master = std::move(link);
+    return parts;
+  }
+
   fs::path dir_;
 };
 
 TEST_F(AgentAgainstFakeMaster, HeartbeatsAtTheIntervalTheMastersAnswersAskFor) {
   AgentOptions o = options();
-  AgentParts parts = real_agent_parts(o);
-  parts.clock = std::make_shared<ManualClock>();  // never advanced: the lease cannot run out
-  parts.ids = std::make_shared<CountingIds>();
-  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
-  FakeMasterLink* master = link.get();
-  parts.master = std::move(link);
-  Agent agent(o, std::move(parts));
+  FakeMasterLink* master = nullptr;
+  Agent agent(o, parts_with_fake_master(o, &master));
   Status ran;
   std::thread runner([&] { ran = agent.run(); });
   ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }));
@@ -111,14 +123,9 @@ TEST_F(AgentAgainstFakeMaster, HeartbeatsAtTheIntervalTheMastersAnswersAskFor) {
 
 TEST_F(AgentAgainstFakeMaster, RegistersHeartbeatsAndReportsALaunchedTaskRunning) {
   AgentOptions o = options();
-  AgentParts parts = real_agent_parts(o);
-  auto clock = std::make_shared<ManualClock>();  // never advanced: the lease cannot run out
-  parts.clock = clock;
-  parts.ids = std::make_shared<CountingIds>();
-  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
-  FakeMasterLink* master = link.get();
-  parts.master = std::move(link);
-  Agent agent(o, std::move(parts));
+  FakeMasterLink* master = nullptr;
+  std::shared_ptr<ManualClock> clock;
+  Agent agent(o, parts_with_fake_master(o, &master, &clock));
   Status ran;
   std::thread runner([&] { ran = agent.run(); });
 
