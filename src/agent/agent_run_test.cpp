@@ -284,6 +284,60 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
   EXPECT_TRUE(docker->running().empty());
 }
 
+// The answer that grants a dataset and a "datasets" command queued before it (which grants
+// nothing) can arrive in either order. Arriving last, the command must not make the agent let
+// go of the granted dataset: its task is about to be launched on it (docs/fencing.md §4).
+TEST_F(AgentAgainstFakeMaster, KeepsAGrantedDatasetThroughAnOlderDatasetsCommand) {
+  AgentOptions o = options();
+  FakeMasterLink* master = nullptr;
+  Agent agent(o, parts_with_fake_master(o, &master));
+  std::thread runner([&] { (void)agent.run(); });
+  struct Stop {
+    Agent& agent;
+    std::thread& runner;
+    ~Stop() {
+      agent.stop();
+      runner.join();
+    }
+  } stop{agent, runner};
+  ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }));
+  const std::string id = master->agents().front();
+
+  protocol::DatasetAssignment granted;
+  granted.dataset_id = "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10";
+  granted.driver = "shared";
+  granted.epoch = 2;
+  granted.size_bytes = 1 << 20;
+  granted.attach = true;
+  master->set_assignments(id, {granted});
+  auto attached_at = [](const protocol::Heartbeat& hb) {
+    for (const auto& d : hb.datasets) {
+      if (d.dataset_id == "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10" && d.attached && d.epoch == 2)
+        return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] {
+    auto hbs = master->heartbeats(id);
+    return !hbs.empty() && attached_at(hbs.back());
+  })) << "the granted dataset was not attached";
+
+  protocol::DatasetAssignment listed = granted;
+  listed.attach = false;
+  const size_t before = master->heartbeats(id).size();
+  ASSERT_TRUE(master->enqueue(id, protocol::Command{0, "", protocol::DatasetsCommand{{listed}}}));
+  // A kill of a task the agent never had comes after it in order; its answer says the agent
+  // executed the datasets command.
+  ASSERT_TRUE(master->enqueue(id, protocol::Command{0, "", protocol::KillCommand{"no-task", 0}}));
+  ASSERT_TRUE(eventually([&] { return master->task_state("no-task").has_value(); }));
+  const size_t executed = master->heartbeats(id).size();
+  ASSERT_TRUE(eventually([&] { return master->heartbeats(id).size() >= executed + 10; }));
+  auto hbs = master->heartbeats(id);
+  for (size_t i = before; i < hbs.size(); ++i) {
+    EXPECT_TRUE(attached_at(hbs[i])) << "heartbeat " << hbs[i].seq << " reports it let go";
+  }
+}
+
 TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {
   AgentOptions o = options();
   AgentParts parts = real_agent_parts(o);

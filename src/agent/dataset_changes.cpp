@@ -64,4 +64,23 @@ std::vector<DatasetChange> compute_dataset_changes(
   return out;
 }
 
+std::vector<protocol::DatasetAssignment> with_grants_kept(
+    const std::vector<protocol::DatasetAssignment>& in_force,
+    std::vector<protocol::DatasetAssignment> command) {
+  std::map<std::string, const protocol::DatasetAssignment*> granted;
+  for (const auto& a : in_force) {
+    if (a.attach) granted[a.dataset_id] = &a;
+  }
+  for (auto& c : command) {
+    auto it = granted.find(c.dataset_id);
+    if (it == granted.end() || c.destroy || c.epoch != it->second->epoch) continue;
+    c.attach = true;
+    if (c.copy_from.empty()) {
+      c.copy_from = it->second->copy_from;
+      c.copy_from_node = it->second->copy_from_node;
+    }
+  }
+  return command;
+}
+
 }  // namespace berth::agent

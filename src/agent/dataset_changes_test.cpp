@@ -127,4 +127,41 @@ TEST(DatasetChanges, ADetachedLocalCopyIsKeptUntilItIsToBeDestroyed) {
   EXPECT_EQ(changes[0].kind, Kind::kDestroy);
 }
 
+// A "datasets" command queued before the answer that granted "a" arrives after it: "a" stays
+// granted, so the loop keeps it attached for the task about to use it.
+TEST(CommandOverGrants, KeepsAGrantAtTheSameEpoch) {
+  auto kept = with_grants_kept({want("a", 3), want("b", 1, /*attach=*/false)},
+                               {want("a", 3, false), want("b", 1, false)});
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_TRUE(kept[0].attach);
+  EXPECT_FALSE(kept[1].attach) << "a command grants nothing the answers did not";
+  EXPECT_TRUE(compute_dataset_changes(kept, {have("a", 3)}).empty());
+}
+
+TEST(CommandOverGrants, LetsGoWhatTheCommandMovesLeavesOutOrDestroys) {
+  // Moved: another epoch. Left out: moved to another node. Destroyed: deleted.
+  auto kept = with_grants_kept({want("a", 3), want("b", 1), want("c", 2)},
+                               {want("a", 4, false), want("c", 2, false, /*destroy=*/true)});
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_FALSE(kept[0].attach);
+  EXPECT_FALSE(kept[1].attach);
+  auto changes = compute_dataset_changes(kept, {have("a", 3), have("b", 1), have("c", 2)});
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].kind, Kind::kDetach);
+  EXPECT_EQ(changes[1].kind, Kind::kDetach);
+  EXPECT_EQ(changes[2].kind, Kind::kDetach);
+  EXPECT_EQ(changes[3].kind, Kind::kDestroy);
+}
+
+TEST(CommandOverGrants, KeepsWhereAGrantedCopyComesFrom) {
+  protocol::DatasetAssignment listed = moving_here("a", 4, /*attach=*/false);
+  listed.copy_from.clear();
+  listed.copy_from_node.clear();
+  auto kept = with_grants_kept({moving_here("a", 4)}, {listed});
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_TRUE(kept[0].attach);
+  EXPECT_EQ(kept[0].copy_from, "http://10.0.0.1:7070");
+  EXPECT_EQ(kept[0].copy_from_node, "node-1");
+}
+
 }  // namespace berth::agent

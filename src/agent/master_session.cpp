@@ -11,6 +11,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/busy_ports.h"
+#include "agent/dataset_changes.h"
 #include "base/thread_priority.h"
 #include "json/bounded.h"
 
@@ -367,10 +368,10 @@ void Agent::Impl::execute(const protocol::Command& command) {
   } else if (const auto* routes = command.as<protocol::RoutesCommand>()) {
     apply_routes(routes->table);
   } else if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
-    // It only lets go (docs/fencing.md §4); the dataset loop heartbeats at once when it lists
-    // something to attach here.
+    // It only lets go (docs/fencing.md §4), never of what the answers granted at the same
+    // epoch; the dataset loop heartbeats at once when it lists something to attach here.
     std::lock_guard<std::mutex> lease_lock(lease_mu);
-    desired_datasets = datasets->datasets;
+    desired_datasets = with_grants_kept(desired_datasets, datasets->datasets);
     desired_from_command = true;
     datasets_changed = true;
     lease_wake.notify_all();

@@ -176,6 +176,8 @@ struct AgentNode {
   uint64_t next_seq = 0;  // heartbeats sent by this process
   lease::AgentLease lease;
   uint64_t last_applied_ack = 0;
+  // The assignments the dataset loop last applied: a "datasets" command is laid over them.
+  std::vector<protocol::DatasetAssignment> in_force;
   uint64_t arrival_seq = 0;  // MasterSimFlaw::kLeaseFromAckArrival only
   uint64_t commands_after = 0;
   std::deque<std::function<void()>> inbox;  // answers that arrived while paused
@@ -537,6 +539,7 @@ void Simulation::start_agent(int i) {
   node.fenced = false;
   node.next_seq = 0;
   node.last_applied_ack = 0;
+  node.in_force.clear();
   node.arrival_seq = 0;
   // The supervisors of re-adopted writers all hold the deadline of the last lease.
   node.lease = lease::AgentLease();
@@ -729,7 +732,8 @@ void Simulation::on_commands(int i, const Result<protocol::CommandBatch>& answer
     if (const auto* launch = command.as<protocol::LaunchCommand>()) launch_task(i, launch->spec);
     if (const auto* kill = command.as<protocol::KillCommand>()) kill_task(i, kill->task_id);
     if (const auto* datasets = command.as<protocol::DatasetsCommand>()) {
-      converge(i, datasets->datasets);
+      // As the agent does: what the answers granted at the same epoch stays granted.
+      converge(i, agent::with_grants_kept(node.in_force, datasets->datasets));
       // What it lists and is not attached here is granted by the answer to a heartbeat sent now.
       bool wanted = false;
       for (const auto& a : datasets->datasets) {
@@ -759,6 +763,7 @@ void Simulation::schedule_lease_check(int i) {
 // epoch rules. A fenced agent attaches nothing until a new lease is granted.
 void Simulation::converge(int i, const std::vector<protocol::DatasetAssignment>& desired) {
   AgentNode& node = agents_[i];
+  node.in_force = desired;
   node.assigned.clear();
   for (const auto& a : desired) {
     if (a.attach && !a.destroy) node.assigned[a.dataset_id] = a.epoch;
