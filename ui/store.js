@@ -2,12 +2,14 @@
 // datasets, failovers, one app's tasks and versions). Pages subscribe with useResource(); an
 // event marks the resources it affects stale and refetches those a mounted page shows, at most
 // once per 150 ms (a burst of events is one refetch). No timers poll the server: only events
-// and (re)connects of the event stream (docs/compatibility.md §2.6) trigger refetches.
+// and (re)connects of the event stream (docs/compatibility.md §2.6) trigger refetches, and a
+// failed fetch is tried again until it succeeds.
 
 import { useEffect, useState } from "./vendor/standalone.module.js";
 import { get } from "./api.js";
 
 const THROTTLE_MS = 150;
+const RETRY_MAX_MS = 8000;
 const resources = new Map();
 
 // The last berth_node_heartbeat per node id: {at: event timestamp ms, seen: performance.now()}.
@@ -91,15 +93,29 @@ async function load(r) {
     r.data = r.key === "apps" ? shareApps(r.data, data) : data;
     r.error = null;
     window.__berthDataAt = performance.now();
+    r.retryMs = 0;
   } catch (e) {
     r.error = e;
+    r.stale = true;
   }
   r.inflight = false;
   notify(r);
   if (r.again) {
     r.again = false;
     load(r);
+  } else if (r.error && !(r.error.status >= 400 && r.error.status < 500)) {
+    retry(r);
   }
+}
+
+// A load that failed on the way or on the server (not a 4xx, which says the same again) keeps
+// the last answer on screen, and no event may come to replace it (the one that would have is
+// spent): it is tried again after 1 s, doubling up to 8 s, while a page shows the resource.
+function retry(r) {
+  r.retryMs = Math.min((r.retryMs || 500) * 2, RETRY_MAX_MS);
+  setTimeout(() => {
+    if (r.stale && !r.inflight && r.subs.size > 0) load(r);
+  }, r.retryMs);
 }
 
 function schedule(r) {
@@ -118,7 +134,10 @@ export function invalidate(match) {
     const hit = keys.some((k) => (k.endsWith(":") ? r.key.startsWith(k) : r.key === k));
     if (!hit) continue;
     r.stale = true;
-    if (r.subs.size > 0) schedule(r);
+    // A load on its way may have been answered before this change: load again after it, even
+    // if no page shows the resource now (one that mounts meanwhile finds it loading).
+    if (r.inflight) r.again = true;
+    else if (r.subs.size > 0) schedule(r);
   }
 }
 
@@ -180,7 +199,9 @@ export function handleEvent(type, data) {
     return;
   }
   const keys = AFFECTS[type];
-  if (keys) invalidate(keys);
+  if (!keys) return;
+  window.__berthChangeAt = performance.now(); // the browser tests wait for quiet with it
+  invalidate(keys);
 }
 
 // Forget everything (sign-out).

@@ -218,6 +218,15 @@ runTest("UI.SeedTutorial", 400000, async () => {
   const nodes = (await cluster.api.get("/berth/v1/nodes")).nodes;
   const victim = nodes.find((n) => n.id === task.agentId).hostname;
   await go(page, "#/nodes", `[data-row=node][data-node=${victim}][data-state=active]`);
+  // The app list fails (503) from the kill until the App page shows the replacement healthy:
+  // the events of the failover are spent by then, and the page must still catch up.
+  let appsDown = true;
+  let appsFailed = 0;
+  await page.route(/\/v2\/apps\?embed=/, (route) => {
+    if (!appsDown) return route.continue();
+    appsFailed++;
+    return route.fulfill({ status: 503, contentType: "application/json", body: '{"message":"test: unavailable"}' });
+  });
   const killedAt = Date.now();
   const killed = killNode(cluster.url, victim);
   log(`killed node ${victim}: agent pid ${killed.agentPid} and ${killed.tasks} task processes, SIGKILL`);
@@ -226,8 +235,18 @@ runTest("UI.SeedTutorial", 400000, async () => {
   log(`the Nodes page shows ${victim} lost ${Date.now() - killedAt} ms after the kill`);
   await screenshot(page, opts, "tutorial-nodes");
   await go(page, "#/apps/%2Fcounter", "[data-page=app]");
-  await page.waitForSelector(`[data-row=task][data-node]:not([data-node="${victim}"]):not([data-node=""])`, { timeout: 60000 });
-  await page.waitForSelector("[data-app-status=healthy]", { timeout: 60000 });
+  const replacement = `[data-row=task][data-node]:not([data-node="${victim}"]):not([data-node=""])`;
+  await page.waitForSelector(`${replacement} .badge.good:text-is("healthy")`, { timeout: 60000 });
+  // No event for 3 s: nothing but the page's own retry will load the app list again.
+  await waitFor("the failover's events to stop", () =>
+    page.evaluate(() => performance.now() - (window.__berthChangeAt || 0) > 3000), 60000);
+  assert(appsFailed > 0, "the app list was never asked for while it failed");
+  await page.waitForSelector("[data-page=app] > p.error:has-text('unavailable')", { timeout: 15000 });
+  appsDown = false;
+  log(`the task row shows the replacement healthy; ${appsFailed} loads of the app list failed meanwhile`);
+  // Only a load after the failures clears their error; the summary is then the new answer's.
+  await page.waitForSelector("[data-page=app] > p.error", { state: "detached", timeout: 30000 });
+  await page.waitForSelector("[data-app-status=healthy]", { timeout: 30000 });
   const movedTo = await page.getAttribute("[data-row=task]", "data-node");
   log(`the App page shows the task running and healthy on ${movedTo} ${Date.now() - killedAt} ms after the kill`);
 
