@@ -86,35 +86,51 @@ async function load(r) {
     r.again = true;
     return;
   }
+  clearTimeout(r.retryTimer);
+  r.retryTimer = 0;
   r.inflight = true;
   r.stale = false;
   try {
     const data = r.key === "datasets" ? await fetchDatasets() : await get(pathOf(r.key));
     r.data = r.key === "apps" ? shareApps(r.data, data) : data;
     r.error = null;
-    window.__berthDataAt = performance.now();
     r.retryMs = 0;
+    window.__berthDataAt = performance.now();
   } catch (e) {
     r.error = e;
     r.stale = true;
   }
   r.inflight = false;
+  if (r.dead) return; // signed out meanwhile
   notify(r);
   if (r.again) {
+    // Changed while it loaded: load again, throttled like any change.
     r.again = false;
-    load(r);
-  } else if (r.error && !(r.error.status >= 400 && r.error.status < 500)) {
+    r.stale = true;
+    if (r.subs.size > 0) schedule(r);
+  } else if (r.error && retryable(r.error)) {
     retry(r);
+  } else {
+    r.retryMs = 0;
   }
 }
 
-// A load that failed on the way or on the server (not a 4xx, which says the same again) keeps
-// the last answer on screen, and no event may come to replace it (the one that would have is
-// spent): it is tried again after 1 s, doubling up to 8 s, while a page shows the resource.
+// A 4xx says the same again (but a timeout or "too many requests" does not).
+function retryable(e) {
+  return !(e.status >= 400 && e.status < 500) || e.status === 408 || e.status === 429;
+}
+
+// A load that failed on the way or on the server keeps the last answer on screen, and no event
+// may come to replace it (the one that would have is spent): it is tried again after 1 s,
+// doubling up to 8 s, while a page shows the resource. One timer per resource.
 function retry(r) {
+  if (r.retryTimer) return;
   r.retryMs = Math.min((r.retryMs || 500) * 2, RETRY_MAX_MS);
-  setTimeout(() => {
+  r.retryTimer = setTimeout(() => {
+    r.retryTimer = 0;
+    if (r.dead) return;
     if (r.stale && !r.inflight && r.subs.size > 0) load(r);
+    else if (!r.inflight) r.retryMs = 0; // nobody shows it: the next failure starts at 1 s
   }, r.retryMs);
 }
 
@@ -122,7 +138,7 @@ function schedule(r) {
   if (r.timer) return;
   r.timer = setTimeout(() => {
     r.timer = 0;
-    if (r.subs.size > 0) load(r);
+    if (!r.dead && r.subs.size > 0) load(r);
   }, THROTTLE_MS);
 }
 
@@ -134,8 +150,8 @@ export function invalidate(match) {
     const hit = keys.some((k) => (k.endsWith(":") ? r.key.startsWith(k) : r.key === k));
     if (!hit) continue;
     r.stale = true;
-    // A load on its way may have been answered before this change: load again after it, even
-    // if no page shows the resource now (one that mounts meanwhile finds it loading).
+    // A load on its way may have been answered before this change: it loads again when done
+    // (or when a page next shows it).
     if (r.inflight) r.again = true;
     else if (r.subs.size > 0) schedule(r);
   }
@@ -206,7 +222,11 @@ export function handleEvent(type, data) {
 
 // Forget everything (sign-out).
 export function clearAll() {
-  for (const r of resources.values()) clearTimeout(r.timer);
+  for (const r of resources.values()) {
+    clearTimeout(r.timer);
+    clearTimeout(r.retryTimer);
+    r.dead = true; // a load on its way ends without a word
+  }
   resources.clear();
   heartbeats.clear();
 }

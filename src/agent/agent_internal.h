@@ -214,6 +214,7 @@ struct Agent::Impl {
   void apply_lease_update(const lease::LeaseUpdate& update);
   void write_lease_deadlines();
   void fence();
+  void drop_grants_locked();
 
   // --- adoption (adoption.cpp) ---
   void write_task_meta(const LocalTask& task, int pid, const std::string& container_id);

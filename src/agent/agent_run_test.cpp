@@ -284,10 +284,11 @@ TEST_F(AgentAgainstFakeMaster, LaunchesKillsAndReportsTasksThroughItsExecutors) 
   EXPECT_TRUE(docker->running().empty());
 }
 
-// The answer that grants a dataset and a "datasets" command queued before it (which grants
-// nothing) can arrive in either order. Arriving last, the command must not make the agent let
-// go of the granted dataset: its task is about to be launched on it (docs/fencing.md §4).
-TEST_F(AgentAgainstFakeMaster, KeepsAGrantedDatasetThroughAnOlderDatasetsCommand) {
+// A "datasets" command's list is built when the agent's poll fetches it, so one built before
+// the answer that grants a dataset can arrive after it. It must not make the agent let go of
+// the granted dataset, whose task is about to be launched on it; one that names the dataset at
+// another epoch (a move) still does (docs/fencing.md §4).
+TEST_F(AgentAgainstFakeMaster, ADatasetsCommandKeepsTheGrantsAtItsEpochsAndLetsGoOfMoves) {
   AgentOptions o = options();
   FakeMasterLink* master = nullptr;
   Agent agent(o, parts_with_fake_master(o, &master));
@@ -336,6 +337,19 @@ TEST_F(AgentAgainstFakeMaster, KeepsAGrantedDatasetThroughAnOlderDatasetsCommand
   for (size_t i = before; i < hbs.size(); ++i) {
     EXPECT_TRUE(attached_at(hbs[i])) << "heartbeat " << hbs[i].seq << " reports it let go";
   }
+
+  // The dataset moved on (epoch 3): the command makes the agent let go at once, although this
+  // fake's answers still grant epoch 2 and have it attached again after.
+  listed.epoch = 3;
+  const size_t moved = master->heartbeats(id).size();
+  ASSERT_TRUE(master->enqueue(id, protocol::Command{0, "", protocol::DatasetsCommand{{listed}}}));
+  EXPECT_TRUE(eventually([&] {
+    auto all = master->heartbeats(id);
+    for (size_t i = moved; i < all.size(); ++i) {
+      if (!attached_at(all[i])) return true;
+    }
+    return false;
+  })) << "a command naming a newer epoch did not make the agent let go";
 }
 
 TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {

@@ -153,6 +153,16 @@ TEST(CommandOverGrants, LetsGoWhatTheCommandMovesLeavesOutOrDestroys) {
   EXPECT_EQ(changes[3].kind, Kind::kDestroy);
 }
 
+TEST(CommandOverGrants, AnOlderEpochOrAnEmptyListInForceKeepsNothing) {
+  auto kept = with_grants_kept({want("a", 3)}, {want("a", 2, false)});
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_FALSE(kept[0].attach);
+  // After a fence or a registration the list in force grants nothing (Agent::drop_grants_locked).
+  kept = with_grants_kept({want("a", 3, /*attach=*/false)}, {want("a", 3, false)});
+  EXPECT_FALSE(kept[0].attach);
+  EXPECT_FALSE(with_grants_kept({}, {want("a", 3, false)})[0].attach);
+}
+
 TEST(CommandOverGrants, KeepsWhereAGrantedCopyComesFrom) {
   protocol::DatasetAssignment listed = moving_here("a", 4, /*attach=*/false);
   listed.copy_from.clear();

@@ -27,6 +27,13 @@ void Agent::Impl::apply_lease_update(const lease::LeaseUpdate& update) {
   if (update.granted || update.extended) write_lease_deadlines();
 }
 
+// The assignments in force grant nothing more until the next heartbeat answer: a fenced agent
+// or one the master no longer knows attaches only what a new answer grants, and a "datasets"
+// command keeps no grant from before (docs/fencing.md §4). Called with lease_mu held.
+void Agent::Impl::drop_grants_locked() {
+  for (auto& a : desired_datasets) a.attach = false;
+}
+
 // Hands the lease's deadline to the supervisor of every task with datasets. The set of their
 // sandboxes is refreshed from `tasks` when `mu` is free; a launch adds to it (hold_lease_for).
 void Agent::Impl::write_lease_deadlines() {
@@ -73,6 +80,10 @@ void Agent::Impl::fence() {
         (void)executor->kill(id, std::chrono::milliseconds(0));
       }
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(lease_mu);
+    drop_grants_locked();
   }
   spdlog::warn("lease expired without renewal: fenced {} task(s) with exclusive datasets",
                victims.size());

@@ -143,6 +143,7 @@ void Agent::Impl::mark_unregistered(const AgentCredential& used, const char* cal
   {
     std::lock_guard<std::mutex> lease_lock(lease_mu);
     session_registered = false;
+    drop_grants_locked();
   }
   spdlog::info("the master does not know agent {} ({}): registering again", used.agent_id, call);
 }

@@ -246,6 +246,7 @@ runTest("UI.SeedTutorial", 400000, async () => {
   log(`the task row shows the replacement healthy; ${appsFailed} loads of the app list failed meanwhile`);
   // Only a load after the failures clears their error; the summary is then the new answer's.
   await page.waitForSelector("[data-page=app] > p.error", { state: "detached", timeout: 30000 });
+  await page.unroute(/\/v2\/apps\?embed=/);
   await page.waitForSelector("[data-app-status=healthy]", { timeout: 30000 });
   const movedTo = await page.getAttribute("[data-row=task]", "data-node");
   log(`the App page shows the task running and healthy on ${movedTo} ${Date.now() - killedAt} ms after the kill`);
