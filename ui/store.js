@@ -55,7 +55,8 @@ function splitKey(key) {
 function entry(key) {
   let r = resources.get(key);
   if (!r) {
-    r = { key, data: undefined, error: null, stale: true, subs: new Set(), timer: 0, inflight: false };
+    r = { key, data: undefined, error: null, stale: true, subs: new Set(), timer: 0, inflight: false,
+          again: false, retryTimer: 0, retryMs: 0, dead: false };
     resources.set(key, r);
   }
   return r;

@@ -304,17 +304,17 @@ TEST_F(AgentAgainstFakeMaster, ADatasetsCommandKeepsTheGrantsAtItsEpochsAndLetsG
   ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }));
   const std::string id = master->agents().front();
 
+  const std::string dataset = "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10";
   protocol::DatasetAssignment granted;
-  granted.dataset_id = "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10";
+  granted.dataset_id = dataset;
   granted.driver = "shared";
   granted.epoch = 2;
   granted.size_bytes = 1 << 20;
   granted.attach = true;
   master->set_assignments(id, {granted});
-  auto attached_at = [](const protocol::Heartbeat& hb) {
+  auto attached_at = [&](const protocol::Heartbeat& hb) {
     for (const auto& d : hb.datasets) {
-      if (d.dataset_id == "3f2a9c1e-0b7d-4e8f-9a61-5c2d8e4b7f10" && d.attached && d.epoch == 2)
-        return true;
+      if (d.dataset_id == dataset && d.attached && d.epoch == 2) return true;
     }
     return false;
   };
@@ -354,12 +354,8 @@ TEST_F(AgentAgainstFakeMaster, ADatasetsCommandKeepsTheGrantsAtItsEpochsAndLetsG
 
 TEST_F(AgentAgainstFakeMaster, RegistersAgainWhenTheMasterForgetsIt) {
   AgentOptions o = options();
-  AgentParts parts = real_agent_parts(o);
-  parts.clock = std::make_shared<ManualClock>();
-  auto link = std::make_unique<FakeMasterLink>(FakeMasterOptions{"join-token", 50, 2500});
-  FakeMasterLink* master = link.get();
-  parts.master = std::move(link);
-  Agent agent(o, std::move(parts));
+  FakeMasterLink* master = nullptr;
+  Agent agent(o, parts_with_fake_master(o, &master));
   std::thread runner([&] { (void)agent.run(); });
 
   ASSERT_TRUE(eventually([&] { return master->agents().size() == 1; }))

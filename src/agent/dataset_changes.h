@@ -54,9 +54,10 @@ std::vector<DatasetChange> compute_dataset_changes(
 // (docs/fencing.md §4). A command never grants, so it lists every dataset with attach=false;
 // one that `in_force` grants at the same epoch, and that the command neither destroys nor
 // moves, keeps its grant. The master ends a grant only by taking a report or by moving the
-// dataset to a newer epoch, never by a command, and a command queued before the answer that
-// granted can arrive after it: letting go then would detach a dataset its task is about to
-// use. What the command leaves out, or names at another epoch, is let go as before.
+// dataset to a newer epoch, never by a command, and a command's list, built when the agent's
+// poll fetched it, can arrive after a newer answer that granted: letting go then would detach
+// a dataset its task is about to use. What the command leaves out, or names at another epoch, is
+// let go as before.
 std::vector<protocol::DatasetAssignment> with_grants_kept(
     const std::vector<protocol::DatasetAssignment>& in_force,
     std::vector<protocol::DatasetAssignment> command);

@@ -127,7 +127,7 @@ TEST(DatasetChanges, ADetachedLocalCopyIsKeptUntilItIsToBeDestroyed) {
   EXPECT_EQ(changes[0].kind, Kind::kDestroy);
 }
 
-// A "datasets" command queued before the answer that granted "a" arrives after it: "a" stays
+// A "datasets" command built before the answer that granted "a" arrives after it: "a" stays
 // granted, so the loop keeps it attached for the task about to use it.
 TEST(CommandOverGrants, KeepsAGrantAtTheSameEpoch) {
   auto kept = with_grants_kept({want("a", 3), want("b", 1, /*attach=*/false)},
