@@ -7,10 +7,6 @@
 namespace berth::api {
 namespace {
 
-// How long one call of the stream producer waits for events before it lets the HTTP server
-// check on the client.
-constexpr std::chrono::milliseconds kPollInterval{1000};
-
 std::string client_ip(const std::string& remote_address) {
   size_t colon = remote_address.rfind(':');
   return colon == std::string::npos ? remote_address : remote_address.substr(0, colon);
@@ -23,7 +19,9 @@ bool accepts_event_stream(const std::string& accept) {
          accept.find("*/*") != std::string::npos || accept.find("text/*") != std::string::npos;
 }
 
-// One open stream. Its destruction (the server is done with the response) detaches it.
+// One open stream. The HTTP server calls next() when the subscription says it has events, and
+// every second otherwise (for the keep-alive); next() never waits. Its destruction (the server
+// is done with the response) detaches it.
 class EventStream {
  public:
   EventStream(master::MasterCore& core, Clock& clock,
@@ -41,8 +39,10 @@ class EventStream {
     core_.publish_event("event_stream_detached", {{"remoteAddress", remote_}});
   }
 
+  const std::shared_ptr<master::EventSubscription>& subscription() const { return sub_; }
+
   bool next(std::string* chunk) {
-    auto events = sub_->take(kPollInterval);
+    auto events = sub_->take(std::chrono::milliseconds(0));
     if (events.empty() && sub_->closed()) return false;
     for (const auto& event : events) {
       chunk->append("event: ")
@@ -89,6 +89,10 @@ http::Response handle_events(master::MasterCore& core, Clock& clock, const http:
   response.content_type = "text/event-stream";
   response.headers.push_back({"Cache-Control", "no-cache"});
   response.stream = [stream](std::string* chunk) { return stream->next(chunk); };
+  // The subscription keeps the wake, not the stream: no cycle keeps either alive.
+  response.notify = [sub = stream->subscription()](std::function<void()> wake) {
+    sub->on_ready(std::move(wake));
+  };
   return response;
 }
 

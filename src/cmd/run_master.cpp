@@ -285,6 +285,11 @@ http::ServerOptions server_options(const MasterFlags& flags) {
     return request.path.starts_with("/berth/v1/agents/") &&
            !request.header("authorization").empty();
   };
+  // A small fixed pool runs every handler (docs/protocol.md §5): long polls and event streams
+  // hold no thread. The agents' calls have threads of their own, so no API request, however
+  // slow, delays a heartbeat.
+  options.worker_threads = 16;
+  options.reserved_worker_threads = 16;
   return options;
 }
 

@@ -4,7 +4,8 @@
 // request that has arrived in full runs its handler on a WorkerPool thread, and one whose
 // answer is deferred (Response::defer) waits for it on the I/O thread alone. The servers own
 // their acceptors, which run on io() and hand each new connection to adopt().
-// Only Asio's socket headers here; Beast and OpenSSL stay in connection_engine.cpp.
+// Only Asio's socket headers here; Beast and OpenSSL stay in engine_session.h, which only
+// connection_engine.cpp includes.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -15,6 +15,7 @@ class LinkedReply final : public Reply {
   bool complete(Response response) override {
     response.stream = nullptr;
     response.finish = nullptr;
+    response.notify = nullptr;
     response.defer = nullptr;
     return link_->answer(std::move(response));
   }
@@ -62,6 +63,20 @@ void ReplyLink::abandon() {
 
 std::shared_ptr<Reply> make_reply(std::shared_ptr<ReplyLink> link) {
   return std::make_shared<LinkedReply>(std::move(link));
+}
+
+void StreamWaker::wake() {
+  if (woken_.exchange(true)) return;  // a post is on its way, or the flag is yet to be taken
+  std::lock_guard<std::mutex> lock(mu_);
+  if (io_ == nullptr) return;
+  boost::asio::post(*io_, [target = target_] {
+    if (auto connection = target.lock()) connection->stream_woken();
+  });
+}
+
+void StreamWaker::detach() {
+  std::lock_guard<std::mutex> lock(mu_);
+  io_ = nullptr;
 }
 
 }  // namespace berth::http::internal

@@ -1,6 +1,6 @@
 // Internal to src/http: the connection engine's small pieces that need neither Beast nor Asio
 // (error bodies, chunk framing, calling the handler, looking at a peer), kept apart from
-// connection_engine.cpp so that file stays about the state machine.
+// engine_session.h so that file stays about the state machine.
 #pragma once
 
 #include <cstddef>

@@ -44,15 +44,18 @@ struct Response {
   std::string content_type = "application/json";
   Fields headers;
   std::string body;
-  // Set for a streamed answer (Server-Sent Events); `body` is then ignored. The server sends
-  // the status line and headers with `Connection: close` and no Content-Length, then calls
-  // `stream` on a worker thread that stays with the connection again and again and writes each
-  // chunk it appends as soon as it returns. `stream` may block, but should return within about a
-  // second (with nothing appended if it has nothing) so the server can notice a client that went
-  // away or its own stop. Returning false ends the response and closes the connection. The server
-  // stops calling it and destroys the Response when the client disconnects, a write fails or
-  // stalls for kStreamStallLimitMs: state captured by `stream` learns of the end by being
-  // destroyed.
+  // Set for a streamed answer (Server-Sent Events, a download); `body` is then ignored. The
+  // server sends the status line and headers with `Connection: close` and no Content-Length,
+  // then calls `stream` on a worker thread, one call at a time, and writes each chunk it appends:
+  // again as soon as the last chunk is written, and, after a call that appended nothing, when
+  // `notify`'s wake is called or a second later (so an event stream can send a keep-alive and
+  // the server can notice a client that went away). Between calls the stream holds no thread:
+  // the I/O thread writes it. So `stream` must not wait for data; a read from a file is fine,
+  // waiting for the next event is not (it would hold one of the server's few worker threads).
+  // Returning false ends the response and closes the connection. The server stops calling it
+  // and destroys the Response (on a worker thread) when the client disconnects, a write fails
+  // or stalls for kStreamStallLimitMs, or the server stops: state captured by `stream` learns
+  // of the end by being destroyed.
   std::function<bool(std::string* chunk)> stream = nullptr;
   // Set with `stream` for a finite streamed body, such as a download, rather than an event
   // stream whose every end is a normal one. Called once after `stream` returned false, it says
@@ -63,6 +66,11 @@ struct Response {
   // client that stalls, the server's stop) is cut in the same way and `finish` is not called.
   // An HTTP/1.0 client gets no trailer: its body ends with the connection either way.
   std::function<std::optional<Fields>()> finish = nullptr;
+  // Set with `stream` by a producer that waits for its data (an event stream). The server calls
+  // it once, before the first call of `stream`, with `wake`: any thread may call `wake` at any
+  // time, as often as it likes (also after the end, when it does nothing), to say that `stream`
+  // has more to give. Wakes that come while `stream` runs or a chunk is written are not lost.
+  std::function<void(std::function<void()> wake)> notify = nullptr;
   // Set for an answer that comes later (a long poll) without holding a thread while it waits.
   // The handler returns at once; then, on the worker thread, the server calls `defer` once with
   // the Reply that carries the answer, and the connection waits on the I/O thread alone.
@@ -81,9 +89,9 @@ struct Response {
 class Reply {
  public:
   virtual ~Reply() = default;
-  // Sends `response` (its `stream`, `finish` and `defer` are ignored) on the waiting connection.
-  // True when this call's answer was taken; false when the request was answered already, its
-  // client went away or the server stopped: the call then does nothing.
+  // Sends `response` (its `stream`, `finish`, `notify` and `defer` are ignored) on the waiting
+  // connection. True when this call's answer was taken; false when the request was answered
+  // already, its client went away or the server stopped: the call then does nothing.
   virtual bool complete(Response response) = 0;
   // True once no complete() can be taken: the client disconnected (or half-closed its side), the
   // server stopped, or the deadline sent the fallback. An owner that keeps Replies (a registry
@@ -101,12 +109,13 @@ inline constexpr std::chrono::milliseconds kDefaultBodyTimeout{30000};
 
 // How a server treats its connections. A connection is *idle* while it holds no thread: from
 // accept until its request has arrived in full, and between keep-alive requests. It is *busy*
-// from then until its answer is written (a streamed answer stays busy throughout); a busy
-// connection holds a worker thread while its handler runs. A *deferred* connection (see
-// Response::defer) is busy only while its handler runs; while it waits for its answer, and as
-// that is written, it holds no thread and no busy slot, and it is never closed to make room:
-// deferred connections count against max_connections only, which bounds them. Counting is per
-// client IP address. A duration of zero means no limit.
+// from then until its answer is written; a busy connection holds a worker thread while its
+// handler runs. A *deferred* connection (see Response::defer) and a *streaming* one (see
+// Response::stream) are busy only while the handler runs; while the first waits for its answer,
+// and as that is written, and while the second streams, neither holds a busy slot, nor a thread
+// (except while a stream's producer runs), and neither is closed to make room: they count
+// against max_connections only, which bounds them. Counting is per client IP address. A
+// duration of zero means no limit.
 struct ServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 0;  // 0 = any free port
@@ -127,6 +136,13 @@ struct ServerOptions {
   // cheap (no locks held for long, no I/O).
   size_t reserved_busy_connections = 0;
   std::function<bool(const Request&)> reserved = nullptr;  // initialised: see tls_key_file
+  // The threads that run handlers and streams' producers: at most this many run at once, and
+  // admitted requests past it wait their turn. Each starts when a request finds every other one
+  // taken, and ends after 10 s without work.
+  size_t worker_threads = 16;
+  // Non-zero: this many more threads run only the requests `reserved` picks (all of them, within
+  // the busy limits or not), and worker_threads never do, so those never wait behind others.
+  size_t reserved_worker_threads = 0;
   // An accepted connection must send its first byte within new_connection_timeout, and a
   // keep-alive connection its next request within keep_alive_timeout, or it is closed.
   std::chrono::milliseconds new_connection_timeout{10000};
@@ -143,12 +159,12 @@ struct ServerOptions {
   std::string tls_key_file = "";
 };
 
-// Serves `handler` on a TCP port. Connections waiting for a request cost no thread: one I/O
-// thread reads requests for all of them, and a request that has arrived in full runs on a
-// worker thread. Handlers may block, but each one blocking holds a thread (at most
-// max_busy_connections + reserved_busy_connections run at once): a long poll should defer its
-// answer instead (Response::defer). Stopping drops every deferred request unanswered and closes
-// its connection. Stops and joins on destruction.
+// Serves `handler` on a TCP port. Connections cost no thread: one I/O thread reads requests and
+// writes answers for all of them, and a request that has arrived in full runs on one of a few
+// worker threads (ServerOptions::worker_threads). Handlers may block, but each one blocking
+// holds one of those threads and others wait for it: a long poll should defer its answer
+// (Response::defer), and an event stream wait for its wake (Response::notify). Stopping drops
+// every deferred request unanswered and closes its connection. Stops and joins on destruction.
 class Server {
  public:
   virtual ~Server() = default;

@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -448,6 +450,130 @@ TEST(Server, OneAddressAtItsBusyLimitLeavesOthersServed) {
   EXPECT_EQ(other->status, 200);
   handler.release();
   EXPECT_TRUE(busy.read_until("/block", 2000));
+}
+
+TEST(Server, RunsHandlersOnItsFixedThreadsAndTheReservedOnesOnTheirOwn) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.worker_threads = 1;
+  options.reserved_worker_threads = 1;
+  options.reserved = [](const Request& request) { return request.path == "/agent"; };
+  BlockingHandler handler;
+  auto server = serve(options, [&](const Request& r) { return handler(r); });
+  ASSERT_TRUE(server.ok());
+  RawConnection blocking((*server)->port(), "GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(handler.wait_inside(1));
+  // The one ordinary thread is taken: the next ordinary request waits for it...
+  RawConnection waiting((*server)->port(), "GET /waits HTTP/1.1\r\nHost: x\r\n\r\n");
+  // ...while a reserved one runs on its own thread.
+  auto agent = request(base_url(*server), "GET", "/agent", "", 5000);
+  ASSERT_TRUE(agent.ok()) << agent.error().message;
+  EXPECT_EQ(agent->body, "/agent");
+  EXPECT_FALSE(waiting.read_until("/waits", 300)) << "ran past the pool's one thread";
+  handler.release();
+  EXPECT_TRUE(blocking.read_until("/block", 5000));
+  EXPECT_TRUE(waiting.read_until("/waits", 5000)) << waiting.received();
+}
+
+// The threads of this process, from /proc.
+int thread_count() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+TEST(Server, StreamsHoldNoThreadBetweenTheirPiecesAndWakeTheirProducer) {
+  // Producers that have something only after the test's go: 60 streams on a server of 2
+  // worker threads. A stream that held a thread would leave the others and the plain request
+  // unserved.
+  std::mutex mu;
+  std::vector<std::function<void()>> wakes;
+  std::atomic<bool> go{false};
+  ServerOptions options{"127.0.0.1", 0};
+  options.worker_threads = 2;
+  auto server = serve(options, [&](const Request& r) {
+    if (r.path != "/stream") return echo_path(r);
+    Response res;
+    res.content_type = "text/event-stream";
+    res.stream = [&go, sent = false](std::string* chunk) mutable {
+      if (go && !sent) {
+        *chunk = "event: go\n\n";
+        sent = true;
+      }
+      return true;
+    };
+    res.notify = [&](std::function<void()> wake) {
+      std::lock_guard<std::mutex> lock(mu);
+      wakes.push_back(std::move(wake));
+    };
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE(request(base_url(*server), "GET", "/warm", "", 5000).ok());
+  const int before = thread_count();
+  std::vector<std::unique_ptr<RawConnection>> streams;
+  for (int i = 0; i < 60; ++i) {
+    streams.push_back(std::make_unique<RawConnection>((*server)->port(),
+                                                      "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(streams.back()->read_until("\r\n\r\n", 5000)) << "stream " << i;
+  }
+  auto plain = request(base_url(*server), "GET", "/plain", "", 5000);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->body, "/plain");
+  EXPECT_LE(thread_count(), before + 2) << "threads grew with the streams";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(wakes.size(), 60u);
+  }
+  // A wake brings the event at once; without it the producer would be asked again only after
+  // a second of silence.
+  go = true;
+  auto woken = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& wake : wakes) wake();
+  }
+  for (auto& stream : streams) {
+    ASSERT_TRUE(stream->read_until("event: go\n\n", 5000)) << stream->received();
+  }
+  int64_t took = ms_since(woken);
+  EXPECT_LT(took, 900) << "the events came with the idle poll, not the wake";
+  streams.clear();
+  (*server)->stop();
+  // A wake after the stream and the server ended does nothing.
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto& wake : wakes) wake();
+}
+
+TEST(Server, AWakeWhileTheProducerRunsIsNotLost) {
+  // The first call wakes its own stream and says nothing: the second must follow at once.
+  std::function<void()> wake;
+  std::atomic<int> calls{0};
+  Clock::time_point first_call;
+  auto server = serve({"127.0.0.1", 0}, [&](const Request&) {
+    Response res;
+    res.notify = [&](std::function<void()> w) { wake = std::move(w); };
+    res.stream = [&](std::string* chunk) {
+      int call = ++calls;
+      if (call == 1) {
+        first_call = Clock::now();
+        wake();
+      } else if (call == 2) {
+        *chunk = "second after " + std::to_string(ms_since(first_call)) + " ms\n";
+      }
+      return true;
+    };
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  RawConnection client((*server)->port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(client.read_until(" ms\n", 5000)) << client.received();
+  auto at = client.received().find("second after ");
+  ASSERT_NE(at, std::string::npos) << client.received();
+  int waited = std::stoi(client.received().substr(at + 13));
+  EXPECT_LT(waited, 900) << "asked again only by the idle poll: the wake was lost";
 }
 
 TEST(Server, StopsPromptlyWithIdleAndHalfSentConnectionsOpen) {

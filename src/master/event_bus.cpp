@@ -14,6 +14,11 @@ std::vector<std::shared_ptr<const Event>> EventSubscription::take(std::chrono::m
   return out;
 }
 
+void EventSubscription::on_ready(std::function<void()> ready) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_ready_ = std::move(ready);
+}
+
 bool EventSubscription::closed() const {
   std::lock_guard<std::mutex> lock(mu_);
   return closed_;
@@ -33,10 +38,12 @@ bool EventSubscription::offer(const std::shared_ptr<const Event>& event) {
     closed_ = true;
     queue_.clear();
     ready_.notify_all();
+    if (on_ready_) on_ready_();
     return false;
   }
   queue_.push_back(event);
   ready_.notify_all();
+  if (on_ready_) on_ready_();
   return true;
 }
 
@@ -44,6 +51,7 @@ void EventSubscription::close() {
   std::lock_guard<std::mutex> lock(mu_);
   closed_ = true;
   ready_.notify_all();
+  if (on_ready_) on_ready_();
 }
 
 std::shared_ptr<EventSubscription> EventBus::subscribe(std::set<std::string> types) {

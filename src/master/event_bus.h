@@ -1,6 +1,6 @@
 // EventBus: Marathon's event stream (GET /v2/events, docs/compatibility.md §2.6) inside the master.
 // MasterCore publishes an event where its state changes; each SSE connection of the API
-// subscribes and drains its own queue from its HTTP thread.
+// subscribes, is told when its queue has events (on_ready) and drains it.
 //
 // Publishing never waits on a subscriber: it only appends to bounded queues under short
 // locks. A subscriber whose queue is full is dropped (closed and removed), so a slow client
@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,7 +27,7 @@ struct Event {
   std::string data;  // the event's JSON text, one line
 };
 
-// One subscriber's queue. The bus appends; the subscriber's thread takes.
+// One subscriber's queue. The bus appends; the subscriber takes.
 class EventSubscription {
  public:
   EventSubscription(std::set<std::string> types, size_t max_queued)
@@ -45,6 +46,10 @@ class EventSubscription {
   // means none arrived in time, or the subscription is closed (see closed()).
   std::vector<std::shared_ptr<const Event>> take(std::chrono::milliseconds wait);
 
+  // `ready` is called (by the publishing thread, under the bus's locks: it must only signal)
+  // each time an event is queued and when the subscription closes.
+  void on_ready(std::function<void()> ready);
+
   // True once the bus dropped this subscriber (its queue overflowed, or the bus closed).
   bool closed() const;
   bool overflowed() const;
@@ -60,6 +65,7 @@ class EventSubscription {
   mutable std::mutex mu_;
   std::condition_variable ready_;
   std::deque<std::shared_ptr<const Event>> queue_;
+  std::function<void()> on_ready_;
   bool closed_ = false;
   bool overflowed_ = false;
 };
