@@ -138,7 +138,9 @@ struct ServerOptions {
   std::function<bool(const Request&)> reserved = nullptr;  // initialised: see tls_key_file
   // The threads that run handlers and streams' producers: at most this many run at once, and
   // admitted requests past it wait their turn. Each starts when a request finds every other one
-  // taken, and ends after 10 s without work.
+  // taken, and ends after 10 s without work. A handler waiting in this library's client calls
+  // (request, download, unix_request...) does not count while it waits: another thread may
+  // start meanwhile, so a slow peer never holds up the other requests.
   size_t worker_threads = 16;
   // Non-zero: this many more threads run only the requests `reserved` picks (all of them, within
   // the busy limits or not), and worker_threads never do, so those never wait behind others.

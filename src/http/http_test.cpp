@@ -474,6 +474,31 @@ TEST(Server, RunsHandlersOnItsFixedThreadsAndTheReservedOnesOnTheirOwn) {
   EXPECT_TRUE(waiting.read_until("/waits", 5000)) << waiting.received();
 }
 
+TEST(Server, AHandlerWaitingOnAnOutboundCallLeavesItsThreadToOthers) {
+  BlockingHandler slow_peer;
+  auto peer = serve({"127.0.0.1", 0}, [&](const Request& r) { return slow_peer(r); });
+  ASSERT_TRUE(peer.ok());
+  const std::string peer_url = base_url(*peer);
+  ServerOptions options{"127.0.0.1", 0};
+  options.worker_threads = 1;
+  auto server = serve(options, [&](const Request& r) {
+    if (r.path != "/proxy") return echo_path(r);
+    auto got = request(peer_url, "GET", "/block", "", 10000);
+    Response res;
+    res.body = got.ok() ? "proxied " + got->body : got.error().message;
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  RawConnection proxied((*server)->port(), "GET /proxy HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(slow_peer.wait_inside(1));
+  // The one thread waits on the peer: the next request runs all the same.
+  auto plain = request(base_url(*server), "GET", "/plain", "", 5000);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->body, "/plain");
+  slow_peer.release();
+  EXPECT_TRUE(proxied.read_until("proxied /block", 5000)) << proxied.received();
+}
+
 // The threads of this process, from /proc.
 int thread_count() {
   std::ifstream status("/proc/self/status");

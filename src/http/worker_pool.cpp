@@ -4,6 +4,11 @@
 
 namespace berth::http::internal {
 
+namespace {
+thread_local WorkerPool* current_pool = nullptr;  // the pool whose thread this is
+thread_local bool blocking = false;               // inside a Blocking scope
+}  // namespace
+
 WorkerPool::WorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit)
     : max_threads_(max_threads == 0 ? 1 : max_threads), idle_exit_(idle_exit) {}
 
@@ -20,16 +25,34 @@ bool WorkerPool::submit(std::function<void()> task) {
       idle->wake.notify_one();
     } else {
       tasks_.push_back(std::move(task));
-      if (running_ < max_threads_) {
-        ++running_;
-        std::thread thread([this] { run(); });
-        auto id = thread.get_id();
-        threads_.emplace(id, std::move(thread));
-      }
+      start_thread_locked();
     }
   }
   for (auto& thread : exited) thread.join();
   return true;
+}
+
+void WorkerPool::start_thread_locked() {
+  if (tasks_.empty() || !idle_.empty() || running_ >= bound_locked()) return;
+  ++running_;
+  std::thread thread([this] { run(); });
+  auto id = thread.get_id();
+  threads_.emplace(id, std::move(thread));
+}
+
+WorkerPool::Blocking::Blocking() : pool_(blocking ? nullptr : current_pool) {
+  if (pool_ == nullptr) return;
+  blocking = true;
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  ++pool_->blocked_;
+  if (!pool_->shutting_down_) pool_->start_thread_locked();
+}
+
+WorkerPool::Blocking::~Blocking() {
+  if (pool_ == nullptr) return;
+  blocking = false;
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  --pool_->blocked_;
 }
 
 void WorkerPool::shut_down() {
@@ -47,9 +70,11 @@ void WorkerPool::shut_down() {
 }
 
 void WorkerPool::run() {
+  current_pool = this;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     std::function<void()> task;
+    if (running_ > bound_locked() && !shutting_down_) break;  // started for a wait now over
     if (!tasks_.empty()) {
       task = std::move(tasks_.front());
       tasks_.pop_front();

@@ -1,9 +1,14 @@
 // Internal to src/http: the threads that run request handlers for the connection engine.
-// Threads start on demand up to a bound and end after idling, so a quiet server holds few.
-// The engine never has more tasks running than its busy limit, which is also this bound;
-// a task submitted while every thread is taken waits for the next free one. A task goes to the
-// thread that became free last, so under a steady load the threads a burst started go idle and
-// end: the pool shrinks back to what the load keeps busy.
+// Threads start on demand up to a small bound and end after idling, so a quiet server holds
+// few. A task submitted while every thread is taken waits for the next free one. A task goes to
+// the thread that became free last, so under a steady load the threads a burst started go idle
+// and end: the pool shrinks back to what the load keeps busy.
+//
+// A task that waits on the network (an outbound HTTP call: a proxied request, an etcd commit)
+// says so with a Blocking scope, and for as long as it waits it does not count against the
+// bound: a queued task may start another thread. So slow peers cost threads, bounded by the
+// engine's busy limits, but never keep the server's other requests waiting; once the waits
+// end, threads past the bound end as soon as they finish their task.
 #pragma once
 
 #include <chrono>
@@ -37,6 +42,19 @@ class WorkerPool {
     return running_;
   }
 
+  // Marks the calling thread, if it is a pool's, as waiting on something outside the process
+  // until the scope ends (see above). Does nothing on other threads, or inside another scope.
+  class Blocking {
+   public:
+    Blocking();
+    ~Blocking();
+    Blocking(const Blocking&) = delete;
+    Blocking& operator=(const Blocking&) = delete;
+
+   private:
+    WorkerPool* pool_;
+  };
+
  private:
   // A thread waiting for a task, on its own stack.
   struct Idle {
@@ -46,6 +64,9 @@ class WorkerPool {
 
   void run();
   void join_finished_locked(std::vector<std::thread>* out);
+  // Starts a thread when a task waits, none is idle and the bound (with the blocked) allows.
+  void start_thread_locked();
+  size_t bound_locked() const { return max_threads_ + blocked_; }
 
   const size_t max_threads_;
   const std::chrono::milliseconds idle_exit_;
@@ -55,6 +76,7 @@ class WorkerPool {
   std::map<std::thread::id, std::thread> threads_;
   std::vector<std::thread::id> finished_;  // exited, not yet joined
   size_t running_ = 0;                     // threads that have not exited
+  size_t blocked_ = 0;                     // threads inside a Blocking scope
   std::vector<Idle*> idle_;                // waiting for a task; the last one is handed the next
   bool shutting_down_ = false;
 };

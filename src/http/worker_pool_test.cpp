@@ -98,5 +98,56 @@ TEST(WorkerPool, ShutDownRunsTheTasksStillQueued) {
   EXPECT_EQ(pool.threads(), 0u);
 }
 
+TEST(WorkerPool, ATaskWaitingOutsideLetsAQueuedOneRunAndItsThreadEndsAfter) {
+  WorkerPool pool(1, 10s);
+  Gate outside;  // what the blocked task waits for, as on a slow peer
+  std::mutex mu;
+  std::condition_variable changed;
+  bool queued_ran = false;
+  ASSERT_TRUE(pool.submit([&] {
+    WorkerPool::Blocking waiting;
+    outside.wait();
+  }));
+  outside.wait_for_arrivals(1);
+  ASSERT_TRUE(pool.submit([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    queued_ran = true;
+    changed.notify_all();
+  }));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, 5s, [&] { return queued_ran; }))
+        << "the queued task waited for the blocked one's thread";
+  }
+  EXPECT_EQ(pool.threads(), 2u);
+  outside.open();
+  // Past the bound once the wait is over: a thread ends when its task is done, well before the
+  // 10 s idle exit.
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (pool.threads() > 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(pool.threads(), 1u);
+  pool.shut_down();
+}
+
+TEST(WorkerPool, ATaskThatWaitsWithoutSayingSoHoldsItsThread) {
+  WorkerPool pool(1, 10s);
+  Gate gate;
+  std::atomic<bool> queued_ran{false};
+  ASSERT_TRUE(pool.submit([&] { gate.wait(); }));
+  gate.wait_for_arrivals(1);
+  ASSERT_TRUE(pool.submit([&] { queued_ran = true; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(queued_ran);
+  EXPECT_EQ(pool.threads(), 1u);
+  // Off the pool's threads a Blocking scope does nothing.
+  { WorkerPool::Blocking elsewhere; }
+  EXPECT_EQ(pool.threads(), 1u);
+  gate.open();
+  pool.shut_down();
+  EXPECT_TRUE(queued_ran);
+}
+
 }  // namespace
 }  // namespace berth::http::internal
