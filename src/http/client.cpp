@@ -20,7 +20,6 @@
 
 #include "http/http.h"
 #include "http/tls_contexts.h"
-#include "http/worker_pool.h"
 
 namespace berth::http {
 namespace {
@@ -282,7 +281,7 @@ Result<ClientResponse> request(const std::string& base_url, const std::string& m
                                const std::string& target, const std::string& body, int timeout_ms,
                                const std::vector<std::pair<std::string, std::string>>& headers,
                                size_t max_response_bytes) {
-  internal::WorkerPool::Blocking outbound;  // a handler waiting here frees its slot
+  WaitingScope outbound;  // a handler waiting here lets another thread run
   auto deadline = std::chrono::milliseconds(timeout_ms);
   return over_connection(
       base_url, deadline, [&](auto& stream, asio::io_context& io, const BaseUrl& url) {
@@ -334,7 +333,7 @@ Result<ClientResponse> stream_get(const std::string& base_url, const std::string
                                   const std::vector<std::pair<std::string, std::string>>& headers,
                                   const std::function<bool(std::string_view)>& on_data,
                                   int connect_timeout_ms) {
-  internal::WorkerPool::Blocking outbound;  // a handler waiting here frees its slot
+  WaitingScope outbound;  // a handler waiting here lets another thread run
   auto deadline = std::chrono::milliseconds(connect_timeout_ms);
   return over_connection(
       base_url, deadline,
@@ -466,7 +465,7 @@ Result<ClientResponse> download(
     const std::vector<std::pair<std::string, std::string>>& headers,
     const std::function<Status(const ClientResponse& head, BodyReader& body)>& consume,
     const DownloadOptions& options) {
-  internal::WorkerPool::Blocking outbound;  // a handler waiting here frees its slot
+  WaitingScope outbound;  // a handler waiting here lets another thread run
   auto deadline = std::chrono::milliseconds(options.header_timeout_ms);
   return over_connection(
       base_url, deadline,
@@ -553,7 +552,7 @@ UnixAnswer over_unix_connection(const std::string& socket_path, const Deadline& 
 }  // namespace
 
 UnixAnswer unix_request(const std::string& socket_path, const UnixRequest& request) {
-  internal::WorkerPool::Blocking outbound;  // a handler waiting here frees its slot
+  WaitingScope outbound;  // a handler waiting here lets another thread run
   Deadline deadline{request.timeout, std::chrono::steady_clock::now() + request.timeout};
   return over_unix_connection(
       socket_path, deadline,
@@ -574,7 +573,7 @@ UnixAnswer unix_request(const std::string& socket_path, const UnixRequest& reque
 
 UnixAnswer unix_stream(const std::string& socket_path, const UnixRequest& request,
                        const std::function<bool(std::string_view)>& on_data) {
-  internal::WorkerPool::Blocking outbound;  // a handler waiting here frees its slot
+  WaitingScope outbound;  // a handler waiting here lets another thread run
   Deadline deadline{request.timeout, std::chrono::steady_clock::now() + request.timeout};
   return over_unix_connection(
       socket_path, deadline,

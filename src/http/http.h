@@ -138,9 +138,9 @@ struct ServerOptions {
   std::function<bool(const Request&)> reserved = nullptr;  // initialised: see tls_key_file
   // The threads that run handlers and streams' producers: at most this many run at once, and
   // admitted requests past it wait their turn. Each starts when a request finds every other one
-  // taken, and ends after 10 s without work. A handler waiting in this library's client calls
-  // (request, download, unix_request...) does not count while it waits: another thread may
-  // start meanwhile, so a slow peer never holds up the other requests.
+  // taken, and ends after 10 s without work. A handler inside a WaitingScope (this library's
+  // client calls open one) does not count while it waits: another thread may start meanwhile,
+  // so a slow peer never holds up the other requests.
   size_t worker_threads = 16;
   // Non-zero: this many more threads run only the requests `reserved` picks (all of them, within
   // the busy limits or not), and worker_threads never do, so those never wait behind others.
@@ -159,6 +159,27 @@ struct ServerOptions {
   // gets a 400 that says so.
   std::string tls_cert_file = "";  // initialised, so ServerOptions{host, port} draws no warning
   std::string tls_key_file = "";
+};
+
+namespace internal {
+class WorkerPool;
+}  // namespace internal
+
+// Marks a handler's wait for something that is not this thread's work and may last (an answer
+// from another server, a lock another thread holds): while the scope lasts, the server may start
+// another worker thread, so the requests queued behind this one do not wait for it
+// (ServerOptions::worker_threads). This library's client calls (request, download,
+// unix_request...) open one themselves. Off a server's worker threads, or inside another
+// scope, it does nothing.
+class WaitingScope {
+ public:
+  WaitingScope();
+  ~WaitingScope();
+  WaitingScope(const WaitingScope&) = delete;
+  WaitingScope& operator=(const WaitingScope&) = delete;
+
+ private:
+  internal::WorkerPool* pool_;
 };
 
 // Serves `handler` on a TCP port. Connections cost no thread: one I/O thread reads requests and

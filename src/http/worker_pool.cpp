@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include "http/http.h"
+
 namespace berth::http::internal {
 
 namespace {
 thread_local WorkerPool* current_pool = nullptr;  // the pool whose thread this is
-thread_local bool blocking = false;               // inside a Blocking scope
+thread_local bool blocking = false;               // inside a WaitingScope
 }  // namespace
 
 WorkerPool::WorkerPool(size_t max_threads, std::chrono::milliseconds idle_exit)
@@ -38,21 +40,6 @@ void WorkerPool::start_thread_locked() {
   std::thread thread([this] { run(); });
   auto id = thread.get_id();
   threads_.emplace(id, std::move(thread));
-}
-
-WorkerPool::Blocking::Blocking() : pool_(blocking ? nullptr : current_pool) {
-  if (pool_ == nullptr) return;
-  blocking = true;
-  std::lock_guard<std::mutex> lock(pool_->mu_);
-  ++pool_->blocked_;
-  if (!pool_->shutting_down_) pool_->start_thread_locked();
-}
-
-WorkerPool::Blocking::~Blocking() {
-  if (pool_ == nullptr) return;
-  blocking = false;
-  std::lock_guard<std::mutex> lock(pool_->mu_);
-  --pool_->blocked_;
 }
 
 void WorkerPool::shut_down() {
@@ -110,3 +97,22 @@ void WorkerPool::join_finished_locked(std::vector<std::thread>* out) {
 }
 
 }  // namespace berth::http::internal
+
+namespace berth::http {
+
+WaitingScope::WaitingScope() : pool_(internal::blocking ? nullptr : internal::current_pool) {
+  if (pool_ == nullptr) return;
+  internal::blocking = true;
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  ++pool_->blocked_;
+  if (!pool_->shutting_down_) pool_->start_thread_locked();
+}
+
+WaitingScope::~WaitingScope() {
+  if (pool_ == nullptr) return;
+  internal::blocking = false;
+  std::lock_guard<std::mutex> lock(pool_->mu_);
+  --pool_->blocked_;
+}
+
+}  // namespace berth::http

@@ -5,10 +5,11 @@
 // and end: the pool shrinks back to what the load keeps busy.
 //
 // A task that waits on the network (an outbound HTTP call: a proxied request, an etcd commit)
-// says so with a Blocking scope, and for as long as it waits it does not count against the
-// bound: a queued task may start another thread. So slow peers cost threads, bounded by the
-// engine's busy limits, but never keep the server's other requests waiting; once the waits
-// end, threads past the bound end as soon as they finish their task.
+// or on a lock held elsewhere says so with an http::WaitingScope (http.h), and for as long as
+// it waits it does not count against the bound: a queued task may start another thread. So slow
+// peers cost threads, bounded by the engine's busy limits, but never keep the server's other
+// requests waiting; once the waits end, threads past the bound end as soon as they finish their
+// task.
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,10 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+namespace berth::http {
+class WaitingScope;
+}  // namespace berth::http
 
 namespace berth::http::internal {
 
@@ -42,20 +47,9 @@ class WorkerPool {
     return running_;
   }
 
-  // Marks the calling thread, if it is a pool's, as waiting on something outside the process
-  // until the scope ends (see above). Does nothing on other threads, or inside another scope.
-  class Blocking {
-   public:
-    Blocking();
-    ~Blocking();
-    Blocking(const Blocking&) = delete;
-    Blocking& operator=(const Blocking&) = delete;
-
-   private:
-    WorkerPool* pool_;
-  };
-
  private:
+  friend class berth::http::WaitingScope;  // counts the waiting threads in blocked_
+
   // A thread waiting for a task, on its own stack.
   struct Idle {
     std::condition_variable wake;
@@ -76,7 +70,7 @@ class WorkerPool {
   std::map<std::thread::id, std::thread> threads_;
   std::vector<std::thread::id> finished_;  // exited, not yet joined
   size_t running_ = 0;                     // threads that have not exited
-  size_t blocked_ = 0;                     // threads inside a Blocking scope
+  size_t blocked_ = 0;                     // threads inside a WaitingScope
   std::vector<Idle*> idle_;                // waiting for a task; the last one is handed the next
   bool shutting_down_ = false;
 };

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "http/http.h"
+
 namespace berth::http::internal {
 namespace {
 
@@ -105,7 +107,7 @@ TEST(WorkerPool, ATaskWaitingOutsideLetsAQueuedOneRunAndItsThreadEndsAfter) {
   std::condition_variable changed;
   bool queued_ran = false;
   ASSERT_TRUE(pool.submit([&] {
-    WorkerPool::Blocking waiting;
+    WaitingScope waiting;
     outside.wait();
   }));
   outside.wait_for_arrivals(1);
@@ -141,8 +143,8 @@ TEST(WorkerPool, ATaskThatWaitsWithoutSayingSoHoldsItsThread) {
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(queued_ran);
   EXPECT_EQ(pool.threads(), 1u);
-  // Off the pool's threads a Blocking scope does nothing.
-  { WorkerPool::Blocking elsewhere; }
+  // Off the pool's threads a WaitingScope does nothing.
+  { WaitingScope elsewhere; }
   EXPECT_EQ(pool.threads(), 1u);
   gate.open();
   pool.shut_down();
