@@ -234,6 +234,8 @@ Result<std::string> DatasetPluginBackend::mount(const std::string& name,
   }
   // Mark it in use first, so that once attached here it is never detached under the container.
   datasets_.acquire(entry->dataset_id, "docker");
+  // The wait may last: the plugin server's other calls take other threads meanwhile.
+  http::WaitingScope waiting;
   while (true) {
     auto path = datasets_.usable_path(entry->dataset_id);
     if (path) return *path;

@@ -204,12 +204,7 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
   if (what == "heartbeat" && request.method == "POST") {
     auto message = protocol::decode<protocol::Heartbeat>(body);
     if (!message) return malformed_agent_message(message.error());
-    Result<protocol::HeartbeatAck> r = [&] {
-      // It may wait up to the lock budget for the state lock: meanwhile the next heartbeat
-      // takes another thread rather than queue behind it (docs/protocol.md §5).
-      http::WaitingScope waiting;
-      return core.heartbeat(agent_id, secret, *message);
-    }();
+    auto r = core.heartbeat(agent_id, secret, *message);
     if (!r) return error_response(r.error());
     return json_response(200, *r);
   }

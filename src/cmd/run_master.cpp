@@ -221,6 +221,9 @@ std::optional<master::MasterOptions> master_options(const MasterFlags& flags,
   options.service_port_min = begin;
   options.service_port_max = end;
   options.leader = advertised_host(flags) + ":" + std::to_string(flags.port);
+  // A handler waiting for the state lock lets the next request take another worker thread, so
+  // heartbeats never queue behind calls that wait for it (docs/protocol.md §5).
+  options.lock_wait_guard = [] { return std::make_shared<http::WaitingScope>(); };
   return options;
 }
 

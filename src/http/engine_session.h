@@ -542,7 +542,10 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (producer->response.notify) {
       auto notify = std::move(producer->response.notify);
       producer->response.notify = nullptr;
-      notify([waker] { waker->wake(); });
+      try {
+        notify([waker] { waker->wake(); });
+      } catch (...) {  // then the producer is asked once a second
+      }
     }
     asio::io_context& io = s->core_.io;
     asio::post(
@@ -579,13 +582,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       bool more = false;
       std::optional<Fields> trailer;  // nullopt: cut the body
       try {
-        more = producer->response.stream(&chunk);
-        if (!more) {
-          chunk.clear();  // a chunk that comes with false is dropped
-          trailer = Fields{};
-          if (producer->response.finish) trailer = producer->response.finish();
+        // A connection closed while this waited for a thread asks nothing more of its producer.
+        if (!s->closed()) {
+          more = producer->response.stream(&chunk);
+          if (!more) {
+            chunk.clear();  // a chunk that comes with false is dropped
+            trailer = Fields{};
+            if (producer->response.finish) trailer = producer->response.finish();
+          }
         }
-      } catch (const std::exception&) {
+      } catch (...) {
         more = false;
         trailer.reset();
       }

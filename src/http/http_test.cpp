@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -499,16 +498,6 @@ TEST(Server, AHandlerWaitingOnAnOutboundCallLeavesItsThreadToOthers) {
   EXPECT_TRUE(proxied.read_until("proxied /block", 5000)) << proxied.received();
 }
 
-// The threads of this process, from /proc.
-int thread_count() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
-
 TEST(Server, StreamsHoldNoThreadBetweenTheirPiecesAndWakeTheirProducer) {
   // Producers that have something only after the test's go: 60 streams on a server of 2
   // worker threads. A stream that held a thread would leave the others and the plain request
@@ -536,8 +525,6 @@ TEST(Server, StreamsHoldNoThreadBetweenTheirPiecesAndWakeTheirProducer) {
     return res;
   });
   ASSERT_TRUE(server.ok());
-  ASSERT_TRUE(request(base_url(*server), "GET", "/warm", "", 5000).ok());
-  const int before = thread_count();
   std::vector<std::unique_ptr<RawConnection>> streams;
   for (int i = 0; i < 60; ++i) {
     streams.push_back(std::make_unique<RawConnection>((*server)->port(),
@@ -547,7 +534,6 @@ TEST(Server, StreamsHoldNoThreadBetweenTheirPiecesAndWakeTheirProducer) {
   auto plain = request(base_url(*server), "GET", "/plain", "", 5000);
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   EXPECT_EQ(plain->body, "/plain");
-  EXPECT_LE(thread_count(), before + 2) << "threads grew with the streams";
   {
     std::lock_guard<std::mutex> lock(mu);
     ASSERT_EQ(wakes.size(), 60u);

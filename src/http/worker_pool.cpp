@@ -1,6 +1,8 @@
 #include "http/worker_pool.h"
 
 #include <algorithm>
+#include <memory>
+#include <system_error>
 
 #include "http/http.h"
 
@@ -20,26 +22,37 @@ bool WorkerPool::submit(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(mu_);
     if (shutting_down_) return false;
     join_finished_locked(&exited);
-    if (!idle_.empty()) {
-      Idle* idle = idle_.back();
-      idle_.pop_back();
-      idle->task = std::move(task);
-      idle->wake.notify_one();
-    } else {
-      tasks_.push_back(std::move(task));
-      start_thread_locked();
-    }
+    tasks_.push_back(std::move(task));
+    dispatch_locked();
   }
   for (auto& thread : exited) thread.join();
   return true;
 }
 
-void WorkerPool::start_thread_locked() {
-  if (tasks_.empty() || !idle_.empty() || running_ >= bound_locked()) return;
-  ++running_;
-  std::thread thread([this] { run(); });
-  auto id = thread.get_id();
-  threads_.emplace(id, std::move(thread));
+void WorkerPool::dispatch_locked() {
+  while (!tasks_.empty() && below_bound_locked()) {
+    if (!idle_.empty()) {
+      Idle* idle = idle_.back();
+      idle_.pop_back();
+      idle->task = std::move(tasks_.front());
+      tasks_.pop_front();
+      ++active_;
+      idle->wake.notify_one();
+      continue;
+    }
+    auto task = std::make_shared<std::function<void()>>(std::move(tasks_.front()));
+    tasks_.pop_front();
+    try {
+      std::thread thread([this, task] { run(std::move(*task)); });
+      auto id = thread.get_id();
+      threads_.emplace(id, std::move(thread));
+    } catch (const std::system_error&) {  // no thread to be had now: a running one takes it
+      tasks_.push_front(std::move(*task));
+      return;
+    }
+    ++running_;
+    ++active_;
+  }
 }
 
 void WorkerPool::shut_down() {
@@ -56,30 +69,34 @@ void WorkerPool::shut_down() {
   for (auto& thread : all) thread.join();
 }
 
-void WorkerPool::run() {
+// Starts with the task it was created for. A finished task's place goes to the next queued one
+// while the bound allows; else the thread waits to be handed one, and ends after idle_exit_.
+void WorkerPool::run(std::function<void()> task) {
   current_pool = this;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    std::function<void()> task;
-    if (running_ > bound_locked() && !shutting_down_) break;  // started for a wait now over
-    if (!tasks_.empty()) {
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-    } else {
-      if (shutting_down_) break;
-      Idle me;
-      idle_.push_back(&me);
-      me.wake.wait_for(lock, idle_exit_, [&] { return me.task || shutting_down_; });
-      if (!me.task) {  // idled out, or shutting down: no longer one to hand a task to
-        idle_.erase(std::find(idle_.begin(), idle_.end(), &me));
-        break;
-      }
-      task = std::move(me.task);
-    }
     lock.unlock();
     task();
     task = nullptr;  // what the task captured is released before the thread looks for more
     lock.lock();
+    --active_;
+    if (!tasks_.empty() && below_bound_locked()) {
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+      ++active_;
+      continue;
+    }
+    if (shutting_down_ && tasks_.empty()) break;
+    Idle me;
+    idle_.push_back(&me);
+    me.wake.wait_for(lock, idle_exit_, [&] { return me.task || shutting_down_; });
+    if (!me.task) {
+      // Idled out, or shutting down. A task still queued waits for a running one's place
+      // (it is queued only while the bound is taken), and that thread takes it.
+      idle_.erase(std::find(idle_.begin(), idle_.end(), &me));
+      break;
+    }
+    task = std::move(me.task);
   }
   --running_;
   finished_.push_back(std::this_thread::get_id());
@@ -105,7 +122,7 @@ WaitingScope::WaitingScope() : pool_(internal::blocking ? nullptr : internal::cu
   internal::blocking = true;
   std::lock_guard<std::mutex> lock(pool_->mu_);
   ++pool_->blocked_;
-  if (!pool_->shutting_down_) pool_->start_thread_locked();
+  pool_->dispatch_locked();
 }
 
 WaitingScope::~WaitingScope() {

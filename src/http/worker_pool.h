@@ -6,10 +6,10 @@
 //
 // A task that waits on the network (an outbound HTTP call: a proxied request, an etcd commit)
 // or on a lock held elsewhere says so with an http::WaitingScope (http.h), and for as long as
-// it waits it does not count against the bound: a queued task may start another thread. So slow
-// peers cost threads, bounded by the engine's busy limits, but never keep the server's other
-// requests waiting; once the waits end, threads past the bound end as soon as they finish their
-// task.
+// it waits it does not count against the bound: a queued task may start, on an idle thread or a
+// new one. So slow peers cost threads, bounded by the engine's busy limits, but never keep the
+// server's other requests waiting. The bound is on tasks running outside a WaitingScope: threads
+// left over from waits take no task past it, and idle out like the others.
 #pragma once
 
 #include <chrono>
@@ -56,11 +56,11 @@ class WorkerPool {
     std::function<void()> task;
   };
 
-  void run();
+  void run(std::function<void()> task);
   void join_finished_locked(std::vector<std::thread>* out);
-  // Starts a thread when a task waits, none is idle and the bound (with the blocked) allows.
-  void start_thread_locked();
-  size_t bound_locked() const { return max_threads_ + blocked_; }
+  // Hands queued tasks to idle threads, or to new ones, while the bound allows.
+  void dispatch_locked();
+  bool below_bound_locked() const { return active_ < max_threads_ + blocked_; }
 
   const size_t max_threads_;
   const std::chrono::milliseconds idle_exit_;
@@ -70,6 +70,7 @@ class WorkerPool {
   std::map<std::thread::id, std::thread> threads_;
   std::vector<std::thread::id> finished_;  // exited, not yet joined
   size_t running_ = 0;                     // threads that have not exited
+  size_t active_ = 0;                      // threads running a task
   size_t blocked_ = 0;                     // threads inside a WaitingScope
   std::vector<Idle*> idle_;                // waiting for a task; the last one is handed the next
   bool shutting_down_ = false;

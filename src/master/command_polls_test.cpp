@@ -5,6 +5,7 @@
 // them, so each test sees them at once.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -249,6 +250,41 @@ TEST_F(CommandPolls, TheBlockingPollStillWaitsForACommandOrItsWait) {
   ASSERT_TRUE(batch.ok());
   ASSERT_EQ(batch->commands.size(), 1u);
   EXPECT_EQ(core_->parked_polls(), 0u);
+}
+
+TEST(StateMutex, KeepsTheWaitGuardForAContendedWaitOnly) {
+  StateMutex mu;
+  std::atomic<int> guards{0};
+  std::atomic<int> held{0};  // guards alive now
+  mu.on_wait([&] {
+    ++guards;
+    ++held;
+    return std::shared_ptr<void>(nullptr, [&](void*) { --held; });
+  });
+  mu.lock();  // uncontended: no wait
+  mu.unlock();
+  EXPECT_EQ(guards.load(), 0);
+  mu.lock();
+  std::promise<void> waiting;
+  std::thread other([&] {
+    waiting.set_value();
+    mu.lock();
+    EXPECT_EQ(held.load(), 0) << "the guard outlived the wait";
+    mu.unlock();
+  });
+  waiting.get_future().wait();
+  while (mu.waiting() == 0) std::this_thread::yield();
+  EXPECT_EQ(held.load(), 1);
+  mu.unlock();
+  other.join();
+  EXPECT_EQ(guards.load(), 1);
+  // A bounded wait that times out keeps it too, and lets go of it.
+  mu.lock();
+  std::thread timed([&] { EXPECT_FALSE(mu.try_lock_for(milliseconds(20))); });
+  timed.join();
+  mu.unlock();
+  EXPECT_EQ(guards.load(), 2);
+  EXPECT_EQ(held.load(), 0);
 }
 
 }  // namespace

@@ -47,6 +47,9 @@ struct MasterOptions {
   // How long a heartbeat waits for the state lock before it answers with the lease alone
   // (docs/fencing.md §9).
   std::chrono::milliseconds heartbeat_lock_budget{50};
+  // Called when a thread must wait for the state lock; what it returns is kept for the wait
+  // (StateMutex::on_wait). Empty: nothing.
+  std::function<std::shared_ptr<void>()> lock_wait_guard;
   // The most heartbeats a second the master asks of its fleet: past it, the timing above is
   // stretched by a whole factor for every agent (lease::fleet_timing, docs/fencing.md §10).
   // 0: never stretched.
