@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <thread>
 
 #include "http/http.h"
+#include "http/raw_connection_test_support.h"
 #include "tests/integration/cluster.h"
 
 namespace berth::testing {
@@ -344,21 +344,6 @@ int threads_of(pid_t pid) {
   return -1;
 }
 
-// Whether `fd` received `text` within `timeout`; what came is appended to `got`.
-bool receive_until(int fd, const std::string& text, std::string* got, milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  timeval tick{0, 100000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof tick);
-  while (got->find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    char buffer[4096];
-    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n == 0) return false;
-    if (n > 0) got->append(buffer, static_cast<size_t>(n));
-  }
-  return true;
-}
-
 TEST(Security, AFloodOfEventStreamsFromTheAgentsAddressCostsNoLeaseNoThreadAndNoRoom) {
   // 256 event streams from 127.0.0.1, where the agents also run, the most the master takes.
   // A stream holds no worker thread and no busy slot: ordinary API requests from that address
@@ -371,39 +356,30 @@ TEST(Security, AFloodOfEventStreamsFromTheAgentsAddressCostsNoLeaseNoThreadAndNo
   }
   ASSERT_EQ(registered.size(), 2u);
   const int threads_before = threads_of(cluster.master_pid(1));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port =
-      htons(static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1))));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto port =
+      static_cast<uint16_t>(std::stoi(cluster.url().substr(cluster.url().rfind(':') + 1)));
   const std::string request =
       "GET /v2/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
       "Authorization: Bearer " +
       cluster.admin_token() + "\r\n\r\n";
-  auto open_stream = [&](std::string* head) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return fd;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-            static_cast<ssize_t>(request.size()) ||
-        !receive_until(fd, "\r\n\r\n", head, seconds(10))) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
+  // A stream whose answer's head arrived (or null when none came in 10 s).
+  auto open_stream = [&]() -> std::unique_ptr<http::RawConnection> {
+    auto stream = std::make_unique<http::RawConnection>(port, request);
+    if (!stream->connected() || !stream->read_until("\r\n\r\n", 10000)) return nullptr;
+    return stream;
   };
-  std::vector<int> streams;
+  std::vector<std::unique_ptr<http::RawConnection>> streams;
   for (int i = 0; i < 256; ++i) {
-    std::string head;
-    int fd = open_stream(&head);
-    ASSERT_GE(fd, 0) << "stream " << i << ": " << head;
-    ASSERT_NE(head.find("HTTP/1.1 200"), std::string::npos) << "stream " << i << ": " << head;
-    streams.push_back(fd);
+    auto stream = open_stream();
+    ASSERT_NE(stream, nullptr) << "stream " << i;
+    ASSERT_NE(stream->received().find("HTTP/1.1 200"), std::string::npos)
+        << "stream " << i << ": " << stream->received();
+    streams.push_back(std::move(stream));
   }
-  std::string refused;
-  int extra = open_stream(&refused);
-  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
-  if (extra >= 0) ::close(extra);
+  auto extra = open_stream();
+  EXPECT_TRUE(extra && extra->received().find("HTTP/1.1 503") != std::string::npos)
+      << (extra ? extra->received() : "no answer");
+  extra.reset();
   const int threads_streaming = threads_of(cluster.master_pid(1));
   std::cout << "master threads: " << threads_before << " before, " << threads_streaming
             << " with 256 event streams open\n";
@@ -418,29 +394,23 @@ TEST(Security, AFloodOfEventStreamsFromTheAgentsAddressCostsNoLeaseNoThreadAndNo
                               R"({"id":"/flood-witness","cmd":"sleep 1000","instances":0})");
   ASSERT_EQ(created.status, 201) << created.body.dump();
   int heard = 0;
-  for (int fd : streams) {
-    std::string got;
-    if (receive_until(fd, "api_post_event", &got, seconds(10))) ++heard;
+  for (auto& stream : streams) {
+    if (stream->read_until("api_post_event", 10000)) ++heard;
   }
   EXPECT_EQ(heard, 256);
   // Held for several leases (1 s here): every agent stays active.
   std::this_thread::sleep_for(seconds(5));
-  for (int fd : streams) ::close(fd);
+  streams.clear();
   // The master notices a closed stream within a second: the streams' room is free again.
-  std::string head;
-  int again = -1;
+  std::unique_ptr<http::RawConnection> again;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
-        head.clear();
-        again = open_stream(&head);
-        if (again >= 0 && head.find("HTTP/1.1 200") != std::string::npos) return true;
-        if (again >= 0) ::close(again);
-        again = -1;
-        return false;
+        again = open_stream();
+        return again && again->received().find("HTTP/1.1 200") != std::string::npos;
       },
       seconds(5)))
-      << head;
-  ::close(again);
+      << (again ? again->received() : "no answer");
+  again.reset();
   ApiAnswer nodes;
   ASSERT_TRUE(Cluster::eventually(
       [&] {
