@@ -221,9 +221,6 @@ std::optional<master::MasterOptions> master_options(const MasterFlags& flags,
   options.service_port_min = begin;
   options.service_port_max = end;
   options.leader = advertised_host(flags) + ":" + std::to_string(flags.port);
-  // A handler waiting for the state lock lets the next request take another worker thread, so
-  // heartbeats never queue behind calls that wait for it (docs/protocol.md §5).
-  options.lock_wait_guard = [] { return std::make_shared<http::WaitingScope>(); };
   return options;
 }
 
@@ -293,6 +290,13 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   // slow, delays a heartbeat.
   options.worker_threads = 16;
   options.reserved_worker_threads = 16;
+  // Heartbeats have threads of their own again, so no agent's poll or status report waiting for
+  // the state lock delays one; each waits for the lock within its budget counted from arrival.
+  options.urgent = [](const http::Request& request) {
+    return request.method == "POST" && request.path.starts_with("/berth/v1/agents/") &&
+           request.path.ends_with("/heartbeat") && !request.header("authorization").empty();
+  };
+  options.urgent_worker_threads = 16;
   return options;
 }
 

@@ -107,6 +107,7 @@ void ConnectionEngine::stop() {
   if (io_thread_.joinable()) io_thread_.join();
   core_->pool.shut_down();
   core_->reserved_pool.shut_down();
+  core_->urgent_pool.shut_down();
 }
 
 }  // namespace berth::http::internal

@@ -101,6 +101,7 @@ inline Request to_request(bhttp::request<bhttp::string_body>& message, const std
   }
   request.body = std::move(message.body());
   request.remote_address = remote;
+  request.received = std::chrono::steady_clock::now();
   return request;
 }
 
@@ -129,7 +130,8 @@ struct EngineCore {
                                     o.max_busy_connections_per_client,
                                     o.reserved_busy_connections}),
         pool(std::max<size_t>(o.worker_threads, 1), kWorkerIdleExit),
-        reserved_pool(o.reserved_worker_threads, kWorkerIdleExit) {}
+        reserved_pool(o.reserved_worker_threads, kWorkerIdleExit),
+        urgent_pool(o.urgent_worker_threads, kWorkerIdleExit) {}
 
   const ServerOptions options;
   const Handler handler;
@@ -143,6 +145,7 @@ struct EngineCore {
   uint64_t next_id = 1;                                           // I/O thread only
   WorkerPool pool;
   WorkerPool reserved_pool;  // for requests `reserved` picks, when reserved_worker_threads > 0
+  WorkerPool urgent_pool;    // for requests `urgent` picks, when urgent_worker_threads > 0
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{asio::make_work_guard(io)};
 };
@@ -379,8 +382,11 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     }
     busy_ = true;
     phase_ = Phase::kHandler;
-    WorkerPool& pool =
-        may_reserve && core_.options.reserved_worker_threads > 0 ? core_.reserved_pool : core_.pool;
+    const ServerOptions& o = core_.options;
+    WorkerPool& pool = o.urgent_worker_threads > 0 && o.urgent && o.urgent(request)
+                           ? core_.urgent_pool
+                       : may_reserve && o.reserved_worker_threads > 0 ? core_.reserved_pool
+                                                                      : core_.pool;
     bool submitted = pool.submit([s = self(), request = std::move(request)]() mutable {
       run_handler(std::move(s), request);
     });

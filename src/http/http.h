@@ -27,6 +27,9 @@ struct Request {
   std::map<std::string, std::string> headers;     // lower-case names
   std::string body;
   std::string remote_address;
+  // When the server had read the whole request; a handler that waits for something within a
+  // budget can count the time the request waited for a thread (unset: unknown).
+  std::chrono::steady_clock::time_point received{};
 
   // The first value of a query parameter, or `fallback`.
   std::string query_value(const std::string& name, const std::string& fallback = "") const;
@@ -145,6 +148,12 @@ struct ServerOptions {
   // Non-zero: this many more threads run only the requests `reserved` picks (all of them, within
   // the busy limits or not), and worker_threads never do, so those never wait behind others.
   size_t reserved_worker_threads = 0;
+  // Non-zero: this many more threads run only the requests `urgent` picks, and no other pool
+  // runs them, so they never wait behind slower requests of the same client (the master's
+  // agents' heartbeats, behind their command polls and status reports). The predicate runs on
+  // the I/O thread, like `reserved`.
+  std::function<bool(const Request&)> urgent = nullptr;  // initialised: see tls_key_file
+  size_t urgent_worker_threads = 0;
   // An accepted connection must send its first byte within new_connection_timeout, and a
   // keep-alive connection its next request within keep_alive_timeout, or it is closed.
   std::chrono::milliseconds new_connection_timeout{10000};

@@ -473,6 +473,41 @@ TEST(Server, RunsHandlersOnItsFixedThreadsAndTheReservedOnesOnTheirOwn) {
   EXPECT_TRUE(waiting.read_until("/waits", 5000)) << waiting.received();
 }
 
+TEST(Server, RunsUrgentRequestsOnThreadsOfTheirOwnAndStampsTheirArrival) {
+  ServerOptions options{"127.0.0.1", 0};
+  options.worker_threads = 1;
+  options.reserved_worker_threads = 1;
+  options.urgent_worker_threads = 1;
+  options.reserved = [](const Request& r) { return r.path != "/api"; };
+  options.urgent = [](const Request& r) { return r.path == "/beat"; };
+  BlockingHandler handler;
+  auto server = serve(options, [&](const Request& r) {
+    if (r.path != "/beat") return handler(r);
+    const auto now = std::chrono::steady_clock::now();
+    Response res;
+    res.body = r.received != std::chrono::steady_clock::time_point{} && r.received <= now
+                   ? "stamped"
+                   : "not stamped";
+    return res;
+  });
+  ASSERT_TRUE(server.ok());
+  // The reserved pool's one thread is taken: the next reserved request waits for it...
+  RawConnection blocking((*server)->port(), "GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(handler.wait_inside(1));
+  RawConnection waiting((*server)->port(), "GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+  // ...while an urgent one runs on its own thread, and an ordinary one on the ordinary thread.
+  auto beat = request(base_url(*server), "GET", "/beat", "", 5000);
+  ASSERT_TRUE(beat.ok()) << beat.error().message;
+  EXPECT_EQ(beat->body, "stamped");
+  auto api = request(base_url(*server), "GET", "/api", "", 5000);
+  ASSERT_TRUE(api.ok()) << api.error().message;
+  EXPECT_EQ(api->body, "/api");
+  EXPECT_FALSE(waiting.read_until("/status", 300)) << "ran past the reserved pool's one thread";
+  handler.release();
+  EXPECT_TRUE(blocking.read_until("/block", 5000));
+  EXPECT_TRUE(waiting.read_until("/status", 5000)) << waiting.received();
+}
+
 TEST(Server, AHandlerWaitingOnAnOutboundCallLeavesItsThreadToOthers) {
   BlockingHandler slow_peer;
   auto peer = serve({"127.0.0.1", 0}, [&](const Request& r) { return slow_peer(r); });

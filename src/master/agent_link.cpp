@@ -220,7 +220,8 @@ Result<protocol::RegisterResponse> MasterCore::register_agent(
 
 Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id,
                                                      const std::string& secret,
-                                                     const protocol::Heartbeat& hb) {
+                                                     const protocol::Heartbeat& hb,
+                                                     std::chrono::milliseconds waited) {
   // The lease first, on the desk: nothing the state lock waits for delays it.
   const MonoTime arrived = clock_.mono_now();
   if (Status renewed = desk_verdict(desk_.renew(agent_id, secret, arrived), agent_id); !renewed)
@@ -228,7 +229,10 @@ Result<protocol::HeartbeatAck> MasterCore::heartbeat(const std::string& agent_id
   protocol::HeartbeatAck ack{hb.seq, granted_lease_ms_.load(), {}};
   ack.heartbeat_interval_ms = granted_interval_ms_.load();
   std::unique_lock lock(mu_, std::defer_lock);
-  const bool full = lock.try_lock_for(options_.heartbeat_lock_budget);
+  // The budget counts from the request's arrival: a heartbeat that waited for a thread behind
+  // others' waits is answered no later than they are (docs/protocol.md §5).
+  const bool full = lock.try_lock_for(
+      std::max(options_.heartbeat_lock_budget - waited, std::chrono::milliseconds(0)));
   if (options_.metrics) {
     options_.metrics->observe(metrics::Metric::kHeartbeatLockWait, {full ? "full" : "lease_only"},
                               clock_.mono_now() - arrived);

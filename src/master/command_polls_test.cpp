@@ -22,6 +22,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using testing::CountingIds;
+using testing::parsed_app;
 
 const std::string kA = "aaaaaaaa-0000-4000-8000-000000000001";
 const std::string kB = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -252,39 +253,48 @@ TEST_F(CommandPolls, TheBlockingPollStillWaitsForACommandOrItsWait) {
   EXPECT_EQ(core_->parked_polls(), 0u);
 }
 
-TEST(StateMutex, KeepsTheWaitGuardForAContendedWaitOnly) {
-  StateMutex mu;
-  std::atomic<int> guards{0};
-  std::atomic<int> held{0};  // guards alive now
-  mu.on_wait([&] {
-    ++guards;
-    ++held;
-    return std::shared_ptr<void>(nullptr, [&](void*) { --held; });
+// The heartbeat's budget for the state lock counts from the request's arrival (docs/protocol.md
+// §5): one that already waited its budget for a thread takes the lock only if it is free, and
+// answers with the lease alone at once; one that has budget left waits for the lock.
+TEST_F(CommandPolls, AHeartbeatsBudgetForTheStateLockCountsTheTimeItAlreadyWaited) {
+  MasterOptions options;
+  options.heartbeat_lock_budget = std::chrono::seconds(20);
+  start(options);
+  std::mutex gate;
+  std::atomic<bool> holding{false};
+  std::unique_lock<std::mutex> closed(gate);
+  // A store write under the state lock that waits at the gate holds the lock until it opens.
+  uint64_t watch = store_.watch("", [&](const WatchEvent&) {
+    holding = true;
+    std::lock_guard<std::mutex> pass(gate);
   });
-  mu.lock();  // uncontended: no wait
-  mu.unlock();
-  EXPECT_EQ(guards.load(), 0);
-  mu.lock();
-  std::promise<void> waiting;
-  std::thread other([&] {
-    waiting.set_value();
-    mu.lock();
-    EXPECT_EQ(held.load(), 0) << "the guard outlived the wait";
-    mu.unlock();
+  auto writer = std::async(std::launch::async, [&] {
+    return core_->create_app(parsed_app(R"({"id":"/held","cmd":"sleep 100"})"), false).ok();
   });
-  waiting.get_future().wait();
-  while (mu.waiting() == 0) std::this_thread::yield();
-  EXPECT_EQ(held.load(), 1);
-  mu.unlock();
-  other.join();
-  EXPECT_EQ(guards.load(), 1);
-  // A bounded wait that times out keeps it too, and lets go of it.
-  mu.lock();
-  std::thread timed([&] { EXPECT_FALSE(mu.try_lock_for(milliseconds(20))); });
-  timed.join();
-  mu.unlock();
-  EXPECT_EQ(guards.load(), 2);
-  EXPECT_EQ(held.load(), 0);
+  while (!holding) std::this_thread::sleep_for(milliseconds(1));
+
+  protocol::Heartbeat hb;
+  hb.seq = ++heartbeats_[kA];
+  hb.applied_seq = hb.seq - 1;
+  const auto before = std::chrono::steady_clock::now();
+  auto spent = core_->heartbeat(kA, secrets_[kA], hb, options.heartbeat_lock_budget);
+  ASSERT_TRUE(spent.ok()) << spent.error().message;
+  EXPECT_TRUE(spent->lease_only);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(10))
+      << "waited for the lock past a budget already spent";
+
+  hb.seq = ++heartbeats_[kA];
+  auto waiting = std::async(std::launch::async, [&] {
+    return core_->heartbeat(kA, secrets_[kA], hb, milliseconds(100));
+  });
+  EXPECT_EQ(waiting.wait_for(milliseconds(200)), std::future_status::timeout)
+      << "gave up with budget left";
+  closed.unlock();
+  auto full = waiting.get();
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  EXPECT_FALSE(full->lease_only);
+  EXPECT_TRUE(writer.get());
+  store_.unwatch(watch);
 }
 
 }  // namespace

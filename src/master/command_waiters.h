@@ -87,7 +87,6 @@ class StateMutex {
  public:
   void lock() {
     if (!mu_.try_lock()) {
-      std::shared_ptr<void> held = wait_guard_ ? wait_guard_() : nullptr;
       ++waiting_;
       mu_.lock();
       --waiting_;
@@ -98,7 +97,6 @@ class StateMutex {
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
     if (mu_.try_lock()) return counted(true);
-    std::shared_ptr<void> held = wait_guard_ ? wait_guard_() : nullptr;
     ++waiting_;
     bool locked = mu_.try_lock_for(timeout);
     --waiting_;
@@ -115,10 +113,6 @@ class StateMutex {
 
   // Set once, before the lock is first taken.
   void on_release(std::function<void()> hook) { hook_ = std::move(hook); }
-  // Set once, before the lock is first taken: called when a lock() or try_lock_for() must wait,
-  // and what it returns is kept for the wait (the HTTP server's http::WaitingScope, so a
-  // handler waiting here lets the next request take another thread).
-  void on_wait(std::function<std::shared_ptr<void>()> guard) { wait_guard_ = std::move(guard); }
   // Only while holding the lock.
   void after_release(std::function<void()> work) { after_.push_back(std::move(work)); }
 
@@ -132,7 +126,6 @@ class StateMutex {
   std::atomic<int> waiting_{0};
   uint64_t changes_ = 0;  // under mu_
   std::function<void()> hook_;
-  std::function<std::shared_ptr<void>()> wait_guard_;
   std::vector<std::function<void()>> after_;
 };
 

@@ -26,7 +26,6 @@ MasterCore::MasterCore(MasterOptions options, Store& store, Clock& clock, IdSour
       granted_lease_ms_(options_.timing.lease.count()),
       ceiling_(options_.timing) {
   mu_.on_release([this] { answer_woken_polls(); });
-  if (options_.lock_wait_guard) mu_.on_wait(options_.lock_wait_guard);
 }
 
 Status MasterCore::load() {

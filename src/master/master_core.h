@@ -47,9 +47,6 @@ struct MasterOptions {
   // How long a heartbeat waits for the state lock before it answers with the lease alone
   // (docs/fencing.md §9).
   std::chrono::milliseconds heartbeat_lock_budget{50};
-  // Called when a thread must wait for the state lock; what it returns is kept for the wait
-  // (StateMutex::on_wait). Empty: nothing.
-  std::function<std::shared_ptr<void>()> lock_wait_guard;
   // The most heartbeats a second the master asks of its fleet: past it, the timing above is
   // stretched by a whole factor for every agent (lease::fleet_timing, docs/fencing.md §10).
   // 0: never stretched.
@@ -163,10 +160,12 @@ class MasterCore {
   Result<protocol::RegisterResponse> register_agent(const protocol::RegisterRequest& request);
   // Renews the agent's lease on the lease desk at once (docs/fencing.md §9), then takes its
   // reports and answers with its dataset assignments if the state lock comes free within
-  // kHeartbeatLockBudget; else the answer renews the lease alone (HeartbeatAck::lease_only).
+  // heartbeat_lock_budget less `waited` (how long the request waited for a thread); else the
+  // answer renews the lease alone (HeartbeatAck::lease_only).
   // kNotFound for an agent that must register (again), kPermissionDenied for a wrong `secret`.
-  Result<protocol::HeartbeatAck> heartbeat(const std::string& agent_id, const std::string& secret,
-                                           const protocol::Heartbeat& hb);
+  Result<protocol::HeartbeatAck> heartbeat(
+      const std::string& agent_id, const std::string& secret, const protocol::Heartbeat& hb,
+      std::chrono::milliseconds waited = std::chrono::milliseconds(0));
   Result<protocol::StatusAck> status(const std::string& agent_id,
                                      const protocol::StatusBatch& batch);
   // The commands with seq > after (at most 1000), waiting up to `wait` for some, on this
