@@ -290,7 +290,7 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   // slow, delays a heartbeat.
   options.worker_threads = 16;
   options.reserved_worker_threads = 16;
-  // Heartbeats have threads of their own again, so no agent's poll or status report waiting for
+  // Heartbeats have threads of their own, so no agent's poll or status report waiting for
   // the state lock delays one; each waits for the lock within its budget counted from arrival.
   options.urgent = [](const http::Request& request) {
     return request.method == "POST" && request.path.starts_with("/berth/v1/agents/") &&
