@@ -205,9 +205,11 @@ http::Response handle_agent_protocol(master::MasterCore& core, const http::Reque
     auto message = protocol::decode<protocol::Heartbeat>(body);
     if (!message) return malformed_agent_message(message.error());
     // How long it waited for a thread counts against its budget for the state lock.
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - request.received);
-    if (request.received == std::chrono::steady_clock::time_point{}) waited = {};
+    std::chrono::milliseconds waited{0};
+    if (request.received != std::chrono::steady_clock::time_point{}) {
+      waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - request.received);
+    }
     auto r = core.heartbeat(agent_id, secret, *message, waited);
     if (!r) return error_response(r.error());
     return json_response(200, *r);

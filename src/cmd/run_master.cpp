@@ -266,6 +266,14 @@ int set_up_auth(api::Authenticator& auth, master::MasterCore& core, const Master
   return 0;
 }
 
+namespace {
+// An agent's call: it carries a credential, checked by the handler (a forged one gets 401 at
+// once), and it may use the agents' busy slots and threads (docs/security.md §5).
+bool agent_call(const http::Request& request) {
+  return request.path.starts_with("/berth/v1/agents/") && !request.header("authorization").empty();
+}
+}  // namespace
+
 http::ServerOptions server_options(const MasterFlags& flags) {
   http::ServerOptions options;
   options.host = flags.host;
@@ -281,10 +289,7 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   // credential and may use slots no API client can fill. A forged credential is refused by
   // the handler at once, so it cannot hold a reserved slot.
   options.reserved_busy_connections = 128;
-  options.reserved = [](const http::Request& request) {
-    return request.path.starts_with("/berth/v1/agents/") &&
-           !request.header("authorization").empty();
-  };
+  options.reserved = agent_call;
   // A small fixed pool runs every handler (docs/protocol.md §5): long polls and event streams
   // hold no thread. The agents' calls have threads of their own, so no API request, however
   // slow, delays a heartbeat.
@@ -293,8 +298,7 @@ http::ServerOptions server_options(const MasterFlags& flags) {
   // Heartbeats have threads of their own, so no agent's poll or status report waiting for
   // the state lock delays one; each waits for the lock within its budget counted from arrival.
   options.urgent = [](const http::Request& request) {
-    return request.method == "POST" && request.path.starts_with("/berth/v1/agents/") &&
-           request.path.ends_with("/heartbeat") && !request.header("authorization").empty();
+    return request.method == "POST" && request.path.ends_with("/heartbeat") && agent_call(request);
   };
   options.urgent_worker_threads = 16;
   return options;
